@@ -1,0 +1,1 @@
+"""Departments, users, sessions and API tokens."""

@@ -1,0 +1,341 @@
+"""Account actions: departments, users, sign-in sessions and API tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from cityhub import audit
+from cityhub.accounts import auth
+from cityhub.accounts import schemas as s
+from cityhub.accounts.models import ApiToken, Department, LoginAttempt, User, WebSession
+from cityhub.accounts.security import (
+    burn_time,
+    hash_password,
+    new_token,
+    password_problems,
+    token_hash,
+    verify_password,
+)
+from cityhub.actions import action
+from cityhub.context import Actor, Context
+from cityhub.db import utcnow
+from cityhub.errors import Conflict, NotAuthenticated, NotFound, TooManyRequests, ValidationError
+from cityhub.settings import get_settings
+
+
+def department_dict(d: Department, counts: dict[str, int] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": d.id,
+        "slug": d.slug,
+        "name": d.name,
+        "short_name": d.short_name,
+        "name_en": d.name_en,
+        "uscc": d.uscc,
+        "level": d.level,
+        "district": d.district,
+        "description": d.description,
+        "created_at": d.created_at.isoformat(),
+    }
+    if counts is not None:
+        out.update(counts)
+    return out
+
+
+def user_dict(u: User) -> dict[str, Any]:
+    return {
+        "id": u.id,
+        "name": u.name,
+        "display_name": u.display_name,
+        "email": u.email,
+        "role": u.role,
+        "department": u.department.slug if u.department else None,
+        "department_name": u.department.name if u.department else None,
+        "active": u.active,
+        "created_at": u.created_at.isoformat(),
+        "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None,
+    }
+
+
+def get_department(ctx: Context, slug: str) -> Department:
+    dept = ctx.db.scalar(select(Department).where(Department.slug == slug))
+    if dept is None:
+        raise NotFound(f"未找到部门 {slug}", f"Department not found: {slug}")
+    return dept
+
+
+def _unique_violation(exc: IntegrityError, what: str) -> Conflict:
+    return Conflict(f"{what}已存在(名称、代码或统一社会信用代码重复)", f"{what} already exists (duplicate name or code)")
+
+
+# -- departments ----------------------------------------------------------------------------------------
+
+
+@action(auth.department_create, schema=s.DepartmentIn, write=True)
+def department_create(ctx: Context, p: s.DepartmentIn) -> dict[str, Any]:
+    """Register a department (提供方) with its unified social credit code."""
+    for col, value, label in ((Department.slug, p.slug, "slug"), (Department.name, p.name, "name"),
+                              (Department.uscc, p.uscc, "uscc")):
+        if ctx.db.scalar(select(Department.id).where(col == value)) is not None:
+            raise Conflict(f"部门{label}已存在: {value}", f"A department with this {label} exists: {value}",
+                           fields={label: ["duplicate"]})
+    dept = Department(**p.model_dump())
+    ctx.db.add(dept)
+    ctx.db.flush()
+    return department_dict(dept)
+
+
+@action(auth.department_update, schema=s.DepartmentUpdate, write=True)
+def department_update(ctx: Context, p: s.DepartmentUpdate) -> dict[str, Any]:
+    """Change a department's names, code or description."""
+    dept = get_department(ctx, p.slug)
+    for key, value in p.model_dump(exclude={"slug"}, exclude_none=True).items():
+        setattr(dept, key, value)
+    try:
+        ctx.db.flush()
+    except IntegrityError as exc:
+        raise _unique_violation(exc, "部门") from None
+    return department_dict(dept)
+
+
+@action(auth.department_delete, schema=s.SlugIn, write=True)
+def department_delete(ctx: Context, p: s.SlugIn) -> dict[str, Any]:
+    """Remove a department that has no users and no data resources."""
+    from cityhub.catalog.models import Dataset  # catalog depends on accounts, not the other way round
+
+    dept = get_department(ctx, p.slug)
+    used = ctx.db.scalar(select(func.count()).select_from(Dataset).where(Dataset.department_id == dept.id)) or 0
+    users = ctx.db.scalar(select(func.count()).select_from(User).where(User.department_id == dept.id)) or 0
+    if used or users:
+        raise Conflict("部门仍有数据资源或用户,不能删除", "The department still has data resources or users")
+    ctx.db.delete(dept)
+    return {"slug": p.slug, "deleted": True}
+
+
+@action(auth.department_list, schema=s.ListIn)
+def department_list(ctx: Context, p: s.ListIn) -> list[dict[str, Any]]:
+    """All departments with their dataset counts."""
+    from cityhub.catalog.models import Dataset
+
+    counts = dict(
+        ctx.db.execute(
+            select(Dataset.department_id, func.count()).where(Dataset.state == "active").group_by(Dataset.department_id)
+        ).all()
+    )
+    depts = ctx.db.scalars(select(Department).order_by(Department.level.desc(), Department.id)
+                           .limit(p.limit).offset(p.offset)).all()
+    return [department_dict(d, {"dataset_count": int(counts.get(d.id, 0))}) for d in depts]
+
+
+@action(auth.department_show, schema=s.SlugIn)
+def department_show(ctx: Context, p: s.SlugIn) -> dict[str, Any]:
+    """One department."""
+    return department_dict(get_department(ctx, p.slug))
+
+
+# -- users ----------------------------------------------------------------------------------------------
+
+
+def _check_password(password: str, username: str) -> None:
+    problems = password_problems(password, username)
+    if problems:
+        raise ValidationError("密码不符合要求", "Password does not meet the policy", fields={"password": problems})
+
+
+@action(auth.user_create, schema=s.UserCreate, write=True, target=lambda p, r: p.name)
+def user_create(ctx: Context, p: s.UserCreate) -> dict[str, Any]:
+    """Create a user account with a role (and a department for department roles)."""
+    _check_password(p.password, p.name)
+    if ctx.db.scalar(select(User.id).where(func.lower(User.name) == p.name.lower())) is not None:
+        raise Conflict(f"用户名已存在: {p.name}", f"User name taken: {p.name}", fields={"name": ["duplicate"]})
+    dept_id = get_department(ctx, p.department).id if p.department else None
+    user = User(name=p.name, display_name=p.display_name or p.name, email=p.email,
+                password_hash=hash_password(p.password), role=p.role, department_id=dept_id)
+    ctx.db.add(user)
+    ctx.db.flush()
+    return user_dict(user)
+
+
+def get_user(ctx: Context, name: str) -> User:
+    user = ctx.db.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise NotFound(f"未找到用户 {name}", f"User not found: {name}")
+    return user
+
+
+@action(auth.user_update, schema=s.UserUpdate, write=True, target=lambda p, r: p.name)
+def user_update(ctx: Context, p: s.UserUpdate) -> dict[str, Any]:
+    """Change a user's role, department, profile, password or active flag."""
+    user = get_user(ctx, p.name)
+    if p.password is not None:
+        _check_password(p.password, p.name)
+        user.password_hash = hash_password(p.password)
+        ctx.db.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    if p.department is not None:
+        user.department_id = get_department(ctx, p.department).id if p.department else None
+    for key in ("role", "display_name", "email", "active"):
+        value = getattr(p, key)
+        if value is not None:
+            setattr(user, key, value)
+    if user.role in ("dept_admin", "steward") and user.department_id is None:
+        raise ValidationError("部门角色须指定部门", "Department roles need a department",
+                              fields={"department": ["required"]})
+    if p.active is False:
+        ctx.db.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    return user_dict(user)
+
+
+@action(auth.user_list, schema=s.ListIn)
+def user_list(ctx: Context, p: s.ListIn) -> list[dict[str, Any]]:
+    """Users (a department admin sees the users of their department)."""
+    q = select(User).order_by(User.id).limit(p.limit).offset(p.offset)
+    assert ctx.actor is not None
+    if not ctx.actor.is_admin:
+        q = q.where(User.department_id == ctx.actor.department_id)
+    return [user_dict(u) for u in ctx.db.scalars(q).all()]
+
+
+@action(auth.user_show, schema=s.UserName)
+def user_show(ctx: Context, p: s.UserName) -> dict[str, Any]:
+    """One user account."""
+    return user_dict(get_user(ctx, p.name))
+
+
+# -- sign-in sessions -----------------------------------------------------------------------------------
+
+
+def actor_of(user: User) -> Actor:
+    return Actor(id=user.id, name=user.name, role=user.role, department_id=user.department_id,
+                 display_name=user.display_name)
+
+
+@action(auth.session_create, schema=s.SessionCreate)
+def session_create(ctx: Context, p: s.SessionCreate) -> dict[str, Any]:
+    """Sign in: check the password (throttled) and open a web session; every attempt is audited."""
+    settings = get_settings()
+    now = utcnow()
+    since = now - dt.timedelta(minutes=settings.login_window_minutes)
+    last_ok = ctx.db.scalar(select(func.max(LoginAttempt.ts)).where(
+        LoginAttempt.username == p.username, LoginAttempt.success.is_(True)))
+    window_start = max(since, last_ok) if last_ok else since
+    def failures(*cond: Any) -> int:
+        return ctx.db.scalar(select(func.count()).select_from(LoginAttempt).where(
+            LoginAttempt.ts > window_start, LoginAttempt.success.is_(False), *cond)) or 0
+
+    if (failures(LoginAttempt.username == p.username) >= settings.login_max_failures
+            or failures(LoginAttempt.source == ctx.source) >= settings.login_max_failures * 4):
+        audit.record(ctx.db, ctx, "session_create", p.username, "throttled", actor=p.username)
+        ctx.db.commit()
+        raise TooManyRequests(f"登录失败次数过多,请{settings.login_window_minutes}分钟后再试",
+                              f"Too many failed sign-ins; try again in {settings.login_window_minutes} minutes")
+    user = ctx.db.scalar(select(User).where(User.name == p.username))
+    ok = user is not None and user.active and verify_password(user.password_hash, p.password)
+    if user is None:
+        burn_time(p.password)
+    ctx.db.add(LoginAttempt(username=p.username, source=ctx.source, ts=now, success=bool(ok)))
+    audit.record(ctx.db, ctx, "session_create", p.username, "success" if ok else "failure", actor=p.username)
+    if not ok or user is None:
+        ctx.db.commit()
+        raise NotAuthenticated("用户名或密码错误", "Wrong user name or password")
+    token = new_token("s_")
+    csrf = secrets.token_urlsafe(24)
+    ctx.db.add(WebSession(token_hash=token_hash(token), user_id=user.id, csrf_token=csrf, created_at=now,
+                          last_seen_at=now, source=ctx.source))
+    user.last_login_at = now
+    return {"token": token, "csrf_token": csrf, "user": user_dict(user)}
+
+
+@action(auth.session_delete, schema=s.SessionToken)
+def session_delete(ctx: Context, p: s.SessionToken) -> dict[str, Any]:
+    """Sign out: end the session."""
+    sess = ctx.db.get(WebSession, token_hash(p.token))
+    if sess is not None:
+        audit.record(ctx.db, ctx, "session_delete", sess.user.name, "success", actor=sess.user.name)
+        ctx.db.delete(sess)
+    return {"ended": sess is not None}
+
+
+@action(auth.session_resolve, schema=s.SessionToken)
+def session_resolve(ctx: Context, p: s.SessionToken) -> dict[str, Any] | None:
+    """The user of a live session (idle and absolute timeouts applied), or None."""
+    settings = get_settings()
+    sess = ctx.db.get(WebSession, token_hash(p.token))
+    if sess is None:
+        return None
+    now = utcnow()
+    idle = now - sess.last_seen_at > dt.timedelta(minutes=settings.session_idle_minutes)
+    absolute = now - sess.created_at > dt.timedelta(hours=settings.session_absolute_hours)
+    if idle or absolute or not sess.user.active:
+        ctx.db.delete(sess)
+        return None
+    if now - sess.last_seen_at > dt.timedelta(seconds=30):
+        sess.last_seen_at = now
+    return {"actor": actor_of(sess.user), "csrf_token": sess.csrf_token, "user": user_dict(sess.user)}
+
+
+# -- API tokens -----------------------------------------------------------------------------------------
+
+
+@action(auth.token_create, schema=s.TokenCreate, write=True, target=lambda p, r: p.user)
+def token_create(ctx: Context, p: s.TokenCreate) -> dict[str, Any]:
+    """Create an API token; the token is returned once and stored only as a hash."""
+    user = get_user(ctx, p.user)
+    token = new_token("ch_")
+    now = utcnow()
+    row = ApiToken(user_id=user.id, name=p.name, prefix=token[:8], token_hash=token_hash(token), created_at=now,
+                   expires_at=now + dt.timedelta(days=p.days))
+    ctx.db.add(row)
+    ctx.db.flush()
+    return {"id": row.id, "token": token, "user": user.name, "name": p.name,
+            "expires_at": row.expires_at.isoformat()}
+
+
+@action(auth.token_revoke, schema=s.TokenRevoke, write=True)
+def token_revoke(ctx: Context, p: s.TokenRevoke) -> dict[str, Any]:
+    """Revoke an API token at once."""
+    tok = ctx.db.get(ApiToken, p.id)
+    if tok is None:
+        raise NotFound("未找到令牌", "Token not found")
+    tok.revoked_at = tok.revoked_at or utcnow()
+    return {"id": tok.id, "revoked_at": tok.revoked_at.isoformat()}
+
+
+@action(auth.token_list, schema=s.ListIn)
+def token_list(ctx: Context, p: s.ListIn) -> list[dict[str, Any]]:
+    """The caller's tokens (admins: all), without their secrets."""
+    assert ctx.actor is not None
+    q = select(ApiToken).order_by(ApiToken.id.desc()).limit(p.limit).offset(p.offset)
+    if not ctx.actor.is_admin:
+        q = q.where(ApiToken.user_id == ctx.actor.id)
+    return [{"id": t.id, "user": t.user.name, "name": t.name, "prefix": t.prefix,
+             "created_at": t.created_at.isoformat(), "expires_at": t.expires_at.isoformat(),
+             "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+             "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None} for t in ctx.db.scalars(q)]
+
+
+@action(auth.token_resolve, schema=s.TokenResolve)
+def token_resolve(ctx: Context, p: s.TokenResolve) -> Actor:
+    """The user of an API token; expired, revoked or unknown tokens are refused (401)."""
+    tok = ctx.db.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(p.token)))
+    now = utcnow()
+    problem = None
+    if tok is None:
+        problem = ("API令牌无效", "Invalid API token")
+    elif tok.revoked_at is not None:
+        problem = ("API令牌已撤销", "API token revoked")
+    elif tok.expires_at < now:
+        problem = ("API令牌已过期", "API token expired")
+    elif not tok.user.active:
+        problem = ("账户已停用", "Account disabled")
+    if problem is not None or tok is None:
+        who = tok.user.name if tok is not None else "unknown-token"
+        audit.record_separately(ctx, "token_resolve", p.token[:8], "failure", {"reason": problem and problem[1]},
+                                actor=who)
+        raise NotAuthenticated(*(problem or ("API令牌无效", "Invalid API token")))
+    if tok.last_used_at is None or now - tok.last_used_at > dt.timedelta(minutes=5):
+        tok.last_used_at = now
+    return actor_of(tok.user)

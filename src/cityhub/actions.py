@@ -1,0 +1,177 @@
+"""The one registry of named actions (``<noun>_<verb>``) that web, CLI and jobs call.
+
+Each action runs as validate → authorize → do → audit:
+
+* its input is validated against the action's pydantic schema (``ValidationError`` with per-field messages);
+* its authorization function — same name, in the domain's ``auth.py`` — decides (deny by default);
+* the action does the work in one database transaction;
+* writes, denials and failed writes are appended to the tamper-evident audit log.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pydantic
+
+from cityhub import audit
+from cityhub.context import Context
+from cityhub.db import session_factory
+from cityhub.errors import CityHubError, NotAuthenticated, NotAuthorized, ValidationError
+
+AuthFunc = Callable[[Context, Any], None]
+F = TypeVar("F", bound=Callable[..., Any])
+
+DOMAIN_MODULES = ("cityhub.accounts.actions", "cityhub.catalog.actions", "cityhub.system")
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    func: Callable[[Context, Any], Any]
+    auth: AuthFunc
+    schema: type[pydantic.BaseModel] | None
+    write: bool
+    target: Callable[[Any, Any], str] | None
+
+
+_REGISTRY: dict[str, ActionSpec] = {}
+
+
+def action(
+    auth: AuthFunc,
+    *,
+    schema: type[pydantic.BaseModel] | None = None,
+    write: bool = False,
+    target: Callable[[Any, Any], str] | None = None,
+) -> Callable[[F], F]:
+    """Register ``func`` under its own name with its authorization function of the same name."""
+
+    def decorate(func: F) -> F:
+        name = func.__name__
+        if auth.__name__ != name:
+            raise TypeError(f"action {name} must be paired with an auth function of the same name")
+        if name in _REGISTRY:
+            raise TypeError(f"action {name} registered twice")
+        _REGISTRY[name] = ActionSpec(name, func, auth, schema, write, target)
+        return func
+
+    return decorate
+
+
+def load_all() -> dict[str, ActionSpec]:
+    for module in DOMAIN_MODULES:
+        importlib.import_module(module)
+    return _REGISTRY
+
+
+def registry() -> dict[str, ActionSpec]:
+    return load_all()
+
+
+def _validate(spec: ActionSpec, data: Any) -> Any:
+    if spec.schema is None:
+        return data if data is not None else {}
+    if isinstance(data, spec.schema):
+        return data
+    try:
+        return spec.schema.model_validate(data or {})
+    except pydantic.ValidationError as exc:
+        fields: dict[str, list[str]] = {}
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "__all__"
+            msg = err["msg"]
+            if msg.startswith("Value error, "):
+                msg = msg[len("Value error, ") :]
+            fields.setdefault(key, []).append(msg)
+        raise ValidationError("输入数据不合法", "Invalid input", fields=fields) from None
+
+
+def _target(spec: ActionSpec, params: Any, result: Any) -> str:
+    if spec.target is not None:
+        try:
+            return spec.target(params, result)
+        except Exception:
+            return "-"
+    for key in ("id", "name", "username", "dataset", "slug"):
+        value = getattr(params, key, None) if not isinstance(params, dict) else params.get(key)
+        if value:
+            return str(value)
+    return "-"
+
+
+def call(name: str, ctx: Context, data: Any = None) -> Any:
+    """Run action ``name`` for ``ctx`` with input ``data`` (a dict or the action's schema instance)."""
+    spec = registry().get(name)
+    if spec is None:
+        raise CityHubError(f"未知操作 {name}", f"Unknown action {name}")
+    if ctx.session is not None:  # nested call: reuse the caller's transaction
+        return _run(spec, ctx, data)
+    session = session_factory()()
+    ctx.session = session
+    try:
+        result = _run(spec, ctx, data)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        _run_hooks(ctx, "on_rollback")
+        raise
+    finally:
+        ctx.session = None
+        session.close()
+    _run_hooks(ctx, "after_commit")
+    return result
+
+
+def _run_hooks(ctx: Context, kind: str) -> None:
+    """Side effects outside the database (files) that must follow the transaction's outcome."""
+    hooks = ctx.extra.pop(kind, [])
+    ctx.extra.pop("on_rollback" if kind == "after_commit" else "after_commit", None)
+    for hook in hooks:
+        try:
+            hook()
+        except Exception:
+            logging.getLogger("cityhub.actions").exception("%s hook failed", kind)
+
+
+def _run(spec: ActionSpec, ctx: Context, data: Any) -> Any:
+    try:
+        params = _validate(spec, data)
+    except ValidationError as exc:
+        if spec.write:
+            audit.record_separately(ctx, spec.name, "-", "invalid", exc.fields)
+        raise
+    try:
+        spec.auth(ctx, params)
+    except (NotAuthorized, NotAuthenticated) as exc:
+        audit.record_separately(ctx, spec.name, _target(spec, params, None), "denied", {"reason": exc.message_en})
+        raise
+    try:
+        result = spec.func(ctx, params)
+        if spec.write:
+            ctx.db.flush()
+    except CityHubError as exc:
+        if spec.write:
+            ctx.db.rollback()
+            audit.record_separately(
+                ctx, spec.name, _target(spec, params, None), exc.type, {"reason": exc.message_en, **exc.fields}
+            )
+        raise
+    if spec.write:
+        audit.record(ctx.db, ctx, spec.name, _target(spec, params, result), "success")
+    return result
+
+
+def describe(name: str) -> dict[str, Any]:
+    spec = registry()[name]
+    return {
+        "name": name,
+        "doc": inspect.getdoc(spec.func) or "",
+        "write": spec.write,
+        "schema": spec.schema.model_json_schema() if spec.schema else None,
+    }

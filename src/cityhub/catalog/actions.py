@@ -1,0 +1,750 @@
+"""Catalog actions: data resources, resources, change history, search, plans, usage and portal figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import mimetypes
+import threading
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from cityhub.accounts.actions import department_dict, get_department
+from cityhub.accounts.models import Department
+from cityhub.actions import action
+from cityhub.catalog import auth, codes, quality, search
+from cityhub.catalog import schemas as s
+from cityhub.catalog.models import (
+    Dataset,
+    DatasetRevision,
+    OpenPlan,
+    PlanItem,
+    Resource,
+    SearchFacet,
+    UsageDaily,
+)
+from cityhub.catalog.vocab import (
+    CATALOG_TYPES,
+    LICENSES,
+    MEDIA_TYPES,
+    OPEN_FILE_FORMATS,
+    THEME_BY_SLUG,
+    THEMES,
+    UPDATE_CYCLES,
+)
+from cityhub.context import Context
+from cityhub.db import utcnow
+from cityhub.errors import Conflict, NotFound, ValidationError
+from cityhub.settings import get_settings
+from cityhub.storage import get_storage
+
+SH = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+FIELDS = tuple(s.DatasetFields.model_fields)
+
+
+def today_local() -> dt.date:
+    return utcnow().astimezone(SH).date()
+
+
+# -- representation -------------------------------------------------------------------------------------
+
+
+def resource_dict(r: Resource) -> dict[str, Any]:
+    base = get_settings().base_url.rstrip("/")
+    download = r.url if r.url and not r.file_path else f"{base}/dataset/{r.dataset.name}/resource/{r.id}/download"
+    return {
+        "id": r.id,
+        "dataset_id": r.dataset_id,
+        "position": r.position,
+        "name": r.name,
+        "description": r.description,
+        "url": download,
+        "source_url": r.url,
+        "uploaded": bool(r.file_path),
+        "format": r.format,
+        "media_type": r.media_type,
+        "size": r.size,
+        "sha256": r.sha256,
+        "created_at": r.created_at.isoformat(),
+        "modified_at": r.modified_at.isoformat(),
+        "reachable": r.reachable,
+    }
+
+
+def quality_input(ds: Dataset) -> quality.QualityInput:
+    return quality.QualityInput(
+        license_id=ds.license_id,
+        temporal_start=ds.temporal_start,
+        districts=list(ds.districts),
+        update_cycle=ds.update_cycle,
+        cycle_days=UPDATE_CYCLES.get(ds.update_cycle),
+        last_update=ds.data_updated_at,
+        abstract=ds.abstract,
+        resource_formats=[r.format for r in ds.resources],
+        resources_reachable=[_reachable(r) for r in ds.resources],
+        resource_descriptions=[r.description for r in ds.resources],
+        data_items=len(ds.data_items),
+        open_formats=OPEN_FILE_FORMATS,
+    )
+
+
+def _reachable(r: Resource) -> bool | None:
+    if r.file_path:
+        return get_storage().exists(r.file_path)
+    return r.reachable
+
+
+def quality_of(ds: Dataset) -> dict[str, Any]:
+    now = utcnow()
+    checks = quality.score(quality_input(ds), now)
+    fresh = quality.freshness(UPDATE_CYCLES.get(ds.update_cycle), ds.data_updated_at, now)
+    return {
+        "score": quality.total(checks),
+        "criteria": [{"key": k, "label": zh, "label_en": en, "ok": checks[k]} for k, zh, en in quality.CRITERIA],
+        "overdue": fresh.overdue,
+        "due": fresh.due.isoformat() if fresh.due else None,
+        "days_overdue": fresh.days_overdue,
+    }
+
+
+def dataset_dict(ds: Dataset, *, full: bool = True) -> dict[str, Any]:
+    theme = THEME_BY_SLUG.get(ds.theme, (ds.theme, ds.theme, ds.theme))
+    lic = LICENSES.get(ds.license_id, ("", "", ""))
+    out: dict[str, Any] = {
+        "id": ds.id,
+        "name": ds.name,
+        "title": ds.title,
+        "title_en": ds.title_en,
+        "code": ds.code,
+        "catalog_type": ds.catalog_type,
+        "base_category": ds.base_category,
+        "class_item": ds.class_item,
+        "class_category": ds.class_category,
+        "class_sub": ds.class_sub,
+        "department": ds.department.slug,
+        "department_name": ds.department.name,
+        "department_uscc": ds.department.uscc,
+        "abstract": ds.abstract,
+        "format": ds.format,
+        "sharing_class": ds.sharing_class,
+        "sharing_condition": ds.sharing_condition,
+        "sharing_method": list(ds.sharing_method),
+        "sharing_basis": ds.sharing_basis,
+        "opening_class": ds.opening_class,
+        "opening_condition": ds.opening_condition,
+        "update_cycle": ds.update_cycle,
+        "published_on": ds.published_on.isoformat() if ds.published_on else None,
+        "theme": ds.theme,
+        "theme_name": theme[1],
+        "theme_name_en": theme[2],
+        "tags": list(ds.tags),
+        "license_id": ds.license_id,
+        "license_title": lic[0],
+        "license_url": lic[2],
+        "temporal_start": ds.temporal_start.isoformat() if ds.temporal_start else None,
+        "temporal_end": ds.temporal_end.isoformat() if ds.temporal_end else None,
+        "districts": list(ds.districts),
+        "private": ds.private,
+        "state": ds.state,
+        "created_at": ds.created_at.isoformat(),
+        "modified_at": ds.modified_at.isoformat(),
+        "data_updated_at": ds.data_updated_at.isoformat() if ds.data_updated_at else None,
+        "quality_score": ds.quality_score,
+        "views": ds.views_total,
+        "downloads": ds.downloads_total,
+        "api_calls": ds.api_calls_total,
+        "resource_formats": sorted({r.format.upper() for r in ds.resources if r.format}),
+    }
+    if full:
+        out.update(
+            data_items=list(ds.data_items),
+            related_codes=list(ds.related_codes),
+            contact_name=ds.contact_name,
+            contact_email=ds.contact_email,
+            contact_phone=ds.contact_phone,
+            resources=[resource_dict(r) for r in ds.resources],
+            quality=quality_of(ds),
+        )
+    return out
+
+
+def editable_fields(ds: Dataset) -> dict[str, Any]:
+    """The dataset's current metadata in input form (for merging a patch)."""
+    d = dataset_dict(ds, full=True)
+    out = {k: d[k] for k in FIELDS if k in d}
+    out["department"] = ds.department.slug
+    out["published_on"] = ds.published_on
+    out["temporal_start"] = ds.temporal_start
+    out["temporal_end"] = ds.temporal_end
+    return out
+
+
+# -- helpers ----------------------------------------------------------------------------------------------
+
+
+def _revision(ctx: Context, ds: Dataset, kind: str, changes: dict[str, Any]) -> None:
+    ctx.db.add(DatasetRevision(dataset_id=ds.id, ts=utcnow(), actor=ctx.actor_name, action=kind,
+                               changes=_jsonable(changes)))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+def _next_code(ctx: Context, prefix: str) -> str:
+    last = ctx.db.scalar(select(func.max(Dataset.code)).where(Dataset.code.like(prefix + "/%")))
+    return codes.make_code(prefix, int(last.split("/")[1]) + 1 if last else 1)
+
+
+def _apply(ds: Dataset, fields: s.DatasetFields, dept: Department) -> None:
+    data = fields.model_dump(exclude={"department"})
+    data["data_items"] = [i.model_dump(exclude_none=True) for i in fields.data_items]
+    for key, value in data.items():
+        setattr(ds, key, value)
+    ds.department_id = dept.id
+    ds.department = dept
+
+
+def refresh(ctx: Context, ds: Dataset) -> None:
+    """Recompute the stored quality score and rewrite the search entries of ``ds``."""
+    ds.quality_score = quality.total(quality.score(quality_input(ds), utcnow()))
+    ctx.db.flush()
+    search.index(ctx.db, ds)
+
+
+# -- data resources ---------------------------------------------------------------------------------------
+
+
+@action(auth.dataset_create, schema=s.DatasetCreate, write=True, target=lambda p, r: p.name)
+def dataset_create(ctx: Context, p: s.DatasetCreate) -> dict[str, Any]:
+    """Register a data resource with the national core metadata; its catalog code is generated."""
+    dept = get_department(ctx, p.department)
+    if ctx.db.scalar(select(Dataset.id).where(Dataset.name == p.name)) is not None:
+        raise Conflict(f"数据资源名称已被使用: {p.name}", f"Dataset name already in use: {p.name}",
+                       fields={"name": ["duplicate"]})
+    prefix = codes.code_prefix(CATALOG_TYPES[p.catalog_type], p.class_item, p.class_category, p.class_sub)
+    now = utcnow()
+    ds = Dataset(name=p.name, code=_next_code(ctx, prefix), created_at=now, modified_at=now)
+    _apply(ds, p, dept)
+    ds.resources = []
+    ctx.db.add(ds)
+    try:
+        ctx.db.flush()
+    except IntegrityError:
+        raise Conflict("数据资源名称或代码重复", "Duplicate dataset name or code") from None
+    _revision(ctx, ds, "create", {k: [None, v] for k, v in p.model_dump().items() if v not in (None, "", [], False)})
+    refresh(ctx, ds)
+    return dataset_dict(ds)
+
+
+@action(auth.dataset_update, schema=s.DatasetPatch, write=True, target=lambda p, r: p.id)
+def dataset_update(ctx: Context, p: s.DatasetPatch) -> dict[str, Any]:
+    """Change some metadata fields; the merged record is validated whole, and the change is recorded."""
+    ds = auth.find_dataset(ctx, p.id)
+    current = editable_fields(ds)
+    merged = {**current, **p.changes()}
+    try:
+        fields = s.DatasetFields.model_validate(merged)
+    except Exception as exc:  # re-raised in the standard shape through the runner's validation path
+        import pydantic
+
+        if isinstance(exc, pydantic.ValidationError):
+            raise ValidationError("输入数据不合法", "Invalid input", fields={
+                ".".join(str(x) for x in e["loc"]) or "__all__": [e["msg"].removeprefix("Value error, ")]
+                for e in exc.errors()}) from None
+        raise
+    new = fields.model_dump()
+    new["data_items"] = [i.model_dump(exclude_none=True) for i in fields.data_items]
+    old_cmp = {**current, "data_items": [dict(i) for i in current["data_items"]]}
+    changes = {k: [old_cmp.get(k), v] for k, v in new.items() if _jsonable(old_cmp.get(k)) != _jsonable(v)}
+    if not changes:
+        return dataset_dict(ds)
+    dept = get_department(ctx, fields.department)
+    class_keys = {"catalog_type", "class_item", "class_category", "class_sub", "base_category"}
+    _apply(ds, fields, dept)
+    if class_keys & changes.keys():
+        prefix = codes.code_prefix(CATALOG_TYPES[ds.catalog_type], ds.class_item, ds.class_category, ds.class_sub)
+        if not ds.code.startswith(prefix + "/"):
+            old_code = ds.code
+            ds.code = _next_code(ctx, prefix)
+            changes["code"] = [old_code, ds.code]
+    ds.modified_at = utcnow()
+    _revision(ctx, ds, "update", changes)
+    refresh(ctx, ds)
+    return dataset_dict(ds)
+
+
+@action(auth.dataset_delete, schema=s.DatasetRef, write=True, target=lambda p, r: p.id)
+def dataset_delete(ctx: Context, p: s.DatasetRef) -> dict[str, Any]:
+    """Withdraw a data resource (kept for the record; gone from search, lists and the portal)."""
+    ds = auth.find_dataset(ctx, p.id)
+    ds.state = "deleted"
+    ds.modified_at = utcnow()
+    _revision(ctx, ds, "delete", {"state": ["active", "deleted"]})
+    search.remove(ctx.db, ds.id)
+    return {"name": ds.name, "deleted": True}
+
+
+@action(auth.dataset_show, schema=s.DatasetRef)
+def dataset_show(ctx: Context, p: s.DatasetRef) -> dict[str, Any]:
+    """One data resource with its resources, quality score and freshness."""
+    return dataset_dict(auth.find_dataset(ctx, p.id))
+
+
+@action(auth.dataset_history, schema=s.HistoryIn)
+def dataset_history(ctx: Context, p: s.HistoryIn) -> list[dict[str, Any]]:
+    """Change history, newest first."""
+    ds = auth.find_dataset(ctx, p.id)
+    revs = ctx.db.scalars(select(DatasetRevision).where(DatasetRevision.dataset_id == ds.id)
+                          .order_by(DatasetRevision.id.desc()).limit(p.limit)).all()
+    return [{"id": r.id, "ts": r.ts.isoformat(), "actor": r.actor, "action": r.action, "changes": r.changes}
+            for r in revs]
+
+
+@action(auth.dataset_quality, schema=s.DatasetRef)
+def dataset_quality(ctx: Context, p: s.DatasetRef) -> dict[str, Any]:
+    """The nine quality criteria and freshness of one dataset."""
+    return quality_of(auth.find_dataset(ctx, p.id))
+
+
+def _filters(raw: dict[str, list[str] | str]) -> list[tuple[str, str]]:
+    out = []
+    for fld, values in raw.items():
+        if fld not in search.FACET_FIELDS:
+            raise ValidationError(f"未知筛选字段 {fld}", f"Unknown filter field {fld}",
+                                  fields={"filters": [f"unknown field {fld}"]})
+        for v in [values] if isinstance(values, str) else values:
+            out.append((fld, v))
+    return out
+
+
+FACET_DISPLAY: dict[str, Any] = {"theme": {t[0]: (t[1], t[2]) for t in THEMES}}
+
+
+@action(auth.dataset_search, schema=s.SearchIn)
+def dataset_search(ctx: Context, p: s.SearchIn) -> dict[str, Any]:
+    """Full-text search (jieba-segmented Chinese) with facets, visible datasets only."""
+    vis, dept = auth.visibility(ctx)
+    if vis != "public" and not p.include_private and vis == "all":
+        vis = "all"
+    result = search.search(ctx.db, search.Query(
+        q=p.q, filters=_filters(p.filters), rows=p.rows, start=p.start, sort=p.sort,
+        facet_fields=p.facet_fields, facet_limit=p.facet_limit, visibility=vis, department_id=dept))
+    by_id = {d.id: d for d in ctx.db.scalars(select(Dataset).where(Dataset.id.in_(result.ids)))} if result.ids else {}
+    depts = {}
+    if "organization" in result.facets:
+        depts = dict(ctx.db.execute(select(Department.slug, Department.name)).all())
+    facets = {}
+    for fld, pairs in result.facets.items():
+        items = []
+        for value, n in pairs:
+            if fld == "organization":
+                display = depts.get(value, value)
+            elif fld == "theme":
+                display = FACET_DISPLAY["theme"].get(value, (value,))[0]
+            else:
+                display = value
+            items.append({"name": value, "display_name": display, "count": n})
+        facets[fld] = items
+    return {"count": result.count, "results": [dataset_dict(by_id[i], full=False) for i in result.ids if i in by_id],
+            "facets": facets}
+
+
+@action(auth.dataset_list, schema=s.ListIn)
+def dataset_list(ctx: Context, p: s.ListIn) -> list[str]:
+    """Names of the public datasets."""
+    q = (select(Dataset.name).where(Dataset.state == "active", Dataset.private.is_(False),
+                                    Dataset.opening_class != "不予开放")
+         .order_by(Dataset.name).limit(p.limit).offset(p.offset))
+    return list(ctx.db.scalars(q))
+
+
+# -- resources (files and links) ----------------------------------------------------------------------------
+
+
+def _guess_format(filename: str, url: str) -> str:
+    name = filename or url.split("?")[0]
+    ext = Path(name).suffix.lstrip(".").upper()
+    return ext if ext and len(ext) <= 10 else ""
+
+
+def _store(ctx: Context, ds: Dataset, res: Resource, upload: s.UploadedFile) -> None:
+    safe = "".join(c for c in Path(upload.filename).name if c.isalnum() or c in "._-") or "file"
+    key = f"resources/{ds.id}/{res.id}/{uuid.uuid4().hex[:8]}-{safe[-100:]}"
+    storage = get_storage()
+    size, digest = storage.put(key, upload.stream, get_settings().max_upload_mb << 20)
+    ctx.extra.setdefault("on_rollback", []).append(lambda: storage.delete(key))
+    old = res.file_path
+    res.file_path, res.size, res.sha256 = key, size, digest
+    if old:
+        ctx.extra.setdefault("after_commit", []).append(lambda: storage.delete(old))
+
+
+@action(auth.resource_create, schema=s.ResourceCreate, write=True, target=lambda p, r: p.dataset)
+def resource_create(ctx: Context, p: s.ResourceCreate) -> dict[str, Any]:
+    """Add a file (uploaded) or a link to a data resource."""
+    ds = auth.find_dataset(ctx, p.dataset)
+    filename = p.upload.filename if p.upload else ""
+    fmt = (p.format or _guess_format(filename, p.url)).upper()
+    now = utcnow()
+    res = Resource(id=str(uuid.uuid4()), dataset_id=ds.id, position=len(ds.resources),
+                   name=p.name or Path(filename).name or p.url.rsplit("/", 1)[-1] or "resource",
+                   description=p.description, url=p.url if not p.upload else "", format=fmt,
+                   media_type=MEDIA_TYPES.get(fmt, mimetypes.guess_type(filename)[0] or "application/octet-stream"),
+                   created_at=now, modified_at=p.last_modified or now)
+    res.dataset = ds
+    if p.upload is not None:
+        _store(ctx, ds, res, p.upload)
+    ds.resources.append(res)
+    updated = p.last_modified or now
+    ds.data_updated_at = max(ds.data_updated_at, updated) if ds.data_updated_at else updated
+    ds.modified_at = now
+    _revision(ctx, ds, "resource_create", {"resource": [None, res.name]})
+    refresh(ctx, ds)
+    return resource_dict(res)
+
+
+@action(auth.resource_update, schema=s.ResourceUpdate, write=True, target=lambda p, r: p.id)
+def resource_update(ctx: Context, p: s.ResourceUpdate) -> dict[str, Any]:
+    """Replace a resource's file or link, or change its name, description or format."""
+    res = ctx.db.get(Resource, p.id)
+    if res is None:
+        raise NotFound("未找到资源", "Resource not found")
+    ds = res.dataset
+    now = utcnow()
+    for key in ("name", "description", "format"):
+        value = getattr(p, key)
+        if value is not None:
+            setattr(res, key, value.upper() if key == "format" else value)
+    if p.url is not None:
+        res.url = p.url
+    if p.upload is not None:
+        _store(ctx, ds, res, p.upload)
+        res.url = ""
+        ds.data_updated_at = now
+    res.modified_at = now
+    ds.modified_at = now
+    _revision(ctx, ds, "resource_update", {"resource": [res.name, res.name]})
+    refresh(ctx, ds)
+    return resource_dict(res)
+
+
+@action(auth.resource_delete, schema=s.ResourceRef, write=True, target=lambda p, r: p.id)
+def resource_delete(ctx: Context, p: s.ResourceRef) -> dict[str, Any]:
+    """Remove a resource (its file is deleted after the change commits)."""
+    res = ctx.db.get(Resource, p.id)
+    if res is None:
+        raise NotFound("未找到资源", "Resource not found")
+    ds = res.dataset
+    if res.file_path:
+        storage, key = get_storage(), res.file_path
+        ctx.extra.setdefault("after_commit", []).append(lambda: storage.delete(key))
+    ds.resources.remove(res)
+    ds.modified_at = utcnow()
+    _revision(ctx, ds, "resource_delete", {"resource": [res.name, None]})
+    refresh(ctx, ds)
+    return {"id": p.id, "deleted": True}
+
+
+@action(auth.resource_show, schema=s.ResourceRef)
+def resource_show(ctx: Context, p: s.ResourceRef) -> dict[str, Any]:
+    """One resource."""
+    res = ctx.db.get(Resource, p.id)
+    assert res is not None
+    return resource_dict(res)
+
+
+@action(auth.resource_download, schema=s.ResourceRef)
+def resource_download(ctx: Context, p: s.ResourceRef) -> dict[str, Any]:
+    """Where to stream a resource from: a stored file's path, or the external link to redirect to."""
+    res = ctx.db.get(Resource, p.id)
+    assert res is not None
+    record_usage(res.dataset_id, "downloads")
+    if res.file_path:
+        path = get_storage().path(res.file_path)
+        if not path.is_file():
+            raise NotFound("文件缺失", "The stored file is missing")
+        name = res.name if Path(res.name).suffix else f"{res.name}.{res.format.lower() or 'bin'}"
+        return {"path": str(path), "media_type": res.media_type, "filename": name, "redirect": None}
+    return {"path": None, "media_type": res.media_type, "filename": res.name, "redirect": res.url}
+
+
+# -- open-data plans ----------------------------------------------------------------------------------------
+
+
+def plan_item_status(item: PlanItem, today: dt.date) -> dict[str, Any]:
+    ds = item.dataset
+    opened_on = None
+    if ds is not None and ds.state == "active" and not ds.private and ds.opening_class != "不予开放":
+        opened_on = ds.published_on or ds.created_at.date()
+    if opened_on is not None:
+        status = "opened"
+    elif item.target_date < today:
+        status = "late"
+    else:
+        status = "planned"
+    return {
+        "id": item.id,
+        "title": item.title,
+        "dataset": ds.name if ds else None,
+        "dataset_title": ds.title if ds else None,
+        "target_date": item.target_date.isoformat(),
+        "format": item.format,
+        "update_cycle": item.update_cycle,
+        "status": status,
+        "opened_on": opened_on.isoformat() if opened_on else None,
+        "opened_late": bool(opened_on and opened_on > item.target_date),
+    }
+
+
+def plan_dict(plan: OpenPlan, today: dt.date) -> dict[str, Any]:
+    items = [plan_item_status(i, today) for i in plan.items]
+    counts = Counter(i["status"] for i in items)
+    return {
+        "id": plan.id,
+        "department": plan.department.slug,
+        "department_name": plan.department.name,
+        "year": plan.year,
+        "published_on": plan.published_on.isoformat() if plan.published_on else None,
+        "note": plan.note,
+        "items": items,
+        "summary": {"total": len(items), "opened": counts["opened"], "late": counts["late"],
+                    "planned": counts["planned"],
+                    "progress": round(100 * counts["opened"] / len(items)) if items else 0},
+    }
+
+
+@action(auth.plan_upsert, schema=s.PlanUpsert, write=True, target=lambda p, r: f"{p.department}/{p.year}")
+def plan_upsert(ctx: Context, p: s.PlanUpsert) -> dict[str, Any]:
+    """Create or replace a department's open-data plan (开放计划/清单) for a year."""
+    dept = get_department(ctx, p.department)
+    plan = ctx.db.scalar(select(OpenPlan).where(OpenPlan.department_id == dept.id, OpenPlan.year == p.year))
+    if plan is None:
+        plan = OpenPlan(department_id=dept.id, year=p.year)
+        plan.department = dept
+        ctx.db.add(plan)
+    plan.published_on = p.published_on
+    plan.note = p.note
+    items = []
+    for it in p.items:
+        ds_id = None
+        if it.dataset:
+            ds = auth.find_dataset(ctx, it.dataset)
+            if ds.department_id != dept.id:
+                raise ValidationError("计划事项只能关联本部门的数据资源",
+                                      "Plan items may only point at the department's own datasets",
+                                      fields={"items": [f"{it.dataset} belongs to another department"]})
+            ds_id = ds.id
+        items.append(PlanItem(title=it.title, dataset_id=ds_id, target_date=it.target_date, format=it.format,
+                              update_cycle=it.update_cycle))
+    plan.items = items
+    ctx.db.flush()
+    for item in plan.items:
+        ctx.db.refresh(item)
+    return plan_dict(plan, today_local())
+
+
+@action(auth.plan_list, schema=s.PlanQuery)
+def plan_list(ctx: Context, p: s.PlanQuery) -> dict[str, Any]:
+    """Plans with each item's status (planned / opened / late) and progress, by department and year."""
+    q = select(OpenPlan).order_by(OpenPlan.year.desc(), OpenPlan.department_id)
+    if p.department:
+        q = q.where(OpenPlan.department_id == get_department(ctx, p.department).id)
+    if p.year:
+        q = q.where(OpenPlan.year == p.year)
+    today = today_local()
+    plans = [plan_dict(pl, today) for pl in ctx.db.scalars(q)]
+    totals: Counter[str] = Counter()
+    for pl in plans:
+        totals.update({k: pl["summary"][k] for k in ("total", "opened", "late", "planned")})
+    return {"plans": plans, "summary": dict(totals)}
+
+
+# -- usage metrics ------------------------------------------------------------------------------------------
+
+_usage_lock = threading.Lock()
+_usage: Counter[tuple[int, dt.date, str]] = Counter()
+
+
+def record_usage(dataset_id: int, kind: str) -> None:
+    """Count a view, download or API call in memory; ``usage_flush`` writes the counts per day."""
+    with _usage_lock:
+        _usage[(dataset_id, today_local(), kind)] += 1
+
+
+@action(auth.usage_record, schema=s.UsageIn)
+def usage_record(ctx: Context, p: s.UsageIn) -> dict[str, Any]:
+    """Count one view, download or API call of a dataset (buffered)."""
+    record_usage(p.dataset_id, p.kind)
+    return {"ok": True}
+
+
+@action(auth.usage_flush, schema=s.Empty)
+def usage_flush(ctx: Context, p: s.Empty) -> dict[str, Any]:
+    """Write buffered usage counts into the per-day table and the dataset totals."""
+    with _usage_lock:
+        pending = {k: n for k, n in _usage.items() if n}
+        _usage.clear()
+    if not pending:
+        return {"written": 0}
+    per_day: dict[tuple[int, dt.date], Counter[str]] = {}
+    for (ds_id, day, kind), n in pending.items():
+        per_day.setdefault((ds_id, day), Counter())[kind] += n
+    existing_ids = set(ctx.db.scalars(select(Dataset.id).where(Dataset.id.in_({k[0] for k in per_day}))))
+    for (ds_id, day), counts in per_day.items():
+        if ds_id not in existing_ids:
+            continue
+        row = ctx.db.get(UsageDaily, (ds_id, day))
+        if row is None:
+            row = UsageDaily(dataset_id=ds_id, day=day, views=0, downloads=0, api_calls=0)
+            ctx.db.add(row)
+        row.views += counts["views"]
+        row.downloads += counts["downloads"]
+        row.api_calls += counts["api_calls"]
+        ctx.db.execute(update(Dataset).where(Dataset.id == ds_id).values(
+            views_total=Dataset.views_total + counts["views"],
+            downloads_total=Dataset.downloads_total + counts["downloads"],
+            api_calls_total=Dataset.api_calls_total + counts["api_calls"]))
+        from cityhub.catalog.models import SearchDoc
+
+        ctx.db.execute(update(SearchDoc).where(SearchDoc.dataset_id == ds_id).values(
+            popularity=SearchDoc.popularity + counts["views"] + 5 * counts["downloads"] + counts["api_calls"]))
+    return {"written": sum(pending.values())}
+
+
+@action(auth.usage_import, schema=s.UsageImport, write=True, target=lambda p, r: f"{len(p.rows)} rows")
+def usage_import(ctx: Context, p: s.UsageImport) -> dict[str, Any]:
+    """Import historical daily usage (e.g. when migrating from an older portal); adds to existing counts."""
+    names = {r.dataset for r in p.rows}
+    ids = dict(ctx.db.execute(select(Dataset.name, Dataset.id).where(Dataset.name.in_(names))).all())
+    missing = sorted(names - ids.keys())
+    if missing:
+        raise NotFound(f"未找到数据资源: {', '.join(missing[:5])}", f"Datasets not found: {', '.join(missing[:5])}")
+    for r in p.rows:
+        with _usage_lock:
+            _usage[(ids[r.dataset], r.day, "views")] += r.views
+            _usage[(ids[r.dataset], r.day, "downloads")] += r.downloads
+            _usage[(ids[r.dataset], r.day, "api_calls")] += r.api_calls
+    return usage_flush(ctx, s.Empty())
+
+
+# -- portal figures ------------------------------------------------------------------------------------------
+
+
+def _open_filter() -> Any:
+    return (Dataset.state == "active") & Dataset.private.is_(False) & (Dataset.opening_class != "不予开放")
+
+
+@action(auth.portal_stats, schema=s.Empty)
+def portal_stats(ctx: Context, p: s.Empty) -> dict[str, Any]:
+    """Live open-data indicators for the home page."""
+    settings = get_settings()
+    open_count = ctx.db.scalar(select(func.count()).select_from(Dataset).where(_open_filter())) or 0
+    dept_count = ctx.db.scalar(select(func.count()).select_from(Department)) or 0
+    plan_year = ctx.db.scalar(select(func.max(OpenPlan.year))) or today_local().year
+    with_plan = ctx.db.scalar(select(func.count(func.distinct(OpenPlan.department_id))).where(
+        OpenPlan.year == plan_year, OpenPlan.published_on.is_not(None))) or 0
+    month_start = today_local().replace(day=1)
+    month = ctx.db.execute(select(func.coalesce(func.sum(UsageDaily.downloads), 0),
+                                  func.coalesce(func.sum(UsageDaily.api_calls), 0),
+                                  func.coalesce(func.sum(UsageDaily.views), 0))
+                           .where(UsageDaily.day >= month_start)).one()
+    newest = ctx.db.scalars(select(Dataset).where(_open_filter()).order_by(Dataset.published_on.desc(),
+                                                                         Dataset.id.desc()).limit(6)).all()
+    popular = ctx.db.scalars(select(Dataset).where(_open_filter()).order_by(
+        (Dataset.views_total + 5 * Dataset.downloads_total + Dataset.api_calls_total).desc(), Dataset.id).limit(6)).all()
+    theme_counts = dict(ctx.db.execute(select(Dataset.theme, func.count()).where(_open_filter())
+                                       .group_by(Dataset.theme)).all())
+    overdue = 0
+    now = utcnow()
+    for cycle, updated in ctx.db.execute(select(Dataset.update_cycle, Dataset.data_updated_at).where(_open_filter())):
+        if quality.freshness(UPDATE_CYCLES.get(cycle), updated, now).overdue:
+            overdue += 1
+    avg_quality = ctx.db.scalar(select(func.avg(Dataset.quality_score)).where(_open_filter())) or 0
+    return {
+        "open_datasets": open_count,
+        "open_target": settings.open_dataset_target,
+        "open_progress": round(100 * open_count / settings.open_dataset_target, 1),
+        "departments": dept_count,
+        "plan_year": plan_year,
+        "departments_with_plan": with_plan,
+        "plan_share": round(100 * with_plan / dept_count, 1) if dept_count else 0.0,
+        "month": month_start.isoformat()[:7],
+        "month_downloads": int(month[0]),
+        "month_api_calls": int(month[1]),
+        "month_views": int(month[2]),
+        "overdue_datasets": overdue,
+        "average_quality": round(float(avg_quality)),
+        "newest": [dataset_dict(d, full=False) for d in newest],
+        "most_used": [dataset_dict(d, full=False) for d in popular],
+        "themes": [{"slug": t[0], "name": t[1], "name_en": t[2], "count": int(theme_counts.get(t[0], 0))}
+                   for t in THEMES],
+    }
+
+
+@action(auth.tag_list, schema=s.ListIn)
+def tag_list(ctx: Context, p: s.ListIn) -> list[Any]:
+    """Tags of public datasets (with counts when ``all_fields``)."""
+    rows = ctx.db.execute(
+        select(SearchFacet.value, func.count()).where(SearchFacet.field == "tags", SearchFacet.dataset_id.in_(
+            select(Dataset.id).where(_open_filter()))).group_by(SearchFacet.value)
+        .order_by(func.count().desc(), SearchFacet.value).limit(p.limit).offset(p.offset)).all()
+    return [{"name": v, "count": int(n)} for v, n in rows] if p.all_fields else [v for v, _ in rows]
+
+
+@action(auth.theme_list, schema=s.ListIn)
+def theme_list(ctx: Context, p: s.ListIn) -> list[dict[str, Any]]:
+    """Themes (CKAN groups) with dataset counts."""
+    counts = dict(ctx.db.execute(select(Dataset.theme, func.count()).where(_open_filter())
+                                 .group_by(Dataset.theme)).all())
+    return [{"name": t[0], "title": t[1], "title_en": t[2], "package_count": int(counts.get(t[0], 0))}
+            for t in THEMES]
+
+
+@action(auth.search_reindex, schema=s.Empty, write=True, target=lambda p, r: "search_index")
+def search_reindex(ctx: Context, p: s.Empty) -> dict[str, Any]:
+    """Rebuild the whole search index (and stored quality scores)."""
+    progress = ctx.extra.get("progress")
+    search.clear(ctx.db)
+    total = ctx.db.scalar(select(func.count()).select_from(Dataset).where(Dataset.state == "active")) or 0
+    if progress:
+        progress(0, total)
+    done = 0
+    last = 0
+    while True:
+        batch = ctx.db.scalars(select(Dataset).where(Dataset.state == "active", Dataset.id > last)
+                               .order_by(Dataset.id).limit(2000)).all()
+        if not batch:
+            break
+        search.index_many(ctx.db, batch)
+        done += len(batch)
+        last = batch[-1].id
+        if progress:
+            progress(done, total)
+        ctx.db.expunge_all()
+    return {"indexed": done}
+
+
+@action(auth.quality_refresh, schema=s.Empty, write=True, target=lambda p, r: "quality")
+def quality_refresh(ctx: Context, p: s.Empty) -> dict[str, Any]:
+    """Recompute every stored quality score (freshness changes with time)."""
+    n = 0
+    for ds in ctx.db.scalars(select(Dataset).where(Dataset.state == "active")):
+        ds.quality_score = quality.total(quality.score(quality_input(ds), utcnow()))
+        n += 1
+    return {"updated": n}
+
+
+def department_summary(ctx: Context, slug: str) -> dict[str, Any]:
+    dept = get_department(ctx, slug)
+    return department_dict(dept)

@@ -1,0 +1,171 @@
+"""Authorization rules of the catalog actions: one function per action, of the same name. Deny by default:
+writes need a steward or department admin of the owning department, or a platform admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from cityhub.accounts.auth import require_admin, require_user
+from cityhub.accounts.models import Department
+from cityhub.catalog.models import Dataset, Resource
+from cityhub.context import Context
+from cityhub.errors import NotAuthorized, NotFound
+
+GOVERNMENT_ROLES = ("platform_admin", "dept_admin", "steward", "analyst")
+
+
+def find_dataset(ctx: Context, ref: str) -> Dataset:
+    ds = ctx.db.scalar(select(Dataset).where(Dataset.name == ref))
+    if ds is None and ref.isdigit():
+        ds = ctx.db.get(Dataset, int(ref))
+    if ds is None or ds.state == "deleted":
+        raise NotFound(f"未找到数据资源 {ref}", f"Dataset not found: {ref}")
+    return ds
+
+
+def can_read(ctx: Context, ds: Dataset) -> bool:
+    actor = ctx.actor
+    if actor is not None and actor.manages(ds.department_id):
+        return True
+    if ds.private:
+        return False
+    if ds.opening_class == "不予开放":
+        return actor is not None and actor.role in GOVERNMENT_ROLES
+    return True
+
+
+def visibility(ctx: Context) -> tuple[str, int | None]:
+    actor = ctx.actor
+    if actor is None or actor.role == "public":
+        return "public", None
+    if actor.is_admin:
+        return "all", None
+    return "government", actor.department_id
+
+
+def _manage(ctx: Context, department_id: int | None) -> None:
+    require_user(ctx)
+    assert ctx.actor is not None
+    if not ctx.actor.manages(department_id):
+        raise NotAuthorized("只能管理本部门的数据资源", "You may only manage your own department's resources")
+
+
+def _dept_id(ctx: Context, slug: str) -> int | None:
+    return ctx.db.scalar(select(Department.id).where(Department.slug == slug))
+
+
+def dataset_create(ctx: Context, p: Any) -> None:
+    _manage(ctx, _dept_id(ctx, p.department))
+
+
+def _dataset_write(ctx: Context, ref: str) -> None:
+    require_user(ctx)
+    ds = ctx.db.scalar(select(Dataset).where(Dataset.name == ref))
+    if ds is None and ref.isdigit():
+        ds = ctx.db.get(Dataset, int(ref))
+    _manage(ctx, ds.department_id if ds is not None else None)
+
+
+def dataset_update(ctx: Context, p: Any) -> None:
+    _dataset_write(ctx, p.id)
+    if "department" in p.changes():  # moving a resource needs the target department too
+        _manage(ctx, _dept_id(ctx, p.changes()["department"]))
+
+
+def dataset_delete(ctx: Context, p: Any) -> None:
+    _dataset_write(ctx, p.id)
+
+
+def dataset_show(ctx: Context, p: Any) -> None:
+    ds = find_dataset(ctx, p.id)
+    if not can_read(ctx, ds):
+        raise NotAuthorized("无权查看该数据资源", "You may not view this dataset")
+
+
+def dataset_history(ctx: Context, p: Any) -> None:
+    dataset_show(ctx, p)
+
+
+def dataset_quality(ctx: Context, p: Any) -> None:
+    dataset_show(ctx, p)
+
+
+def dataset_search(ctx: Context, p: Any) -> None:
+    return None  # results are filtered by the caller's visibility
+
+
+def dataset_list(ctx: Context, p: Any) -> None:
+    return None
+
+
+def _resource_dept(ctx: Context, resource_id: str) -> int | None:
+    res = ctx.db.get(Resource, resource_id)
+    return res.dataset.department_id if res is not None else None
+
+
+def resource_create(ctx: Context, p: Any) -> None:
+    _dataset_write(ctx, p.dataset)
+
+
+def resource_update(ctx: Context, p: Any) -> None:
+    _manage(ctx, _resource_dept(ctx, p.id))
+
+
+def resource_delete(ctx: Context, p: Any) -> None:
+    _manage(ctx, _resource_dept(ctx, p.id))
+
+
+def resource_show(ctx: Context, p: Any) -> None:
+    res = ctx.db.get(Resource, p.id)
+    if res is None:
+        raise NotFound("未找到资源", "Resource not found")
+    if res.dataset.state == "deleted":
+        raise NotFound("未找到资源", "Resource not found")
+    if not can_read(ctx, res.dataset):
+        raise NotAuthorized("无权查看该资源", "You may not view this resource")
+
+
+def resource_download(ctx: Context, p: Any) -> None:
+    resource_show(ctx, p)
+
+
+def plan_upsert(ctx: Context, p: Any) -> None:
+    _manage(ctx, _dept_id(ctx, p.department))
+
+
+def plan_list(ctx: Context, p: Any) -> None:
+    return None
+
+
+def usage_record(ctx: Context, p: Any) -> None:
+    return None
+
+
+def usage_flush(ctx: Context, p: Any) -> None:
+    return None  # writes only counts gathered in this process
+
+
+def usage_import(ctx: Context, p: Any) -> None:
+    require_admin(ctx)
+
+
+def portal_stats(ctx: Context, p: Any) -> None:
+    return None
+
+
+def tag_list(ctx: Context, p: Any) -> None:
+    return None
+
+
+def theme_list(ctx: Context, p: Any) -> None:
+    return None
+
+
+def search_reindex(ctx: Context, p: Any) -> None:
+    require_admin(ctx)
+
+
+def quality_refresh(ctx: Context, p: Any) -> None:
+    require_admin(ctx)

@@ -1,0 +1,218 @@
+"""The dataset search index: jieba tokens in FTS5 (SQLite) or a weighted tsvector (PostgreSQL), plus a
+facet table. It is written in the same transaction as the dataset, so search never disagrees with the
+catalog after a create, update or delete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, insert, text
+from sqlalchemy.orm import Session
+
+from cityhub.catalog.models import Dataset, SearchDoc, SearchFacet
+from cityhub.catalog.textsearch import joined, query_tokens, tokens
+from cityhub.db import is_postgres
+
+FACET_FIELDS = ("organization", "theme", "res_format", "sharing_class", "opening_class", "update_cycle",
+                "district", "tags", "catalog_type", "license_id")
+SORTS = {
+    "relevance": "score",
+    "score desc": "score",
+    "newest": "d.modified_at DESC",
+    "metadata_modified desc": "d.modified_at DESC",
+    "metadata_modified asc": "d.modified_at ASC",
+    "most_used": "d.popularity DESC",
+    "views_recent desc": "d.popularity DESC",
+    "title_string asc": "d.title ASC",
+    "title_string desc": "d.title DESC",
+    "name asc": "d.title ASC",
+}
+
+
+def facet_values(ds: Dataset) -> Iterable[tuple[str, str]]:
+    yield "organization", ds.department.slug
+    yield "theme", ds.theme
+    for fmt in {r.format.upper() for r in ds.resources if r.format}:
+        yield "res_format", fmt
+    yield "sharing_class", ds.sharing_class
+    yield "opening_class", ds.opening_class
+    yield "update_cycle", ds.update_cycle
+    yield "catalog_type", ds.catalog_type
+    if ds.license_id:
+        yield "license_id", ds.license_id
+    for d in set(ds.districts):
+        yield "district", d
+    for t in set(ds.tags):
+        yield "tags", t[:200]
+
+
+def is_public(ds: Dataset) -> bool:
+    return ds.state == "active" and not ds.private and ds.opening_class != "不予开放"
+
+
+def doc_text(ds: Dataset) -> tuple[str, str]:
+    title = joined(ds.title, ds.title_en)
+    columns = " ".join(f"{c.get('name', '')} {c.get('description', '')}" for c in ds.data_items)
+    body = joined(ds.abstract, " ".join(ds.tags), ds.department.name, ds.department.short_name, columns,
+                  ds.code, ds.name)
+    return title, body
+
+
+def remove(session: Session, dataset_id: int) -> None:
+    if not is_postgres(session):
+        session.execute(text("DELETE FROM search_fts WHERE rowid = :id"), {"id": dataset_id})
+    session.execute(delete(SearchFacet).where(SearchFacet.dataset_id == dataset_id))
+    session.execute(delete(SearchDoc).where(SearchDoc.dataset_id == dataset_id))
+
+
+def index(session: Session, ds: Dataset) -> None:
+    """(Re)write the index entries of one dataset inside the caller's transaction."""
+    remove(session, ds.id)
+    if ds.state != "active":
+        return
+    title, body = doc_text(ds)
+    session.add(SearchDoc(dataset_id=ds.id, title_tokens=title, body_tokens=body, public=is_public(ds),
+                          private=ds.private, department_id=ds.department_id, modified_at=ds.modified_at,
+                          popularity=ds.views_total + ds.downloads_total * 5 + ds.api_calls_total, title=ds.title))
+    session.add_all(SearchFacet(dataset_id=ds.id, field=f, value=v) for f, v in set(facet_values(ds)))
+    session.flush()
+    if is_postgres(session):
+        session.execute(
+            text("UPDATE search_doc SET tsv = setweight(array_to_tsvector(string_to_array(title_tokens, ' ')), 'A')"
+                 " || array_to_tsvector(string_to_array(body_tokens, ' ')) WHERE dataset_id = :id"),
+            {"id": ds.id},
+        )
+    else:
+        session.execute(text("INSERT INTO search_fts(rowid, title, body) VALUES (:id, :t, :b)"),
+                        {"id": ds.id, "t": title, "b": body})
+
+
+def index_many(session: Session, datasets: Sequence[Dataset]) -> None:
+    """Index many datasets at once (full reindex): bulk inserts, no per-row deletes."""
+    pg = is_postgres(session)
+    docs: list[dict[str, Any]] = []
+    facets: list[dict[str, Any]] = []
+    fts: list[dict[str, Any]] = []
+    for ds in datasets:
+        if ds.state != "active":
+            continue
+        title, body = doc_text(ds)
+        docs.append({"dataset_id": ds.id, "title_tokens": title, "body_tokens": body, "public": is_public(ds),
+                     "private": ds.private, "department_id": ds.department_id, "modified_at": ds.modified_at,
+                     "popularity": ds.views_total + ds.downloads_total * 5 + ds.api_calls_total, "title": ds.title})
+        facets.extend({"dataset_id": ds.id, "field": f, "value": v} for f, v in set(facet_values(ds)))
+        fts.append({"id": ds.id, "t": title, "b": body})
+    if not docs:
+        return
+    session.execute(insert(SearchDoc), docs)
+    session.execute(insert(SearchFacet), facets)
+    if pg:
+        session.execute(
+            text("UPDATE search_doc SET tsv = setweight(array_to_tsvector(string_to_array(title_tokens, ' ')), 'A')"
+                 " || array_to_tsvector(string_to_array(body_tokens, ' ')) WHERE dataset_id = ANY(:ids)"),
+            {"ids": [d["dataset_id"] for d in docs]},
+        )
+    else:
+        session.execute(text("INSERT INTO search_fts(rowid, title, body) VALUES (:id, :t, :b)"), fts)
+
+
+def clear(session: Session) -> None:
+    if not is_postgres(session):
+        session.execute(text("DELETE FROM search_fts"))
+    session.execute(delete(SearchFacet))
+    session.execute(delete(SearchDoc))
+
+
+@dataclass
+class Query:
+    q: str = ""
+    filters: list[tuple[str, str]] = field(default_factory=list)  # (facet field, value), ANDed
+    rows: int = 10
+    start: int = 0
+    sort: str = "relevance"
+    facet_fields: list[str] = field(default_factory=list)
+    facet_limit: int = 50
+    visibility: str = "public"  # public | government | all
+    department_id: int | None = None
+
+
+@dataclass
+class Result:
+    count: int
+    ids: list[int]
+    facets: dict[str, list[tuple[str, int]]]
+
+
+def _fts_quote(tok: str) -> str:
+    return '"' + tok.replace('"', '""') + '"'
+
+
+def _ts_quote(tok: str) -> str:
+    return "'" + tok.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def search(session: Session, query: Query) -> Result:
+    pg = is_postgres(session)
+    params: dict[str, Any] = {}
+    where = ["1=1"]
+    if query.visibility == "public":
+        where.append("d.public = :true")
+        params["true"] = True
+    elif query.visibility == "government":
+        where.append("(d.private = :false OR d.department_id = :dept)")
+        params.update(false=False, dept=query.department_id or -1)
+    for i, (fld, value) in enumerate(query.filters):
+        where.append(f"d.dataset_id IN (SELECT dataset_id FROM search_facet WHERE field = :ff{i} AND value = :fv{i})")
+        params[f"ff{i}"], params[f"fv{i}"] = fld, value
+    toks = query_tokens(query.q) if query.q.strip() else []
+    if query.q.strip() and not toks:
+        toks = [t for t in tokens(query.q)] or [query.q.strip().lower()]
+    if toks and pg:
+        source = "search_doc d"
+        where.append("d.tsv @@ CAST(:tsq AS tsquery)")
+        params["tsq"] = " & ".join(_ts_quote(t) for t in toks)
+        score = "ts_rank(d.tsv, CAST(:tsq AS tsquery)) DESC"
+    elif toks:
+        source = ("search_doc d JOIN (SELECT rowid AS rid, bm25(search_fts, 5.0, 1.0) AS rank FROM search_fts "
+                  "WHERE search_fts MATCH :match) m ON m.rid = d.dataset_id")
+        params["match"] = " ".join(_fts_quote(t) for t in toks)
+        score = "m.rank ASC"
+    else:
+        source = "search_doc d"
+        score = "d.popularity DESC"
+    order = SORTS.get(query.sort, "score")
+    order_sql = score if order == "score" else order
+    cond = " AND ".join(where)
+    count = session.execute(text(f"SELECT count(*) FROM {source} WHERE {cond}"), params).scalar_one()
+    ids = [r[0] for r in session.execute(
+        text(f"SELECT d.dataset_id FROM {source} WHERE {cond} ORDER BY {order_sql}, d.dataset_id DESC "
+             "LIMIT :rows OFFSET :start"),
+        {**params, "rows": query.rows, "start": query.start},
+    )]
+    facets: dict[str, list[tuple[str, int]]] = {}
+    wanted = [f for f in query.facet_fields if f in FACET_FIELDS]
+    if wanted:
+        fparams = {**params, "flimit": query.facet_limit}
+        names = ", ".join(f":fname{i}" for i in range(len(wanted)))
+        fparams.update({f"fname{i}": f for i, f in enumerate(wanted)})
+        rows = session.execute(text(
+            f"SELECT f.field, f.value, count(*) AS n FROM search_facet f WHERE f.field IN ({names}) AND f.dataset_id IN "
+            f"(SELECT d.dataset_id FROM {source} WHERE {cond}) GROUP BY f.field, f.value ORDER BY n DESC, f.value"),
+            fparams).all()
+        for fld in wanted:
+            facets[fld] = []
+        for fld, value, n in rows:
+            if len(facets[fld]) < query.facet_limit:
+                facets[fld].append((value, int(n)))
+    return Result(count=int(count), ids=ids, facets=facets)
+
+
+SQLITE_DDL = ("CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(title, body, "
+              "tokenize='unicode61 remove_diacritics 0')")
+PG_DDL = (
+    "ALTER TABLE search_doc ADD COLUMN IF NOT EXISTS tsv tsvector",
+    "CREATE INDEX IF NOT EXISTS ix_search_doc_tsv ON search_doc USING gin (tsv)",
+)

@@ -1,0 +1,42 @@
+"""Chinese word segmentation for the search index (jieba), as pure functions."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+
+import jieba
+
+jieba.setLogLevel(logging.WARNING)
+
+_KEEP = re.compile(r"[\w\u4e00-\u9fff]", re.UNICODE)
+STOPWORDS = frozenset(["的", "了", "和", "与", "及", "或", "等", "在", "是", "为", "对", "由", "将", "其", "之", "于", "以", "中", "有", "个", "年", "月", "日", "本", "该", "各", "data", "the", "and", "of"])
+
+
+@functools.cache
+def _init() -> None:
+    jieba.initialize()
+
+
+def tokens(text: str) -> list[str]:
+    """Search tokens of ``text``: jieba's search-engine mode (words and their sub-words), lower-cased."""
+    _init()
+    out = []
+    for tok in jieba.cut_for_search(text or ""):
+        tok = tok.strip().lower()
+        if tok and _KEEP.search(tok) and tok not in STOPWORDS:
+            out.append(tok)
+    return out
+
+
+def query_tokens(text: str) -> list[str]:
+    """Distinct tokens of a user query, in order (all must match)."""
+    seen: dict[str, None] = {}
+    for tok in tokens(text):
+        seen.setdefault(tok, None)
+    return list(seen)
+
+
+def joined(*parts: str) -> str:
+    return " ".join(tok for part in parts for tok in tokens(part))

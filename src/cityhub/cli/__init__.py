@@ -1,0 +1,1 @@
+"""The ``cityhub`` command line (typer + rich): one module per domain, all calling actions."""

@@ -1,0 +1,174 @@
+"""``cityhub`` — serve the portal, migrate, load the demo, manage users and tokens, verify the audit log."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cityhub import actions
+from cityhub.context import system_context
+from cityhub.errors import CityHubError
+
+app = typer.Typer(help="CityHub 城市数据平台 / city data platform", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="数据库 / database schema", no_args_is_help=True)
+demo_app = typer.Typer(help="演示数据 / Guangzhou demo content", no_args_is_help=True)
+user_app = typer.Typer(help="用户 / users", no_args_is_help=True)
+token_app = typer.Typer(help="API 令牌 / API tokens", no_args_is_help=True)
+audit_app = typer.Typer(help="审计日志 / audit log", no_args_is_help=True)
+search_app = typer.Typer(help="搜索索引 / search index", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.add_typer(audit_app, name="audit")
+app.add_typer(search_app, name="search")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err, transient=False)
+
+
+def _call(name: str, data: Any = None, **extra: Any) -> Any:
+    ctx = system_context("cli")
+    ctx.extra.update(extra)
+    try:
+        return actions.call(name, ctx, data)
+    except CityHubError as exc:
+        err.print(f"[red]错误 error[/red]: {exc.message} / {exc.message_en}")
+        for field, msgs in exc.fields.items():
+            err.print(f"  {field}: {'; '.join(map(str, msgs))}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", help="address to bind"),
+          port: int = typer.Option(8000, help="port"),
+          workers: int = typer.Option(1, help="worker processes"),
+          init: bool = typer.Option(False, "--init", help="upgrade the schema and load the demo if the store is empty"),
+          ) -> None:
+    """Serve the portal and APIs (uvicorn)."""
+    import uvicorn
+
+    if init:
+        upgrade()
+        from cityhub.demo.loader import is_loaded
+
+        if not is_loaded():
+            demo_load()
+    err.print(f"CityHub 开放广州 → http://{host}:{port}/  (API docs: /api/docs)")
+    uvicorn.run("cityhub.web.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="info", proxy_headers=False)
+
+
+@db_app.command("upgrade")
+def upgrade() -> None:
+    """Create or upgrade the catalog database schema (Alembic)."""
+    from cityhub.migrate import current
+    from cityhub.migrate import upgrade as do_upgrade
+
+    do_upgrade()
+    err.print(f"schema at revision {current()}")
+
+
+@demo_app.command("load")
+def demo_load() -> None:
+    """Load the Guangzhou demo content (departments, users, 90+ data resources, plans 2017-2020)."""
+    from cityhub.demo.loader import is_loaded, load
+
+    if is_loaded():
+        err.print("演示数据已存在 / demo content is already loaded")
+        raise typer.Exit(0)
+    with _progress() as bar:
+        tasks: dict[str, Any] = {}
+
+        def step(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total)
+            bar.update(tasks[label], completed=done)
+
+        result = load(step)
+    table = Table(title="演示账户 demo accounts (密码只显示这一次 / passwords are shown once)")
+    table.add_column("user")
+    table.add_column("password")
+    for name, password in result["users"].items():
+        table.add_row(name, password)
+    out.print(table)
+    err.print(f"{result['departments']} departments, {result['datasets']} datasets, {result['plans']} plans")
+
+
+@user_app.command("create")
+def user_create(name: str = typer.Argument(..., help="login name"),
+                role: str = typer.Option("public", help="platform_admin|dept_admin|steward|analyst|public"),
+                department: str = typer.Option(None, help="department slug (department roles)"),
+                display_name: str = typer.Option("", help="display name"),
+                email: str = typer.Option("", help="e-mail"),
+                password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True,
+                                             help="password (prompted when omitted)")) -> None:
+    """Create a user account."""
+    user = _call("user_create", {"name": name, "role": role, "department": department, "password": password,
+                                 "display_name": display_name, "email": email})
+    err.print(f"created user {user['name']} ({user['role']})")
+
+
+@token_app.command("create")
+def token_create(user: str = typer.Option(..., "--user", help="user name"),
+                 name: str = typer.Option("", help="label"),
+                 days: int = typer.Option(90, help="lifetime in days")) -> None:
+    """Create an API token and print it on stdout (shown once)."""
+    result = _call("token_create", {"user": user, "name": name, "days": days})
+    out.print(result["token"], soft_wrap=True, highlight=False)
+    err.print(f"token {result['id']} for {user}, expires {result['expires_at']}")
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int = typer.Argument(..., help="token id")) -> None:
+    """Revoke an API token."""
+    _call("token_revoke", {"id": token_id})
+    err.print(f"revoked token {token_id}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Verify the audit chain; exits 1 and names the first bad record if anything was altered."""
+    with _progress() as bar:
+        task = bar.add_task("审计链校验 verifying", total=None)
+        result = _call("audit_verify", {}, progress=lambda n: bar.advance(task, n))
+    if result["ok"]:
+        err.print(f"[green]OK[/green] {result['count']} records, head {result['head'][:16]}…")
+        return
+    err.print(f"[red]TAMPERED[/red] first bad record: #{result['bad_seq']} — {result['reason']}")
+    raise typer.Exit(1)
+
+
+@audit_app.command("export")
+def audit_export(limit: int = typer.Option(1000, help="records")) -> None:
+    """Print the newest audit records as JSON lines (for a separate log system)."""
+    for rec in _call("audit_list", {"limit": limit}):
+        sys.stdout.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+
+@search_app.command("reindex")
+def search_reindex() -> None:
+    """Rebuild the search index from the catalog."""
+    with _progress() as bar:
+        task = bar.add_task("重建索引 reindexing", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = _call("search_reindex", {}, progress=progress)
+    err.print(f"indexed {result['indexed']} datasets")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

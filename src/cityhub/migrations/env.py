@@ -1,0 +1,36 @@
+"""Alembic environment: runs migrations against the configured URL."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from cityhub import audit  # noqa: F401 - registers tables
+from cityhub.accounts import models as _accounts  # noqa: F401
+from cityhub.catalog import models as _catalog  # noqa: F401
+from cityhub.db import Base, make_engine
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata,
+                      literal_binds=True, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    url = config.get_main_option("sqlalchemy.url") or ""
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,78 @@
+"""Every setting CityHub reads, declared once: type, default and help.
+
+Settings come from the environment (prefix ``CITYHUB_``) or from ``$CITYHUB_HOME/cityhub.env``.
+``docs/settings.md`` is generated from this module and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "change-me-in-production"  # noqa: S105 - the placeholder we refuse
+
+
+class Settings(BaseSettings):
+    """CityHub settings."""
+
+    model_config = SettingsConfigDict(env_prefix="CITYHUB_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = Field(
+        "development", description="Deployment environment; placeholder secrets are refused outside development."
+    )
+    home: Path = Field(Path("var"), description="Directory for the embedded store: SQLite file, uploads, indexes.")
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL of the catalog database. Empty: SQLite at $CITYHUB_HOME/cityhub.db. "
+        "PostgreSQL: postgresql+psycopg://user@host/db.",
+    )
+    secret_key: str = Field(
+        PLACEHOLDER_SECRET, description="Secret for session signing and the audit-log HMAC. Required in production."
+    )
+    admin_password: str = Field(
+        "", description="Password given to the demo platform admin `admin`; empty: generated and printed once."
+    )
+    base_url: str = Field("http://127.0.0.1:8000", description="Public base URL, used in API examples and links.")
+    site_title: str = Field("开放广州", description="Portal title.")
+    city_name: str = Field("广州市", description="City name shown in the portal.")
+    open_dataset_target: int = Field(800, description="Plan target for the number of open datasets (plan table 1).")
+    session_idle_minutes: int = Field(30, description="A session ends after this many minutes without a request.")
+    session_absolute_hours: int = Field(12, description="A session ends this many hours after sign-in, in any case.")
+    login_max_failures: int = Field(5, description="Failed sign-ins per account and address before throttling.")
+    login_window_minutes: int = Field(15, description="Window over which failed sign-ins are counted.")
+    token_default_days: int = Field(90, description="Default lifetime of an API token in days.")
+    max_upload_mb: int = Field(200, description="Largest accepted upload, in MiB (larger: HTTP 413).")
+    max_description_chars: int = Field(20000, description="Longest accepted abstract/description, in characters.")
+    cookie_secure: bool = Field(False, description="Mark cookies Secure (set true behind HTTPS).")
+    search_rows_max: int = Field(1000, description="Largest page size of package_search.")
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        if self.env != "development" and self.secret_key in ("", PLACEHOLDER_SECRET):
+            raise ValueError(
+                "CITYHUB_SECRET_KEY is the placeholder; set a real secret outside development "
+                f"(CITYHUB_ENV={self.env})"
+            )
+        if len(self.secret_key) < 16:
+            raise ValueError("CITYHUB_SECRET_KEY must be at least 16 characters")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'cityhub.db').resolve()}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.home / "files"
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
+    return Settings()

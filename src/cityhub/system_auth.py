@@ -1,0 +1,16 @@
+"""Authorization rules of the operator actions (same names as the actions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cityhub.accounts.auth import require_admin
+from cityhub.context import Context
+
+
+def audit_verify(ctx: Context, p: Any) -> None:
+    require_admin(ctx)
+
+
+def audit_list(ctx: Context, p: Any) -> None:
+    require_admin(ctx)

@@ -1,0 +1,1 @@
+"""The thin web layer: parse the request, call an action, render or serialise its result."""

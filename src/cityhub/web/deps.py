@@ -1,0 +1,81 @@
+"""Request plumbing shared by every route: who is calling, CSRF, calling actions, the error shape."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from cityhub import actions
+from cityhub.context import Actor, Context
+from cityhub.errors import CityHubError, NotAuthenticated
+
+SESSION_COOKIE = "cityhub_session"
+LANG_COOKIE = "cityhub_lang"
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "-"
+
+
+def token_from_header(request: Request) -> str | None:
+    raw = request.headers.get("authorization") or request.headers.get("x-ckan-api-key")
+    if not raw:
+        return None
+    raw = raw.strip()
+    if raw.lower().startswith("bearer "):
+        raw = raw[7:].strip()
+    return raw or None
+
+
+def resolve(request: Request) -> None:
+    """Find the caller (API token or session cookie) once per request and keep it on ``request.state``."""
+    request.state.actor = None
+    request.state.csrf = ""
+    request.state.user = None
+    request.state.via_token = False
+    token = token_from_header(request)
+    base = Context(source=client_ip(request), via="api")
+    if token:
+        request.state.actor = actions.call("token_resolve", base, {"token": token})
+        request.state.via_token = True
+        return
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie and len(cookie) < 200:
+        found = actions.call("session_resolve", base, {"token": cookie})
+        if found:
+            request.state.actor = found["actor"]
+            request.state.csrf = found["csrf_token"]
+            request.state.user = found["user"]
+
+
+def ctx(request: Request, via: str = "web") -> Context:
+    actor: Actor | None = getattr(request.state, "actor", None)
+    return Context(actor=actor, source=client_ip(request), via=via)
+
+
+def call(request: Request, name: str, data: Any = None, via: str = "web") -> Any:
+    return actions.call(name, ctx(request, via), data)
+
+
+def check_csrf(request: Request, submitted: str | None) -> None:
+    """Cookie-authenticated writes must carry the session's CSRF token (form field or X-CSRF-Token header)."""
+    if getattr(request.state, "via_token", False):
+        return
+    expected = getattr(request.state, "csrf", "")
+    given = submitted or request.headers.get("x-csrf-token") or ""
+    if not expected or not hmac.compare_digest(expected, given):
+        raise NotAuthenticated("表单已过期或来源不明(CSRF校验失败),请刷新页面后重试",
+                               "Form expired or forged (CSRF check failed); reload the page and try again")
+
+
+def error_response(exc: CityHubError) -> JSONResponse:
+    headers = {"Retry-After": "900"} if exc.status == 429 else None
+    return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
+
+
+def lang(request: Request) -> str:
+    value = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or "zh"
+    return "en" if value == "en" else "zh"

@@ -1,0 +1,52 @@
+"""User Markdown to safe HTML: markdown-it (raw HTML off) then nh3 with a small allow-list."""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+from functools import lru_cache
+
+import nh3
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+TAGS = {
+    "p", "br", "hr", "strong", "em", "b", "i", "code", "pre", "blockquote", "ul", "ol", "li",
+    "h3", "h4", "h5", "h6", "a", "table", "thead", "tbody", "tr", "th", "td",
+}
+ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"align"}, "td": {"align"}}
+URL_SCHEMES = {"http", "https", "mailto"}
+HEADINGS = re.compile(r"<(/?)h([12])>")
+
+
+@lru_cache(maxsize=1)
+def _parser() -> MarkdownIt:
+    return MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
+def render(text: str | None) -> Markup:
+    """Render ``text`` as sanitised HTML (headings demoted so they sit under the page's own)."""
+    if not text:
+        return Markup("")
+    html = _parser().render(text)
+    html = HEADINGS.sub(lambda m: f"<{m.group(1)}h{int(m.group(2)) + 2}>", html)
+    clean = nh3.clean(
+        html,
+        tags=TAGS,
+        attributes=ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+    return Markup(clean)  # noqa: S704 - nh3 output with a fixed allow-list
+
+
+def plain(text: str | None, limit: int = 160) -> str:
+    """A plain-text excerpt of Markdown (for cards): markup dropped, whitespace collapsed, truncated."""
+    if not text:
+        return ""
+    html = _parser().render(text)
+    stripped = nh3.clean(html, tags=set())
+    stripped = re.sub(r"\s+", " ", htmllib.unescape(stripped)).strip()
+    return stripped if len(stripped) <= limit else stripped[: limit - 1].rstrip() + "…"
+

@@ -1,0 +1,254 @@
+"""Native REST API (``/api/v1``): each route parses its input and calls one action."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from cityhub.accounts.schemas import DepartmentIn, DepartmentUpdate, SessionCreate, UserCreate, UserUpdate
+from cityhub.catalog.schemas import DatasetCreate, PlanItemIn, UploadedFile
+from cityhub.web.deps import call, check_csrf
+
+router = APIRouter(prefix="/api/v1", tags=["native"])
+
+FACETS = ["organization", "theme", "res_format", "sharing_class", "opening_class", "update_cycle", "district"]
+
+
+def _record(request: Request, dataset_id: int, kind: str = "api_calls") -> None:
+    call(request, "usage_record", {"dataset_id": dataset_id, "kind": kind}, via="api")
+
+
+@router.get("/datasets", summary="Search datasets (jieba full text + facets)")
+def datasets_search(
+    request: Request,
+    q: str = Query("", max_length=500),
+    organization: list[str] = Query(default_factory=list),
+    theme: list[str] = Query(default_factory=list),
+    res_format: list[str] = Query(default_factory=list),
+    sharing_class: list[str] = Query(default_factory=list),
+    opening_class: list[str] = Query(default_factory=list),
+    update_cycle: list[str] = Query(default_factory=list),
+    district: list[str] = Query(default_factory=list),
+    tags: list[str] = Query(default_factory=list),
+    rows: int = Query(20, ge=0, le=1000),
+    start: int = Query(0, ge=0, le=1_000_000),
+    sort: str = Query("relevance", max_length=60),
+) -> Any:
+    filters = {k: v for k, v in {"organization": organization, "theme": theme, "res_format": res_format,
+                                 "sharing_class": sharing_class, "opening_class": opening_class,
+                                 "update_cycle": update_cycle, "district": district, "tags": tags}.items() if v}
+    return call(request, "dataset_search", {"q": q, "filters": filters, "rows": rows, "start": start, "sort": sort,
+                                            "facet_fields": FACETS}, via="api")
+
+
+def _write(request: Request) -> None:
+    check_csrf(request, None)
+
+
+@router.post("/datasets", status_code=201, summary="Register a data resource")
+def datasets_create(request: Request, body: DatasetCreate) -> Any:
+    _write(request)
+    return call(request, "dataset_create", body, via="api")
+
+
+@router.get("/datasets/{name}", summary="Show a data resource")
+def datasets_show(request: Request, name: str) -> Any:
+    result = call(request, "dataset_show", {"id": name}, via="api")
+    _record(request, result["id"])
+    return result
+
+
+@router.patch("/datasets/{name}", summary="Change metadata fields of a data resource")
+def datasets_update(request: Request, name: str, body: dict[str, Any]) -> Any:
+    _write(request)
+    return call(request, "dataset_update", {**body, "id": name}, via="api")
+
+
+@router.delete("/datasets/{name}", summary="Withdraw a data resource")
+def datasets_delete(request: Request, name: str) -> Any:
+    _write(request)
+    return call(request, "dataset_delete", {"id": name}, via="api")
+
+
+@router.get("/datasets/{name}/history", summary="Change history of a data resource")
+def datasets_history(request: Request, name: str, limit: int = Query(50, ge=1, le=1000)) -> Any:
+    return call(request, "dataset_history", {"id": name, "limit": limit}, via="api")
+
+
+@router.get("/datasets/{name}/quality", summary="Quality criteria and freshness")
+def datasets_quality(request: Request, name: str) -> Any:
+    return call(request, "dataset_quality", {"id": name}, via="api")
+
+
+@router.post("/datasets/{name}/resources", status_code=201, summary="Add a file (multipart) or a link")
+def resources_create(
+    request: Request,
+    name: str,
+    file: Annotated[UploadFile | None, File()] = None,
+    url: Annotated[str, Form(max_length=2000)] = "",
+    resource_name: Annotated[str, Form(alias="name", max_length=300)] = "",
+    description: Annotated[str, Form(max_length=5000)] = "",
+    format: Annotated[str, Form(max_length=20)] = "",
+) -> Any:
+    _write(request)
+    upload = UploadedFile(filename=file.filename or "upload", stream=file.file) if file is not None else None
+    return call(request, "resource_create", {"dataset": name, "name": resource_name, "description": description,
+                                             "url": url, "format": format, "upload": upload}, via="api")
+
+
+@router.get("/resources/{resource_id}", summary="Show a resource")
+def resources_show(request: Request, resource_id: str) -> Any:
+    return call(request, "resource_show", {"id": resource_id}, via="api")
+
+
+class ResourcePatch(BaseModel):
+    name: str | None = Field(None, max_length=300)
+    description: str | None = Field(None, max_length=5000)
+    url: str | None = Field(None, max_length=2000)
+    format: str | None = Field(None, max_length=20)
+
+
+@router.patch("/resources/{resource_id}", summary="Change a resource's link or details")
+def resources_update(request: Request, resource_id: str, body: ResourcePatch) -> Any:
+    _write(request)
+    return call(request, "resource_update", {"id": resource_id, **body.model_dump(exclude_none=True)}, via="api")
+
+
+@router.delete("/resources/{resource_id}", summary="Remove a resource")
+def resources_delete(request: Request, resource_id: str) -> Any:
+    _write(request)
+    return call(request, "resource_delete", {"id": resource_id}, via="api")
+
+
+@router.get("/departments", summary="Departments (data providers)")
+def departments_list(request: Request) -> Any:
+    return call(request, "department_list", {}, via="api")
+
+
+@router.post("/departments", status_code=201, summary="Register a department")
+def departments_create(request: Request, body: DepartmentIn) -> Any:
+    _write(request)
+    return call(request, "department_create", body, via="api")
+
+
+@router.get("/departments/{slug}", summary="Show a department")
+def departments_show(request: Request, slug: str) -> Any:
+    return call(request, "department_show", {"slug": slug}, via="api")
+
+
+@router.patch("/departments/{slug}", summary="Change a department")
+def departments_update(request: Request, slug: str, body: dict[str, Any]) -> Any:
+    _write(request)
+    DepartmentUpdate.model_validate({**body, "slug": slug})
+    return call(request, "department_update", {**body, "slug": slug}, via="api")
+
+
+@router.delete("/departments/{slug}", summary="Remove an unused department")
+def departments_delete(request: Request, slug: str) -> Any:
+    _write(request)
+    return call(request, "department_delete", {"slug": slug}, via="api")
+
+
+@router.get("/users", summary="Users (admins)")
+def users_list(request: Request) -> Any:
+    return call(request, "user_list", {}, via="api")
+
+
+@router.post("/users", status_code=201, summary="Create a user")
+def users_create(request: Request, body: UserCreate) -> Any:
+    _write(request)
+    return call(request, "user_create", body, via="api")
+
+
+@router.get("/users/{name}", summary="Show a user")
+def users_show(request: Request, name: str) -> Any:
+    return call(request, "user_show", {"name": name}, via="api")
+
+
+@router.patch("/users/{name}", summary="Change a user")
+def users_update(request: Request, name: str, body: dict[str, Any]) -> Any:
+    _write(request)
+    UserUpdate.model_validate({**body, "name": name})
+    return call(request, "user_update", {**body, "name": name}, via="api")
+
+
+class TokenIn(BaseModel):
+    user: str | None = Field(None, max_length=64)
+    name: str = Field("", max_length=100)
+    days: int = Field(90, ge=1, le=3650)
+
+
+@router.post("/tokens", status_code=201, summary="Create an API token (shown once)")
+def tokens_create(request: Request, body: TokenIn) -> Any:
+    _write(request)
+    actor = request.state.actor
+    user = body.user or (actor.name if actor else "")
+    return call(request, "token_create", {"user": user or "-", "name": body.name, "days": body.days}, via="api")
+
+
+@router.get("/tokens", summary="Your API tokens")
+def tokens_list(request: Request) -> Any:
+    return call(request, "token_list", {}, via="api")
+
+
+@router.delete("/tokens/{token_id}", summary="Revoke an API token")
+def tokens_revoke(request: Request, token_id: int) -> Any:
+    _write(request)
+    return call(request, "token_revoke", {"id": token_id}, via="api")
+
+
+@router.get("/plans", summary="Open-data plans with item status")
+def plans_list(request: Request, department: str | None = None, year: int | None = Query(None, ge=2000, le=2100)) -> Any:
+    return call(request, "plan_list", {"department": department, "year": year}, via="api")
+
+
+class PlanBody(BaseModel):
+    published_on: str | None = None
+    note: str = Field("", max_length=5000)
+    items: list[PlanItemIn] = Field(default_factory=list, max_length=1000)
+
+
+@router.put("/plans/{department}/{year}", summary="Create or replace a yearly open-data plan")
+def plans_upsert(request: Request, department: str, year: int, body: PlanBody) -> Any:
+    _write(request)
+    return call(request, "plan_upsert", {"department": department, "year": year, **body.model_dump()}, via="api")
+
+
+@router.get("/stats", summary="Live open-data indicators")
+def stats(request: Request) -> Any:
+    return call(request, "portal_stats", {}, via="api")
+
+
+@router.get("/themes", summary="Themes with dataset counts")
+def themes(request: Request) -> Any:
+    return call(request, "theme_list", {}, via="api")
+
+
+@router.get("/tags", summary="Tags of public datasets")
+def tags(request: Request, limit: int = Query(100, ge=1, le=10000)) -> Any:
+    return call(request, "tag_list", {"limit": limit, "all_fields": True}, via="api")
+
+
+@router.get("/audit", summary="Audit records (platform admins)")
+def audit_list(request: Request, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+               action: str | None = None, actor: str | None = None) -> Any:
+    return call(request, "audit_list", {"limit": limit, "offset": offset, "action": action, "actor": actor},
+                via="api")
+
+
+@router.get("/audit/verify", summary="Verify the audit chain (platform admins)")
+def audit_verify(request: Request) -> Any:
+    return call(request, "audit_verify", {}, via="api")
+
+
+@router.post("/session", summary="Sign in (JSON); sets the session cookie")
+def session_create(request: Request, body: SessionCreate) -> Any:
+    from cityhub.web.routes.pages import set_session_cookie
+
+    result = call(request, "session_create", body, via="api")
+    response = JSONResponse({"user": result["user"], "csrf_token": result["csrf_token"]})
+    set_session_cookie(response, result["token"])
+    return response

@@ -1,0 +1,165 @@
+"""Every write action against anonymous, another department's steward, the owning steward and the admin.
+
+The other department's steward and anonymous are refused (and nothing changes); the owner and the admin pass."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from cityhub.catalog.schemas import UploadedFile
+from cityhub.errors import NotAuthenticated, NotAuthorized
+from tests.conftest import Store, call_as, dataset_payload, unique
+
+OWNER = "steward"  # steward of gz-transport in the demo
+OTHER = "eco_steward"  # steward of gz-ecology-environment
+
+
+def _dataset(_: str) -> dict[str, Any]:
+    return call_as("system", "dataset_create", dataset_payload())
+
+
+def _resource(who: str) -> str:
+    ds = _dataset(who)
+    return str(call_as("system", "resource_create", {"dataset": ds["name"], "url": "https://example.org/a.csv"})["id"])
+
+
+# action name -> (builds the input before the call, reads back the state the call would change)
+CASES: dict[str, Callable[[str], dict[str, Any]]] = {
+    "dataset_create": lambda who: dataset_payload(),
+    "dataset_update": lambda who: {"id": _dataset(who)["name"], "title": "改过的标题"},
+    "dataset_delete": lambda who: {"id": _dataset(who)["name"]},
+    "resource_create": lambda who: {"dataset": _dataset(who)["name"], "url": "https://example.org/x.csv"},
+    "resource_update": lambda who: {"id": _resource(who), "name": "新名称"},
+    "resource_delete": lambda who: {"id": _resource(who)},
+    "plan_upsert": lambda who: {"department": "gz-transport", "year": 2031, "items": []},
+}
+
+
+@pytest.mark.parametrize("action", sorted(CASES))
+@pytest.mark.parametrize("who, allowed", [(None, False), (OTHER, False), (OWNER, True), ("admin", True)])
+def test_catalog_write_matrix(demo: Store, action: str, who: str | None, allowed: bool) -> None:
+    data = CASES[action](who or "anon")
+    before = _snapshot(action, data)
+    if allowed:
+        call_as(who, action, data)
+        assert _snapshot(action, data) != before or action in ("plan_upsert",)
+    else:
+        with pytest.raises(NotAuthenticated if who is None else NotAuthorized):
+            call_as(who, action, data)
+        assert _snapshot(action, data) == before
+
+
+def _snapshot(action: str, data: dict[str, Any]) -> Any:
+    if action.startswith("dataset") and "id" in data:
+        try:
+            return call_as("system", "dataset_show", {"id": data["id"]})
+        except Exception as exc:
+            return type(exc).__name__
+    if action == "dataset_create":
+        try:
+            return call_as("system", "dataset_show", {"id": data["name"]})
+        except Exception as exc:
+            return type(exc).__name__
+    if action.startswith("resource") and "id" in data:
+        try:
+            return call_as("system", "resource_show", {"id": data["id"]})
+        except Exception as exc:
+            return type(exc).__name__
+    if action == "resource_create":
+        return len(call_as("system", "dataset_show", {"id": data["dataset"]})["resources"])
+    return call_as("system", "plan_list", {"department": "gz-transport", "year": 2031})["plans"]
+
+
+def test_upload_by_other_department_is_refused_and_nothing_stored(demo: Store) -> None:
+    ds = _dataset("x")
+    files_before = sorted(p.name for p in (demo.home / "files").rglob("*") if p.is_file())
+    with pytest.raises(NotAuthorized):
+        call_as(OTHER, "resource_create", {"dataset": ds["name"],
+                                           "upload": UploadedFile("a.csv", io.BytesIO(b"a,b\n1,2\n"))})
+    assert sorted(p.name for p in (demo.home / "files").rglob("*") if p.is_file()) == files_before
+
+
+@pytest.mark.parametrize("who, allowed", [(None, False), (OTHER, False), ("deptadmin", False), ("admin", True)])
+def test_department_create_matrix(demo: Store, who: str | None, allowed: bool) -> None:
+    from cityhub.ids import uscc_check_char
+
+    first = "1144010000" + unique("")[-7:].upper().replace("I", "1").replace("O", "0")
+    first = "".join(c if c in "0123456789ABCDEFGHJKLMNPQRTUWXY" else "1" for c in first)[:17]
+    data = {"slug": unique("dept"), "name": unique("测试部门"), "short_name": "测试", "uscc": first + uscc_check_char(first),
+            "level": "市"}
+    if allowed:
+        assert call_as(who, "department_create", data)["slug"] == data["slug"]
+    else:
+        with pytest.raises((NotAuthenticated, NotAuthorized)):
+            call_as(who, "department_create", data)
+
+
+@pytest.mark.parametrize("who, allowed", [(None, False), (OTHER, False), ("deptadmin", True), ("admin", True)])
+def test_department_update_matrix(demo: Store, who: str | None, allowed: bool) -> None:
+    data = {"slug": "gz-transport", "description": f"说明 {unique()}"}
+    if allowed:
+        assert call_as(who, "department_update", data)["description"] == data["description"]
+    else:
+        with pytest.raises((NotAuthenticated, NotAuthorized)):
+            call_as(who, "department_update", data)
+        assert call_as("system", "department_show", {"slug": "gz-transport"})["description"] != data["description"]
+
+
+@pytest.mark.parametrize("who, allowed", [(None, False), (OTHER, False), ("citizen", False), ("admin", True)])
+def test_user_create_and_update_matrix(demo: Store, who: str | None, allowed: bool) -> None:
+    data = {"name": unique("u"), "password": "A-very-long-passphrase-42", "role": "analyst"}
+    if allowed:
+        call_as(who, "user_create", data)
+        assert call_as(who, "user_update", {"name": data["name"], "role": "public"})["role"] == "public"
+    else:
+        with pytest.raises((NotAuthenticated, NotAuthorized)):
+            call_as(who, "user_create", data)
+        with pytest.raises((NotAuthenticated, NotAuthorized)):
+            call_as(who, "user_update", {"name": "steward", "role": "platform_admin"})
+        assert call_as("system", "user_show", {"name": "steward"})["role"] == "steward"
+
+
+@pytest.mark.parametrize("who, allowed", [(None, False), (OTHER, False), (OWNER, True), ("admin", True)])
+def test_token_create_and_revoke_for_owner(demo: Store, who: str | None, allowed: bool) -> None:
+    if allowed:
+        tok = call_as(who, "token_create", {"user": OWNER, "name": "ci"})
+        assert tok["token"].startswith("ch_")
+        call_as(who, "token_revoke", {"id": tok["id"]})
+    else:
+        with pytest.raises((NotAuthenticated, NotAuthorized)):
+            call_as(who, "token_create", {"user": OWNER})
+        tok = call_as("system", "token_create", {"user": OWNER})
+        with pytest.raises((NotAuthenticated, NotAuthorized)):
+            call_as(who, "token_revoke", {"id": tok["id"]})
+
+
+@pytest.mark.parametrize("action", ["search_reindex", "usage_import", "audit_verify", "audit_list"])
+@pytest.mark.parametrize("who", [None, OWNER, "deptadmin"])
+def test_admin_only_actions(demo: Store, action: str, who: str | None) -> None:
+    data: dict[str, Any] = {"rows": []} if action == "usage_import" else {}
+    with pytest.raises((NotAuthenticated, NotAuthorized)):
+        call_as(who, action, data)
+
+
+def test_private_and_closed_datasets_are_hidden(demo: Store) -> None:
+    priv = call_as("system", "dataset_create", dataset_payload(private=True))
+    closed = call_as("system", "dataset_create", dataset_payload(
+        opening_class="不予开放", sharing_class="有条件共享", sharing_condition="仅限政务部门",
+        sharing_basis="《政务信息资源共享管理暂行办法》"))
+    for who in (None, "citizen", OTHER):
+        with pytest.raises(NotAuthorized):
+            call_as(who, "dataset_show", {"id": priv["name"]})
+    assert call_as(OWNER, "dataset_show", {"id": priv["name"]})["private"] is True
+    with pytest.raises(NotAuthorized):
+        call_as("citizen", "dataset_show", {"id": closed["name"]})
+    assert call_as("analyst", "dataset_show", {"id": closed["name"]})["opening_class"] == "不予开放"
+    public_names = {r["name"] for r in call_as(None, "dataset_search", {"rows": 1000})["results"]}
+    assert priv["name"] not in public_names and closed["name"] not in public_names
+    owner_names = {r["name"] for r in call_as(OWNER, "dataset_search", {"rows": 1000})["results"]}
+    assert priv["name"] in owner_names
+    other_names = {r["name"] for r in call_as(OTHER, "dataset_search", {"rows": 1000})["results"]}
+    assert priv["name"] not in other_names and closed["name"] in other_names
