@@ -651,7 +651,9 @@ def portal_stats(ctx: Context, p: s.Empty) -> dict[str, Any]:
     settings = get_settings()
     open_count = ctx.db.scalar(select(func.count()).select_from(Dataset).where(_open_filter())) or 0
     dept_count = ctx.db.scalar(select(func.count()).select_from(Department)) or 0
-    plan_year = ctx.db.scalar(select(func.max(OpenPlan.year))) or today_local().year
+    this_year = today_local().year
+    plan_year = (ctx.db.scalar(select(func.max(OpenPlan.year)).where(OpenPlan.year <= this_year))
+                 or ctx.db.scalar(select(func.max(OpenPlan.year))) or this_year)
     with_plan = ctx.db.scalar(select(func.count(func.distinct(OpenPlan.department_id))).where(
         OpenPlan.year == plan_year, OpenPlan.published_on.is_not(None))) or 0
     month_start = today_local().replace(day=1)

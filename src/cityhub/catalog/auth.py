@@ -53,7 +53,10 @@ def _manage(ctx: Context, department_id: int | None) -> None:
 
 
 def _dept_id(ctx: Context, slug: str) -> int | None:
-    return ctx.db.scalar(select(Department.id).where(Department.slug == slug))
+    dept_id = ctx.db.scalar(select(Department.id).where(Department.slug == slug))
+    if dept_id is None:  # departments are public, so saying so leaks nothing
+        raise NotFound(f"未知部门 {slug}", f"Unknown department: {slug}", fields={"department": ["unknown"]})
+    return dept_id
 
 
 def dataset_create(ctx: Context, p: Any) -> None:

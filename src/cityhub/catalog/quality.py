@@ -49,9 +49,8 @@ def freshness(cycle_days: int | None, last_update: dt.datetime | None, now: dt.d
     if cycle_days is None or last_update is None:
         return Freshness(False, None, 0)
     due = last_update + dt.timedelta(days=cycle_days)
-    late = now - (due + GRACE)
-    if late > dt.timedelta(0):
-        return Freshness(True, due, late.days + 1)
+    if now > due + GRACE:
+        return Freshness(True, due, (now - due).days)
     return Freshness(False, due, 0)
 
 

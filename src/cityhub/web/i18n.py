@@ -189,6 +189,7 @@ EN: dict[str, str] = {
     "密码": "Password",
     "政府用户和注册用户登录": "Sign in for government and registered users",
     "登录失败": "Sign-in failed",
+    "请输入用户名和密码。": "Enter your user name and password.",
     # forms
     "新建数据集": "New dataset",
     "编辑数据集": "Edit dataset",

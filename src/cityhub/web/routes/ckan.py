@@ -5,6 +5,7 @@ Departments are CKAN organizations, themes are CKAN groups; our catalog metadata
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import shlex
@@ -277,10 +278,17 @@ async def _body(request: Request) -> dict[str, Any]:
     return {}
 
 
-@router.api_route("/{name}", methods=["GET", "POST"], summary="CKAN action (reads)")
-async def ckan_action(request: Request, name: str) -> JSONResponse:
-    import asyncio
+@router.get("/{name}", summary="CKAN action (GET)", operation_id="ckan_action_get")
+async def ckan_action_get(request: Request, name: str) -> JSONResponse:
+    return await ckan_action(request, name)
 
+
+@router.post("/{name}", summary="CKAN action (POST, JSON or form body)", operation_id="ckan_action_post")
+async def ckan_action_post(request: Request, name: str) -> JSONResponse:
+    return await ckan_action(request, name)
+
+
+async def ckan_action(request: Request, name: str) -> JSONResponse:
     fn = READS.get(name)
     if fn is None:
         return fail(request, name, NotFound(f"未知操作 {name}", f"Action name not known: {name}"))

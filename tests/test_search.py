@@ -1,0 +1,86 @@
+"""Search: jieba segmentation, facets, sorting, consistency after create/update/delete, reindex."""
+
+from __future__ import annotations
+
+from cityhub.catalog.textsearch import query_tokens, tokens
+from tests.conftest import Store, call_as, dataset_payload, unique
+
+
+def _names(result: dict) -> list[str]:
+    return [r["name"] for r in result["results"]]
+
+
+def test_segmentation() -> None:
+    assert "交通" in tokens("广州市交通运输局") and "交通运输" in tokens("广州市交通运输局")
+    assert query_tokens("公交 公交") == ["公交"]
+
+
+def test_keyword_finds_words_inside_titles(demo: Store) -> None:
+    res = call_as(None, "dataset_search", {"q": "交通", "rows": 50, "facet_fields": ["theme", "organization"]})
+    assert res["count"] >= 5
+    titles = " ".join(r["title"] + r["abstract"] + r["department_name"] for r in res["results"])
+    assert "交通" in titles
+    theme_counts = {f["name"]: f["count"] for f in res["facets"]["theme"]}
+    assert theme_counts.get("transport", 0) >= 3
+    assert sum(theme_counts.values()) == res["count"]
+
+
+def test_search_by_column_name_and_department(demo: Store) -> None:
+    col = unique("字段")
+    ds = call_as("steward", "dataset_create", dataset_payload(
+        data_items=[{"name": f"{col}编号", "type": "string", "description": "专门用于搜索测试"}]))
+    assert ds["name"] in _names(call_as(None, "dataset_search", {"q": f"{col}编号", "rows": 10}))
+    by_dept = call_as(None, "dataset_search", {"q": "生态环境局", "rows": 100})
+    assert by_dept["count"] >= 1
+    assert all(r["department"] == "gz-ecology-environment" for r in by_dept["results"][:3])
+
+
+def test_two_facet_filters_narrow(demo: Store) -> None:
+    all_transport = call_as(None, "dataset_search", {"filters": {"theme": "transport"}, "rows": 1000,
+                                                     "facet_fields": ["res_format", "update_cycle"]})
+    fmt = all_transport["facets"]["res_format"][0]["name"]
+    narrowed = call_as(None, "dataset_search", {"filters": {"theme": "transport", "res_format": fmt}, "rows": 1000})
+    assert 0 < narrowed["count"] <= all_transport["count"]
+    assert narrowed["count"] == all_transport["facets"]["res_format"][0]["count"]
+    assert all(fmt in r["resource_formats"] and r["theme"] == "transport" for r in narrowed["results"])
+
+
+def test_sorts(demo: Store) -> None:
+    newest = call_as(None, "dataset_search", {"sort": "metadata_modified desc", "rows": 20})["results"]
+    stamps = [r["modified_at"] for r in newest]
+    assert stamps == sorted(stamps, reverse=True)
+    used = call_as(None, "dataset_search", {"sort": "views_recent desc", "rows": 20})["results"]
+    pop = [r["views"] + 5 * r["downloads"] + r["api_calls"] for r in used]
+    assert pop == sorted(pop, reverse=True)
+    titled = call_as(None, "dataset_search", {"sort": "title_string asc", "rows": 20})["results"]
+    assert [r["title"] for r in titled] == sorted(r["title"] for r in titled)
+
+
+def test_consistent_after_create_update_delete(demo: Store) -> None:
+    word = unique("冷链")
+    ds = call_as("steward", "dataset_create", dataset_payload(title=f"{word}物流车辆", theme="transport"))
+    assert _names(call_as(None, "dataset_search", {"q": word})) == [ds["name"]]
+    call_as("steward", "dataset_update", {"id": ds["name"], "title": "普通物流车辆", "theme": "economy"})
+    assert _names(call_as(None, "dataset_search", {"q": word})) == []
+    found = call_as(None, "dataset_search", {"q": "普通物流车辆", "filters": {"theme": "economy"}})
+    assert ds["name"] in _names(found)
+    call_as("steward", "dataset_update", {"id": ds["name"], "private": True})
+    assert ds["name"] not in _names(call_as(None, "dataset_search", {"q": "普通物流车辆"}))
+    call_as("steward", "dataset_delete", {"id": ds["name"]})
+    assert ds["name"] not in _names(call_as("admin", "dataset_search", {"q": "普通物流车辆"}))
+
+
+def test_injection_through_query_is_inert(demo: Store) -> None:
+    for q in ['" OR 1=1 --', "'); DROP TABLE dataset; --", "title:*", "NEAR(交通", "交通 AND OR NOT", "*"]:
+        res = call_as(None, "dataset_search", {"q": q, "rows": 5})
+        assert isinstance(res["count"], int)
+    assert call_as(None, "dataset_search", {"rows": 0})["count"] >= 60
+
+
+def test_reindex_rebuilds_same_results(demo: Store) -> None:
+    before = call_as(None, "dataset_search", {"q": "空气质量", "rows": 100, "facet_fields": ["organization"]})
+    out = call_as("admin", "search_reindex", {})
+    assert out["indexed"] >= 91
+    after = call_as(None, "dataset_search", {"q": "空气质量", "rows": 100, "facet_fields": ["organization"]})
+    assert sorted(_names(before)) == sorted(_names(after)) and before["count"] == after["count"] > 0
+    assert before["facets"] == after["facets"]
