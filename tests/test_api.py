@@ -90,7 +90,7 @@ def test_upload_download_and_size_limit(app_client: Any, demo: Store, monkeypatc
     tok = token_for("steward")
     data = dataset_payload()
     app_client.post("/api/v1/datasets", json=data, headers=auth(tok))
-    content = "线路,所属区\n1路,越秀区\n".encode("utf-8")
+    content = "线路,所属区\n1路,越秀区\n".encode()
     r = app_client.post(f"/api/v1/datasets/{data['name']}/resources", headers=auth(tok),
                         files={"file": ("lines.csv", content, "text/csv")}, data={"description": "线路表"})
     assert r.status_code == 201, r.text

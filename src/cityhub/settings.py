@@ -1,6 +1,6 @@
 """Every setting CityHub reads, declared once: type, default and help.
 
-Settings come from the environment (prefix ``CITYHUB_``) or from ``$CITYHUB_HOME/cityhub.env``.
+Settings come from the environment (prefix ``CITYHUB_``).
 ``docs/settings.md`` is generated from this module and a test keeps the two in step.
 """
 
@@ -76,3 +76,19 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
     return Settings()
+
+
+def settings_markdown() -> str:
+    """The settings reference (``docs/settings.md``), generated from the declarations above."""
+    lines = ["# Settings", "", "Generated from `src/cityhub/settings.py` by `python -m cityhub.settings`; a test keeps",
+             "this file in step with the code. Set them in the environment.", "",
+             "| variable | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        ann = getattr(field.annotation, "__name__", str(field.annotation)).replace("typing.", "")
+        default = field.default if not isinstance(field.default, Path) else str(field.default)
+        lines.append(f"| `CITYHUB_{name.upper()}` | {ann} | `{default!s}` | {field.description} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(settings_markdown(), end="")

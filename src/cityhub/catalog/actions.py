@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import mimetypes
+import multiprocessing as mp
+import os
 import threading
 import uuid
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ from cityhub.catalog.models import (
     SearchFacet,
     UsageDaily,
 )
+from cityhub.catalog.textsearch import segment_doc
 from cityhub.catalog.vocab import (
     CATALOG_TYPES,
     LICENSES,
@@ -299,6 +303,13 @@ def dataset_delete(ctx: Context, p: s.DatasetRef) -> dict[str, Any]:
 def dataset_show(ctx: Context, p: s.DatasetRef) -> dict[str, Any]:
     """One data resource with its resources, quality score and freshness."""
     return dataset_dict(auth.find_dataset(ctx, p.id))
+
+
+@action(auth.catalog_stamp, schema=s.Empty)
+def catalog_stamp(ctx: Context, p: s.Empty) -> str:
+    """The catalog's change stamp: the latest dataset modification (every create, update, delete and
+    resource change moves it). Response caches compare it to decide whether they are still current."""
+    return str(ctx.db.execute(_STAMP_QUERY).scalar())
 
 
 @action(auth.dataset_history, schema=s.HistoryIn)
@@ -645,6 +656,9 @@ def _open_filter() -> Any:
     return (Dataset.state == "active") & Dataset.private.is_(False) & (Dataset.opening_class != "不予开放")
 
 
+_STAMP_QUERY = select(func.max(Dataset.modified_at))
+
+
 @action(auth.portal_stats, schema=s.Empty)
 def portal_stats(ctx: Context, p: s.Empty) -> dict[str, Any]:
     """Live open-data indicators for the home page."""
@@ -723,18 +737,29 @@ def search_reindex(ctx: Context, p: s.Empty) -> dict[str, Any]:
         progress(0, total)
     done = 0
     last = 0
-    while True:
-        batch = ctx.db.scalars(select(Dataset).where(Dataset.state == "active", Dataset.id > last)
-                               .order_by(Dataset.id).limit(2000)).all()
-        if not batch:
-            break
-        search.index_many(ctx.db, batch)
-        done += len(batch)
-        last = batch[-1].id
-        if progress:
-            progress(done, total)
-        ctx.db.expunge_all()
+    pool = _segment_pool() if total >= 5000 else None
+    try:
+        segmenter = (lambda docs: list(pool.map(segment_doc, docs, chunksize=250))) if pool else None
+        while True:
+            batch = ctx.db.scalars(select(Dataset).where(Dataset.state == "active", Dataset.id > last)
+                                   .order_by(Dataset.id).limit(5000)).all()
+            if not batch:
+                break
+            search.index_many(ctx.db, batch, segmenter)
+            done += len(batch)
+            last = batch[-1].id
+            if progress:
+                progress(done, total)
+            ctx.db.expunge_all()
+    finally:
+        if pool:
+            pool.shutdown()
     return {"indexed": done}
+
+
+def _segment_pool() -> ProcessPoolExecutor:
+    """Worker processes for jieba (CPU-bound, pure Python): one per core."""
+    return ProcessPoolExecutor(max_workers=max(1, os.cpu_count() or 1), mp_context=mp.get_context("spawn"))
 
 
 @action(auth.quality_refresh, schema=s.Empty, write=True, target=lambda p, r: "quality")

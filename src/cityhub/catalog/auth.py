@@ -17,11 +17,17 @@ GOVERNMENT_ROLES = ("platform_admin", "dept_admin", "steward", "analyst")
 
 
 def find_dataset(ctx: Context, ref: str) -> Dataset:
+    """The dataset by name or id (looked up once per call: the auth check and the action share it)."""
+    key = f"dataset:{ref}"
+    cached = ctx.extra.get(key)
+    if isinstance(cached, Dataset) and cached in ctx.db:
+        return cached
     ds = ctx.db.scalar(select(Dataset).where(Dataset.name == ref))
     if ds is None and ref.isdigit():
         ds = ctx.db.get(Dataset, int(ref))
     if ds is None or ds.state == "deleted":
         raise NotFound(f"未找到数据资源 {ref}", f"Dataset not found: {ref}")
+    ctx.extra[key] = ds
     return ds
 
 
@@ -85,6 +91,10 @@ def dataset_show(ctx: Context, p: Any) -> None:
     ds = find_dataset(ctx, p.id)
     if not can_read(ctx, ds):
         raise NotAuthorized("无权查看该数据资源", "You may not view this dataset")
+
+
+def catalog_stamp(ctx: Context, p: Any) -> None:
+    return None
 
 
 def dataset_history(ctx: Context, p: Any) -> None:

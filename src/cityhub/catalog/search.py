@@ -5,7 +5,7 @@ catalog after a create, update or delete.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlalchemy import delete, insert, text
 from sqlalchemy.orm import Session
 
 from cityhub.catalog.models import Dataset, SearchDoc, SearchFacet
-from cityhub.catalog.textsearch import joined, query_tokens, tokens
+from cityhub.catalog.textsearch import query_tokens, segment_doc, tokens
 from cityhub.db import is_postgres
 
 FACET_FIELDS = ("organization", "theme", "res_format", "sharing_class", "opening_class", "update_cycle",
@@ -53,12 +53,17 @@ def is_public(ds: Dataset) -> bool:
     return ds.state == "active" and not ds.private and ds.opening_class != "不予开放"
 
 
+def doc_source(ds: Dataset) -> tuple[str, str, tuple[str, ...]]:
+    """Plain text of a dataset for segmentation: title, unique body text, repeated short parts."""
+    shared = [ds.department.name, ds.department.short_name, *ds.tags]
+    for col in ds.data_items:
+        shared.append(str(col.get("name", "")))
+        shared.append(str(col.get("description", "")))
+    return f"{ds.title} {ds.title_en}", f"{ds.abstract} {ds.name} {ds.code}", tuple(p for p in shared if p)
+
+
 def doc_text(ds: Dataset) -> tuple[str, str]:
-    title = joined(ds.title, ds.title_en)
-    columns = " ".join(f"{c.get('name', '')} {c.get('description', '')}" for c in ds.data_items)
-    body = joined(ds.abstract, " ".join(ds.tags), ds.department.name, ds.department.short_name, columns,
-                  ds.code, ds.name)
-    return title, body
+    return segment_doc(doc_source(ds))
 
 
 def remove(session: Session, dataset_id: int) -> None:
@@ -90,16 +95,19 @@ def index(session: Session, ds: Dataset) -> None:
                         {"id": ds.id, "t": title, "b": body})
 
 
-def index_many(session: Session, datasets: Sequence[Dataset]) -> None:
-    """Index many datasets at once (full reindex): bulk inserts, no per-row deletes."""
+def index_many(session: Session, datasets: Sequence[Dataset],
+               segmenter: Callable[[list[tuple[str, str, tuple[str, ...]]]], list[tuple[str, str]]] | None = None,
+               ) -> None:
+    """Index many datasets at once (full reindex): bulk inserts, no per-row deletes. ``segmenter`` may
+    spread the jieba work over processes."""
     pg = is_postgres(session)
     docs: list[dict[str, Any]] = []
     facets: list[dict[str, Any]] = []
     fts: list[dict[str, Any]] = []
-    for ds in datasets:
-        if ds.state != "active":
-            continue
-        title, body = doc_text(ds)
+    active = [ds for ds in datasets if ds.state == "active"]
+    sources = [doc_source(ds) for ds in active]
+    segmented = segmenter(sources) if segmenter else [segment_doc(src) for src in sources]
+    for ds, (title, body) in zip(active, segmented, strict=True):
         docs.append({"dataset_id": ds.id, "title_tokens": title, "body_tokens": body, "public": is_public(ds),
                      "private": ds.private, "department_id": ds.department_id, "modified_at": ds.modified_at,
                      "popularity": ds.views_total + ds.downloads_total * 5 + ds.api_calls_total, "title": ds.title})
@@ -198,10 +206,13 @@ def search(session: Session, query: Query) -> Result:
         fparams = {**params, "flimit": query.facet_limit}
         names = ", ".join(f":fname{i}" for i in range(len(wanted)))
         fparams.update({f"fname{i}": f for i, f in enumerate(wanted)})
+        # drive the count from the matched ids (index range scans on the facet primary key), never from a
+        # whole-field scan; SQLite needs CROSS JOIN to keep that join order
+        join = "JOIN" if pg else "CROSS JOIN"
         rows = session.execute(text(
-            f"SELECT f.field, f.value, count(*) AS n FROM search_facet f WHERE f.field IN ({names}) AND f.dataset_id IN "
-            f"(SELECT d.dataset_id FROM {source} WHERE {cond}) GROUP BY f.field, f.value ORDER BY n DESC, f.value"),
-            fparams).all()
+            f"SELECT f.field, f.value, count(*) AS n FROM (SELECT d.dataset_id AS id FROM {source} WHERE {cond}) m "
+            f"{join} search_facet f ON f.dataset_id = m.id WHERE f.field IN ({names}) "
+            "GROUP BY f.field, f.value ORDER BY n DESC, f.value"), fparams).all()
         for fld in wanted:
             facets[fld] = []
         for fld, value, n in rows:

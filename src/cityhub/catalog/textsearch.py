@@ -40,3 +40,16 @@ def query_tokens(text: str) -> list[str]:
 
 def joined(*parts: str) -> str:
     return " ".join(tok for part in parts for tok in tokens(part))
+
+
+@functools.lru_cache(maxsize=200_000)
+def joined_cached(part: str) -> str:
+    """``joined`` for short strings that repeat across documents (department names, tags, column names)."""
+    return joined(part)
+
+
+def segment_doc(doc: tuple[str, str, tuple[str, ...]]) -> tuple[str, str]:
+    """Title tokens and body tokens of one document: (title, unique body text, repeated short parts)."""
+    title, body, shared = doc
+    body_tokens = " ".join(filter(None, [joined(body), *(joined_cached(p) for p in shared)]))
+    return joined(title), body_tokens

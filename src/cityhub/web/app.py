@@ -18,6 +18,7 @@ from cityhub import actions, jobs
 from cityhub.errors import CityHubError, PayloadTooLarge
 from cityhub.settings import get_settings
 from cityhub.web import deps
+from cityhub.web.cache import public_responses
 from cityhub.web.routes import api, ckan, pages
 
 log = logging.getLogger("cityhub.web")
@@ -73,12 +74,16 @@ def create_app() -> FastAPI:
             if length and length.isdigit() and int(length) > limit:
                 raise PayloadTooLarge(f"请求体超过上限 {settings.max_upload_mb} MiB",
                                       f"Request body exceeds the limit of {settings.max_upload_mb} MiB")
-            if not request.url.path.startswith("/static/"):
+            if request.url.path.startswith("/static/") or deps.anonymous(request):
+                deps.clear(request)
+            else:
                 await asyncio.to_thread(deps.resolve, request)
         except CityHubError as exc:
             response: Response = deps.error_response(exc)
         else:
             response = await call_next(request)
+            if request.method not in ("GET", "HEAD", "OPTIONS"):
+                public_responses.clear()  # a write in this process is visible to its next read at once
         for key, value in SECURITY_HEADERS.items():
             response.headers.setdefault(key, value)
         if request.url.path.startswith("/api/docs"):

@@ -30,12 +30,21 @@ def token_from_header(request: Request) -> str | None:
     return raw or None
 
 
-def resolve(request: Request) -> None:
-    """Find the caller (API token or session cookie) once per request and keep it on ``request.state``."""
+def anonymous(request: Request) -> bool:
+    """No credentials at all: nothing to look up."""
+    return token_from_header(request) is None and not request.cookies.get(SESSION_COOKIE)
+
+
+def clear(request: Request) -> None:
     request.state.actor = None
     request.state.csrf = ""
     request.state.user = None
     request.state.via_token = False
+
+
+def resolve(request: Request) -> None:
+    """Find the caller (API token or session cookie) once per request and keep it on ``request.state``."""
+    clear(request)
     token = token_from_header(request)
     base = Context(source=client_ip(request), via="api")
     if token:

@@ -145,12 +145,12 @@ EN: dict[str, str] = {
         "Delete this dataset? It will be removed from the portal and search.",
     "确认删除": "Confirm deletion",
     "取消": "Cancel",
-    "create": "created",
-    "update": "updated",
-    "delete": "deleted",
-    "resource_create": "resource added",
-    "resource_update": "resource changed",
-    "resource_delete": "resource removed",
+    "登记": "Registered",
+    "修改": "Changed",
+    "撤回": "Withdrawn",
+    "添加资源文件": "Resource added",
+    "更新资源文件": "Resource changed",
+    "删除资源文件": "Resource removed",
     # organizations
     "级别": "Level",
     "统一社会信用代码": "Unified social credit code",
@@ -302,6 +302,10 @@ TERMS: dict[str, str] = {
     "late": "late",
     "planned": "planned",
 }
+
+
+HISTORY_ACTIONS = {"create": "登记", "update": "修改", "delete": "撤回", "resource_create": "添加资源文件",
+                   "resource_update": "更新资源文件", "resource_delete": "删除资源文件"}
 
 
 def t(text: str, language: str = "zh") -> str:

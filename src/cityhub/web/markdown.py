@@ -5,6 +5,7 @@ from __future__ import annotations
 import html as htmllib
 import re
 from functools import lru_cache
+from urllib.parse import unquote
 
 import nh3
 from markdown_it import MarkdownIt
@@ -17,6 +18,16 @@ TAGS = {
 ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"align"}, "td": {"align"}}
 URL_SCHEMES = {"http", "https", "mailto"}
 HEADINGS = re.compile(r"<(/?)h([12])>")
+SAFE_HREF = re.compile(r"^(https?:|mailto:|[^:]*$)", re.I)
+
+
+def _attribute(tag: str, attr: str, value: str) -> str | None:
+    """Drop any link whose target, once decoded, is not http(s)/mailto or a plain relative path."""
+    if attr == "href":
+        decoded = re.sub(r"[\x00-\x20]", "", unquote(htmllib.unescape(value)))
+        if not SAFE_HREF.match(decoded):
+            return None
+    return value
 
 
 @lru_cache(maxsize=1)
@@ -37,6 +48,7 @@ def render(text: str | None) -> Markup:
         url_schemes=URL_SCHEMES,
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
+        attribute_filter=_attribute,
     )
     return Markup(clean)  # noqa: S704 - nh3 output with a fixed allow-list
 

@@ -12,12 +12,13 @@ import shlex
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from cityhub import __version__
 from cityhub.catalog.vocab import THEME_BY_SLUG
 from cityhub.errors import CityHubError, NotFound, ValidationError
 from cityhub.settings import get_settings
+from cityhub.web.cache import public_responses
 from cityhub.web.deps import call
 
 router = APIRouter(prefix="/api/3/action", tags=["ckan"])
@@ -279,22 +280,50 @@ async def _body(request: Request) -> dict[str, Any]:
 
 
 @router.get("/{name}", summary="CKAN action (GET)", operation_id="ckan_action_get")
-async def ckan_action_get(request: Request, name: str) -> JSONResponse:
+async def ckan_action_get(request: Request, name: str) -> Response:
     return await ckan_action(request, name)
 
 
 @router.post("/{name}", summary="CKAN action (POST, JSON or form body)", operation_id="ckan_action_post")
-async def ckan_action_post(request: Request, name: str) -> JSONResponse:
+async def ckan_action_post(request: Request, name: str) -> Response:
     return await ckan_action(request, name)
 
 
-async def ckan_action(request: Request, name: str) -> JSONResponse:
+async def ckan_action(request: Request, name: str) -> Response:
     fn = READS.get(name)
     if fn is None:
         return fail(request, name, NotFound(f"未知操作 {name}", f"Action name not known: {name}"))
     try:
         params = _params(request, await _body(request))
+        if name == "package_show" and request.state.actor is None:
+            return await cached_package_show(request, params)
         result = await asyncio.to_thread(fn, request, params)
     except CityHubError as exc:
         return fail(request, name, exc)
     return ok(request, name, result)
+
+
+_show_cache = public_responses
+
+
+async def cached_package_show(request: Request, params: dict[str, Any]) -> Response:
+    """package_show for anonymous callers: public datasets are served from the stamped cache."""
+    ref = _id(params)
+    if _show_cache.needs_check():
+        await asyncio.to_thread(_show_cache.check)
+    hit = _show_cache.get(ref)
+    if hit is not None:
+        call(request, "usage_record", {"dataset_id": hit[0], "kind": "api_calls"}, via="api")
+        return Response(hit[1], media_type="application/json")
+    return await asyncio.to_thread(_build_package_show, request, params, ref)
+
+
+def _build_package_show(request: Request, params: dict[str, Any], ref: str) -> Response:
+    stamp = _show_cache.stamp
+    d = call(request, "dataset_show", {"id": ref}, via="api")
+    call(request, "usage_record", {"dataset_id": d["id"], "kind": "api_calls"}, via="api")
+    body = json.dumps({"help": _help(request, "package_show"), "success": True, "result": package(d)},
+                      ensure_ascii=False, separators=(",", ":")).encode()
+    if not d["private"] and d["opening_class"] != "不予开放":
+        _show_cache.put(ref, d["id"], body, stamp)
+    return Response(body, media_type="application/json")

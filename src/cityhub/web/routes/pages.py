@@ -35,7 +35,14 @@ from cityhub.catalog.vocab import (
     UPDATE_CYCLES,
 )
 from cityhub.context import ROLE_LABELS, ROLES
-from cityhub.errors import CityHubError, Conflict, NotAuthenticated, NotAuthorized, TooManyRequests, ValidationError
+from cityhub.errors import (
+    CityHubError,
+    Conflict,
+    NotAuthenticated,
+    NotAuthorized,
+    TooManyRequests,
+    ValidationError,
+)
 from cityhub.geo import DISTRICT_NAMES
 from cityhub.settings import get_settings
 from cityhub.web import i18n
@@ -99,7 +106,7 @@ def _env() -> jinja2.Environment:
                        RESOURCE_FORMATS=RESOURCE_FORMATS, SHARING_METHODS=SHARING_METHODS, LICENSES=LICENSES,
                        CATALOG_TYPES=tuple(CATALOG_TYPES), BASE_CATEGORIES=tuple(BASE_CATEGORIES),
                        DISTRICT_NAMES=DISTRICT_NAMES, ROLES=ROLES, FACET_LABELS=FACET_LABELS,
-                       DATA_ITEM_TYPES=DATA_ITEM_TYPES)
+                       DATA_ITEM_TYPES=DATA_ITEM_TYPES, HISTORY_ACTIONS=i18n.HISTORY_ACTIONS)
     return env
 
 
@@ -490,8 +497,9 @@ async def dataset_edit_post(request: Request, name: str) -> Response:
             await acall(request, "dataset_update", {"id": name, **changes})
     except (ValidationError, Conflict) as exc:
         errors, general = field_errors(exc)
+        status = exc.status
         return await run_in_threadpool(lambda: _dataset_form(request, _form_values(data), editing=current,
-                                                             errors=errors, general=general, status=exc.status))
+                                                             errors=errors, general=general, status=status))
     return redirect(f"/dataset/{name}")
 
 
@@ -534,10 +542,11 @@ async def resource_new_post(request: Request, name: str) -> Response:
         await acall(request, "resource_create", {"dataset": name, **values, "upload": upload})
     except (ValidationError, Conflict) as exc:
         errors, general = field_errors(exc)
+        status = exc.status
         ds = await acall(request, "dataset_show", {"id": name})
         return await run_in_threadpool(lambda: render(request, "resource_form.html", {
             "ds": ds, "values": values, "errors": errors, "general": general, "nav": "dataset"},
-            status=exc.status))
+            status=status))
     finally:
         if isinstance(file, UploadFile):
             await file.close()
@@ -580,14 +589,18 @@ def organization_page(request: Request, slug: str) -> Response:
 @router.get("/plans", response_class=HTMLResponse)
 def plans_page(request: Request) -> Response:
     qp = request.query_params
-    year = _int(qp.get("year"), 0, 0, 2100) or None
     department = qp.get("department") or None
     depts = call(request, "department_list", {})
     slugs = {d["slug"] for d in depts}
     if department not in slugs:
         department = None
-    plans = call(request, "plan_list", {"year": year, "department": department})
     years = sorted({p["year"] for p in call(request, "plan_list", {})["plans"]}, reverse=True)
+    raw_year = qp.get("year")
+    if raw_year is None and department is None:  # first visit: the latest year, not every plan ever made
+        year: int | None = years[0] if years else None
+    else:
+        year = _int(raw_year, 0, 0, 2100) or None
+    plans = call(request, "plan_list", {"year": year, "department": department})
     actor = request.state.actor
     managed: set[str] = set()
     if actor is not None:
@@ -636,7 +649,7 @@ def plan_edit(request: Request, department: str, year: int) -> Response:
     if not _may_manage(request, department):
         raise NotAuthorized("只能管理本部门的开放计划", "You may only manage your own department's plans")
     found = call(request, "plan_list", {"department": department, "year": year})["plans"]
-    plan = found[0] if found else {"published_on": "", "note": "", "items": []}
+    plan: dict[str, Any] = found[0] if found else {"published_on": "", "note": "", "items": []}
     values = {"published_on": plan.get("published_on") or "", "note": plan.get("note") or "",
               "items": _plan_items_text(plan["items"])}
     return _plan_form(request, department, year, values)
@@ -753,7 +766,8 @@ async def token_create(request: Request) -> Response:
         created = await acall(request, "token_create", data)
     except ValidationError as exc:
         errors, _general = field_errors(exc)
-        return await run_in_threadpool(lambda: _account(request, errors=errors, status=exc.status))
+        status = exc.status
+        return await run_in_threadpool(lambda: _account(request, errors=errors, status=status))
     response = await run_in_threadpool(_account, request, created)
     return response
 
@@ -803,8 +817,9 @@ async def admin_departments_post(request: Request) -> Response:
         created = await acall(request, "department_create", data)
     except (ValidationError, Conflict) as exc:
         errors, general = field_errors(exc)
+        status = exc.status
         return await run_in_threadpool(lambda: _admin_departments(request, values, errors, general,
-                                                                  status=exc.status))
+                                                                  status=status))
     return await run_in_threadpool(lambda: _admin_departments(request, created=created))
 
 
@@ -835,7 +850,8 @@ async def admin_users_post(request: Request) -> Response:
         created = await acall(request, "user_create", data)
     except (ValidationError, Conflict) as exc:
         errors, general = field_errors(exc)
-        return await run_in_threadpool(lambda: _admin_users(request, values, errors, general, status=exc.status))
+        status = exc.status
+        return await run_in_threadpool(lambda: _admin_users(request, values, errors, general, status=status))
     return await run_in_threadpool(lambda: _admin_users(request, created=created))
 
 

@@ -1,0 +1,127 @@
+"""The portal in a real browser: headless Chromium walks home → search → dataset → download, with screenshots."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Store, call_as
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).parent / "screenshots"
+
+pytestmark = pytest.mark.browser
+
+
+def _require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    reason = f"{CHROMIUM} not found (apt-get install chromium fonts-wqy-microhei)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"browser tests must run in CI: {reason}")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(sqlite_demo_store: Store) -> Iterator[str]:
+    _require_chromium()
+    import uvicorn
+
+    from cityhub.web.app import create_app
+
+    sqlite_demo_store.activate()
+    port = _free_port()
+    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser(server: str) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield b
+        b.close()
+
+
+def test_home_search_dataset_download(server: str, browser: object, sqlite_demo_store: Store) -> None:
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    sqlite_demo_store.activate()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN", accept_downloads=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+
+    page.goto(server + "/")
+    expect(page.locator(".brand-text strong")).to_have_text("开放广州")
+    stats = call_as(None, "portal_stats", {})
+    expect(page.locator("#ind-open .ind-value b")).to_have_text(f"{stats['open_datasets']:,}")
+    page.screenshot(path=str(SHOTS / "01-home.png"), full_page=True)
+
+    page.fill("#home-q", "交通")
+    page.press("#home-q", "Enter")
+    page.wait_for_url("**/dataset?q=*")
+    cards = page.locator(".dataset-card")
+    expect(cards.first).to_be_visible()
+    assert cards.count() >= 3
+    expected = call_as(None, "dataset_search", {"q": "交通", "rows": 20})
+    expect(page.locator("#result-count")).to_have_text(str(expected["count"]))
+    page.screenshot(path=str(SHOTS / "02-search.png"), full_page=True)
+
+    first = cards.first.locator(".dataset-title a")
+    title = first.inner_text()
+    first.click()
+    page.wait_for_url("**/dataset/*")
+    expect(page.locator("h1")).to_have_text(title)
+    name = page.url.rstrip("/").rsplit("/", 1)[-1]
+    ds = call_as(None, "dataset_show", {"id": name})
+    expect(page.locator("#ds-code code")).to_have_text(ds["code"])
+    page.screenshot(path=str(SHOTS / "03-dataset.png"), full_page=True)
+
+    resource = next(r for r in ds["resources"] if r["uploaded"])
+    with page.expect_download() as info:
+        page.locator(f'a.download[href$="/resource/{resource["id"]}/download"]').click()
+    download = info.value
+    data = Path(download.path()).read_bytes()
+    assert data and len(data) == resource["size"]
+    assert download.suggested_filename.endswith("." + resource["format"].lower())
+
+    page.goto(server + "/?lang=en")
+    expect(page.locator("#ind-h")).to_contain_text("Live indicators")
+    page.screenshot(path=str(SHOTS / "04-home-en.png"), full_page=True)
+    page.goto(server + "/dataset?q=transport")  # the language sticks through the cookie
+    expect(page.locator(".facets-title")).to_have_text("Filters")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(server + "/?lang=zh")
+    page.screenshot(path=str(SHOTS / "05-home-mobile.png"), full_page=True)
+    assert not errors, errors
+    context.close()
