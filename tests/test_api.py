@@ -230,3 +230,17 @@ def test_ckan_errors(app_client: Any) -> None:
     assert r.status_code == 404 and r.json()["success"] is False
     r = app_client.post("/api/3/action/package_search", content=b"{not json", headers={"Content-Type": "application/json"})
     assert r.status_code == 409 and r.json()["success"] is False
+
+
+def test_department_bad_input(app_client: Any, demo: Store) -> None:
+    admin = auth(token_for("admin"))
+    existing = app_client.get("/api/v1/departments/gz-transport").json()
+    err = _error(app_client.post("/api/v1/departments", json={
+        "slug": unique("d"), "name": unique("重复代码部门"), "short_name": "重复", "uscc": existing["uscc"]}, headers=admin),
+        409, "conflict")
+    assert "uscc" in err["fields"]
+    err = _error(app_client.post("/api/v1/departments", json={
+        "slug": unique("d"), "name": unique("区级部门"), "short_name": "区级", "level": "区",
+        "uscc": existing["uscc"]}, headers=admin), 422, "validation_error")
+    assert "所属区" in json.dumps(err["fields"], ensure_ascii=False)
+    _error(app_client.get("/api/v1/departments/no-such"), 404, "not_found")

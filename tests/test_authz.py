@@ -159,7 +159,42 @@ def test_private_and_closed_datasets_are_hidden(demo: Store) -> None:
     assert call_as("analyst", "dataset_show", {"id": closed["name"]})["opening_class"] == "不予开放"
     public_names = {r["name"] for r in call_as(None, "dataset_search", {"rows": 1000})["results"]}
     assert priv["name"] not in public_names and closed["name"] not in public_names
-    owner_names = {r["name"] for r in call_as(OWNER, "dataset_search", {"rows": 1000})["results"]}
+    owner_names = {r["name"] for r in call_as(OWNER, "dataset_search", {"rows": 1000, "include_private": True})["results"]}
     assert priv["name"] in owner_names
-    other_names = {r["name"] for r in call_as(OTHER, "dataset_search", {"rows": 1000})["results"]}
+    assert priv["name"] not in {r["name"] for r in call_as(OWNER, "dataset_search", {"rows": 1000})["results"]}
+    other_names = {r["name"] for r in call_as(OTHER, "dataset_search", {"rows": 1000, "include_private": True})["results"]}
     assert priv["name"] not in other_names and closed["name"] in other_names
+
+
+def test_department_delete_matrix(demo: Store) -> None:
+    from cityhub.errors import Conflict
+    from cityhub.ids import uscc_check_char
+
+    first = "11440100" + "77" + unique("")[-7:].upper()
+    first = "".join(c if c in "0123456789ABCDEFGHJKLMNPQRTUWXY" else "3" for c in first)[:17]
+    slug = unique("deldept")
+    call_as("admin", "department_create", {"slug": slug, "name": unique("待删部门"), "short_name": "待删",
+                                           "uscc": first + uscc_check_char(first), "level": "市"})
+    for who in (None, OTHER, "deptadmin"):
+        with pytest.raises((NotAuthenticated, NotAuthorized)):
+            call_as(who, "department_delete", {"slug": slug})
+    with pytest.raises(Conflict):  # still has data resources
+        call_as("admin", "department_delete", {"slug": "gz-transport"})
+    assert call_as("admin", "department_delete", {"slug": slug})["deleted"] is True
+
+
+def test_every_write_action_is_covered_by_a_matrix() -> None:
+    from cityhub import actions
+
+    covered = set(CASES) | {"department_create", "department_update", "department_delete", "user_create",
+                            "user_update", "token_create", "token_revoke", "search_reindex", "usage_import"}
+    writes = {n for n, s in actions.registry().items() if s.write}
+    admin_only_reads_and_jobs = {"quality_refresh"}
+    assert writes - covered - admin_only_reads_and_jobs == set()
+
+
+@pytest.mark.parametrize("who", [None, OWNER, OTHER, "deptadmin"])
+def test_quality_refresh_is_admin_only(demo: Store, who: str | None) -> None:
+    with pytest.raises((NotAuthenticated, NotAuthorized)):
+        call_as(who, "quality_refresh", {})
+    assert call_as("admin", "quality_refresh", {})["updated"] >= 91

@@ -84,3 +84,23 @@ def test_reindex_rebuilds_same_results(demo: Store) -> None:
     after = call_as(None, "dataset_search", {"q": "空气质量", "rows": 100, "facet_fields": ["organization"]})
     assert sorted(_names(before)) == sorted(_names(after)) and before["count"] == after["count"] > 0
     assert before["facets"] == after["facets"]
+
+
+def test_rjieba_agrees_with_python_jieba_on_catalog_texts() -> None:
+    """rjieba (jieba-rs) is used for speed; it must segment like the reference Python jieba."""
+    import logging
+
+    import jieba
+    import rjieba
+
+    from cityhub.demo import content
+
+    jieba.setLogLevel(logging.WARNING)
+    texts = [t for ds in content.DATASETS for t in (ds.title, ds.abstract, *(c.description for c in ds.columns))]
+    texts += [d.name for d in content.DEPARTMENTS]
+    def chinese(toks: list[str]) -> list[str]:  # the two differ only in sub-tokens of ASCII runs like "PM2.5"
+        return [t for t in toks if t and all("\u4e00" <= c <= "\u9fff" for c in t)]
+
+    differ = [t for t in texts if chinese(rjieba.cut_for_search(t, True)) != chinese(list(jieba.cut_for_search(t)))]
+    assert len(texts) > 500
+    assert differ == []

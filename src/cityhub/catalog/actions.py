@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import mimetypes
-import multiprocessing as mp
-import os
 import threading
 import uuid
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +27,6 @@ from cityhub.catalog.models import (
     SearchFacet,
     UsageDaily,
 )
-from cityhub.catalog.textsearch import segment_doc
 from cityhub.catalog.vocab import (
     CATALOG_TYPES,
     LICENSES,
@@ -346,11 +342,10 @@ FACET_DISPLAY: dict[str, Any] = {"theme": {t[0]: (t[1], t[2]) for t in THEMES}}
 def dataset_search(ctx: Context, p: s.SearchIn) -> dict[str, Any]:
     """Full-text search (jieba-segmented Chinese) with facets, visible datasets only."""
     vis, dept = auth.visibility(ctx)
-    if vis != "public" and not p.include_private and vis == "all":
-        vis = "all"
     result = search.search(ctx.db, search.Query(
         q=p.q, filters=_filters(p.filters), rows=p.rows, start=p.start, sort=p.sort,
-        facet_fields=p.facet_fields, facet_limit=p.facet_limit, visibility=vis, department_id=dept))
+        facet_fields=p.facet_fields, facet_limit=p.facet_limit, visibility=vis, department_id=dept,
+        include_private=p.include_private))
     by_id = {d.id: d for d in ctx.db.scalars(select(Dataset).where(Dataset.id.in_(result.ids)))} if result.ids else {}
     depts = {}
     if "organization" in result.facets:
@@ -367,7 +362,7 @@ def dataset_search(ctx: Context, p: s.SearchIn) -> dict[str, Any]:
                 display = value
             items.append({"name": value, "display_name": display, "count": n})
         facets[fld] = items
-    return {"count": result.count, "results": [dataset_dict(by_id[i], full=False) for i in result.ids if i in by_id],
+    return {"count": result.count, "results": [dataset_dict(by_id[i], full=p.full) for i in result.ids if i in by_id],
             "facets": facets}
 
 
@@ -737,29 +732,18 @@ def search_reindex(ctx: Context, p: s.Empty) -> dict[str, Any]:
         progress(0, total)
     done = 0
     last = 0
-    pool = _segment_pool() if total >= 5000 else None
-    try:
-        segmenter = (lambda docs: list(pool.map(segment_doc, docs, chunksize=250))) if pool else None
-        while True:
-            batch = ctx.db.scalars(select(Dataset).where(Dataset.state == "active", Dataset.id > last)
-                                   .order_by(Dataset.id).limit(5000)).all()
-            if not batch:
-                break
-            search.index_many(ctx.db, batch, segmenter)
-            done += len(batch)
-            last = batch[-1].id
-            if progress:
-                progress(done, total)
-            ctx.db.expunge_all()
-    finally:
-        if pool:
-            pool.shutdown()
+    while True:
+        batch = ctx.db.scalars(select(Dataset).where(Dataset.state == "active", Dataset.id > last)
+                               .order_by(Dataset.id).limit(5000)).all()
+        if not batch:
+            break
+        search.index_many(ctx.db, batch)
+        done += len(batch)
+        last = batch[-1].id
+        if progress:
+            progress(done, total)
+        ctx.db.expunge_all()
     return {"indexed": done}
-
-
-def _segment_pool() -> ProcessPoolExecutor:
-    """Worker processes for jieba (CPU-bound, pure Python): one per core."""
-    return ProcessPoolExecutor(max_workers=max(1, os.cpu_count() or 1), mp_context=mp.get_context("spawn"))
 
 
 @action(auth.quality_refresh, schema=s.Empty, write=True, target=lambda p, r: "quality")

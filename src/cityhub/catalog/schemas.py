@@ -218,6 +218,7 @@ class SearchIn(Strict):
     facet_fields: list[str] = Field(default_factory=list)
     facet_limit: int = Field(50, ge=1, le=1000)
     include_private: bool = False
+    full: bool = Field(False, description="return whole records (resources, data items, quality) like dataset_show")
 
 
 @dataclass

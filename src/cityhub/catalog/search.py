@@ -5,7 +5,7 @@ catalog after a create, update or delete.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,19 +95,15 @@ def index(session: Session, ds: Dataset) -> None:
                         {"id": ds.id, "t": title, "b": body})
 
 
-def index_many(session: Session, datasets: Sequence[Dataset],
-               segmenter: Callable[[list[tuple[str, str, tuple[str, ...]]]], list[tuple[str, str]]] | None = None,
-               ) -> None:
-    """Index many datasets at once (full reindex): bulk inserts, no per-row deletes. ``segmenter`` may
-    spread the jieba work over processes."""
+def index_many(session: Session, datasets: Sequence[Dataset]) -> None:
+    """Index many datasets at once (full reindex): bulk inserts, no per-row deletes."""
     pg = is_postgres(session)
     docs: list[dict[str, Any]] = []
     facets: list[dict[str, Any]] = []
     fts: list[dict[str, Any]] = []
     active = [ds for ds in datasets if ds.state == "active"]
-    sources = [doc_source(ds) for ds in active]
-    segmented = segmenter(sources) if segmenter else [segment_doc(src) for src in sources]
-    for ds, (title, body) in zip(active, segmented, strict=True):
+    for ds in active:
+        title, body = doc_text(ds)
         docs.append({"dataset_id": ds.id, "title_tokens": title, "body_tokens": body, "public": is_public(ds),
                      "private": ds.private, "department_id": ds.department_id, "modified_at": ds.modified_at,
                      "popularity": ds.views_total + ds.downloads_total * 5 + ds.api_calls_total, "title": ds.title})
@@ -145,6 +141,7 @@ class Query:
     facet_limit: int = 50
     visibility: str = "public"  # public | government | all
     department_id: int | None = None
+    include_private: bool = False
 
 
 @dataclass
@@ -172,6 +169,9 @@ def search(session: Session, query: Query) -> Result:
     elif query.visibility == "government":
         where.append("(d.private = :false OR d.department_id = :dept)")
         params.update(false=False, dept=query.department_id or -1)
+    if not query.include_private and query.visibility != "public":
+        where.append("d.private = :noprivate")
+        params["noprivate"] = False
     for i, (fld, value) in enumerate(query.filters):
         where.append(f"d.dataset_id IN (SELECT dataset_id FROM search_facet WHERE field = :ff{i} AND value = :fv{i})")
         params[f"ff{i}"], params[f"fv{i}"] = fld, value

@@ -1,29 +1,25 @@
-"""Chinese word segmentation for the search index (jieba), as pure functions."""
+"""Chinese word segmentation for the search index, as pure functions.
+
+Segmentation is jieba's search-engine mode (words plus their dictionary sub-words) computed by ``rjieba``,
+the binding of jieba-rs: the same dictionary and algorithm as Python jieba (a test checks they agree on
+the catalog's texts) at about 25 times the speed, which is what keeps a 100,000-dataset reindex short.
+"""
 
 from __future__ import annotations
 
 import functools
-import logging
 import re
 
-import jieba
-
-jieba.setLogLevel(logging.WARNING)
+import rjieba
 
 _KEEP = re.compile(r"[\w\u4e00-\u9fff]", re.UNICODE)
 STOPWORDS = frozenset(["的", "了", "和", "与", "及", "或", "等", "在", "是", "为", "对", "由", "将", "其", "之", "于", "以", "中", "有", "个", "年", "月", "日", "本", "该", "各", "data", "the", "and", "of"])
 
 
-@functools.cache
-def _init() -> None:
-    jieba.initialize()
-
-
 def tokens(text: str) -> list[str]:
     """Search tokens of ``text``: jieba's search-engine mode (words and their sub-words), lower-cased."""
-    _init()
     out = []
-    for tok in jieba.cut_for_search(text or ""):
+    for tok in rjieba.cut_for_search(text or "", True):
         tok = tok.strip().lower()
         if tok and _KEEP.search(tok) and tok not in STOPWORDS:
             out.append(tok)

@@ -179,8 +179,9 @@ def package_search(request: Request, p: dict[str, Any]) -> dict[str, Any]:
     include_private = str(p.get("include_private", "false")).lower() == "true"
     result = call(request, "dataset_search", {
         "q": text, "filters": filters, "rows": rows, "start": start, "sort": sort, "facet_fields": facets,
-        "facet_limit": _int(p, "facet.limit", 50, 1, 1000), "include_private": include_private}, via="api")
-    full = [call(request, "dataset_show", {"id": r["name"]}, via="api") for r in result["results"]] if rows else []
+        "facet_limit": _int(p, "facet.limit", 50, 1, 1000), "include_private": include_private, "full": True},
+        via="api")
+    full = result["results"]
     search_facets = {}
     plain = {}
     for fld, items in result["facets"].items():
@@ -212,9 +213,9 @@ def organization_show(request: Request, p: dict[str, Any]) -> dict[str, Any]:
         raise NotFound("未找到组织", "Organization not found")
     org = organization(depts[ref])
     if str(p.get("include_datasets", "false")).lower() == "true":
-        res = call(request, "dataset_search", {"filters": {"organization": [ref]}, "rows": 1000}, via="api")
-        org["packages"] = [package(call(request, "dataset_show", {"id": r["name"]}, via="api"))
-                           for r in res["results"]]
+        res = call(request, "dataset_search", {"filters": {"organization": [ref]}, "rows": 1000, "full": True},
+                   via="api")
+        org["packages"] = [package(d) for d in res["results"]]
     return org
 
 

@@ -286,7 +286,8 @@ def dataset_list(request: Request) -> Response:
         if values:
             filters[fld] = list(dict.fromkeys(values))
     result = call(request, "dataset_search", {"q": q, "filters": filters, "rows": ROWS, "start": start,
-                                              "sort": sort, "facet_fields": list(FACETS), "facet_limit": 50})
+                                              "sort": sort, "facet_fields": list(FACETS), "facet_limit": 50,
+                                              "include_private": request.state.actor is not None})
     language = lang(request)
     org_en: dict[str, str] = {}
     if language == "en":
@@ -570,7 +571,8 @@ def organization_page(request: Request, slug: str) -> Response:
     dept = call(request, "department_show", {"slug": slug})
     start = _int(request.query_params.get("start"), 0)
     result = call(request, "dataset_search", {"filters": {"organization": [slug]}, "rows": ROWS, "start": start,
-                                              "sort": "title_string asc"})
+                                              "sort": "title_string asc",
+                                              "include_private": request.state.actor is not None})
     plans = call(request, "plan_list", {"department": slug})
     pages = {"start": start, "count": result["count"], "page": start // ROWS + 1,
              "last": max(1, (result["count"] + ROWS - 1) // ROWS)}
