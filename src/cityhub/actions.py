@@ -13,21 +13,23 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pydantic
+from sqlalchemy.exc import OperationalError
 
 from cityhub import audit
 from cityhub.context import Context
-from cityhub.db import session_factory
+from cityhub.db import IMMEDIATE, is_locked_error, session_factory
 from cityhub.errors import CityHubError, NotAuthenticated, NotAuthorized, ValidationError
 
 AuthFunc = Callable[[Context, Any], None]
 F = TypeVar("F", bound=Callable[..., Any])
 
-DOMAIN_MODULES = ("cityhub.accounts.actions", "cityhub.catalog.actions", "cityhub.system")
+DOMAIN_MODULES = ("cityhub.accounts.actions", "cityhub.catalog.actions", "cityhub.datastore.actions", "cityhub.system")
 
 
 @dataclass(frozen=True)
@@ -112,20 +114,36 @@ def call(name: str, ctx: Context, data: Any = None) -> Any:
         raise CityHubError(f"未知操作 {name}", f"Unknown action {name}")
     if ctx.session is not None:  # nested call: reuse the caller's transaction
         return _run(spec, ctx, data)
-    session = session_factory()()
-    ctx.session = session
-    try:
-        result = _run(spec, ctx, data)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        _run_hooks(ctx, "on_rollback")
-        raise
-    finally:
-        ctx.session = None
-        session.close()
-    _run_hooks(ctx, "after_commit")
-    return result
+    for attempt in range(1, LOCK_RETRIES + 1):
+        session = session_factory()()
+        ctx.session = session
+        try:
+            if spec.write or spec.name in WRITES_SOMETIMES:
+                session.connection(execution_options={IMMEDIATE: True})
+            result = _run(spec, ctx, data)
+            session.commit()
+        except OperationalError as exc:
+            session.rollback()
+            _run_hooks(ctx, "on_rollback")
+            if not is_locked_error(exc) or attempt == LOCK_RETRIES:
+                raise
+            time.sleep(0.05 * attempt)
+            continue
+        except BaseException:
+            session.rollback()
+            _run_hooks(ctx, "on_rollback")
+            raise
+        finally:
+            ctx.session = None
+            session.close()
+        _run_hooks(ctx, "after_commit")
+        return result
+    raise AssertionError("unreachable")
+
+
+LOCK_RETRIES = 5
+# read actions that write now and then (session touch, token last-use, counters, sign-in attempts)
+WRITES_SOMETIMES = frozenset({"session_create", "session_delete", "usage_flush"})
 
 
 def _run_hooks(ctx: Context, kind: str) -> None:
@@ -144,12 +162,12 @@ def _run(spec: ActionSpec, ctx: Context, data: Any) -> Any:
         params = _validate(spec, data)
     except ValidationError as exc:
         if spec.write:
-            audit.record_separately(ctx, spec.name, "-", "invalid", exc.fields)
+            _audit_failure(ctx, spec.name, "-", "invalid", exc.fields)
         raise
     try:
         spec.auth(ctx, params)
     except (NotAuthorized, NotAuthenticated) as exc:
-        audit.record_separately(ctx, spec.name, _target(spec, params, None), "denied", {"reason": exc.message_en})
+        _audit_failure(ctx, spec.name, _target(spec, params, None), "denied", {"reason": exc.message_en})
         raise
     try:
         result = spec.func(ctx, params)
@@ -157,14 +175,20 @@ def _run(spec: ActionSpec, ctx: Context, data: Any) -> Any:
             ctx.db.flush()
     except CityHubError as exc:
         if spec.write:
-            ctx.db.rollback()
-            audit.record_separately(
-                ctx, spec.name, _target(spec, params, None), exc.type, {"reason": exc.message_en, **exc.fields}
-            )
+            _audit_failure(ctx, spec.name, _target(spec, params, None), exc.type,
+                           {"reason": exc.message_en, **exc.fields})
         raise
     if spec.write:
         audit.record(ctx.db, ctx, spec.name, _target(spec, params, result), "success")
     return result
+
+
+def _audit_failure(ctx: Context, name: str, target: str, outcome: str, detail: dict[str, Any]) -> None:
+    """Record a refusal or failure so that it survives: undo the action's changes, then commit the audit
+    record on the same connection (a second connection would wait on SQLite's write lock held by this one)."""
+    ctx.db.rollback()
+    audit.record(ctx.db, ctx, name, target, outcome, detail)
+    ctx.db.commit()
 
 
 def describe(name: str) -> dict[str, Any]:

@@ -53,6 +53,8 @@ def utcnow() -> dt.datetime:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # take transaction control from pysqlite so BEGIN can be IMMEDIATE for writers (see _sqlite_begin)
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
@@ -62,10 +64,20 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+IMMEDIATE = "cityhub_immediate"
+
+
+def _sqlite_begin(conn: Any) -> None:
+    """Writers take SQLite's write lock when they begin (waiting on busy_timeout), so a transaction never
+    has to upgrade a read snapshot to a write lock, which fails at once under concurrent writers."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(IMMEDIATE) else "BEGIN")
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     else:
         engine = create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
     return engine
@@ -103,6 +115,11 @@ def reset_caches() -> None:
         get_engine().dispose()
     get_engine.cache_clear()
     session_factory.cache_clear()
+
+
+def is_locked_error(exc: BaseException) -> bool:
+    """SQLite's "database is locked" (a concurrent writer won): the whole transaction can be retried."""
+    return "database is locked" in str(exc) or "database table is locked" in str(exc)
 
 
 def is_postgres(session: Session) -> bool:

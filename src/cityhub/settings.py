@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     max_description_chars: int = Field(20000, description="Longest accepted abstract/description, in characters.")
     cookie_secure: bool = Field(False, description="Mark cookies Secure (set true behind HTTPS).")
     search_rows_max: int = Field(1000, description="Largest page size of package_search.")
+    datastore_auto_load: bool = Field(True, description="Load uploaded tabular resources into the datastore.")
+    datastore_sql_timeout_s: float = Field(5.0, description="Time limit of datastore SQL and searches, in seconds.")
+    datastore_row_cap: int = Field(10000, description="Most rows datastore_search_sql returns.")
+    datastore_memory_limit: str = Field("1GB", description="DuckDB memory limit for one load or query.")
+    datastore_threads: int = Field(2, description="DuckDB threads for one load or query.")
+    datastore_max_columns: int = Field(1000, description="Widest table a load accepts.")
+    jobs_inline: bool = Field(False, description="Run background jobs in the caller's thread (tests, scripts).")
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
@@ -70,6 +77,10 @@ class Settings(BaseSettings):
     @property
     def files_dir(self) -> Path:
         return self.home / "files"
+
+    @property
+    def datastore_dir(self) -> Path:
+        return self.home / "datastore"
 
 
 @functools.cache

@@ -333,8 +333,10 @@ def token_resolve(ctx: Context, p: s.TokenResolve) -> Actor:
         problem = ("账户已停用", "Account disabled")
     if problem is not None or tok is None:
         who = tok.user.name if tok is not None else "unknown-token"
-        audit.record_separately(ctx, "token_resolve", p.token[:8], "failure", {"reason": problem and problem[1]},
-                                actor=who)
+        ctx.db.rollback()
+        audit.record(ctx.db, ctx, "token_resolve", p.token[:8], "failure", {"reason": problem and problem[1]},
+                     actor=who)
+        ctx.db.commit()
         raise NotAuthenticated(*(problem or ("API令牌无效", "Invalid API token")))
     if tok.last_used_at is None or now - tok.last_used_at > dt.timedelta(minutes=5):
         tok.last_used_at = now

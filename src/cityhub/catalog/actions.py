@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from cityhub.accounts.actions import department_dict, get_department
@@ -24,6 +26,7 @@ from cityhub.catalog.models import (
     OpenPlan,
     PlanItem,
     Resource,
+    SearchDoc,
     SearchFacet,
     UsageDaily,
 )
@@ -37,12 +40,13 @@ from cityhub.catalog.vocab import (
     UPDATE_CYCLES,
 )
 from cityhub.context import Context
-from cityhub.db import utcnow
+from cityhub.db import is_postgres, utcnow
 from cityhub.errors import Conflict, NotFound, ValidationError
 from cityhub.settings import get_settings
 from cityhub.storage import get_storage
 
 SH = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+TABULAR_FORMATS = frozenset({"CSV", "TSV", "XLSX", "XLS", "JSON", "NDJSON", "JSONL", "PARQUET"})
 FIELDS = tuple(s.DatasetFields.model_fields)
 
 
@@ -72,6 +76,7 @@ def resource_dict(r: Resource) -> dict[str, Any]:
         "created_at": r.created_at.isoformat(),
         "modified_at": r.modified_at.isoformat(),
         "reachable": r.reachable,
+        "datastore_active": r.datastore_active,
     }
 
 
@@ -278,10 +283,24 @@ def dataset_update(ctx: Context, p: s.DatasetPatch) -> dict[str, Any]:
             old_code = ds.code
             ds.code = _next_code(ctx, prefix)
             changes["code"] = [old_code, ds.code]
+    if ("opening_class" in changes or "private" in changes) and ds.opening_class == "无条件开放" and not ds.private:
+        _refuse_personal_data(ctx, ds)
     ds.modified_at = utcnow()
     _revision(ctx, ds, "update", changes)
     refresh(ctx, ds)
     return dataset_dict(ds)
+
+
+def _refuse_personal_data(ctx: Context, ds: Dataset) -> None:
+    """An unconditionally open dataset cannot be published while its tables hold personal data."""
+    from cityhub import actions
+
+    tables = actions.call("datastore_pii_columns", ctx, {"dataset_id": ds.id})
+    if tables:
+        cols = [f"{t['resource_name']}: {c}" for t in tables for c in t["columns"]]
+        raise Conflict(f"数据表含个人信息列,不能无条件开放:{'、'.join(cols)}",
+                       f"Tables hold personal data; the dataset cannot be opened unconditionally: {', '.join(cols)}",
+                       fields={"opening_class": cols})
 
 
 @action(auth.dataset_delete, schema=s.DatasetRef, write=True, target=lambda p, r: p.id)
@@ -417,7 +436,21 @@ def resource_create(ctx: Context, p: s.ResourceCreate) -> dict[str, Any]:
     ds.modified_at = now
     _revision(ctx, ds, "resource_create", {"resource": [None, res.name]})
     refresh(ctx, ds)
-    return resource_dict(res)
+    out = resource_dict(res)
+    out["datastore_job"] = _auto_load(ctx, res)
+    return out
+
+
+def _auto_load(ctx: Context, res: Resource) -> dict[str, Any] | None:
+    """An uploaded table is loaded into the datastore as a background job (as CKAN's xloader does)."""
+    from cityhub import actions
+
+    if ctx.extra.get("jobs") == "skip":  # the caller loads the table itself (CLI with a progress bar)
+        return None
+    if not (res.file_path and get_settings().datastore_auto_load and res.format.upper() in TABULAR_FORMATS):
+        return None
+    job: dict[str, Any] = actions.call("datastore_create", ctx, {"resource_id": res.id})
+    return job
 
 
 @action(auth.resource_update, schema=s.ResourceUpdate, write=True, target=lambda p, r: p.id)
@@ -442,7 +475,9 @@ def resource_update(ctx: Context, p: s.ResourceUpdate) -> dict[str, Any]:
     ds.modified_at = now
     _revision(ctx, ds, "resource_update", {"resource": [res.name, res.name]})
     refresh(ctx, ds)
-    return resource_dict(res)
+    out = resource_dict(res)
+    out["datastore_job"] = _auto_load(ctx, res) if p.upload is not None else None
+    return out
 
 
 @action(auth.resource_delete, schema=s.ResourceRef, write=True, target=lambda p, r: p.id)
@@ -607,24 +642,23 @@ def usage_flush(ctx: Context, p: s.Empty) -> dict[str, Any]:
     for (ds_id, day, kind), n in pending.items():
         per_day.setdefault((ds_id, day), Counter())[kind] += n
     existing_ids = set(ctx.db.scalars(select(Dataset.id).where(Dataset.id.in_({k[0] for k in per_day}))))
-    for (ds_id, day), counts in per_day.items():
+    insert = pg_insert if is_postgres(ctx.db) else sqlite_insert
+    for (ds_id, day), counts in sorted(per_day.items()):
         if ds_id not in existing_ids:
             continue
-        row = ctx.db.get(UsageDaily, (ds_id, day))
-        if row is None:
-            row = UsageDaily(dataset_id=ds_id, day=day, views=0, downloads=0, api_calls=0)
-            ctx.db.add(row)
-        row.views += counts["views"]
-        row.downloads += counts["downloads"]
-        row.api_calls += counts["api_calls"]
+        views, downloads, api_calls = counts["views"], counts["downloads"], counts["api_calls"]
+        stmt = insert(UsageDaily).values(dataset_id=ds_id, day=day, views=views, downloads=downloads,
+                                         api_calls=api_calls)
+        # an upsert: several processes flush counts for the same dataset and day
+        ctx.db.execute(stmt.on_conflict_do_update(
+            index_elements=["dataset_id", "day"],
+            set_={"views": UsageDaily.views + views, "downloads": UsageDaily.downloads + downloads,
+                  "api_calls": UsageDaily.api_calls + api_calls}))
         ctx.db.execute(update(Dataset).where(Dataset.id == ds_id).values(
-            views_total=Dataset.views_total + counts["views"],
-            downloads_total=Dataset.downloads_total + counts["downloads"],
-            api_calls_total=Dataset.api_calls_total + counts["api_calls"]))
-        from cityhub.catalog.models import SearchDoc
-
+            views_total=Dataset.views_total + views, downloads_total=Dataset.downloads_total + downloads,
+            api_calls_total=Dataset.api_calls_total + api_calls))
         ctx.db.execute(update(SearchDoc).where(SearchDoc.dataset_id == ds_id).values(
-            popularity=SearchDoc.popularity + counts["views"] + 5 * counts["downloads"] + counts["api_calls"]))
+            popularity=SearchDoc.popularity + views + 5 * downloads + api_calls))
     return {"written": sum(pending.values())}
 
 

@@ -81,6 +81,7 @@ class Resource(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     reachable: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    datastore_active: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     dataset: Mapped[Dataset] = relationship(back_populates="resources")
 

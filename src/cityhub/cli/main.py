@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -12,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cityhub import actions
+from cityhub.catalog.schemas import UploadedFile
 from cityhub.context import system_context
 from cityhub.errors import CityHubError
 
@@ -22,12 +24,14 @@ user_app = typer.Typer(help="用户 / users", no_args_is_help=True)
 token_app = typer.Typer(help="API 令牌 / API tokens", no_args_is_help=True)
 audit_app = typer.Typer(help="审计日志 / audit log", no_args_is_help=True)
 search_app = typer.Typer(help="搜索索引 / search index", no_args_is_help=True)
+datastore_app = typer.Typer(help="数据表 / datastore", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
 app.add_typer(search_app, name="search")
+app.add_typer(datastore_app, name="datastore")
 
 out = Console()
 err = Console(stderr=True)
@@ -65,6 +69,11 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to bind"),
 
         if not is_loaded():
             demo_load()
+    from cityhub import jobs
+
+    recovered = jobs.recover()  # before any worker starts: loads left by a stopped server are marked failed
+    if recovered["failed"]:
+        err.print(f"{recovered['failed']} interrupted datastore loads marked failed")
     err.print(f"CityHub 开放广州 → http://{host}:{port}/  (API docs: /api/docs)")
     uvicorn.run("cityhub.web.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="info", proxy_headers=False)
@@ -168,6 +177,35 @@ def search_reindex() -> None:
 
         result = _call("search_reindex", {}, progress=progress)
     err.print(f"indexed {result['indexed']} datasets")
+
+
+@datastore_app.command("load")
+def datastore_load(dataset: str = typer.Argument(..., help="dataset name"),
+                   file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="table file"),
+                   name: str = typer.Option("", help="resource name (default: the file name)"),
+                   description: str = typer.Option("", help="resource description"),
+                   schema: Path = typer.Option(None, exists=True, dir_okay=False,
+                                               help="Table Schema JSON overriding inferred types"),
+                   encoding: str = typer.Option(None, help="utf-8 | gb18030 | gbk (default: detect)")) -> None:
+    """Add FILE to DATASET as a resource and load it into the datastore; prints the new resource id."""
+    declared = json.loads(schema.read_text(encoding="utf-8")) if schema else None
+    with _progress() as bar, file.open("rb") as fh:
+        task = bar.add_task(f"导入 {file.name}", total=100)
+        res = _call("resource_create", {"dataset": dataset, "name": name or file.name, "description": description,
+                                        "upload": UploadedFile(filename=file.name, stream=fh)},
+                    jobs="skip")
+        job = _call("datastore_create", {"resource_id": res["id"], "schema": declared, "encoding": encoding,
+                                         "wait": True},
+                    progress=lambda fraction, stage: bar.update(task, completed=fraction * 100,
+                                                                description=f"导入 {file.name}: {stage}"))
+    result = _call("datastore_job_show", {"version_id": job["id"]})
+    if result["status"] != "complete":
+        err.print(f"[red]load {result['status']}[/red]: {result['error']} / {result['error_en']}")
+        out.print(res["id"], highlight=False)
+        raise typer.Exit(1)
+    err.print(f"{result['rows']} rows, {len(result['columns'])} columns, {result['bad_cell_count']} bad cells "
+              f"({result['encoding'] or result['format']}, {result['seconds']} s)")
+    out.print(res["id"], highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -84,6 +84,7 @@ def _last_update(ds: content.DemoDataset, now: dt.datetime) -> dt.datetime:
 def load(progress: Progress | None = None, ctx: Context | None = None) -> dict[str, Any]:
     """Create departments, users, data resources with sample files, plans and usage history."""
     ctx = ctx or system_context("cli")
+    ctx.extra["jobs"] = "inline"  # sample tables are loaded into the datastore before we return
     settings = get_settings()
     step = progress or (lambda label, done, total: None)
     created: dict[str, Any] = {"departments": 0, "datasets": 0, "plans": 0, "users": {}}

@@ -7,15 +7,23 @@ from alembic import context
 from cityhub import audit  # noqa: F401 - registers tables
 from cityhub.accounts import models as _accounts  # noqa: F401
 from cityhub.catalog import models as _catalog  # noqa: F401
+from cityhub.datastore import models as _datastore  # noqa: F401
 from cityhub.db import Base, make_engine
 
 config = context.config
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Tables the ORM does not own (the FTS5 index and its shadow tables) are left alone."""
+    return not (type_ == "table" and name is not None and name.startswith("search_fts"))
+
 target_metadata = Base.metadata
 
 
 def run_migrations_offline() -> None:
     context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata,
-                      literal_binds=True, render_as_batch=True)
+                      literal_binds=True, render_as_batch=True,
+                      include_object=include_object)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -24,7 +32,8 @@ def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url") or ""
     engine = make_engine(url)
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
+                          include_object=include_object)
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
@@ -13,13 +13,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cityhub import actions, jobs
 from cityhub.errors import CityHubError, PayloadTooLarge
 from cityhub.settings import get_settings
 from cityhub.web import deps
 from cityhub.web.cache import public_responses
-from cityhub.web.routes import api, ckan, pages
+from cityhub.web.routes import api, ckan, datastore, datastore_pages, pages
 
 log = logging.getLogger("cityhub.web")
 STATIC = Path(__file__).parent / "static"
@@ -54,8 +55,60 @@ async def _flush_usage_forever() -> None:
             log.exception("usage flush failed")
 
 
+class CallerMiddleware:
+    """Pure ASGI middleware (cheaper than ``@app.middleware``): body-size limit, who is calling, security
+    headers, and dropping this process's public response cache after a write."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        path: str = scope["path"]
+        settings = get_settings()
+        try:
+            length = request.headers.get("content-length")
+            if length and length.isdigit() and int(length) > settings.max_upload_mb << 20:
+                raise PayloadTooLarge(f"请求体超过上限 {settings.max_upload_mb} MiB",
+                                      f"Request body exceeds the limit of {settings.max_upload_mb} MiB")
+            if path.startswith("/static/") or deps.anonymous(request):
+                deps.clear(request)
+            else:
+                await asyncio.to_thread(deps.resolve, request)
+        except CityHubError as exc:
+            await self._headers(deps.error_response(exc), path)(scope, receive, send)
+            return
+        extra = SECURITY_HEADERS_RAW if not path.startswith("/api/docs") else SECURITY_HEADERS_DOCS
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [
+                    (k, v) for k, v in extra if k not in present]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            if scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+                public_responses.clear()  # a write in this process is visible to its next read at once
+
+    @staticmethod
+    def _headers(response: Response, path: str) -> Response:
+        for key, value in SECURITY_HEADERS.items():
+            if not (key == "Content-Security-Policy" and path.startswith("/api/docs")):
+                response.headers.setdefault(key, value)
+        return response
+
+
+SECURITY_HEADERS_RAW = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+SECURITY_HEADERS_DOCS = [(k, v) for k, v in SECURITY_HEADERS_RAW if k != b"content-security-policy"]
+
+
 def create_app() -> FastAPI:
-    settings = get_settings()
     app = FastAPI(
         title="CityHub API",
         description="开放广州 / CityHub: 政务信息资源目录、开放数据门户与 CKAN 兼容接口。",
@@ -66,29 +119,7 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
 
-    @app.middleware("http")
-    async def caller_and_limits(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        limit = settings.max_upload_mb << 20
-        length = request.headers.get("content-length")
-        try:
-            if length and length.isdigit() and int(length) > limit:
-                raise PayloadTooLarge(f"请求体超过上限 {settings.max_upload_mb} MiB",
-                                      f"Request body exceeds the limit of {settings.max_upload_mb} MiB")
-            if request.url.path.startswith("/static/") or deps.anonymous(request):
-                deps.clear(request)
-            else:
-                await asyncio.to_thread(deps.resolve, request)
-        except CityHubError as exc:
-            response: Response = deps.error_response(exc)
-        else:
-            response = await call_next(request)
-            if request.method not in ("GET", "HEAD", "OPTIONS"):
-                public_responses.clear()  # a write in this process is visible to its next read at once
-        for key, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(key, value)
-        if request.url.path.startswith("/api/docs"):
-            del response.headers["Content-Security-Policy"]
-        return response
+    app.add_middleware(CallerMiddleware)
 
     @app.exception_handler(CityHubError)
     async def cityhub_error(request: Request, exc: CityHubError) -> Response:
@@ -125,7 +156,9 @@ def create_app() -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
+    app.include_router(datastore.router)
     app.include_router(ckan.router)
     app.include_router(pages.router)
+    app.include_router(datastore_pages.router)  # after pages: /dataset/{name}/resource/new wins
     return app
 

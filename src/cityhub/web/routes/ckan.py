@@ -15,11 +15,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from cityhub import __version__
+from cityhub.catalog.schemas import UploadedFile
 from cityhub.catalog.vocab import THEME_BY_SLUG
 from cityhub.errors import CityHubError, NotFound, ValidationError
 from cityhub.settings import get_settings
 from cityhub.web.cache import public_responses
-from cityhub.web.deps import call
+from cityhub.web.deps import call, check_csrf
 
 router = APIRouter(prefix="/api/3/action", tags=["ckan"])
 
@@ -76,7 +77,7 @@ def package(d: dict[str, Any]) -> dict[str, Any]:
          "url": r["url"], "format": r["format"], "mimetype": r["media_type"], "size": r["size"],
          "hash": f"sha256:{r['sha256']}" if r["sha256"] else "", "created": r["created_at"],
          "last_modified": r["modified_at"], "position": r["position"], "state": "active",
-         "url_type": "upload" if r["uploaded"] else None, "datastore_active": False}
+         "url_type": "upload" if r["uploaded"] else None, "datastore_active": r.get("datastore_active", False)}
         for r in d.get("resources", [])
     ]
     org = {"id": d["department"], "name": d["department"], "title": d["department_name"],
@@ -247,6 +248,132 @@ def status_show(request: Request, p: dict[str, Any]) -> dict[str, Any]:
             "extensions": ["cityhub", "datastore"]}
 
 
+CKAN_TYPES = {"integer": "int", "number": "numeric", "string": "text", "date": "date", "datetime": "timestamp",
+              "boolean": "bool"}
+
+
+def _ckan_fields(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"id": f["id"], "type": CKAN_TYPES.get(f["type"], f["type"])} for f in fields]
+
+
+def _list_param(raw: Any) -> list[str] | None:
+    if raw in (None, ""):
+        return None
+    if isinstance(raw, list):
+        return [str(x) for x in raw]
+    text = str(raw)
+    if text.startswith("["):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            raise ValidationError("fields 格式错误", "fields must be a list", fields={"fields": ["invalid"]}) from None
+        return [str(x) for x in value]
+    return [f.strip() for f in text.split(",") if f.strip()]
+
+
+def _dict_param(raw: Any, name: str) -> dict[str, Any]:
+    if raw in (None, ""):
+        return {}
+    if isinstance(raw, dict):
+        return raw
+    try:
+        value = json.loads(str(raw))
+    except json.JSONDecodeError:
+        raise ValidationError(f"{name} 须为 JSON 对象", f"{name} must be a JSON object", fields={name: ["invalid"]}) from None
+    if not isinstance(value, dict):
+        raise ValidationError(f"{name} 须为 JSON 对象", f"{name} must be a JSON object", fields={name: ["invalid"]})
+    return value
+
+
+def _bool(p: dict[str, Any], key: str, default: bool) -> bool:
+    raw = p.get(key, default)
+    return raw if isinstance(raw, bool) else str(raw).lower() in ("true", "1", "yes")
+
+
+def datastore_search(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    rid = str(p.get("resource_id") or p.get("id") or "")
+    if not rid:
+        raise ValidationError("缺少参数 resource_id", "Missing value: resource_id", fields={"resource_id": ["Missing value"]})
+    q = p.get("q")
+    if isinstance(q, str) and q.startswith("{"):
+        q = _dict_param(q, "q")
+    out = call(request, "datastore_search", {
+        "resource_id": rid, "filters": _dict_param(p.get("filters"), "filters"), "q": q or None,
+        "fields": _list_param(p.get("fields")), "sort": p.get("sort") or None,
+        "limit": _int(p, "limit", 100, 0, 1_000_000), "offset": _int(p, "offset", 0, 0, 10**12),
+        "include_total": _bool(p, "include_total", True), "distinct": _bool(p, "distinct", False),
+        "records_format": p.get("records_format", "objects"), "cursor": p.get("cursor") or None}, via="api")
+    base = f"/api/3/action/datastore_search?resource_id={out['resource_id']}"
+    result = {"resource_id": out["resource_id"], "fields": _ckan_fields(out["fields"]), "records": out["records"],
+              "limit": out["limit"], "offset": out["offset"], "records_format": p.get("records_format", "objects"),
+              "include_total": _bool(p, "include_total", True),
+              "_links": {"start": base, "next": f"{base}&offset={out['offset'] + out['limit']}"}}
+    if out.get("total") is not None:
+        result["total"] = out["total"]
+        result["total_was_estimated"] = False
+    if out.get("next_cursor"):
+        result["next_cursor"] = out["next_cursor"]
+    return result
+
+
+def datastore_search_sql(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    sql = p.get("sql")
+    if not sql:
+        raise ValidationError("缺少参数 sql", "Missing value: sql", fields={"sql": ["Missing value"]})
+    out = call(request, "datastore_search_sql", {"sql": str(sql)}, via="api")
+    return {"sql": sql, "records": out["records"], "fields": _ckan_fields(out["fields"]),
+            "records_truncated": out.get("truncated", False)}
+
+
+def datastore_info(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    info = call(request, "datastore_info", {"id": str(p.get("id") or p.get("resource_id") or "")}, via="api")
+    return {"meta": {"id": info["resource_id"], "count": info["rows"], "table_type": "BASE TABLE",
+                     "version": info["current_version"]},
+            "fields": [{"id": c["name"], "type": CKAN_TYPES.get(c["type"], c["type"]),
+                        "schema": {"native_type": c["type"], "is_index": False},
+                        "info": {"label": c.get("source_name", c["name"]), "pii": c.get("pii")}}
+                       for c in info["columns"]]}
+
+
+def resource_show(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    r = call(request, "resource_show", {"id": _id(p)}, via="api")
+    d = call(request, "dataset_show", {"id": str(r["dataset_id"])}, via="api")
+    return next(x for x in package(d)["resources"] if x["id"] == r["id"])
+
+
+def _resource_out(request: Request, created: dict[str, Any]) -> dict[str, Any]:
+    out = resource_show(request, {"id": created["id"]})
+    if created.get("datastore_job"):
+        out["datastore_job"] = created["datastore_job"]
+    return out
+
+
+def resource_create(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    check_csrf(request, None)
+    upload = p.get("upload")
+    created = call(request, "resource_create", {
+        "dataset": _id(p, "package_id"), "name": str(p.get("name", "")), "description": str(p.get("description", "")),
+        "url": "" if upload is not None else str(p.get("url", "")), "format": str(p.get("format", "")),
+        "upload": upload}, via="api")
+    return _resource_out(request, created)
+
+
+def resource_update(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    check_csrf(request, None)
+    data: dict[str, Any] = {"id": _id(p)}
+    for key in ("name", "description", "format"):
+        if key in p:
+            data[key] = str(p[key])
+    if p.get("upload") is not None:
+        data["upload"] = p["upload"]
+    elif p.get("url"):
+        data["url"] = str(p["url"])
+    return _resource_out(request, call(request, "resource_update", data, via="api"))
+
+
+WRITES = {"resource_create": resource_create, "resource_update": resource_update}
+
+
 READS = {
     "status_show": status_show,
     "site_read": lambda r, p: True,
@@ -259,6 +386,10 @@ READS = {
     "group_list": group_list,
     "group_show": group_show,
     "tag_list": lambda r, p: call(r, "tag_list", {"limit": 100000}, via="api"),
+    "resource_show": resource_show,
+    "datastore_search": datastore_search,
+    "datastore_search_sql": datastore_search_sql,
+    "datastore_info": datastore_info,
 }
 
 
@@ -276,7 +407,13 @@ async def _body(request: Request) -> dict[str, Any]:
         return data
     if "form" in ctype:
         form = await request.form()
-        return {k: v for k, v in form.items() if isinstance(v, str)}
+        out: dict[str, Any] = {}
+        for key, value in form.items():
+            if isinstance(value, str):
+                out[key] = value
+            elif key == "upload":  # a multipart file, as CKAN clients send it
+                out[key] = UploadedFile(filename=value.filename or "upload", stream=value.file)
+        return out
     return {}
 
 
@@ -291,7 +428,7 @@ async def ckan_action_post(request: Request, name: str) -> Response:
 
 
 async def ckan_action(request: Request, name: str) -> Response:
-    fn = READS.get(name)
+    fn = READS.get(name) or (WRITES.get(name) if request.method == "POST" else None)
     if fn is None:
         return fail(request, name, NotFound(f"未知操作 {name}", f"Action name not known: {name}"))
     try:

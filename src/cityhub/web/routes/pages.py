@@ -539,9 +539,18 @@ async def resource_new_post(request: Request, name: str) -> Response:
     if isinstance(file, UploadFile) and file.filename:
         upload = UploadedFile(filename=file.filename, stream=file.file)
     values = {k: str(form.get(k) or "").strip() for k in ("name", "description", "url", "format")}
+    schema_text = str(form.get("schema") or "")
     try:
-        await acall(request, "resource_create", {"dataset": name, **values, "upload": upload})
+        from cityhub.web.routes.datastore_pages import parse_table_schema
+
+        schema = parse_table_schema(schema_text)
+        created = await acall(request, "resource_create", {"dataset": name, **values, "upload": upload})
+        job = created.get("datastore_job")
+        if schema is not None and upload is not None:
+            # load again with the steward's Table Schema; this version goes live after the automatic one
+            job = await acall(request, "datastore_create", {"resource_id": created["id"], "schema": schema})
     except (ValidationError, Conflict) as exc:
+        values["schema"] = schema_text
         errors, general = field_errors(exc)
         status = exc.status
         ds = await acall(request, "dataset_show", {"id": name})
@@ -551,7 +560,10 @@ async def resource_new_post(request: Request, name: str) -> Response:
     finally:
         if isinstance(file, UploadFile):
             await file.close()
-    return redirect(f"/dataset/{name}")
+    if upload is None:
+        return redirect(f"/dataset/{name}")
+    target = f"/dataset/{name}/resource/{created['id']}"
+    return redirect(f"{target}?job={job['id']}#load-status" if job else target)
 
 
 # -- departments ---------------------------------------------------------------------------------------------------

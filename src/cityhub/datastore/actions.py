@@ -1,0 +1,424 @@
+"""Datastore actions: load a table (a background job per version), search, aggregate, SQL, export,
+roll back. Tables are versioned Parquet files; the live version switches only when a load is complete."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from cityhub import audit
+from cityhub.actions import action
+from cityhub.catalog.models import Resource
+from cityhub.catalog.schemas import UploadedFile
+from cityhub.context import Context, system_context
+from cityhub.datastore import auth, query
+from cityhub.datastore import schemas as s
+from cityhub.datastore.ingest import IngestError, IngestOptions, ingest
+from cityhub.datastore.models import DatastoreTable, DatastoreVersion
+from cityhub.db import session_scope, utcnow
+from cityhub.errors import Conflict, NotAuthorized, NotFound, ValidationError
+from cityhub.settings import get_settings
+from cityhub.storage import get_storage
+
+log = logging.getLogger("cityhub.datastore")
+TABULAR = frozenset({"CSV", "TSV", "TXT", "XLSX", "XLS", "JSON", "NDJSON", "JSONL", "PARQUET"})
+PII_LABELS = {"resident_id": "居民身份证号", "mobile": "手机号码", "bank_card": "银行卡号", "email": "电子邮箱"}
+
+
+# -- representation ------------------------------------------------------------------------------------------
+
+
+def version_dict(v: DatastoreVersion, current: int | None = None) -> dict[str, Any]:
+    return {
+        "id": v.id, "resource_id": v.resource_id, "version": v.version, "status": v.status,
+        "progress": round(v.progress, 1), "stage": v.stage, "live": current == v.version,
+        "source_name": v.source_name, "source_bytes": v.source_bytes, "rows": v.rows, "columns": v.columns,
+        "format": v.format, "encoding": v.encoding, "delimiter": v.delimiter, "bad_cell_count": v.bad_cell_count,
+        "report": v.report, "warnings": v.warnings, "error_code": v.error_code, "error": v.error,
+        "error_en": v.error_en, "created_by": v.created_by, "created_at": v.created_at.isoformat(),
+        "started_at": v.started_at.isoformat() if v.started_at else None,
+        "finished_at": v.finished_at.isoformat() if v.finished_at else None, "seconds": v.seconds,
+    }
+
+
+def _version_dir(rid: str, version: int) -> Path:
+    return get_settings().datastore_dir / rid / f"v{version}"
+
+
+def _live(ctx: Context, rid: str) -> DatastoreVersion:
+    table = ctx.db.get(DatastoreTable, rid)
+    if table is None or table.current_version is None:
+        raise NotFound("该资源还没有可查询的数据表", "This resource has no datastore table yet")
+    v = ctx.db.scalar(select(DatastoreVersion).where(DatastoreVersion.resource_id == rid,
+                                                     DatastoreVersion.version == table.current_version))
+    if v is None:
+        raise NotFound("数据表版本缺失", "The live table version is missing")
+    return v
+
+
+def table_ref(v: DatastoreVersion) -> query.TableRef:
+    return query.TableRef(resource_id=v.resource_id, path=_version_dir(v.resource_id, v.version) / "data.parquet",
+                          rows=v.rows or 0, columns=[(c["name"], c["type"]) for c in v.columns])
+
+
+def _count(ctx: Context, rid: str, kind: str) -> None:
+    from cityhub.catalog.actions import record_usage
+
+    res = ctx.db.get(Resource, rid)
+    if res is not None:
+        record_usage(res.dataset_id, kind)
+
+
+def _query_error(exc: query.QueryError) -> ValidationError:
+    fld = getattr(exc, "field", None) or getattr(exc, "code", "query")
+    return ValidationError(exc.message, exc.message_en, fields={str(fld): [exc.message_en]})
+
+
+# -- loads ------------------------------------------------------------------------------------------------------
+
+
+@action(auth.datastore_create, schema=s.LoadIn, write=True, target=lambda p, r: p.resource_id)
+def datastore_create(ctx: Context, p: s.LoadIn) -> dict[str, Any]:
+    """Queue a load of the resource's table (an uploaded file, or the resource's own stored file) as a new
+    version; it runs as a background job and goes live only when complete."""
+    res = auth.find_resource(ctx, p.resource_id)
+    storage = get_storage()
+    number = (ctx.db.scalar(select(func.max(DatastoreVersion.version))
+                            .where(DatastoreVersion.resource_id == res.id)) or 0) + 1
+    if p.upload is not None:
+        upload: UploadedFile = p.upload
+        name = Path(upload.filename).name or "upload"
+        key = f"datastore-src/{res.id}/{uuid.uuid4().hex}"
+        size: int | None
+        size, _digest = storage.put(key, upload.stream, get_settings().max_upload_mb << 20)
+        ctx.extra.setdefault("on_rollback", []).append(lambda: storage.delete(key))
+    elif res.file_path:
+        name, key, size = res.name if Path(res.name).suffix else f"{res.name}.{res.format.lower()}", res.file_path, res.size
+    else:
+        raise ValidationError("该资源是外部链接,请上传文件", "This resource is a link; upload a file to load",
+                              fields={"upload": ["required"]})
+    options = {"encoding": p.encoding, "delimiter": p.delimiter}
+    v = DatastoreVersion(resource_id=res.id, version=number, status="queued", source_name=name, source_key=key,
+                         source_bytes=size, options=options, created_by=ctx.actor_name, created_at=utcnow(),
+                         declared_schema=p.table_schema.model_dump() if p.table_schema else None)
+    ctx.db.add(v)
+    if ctx.db.get(DatastoreTable, res.id) is None:
+        ctx.db.add(DatastoreTable(resource_id=res.id, current_version=None))
+    ctx.db.flush()
+    version_id = v.id
+    from cityhub import jobs
+
+    inline = p.wait or ctx.extra.get("jobs") == "inline" or get_settings().jobs_inline
+    progress = ctx.extra.get("progress")
+    ctx.extra.setdefault("after_commit", []).append(
+        (lambda: run_load(version_id, progress)) if inline else (lambda: jobs.submit_load(version_id)))
+    return version_dict(v)
+
+
+@action(auth.datastore_load_run, schema=s.RunIn)
+def datastore_load_run(ctx: Context, p: s.RunIn) -> dict[str, Any]:
+    """Run a queued load (background jobs call this)."""
+    return run_load(p.version_id, ctx.extra.get("progress"))
+
+
+def _update(version_id: int, **values: Any) -> None:
+    with session_scope() as db:
+        v = db.get(DatastoreVersion, version_id)
+        if v is not None:
+            for key, value in values.items():
+                setattr(v, key, value)
+
+
+def run_load(version_id: int, progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
+    """Ingest one version; on success (and no personal data in an unconditionally open dataset) make it live."""
+    settings = get_settings()
+    with session_scope() as db:
+        v = db.get(DatastoreVersion, version_id)
+        if v is None or v.status not in ("queued",):
+            return {"id": version_id, "status": v.status if v else "missing"}
+        v.status, v.started_at, v.stage = "running", utcnow(), "start"
+        rid, number, source_key, source_name = v.resource_id, v.version, v.source_key, v.source_name
+        declared, opts = v.declared_schema, dict(v.options or {})
+    dest = _version_dir(rid, number)
+    last = [0.0]
+
+    def report(fraction: float, stage: str) -> None:
+        if progress is not None:
+            progress(fraction, stage)
+        now = time.monotonic()
+        if now - last[0] > 0.5 or fraction >= 1.0:
+            last[0] = now
+            _update(version_id, progress=round(fraction * 100, 1), stage=stage)
+
+    started = time.perf_counter()
+    try:
+        source = get_storage().path(source_key)
+        result = ingest(source, source_name, dest, IngestOptions(
+            encoding=opts.get("encoding"), delimiter=opts.get("delimiter"), schema=declared,
+            max_columns=settings.datastore_max_columns, memory_limit=settings.datastore_memory_limit,
+            threads=settings.datastore_threads, temp_dir=settings.datastore_dir / "tmp"), report)
+    except IngestError as exc:
+        shutil.rmtree(dest, ignore_errors=True)
+        _update(version_id, status="failed", error_code=exc.code, error=exc.message, error_en=exc.message_en,
+                finished_at=utcnow(), seconds=time.perf_counter() - started)
+        return {"id": version_id, "status": "failed", "error": exc.message_en}
+    except Exception as exc:  # a crash must not leave the job "running" forever
+        log.exception("datastore load %s failed", version_id)
+        shutil.rmtree(dest, ignore_errors=True)
+        _update(version_id, status="failed", error_code="internal", error="导入失败:内部错误",
+                error_en=f"Load failed: {type(exc).__name__}", finished_at=utcnow(),
+                seconds=time.perf_counter() - started)
+        return {"id": version_id, "status": "failed", "error": type(exc).__name__}
+    columns = [{"name": c.name, "source_name": c.source_name, "type": c.type, "nulls": c.nulls,
+                "bad_cells": c.bad_cells, "pii": c.pii} for c in result.columns]
+    report_rows = [{"row": b.row, "column": b.column, "value": b.value, "reason": b.reason}
+                   for b in result.bad_cells]
+    pii = [c for c in columns if c["pii"]]
+    with session_scope() as db:
+        v = db.get(DatastoreVersion, version_id)
+        assert v is not None
+        res = db.get(Resource, rid)
+        assert res is not None
+        ds = res.dataset
+        v.rows, v.columns, v.format, v.encoding = result.rows, columns, result.format, result.encoding or ""
+        v.delimiter, v.bad_cell_count, v.report = result.delimiter or "", result.bad_cell_count, report_rows
+        v.warnings, v.finished_at, v.progress = result.warnings, utcnow(), 100.0
+        v.seconds = round(time.perf_counter() - started, 3)
+        ctx = system_context("job")
+        if pii and ds.opening_class == "无条件开放" and not ds.private:
+            names = "、".join(f"{c['name']}({PII_LABELS.get(str(c['pii']), str(c['pii']))})" for c in pii)
+            v.status, v.error_code = "blocked", "personal_data"
+            v.error = f"数据资源为无条件开放,不能发布含个人信息的列:{names}"
+            v.error_en = "An unconditionally open dataset cannot publish columns with personal data: " + ", ".join(
+                f"{c['name']} ({c['pii']})" for c in pii)
+            audit.record(db, ctx, "datastore_load", rid, "blocked", {"columns": [c["name"] for c in pii]})
+            blocked = True
+        else:
+            v.status = "complete"
+            table = db.get(DatastoreTable, rid) or DatastoreTable(resource_id=rid)
+            table.current_version, table.updated_at = number, utcnow()
+            db.add(table)
+            now = utcnow()
+            res.modified_at, ds.data_updated_at, ds.modified_at = now, now, now
+            res.datastore_active = True
+            audit.record(db, ctx, "datastore_load", rid, "success", {"version": number, "rows": result.rows})
+            blocked = False
+    if blocked:
+        shutil.rmtree(dest, ignore_errors=True)
+    return {"id": version_id, "status": "blocked" if blocked else "complete", "rows": result.rows}
+
+
+@action(auth.datastore_job_show, schema=s.VersionIn)
+def datastore_job_show(ctx: Context, p: s.VersionIn) -> dict[str, Any]:
+    """Status and percentage of a load (a table version)."""
+    v = ctx.db.get(DatastoreVersion, p.version_id)
+    if v is None:
+        raise NotFound("未找到导入任务", "Load job not found")
+    res = auth.find_resource(ctx, v.resource_id)
+    manager = ctx.actor is not None and ctx.actor.manages(res.dataset.department_id)
+    if not manager and not (auth.readable(ctx, res) and v.status == "complete"):
+        raise NotAuthorized("无权查看该导入任务", "You may not view this load job")
+    table = ctx.db.get(DatastoreTable, v.resource_id)
+    out = version_dict(v, table.current_version if table else None)
+    if not manager:
+        out.pop("report", None)
+    return out
+
+
+@action(auth.datastore_recover, schema=s.Empty, write=True, target=lambda p, r: "datastore")
+def datastore_recover(ctx: Context, p: s.Empty) -> dict[str, Any]:
+    """Mark loads left queued or running by a stopped process as failed (their files are discarded)."""
+    stuck = ctx.db.scalars(select(DatastoreVersion).where(DatastoreVersion.status.in_(("queued", "running")))).all()
+    for v in stuck:
+        v.status, v.error_code = "failed", "interrupted"
+        v.error, v.error_en, v.finished_at = "导入被中断(服务重启),请重新上传", "Interrupted by a restart; load again", utcnow()
+        shutil.rmtree(_version_dir(v.resource_id, v.version), ignore_errors=True)
+    return {"failed": len(stuck)}
+
+
+@action(auth.datastore_rollback, schema=s.RollbackIn, write=True, target=lambda p, r: f"{p.resource_id}@{p.version}")
+def datastore_rollback(ctx: Context, p: s.RollbackIn) -> dict[str, Any]:
+    """Serve an earlier complete version again."""
+    v = ctx.db.scalar(select(DatastoreVersion).where(DatastoreVersion.resource_id == p.resource_id,
+                                                     DatastoreVersion.version == p.version))
+    if v is None or v.status != "complete" or not (_version_dir(v.resource_id, v.version) / "data.parquet").exists():
+        raise Conflict("只能回滚到已完成的版本", "Only a complete version can be made live",
+                       fields={"version": ["not a complete version"]})
+    res = auth.find_resource(ctx, p.resource_id)
+    if any(c.get("pii") for c in v.columns) and res.dataset.opening_class == "无条件开放" and not res.dataset.private:
+        raise Conflict("该版本含个人信息,不能在无条件开放的数据资源中发布", "That version holds personal data")
+    table = ctx.db.get(DatastoreTable, p.resource_id)
+    assert table is not None
+    table.current_version, table.updated_at = p.version, utcnow()
+    now = utcnow()
+    res.modified_at, res.dataset.modified_at = now, now
+    return version_dict(v, p.version)
+
+
+@action(auth.datastore_delete, schema=s.ResourceIdIn, write=True, target=lambda p, r: p.resource_id)
+def datastore_delete(ctx: Context, p: s.ResourceIdIn) -> dict[str, Any]:
+    """Remove the resource's datastore table and all its versions."""
+    table = ctx.db.get(DatastoreTable, p.resource_id)
+    if table is None:
+        raise NotFound("该资源没有数据表", "This resource has no datastore table")
+    for v in ctx.db.scalars(select(DatastoreVersion).where(DatastoreVersion.resource_id == p.resource_id)):
+        ctx.db.delete(v)
+    ctx.db.delete(table)
+    res = ctx.db.get(Resource, p.resource_id)
+    if res is not None:
+        res.datastore_active = False
+        res.modified_at = res.dataset.modified_at = utcnow()
+    folder = get_settings().datastore_dir / p.resource_id
+    ctx.extra.setdefault("after_commit", []).append(lambda: shutil.rmtree(folder, ignore_errors=True))
+    return {"resource_id": p.resource_id, "deleted": True}
+
+
+# -- reads ------------------------------------------------------------------------------------------------------
+
+
+@action(auth.datastore_info, schema=s.InfoIn)
+def datastore_info(ctx: Context, p: s.InfoIn) -> dict[str, Any]:
+    """The live table's columns (type, nulls, personal-data flags), row count and the load history."""
+    res = auth.find_resource(ctx, p.id)
+    table = ctx.db.get(DatastoreTable, p.id)
+    if table is None:
+        raise NotFound("该资源还没有数据表", "This resource has no datastore table")
+    manager = ctx.actor is not None and ctx.actor.manages(res.dataset.department_id)
+    versions = ctx.db.scalars(select(DatastoreVersion).where(DatastoreVersion.resource_id == p.id)
+                              .order_by(DatastoreVersion.version.desc())).all()
+    live = next((v for v in versions if v.version == table.current_version), None)
+    shown = [version_dict(v, table.current_version) for v in versions if manager or v.status == "complete"]
+    if not manager:
+        for v in shown:
+            v.pop("report", None)
+    return {"resource_id": p.id, "dataset": res.dataset.name, "resource_name": res.name,
+            "current_version": table.current_version, "rows": live.rows if live else None,
+            "columns": live.columns if live else [], "versions": shown}
+
+
+@action(auth.datastore_search, schema=s.SearchIn)
+def datastore_search(ctx: Context, p: s.SearchIn) -> dict[str, Any]:
+    """Rows of the live table: filters, full-text q, fields, sort, limit/offset or a keyset cursor,
+    exact totals (no scan when unfiltered), records as objects, lists or CSV (CKAN datastore_search)."""
+    v = _live(ctx, p.resource_id)
+    limit_cap = 1_000_000 if p.records_format == "csv" else 32000
+    if p.limit > limit_cap:
+        raise ValidationError(f"limit 不能超过 {limit_cap}", f"limit must be at most {limit_cap}",
+                              fields={"limit": [f"at most {limit_cap}"]})
+    try:
+        out = query.search(table_ref(v), filters=p.filters, q=p.q, fields=p.fields, sort=p.sort, limit=p.limit,
+                           offset=p.offset, include_total=p.include_total, distinct=p.distinct, cursor=p.cursor,
+                           records_format=p.records_format, timeout_s=get_settings().datastore_sql_timeout_s)
+    except query.QueryError as exc:
+        raise _query_error(exc) from None
+    _count(ctx, p.resource_id, "api_calls")
+    out["resource_id"] = p.resource_id
+    return out
+
+
+@action(auth.datastore_aggregate, schema=s.AggregateIn)
+def datastore_aggregate(ctx: Context, p: s.AggregateIn) -> dict[str, Any]:
+    """Group by one or two columns with count/sum/avg/min/max (for charts)."""
+    v = _live(ctx, p.resource_id)
+    try:
+        return query.aggregate(table_ref(v), group_by=p.group_by, metrics=p.metrics, filters=p.filters, q=p.q,
+                               limit=p.limit, timeout_s=get_settings().datastore_sql_timeout_s)
+    except query.QueryError as exc:
+        raise _query_error(exc) from None
+
+
+@action(auth.datastore_stats, schema=s.StatsIn)
+def datastore_stats(ctx: Context, p: s.StatsIn) -> dict[str, Any]:
+    """Column statistics: type, nulls, distinct, min/max/mean, top values, histogram."""
+    v = _live(ctx, p.resource_id)
+    try:
+        return query.column_stats(table_ref(v), p.column, bins=p.bins,
+                                  timeout_s=get_settings().datastore_sql_timeout_s)
+    except query.QueryError as exc:
+        raise _query_error(exc) from None
+
+
+@action(auth.datastore_search_sql, schema=s.SqlIn)
+def datastore_search_sql(ctx: Context, p: s.SqlIn) -> dict[str, Any]:
+    """One read-only SELECT over live tables named by resource id, sandboxed (no files, no settings), with a
+    time limit and a row cap. Tables the caller may not read look nonexistent."""
+
+    def resolve(name: str) -> query.TableRef | None:
+        res = ctx.db.get(Resource, name)
+        if res is None or res.dataset.state == "deleted" or not auth.readable(ctx, res):
+            return None
+        try:
+            return table_ref(_live(ctx, name))
+        except NotFound:
+            return None
+
+    settings = get_settings()
+    try:
+        out = query.run_sql(p.sql, resolve, timeout_s=settings.datastore_sql_timeout_s,
+                            row_cap=min(p.row_cap, settings.datastore_row_cap))
+    except query.QueryError as exc:
+        if getattr(exc, "code", "") == "not_found":
+            raise NotFound(exc.message, exc.message_en) from None
+        raise _query_error(exc) from None
+    return out
+
+
+EXPORT_MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json",
+                "parquet": "application/vnd.apache.parquet",
+                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@action(auth.datastore_export, schema=s.ExportIn)
+def datastore_export(ctx: Context, p: s.ExportIn) -> dict[str, Any]:
+    """A streamed download of the live table, whole or filtered: CSV (optionally with a BOM for Excel), XLSX,
+    JSON or Parquet. Returns a file path (whole-table CSV, cached per version) or a chunk iterator."""
+    v = _live(ctx, p.resource_id)
+    res = auth.find_resource(ctx, p.resource_id)
+    ref = table_ref(v)
+    stem = f"{res.dataset.name}-{Path(res.name).stem}-v{v.version}"[:120]
+    out: dict[str, Any] = {"filename": f"{stem}.{p.format}", "media_type": EXPORT_MEDIA[p.format],
+                           "path": None, "prefix": b"", "chunks": None}
+    unfiltered = not (p.filters or p.q or p.fields or p.sort)
+    try:
+        if p.format == "csv" and unfiltered:
+            out["path"] = str(query.full_csv_path(ref, get_settings().datastore_dir / "cache"))
+            out["prefix"] = b"\xef\xbb\xbf" if p.bom else b""
+        else:
+            chunks: Iterator[bytes] = query.export(ref, p.format, filters=p.filters, q=p.q, fields=p.fields,
+                                                   sort=p.sort, bom=p.bom,
+                                                   temp_dir=get_settings().datastore_dir / "tmp")
+            out["chunks"] = chunks
+    except query.QueryError as exc:
+        raise _query_error(exc) from None
+    _count(ctx, p.resource_id, "downloads")
+    return out
+
+
+@action(auth.datastore_pii_columns, schema=s.DatasetIdIn)
+def datastore_pii_columns(ctx: Context, p: s.DatasetIdIn) -> list[dict[str, Any]]:
+    """Live tables of a dataset that hold personal data, with the columns (for the publish rule)."""
+    out = []
+    rows = ctx.db.execute(select(DatastoreTable, Resource).join(Resource, Resource.id == DatastoreTable.resource_id)
+                          .where(Resource.dataset_id == p.dataset_id)).all()
+    for table, res in rows:
+        if table.current_version is None:
+            continue
+        v = ctx.db.scalar(select(DatastoreVersion).where(DatastoreVersion.resource_id == res.id,
+                                                         DatastoreVersion.version == table.current_version))
+        cols = [c["name"] for c in (v.columns if v else []) if c.get("pii")]
+        if cols:
+            out.append({"resource_id": res.id, "resource_name": res.name, "columns": cols})
+    return out
+
+
+def is_tabular(fmt: str) -> bool:
+    return fmt.upper() in TABULAR
+
+
