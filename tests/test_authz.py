@@ -187,7 +187,9 @@ def test_every_write_action_is_covered_by_a_matrix() -> None:
     from cityhub import actions
 
     covered = set(CASES) | {"department_create", "department_update", "department_delete", "user_create",
-                            "user_update", "token_create", "token_revoke", "search_reindex", "usage_import"}
+                            "user_update", "token_create", "token_revoke", "search_reindex", "usage_import",
+                            # tests/datastore/test_actions.py: test_only_owners_load, rollback and recover tests
+                            "datastore_create", "datastore_rollback", "datastore_delete", "datastore_recover"}
     writes = {n for n, s in actions.registry().items() if s.write}
     admin_only_reads_and_jobs = {"quality_refresh"}
     assert writes - covered - admin_only_reads_and_jobs == set()

@@ -64,4 +64,4 @@ def resident_id(region: str = "110101", birth: str = "19850315", seq: int | None
 
     seq = random.randint(0, 999) if seq is None else seq
     body = f"{region}{birth}{seq:03d}"
-    return body + ric.calc_check_digit(body)
+    return body + ric.calc_check_digit(body + "0")  # stdnum expects a placeholder check digit

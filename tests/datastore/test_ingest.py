@@ -53,7 +53,7 @@ def test_declared_gbk_but_utf8(write_file, run_ingest):
 
 
 def test_undecodable(write_file, run_ingest):
-    data = "a,b\n".encode() + b"\x81\x30\xff\xfe,1\n" * 3
+    data = b"a,b\n" + b"\x81\x30\xff\xfe,1\n" * 3
     with pytest.raises(IngestError) as e:
         run_ingest(write_file("a.csv", data))
     assert e.value.code == "undecodable"
@@ -248,8 +248,10 @@ def test_too_many_columns(write_file, run_ingest):
     with pytest.raises(IngestError) as e:
         run_ingest(write_file("wide.csv", header + "\n" + row + "\n"))
     assert e.value.code == "too_many_columns"
-    r = run_ingest(write_file("wide2.csv", header + "\n" + row + "\n"), max_columns=5000)
-    assert len(r.columns) == 5000
+    header = ",".join(f"c{i}" for i in range(300))
+    row = ",".join(str(i) for i in range(300))
+    r = run_ingest(write_file("wide2.csv", header + "\n" + row + "\n"), max_columns=300)
+    assert len(r.columns) == 300
 
 
 def test_no_partial_parquet_after_failure(write_file, tmp_path):
@@ -435,7 +437,7 @@ def test_bad_json(write_file, run_ingest, text):
 def test_parquet_passthrough(tmp_path, run_ingest):
     p = tmp_path / "in.parquet"
     duckdb.connect().execute(
-        "COPY (SELECT i::INTEGER AS n, i * 1.5 AS x, 'v' || i AS s, DATE '2020-01-01' + i AS d, i % 2 = 0 AS b, "
+        "COPY (SELECT i::INTEGER AS n, i * 1.5 AS x, 'v' || i AS s, DATE '2020-01-01' + CAST(i AS INTEGER) AS d, i % 2 = 0 AS b, "
         "[i, i] AS l, NULL::VARCHAR AS \"_id\" FROM range(5) t(i)) TO ? (FORMAT parquet)",
         [str(p)],
     )

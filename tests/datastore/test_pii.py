@@ -47,7 +47,7 @@ def test_mobile():
     assert not pii.is_mobile("1381234567")
     phones = [f"13{random.Random(i).randint(0, 999999999):09d}" for i in range(200)]
     assert pii.detect(phones) == "mobile"
-    assert pii.detect(["020-83123456"] * 3 + ["020-8312345%d" % i for i in range(9)]) is None
+    assert pii.detect(["020-83123456"] * 3 + [f"020-8312345{i}" for i in range(9)]) is None
 
 
 def test_bank_card_luhn():

@@ -125,3 +125,58 @@ def test_home_search_dataset_download(server: str, browser: object, sqlite_demo_
     page.screenshot(path=str(SHOTS / "05-home-mobile.png"), full_page=True)
     assert not errors, errors
     context.close()
+
+
+def test_resource_preview_sort_chart_and_map(server: str, browser: object, sqlite_demo_store: Store) -> None:
+    """The datastore resource page: rows load through the API, a header sorts, the chart builder draws a bar
+    chart and the Guangzhou district map with ECharts."""
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    sqlite_demo_store.activate()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    ds = call_as(None, "dataset_show", {"id": "air-quality-hourly"})
+    res = next(r for r in ds["resources"] if r["datastore_active"])
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    page.goto(f"{server}/dataset/{ds['name']}")
+    page.locator(f'a.preview[href*="{res["id"]}"]').click()
+    page.wait_for_url(f"**/resource/{res['id']}*")
+    expect(page.locator("#preview-table[data-loaded]")).to_have_count(1)  # the rows came through the API
+    rows = page.locator("#preview-rows tr")
+    expect(rows).to_have_count(50)
+
+    page.locator('#preview-table th[data-col="AQI"] .sort-link').click()
+    expect(page.locator('#preview-table th[data-col="AQI"]')).to_have_attribute("aria-sort", "ascending")
+    lowest = call_as(None, "datastore_search", {"resource_id": res["id"], "sort": "AQI asc, _id asc", "limit": 1})
+    aqi_index = [c["name"] for c in call_as(None, "datastore_info", {"id": res["id"]})["columns"]].index("AQI")
+    expect(rows.first.locator("td").nth(aqi_index + 1)).to_have_text(str(lowest["records"][0]["AQI"]))
+    expect(page.locator("#api-ckan")).to_contain_text("sort=AQI%20asc")
+    assert "sort=AQI" in page.url
+    page.screenshot(path=str(SHOTS / "10-preview.png"), full_page=True)
+
+    page.locator('[data-tab="chart"]').click()
+    expect(page.locator("#chart-form[data-ready]")).to_have_count(1)
+    page.select_option("#ch-type", "bar")
+    page.select_option("#ch-x", "首要污染物")
+    page.select_option("#ch-fn", "avg")
+    page.select_option("#ch-col", "AQI")
+    page.click("#ch-draw")
+    expect(page.locator('#ch-out[data-drawn="bar"] canvas')).to_have_count(1)
+    expect(page.locator("#ch-error")).to_be_hidden()
+    page.wait_for_timeout(600)  # the bars' entry animation
+    page.locator("#tab-chart").screenshot(path=str(SHOTS / "11-chart.png"))
+
+    expect(page.locator("#ch-type-map")).to_be_enabled()  # 所属区 holds district names
+    page.select_option("#ch-type", "map")
+    page.click("#ch-draw")
+    expect(page.locator('#ch-out[data-drawn="map"] canvas')).to_have_count(1)
+    assert page.locator("#ch-x").input_value() == "所属区"
+    page.wait_for_timeout(600)
+    page.locator("#tab-chart").screenshot(path=str(SHOTS / "12-map.png"))
+    assert not errors, errors
+    context.close()

@@ -317,10 +317,7 @@ def sniff_dialect(
         delimiter, rows = sniff_delimiter(sample, filename)
     if not rows:
         return Dialect(delimiter, 0, bool(has_header) if has_header is not None else True, [], 0)
-    if has_header is not None:
-        header = has_header
-    else:
-        header = detect_header(rows) if detect_header else True
+    header = has_header if has_header is not None else detect_header(rows) if detect_header else True
     counts = Counter(len(r) for r in rows[1:] if r)
     body_mode = counts.most_common(1)[0][0] if counts else 0
     ncols = max(len(rows[0]), body_mode)

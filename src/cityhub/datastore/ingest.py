@@ -182,6 +182,7 @@ def _connect(work: Path, options: IngestOptions) -> duckdb.DuckDBPyConnection:
     con.execute(f"SET temp_directory = {_lit(str(spill))}")
     con.execute("SET preserve_insertion_order = true")
     con.execute("SET enable_progress_bar = false")
+    con.execute("SET disabled_optimizers = 'in_clause'")  # its IN-list rewrite is super-linear on wide tables
     return con
 
 
@@ -242,16 +243,17 @@ def _write_rows(rows: Iterable[list[str]], out: Path, max_columns: int, warnings
 def _xlsx_rows(path: Path, sheet: int | str | None) -> Iterator[list[str]]:
     import openpyxl
 
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:
-        raise IngestError("bad_spreadsheet", detail=str(exc)[:200]) from exc
-    try:
-        ws = wb[sheet] if isinstance(sheet, str) else wb.worksheets[sheet or 0]
-        for row in ws.iter_rows(values_only=True):
-            yield [_cell_text(v) for v in row]
-    finally:
-        wb.close()
+    with path.open("rb") as fh:  # a file object: openpyxl would refuse a path by its extension
+        try:
+            wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
+            ws = wb[sheet] if isinstance(sheet, str) else wb.worksheets[sheet or 0]
+        except Exception as exc:
+            raise IngestError("bad_spreadsheet", detail=str(exc)[:200]) from exc
+        try:
+            for row in ws.iter_rows(values_only=True):
+                yield [_cell_text(v) for v in row]
+        finally:
+            wb.close()
 
 
 def _xls_rows(path: Path, sheet: int | str | None) -> Iterator[list[str]]:
@@ -319,7 +321,7 @@ def _read_csv(
             f"CREATE TABLE s AS SELECT {cleaned} FROM read_csv({_lit(str(path))}, columns = {columns}, "
             f"header = {str(dialect.has_header).lower()}, delim = {_lit(dialect.delimiter)}, quote = '\"', "
             f"escape = '\"', auto_detect = false, null_padding = true, strict_mode = true, store_rejects = true, "
-            f"max_line_size = 67108864, encoding = 'utf-8', parallel = {str(parallel).lower()})"
+            f"max_line_size = 8388608, buffer_size = 33554432, encoding = 'utf-8', parallel = {str(parallel).lower()})"
         )
 
     try:
@@ -416,9 +418,7 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, options: IngestOpt
         ours = infer.duckdb_type_name(sql_type)
         q = _q(name)
         col = _Col(src=infer.sql_clean(f"CAST({q} AS VARCHAR)"), source_name=name, text=False, type=ours, sql_type=sql_type)
-        if ours != "string":
-            col.native_expr = q
-        elif sql_type.upper() == "VARCHAR":
+        if ours != "string" or sql_type.upper() == "VARCHAR":
             col.native_expr = q
         elif sql_type.upper().startswith(_NESTED) or sql_type.endswith("]"):
             col.native_expr = f"CAST(to_json({q}) AS VARCHAR)"
@@ -567,18 +567,20 @@ def _null_counts(con: duckdb.DuckDBPyConnection, parquet: Path, names: list[str]
 
 
 def _scan_pii(con: duckdb.DuckDBPyConnection, parquet: Path, cols: list[ColumnInfo]) -> None:
-    targets = [c for c in cols if c.type in ("string", "integer") and c.nulls >= 0]
+    """Distinct values (up to 2,000) of each string/integer column among the first PII_SCAN_ROWS rows."""
+    targets = [c for c in cols if c.type in ("string", "integer")]
     for start in range(0, len(targets), PII_BATCH):
         batch = targets[start : start + PII_BATCH]
-        for c in batch:
-            q = _q(c.name)
-            sql = (
-                f"SELECT list(DISTINCT v)[1:{pii.MAX_VALUES}] FROM (SELECT CAST({q} AS VARCHAR) AS v "
-                f"FROM read_parquet(?) WHERE {q} IS NOT NULL LIMIT {PII_SCAN_ROWS})"
-            )
-            row = con.execute(sql, [str(parquet)]).fetchone()
-            values = row[0] if row and row[0] else []
-            c.pii = pii.detect(values)
+        lists = ", ".join(
+            f"list(DISTINCT CAST({_q(c.name)} AS VARCHAR)) FILTER (WHERE {_q(c.name)} IS NOT NULL)[1:{pii.MAX_VALUES}]"
+            for c in batch
+        )
+        inner = ", ".join(_q(c.name) for c in batch)
+        row = con.execute(
+            f"SELECT {lists} FROM (SELECT {inner} FROM read_parquet(?) LIMIT {PII_SCAN_ROWS})", [str(parquet)]
+        ).fetchone()
+        for c, values in zip(batch, row or [None] * len(batch), strict=True):
+            c.pii = pii.detect(values or [])
 
 
 # ---------------------------------------------------------------------------------------------------------

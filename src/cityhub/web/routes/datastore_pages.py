@@ -8,6 +8,7 @@ rendered on the server); ``/static/js/datastore.js`` then drives everything thro
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -31,14 +32,12 @@ TYPE_LABELS = {"integer": "整数", "number": "数值", "boolean": "布尔", "da
                "string": "文本"}
 PII_LABELS = {"resident_id": "居民身份证号", "mobile": "手机号码", "bank_card": "银行卡号", "email": "电子邮箱"}
 STATUS_LABELS = {"queued": "排队中", "running": "导入中", "complete": "已完成", "failed": "失败", "blocked": "已拦截"}
-STAGE_LABELS = {"start": "开始", "sniff": "识别格式", "decode": "转换编码", "read": "读取", "infer": "推断类型",
+STAGE_LABELS = {"start": "准备", "sniff": "识别格式", "decode": "转换编码", "read": "读取", "infer": "推断类型",
                 "write": "写入", "pii": "检查个人信息"}
 # wording the script needs (Chinese → shown in the page's language)
-JS_TEXT = ("加载中…", "共", "行", "无数据", "上一页", "下一页", "请求失败", "计数", "合计", "平均", "最小",
-           "最大", "请选择列", "数值列", "无", "已导入", "导入失败", "已拦截", "已复制", "空值", "不同值",
-           "均值", "最小值", "最大值", "常见值", "分布", "次数", "类型", "非空值", "广州地图", "柱状图", "折线图",
-           "饼图", "正在刷新…", "第", "页", "至", "秒", *TYPE_LABELS.values(), *STATUS_LABELS.values(),
-           *STAGE_LABELS.values())
+JS_TEXT = ("加载中…", "共", "行", "无数据", "请求失败", "计数", "合计", "平均", "最小", "最大", "已导入",
+           "空值", "不同值", "均值", "最小值", "最大值", "常见值", "次数", "类型", "非空值", "总行数", "是", "否",
+           "(空)", "正在刷新…", "地图需要一个行政区列", "没有可画的数据", "图表组件未加载", "其他")
 DOWNLOADS = (("csv", False, "CSV"), ("csv", True, "CSV(Excel,UTF-8 BOM)"), ("xlsx", False, "Excel (XLSX)"),
              ("json", False, "JSON"), ("parquet", False, "Parquet"))
 _geojson_cache: list[bytes] = []
@@ -68,7 +67,10 @@ def _state_from_query(request: Request, columns: list[dict[str, Any]]) -> dict[s
 
 
 def _sort_value(column: str, direction: str) -> str:
-    return f'"{column}" {direction}' if not column.isidentifier() else f"{column} {direction}"
+    """``column asc``; quoted when the name holds spaces, commas or quotes (the script does the same)."""
+    if re.fullmatch(r'[^\s",]+', column):
+        return f"{column} {direction}"
+    return '"' + column.replace('"', '""') + f'" {direction}'
 
 
 def _parse_sort(sort: str) -> tuple[str, str]:
@@ -105,6 +107,7 @@ def api_examples(base: str, rid: str, state: dict[str, Any], columns: list[dict[
     group = next((c["name"] for c in columns if c["type"] == "string"), columns[0]["name"] if columns else "_id")
     sql = f'SELECT "{group}", count(*) FROM "{rid}" GROUP BY 1 ORDER BY 2 DESC'
     return {
+        "sql_text": sql,
         "ckan": f"curl '{base}/api/3/action/datastore_search?{urlencode(ckan, quote_via=quote)}'",
         "native": f"curl '{base}/api/v1/resources/{rid}/datastore/search?{urlencode(native, quote_via=quote)}'",
         "sql": (f"curl -X POST '{base}/api/v1/datastore/sql' -H 'Content-Type: application/json' "
@@ -216,6 +219,9 @@ def _resource_page(request: Request, name: str, rid: str, *, errors: dict[str, l
         "districts": list(DISTRICT_NAMES), "base": base,
         "job": {"id": job["id"], "status": job["status"]} if job else None,
         "text": {zh: i18n.t(zh, language) for zh in JS_TEXT},
+        "types": {k: i18n.t(v, language) for k, v in TYPE_LABELS.items()},
+        "statuses": {k: i18n.t(v, language) for k, v in STATUS_LABELS.items()},
+        "stages": {k: i18n.t(v, language) for k, v in STAGE_LABELS.items()},
     }
     return render(request, "resource.html", {
         "ds": ds, "res": res, "info": info, "live": live, "columns": columns, "headers": headers,

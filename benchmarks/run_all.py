@@ -1,0 +1,16 @@
+"""`make bench`: every benchmark, one after the other (figures go to benchmarks/out/ and BENCHMARKS.md)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def main() -> None:
+    for module in ("benchmarks.catalog_bench", "benchmarks.datastore_bench"):
+        print(f"== {module}", flush=True)
+        subprocess.run([sys.executable, "-m", module, *sys.argv[1:]], check=True)
+
+
+if __name__ == "__main__":
+    main()
