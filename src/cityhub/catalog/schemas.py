@@ -229,6 +229,13 @@ class UploadedFile:
     stream: BinaryIO
 
 
+def check_upload(v: Any) -> Any:
+    """An upload must come from the web layer or the CLI as an ``UploadedFile``, never from JSON input."""
+    if v is not None and not isinstance(v, UploadedFile):
+        raise ValueError("upload must be a multipart file")
+    return v
+
+
 class ResourceCreate(Strict):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, arbitrary_types_allowed=True)
     dataset: str = Field(min_length=1, max_length=100)
@@ -242,9 +249,7 @@ class ResourceCreate(Strict):
     @field_validator("upload")
     @classmethod
     def _upload(cls, v: Any) -> Any:
-        if v is not None and not isinstance(v, UploadedFile):
-            raise ValueError("upload must be a multipart file")
-        return v
+        return check_upload(v)
 
     @field_validator("last_modified")
     @classmethod
@@ -286,9 +291,7 @@ class ResourceUpdate(Strict):
     @field_validator("upload")
     @classmethod
     def _upload(cls, v: Any) -> Any:
-        if v is not None and not isinstance(v, UploadedFile):
-            raise ValueError("upload must be a multipart file")
-        return v
+        return check_upload(v)
 
     @field_validator("description")
     @classmethod

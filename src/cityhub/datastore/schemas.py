@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cityhub.catalog.schemas import check_upload
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, arbitrary_types_allowed=True)
@@ -35,11 +37,7 @@ class LoadIn(Strict):
     @field_validator("upload")
     @classmethod
     def _upload(cls, v: Any) -> Any:
-        from cityhub.catalog.schemas import UploadedFile
-
-        if v is not None and not isinstance(v, UploadedFile):
-            raise ValueError("upload must be a multipart file")
-        return v
+        return check_upload(v)
 
 
 class RunIn(Strict):
