@@ -57,6 +57,12 @@ class Dataset(Base):
     downloads_total: Mapped[int] = mapped_column(Integer, default=0)
     api_calls_total: Mapped[int] = mapped_column(Integer, default=0)
     quality_score: Mapped[int] = mapped_column(Integer, default=0)
+    # Free-form CKAN extras that map to none of our fields (kept so a CKAN dump round-trips).
+    extras: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
+    # Harvested datasets: where they came from; they stay read-only locally.
+    harvest_source_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    harvest_guid: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    origin_url: Mapped[str] = mapped_column(String(2000), default="", server_default="")
 
     department: Mapped[Department] = relationship(lazy="joined")
     resources: Mapped[list[Resource]] = relationship(

@@ -1,0 +1,34 @@
+"""dataset extras and harvest origin
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-01 13:20:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0003'
+down_revision = '0002'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("dataset") as batch_op:
+        batch_op.add_column(sa.Column("extras", sa.JSON(), server_default="{}", nullable=False))
+        batch_op.add_column(sa.Column("harvest_source_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("harvest_guid", sa.String(length=500), server_default="", nullable=False))
+        batch_op.add_column(sa.Column("origin_url", sa.String(length=2000), server_default="", nullable=False))
+        batch_op.create_index(batch_op.f("ix_dataset_harvest_source_id"), ["harvest_source_id"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("dataset") as batch_op:
+        batch_op.drop_index(batch_op.f("ix_dataset_harvest_source_id"))
+        batch_op.drop_column("origin_url")
+        batch_op.drop_column("harvest_guid")
+        batch_op.drop_column("harvest_source_id")
+        batch_op.drop_column("extras")
