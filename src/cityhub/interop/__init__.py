@@ -1,0 +1,1 @@
+"""Interoperability: DCAT-AP, Frictionless Data Packages and the CKAN data mapping."""
