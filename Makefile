@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CITYHUB_HOME ?= $(CURDIR)/var
 export CITYHUB_HOME
 
-.PHONY: run install install-dev system-deps lint typecheck test test-fast bench clean
+.PHONY: run install install-dev system-deps bench-deps lint typecheck test test-fast bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -42,7 +42,12 @@ lint: install-dev  ## ruff, mypy and the import contracts
 test: install-dev system-deps lint  ## lint, types and the whole test suite (SQLite, PostgreSQL, browser)
 	$(BIN)/pytest -q -n 2 --dist loadscope
 
-bench: install-dev  ## run the benchmarks and print figures for BENCHMARKS.md
+# wrk drives the HTTP load in the catalog benchmark.
+bench-deps:
+	@command -v wrk >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo sudo ); \
+	  $$SUDO apt-get install -y -qq wrk >/dev/null; }
+
+bench: install-dev bench-deps  ## run the benchmarks and print figures for BENCHMARKS.md
 	$(BIN)/python -m benchmarks.run_all
 
 clean:
