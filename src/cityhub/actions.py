@@ -29,7 +29,8 @@ from cityhub.errors import CityHubError, NotAuthenticated, NotAuthorized, Valida
 AuthFunc = Callable[[Context, Any], None]
 F = TypeVar("F", bound=Callable[..., Any])
 
-DOMAIN_MODULES = ("cityhub.accounts.actions", "cityhub.catalog.actions", "cityhub.datastore.actions", "cityhub.system")
+DOMAIN_MODULES = ("cityhub.accounts.actions", "cityhub.catalog.actions", "cityhub.datastore.actions", "cityhub.system",
+                  "cityhub.interop.dcat_actions")
 
 
 @dataclass(frozen=True)

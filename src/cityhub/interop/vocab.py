@@ -129,6 +129,24 @@ SLUG_BY_EU_THEME: dict[str, str] = {
 }
 
 
+# English labels of the EU data themes (the authority table's preferred labels).
+EU_THEME_LABELS: dict[str, str] = {
+    "AGRI": "Agriculture, fisheries, forestry and food",
+    "ECON": "Economy and finance",
+    "EDUC": "Education, culture and sport",
+    "ENER": "Energy",
+    "ENVI": "Environment",
+    "GOVE": "Government and public sector",
+    "HEAL": "Health",
+    "INTR": "International issues",
+    "JUST": "Justice, legal system and public safety",
+    "REGI": "Regions and cities",
+    "SOCI": "Population and society",
+    "TECH": "Science and technology",
+    "TRAN": "Transport",
+}
+
+
 def eu_theme_uri(slug: str) -> str | None:
     """The EU data-theme URI for one of our theme slugs (``None`` for an unknown slug)."""
     code = EU_THEME_BY_SLUG.get(slug)
@@ -296,6 +314,31 @@ def license_id_from_uri(uri: str, base_url: str = "") -> str | None:
         if uri.startswith(prefix) and uri[len(prefix):] in LICENSES:
             return uri[len(prefix):]
     return None
+
+
+# -- opening class (开放属性) <-> EU access rights ---------------------------------------------------------
+
+EU_ACCESS_RIGHT = EU_AUTHORITY + "access-right/"
+ACCESS_RIGHT_BY_OPENING: dict[str, str] = {"无条件开放": "PUBLIC", "有条件开放": "RESTRICTED", "不予开放": "NON_PUBLIC"}
+OPENING_BY_ACCESS_RIGHT: dict[str, str] = {code: opening for opening, code in ACCESS_RIGHT_BY_OPENING.items()}
+
+
+def access_right_uri(opening_class: str) -> str | None:
+    """The EU access-right URI of one of our opening classes (``None`` for an unknown class)."""
+    code = ACCESS_RIGHT_BY_OPENING.get(opening_class)
+    return EU_ACCESS_RIGHT + code if code else None
+
+
+def opening_class_from_access_right(value: str) -> str | None:
+    """Our opening class for an EU access-right URI or bare code (``None`` when unknown)."""
+    code = _authority_code(value, EU_ACCESS_RIGHT)
+    return OPENING_BY_ACCESS_RIGHT.get(code) if code else None
+
+
+# Metadata languages: BCP 47 tag used on literals → EU language URI.
+LANG_ZH = "zh-Hans"
+LANG_EN = "en"
+EU_LANGUAGE_BY_TAG: dict[str, str] = {LANG_ZH: EU_LANGUAGE + "ZHO", LANG_EN: EU_LANGUAGE + "ENG"}
 
 
 # -- districts ----------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from cityhub.settings import get_settings
 from cityhub.web import deps
 from cityhub.web.cache import public_responses
 from cityhub.web.routes import api, ckan, datastore, datastore_pages, pages
+from cityhub.web.routes import dcat as dcat_routes
 
 log = logging.getLogger("cityhub.web")
 STATIC = Path(__file__).parent / "static"
@@ -158,6 +159,7 @@ def create_app() -> FastAPI:
     app.include_router(api.router)
     app.include_router(datastore.router)
     app.include_router(ckan.router)
+    app.include_router(dcat_routes.router)  # before pages: RDF by content negotiation on /dataset/{name}
     app.include_router(pages.router)
     app.include_router(datastore_pages.router)  # after pages: /dataset/{name}/resource/new wins
     return app

@@ -1,0 +1,125 @@
+"""DCAT-AP export actions: the catalog, page by page (Hydra), and single datasets, as RDF text.
+
+Read actions (not audited). The RDF itself is built by the pure :mod:`cityhub.interop.dcat`; these actions
+fetch the datasets, in the shape ``dataset_show`` returns, and pick the page.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Literal
+
+from pydantic import Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from cityhub.actions import action, call
+from cityhub.catalog.actions import dataset_dict, resource_dict
+from cityhub.catalog.auth import find_dataset
+from cityhub.catalog.models import Dataset
+from cityhub.catalog.schemas import Strict
+from cityhub.context import Context
+from cityhub.errors import NotFound
+from cityhub.interop import dcat
+from cityhub.interop import dcat_auth as auth
+from cityhub.settings import get_settings
+
+RdfFormat = Literal["turtle", "xml", "json-ld", "nt"]
+PAGE_SIZE_DEFAULT = 100
+PAGE_SIZE_MAX = 1000
+
+
+class CatalogDcatIn(Strict):
+    page: int = Field(1, ge=1, le=10_000_000, description="page number, from 1")
+    page_size: int = Field(PAGE_SIZE_DEFAULT, ge=1, le=PAGE_SIZE_MAX, description="datasets per page")
+    format: RdfFormat = Field("turtle", description="turtle, xml (RDF/XML), json-ld or nt (N-Triples)")
+
+
+class DatasetDcatIn(Strict):
+    id: str = Field(min_length=1, max_length=100, description="dataset name or id")
+    format: RdfFormat = "turtle"
+
+
+def _site() -> dcat.Site:
+    s = get_settings()
+    return dcat.Site(base_url=s.base_url, title=s.site_title, city=s.city_name)
+
+
+def _published() -> Any:
+    """Datasets the catalog lists: active, not private, and open (unconditionally or on conditions)."""
+    return (Dataset.state == "active") & Dataset.private.is_(False) & (Dataset.opening_class != "不予开放")
+
+
+class _CountCache:
+    """The number of published datasets, remembered per catalog stamp (every dataset change moves the stamp),
+    so paging does not count 100,000 rows on every request."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[str, str] | None = None
+        self._count = 0
+
+    def get(self, ctx: Context) -> int:
+        stamp = str(ctx.db.scalar(select(func.max(Dataset.modified_at))))
+        key = (str(ctx.db.get_bind().engine.url), stamp)
+        with self._lock:
+            if key == self._key:
+                return self._count
+        count = int(ctx.db.scalar(select(func.count()).select_from(Dataset).where(_published())) or 0)
+        with self._lock:
+            self._key, self._count = key, count
+        return count
+
+
+_published_count = _CountCache()
+
+
+def _page_url(site: dcat.Site, fmt: str, size: int) -> Any:
+    ext = dcat.EXTENSION_OF[fmt]
+    suffix = "" if size == PAGE_SIZE_DEFAULT else f"&page_size={size}"
+    return lambda n: f"{site.base}/catalog.{ext}?page={n}{suffix}"
+
+
+@action(auth.catalog_dcat, schema=CatalogDcatIn)
+def catalog_dcat(ctx: Context, p: CatalogDcatIn) -> dict[str, Any]:
+    """One page of the DCAT-AP catalog (published datasets by id) with Hydra first/previous/next/last links.
+
+    A page past the last one is not found (page 1 of an empty catalog is an empty page)."""
+    total = _published_count.get(ctx)
+    site = _site()
+    page = dcat.Page(p.page, p.page_size, total, _page_url(site, p.format, p.page_size))
+    if p.page > page.last:
+        raise NotFound(f"目录共 {page.last} 页,没有第 {p.page} 页",
+                       f"The catalog has {page.last} page(s); there is no page {p.page}",
+                       fields={"page": [f"must be at most {page.last}"]})
+    ids = (select(Dataset.id).where(_published()).order_by(Dataset.id)
+           .limit(p.page_size).offset((p.page - 1) * p.page_size))
+    rows = ctx.db.scalars(select(Dataset).options(selectinload(Dataset.resources))
+                          .where(Dataset.id.in_(ids)).order_by(Dataset.id)).all()
+    datasets = [_for_dcat(ds) for ds in rows]
+    doc = dcat.catalog_document(site, datasets, page)
+    return {"body": dcat.serialize(doc, p.format), "media_type": dcat.MEDIA_TYPES[p.format],
+            "page": p.page, "pages": page.last, "total": total, "count": len(datasets)}
+
+
+@action(auth.dataset_dcat, schema=DatasetDcatIn)
+def dataset_dcat(ctx: Context, p: DatasetDcatIn) -> dict[str, Any]:
+    """The DCAT-AP description of one dataset (visible to whoever may see the dataset)."""
+    shown = call("dataset_show", ctx, {"id": p.id})
+    ds = _with_department(shown, find_dataset(ctx, p.id))
+    doc = dcat.dataset_document(_site(), ds)
+    return {"body": dcat.serialize(doc, p.format), "media_type": dcat.MEDIA_TYPES[p.format], "name": ds["name"]}
+
+
+def _with_department(out: dict[str, Any], ds: Dataset) -> dict[str, Any]:
+    out["department_name_en"] = ds.department.name_en
+    return out
+
+
+def _for_dcat(ds: Dataset) -> dict[str, Any]:
+    """``dataset_show``'s dict minus the quality report (which checks every stored file: too slow for a page
+    of hundreds of datasets, and not part of DCAT)."""
+    out = dataset_dict(ds, full=False)
+    out.update(related_codes=list(ds.related_codes), contact_name=ds.contact_name, contact_email=ds.contact_email,
+               contact_phone=ds.contact_phone, resources=[resource_dict(r) for r in ds.resources])
+    return _with_department(out, ds)
