@@ -99,4 +99,8 @@ class Server:
     def __exit__(self, *exc: Any) -> None:
         if self.proc:
             self.proc.terminate()
-            self.proc.wait(timeout=30)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # a worker stuck in a graceful shutdown must not lose the figures
+                self.proc.kill()
+                self.proc.wait(timeout=30)

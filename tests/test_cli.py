@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from typer.testing import CliRunner
 
 from cityhub.cli.main import app
-from tests.conftest import Store, call_as
+from tests.conftest import Store, call_as, unique
 
 runner = CliRunner()
 
@@ -47,3 +48,20 @@ def test_demo_load_is_idempotent_and_reindex_works(demo: Store) -> None:
     result = runner.invoke(app, ["search", "reindex"])
     assert result.exit_code == 0 and "indexed" in result.output
     assert call_as(None, "dataset_search", {"q": "空气质量"})["count"] >= 1
+
+
+def test_user_totp_enable_and_disable(demo: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cityhub.accounts import totp
+
+    name = unique("cli_mfa").replace("-", "_")
+    assert runner.invoke(app, ["user", "create", name, "--password", "Cli-user-passphrase-99"]).exit_code == 0
+    secret = totp.new_secret()
+    monkeypatch.setattr(totp, "new_secret", lambda: secret)
+    wrong = runner.invoke(app, ["user", "totp-enable", name, "--code", "000000"])
+    assert wrong.exit_code == 2 and "Wrong one-time code" in wrong.output
+    ok = runner.invoke(app, ["user", "totp-enable", name], input=totp.now_code(secret) + "\n")
+    assert ok.exit_code == 0, ok.output
+    assert "otpauth://totp/" in ok.output and "enabled" in ok.output
+    assert call_as("system", "user_show", {"name": name})["totp_enabled"] is True
+    assert runner.invoke(app, ["user", "totp-disable", name]).exit_code == 0
+    assert call_as("system", "user_show", {"name": name})["totp_enabled"] is False

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(30, description="A session ends after this many minutes without a request.")
     session_absolute_hours: int = Field(12, description="A session ends this many hours after sign-in, in any case.")
     login_max_failures: int = Field(5, description="Failed sign-ins per account and address before throttling.")
+    admin_totp_required: bool | None = Field(
+        None, description="Platform admins must sign in with a TOTP code. Empty: required when CITYHUB_ENV=production."
+    )
     login_window_minutes: int = Field(15, description="Window over which failed sign-ins are counted.")
     token_default_days: int = Field(90, description="Default lifetime of an API token in days.")
     max_upload_mb: int = Field(200, description="Largest accepted upload, in MiB (larger: HTTP 413).")
@@ -67,6 +70,10 @@ class Settings(BaseSettings):
         if len(self.secret_key) < 16:
             raise ValueError("CITYHUB_SECRET_KEY must be at least 16 characters")
         return self
+
+    @property
+    def admin_totp_enforced(self) -> bool:
+        return self.env == "production" if self.admin_totp_required is None else self.admin_totp_required
 
     @property
     def resolved_database_url(self) -> str:
@@ -95,7 +102,7 @@ def settings_markdown() -> str:
              "this file in step with the code. Set them in the environment.", "",
              "| variable | type | default | meaning |", "| --- | --- | --- | --- |"]
     for name, field in Settings.model_fields.items():
-        ann = getattr(field.annotation, "__name__", str(field.annotation)).replace("typing.", "")
+        ann = getattr(field.annotation, "__name__", str(field.annotation)).replace("typing.", "").replace("|", "or")
         default = field.default if not isinstance(field.default, Path) else str(field.default)
         lines.append(f"| `CITYHUB_{name.upper()}` | {ann} | `{default!s}` | {field.description} |")
     return "\n".join(lines) + "\n"

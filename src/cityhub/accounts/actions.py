@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from cityhub import audit
-from cityhub.accounts import auth
+from cityhub.accounts import auth, totp
 from cityhub.accounts import schemas as s
 from cityhub.accounts.models import ApiToken, Department, LoginAttempt, User, WebSession
 from cityhub.accounts.security import (
@@ -24,7 +24,14 @@ from cityhub.accounts.security import (
 from cityhub.actions import action
 from cityhub.context import Actor, Context
 from cityhub.db import utcnow
-from cityhub.errors import Conflict, NotAuthenticated, NotFound, TooManyRequests, ValidationError
+from cityhub.errors import (
+    Conflict,
+    NotAuthenticated,
+    NotAuthorized,
+    NotFound,
+    TooManyRequests,
+    ValidationError,
+)
 from cityhub.settings import get_settings
 
 
@@ -56,6 +63,7 @@ def user_dict(u: User) -> dict[str, Any]:
         "department": u.department.slug if u.department else None,
         "department_name": u.department.name if u.department else None,
         "active": u.active,
+        "totp_enabled": u.totp_enabled,
         "created_at": u.created_at.isoformat(),
         "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None,
     }
@@ -236,10 +244,25 @@ def session_create(ctx: Context, p: s.SessionCreate) -> dict[str, Any]:
     ok = user is not None and user.active and verify_password(user.password_hash, p.password)
     if user is None:
         burn_time(p.password)
-    ctx.db.add(LoginAttempt(username=p.username, source=ctx.source, ts=now, success=bool(ok)))
-    audit.record(ctx.db, ctx, "session_create", p.username, "success" if ok else "failure", actor=p.username)
-    if not ok or user is None:
+    outcome = "success" if ok else "failure"
+    if ok and user is not None:
+        outcome = _second_factor(user, p.totp_code, settings.admin_totp_enforced)
+    if outcome in ("totp_required", "totp_not_enrolled"):  # right password, no code yet: not a failed guess
+        audit.record(ctx.db, ctx, "session_create", p.username, outcome, actor=p.username)
         ctx.db.commit()
+        if outcome == "totp_required":
+            raise NotAuthenticated("请输入身份验证器中的动态验证码", "Enter the one-time code from your authenticator app",
+                                   fields={"totp_code": ["required"]})
+        raise NotAuthorized(
+            f"平台管理员须先启用两步验证:在服务器上运行 cityhub user totp-enable {p.username}",
+            f"Platform admins must enrol a second factor first: run `cityhub user totp-enable {p.username}`")
+    ctx.db.add(LoginAttempt(username=p.username, source=ctx.source, ts=now, success=outcome == "success"))
+    audit.record(ctx.db, ctx, "session_create", p.username, outcome, actor=p.username)
+    if outcome != "success" or user is None:
+        ctx.db.commit()
+        if outcome == "totp_failure":
+            raise NotAuthenticated("动态验证码错误或已使用", "Wrong or already used one-time code",
+                                   fields={"totp_code": ["invalid"]})
         raise NotAuthenticated("用户名或密码错误", "Wrong user name or password")
     token = new_token("s_")
     csrf = secrets.token_urlsafe(24)
@@ -247,6 +270,71 @@ def session_create(ctx: Context, p: s.SessionCreate) -> dict[str, Any]:
                           last_seen_at=now, source=ctx.source))
     user.last_login_at = now
     return {"token": token, "csrf_token": csrf, "user": user_dict(user)}
+
+
+def _second_factor(user: User, code: str, admin_required: bool) -> str:
+    """After a correct password: success, totp_required, totp_failure or totp_not_enrolled."""
+    if not user.totp_enabled:
+        return "totp_not_enrolled" if admin_required and user.role == "platform_admin" else "success"
+    if not code.strip():
+        return "totp_required"
+    secret = totp.unseal(user.totp_secret, get_settings().secret_key)
+    step = totp.matching_step(secret, code, user.totp_last_step) if secret else None
+    if step is None:
+        return "totp_failure"
+    user.totp_last_step = step
+    return "success"
+
+
+# -- second factor (TOTP) ------------------------------------------------------------------------------------
+
+
+def _check_code(user: User, code: str) -> None:
+    secret = totp.unseal(user.totp_secret, get_settings().secret_key) if user.totp_secret else None
+    step = totp.matching_step(secret, code, user.totp_last_step) if secret else None
+    if step is None:
+        raise ValidationError("动态验证码错误", "Wrong one-time code", fields={"code": ["invalid"]})
+    user.totp_last_step = step
+
+
+@action(auth.user_totp_begin, schema=s.TotpUser, write=True, target=lambda p, r: p.user)
+def user_totp_begin(ctx: Context, p: s.TotpUser) -> dict[str, Any]:
+    """Start enrolling a second factor: a new secret (returned once) that a confirmed code then enables."""
+    user = get_user(ctx, p.user)
+    if user.totp_enabled:
+        raise Conflict("两步验证已启用;请先停用", "A second factor is already enabled; disable it first")
+    secret = totp.new_secret()
+    user.totp_secret = totp.seal(secret, get_settings().secret_key)
+    user.totp_last_step = None
+    return {"user": user.name, "secret": secret,
+            "uri": totp.provisioning_uri(secret, user.name, get_settings().site_title)}
+
+
+@action(auth.user_totp_enable, schema=s.TotpCode, write=True, target=lambda p, r: p.user)
+def user_totp_enable(ctx: Context, p: s.TotpCode) -> dict[str, Any]:
+    """Confirm enrolment with a code from the authenticator app; sign-ins then need a code."""
+    user = get_user(ctx, p.user)
+    if user.totp_enabled:
+        raise Conflict("两步验证已启用", "The second factor is already enabled")
+    if not user.totp_secret:
+        raise ValidationError("请先生成密钥", "Start enrolment first", fields={"code": ["no pending secret"]})
+    _check_code(user, p.code)
+    user.totp_enabled = True
+    return user_dict(user)
+
+
+@action(auth.user_totp_disable, schema=s.TotpCode, write=True, target=lambda p, r: p.user)
+def user_totp_disable(ctx: Context, p: s.TotpCode) -> dict[str, Any]:
+    """Turn the second factor off: users confirm with a current code; a platform admin may reset another
+    user's (lost phone) without one."""
+    user = get_user(ctx, p.user)
+    assert ctx.actor is not None
+    if not (ctx.actor.is_admin and ctx.actor.name != user.name) and user.totp_enabled:
+        _check_code(user, p.code)
+    user.totp_enabled = False
+    user.totp_secret = ""
+    user.totp_last_step = None
+    return user_dict(user)
 
 
 @action(auth.session_delete, schema=s.SessionToken)

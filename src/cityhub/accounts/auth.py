@@ -91,6 +91,25 @@ def user_show(ctx: Context, params: Any) -> None:
     raise NotAuthorized("只能查看自己的账户", "You may only view your own account")
 
 
+def _self_or_admin(ctx: Context, user: str) -> None:
+    require_user(ctx)
+    assert ctx.actor is not None
+    if not (ctx.actor.is_admin or ctx.actor.name == user):
+        raise NotAuthorized("只能管理自己的两步验证", "You may only manage your own second factor")
+
+
+def user_totp_begin(ctx: Context, params: Any) -> None:
+    _self_or_admin(ctx, params.user)
+
+
+def user_totp_enable(ctx: Context, params: Any) -> None:
+    _self_or_admin(ctx, params.user)
+
+
+def user_totp_disable(ctx: Context, params: Any) -> None:
+    _self_or_admin(ctx, params.user)
+
+
 def session_create(ctx: Context, params: Any) -> None:
     return None  # anyone may try to sign in; throttled and audited in the action
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cityhub.db import Base, UTCDateTime, utcnow
@@ -38,6 +38,11 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Second factor (RFC 6238 TOTP): the shared secret encrypted with a key derived from the secret key;
+    # enabled once the user has confirmed a code; the last accepted time step refuses replays.
+    totp_secret: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     department: Mapped[Department | None] = relationship(lazy="joined")
 

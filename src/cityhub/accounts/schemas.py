@@ -97,6 +97,16 @@ class ListIn(Strict):
 class SessionCreate(Strict):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
+    totp_code: str = Field("", max_length=12, description="one-time code, for accounts with a second factor")
+
+
+class TotpUser(Strict):
+    user: str = Field(min_length=1, max_length=64)
+
+
+class TotpCode(Strict):
+    user: str = Field(min_length=1, max_length=64)
+    code: str = Field("", max_length=12)
 
 
 class SessionToken(Strict):

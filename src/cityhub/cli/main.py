@@ -129,6 +129,27 @@ def user_create(name: str = typer.Argument(..., help="login name"),
     err.print(f"created user {user['name']} ({user['role']})")
 
 
+@user_app.command("totp-enable")
+def user_totp_enable(name: str = typer.Argument(..., help="login name"),
+                     code: str = typer.Option(None, help="a code from the app (prompted when omitted)")) -> None:
+    """Enrol a TOTP second factor: prints the secret and otpauth URI, then asks for a code to confirm."""
+    begun = _call("user_totp_begin", {"user": name})
+    err.print("在身份验证器应用中添加此账户 / add this account to your authenticator app:")
+    out.print(begun["uri"], soft_wrap=True, highlight=False)
+    err.print(f"secret: {begun['secret']}")
+    if code is None:
+        code = typer.prompt("动态验证码 / one-time code")
+    _call("user_totp_enable", {"user": name, "code": code})
+    err.print(f"second factor enabled for {name}")
+
+
+@user_app.command("totp-disable")
+def user_totp_disable(name: str = typer.Argument(..., help="login name")) -> None:
+    """Remove a user's second factor (lost device); audited."""
+    _call("user_totp_disable", {"user": name, "code": ""})
+    err.print(f"second factor removed for {name}")
+
+
 @token_app.command("create")
 def token_create(user: str = typer.Option(..., "--user", help="user name"),
                  name: str = typer.Option("", help="label"),

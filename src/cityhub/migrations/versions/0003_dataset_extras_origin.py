@@ -1,4 +1,4 @@
-"""dataset extras and harvest origin
+"""dataset extras and harvest origin; TOTP second factor on user accounts
 
 Revision ID: 0003
 Revises: 0002
@@ -23,9 +23,17 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("harvest_guid", sa.String(length=500), server_default="", nullable=False))
         batch_op.add_column(sa.Column("origin_url", sa.String(length=2000), server_default="", nullable=False))
         batch_op.create_index(batch_op.f("ix_dataset_harvest_source_id"), ["harvest_source_id"], unique=False)
+    with op.batch_alter_table("user_account") as batch_op:
+        batch_op.add_column(sa.Column("totp_secret", sa.String(length=300), server_default="", nullable=False))
+        batch_op.add_column(sa.Column("totp_enabled", sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.add_column(sa.Column("totp_last_step", sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("user_account") as batch_op:
+        batch_op.drop_column("totp_last_step")
+        batch_op.drop_column("totp_enabled")
+        batch_op.drop_column("totp_secret")
     with op.batch_alter_table("dataset") as batch_op:
         batch_op.drop_index(batch_op.f("ix_dataset_harvest_source_id"))
         batch_op.drop_column("origin_url")

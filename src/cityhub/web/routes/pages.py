@@ -40,6 +40,7 @@ from cityhub.errors import (
     Conflict,
     NotAuthenticated,
     NotAuthorized,
+    NotFound,
     TooManyRequests,
     ValidationError,
 )
@@ -689,13 +690,14 @@ async def plan_edit_post(request: Request, department: str, year: int) -> Respon
 
 
 def _login_form(request: Request, *, next_url: str, username: str = "", error: str = "",
-                status: int = 200) -> Response:
+                status: int = 200, need_code: bool = False) -> Response:
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
     fresh = not re.fullmatch(r"[A-Za-z0-9_-]{20,64}", token)
     if fresh:
         token = secrets.token_urlsafe(24)
     response = render(request, "login.html", {"next": next_url, "username": username, "error": error,
-                                              "login_csrf": token, "nav": "login"}, status=status)
+                                              "login_csrf": token, "nav": "login", "need_code": need_code},
+                      status=status)
     if fresh:
         response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/login",
                             secure=get_settings().cookie_secure, max_age=3600)
@@ -712,6 +714,7 @@ async def login_post(request: Request) -> Response:
     form = await request.form()
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
+    code = str(form.get("totp_code") or "").strip()[:12]
     next_url = safe_next(str(form.get("next") or ""))
     language = lang(request)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
@@ -722,14 +725,17 @@ async def login_post(request: Request) -> Response:
             request, next_url=next_url, username=username, status=400,
             error=exc.message_en if language == "en" else exc.message))
     try:
-        result = await acall(request, "session_create", {"username": username, "password": password})
-    except (NotAuthenticated, TooManyRequests, ValidationError) as exc:
+        result = await acall(request, "session_create",
+                             {"username": username, "password": password, "totp_code": code})
+    except (NotAuthenticated, NotAuthorized, TooManyRequests, ValidationError) as exc:
         if isinstance(exc, ValidationError):
             message = i18n.t("请输入用户名和密码。", language)
         else:
             message = exc.message_en if language == "en" else exc.message
+        need_code = "totp_code" in exc.fields
         response = await run_in_threadpool(lambda: _login_form(request, next_url=next_url, username=username,
-                                                               error=message, status=exc.status))
+                                                               error=message, status=exc.status,
+                                                               need_code=need_code))
         if isinstance(exc, TooManyRequests):
             response.headers["Retry-After"] = "900"
         return response
@@ -755,11 +761,11 @@ async def logout(request: Request) -> Response:
 
 
 def _account(request: Request, new_token: dict[str, Any] | None = None, errors: dict[str, list[str]] | None = None,
-             status: int = 200) -> Response:
+             status: int = 200, totp_pending: dict[str, Any] | None = None) -> Response:
     tokens = call(request, "token_list", {})
     return render(request, "account.html", {"tokens": tokens, "new_token": new_token, "errors": errors or {},
-                                            "default_days": get_settings().token_default_days, "nav": "account"},
-                  status=status)
+                                            "default_days": get_settings().token_default_days, "nav": "account",
+                                            "totp_pending": totp_pending}, status=status)
 
 
 @router.get("/account", response_class=HTMLResponse)
@@ -792,6 +798,31 @@ async def token_revoke(request: Request, token_id: int) -> Response:
     check_csrf(request, str(form.get("csrf_token") or ""))
     await acall(request, "token_revoke", {"id": token_id})
     return redirect("/account")
+
+
+@router.post("/account/totp/{step}", response_class=HTMLResponse)
+async def account_totp(request: Request, step: str) -> Response:
+    """Second factor: begin (show a new secret), enable (confirm a code), disable (with a code)."""
+    if request.state.actor is None:
+        return login_redirect(request)
+    if step not in ("begin", "enable", "disable"):
+        raise NotFound("页面不存在", "Page not found")
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    name = request.state.actor.name
+    code = str(form.get("code") or "").strip()[:12]
+    try:
+        if step == "begin":
+            pending = await acall(request, "user_totp_begin", {"user": name})
+            return await run_in_threadpool(lambda: _account(request, totp_pending=pending))
+        await acall(request, f"user_totp_{step}", {"user": name, "code": code})
+    except (ValidationError, Conflict) as exc:
+        errors, general = field_errors(exc)
+        errors.setdefault("code", []).extend(general or ([exc.message] if not errors else []))
+        status = exc.status
+        retry = {"secret": None} if step == "enable" else None
+        return await run_in_threadpool(lambda: _account(request, errors=errors, status=status, totp_pending=retry))
+    return redirect("/account#totp")
 
 
 # -- platform administration ------------------------------------------------------------------------------------------
