@@ -30,7 +30,7 @@ AuthFunc = Callable[[Context, Any], None]
 F = TypeVar("F", bound=Callable[..., Any])
 
 DOMAIN_MODULES = ("cityhub.accounts.actions", "cityhub.catalog.actions", "cityhub.datastore.actions", "cityhub.system",
-                  "cityhub.interop.dcat_actions")
+                  "cityhub.interop.dcat_actions", "cityhub.harvest.actions")
 
 
 @dataclass(frozen=True)

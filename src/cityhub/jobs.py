@@ -40,8 +40,32 @@ def recover() -> dict[str, Any]:
     return result
 
 
+_harvests: ThreadPoolExecutor | None = None
+
+
+def submit_harvest(run_id: int) -> Future[Any]:
+    """Queue a harvest run (one at a time per process, apart from datastore loads)."""
+    global _harvests
+    if _harvests is None:
+        _harvests = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cityhub-harvest")
+    return _harvests.submit(run_harvest_job, run_id)
+
+
+def run_harvest_job(run_id: int) -> dict[str, Any]:
+    from cityhub.harvest.actions import harvester_context
+
+    result: dict[str, Any] = actions.call("harvest_job_run", harvester_context(), {"id": run_id})
+    return result
+
+
+def harvest_due() -> dict[str, Any]:
+    """Start the harvest sources whose schedule is due (the web process calls this periodically)."""
+    result: dict[str, Any] = actions.call("harvest_due", system_context("job"), {})
+    return result
+
+
 def wait_idle(timeout: float = 120.0) -> None:
     """Wait until every submitted load has finished (tests, scripts)."""
-    if _loads is None:
-        return
-    _loads.submit(lambda: None).result(timeout=timeout)
+    for pool in (_loads, _harvests):
+        if pool is not None:
+            pool.submit(lambda: None).result(timeout=timeout)

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     datastore_threads: int = Field(2, description="DuckDB threads for one load or query.")
     datastore_max_columns: int = Field(1000, description="Widest table a load accepts.")
     jobs_inline: bool = Field(False, description="Run background jobs in the caller's thread (tests, scripts).")
+    harvest_check_minutes: int = Field(
+        5, description="How often the web process starts the harvest sources whose schedule is due (0: never)."
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -163,6 +163,8 @@ def dataset_dict(ds: Dataset, *, full: bool = True) -> dict[str, Any]:
         "downloads": ds.downloads_total,
         "api_calls": ds.api_calls_total,
         "resource_formats": sorted({r.format.upper() for r in ds.resources if r.format}),
+        "harvested": ds.harvest_source_id is not None,
+        "origin_url": ds.origin_url,
     }
     if full:
         out.update(

@@ -28,7 +28,7 @@ def find_dataset(ctx: Context, ref: str) -> Dataset:
                         ).unique().scalar_one_or_none()
     if ds is None and ref.isdigit():
         ds = ctx.db.get(Dataset, int(ref))
-    if ds is None or ds.state == "deleted":
+    if ds is None or ds.state != "active":  # deleted, or withdrawn at its harvest source: kept for the record
         raise NotFound(f"未找到数据资源 {ref}", f"Dataset not found: {ref}")
     ctx.extra[key] = ds
     return ds
@@ -72,12 +72,21 @@ def dataset_create(ctx: Context, p: Any) -> None:
     require_manager(ctx, _dept_id(ctx, p.department))
 
 
+def require_not_harvested(ctx: Context, ds: Dataset | None) -> None:
+    """Harvested datasets are read-only here: only the harvester (``via='harvest'``) changes them."""
+    if ds is not None and ds.harvest_source_id is not None and ctx.via != "harvest":
+        origin = ds.origin_url or "its harvest source"
+        raise NotAuthorized(f"该数据资源采集自 {origin},请在来源处修改",
+                            f"Harvested from {origin}; edit it at the source")
+
+
 def _dataset_write(ctx: Context, ref: str) -> None:
     require_user(ctx)
     ds = ctx.db.scalar(select(Dataset).where(Dataset.name == ref))
     if ds is None and ref.isdigit():
         ds = ctx.db.get(Dataset, int(ref))
     require_manager(ctx, ds.department_id if ds is not None else None)
+    require_not_harvested(ctx, ds)
 
 
 def dataset_update(ctx: Context, p: Any) -> None:
@@ -121,23 +130,29 @@ def _resource_dept(ctx: Context, resource_id: str) -> int | None:
     return res.dataset.department_id if res is not None else None
 
 
+def _resource_write(ctx: Context, resource_id: str) -> None:
+    require_manager(ctx, _resource_dept(ctx, resource_id))
+    res = ctx.db.get(Resource, resource_id)
+    require_not_harvested(ctx, res.dataset if res is not None else None)
+
+
 def resource_create(ctx: Context, p: Any) -> None:
     _dataset_write(ctx, p.dataset)
 
 
 def resource_update(ctx: Context, p: Any) -> None:
-    require_manager(ctx, _resource_dept(ctx, p.id))
+    _resource_write(ctx, p.id)
 
 
 def resource_delete(ctx: Context, p: Any) -> None:
-    require_manager(ctx, _resource_dept(ctx, p.id))
+    _resource_write(ctx, p.id)
 
 
 def resource_show(ctx: Context, p: Any) -> None:
     res = ctx.db.get(Resource, p.id)
     if res is None:
         raise NotFound("未找到资源", "Resource not found")
-    if res.dataset.state == "deleted":
+    if res.dataset.state != "active":
         raise NotFound("未找到资源", "Resource not found")
     if not can_read(ctx, res.dataset):
         raise NotAuthorized("无权查看该资源", "You may not view this resource")

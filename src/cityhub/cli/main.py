@@ -14,6 +14,7 @@ from rich.table import Table
 
 from cityhub import actions
 from cityhub.catalog.schemas import UploadedFile
+from cityhub.cli.harvest import harvest_app
 from cityhub.context import system_context
 from cityhub.errors import CityHubError
 
@@ -32,6 +33,7 @@ app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
 app.add_typer(search_app, name="search")
 app.add_typer(datastore_app, name="datastore")
+app.add_typer(harvest_app, name="harvest")
 
 out = Console()
 err = Console(stderr=True)

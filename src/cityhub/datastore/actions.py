@@ -352,7 +352,7 @@ def datastore_search_sql(ctx: Context, p: s.SqlIn) -> dict[str, Any]:
 
     def resolve(name: str) -> query.TableRef | None:
         res = ctx.db.get(Resource, name)
-        if res is None or res.dataset.state == "deleted" or not auth.readable(ctx, res):
+        if res is None or res.dataset.state != "active" or not auth.readable(ctx, res):
             return None
         try:
             return table_ref(_live(ctx, name))

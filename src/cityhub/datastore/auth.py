@@ -15,7 +15,7 @@ from cityhub.errors import NotAuthorized, NotFound
 
 def find_resource(ctx: Context, rid: str) -> Resource:
     res = ctx.db.get(Resource, rid)
-    if res is None or res.dataset.state == "deleted":
+    if res is None or res.dataset.state != "active":
         raise NotFound(f"未找到资源 {rid}", f"Resource not found: {rid}")
     return res
 

@@ -22,6 +22,7 @@ from cityhub.web import deps
 from cityhub.web.cache import public_responses
 from cityhub.web.routes import api, ckan, datastore, datastore_pages, pages
 from cityhub.web.routes import dcat as dcat_routes
+from cityhub.web.routes import harvest as harvest_routes
 
 log = logging.getLogger("cityhub.web")
 STATIC = Path(__file__).parent / "static"
@@ -39,10 +40,12 @@ SECURITY_HEADERS = {
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     actions.load_all()
     task = asyncio.create_task(_flush_usage_forever())
+    harvest_task = asyncio.create_task(_harvest_due_forever())
     try:
         yield
     finally:
         task.cancel()
+        harvest_task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.to_thread(jobs.flush_usage)
 
@@ -54,6 +57,19 @@ async def _flush_usage_forever() -> None:
             await asyncio.to_thread(jobs.flush_usage)
         except Exception:  # keep the loop alive; the next flush retries
             log.exception("usage flush failed")
+
+
+async def _harvest_due_forever() -> None:
+    """Start the harvest sources whose schedule is due, every ``CITYHUB_HARVEST_CHECK_MINUTES``."""
+    minutes = get_settings().harvest_check_minutes
+    if minutes <= 0:
+        return
+    while True:
+        await asyncio.sleep(minutes * 60)
+        try:
+            await asyncio.to_thread(jobs.harvest_due)
+        except Exception:  # keep the loop alive; the next check retries
+            log.exception("harvest schedule check failed")
 
 
 class CallerMiddleware:
@@ -159,6 +175,7 @@ def create_app() -> FastAPI:
     app.include_router(api.router)
     app.include_router(datastore.router)
     app.include_router(ckan.router)
+    app.include_router(harvest_routes.router)  # before pages: /admin/harvest is ours
     app.include_router(dcat_routes.router)  # before pages: RDF by content negotiation on /dataset/{name}
     app.include_router(pages.router)
     app.include_router(datastore_pages.router)  # after pages: /dataset/{name}/resource/new wins

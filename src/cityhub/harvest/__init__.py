@@ -1,0 +1,1 @@
+"""Harvesting: other portals' catalogs (CKAN Action API, DCAT RDF) imported as read-only local datasets."""
