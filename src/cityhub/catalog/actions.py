@@ -163,6 +163,7 @@ def dataset_dict(ds: Dataset, *, full: bool = True) -> dict[str, Any]:
         "downloads": ds.downloads_total,
         "api_calls": ds.api_calls_total,
         "resource_formats": sorted({r.format.upper() for r in ds.resources if r.format}),
+        "extras": dict(ds.extras or {}),
         "harvested": ds.harvest_source_id is not None,
         "origin_url": ds.origin_url,
     }
@@ -213,8 +214,14 @@ def _next_code(ctx: Context, prefix: str) -> str:
     return codes.make_code(prefix, int(last.split("/")[1]) + 1 if last else 1)
 
 
+def _code_free(ctx: Context, code: str, prefix: str) -> bool:
+    """A catalog code brought along (e.g. in a CityHub dump) is kept when it fits the classification and no
+    other data resource holds it."""
+    return code.startswith(prefix + "/") and ctx.db.scalar(select(Dataset.id).where(Dataset.code == code)) is None
+
+
 def _apply(ds: Dataset, fields: s.DatasetFields, dept: Department) -> None:
-    data = fields.model_dump(exclude={"department"})
+    data = fields.model_dump(exclude={"department", "code"})
     data["data_items"] = [i.model_dump(exclude_none=True) for i in fields.data_items]
     for key, value in data.items():
         setattr(ds, key, value)
@@ -241,7 +248,8 @@ def dataset_create(ctx: Context, p: s.DatasetCreate) -> dict[str, Any]:
                        fields={"name": ["duplicate"]})
     prefix = codes.code_prefix(CATALOG_TYPES[p.catalog_type], p.class_item, p.class_category, p.class_sub)
     now = utcnow()
-    ds = Dataset(name=p.name, code=_next_code(ctx, prefix), created_at=now, modified_at=now)
+    code = p.code if p.code and _code_free(ctx, p.code, prefix) else _next_code(ctx, prefix)
+    ds = Dataset(name=p.name, code=code, created_at=now, modified_at=now)
     _apply(ds, p, dept)
     ds.resources = []
     ctx.db.add(ds)
@@ -316,10 +324,73 @@ def dataset_delete(ctx: Context, p: s.DatasetRef) -> dict[str, Any]:
     return {"name": ds.name, "deleted": True}
 
 
-@action(auth.dataset_show, schema=s.DatasetRef)
-def dataset_show(ctx: Context, p: s.DatasetRef) -> dict[str, Any]:
-    """One data resource with its resources, quality score and freshness."""
-    return dataset_dict(auth.find_dataset(ctx, p.id))
+@action(auth.dataset_show, schema=s.DatasetShowIn)
+def dataset_show(ctx: Context, p: s.DatasetShowIn) -> dict[str, Any]:
+    """One data resource with its resources, quality score and freshness (platform admins may ask for a
+    deleted one with ``include_deleted``)."""
+    deleted = p.include_deleted and ctx.actor is not None and ctx.actor.is_admin
+    return dataset_dict(auth.find_dataset(ctx, p.id, deleted=deleted))
+
+
+def _field_default(name: str) -> Any:
+    return s.DatasetFields.model_fields[name].get_default(call_default_factory=True)
+
+
+@action(auth.dataset_save, schema=s.DatasetSave, write=True,
+        target=lambda p, r: p.id or str(p.dataset.get("name", "-")))
+def dataset_save(ctx: Context, p: s.DatasetSave) -> dict[str, Any]:
+    """Create a data resource, or replace one whole, together with its resources, in one transaction (CKAN's
+    ``package_create`` / ``package_update``). On a replace, metadata fields not given return to their
+    defaults; with ``resources`` given, listed resources with an ``id`` are updated, those without one are
+    added as links and the dataset's other resources are removed. Runs ``dataset_create`` /
+    ``dataset_update`` and ``resource_create`` / ``resource_update`` / ``resource_delete``, each checked and
+    audited on its own."""
+    from cityhub import actions
+
+    if p.id is None:
+        created = actions.call("dataset_create", ctx, p.dataset)
+        ds = auth.find_dataset(ctx, created["name"])
+    else:
+        ds = auth.find_dataset(ctx, p.id)
+        given = {k: v for k, v in p.dataset.items() if k not in ("name", "code")}
+        if p.dataset.get("name") not in (None, ds.name):
+            raise ValidationError("不支持修改数据资源名称", "Renaming a dataset is not supported",
+                                  fields={"name": ["renaming is not supported"]})
+        whole = {k: given.get(k, _field_default(k)) for k in FIELDS
+                 if k in given or not s.DatasetFields.model_fields[k].is_required()}
+        actions.call("dataset_update", ctx, {"id": ds.name, **whole})
+    if p.resources is not None:
+        _save_resources(ctx, ds, p.resources)
+        ctx.db.flush()
+        ctx.db.expire(ds, ["resources"])  # resource_create appends through both sides of the relationship
+    return dataset_dict(ds)
+
+
+def _save_resources(ctx: Context, ds: Dataset, specs: list[s.ResourceSpec]) -> None:
+    from cityhub import actions
+
+    current = {r.id: r for r in ds.resources}
+    kept = {spec.id for spec in specs if spec.id in current}
+    for rid in [r for r in current if r not in kept]:
+        actions.call("resource_delete", ctx, {"id": rid})
+    for i, spec in enumerate(specs):
+        try:
+            if spec.id in current:
+                res = current[spec.id]
+                change: dict[str, Any] = {"id": res.id}
+                for key in ("name", "description", "format"):
+                    if getattr(spec, key) != getattr(res, key):
+                        change[key] = getattr(spec, key)
+                if spec.url and spec.url != resource_dict(res)["url"]:
+                    change["url"] = spec.url
+                if len(change) > 1:
+                    actions.call("resource_update", ctx, change)
+            else:
+                actions.call("resource_create", ctx, {"dataset": ds.name, "name": spec.name, "url": spec.url,
+                                                      "format": spec.format, "description": spec.description})
+        except ValidationError as exc:
+            raise ValidationError(exc.message, exc.message_en, fields={"resources": [
+                f"{i}: {key}: {'; '.join(msgs)}" for key, msgs in exc.fields.items()]}) from None
 
 
 @action(auth.catalog_stamp, schema=s.Empty)

@@ -17,9 +17,10 @@ from cityhub.errors import NotAuthorized, NotFound
 GOVERNMENT_ROLES = ("platform_admin", "dept_admin", "steward", "analyst")
 
 
-def find_dataset(ctx: Context, ref: str) -> Dataset:
-    """The dataset by name or id (looked up once per call: the auth check and the action share it)."""
-    key = f"dataset:{ref}"
+def find_dataset(ctx: Context, ref: str, *, deleted: bool = False) -> Dataset:
+    """The dataset by name or id (looked up once per call: the auth check and the action share it);
+    deleted datasets only with ``deleted``."""
+    key = f"dataset:{ref}" + (":any" if deleted else "")
     cached = ctx.extra.get(key)
     if isinstance(cached, Dataset) and cached in ctx.db:
         return cached
@@ -28,7 +29,8 @@ def find_dataset(ctx: Context, ref: str) -> Dataset:
                         ).unique().scalar_one_or_none()
     if ds is None and ref.isdigit():
         ds = ctx.db.get(Dataset, int(ref))
-    if ds is None or ds.state != "active":  # deleted, or withdrawn at its harvest source: kept for the record
+    # deleted, or withdrawn at its harvest source: kept for the record
+    if ds is None or (ds.state != "active" and not (deleted and ds.state == "deleted")):
         raise NotFound(f"未找到数据资源 {ref}", f"Dataset not found: {ref}")
     ctx.extra[key] = ds
     return ds
@@ -99,8 +101,20 @@ def dataset_delete(ctx: Context, p: Any) -> None:
     _dataset_write(ctx, p.id)
 
 
+def dataset_save(ctx: Context, p: Any) -> None:
+    """A whole-dataset save is a create or an update of the named dataset (each nested action checks too)."""
+    if p.id is None:
+        require_manager(ctx, _dept_id(ctx, str(p.dataset.get("department", ""))))
+        return
+    _dataset_write(ctx, p.id)
+    target = p.dataset.get("department")
+    if target is not None:
+        require_manager(ctx, _dept_id(ctx, str(target)))
+
+
 def dataset_show(ctx: Context, p: Any) -> None:
-    ds = find_dataset(ctx, p.id)
+    deleted = bool(getattr(p, "include_deleted", False)) and ctx.actor is not None and ctx.actor.is_admin
+    ds = find_dataset(ctx, p.id, deleted=deleted)
     if not can_read(ctx, ds):
         raise NotAuthorized("无权查看该数据资源", "You may not view this dataset")
 

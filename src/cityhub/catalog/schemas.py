@@ -23,6 +23,9 @@ from cityhub.geo import DISTRICT_NAMES
 from cityhub.settings import get_settings
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{1,99}$"
+MAX_EXTRAS = 100
+MAX_EXTRA_CHARS = 10_000
+MAX_EXTRAS_TOTAL = 65_536
 DANGEROUS = re.compile(r"<\s*/?\s*(script|iframe|object|embed|style|link|meta|base|form)\b|javascript\s*:|"
                        r"vbscript\s*:|data\s*:\s*text/html|<[^>]+\son\w+\s*=", re.I)
 
@@ -80,6 +83,21 @@ class DatasetFields(Strict):
     contact_email: str = Field("", max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
     contact_phone: str = Field("", max_length=40, pattern=r"^[0-9+\-() ]*$")
     private: bool = False
+    extras: dict[str, str] = Field(default_factory=dict, description="free-form CKAN extras (key → value)")
+
+    @field_validator("extras")
+    @classmethod
+    def _extras(cls, v: dict[str, str]) -> dict[str, str]:
+        if len(v) > MAX_EXTRAS:
+            raise ValueError(f"附加字段最多{MAX_EXTRAS}个 / at most {MAX_EXTRAS} extras")
+        for key, value in v.items():
+            if not 1 <= len(key) <= 100 or any(c in key for c in "<>\"'") or not key.isprintable():
+                raise ValueError(f"附加字段名不合法 / invalid extra key: {key[:100]}")
+            if len(value) > MAX_EXTRA_CHARS:
+                raise ValueError(f"附加字段值过长 / extra value too long: {key}")
+        if sum(len(k) + len(x) for k, x in v.items()) > MAX_EXTRAS_TOTAL:
+            raise ValueError(f"附加字段总长超过{MAX_EXTRAS_TOTAL}字符 / extras exceed {MAX_EXTRAS_TOTAL} characters")
+        return v
 
     @field_validator("abstract")
     @classmethod
@@ -186,6 +204,9 @@ class DatasetFields(Strict):
 
 class DatasetCreate(DatasetFields):
     name: str = Field(pattern=SLUG, description="URL name (slug), unique")
+    code: str | None = Field(None, pattern=r"^[1-3]\d{5}\d{0,6}/\d{6}$",
+                             description="catalog code to keep (e.g. from a CityHub dump); used when free and "
+                                         "matching the classification, otherwise a new one is generated")
 
 
 class DatasetPatch(Strict):
@@ -207,6 +228,30 @@ class DatasetPatch(Strict):
 
 class DatasetRef(Strict):
     id: str = Field(min_length=1, max_length=100, description="dataset name or id")
+
+
+class DatasetShowIn(DatasetRef):
+    include_deleted: bool = Field(False, description="platform admins: show a withdrawn dataset too")
+
+
+class ResourceSpec(Strict):
+    """One resource of a whole-dataset save: an existing one (``id``) to keep and update, or a new link."""
+
+    id: str | None = Field(None, min_length=1, max_length=36)
+    name: str = Field("", max_length=300)
+    description: str = Field("", max_length=5000)
+    url: str = Field("", max_length=2000)
+    format: str = Field("", max_length=20, pattern=r"^[A-Za-z0-9.+-]*$")
+
+
+class DatasetSave(Strict):
+    """A whole dataset with its resources (CKAN's ``package_create`` / ``package_update``)."""
+
+    id: str | None = Field(None, min_length=1, max_length=100,
+                           description="the dataset to replace (name or id); absent: create a new one")
+    dataset: dict[str, Any] = Field(description="dataset_create input (for a replace: every field, no name)")
+    resources: list[ResourceSpec] | None = Field(
+        None, max_length=1000, description="the resources, in order; absent: leave them as they are")
 
 
 class SearchIn(Strict):

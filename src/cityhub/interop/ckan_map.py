@@ -508,17 +508,28 @@ def package_to_dataset(pkg: dict[str, Any], *, default_theme: str | None = None)
     return out
 
 
-def package_resources(pkg: dict[str, Any]) -> list[dict[str, str]]:
-    """The package's resources as ``resource_create`` inputs (``name``, ``url``, ``format``, ``description``),
-    in order; resources without a URL are skipped (CKAN allows them, we do not)."""
-    out = []
+def resource_specs(pkg: dict[str, Any]) -> list[dict[str, Any]]:
+    """The package's resources in order, each ``{id?, name, url, format, description}``: ``id`` only when the
+    resource names one (a CKAN update refers to existing resources by id). Resources with neither an id nor
+    a URL are skipped (CKAN allows them, we do not)."""
+    out: list[dict[str, Any]] = []
     for r in pkg.get("resources") or []:
         if not isinstance(r, dict):
             continue
         url = _str(r, "url")
-        if not url:
+        rid = _str(r, "id")
+        if not url and not rid:
             continue
         fmt = re.sub(r"[^A-Za-z0-9.+-]", "", _str(r, "format"))[:20]
-        out.append({"name": _str(r, "name")[:300], "url": url, "format": fmt.upper(),
-                    "description": _str(r, "description")})
+        spec: dict[str, Any] = {"name": _str(r, "name")[:300], "url": url, "format": fmt.upper(),
+                                "description": _str(r, "description")}
+        if rid:
+            spec["id"] = rid[:36]
+        out.append(spec)
     return out
+
+
+def package_resources(pkg: dict[str, Any]) -> list[dict[str, str]]:
+    """The package's resources as ``resource_create`` inputs (``name``, ``url``, ``format``, ``description``),
+    in order; resources without a URL are skipped (CKAN allows them, we do not)."""
+    return [{k: v for k, v in spec.items() if k != "id"} for spec in resource_specs(pkg) if spec["url"]]

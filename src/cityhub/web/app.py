@@ -96,7 +96,8 @@ class CallerMiddleware:
             else:
                 await asyncio.to_thread(deps.resolve, request)
         except CityHubError as exc:
-            await self._headers(deps.error_response(exc), path)(scope, receive, send)
+            response = ckan.error_response(path, exc) if ckan.is_ckan_path(path) else deps.error_response(exc)
+            await self._headers(response, path)(scope, receive, send)
             return
         extra = SECURITY_HEADERS_RAW if not path.startswith("/api/docs") else SECURITY_HEADERS_DOCS
 

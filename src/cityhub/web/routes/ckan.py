@@ -1,6 +1,9 @@
-"""CKAN Action API v3 compatibility (``/api/3/action/<name>``) with CKAN's envelope and error types.
+"""CKAN Action API v3 compatibility (``/api/3/action/<name>`` and ``/api/action/<name>``) with CKAN's envelope,
+error types and HTTP codes, so CKAN clients (``ckanapi``, CKAN harvesters, scripts) work unchanged.
 
-Departments are CKAN organizations, themes are CKAN groups; our catalog metadata travels as ``extras``.
+Departments are CKAN organizations, themes are CKAN groups; our catalog metadata travels as ``extras``. The
+package ↔ dataset mapping is the pure module :mod:`cityhub.interop.ckan_map`; every read and write here is
+one or more registered actions (validate → authorize → do → audit), this module only translates shapes.
 """
 
 from __future__ import annotations
@@ -17,101 +20,94 @@ from fastapi.responses import JSONResponse, Response
 from cityhub import __version__
 from cityhub.catalog.schemas import UploadedFile
 from cityhub.catalog.vocab import THEME_BY_SLUG
-from cityhub.errors import CityHubError, NotFound, ValidationError
+from cityhub.errors import CityHubError, Conflict, NotAuthorized, NotFound, ValidationError
+from cityhub.interop import ckan_map
+from cityhub.interop.ckan_map import group, organization
 from cityhub.settings import get_settings
 from cityhub.web.cache import public_responses
 from cityhub.web.deps import call, check_csrf
 
-router = APIRouter(prefix="/api/3/action", tags=["ckan"])
+router = APIRouter(tags=["ckan"])
+PREFIXES = ("/api/3/action", "/api/action")
 
 FQ_FIELDS = {"organization": "organization", "owner_org": "organization", "groups": "theme", "tags": "tags",
              "res_format": "res_format", "license_id": "license_id", "sharing_class": "sharing_class",
              "opening_class": "opening_class", "update_cycle": "update_cycle", "district": "district",
              "catalog_type": "catalog_type", "theme": "theme"}
 FACET_OUT = {v: k for k, v in FQ_FIELDS.items() if k not in ("owner_org", "theme")}
-EXTRA_KEYS = ("code", "catalog_type", "base_category", "sharing_class", "sharing_condition", "sharing_basis",
-              "opening_class", "opening_condition", "update_cycle", "published_on", "format", "temporal_start",
-              "temporal_end", "quality_score", "title_en", "department_uscc")
+EXTRA_KEYS = ckan_map.EXTRA_KEYS
+# our input field → the CKAN field a client sent it as (for per-field error messages)
+CKAN_FIELD = {"abstract": "notes", "department": "owner_org", "contact_name": "maintainer",
+              "contact_email": "maintainer_email", "__all__": "extras", "dataset": "package_id"}
+# CKAN organization capacity → our role
+MEMBER_ROLES = {"member": "analyst", "editor": "steward", "admin": "dept_admin"}
+ROLE_CAPACITY = {v: k for k, v in MEMBER_ROLES.items()} | {"platform_admin": "admin"}
+
+
+class BadRequest(Exception):
+    """A request CKAN answers with ``400 "Bad request - …"`` (a bare JSON string, not the envelope)."""
+
+
+def _base() -> str:
+    return get_settings().base_url.rstrip("/")
 
 
 def _help(request: Request, name: str) -> str:
-    return f"{get_settings().base_url.rstrip('/')}/api/3/action/help_show?name={name}"
+    return f"{_base()}/api/3/action/help_show?name={name}"
 
 
 def ok(request: Request, name: str, result: Any) -> JSONResponse:
     return JSONResponse({"help": _help(request, name), "success": True, "result": result})
 
 
+def bad_request(message: str) -> JSONResponse:
+    """CKAN's ``_finish_bad_request``: status 400 and the JSON string ``"Bad request - <message>"``."""
+    return JSONResponse(f"Bad request - {message}", status_code=400)
+
+
+def ckan_fields(fields: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Our per-field messages keyed by the CKAN field names the client used."""
+    out: dict[str, list[str]] = {}
+    for key, messages in fields.items():
+        name = CKAN_FIELD.get(key, key)
+        out.setdefault(name, []).extend(messages if isinstance(messages, list) else [str(messages)])
+    return out
+
+
+def ckan_error(exc: CityHubError) -> tuple[dict[str, Any], int]:
+    """The CKAN ``error`` object and HTTP status for one of our errors (as ``ckan/views/api.py`` builds them)."""
+    if exc.status in (401, 403):
+        return {"__type": "Authorization Error", "message": f"Access denied: {exc.message_en}"}, 403
+    if exc.status == 404:
+        return {"__type": "Not Found Error", "message": f"Not found: {exc.message_en}"}, 404
+    if exc.status == 429:
+        return {"__type": "Authorization Error", "message": f"Access denied: {exc.message_en}"}, 429
+    error: dict[str, Any] = ckan_fields(exc.fields) if exc.fields else {"message": exc.message_en}
+    error["__type"] = "Validation Error"
+    return error, 413 if exc.status == 413 else 409
+
+
 def fail(request: Request, name: str, exc: CityHubError) -> JSONResponse:
-    error: dict[str, Any] = {"__type": exc.ckan_type, "message": exc.message_en}
-    if isinstance(exc, ValidationError):
-        error.update(exc.fields)
-        status = 409
-    else:
-        status = {404: 404, 403: 403, 401: 403, 429: 429, 413: 413}.get(exc.status, 400)
+    error, status = ckan_error(exc)
     return JSONResponse({"help": _help(request, name), "success": False, "error": error}, status_code=status)
 
 
-def organization(d: dict[str, Any]) -> dict[str, Any]:
-    return {"id": d["slug"], "name": d["slug"], "title": d["name"], "display_name": d["name"],
-            "description": d.get("description", ""), "type": "organization", "is_organization": True,
-            "state": "active", "image_url": "", "created": d.get("created_at"), "approval_status": "approved",
-            "package_count": d.get("dataset_count", 0),
-            "extras": [{"key": "uscc", "value": d["uscc"]}, {"key": "level", "value": d["level"]},
-                       {"key": "short_name", "value": d["short_name"]}, {"key": "name_en", "value": d["name_en"]}]}
+def is_ckan_path(path: str) -> bool:
+    """Whether ``path`` is a CKAN Action API URL (errors there take CKAN's shape)."""
+    return any(path.startswith(prefix + "/") for prefix in PREFIXES)
 
 
-def group(slug: str, count: int | None = None) -> dict[str, Any]:
-    t = THEME_BY_SLUG.get(slug, (slug, slug, slug))
-    out: dict[str, Any] = {"id": slug, "name": slug, "title": t[1], "display_name": t[1], "description": t[2],
-                           "type": "group", "is_organization": False, "state": "active", "image_url": ""}
-    if count is not None:
-        out["package_count"] = count
-    return out
+def error_response(path: str, exc: CityHubError) -> JSONResponse:
+    """A CKAN-shaped error for a failure before the action runs (e.g. a revoked token in the middleware)."""
+    name = path.rsplit("/", 1)[-1]
+    error, status = ckan_error(exc)
+    return JSONResponse({"help": f"{_base()}/api/3/action/help_show?name={name}", "success": False,
+                         "error": error}, status_code=status)
 
 
 def package(d: dict[str, Any]) -> dict[str, Any]:
     """A dataset in CKAN's package shape."""
-    resources = [
-        {"id": r["id"], "package_id": str(d["id"]), "name": r["name"], "description": r["description"],
-         "url": r["url"], "format": r["format"], "mimetype": r["media_type"], "size": r["size"],
-         "hash": f"sha256:{r['sha256']}" if r["sha256"] else "", "created": r["created_at"],
-         "last_modified": r["modified_at"], "position": r["position"], "state": "active",
-         "url_type": "upload" if r["uploaded"] else None, "datastore_active": r.get("datastore_active", False)}
-        for r in d.get("resources", [])
-    ]
-    org = {"id": d["department"], "name": d["department"], "title": d["department_name"],
-           "type": "organization", "is_organization": True, "state": "active"}
-    return {
-        "id": str(d["id"]),
-        "name": d["name"],
-        "title": d["title"],
-        "notes": d["abstract"],
-        "type": "dataset",
-        "state": d["state"],
-        "private": d["private"],
-        "owner_org": d["department"],
-        "organization": org,
-        "groups": [group(d["theme"])],
-        "tags": [{"name": t, "display_name": t, "state": "active"} for t in d["tags"]],
-        "num_tags": len(d["tags"]),
-        "resources": resources,
-        "num_resources": len(resources),
-        "license_id": d["license_id"],
-        "license_title": d["license_title"],
-        "license_url": d["license_url"],
-        "metadata_created": d["created_at"],
-        "metadata_modified": d["modified_at"],
-        "maintainer": d.get("contact_name", ""),
-        "maintainer_email": d.get("contact_email", ""),
-        "author": d["department_name"],
-        "author_email": "",
-        "url": f"{get_settings().base_url.rstrip('/')}/dataset/{d['name']}",
-        "version": "",
-        "extras": [{"key": k, "value": "" if d.get(k) is None else str(d.get(k))} for k in EXTRA_KEYS]
-        + [{"key": "districts", "value": json.dumps(d["districts"], ensure_ascii=False)},
-           {"key": "sharing_method", "value": json.dumps(d["sharing_method"], ensure_ascii=False)}],
-    }
+    return ckan_map.package(d, _base())
 
 
 def parse_fq(fq: str) -> tuple[dict[str, list[str]], list[str]]:
@@ -164,6 +160,8 @@ def _facet_fields(raw: Any) -> list[str]:
 
 
 def package_search(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    """CKAN ``package_search``: ``q`` (text, ``*:*`` or ``field:value`` clauses), ``fq``, ``rows`` ≤ 1000,
+    ``start``, ``sort``, ``facet.field``, ``facet.limit`` (-1: all, up to 1000), ``include_private``."""
     q = str(p.get("q", "") or "")
     filters, rest = parse_fq(str(p.get("fq", "") or ""))
     qf, qrest = parse_fq(q) if ":" in q and q.strip() != "*:*" else ({}, [q] if q.strip() != "*:*" else [])
@@ -176,33 +174,64 @@ def package_search(request: Request, p: dict[str, Any]) -> dict[str, Any]:
     unknown = [f for f in facets if f not in FACET_OUT]
     if unknown:
         raise ValidationError("未知分面字段", "Unknown facet field", fields={"facet.field": unknown})
+    facet_limit = _int(p, "facet.limit", 50, -1, 1000)
     sort = str(p.get("sort", "") or ("score desc" if text else "metadata_modified desc")).split(",")[0].strip()
-    include_private = str(p.get("include_private", "false")).lower() == "true"
+    include_private = _bool(p, "include_private", False)
     result = call(request, "dataset_search", {
         "q": text, "filters": filters, "rows": rows, "start": start, "sort": sort, "facet_fields": facets,
-        "facet_limit": _int(p, "facet.limit", 50, 1, 1000), "include_private": include_private, "full": True},
-        via="api")
-    full = result["results"]
+        "facet_limit": 1000 if facet_limit <= 0 else facet_limit, "include_private": include_private,
+        "full": True}, via="api")
     search_facets = {}
     plain = {}
     for fld, items in result["facets"].items():
         name = FACET_OUT.get(fld, fld)
         search_facets[name] = {"title": name, "items": items}
         plain[name] = {i["name"]: i["count"] for i in items}
-    return {"count": result["count"], "sort": sort, "results": [package(d) for d in full], "facets": plain,
-            "search_facets": search_facets}
+    return {"count": result["count"], "sort": sort, "results": [package(d) for d in result["results"]],
+            "facets": plain, "search_facets": search_facets}
+
+
+def current_package_list_with_resources(request: Request, p: dict[str, Any]) -> list[dict[str, Any]]:
+    """The most recently modified packages with their resources (``limit`` ≤ 1000, ``offset`` or ``page``)."""
+    limit = _int(p, "limit", 10, 1, 1000)
+    offset = _int(p, "offset", 0, 0, 1_000_000) if "offset" in p or "page" not in p else \
+        (_int(p, "page", 1, 1, 1_000_000) - 1) * limit
+    result = call(request, "dataset_search", {"rows": limit, "start": offset, "sort": "metadata_modified desc",
+                                              "include_private": True, "full": True}, via="api")
+    return [package(d) for d in result["results"]]
 
 
 def _id(p: dict[str, Any], key: str = "id") -> str:
     value = p.get(key) or p.get("name")
-    if not value:
+    if not value or not isinstance(value, (str, int)):
         raise ValidationError(f"缺少参数 {key}", f"Missing value: {key}", fields={key: ["Missing value"]})
     return str(value)
 
 
+def show_dataset(request: Request, ref: str, include_deleted: bool = False) -> dict[str, Any]:
+    """The dataset a CKAN client names by package id (see :func:`ckan_map.package_id`) or by name.
+
+    A bare number is a name here, never our row id: CKAN ids are UUIDs, and a row id from another
+    instance's dump must not find one of ours."""
+    parsed = ckan_map.parse_package_id(ref)
+    data: dict[str, Any] = {"id": str(parsed[0]) if parsed else ref}
+    if include_deleted:
+        data["include_deleted"] = True
+    d: dict[str, Any] = call(request, "dataset_show", data, via="api")
+    if (parsed and not ckan_map.same_instant(d["created_at"], parsed[1])) or (not parsed and d["name"] != ref):
+        raise NotFound(f"未找到数据资源 {ref}", f"Dataset not found: {ref}")
+    return d
+
+
+def _packages_of(request: Request, field: str, ref: str) -> list[dict[str, Any]]:
+    res = call(request, "dataset_search", {"filters": {field: [ref]}, "rows": 1000, "full": True,
+                                           "sort": "metadata_modified desc"}, via="api")
+    return [package(d) for d in res["results"]]
+
+
 def organization_list(request: Request, p: dict[str, Any]) -> list[Any]:
     depts = call(request, "department_list", {}, via="api")
-    if str(p.get("all_fields", "false")).lower() == "true":
+    if _bool(p, "all_fields", False):
         return [organization(d) for d in depts]
     return [d["slug"] for d in depts]
 
@@ -213,16 +242,14 @@ def organization_show(request: Request, p: dict[str, Any]) -> dict[str, Any]:
     if ref not in depts:
         raise NotFound("未找到组织", "Organization not found")
     org = organization(depts[ref])
-    if str(p.get("include_datasets", "false")).lower() == "true":
-        res = call(request, "dataset_search", {"filters": {"organization": [ref]}, "rows": 1000, "full": True},
-                   via="api")
-        org["packages"] = [package(d) for d in res["results"]]
+    if _bool(p, "include_datasets", False):
+        org["packages"] = _packages_of(request, "organization", ref)
     return org
 
 
 def group_list(request: Request, p: dict[str, Any]) -> list[Any]:
     themes = call(request, "theme_list", {}, via="api")
-    if str(p.get("all_fields", "false")).lower() == "true":
+    if _bool(p, "all_fields", False):
         return [group(t["name"], t["package_count"]) for t in themes]
     return [t["name"] for t in themes]
 
@@ -232,19 +259,49 @@ def group_show(request: Request, p: dict[str, Any]) -> dict[str, Any]:
     if ref not in THEME_BY_SLUG:
         raise NotFound("未找到分组", "Group not found")
     counts = {t["name"]: t["package_count"] for t in call(request, "theme_list", {}, via="api")}
-    return group(ref, counts.get(ref, 0))
+    out = group(ref, counts.get(ref, 0))
+    if _bool(p, "include_datasets", False):
+        out["packages"] = _packages_of(request, "theme", ref)
+    return out
 
 
 def package_show(request: Request, p: dict[str, Any]) -> dict[str, Any]:
-    d = call(request, "dataset_show", {"id": _id(p)}, via="api")
+    d = show_dataset(request, _id(p), include_deleted=_can_see_deleted(request))
     call(request, "usage_record", {"dataset_id": d["id"], "kind": "api_calls"}, via="api")
     return package(d)
+
+
+def _can_see_deleted(request: Request) -> bool:
+    actor = getattr(request.state, "actor", None)
+    return actor is not None and actor.is_admin
+
+
+def user_dict(u: dict[str, Any], with_email: bool) -> dict[str, Any]:
+    """One of our users in CKAN's user shape."""
+    return {"id": str(u["id"]), "name": u["name"], "fullname": u["display_name"],
+            "display_name": u["display_name"] or u["name"], "email": u["email"] if with_email else None,
+            "created": u["created_at"], "about": "", "sysadmin": u["role"] == "platform_admin",
+            "state": "active" if u["active"] else "deleted", "image_url": "", "image_display_url": "",
+            "email_hash": "", "number_created_packages": 0, "activity_streams_email_notifications": False,
+            "capacity": ROLE_CAPACITY.get(u["role"]), "organization": u["department"]}
+
+
+def user_show(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    """The caller's own account (no ``id``), or an account by name or id (yourself, or anyone for admins)."""
+    actor = getattr(request.state, "actor", None)
+    if actor is None:
+        raise NotAuthorized("请先登录", "Sign-in required")
+    ref = str(p.get("id") or p.get("user_obj") or p.get("name") or actor.name)
+    name = actor.name if ref in (actor.name, str(actor.id)) else ref
+    u = call(request, "user_show", {"name": name}, via="api")
+    return user_dict(u, with_email=True)
 
 
 def status_show(request: Request, p: dict[str, Any]) -> dict[str, Any]:
     s = get_settings()
     return {"ckan_version": "2.10.0", "cityhub_version": __version__, "site_title": s.site_title,
             "site_url": s.base_url, "site_description": f"{s.city_name}公共数据开放平台", "locale_default": "zh_Hans_CN",
+            "error_emails_to": None, "locale_default_name": "zh_Hans_CN",
             "extensions": ["cityhub", "datastore"]}
 
 
@@ -348,30 +405,159 @@ def _resource_out(request: Request, created: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _csrf(request: Request) -> None:
+    """Cookie-authenticated writes need the session's CSRF token; anonymous callers go on to the action,
+    which refuses them with CKAN's Authorization Error."""
+    if getattr(request.state, "actor", None) is not None:
+        check_csrf(request, None)
+
+
+def _package_ref(request: Request, p: dict[str, Any], key: str) -> str:
+    """Our dataset name for the package a write names (package id or name)."""
+    return str(show_dataset(request, _id(p, key))["name"])
+
+
 def resource_create(request: Request, p: dict[str, Any]) -> dict[str, Any]:
-    check_csrf(request, None)
+    _csrf(request)
     upload = p.get("upload")
     created = call(request, "resource_create", {
-        "dataset": _id(p, "package_id"), "name": str(p.get("name", "")), "description": str(p.get("description", "")),
-        "url": "" if upload is not None else str(p.get("url", "")), "format": str(p.get("format", "")),
-        "upload": upload}, via="api")
+        "dataset": _package_ref(request, p, "package_id"), "name": str(p.get("name", "")),
+        "description": str(p.get("description", "")), "url": "" if upload is not None else str(p.get("url", "")),
+        "format": str(p.get("format", "")), "upload": upload}, via="api")
     return _resource_out(request, created)
 
 
 def resource_update(request: Request, p: dict[str, Any]) -> dict[str, Any]:
-    check_csrf(request, None)
+    """Change a resource's name, description, format, link or file (``resource_patch`` is the same here:
+    fields not sent stay as they are)."""
+    _csrf(request)
     data: dict[str, Any] = {"id": _id(p)}
     for key in ("name", "description", "format"):
-        if key in p:
+        if key in p and p[key] is not None:
             data[key] = str(p[key])
     if p.get("upload") is not None:
         data["upload"] = p["upload"]
     elif p.get("url"):
-        data["url"] = str(p["url"])
+        current = call(request, "resource_show", {"id": data["id"]}, via="api")
+        if str(p["url"]) != current["url"]:  # our own download URL sent back unchanged keeps the file
+            data["url"] = str(p["url"])
     return _resource_out(request, call(request, "resource_update", data, via="api"))
 
 
-WRITES = {"resource_create": resource_create, "resource_update": resource_update}
+def resource_delete(request: Request, p: dict[str, Any]) -> None:
+    _csrf(request)
+    call(request, "resource_delete", {"id": _id(p)}, via="api")
+    return None
+
+
+def _mapped(pkg: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return ckan_map.package_to_dataset(pkg)
+    except ckan_map.MappingError as exc:
+        raise ValidationError("数据集字段不合法", "Invalid package", fields=exc.fields) from None
+
+
+def _resource_specs(pkg: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The package's resources for ``dataset_save`` (``None`` when the package has no ``resources`` key)."""
+    if "resources" not in pkg or pkg["resources"] is None:
+        return None
+    if not isinstance(pkg["resources"], list):
+        raise ValidationError("resources 须为列表", "resources must be a list", fields={"resources": ["Not a list"]})
+    return ckan_map.resource_specs(pkg)
+
+
+def _check_org(request: Request, slug: str) -> None:
+    try:
+        call(request, "department_show", {"slug": slug}, via="api")
+    except NotFound:
+        raise ValidationError("组织不存在", "Organization does not exist",
+                              fields={"owner_org": ["Organization does not exist"]}) from None
+
+
+def _save(request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    try:
+        saved: dict[str, Any] = call(request, "dataset_save", data, via="api")
+    except Conflict as exc:
+        if "name" in exc.fields:
+            raise ValidationError("该名称已被使用", "That URL is already in use.",
+                                  fields={"name": ["That URL is already in use."]}) from None
+        raise
+    return package(saved)
+
+
+def package_create(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    """Create a package (dataset) with its resources; our metadata from extras or the documented defaults."""
+    _csrf(request)
+    mapped = _mapped(p)
+    _check_org(request, mapped["department"])
+    return _save(request, {"dataset": mapped, "resources": _resource_specs(p)})
+
+
+def package_update(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    """Replace a package whole: fields not sent return to their defaults; with ``resources`` sent, resources
+    missing from the list are deleted (without it they stay, as in CKAN 2.10)."""
+    _csrf(request)
+    current = show_dataset(request, _id(p))
+    pkg = {**p, "name": p.get("name") or current["name"]}
+    if not (pkg.get("owner_org") or isinstance(pkg.get("organization"), dict)):
+        pkg["owner_org"] = current["department"]
+    mapped = _mapped(pkg)
+    _check_org(request, mapped["department"])
+    return _save(request, {"id": current["name"], "dataset": mapped, "resources": _resource_specs(pkg)})
+
+
+def package_patch(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    """Change only the fields sent: the current package with them laid over, then replaced."""
+    _csrf(request)
+    current = package(show_dataset(request, _id(p)))
+    merged = {**current, **{k: v for k, v in p.items() if k != "id"}}
+    if "owner_org" in p and "organization" not in p:
+        merged.pop("organization", None)
+    mapped = _mapped(merged)
+    _check_org(request, mapped["department"])
+    return _save(request, {"id": current["name"], "dataset": mapped, "resources": _resource_specs(merged)})
+
+
+def package_delete(request: Request, p: dict[str, Any]) -> None:
+    """Withdraw a package (state ``deleted``; platform admins still see it with ``package_show``)."""
+    _csrf(request)
+    call(request, "dataset_delete", {"id": show_dataset(request, _id(p))["name"]}, via="api")
+    return None
+
+
+def organization_member_create(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    """Make a user a member of an organization: capacity member/editor/admin → analyst/steward/department
+    admin of that department (changing roles is a platform admin's right, as for ``user_update``)."""
+    _csrf(request)
+    org = _id(p)
+    username = p.get("username")
+    role = str(p.get("role") or "")
+    errors: dict[str, list[str]] = {}
+    if not username or not isinstance(username, str):
+        errors["username"] = ["Missing value"]
+    if role not in MEMBER_ROLES:
+        errors["role"] = [f"role must be one of {', '.join(MEMBER_ROLES)}"]
+    if errors:
+        raise ValidationError("参数不合法", "Invalid input", fields=errors)
+    call(request, "department_show", {"slug": org}, via="api")
+    assert isinstance(username, str)
+    user = call(request, "user_update", {"name": username, "role": MEMBER_ROLES[role], "department": org},
+                via="api")
+    return {"id": f"{org}:{user['name']}", "table_name": "user", "table_id": str(user["id"]), "capacity": role,
+            "group_id": org, "state": "active"}
+
+
+WRITES = {
+    "package_create": package_create,
+    "package_update": package_update,
+    "package_patch": package_patch,
+    "package_delete": package_delete,
+    "resource_create": resource_create,
+    "resource_update": resource_update,
+    "resource_patch": resource_update,
+    "resource_delete": resource_delete,
+    "organization_member_create": organization_member_create,
+}
 
 
 READS = {
@@ -379,6 +565,7 @@ READS = {
     "site_read": lambda r, p: True,
     "package_list": lambda r, p: call(r, "dataset_list", {"limit": _int(p, "limit", 100000, 1, 100000),
                                                            "offset": _int(p, "offset", 0, 0, 10**9)}, via="api"),
+    "current_package_list_with_resources": current_package_list_with_resources,
     "package_search": package_search,
     "package_show": package_show,
     "organization_list": organization_list,
@@ -386,6 +573,7 @@ READS = {
     "group_list": group_list,
     "group_show": group_show,
     "tag_list": lambda r, p: call(r, "tag_list", {"limit": 100000}, via="api"),
+    "user_show": user_show,
     "resource_show": resource_show,
     "datastore_search": datastore_search,
     "datastore_search_sql": datastore_search_sql,
@@ -393,46 +581,72 @@ READS = {
 }
 
 
+def _json_object(raw: bytes | str) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"JSON Error: Error decoding JSON data. Error: {exc!r}") from None
+    if not isinstance(data, dict):
+        raise BadRequest(f"JSON Error: Request data JSON decoded to {data!r} but it needs to be a dictionary.")
+    return data
+
+
 async def _body(request: Request) -> dict[str, Any]:
+    """The request data as CKAN reads it: a JSON body, a form (multipart with an ``upload`` file), or a form
+    whose one key is the JSON document (``curl -d '{…}'``)."""
     if request.method != "POST":
         return {}
     ctype = request.headers.get("content-type", "")
-    if "application/json" in ctype:
-        try:
-            data = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ValidationError("请求体不是合法的JSON", "Request body is not valid JSON") from None
-        if not isinstance(data, dict):
-            raise ValidationError("请求体须为JSON对象", "Request body must be a JSON object")
-        return data
     if "form" in ctype:
         form = await request.form()
+        items = list(form.multi_items())
+        if len(items) == 1 and isinstance(items[0][1], str) and items[0][1] in ("", "1"):
+            return _json_object(items[0][0])
         out: dict[str, Any] = {}
-        for key, value in form.items():
+        for key, value in items:
             if isinstance(value, str):
                 out[key] = value
             elif key == "upload":  # a multipart file, as CKAN clients send it
                 out[key] = UploadedFile(filename=value.filename or "upload", stream=value.file)
         return out
-    return {}
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    return _json_object(raw)
 
 
-@router.get("/{name}", summary="CKAN action (GET)", operation_id="ckan_action_get")
+@router.get("/api/3/action/{name}", summary="CKAN action (GET)", operation_id="ckan_action_get")
 async def ckan_action_get(request: Request, name: str) -> Response:
     return await ckan_action(request, name)
 
 
-@router.post("/{name}", summary="CKAN action (POST, JSON or form body)", operation_id="ckan_action_post")
+@router.post("/api/3/action/{name}", summary="CKAN action (POST, JSON or form body)",
+             operation_id="ckan_action_post")
 async def ckan_action_post(request: Request, name: str) -> Response:
     return await ckan_action(request, name)
 
 
+@router.get("/api/action/{name}", include_in_schema=False)
+async def ckan_action_get_unversioned(request: Request, name: str) -> Response:
+    return await ckan_action(request, name)
+
+
+@router.post("/api/action/{name}", include_in_schema=False)
+async def ckan_action_post_unversioned(request: Request, name: str) -> Response:
+    return await ckan_action(request, name)
+
+
 async def ckan_action(request: Request, name: str) -> Response:
-    fn = READS.get(name) or (WRITES.get(name) if request.method == "POST" else None)
+    fn = READS.get(name) or WRITES.get(name)
     if fn is None:
-        return fail(request, name, NotFound(f"未知操作 {name}", f"Action name not known: {name}"))
+        return bad_request(f"Action name not known: {name}")
+    if request.method == "GET" and name not in READS:
+        return bad_request("JSON Error: Invalid request. Please use POST method for your request")
     try:
         params = _params(request, await _body(request))
+    except BadRequest as exc:
+        return bad_request(str(exc))
+    try:
         if name == "package_show" and request.state.actor is None:
             return await cached_package_show(request, params)
         result = await asyncio.to_thread(fn, request, params)
@@ -458,7 +672,7 @@ async def cached_package_show(request: Request, params: dict[str, Any]) -> Respo
 
 def _build_package_show(request: Request, params: dict[str, Any], ref: str) -> Response:
     stamp = _show_cache.stamp
-    d = call(request, "dataset_show", {"id": ref}, via="api")
+    d = show_dataset(request, ref)
     call(request, "usage_record", {"dataset_id": d["id"], "kind": "api_calls"}, via="api")
     body = json.dumps({"help": _help(request, "package_show"), "success": True, "result": package(d)},
                       ensure_ascii=False, separators=(",", ":")).encode()
