@@ -487,3 +487,44 @@ def test_infer_python_rules():
     assert infer.parse_date("2018年9月1日") == dt.date(2018, 9, 1)
     assert infer.parse_date("2018.9.1") == dt.date(2018, 9, 1)
     assert formats.clean_column_names(["", "a", "A", "_id"]) == ["column_1", "a", "A_2", "_id_2"]
+
+
+def test_real_xls_workbook(tmp_path, run_ingest):
+    """A genuine BIFF8 .xls (written with xlwt): Chinese text, numbers, Excel dates, booleans, a title
+    row above the header, a second sheet chosen by name."""
+    import datetime as dt
+
+    import xlwt
+
+    book = xlwt.Workbook(encoding="utf-8")
+    first = book.add_sheet("说明")
+    first.write(0, 0, "本表为示例")
+    sheet = book.add_sheet("停车场")
+    date_style = xlwt.easyxf(num_format_str="YYYY-MM-DD")
+    sheet.write(0, 0, "广州市公共停车场一览表")  # a caption above the header
+    for c, name in enumerate(["名称", "所属区", "泊位数", "收费标准", "开放日期", "是否收费"]):
+        sheet.write(1, c, name)
+    rows = [("天河城停车场", "天河区", 1200, 8.5, dt.date(2018, 9, 1), True),
+            ("北京路停车场", "越秀区", 300, 10.0, dt.date(2019, 1, 15), True),
+            ("南沙湿地停车场", "南沙区", 80, 0, dt.date(2020, 5, 20), False)]
+    for r, row in enumerate(rows, start=2):
+        for c, value in enumerate(row):
+            if isinstance(value, dt.date):
+                sheet.write(r, c, dt.datetime(value.year, value.month, value.day), date_style)
+            else:
+                sheet.write(r, c, value)
+    path = tmp_path / "parking.xls"
+    book.save(str(path))
+
+    result = run_ingest(path, sheet="停车场")
+    assert result.format == "xls" and result.rows == 3
+    assert [(c.name, c.type) for c in result.columns] == [
+        ("名称", "string"), ("所属区", "string"), ("泊位数", "integer"), ("收费标准", "number"),
+        ("开放日期", "date"), ("是否收费", "boolean")]
+    got = read_parquet(result)
+    assert got[0][1:] == ("天河城停车场", "天河区", 1200, 8.5, dt.date(2018, 9, 1), True)
+    assert got[2][1:] == ("南沙湿地停车场", "南沙区", 80, 0.0, dt.date(2020, 5, 20), False)
+    assert any("title row" in w for w in result.warnings)
+    with pytest.raises(IngestError) as e:
+        run_ingest(path, sheet="不存在的表")
+    assert e.value.code == "bad_spreadsheet"

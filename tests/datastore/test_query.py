@@ -672,3 +672,39 @@ def test_search_timeout_maps_to_query_error(t200k: TableRef) -> None:
     with pytest.raises(QueryError) as ei:
         search(t200k, timeout_s=0)
     assert ei.value.field == "timeout_s"
+
+
+def test_indexed_totals_equal_counted_totals(main: TableRef, tmp_path: Path) -> None:
+    """Equality totals on one column come from the value-count index; they must equal a real count."""
+    import cityhub.datastore.query as query
+
+    cases: list[dict] = [
+        {"所属区": "天河区"}, {"所属区": ["天河区", "海珠区"]}, {"所属区": "不存在区"},
+        {"人口": 100}, {"人口": None}, {"人口": [None, 20]}, {"开放": True}, {"开放": "false"},
+        {"日期": "2020-01-05"}, {"select": "kw1"}, {QUOTE_COL: "O'Brien"},
+    ]
+    conn = duckdb.connect()
+    conn.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet('{main.path}')")
+    for filters in cases:
+        ((col, raw),) = filters.items()
+        values = raw if isinstance(raw, list) else [raw]
+        parts = [f"{quote_ident(col)} IS NULL" if v is None else f"{quote_ident(col)} = ?" for v in values]
+        params = [v for v in values if v is not None]
+        if col == "开放":
+            params = [str(v).lower() == "true" for v in params]
+        expected = conn.execute(f"SELECT count(*) FROM t WHERE {' OR '.join(parts)}", params).fetchone()[0]
+        got = search(main, filters=filters, limit=2)
+        assert got["total"] == expected, filters
+    assert any(k[0] == str(main.path.resolve()) or k[0] == str(main.path) for k in query._count_index)
+
+    # a column with more distinct values than the index allows is counted by a scan instead
+    wide = write_range_table(tmp_path / "wide.parquet", 50_000, "res-wide")
+    assert search(wide, filters={"值": 300}, limit=1)["total"] == 1
+    key = query._index_key(wide, "值")
+    assert key is not None and query._count_index.get(key, "absent") is None
+
+    # a replaced file (new size/mtime) gets a fresh index, never stale counts
+    small = write_range_table(tmp_path / "swap.parquet", 10, "res-swap")
+    assert search(small, filters={"所属区": "天河区"}, limit=1)["total"] == 2
+    write_range_table(tmp_path / "swap.parquet", 100, "res-swap")
+    assert search(small, filters={"所属区": "天河区"}, limit=1)["total"] == 20

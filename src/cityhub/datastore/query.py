@@ -67,6 +67,12 @@ TWO_PHASE_MAX_ROWS = 1_000
 #: ... and fetch their rows by `_id` range when the ids lie within this many rows (~2 row groups)
 TWO_PHASE_MAX_SPAN = 250_000
 MAX_Q_TERMS = 20
+#: Exact totals for equality filters on one column come from a value-count index (one GROUP BY per
+#: table version and column, built on first use and kept in memory); columns with more distinct values
+#: than this, judged on a sample first, are counted by a scan as before.
+COUNT_INDEX_MAX_GROUPS = 20_000
+COUNT_INDEX_TYPES = ("string", "integer", "date", "boolean")
+COUNT_INDEX_CACHE = 64
 EXPORT_FORMATS = ("csv", "xlsx", "json", "parquet")
 _BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 20
@@ -419,6 +425,68 @@ def _coerce(value: Any, typ: str, column: str, fld: str) -> Any:
 
 def _like_pattern(term: str) -> str:
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+_count_index: collections.OrderedDict[tuple[Any, ...], dict[Any, int] | None] = collections.OrderedDict()
+_count_index_lock = threading.Lock()
+
+
+def _index_key(table: TableRef, column: str) -> tuple[Any, ...] | None:
+    try:
+        st = os.stat(_abspath(table.path))
+    except OSError:
+        return None
+    return (_abspath(table.path), st.st_size, st.st_mtime_ns, column)
+
+
+def _value_counts(conn: duckdb.DuckDBPyConnection, table: TableRef, column: str) -> dict[Any, int] | None:
+    """{value: rows} of ``column`` (None: too many distinct values for an index)."""
+    key = _index_key(table, column)
+    if key is None:
+        return None
+    with _count_index_lock:
+        if key in _count_index:
+            _count_index.move_to_end(key)
+            return _count_index[key]
+    view, ident = quote_ident(table.resource_id), quote_ident(column)
+    counts: dict[Any, int] | None = None
+    sample = conn.execute(
+        f"SELECT count(DISTINCT {ident}) FROM (SELECT {ident} FROM {view} LIMIT {COUNT_INDEX_MAX_GROUPS * 2})"
+    ).fetchone()
+    if sample is not None and int(sample[0]) <= COUNT_INDEX_MAX_GROUPS:
+        rows = conn.execute(
+            f"SELECT {ident}, count(*) FROM {view} GROUP BY {ident} LIMIT {COUNT_INDEX_MAX_GROUPS + 1}"
+        ).fetchall()
+        if len(rows) <= COUNT_INDEX_MAX_GROUPS:
+            counts = {v: int(n) for v, n in rows}
+    with _count_index_lock:
+        _count_index[key] = counts
+        while len(_count_index) > COUNT_INDEX_CACHE:
+            _count_index.popitem(last=False)
+    return counts
+
+
+def _indexed_total(
+    conn: duckdb.DuckDBPyConnection,
+    table: TableRef,
+    types: Mapping[str, str],
+    filters: Mapping[str, Any] | None,
+    q: Any,
+) -> int | None:
+    """The exact total of a search whose only condition is equality on one column, from the index."""
+    if q is not None or not isinstance(filters, Mapping) or len(filters) != 1:
+        return None
+    ((name, raw),) = filters.items()
+    col = _column(types, name, "filters")
+    typ = types[col]
+    if typ not in COUNT_INDEX_TYPES or col == "_id":
+        return None
+    values = list(raw) if isinstance(raw, (list, tuple)) else [raw]
+    wanted = {None if v is None else _coerce(v, typ, col, "filters") for v in values}
+    counts = _value_counts(conn, table, col)
+    if counts is None:
+        return None
+    return sum(counts.get(v, 0) for v in wanted)
 
 
 def _where(
@@ -797,6 +865,8 @@ def search(
         if include_total:
             if not conds and not distinct:
                 total = int(table.rows)
+            elif not distinct and (indexed := _indexed_total(conn, table, types, filters, q)) is not None:
+                total = indexed
             else:
                 base = f"SELECT {'DISTINCT ' if distinct else ''}{_select_list(names, types)} FROM {view}"
                 if conds:
