@@ -16,9 +16,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cityhub import actions, jobs
-from cityhub.errors import CityHubError, PayloadTooLarge
+from cityhub.errors import CityHubError, PayloadTooLarge, ValidationError
 from cityhub.settings import get_settings
-from cityhub.web import deps
+from cityhub.web import deps, openapi
 from cityhub.web.cache import public_responses
 from cityhub.web.routes import api, ckan, datastore, datastore_pages, pages
 from cityhub.web.routes import dcat as dcat_routes
@@ -137,6 +137,7 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
 
+    openapi.install(app)
     app.add_middleware(CallerMiddleware)
 
     @app.exception_handler(CityHubError)
@@ -162,6 +163,9 @@ def create_app() -> FastAPI:
         kind, zh, en = kinds.get(exc.status_code, ("error", "请求错误", str(exc.detail)))
         err = CityHubError(zh, en)
         err.type, err.status = kind, exc.status_code
+        if exc.status_code == 400:  # a body FastAPI cannot parse (not UTF-8, broken multipart): invalid input
+            err = ValidationError("请求体无法解析", f"Invalid request body: {exc.detail}",
+                                  fields={"body": [str(exc.detail)]})
         if pages.wants_html(request):
             return pages.error_page(request, err)
         return deps.error_response(err)

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from cityhub.accounts.schemas import DepartmentIn, DepartmentUpdate, SessionCreate, UserCreate, UserUpdate
-from cityhub.catalog.schemas import DatasetCreate, PlanItemIn, UploadedFile
+from cityhub.catalog.schemas import DatasetCreate, DatasetFields, PlanItemIn, UploadedFile
+from cityhub.web import openapi as o
 from cityhub.web.deps import call, check_csrf
+from cityhub.web.openapi import body_errors, ok
 
-router = APIRouter(prefix="/api/v1", tags=["native"])
+router = APIRouter(prefix="/api/v1", tags=["native"], generate_unique_id_function=o.operation_id)
 
+if TYPE_CHECKING:  # built at import time; to the type checker they are plain models
+    DatasetPatchBody = BaseModel
+    DepartmentPatchBody = BaseModel
+    UserPatchBody = BaseModel
+else:
+    DatasetPatchBody = o.patch_body(DatasetFields, "DatasetPatchBody")
+    DepartmentPatchBody = o.patch_body(DepartmentUpdate, "DepartmentPatchBody", without=("slug",))
+    UserPatchBody = o.patch_body(UserUpdate, "UserPatchBody", without=("name",))
 FACETS = ["organization", "theme", "res_format", "sharing_class", "opening_class", "update_cycle", "district"]
 
 
@@ -21,7 +31,7 @@ def _record(request: Request, dataset_id: int, kind: str = "api_calls") -> None:
     call(request, "usage_record", {"dataset_id": dataset_id, "kind": kind}, via="api")
 
 
-@router.get("/datasets", summary="Search datasets (jieba full text + facets)")
+@router.get("/datasets", summary="Search datasets (jieba full text + facets)", responses=ok(o.DatasetSearch))
 def datasets_search(
     request: Request,
     q: str = Query("", max_length=500),
@@ -48,42 +58,46 @@ def _write(request: Request) -> None:
     check_csrf(request, None)
 
 
-@router.post("/datasets", status_code=201, summary="Register a data resource")
+@router.post("/datasets", status_code=201, summary="Register a data resource",
+             responses=ok(o.Dataset, *body_errors(403, 404, 409), status=201))
 def datasets_create(request: Request, body: DatasetCreate) -> Any:
     _write(request)
     return call(request, "dataset_create", body, via="api")
 
 
-@router.get("/datasets/{name}", summary="Show a data resource")
+@router.get("/datasets/{name}", summary="Show a data resource", responses=ok(o.Dataset, 404))
 def datasets_show(request: Request, name: str) -> Any:
     result = call(request, "dataset_show", {"id": name}, via="api")
     _record(request, result["id"])
     return result
 
 
-@router.patch("/datasets/{name}", summary="Change metadata fields of a data resource")
-def datasets_update(request: Request, name: str, body: dict[str, Any]) -> Any:
+@router.patch("/datasets/{name}", summary="Change metadata fields of a data resource",
+              responses=ok(o.Dataset, *body_errors(403, 404, 409)))
+def datasets_update(request: Request, name: str, body: DatasetPatchBody) -> Any:
     _write(request)
-    return call(request, "dataset_update", {**body, "id": name}, via="api")
+    return call(request, "dataset_update", {**body.model_dump(exclude_unset=True), "id": name}, via="api")
 
 
-@router.delete("/datasets/{name}", summary="Withdraw a data resource")
+@router.delete("/datasets/{name}", summary="Withdraw a data resource", responses=ok(o.DatasetDeleted, 403, 404))
 def datasets_delete(request: Request, name: str) -> Any:
     _write(request)
     return call(request, "dataset_delete", {"id": name}, via="api")
 
 
-@router.get("/datasets/{name}/history", summary="Change history of a data resource")
+@router.get("/datasets/{name}/history", summary="Change history of a data resource",
+            responses=ok(list[o.Revision], 403, 404))
 def datasets_history(request: Request, name: str, limit: int = Query(50, ge=1, le=1000)) -> Any:
     return call(request, "dataset_history", {"id": name, "limit": limit}, via="api")
 
 
-@router.get("/datasets/{name}/quality", summary="Quality criteria and freshness")
+@router.get("/datasets/{name}/quality", summary="Quality criteria and freshness", responses=ok(o.Quality, 404))
 def datasets_quality(request: Request, name: str) -> Any:
     return call(request, "dataset_quality", {"id": name}, via="api")
 
 
-@router.post("/datasets/{name}/resources", status_code=201, summary="Add a file (multipart) or a link")
+@router.post("/datasets/{name}/resources", status_code=201, summary="Add a file (multipart) or a link",
+             responses=ok(o.ResourceWritten, *body_errors(403, 404), status=201))
 def resources_create(
     request: Request,
     name: str,
@@ -99,7 +113,7 @@ def resources_create(
                                              "url": url, "format": format, "upload": upload}, via="api")
 
 
-@router.get("/resources/{resource_id}", summary="Show a resource")
+@router.get("/resources/{resource_id}", summary="Show a resource", responses=ok(o.Resource, 404))
 def resources_show(request: Request, resource_id: str) -> Any:
     return call(request, "resource_show", {"id": resource_id}, via="api")
 
@@ -111,68 +125,71 @@ class ResourcePatch(BaseModel):
     format: str | None = Field(None, max_length=20)
 
 
-@router.patch("/resources/{resource_id}", summary="Change a resource's link or details")
+@router.patch("/resources/{resource_id}", summary="Change a resource's link or details",
+              responses=ok(o.ResourceWritten, *body_errors(403, 404)))
 def resources_update(request: Request, resource_id: str, body: ResourcePatch) -> Any:
     _write(request)
     return call(request, "resource_update", {"id": resource_id, **body.model_dump(exclude_none=True)}, via="api")
 
 
-@router.delete("/resources/{resource_id}", summary="Remove a resource")
+@router.delete("/resources/{resource_id}", summary="Remove a resource", responses=ok(o.ResourceDeleted, 403, 404))
 def resources_delete(request: Request, resource_id: str) -> Any:
     _write(request)
     return call(request, "resource_delete", {"id": resource_id}, via="api")
 
 
-@router.get("/departments", summary="Departments (data providers)")
+@router.get("/departments", summary="Departments (data providers)", responses=ok(list[o.DepartmentListed]))
 def departments_list(request: Request) -> Any:
     return call(request, "department_list", {}, via="api")
 
 
-@router.post("/departments", status_code=201, summary="Register a department")
+@router.post("/departments", status_code=201, summary="Register a department",
+             responses=ok(o.Department, *body_errors(403, 409), status=201))
 def departments_create(request: Request, body: DepartmentIn) -> Any:
     _write(request)
     return call(request, "department_create", body, via="api")
 
 
-@router.get("/departments/{slug}", summary="Show a department")
+@router.get("/departments/{slug}", summary="Show a department", responses=ok(o.Department, 404))
 def departments_show(request: Request, slug: str) -> Any:
     return call(request, "department_show", {"slug": slug}, via="api")
 
 
-@router.patch("/departments/{slug}", summary="Change a department")
-def departments_update(request: Request, slug: str, body: dict[str, Any]) -> Any:
+@router.patch("/departments/{slug}", summary="Change a department",
+              responses=ok(o.Department, *body_errors(403, 404, 409)))
+def departments_update(request: Request, slug: str, body: DepartmentPatchBody) -> Any:
     _write(request)
-    DepartmentUpdate.model_validate({**body, "slug": slug})
-    return call(request, "department_update", {**body, "slug": slug}, via="api")
+    return call(request, "department_update", {**body.model_dump(exclude_unset=True), "slug": slug}, via="api")
 
 
-@router.delete("/departments/{slug}", summary="Remove an unused department")
+@router.delete("/departments/{slug}", summary="Remove an unused department",
+               responses=ok(o.DepartmentDeleted, 403, 404, 409))
 def departments_delete(request: Request, slug: str) -> Any:
     _write(request)
     return call(request, "department_delete", {"slug": slug}, via="api")
 
 
-@router.get("/users", summary="Users (admins)")
+@router.get("/users", summary="Users (admins)", responses=ok(list[o.User], 403))
 def users_list(request: Request) -> Any:
     return call(request, "user_list", {}, via="api")
 
 
-@router.post("/users", status_code=201, summary="Create a user")
+@router.post("/users", status_code=201, summary="Create a user",
+             responses=ok(o.User, *body_errors(403, 404, 409), status=201))
 def users_create(request: Request, body: UserCreate) -> Any:
     _write(request)
     return call(request, "user_create", body, via="api")
 
 
-@router.get("/users/{name}", summary="Show a user")
+@router.get("/users/{name}", summary="Show a user", responses=ok(o.User, 403, 404))
 def users_show(request: Request, name: str) -> Any:
     return call(request, "user_show", {"name": name}, via="api")
 
 
-@router.patch("/users/{name}", summary="Change a user")
-def users_update(request: Request, name: str, body: dict[str, Any]) -> Any:
+@router.patch("/users/{name}", summary="Change a user", responses=ok(o.User, *body_errors(403, 404)))
+def users_update(request: Request, name: str, body: UserPatchBody) -> Any:
     _write(request)
-    UserUpdate.model_validate({**body, "name": name})
-    return call(request, "user_update", {**body, "name": name}, via="api")
+    return call(request, "user_update", {**body.model_dump(exclude_unset=True), "name": name}, via="api")
 
 
 class TokenIn(BaseModel):
@@ -181,7 +198,8 @@ class TokenIn(BaseModel):
     days: int = Field(90, ge=1, le=3650)
 
 
-@router.post("/tokens", status_code=201, summary="Create an API token (shown once)")
+@router.post("/tokens", status_code=201, summary="Create an API token (shown once)",
+             responses=ok(o.TokenCreated, *body_errors(403, 404), status=201))
 def tokens_create(request: Request, body: TokenIn) -> Any:
     _write(request)
     actor = request.state.actor
@@ -189,18 +207,18 @@ def tokens_create(request: Request, body: TokenIn) -> Any:
     return call(request, "token_create", {"user": user or "-", "name": body.name, "days": body.days}, via="api")
 
 
-@router.get("/tokens", summary="Your API tokens")
+@router.get("/tokens", summary="Your API tokens", responses=ok(list[o.Token], 403))
 def tokens_list(request: Request) -> Any:
     return call(request, "token_list", {}, via="api")
 
 
-@router.delete("/tokens/{token_id}", summary="Revoke an API token")
+@router.delete("/tokens/{token_id}", summary="Revoke an API token", responses=ok(o.TokenRevoked, 403, 404))
 def tokens_revoke(request: Request, token_id: int) -> Any:
     _write(request)
     return call(request, "token_revoke", {"id": token_id}, via="api")
 
 
-@router.get("/plans", summary="Open-data plans with item status")
+@router.get("/plans", summary="Open-data plans with item status", responses=ok(o.PlanList, 404))
 def plans_list(request: Request, department: str | None = None, year: int | None = Query(None, ge=2000, le=2100)) -> Any:
     return call(request, "plan_list", {"department": department, "year": year}, via="api")
 
@@ -211,40 +229,43 @@ class PlanBody(BaseModel):
     items: list[PlanItemIn] = Field(default_factory=list, max_length=1000)
 
 
-@router.put("/plans/{department}/{year}", summary="Create or replace a yearly open-data plan")
+@router.put("/plans/{department}/{year}", summary="Create or replace a yearly open-data plan",
+            responses=ok(o.Plan, *body_errors(403, 404)))
 def plans_upsert(request: Request, department: str, year: int, body: PlanBody) -> Any:
     _write(request)
     return call(request, "plan_upsert", {"department": department, "year": year, **body.model_dump()}, via="api")
 
 
-@router.get("/stats", summary="Live open-data indicators")
+@router.get("/stats", summary="Live open-data indicators", responses=ok(o.PortalStats))
 def stats(request: Request) -> Any:
     return call(request, "portal_stats", {}, via="api")
 
 
-@router.get("/themes", summary="Themes with dataset counts")
+@router.get("/themes", summary="Themes with dataset counts", responses=ok(list[o.Theme]))
 def themes(request: Request) -> Any:
     return call(request, "theme_list", {}, via="api")
 
 
-@router.get("/tags", summary="Tags of public datasets")
+@router.get("/tags", summary="Tags of public datasets", responses=ok(list[o.Tag]))
 def tags(request: Request, limit: int = Query(100, ge=1, le=10000)) -> Any:
     return call(request, "tag_list", {"limit": limit, "all_fields": True}, via="api")
 
 
-@router.get("/audit", summary="Audit records (platform admins)")
+@router.get("/audit", summary="Audit records (platform admins)", responses=ok(list[o.AuditEntry], 403))
 def audit_list(request: Request, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
                action: str | None = None, actor: str | None = None) -> Any:
     return call(request, "audit_list", {"limit": limit, "offset": offset, "action": action, "actor": actor},
                 via="api")
 
 
-@router.get("/audit/verify", summary="Verify the audit chain (platform admins)")
+@router.get("/audit/verify", summary="Verify the audit chain (platform admins)",
+            responses=ok(o.AuditVerification, 403))
 def audit_verify(request: Request) -> Any:
     return call(request, "audit_verify", {}, via="api")
 
 
-@router.post("/session", summary="Sign in (JSON); sets the session cookie")
+@router.post("/session", summary="Sign in (JSON); sets the session cookie",
+             responses=ok(o.SessionOut, *body_errors(403, 429)))
 def session_create(request: Request, body: SessionCreate) -> Any:
     from cityhub.web.routes.pages import set_session_cookie
 

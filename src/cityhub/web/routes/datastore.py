@@ -14,9 +14,11 @@ from pydantic import BaseModel, Field
 
 from cityhub.catalog.schemas import UploadedFile
 from cityhub.errors import ValidationError
+from cityhub.web import openapi as o
 from cityhub.web.deps import call, check_csrf
+from cityhub.web.openapi import body_errors, ok
 
-router = APIRouter(prefix="/api/v1", tags=["datastore"])
+router = APIRouter(prefix="/api/v1", tags=["datastore"], generate_unique_id_function=o.operation_id)
 
 
 def _json_param(raw: str | None, name: str) -> Any:
@@ -29,7 +31,8 @@ def _json_param(raw: str | None, name: str) -> Any:
 
 
 @router.post("/resources/{resource_id}/datastore", status_code=202,
-             summary="Load a table into the datastore (background job; upload a file or reuse the resource's file)")
+             summary="Load a table into the datastore (background job; upload a file or reuse the resource's file)",
+             responses=ok(o.DatastoreVersion, *body_errors(403, 404), status=202, description="Load queued"))
 def load(request: Request, resource_id: str,
          file: Annotated[UploadFile | None, File()] = None,
          schema: Annotated[str, Form(max_length=200000)] = "",
@@ -41,12 +44,14 @@ def load(request: Request, resource_id: str,
                                               "encoding": encoding or None}, via="api")
 
 
-@router.get("/resources/{resource_id}/datastore", summary="Datastore table info and load history")
+@router.get("/resources/{resource_id}/datastore", summary="Datastore table info and load history",
+            responses=ok(o.TableInfo, 403, 404))
 def info(request: Request, resource_id: str) -> Any:
     return call(request, "datastore_info", {"id": resource_id}, via="api")
 
 
-@router.get("/datastore/jobs/{version_id}", summary="Status and percentage of a load")
+@router.get("/datastore/jobs/{version_id}", summary="Status and percentage of a load",
+            responses=ok(o.DatastoreVersion, 403, 404))
 def job(request: Request, version_id: int) -> Any:
     return call(request, "datastore_job_show", {"version_id": version_id}, via="api")
 
@@ -55,19 +60,22 @@ class RollbackBody(BaseModel):
     version: int = Field(ge=1)
 
 
-@router.post("/resources/{resource_id}/datastore/rollback", summary="Make an earlier complete version live")
+@router.post("/resources/{resource_id}/datastore/rollback", summary="Make an earlier complete version live",
+             responses=ok(o.DatastoreVersion, *body_errors(403, 404, 409)))
 def rollback(request: Request, resource_id: str, body: RollbackBody) -> Any:
     check_csrf(request, None)
     return call(request, "datastore_rollback", {"resource_id": resource_id, "version": body.version}, via="api")
 
 
-@router.delete("/resources/{resource_id}/datastore", summary="Delete the datastore table")
+@router.delete("/resources/{resource_id}/datastore", summary="Delete the datastore table",
+               responses=ok(o.TableDeleted, 403, 404))
 def delete(request: Request, resource_id: str) -> Any:
     check_csrf(request, None)
     return call(request, "datastore_delete", {"resource_id": resource_id}, via="api")
 
 
-@router.get("/resources/{resource_id}/datastore/search", summary="Rows of the table (CKAN datastore_search)")
+@router.get("/resources/{resource_id}/datastore/search", summary="Rows of the table (CKAN datastore_search)",
+            responses=ok(o.DatastoreRows, 403, 404))
 def search(request: Request, resource_id: str,
            filters: str | None = Query(None, description="JSON object column → value or list"),
            q: str | None = Query(None, max_length=1000), fields: str | None = Query(None, max_length=10000),
@@ -82,7 +90,8 @@ def search(request: Request, resource_id: str,
         "records_format": records_format}, via="api")
 
 
-@router.get("/resources/{resource_id}/datastore/aggregate", summary="Group-by aggregates for charts")
+@router.get("/resources/{resource_id}/datastore/aggregate", summary="Group-by aggregates for charts",
+            responses=ok(o.QueryResult, 403, 404))
 def aggregate(request: Request, resource_id: str, group_by: list[str] = Query(...),
               metric: list[str] = Query(default_factory=lambda: ["count"]),
               filters: str | None = None, limit: int = Query(1000, ge=1, le=10000)) -> Any:
@@ -95,7 +104,8 @@ def aggregate(request: Request, resource_id: str, group_by: list[str] = Query(..
                                                  "limit": limit}, via="api")
 
 
-@router.get("/resources/{resource_id}/datastore/stats", summary="Statistics of one column")
+@router.get("/resources/{resource_id}/datastore/stats", summary="Statistics of one column",
+            responses=ok(o.ColumnStats, 403, 404))
 def stats(request: Request, resource_id: str, column: str = Query(..., max_length=200),
           bins: int = Query(20, ge=2, le=100)) -> Any:
     return call(request, "datastore_stats", {"resource_id": resource_id, "column": column, "bins": bins},
@@ -106,12 +116,14 @@ class SqlBody(BaseModel):
     sql: str = Field(min_length=1, max_length=20000)
 
 
-@router.post("/datastore/sql", summary="One read-only SELECT over tables named by resource id")
+@router.post("/datastore/sql", summary="One read-only SELECT over tables named by resource id",
+             responses=ok(o.QueryResult, *body_errors(403, 404)))
 def sql(request: Request, body: SqlBody) -> Any:
     return call(request, "datastore_search_sql", {"sql": body.sql}, via="api")
 
 
-@router.get("/resources/{resource_id}/datastore/download", summary="Download the table, whole or filtered")
+@router.get("/resources/{resource_id}/datastore/download", summary="Download the table, whole or filtered",
+            response_class=Response, responses={**o.DOWNLOAD, **o.errors(403, 404)})
 def download(request: Request, resource_id: str,
              format: str = Query("csv", pattern="^(csv|xlsx|json|parquet)$"), bom: bool = False,
              filters: str | None = None, q: str | None = Query(None, max_length=1000),

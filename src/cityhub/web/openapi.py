@@ -1,0 +1,533 @@
+"""What the native API returns, for the OpenAPI document at ``/api/openapi.json``.
+
+The routes return the actions' dictionaries as they are; the models here only *describe* those shapes
+(``responses=`` on each route), so the document is accurate without a second serialisation pass on the
+request path. ``tests/test_openapi_schemathesis.py`` holds the document to the truth: schemathesis sends
+generated requests and fails on any response whose status, content type, headers or body the document does
+not declare.
+
+Records allow additional properties: the catalog grows (extras, harvest origin, …) and a new field must not
+make an older client's schema reject the record. Every field listed here is always present with the type
+given.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from typing import Any, Literal
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+# -- the one error shape ----------------------------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    """``error`` of every native API error response (see ``cityhub.errors``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str = Field(description="machine type: validation_error, not_found, not_authorized, …")
+    message: str = Field(description="message in Chinese")
+    message_en: str = Field(description="message in English")
+    fields: dict[str, list[str]] | None = Field(
+        None, description="per-field messages (validation errors and some conflicts); absent otherwise")
+
+
+class ErrorResponse(BaseModel):
+    """``{"error": {"type", "message", "message_en", "fields"?}}``."""
+
+    model_config = ConfigDict(extra="forbid")
+    error: ErrorDetail
+
+
+ERROR_DESCRIPTIONS = {
+    401: "Not signed in, or the API token is invalid, expired or revoked (`not_authenticated`)",
+    403: "Signed in but not allowed (`not_authorized`)",
+    404: "Not found, or not visible to the caller (`not_found`)",
+    409: "Conflicts with the current state: duplicate name, still in use, … (`conflict`)",
+    413: "Request body larger than the upload limit (`payload_too_large`)",
+    422: "Invalid input, with per-field messages (`validation_error`)",
+    429: "Too many attempts; retry after the `Retry-After` seconds (`too_many_requests`)",
+}
+RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before the next attempt",
+                               "schema": {"type": "integer"}}}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries for the given error statuses, each with the standard error body.
+
+    401 (a bad token is refused before any route runs) and 422 (malformed parameters) are always included.
+    """
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in sorted({401, 422, *codes}):
+        entry: dict[str, Any] = {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[code]}
+        if code == 429:
+            entry["headers"] = RETRY_AFTER
+        out[code] = entry
+    return out
+
+
+def ok(model: Any, *codes: int, status: int = 200, description: str = "Success") -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a JSON route: its success body ``model`` plus the standard errors ``codes``."""
+    return {status: {"model": model, "description": description}, **errors(*codes)}
+
+
+def body_errors(*codes: int) -> tuple[int, ...]:
+    """Error statuses of a route with a request body (it can also be too large)."""
+    return (413, *codes)
+
+
+def patch_body(model: type[BaseModel], name: str, without: tuple[str, ...] = ()) -> type[BaseModel]:
+    """The body of a PATCH: ``model``'s fields (constraints and config kept), each optional, minus the ones
+    the path names. Parsing it rejects unknown fields and wrong types up front; the action still validates
+    the merged record whole with ``model`` itself (cross-field rules included)."""
+    fields: dict[str, Any] = {}
+    for key, info in model.model_fields.items():
+        if key in without:
+            continue
+        optional = copy.copy(info)
+        optional.default, optional.default_factory = None, None
+        fields[key] = (info.annotation, optional)
+    made: type[BaseModel] = create_model(name, __config__=model.model_config, **fields)
+    return made
+
+
+# -- records ---------------------------------------------------------------------------------------------
+
+
+class Record(BaseModel):
+    """A record the API returns; later versions may add properties."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Criterion(Record):
+    key: str
+    label: str
+    label_en: str
+    ok: bool
+
+
+class Quality(Record):
+    score: int = Field(description="0–100")
+    criteria: list[Criterion]
+    overdue: bool
+    due: dt.datetime | None
+    days_overdue: int
+
+
+class DatastoreVersion(Record):
+    """One load of a resource's table (a datastore version) and its job status."""
+
+    id: int
+    resource_id: str
+    version: int
+    status: Literal["queued", "running", "complete", "failed", "blocked"]
+    progress: float
+    stage: str | None
+    live: bool
+    source_name: str | None
+    source_bytes: int | None
+    rows: int | None
+    columns: list[dict[str, Any]]
+    format: str | None
+    encoding: str | None
+    delimiter: str | None
+    bad_cell_count: int | None
+    report: list[dict[str, Any]] | None = Field(None, description="bad cells; shown to the dataset's managers only")
+    warnings: list[str] | None
+    error_code: str | None
+    error: str | None
+    error_en: str | None
+    created_by: str
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    seconds: float | None
+
+
+class Resource(Record):
+    """A file or link of a data resource."""
+
+    id: str
+    dataset_id: int
+    position: int
+    name: str
+    description: str
+    url: str = Field(description="download URL (the portal's for uploaded files, else the link)")
+    source_url: str
+    uploaded: bool
+    format: str
+    media_type: str
+    size: int | None
+    sha256: str | None
+    created_at: dt.datetime
+    modified_at: dt.datetime
+    reachable: bool | None
+    datastore_active: bool
+
+
+class ResourceWritten(Resource):
+    datastore_job: DatastoreVersion | None = Field(description="the load queued for an uploaded table")
+
+
+class DataItemOut(Record):
+    name: str
+    type: str
+    description: str | None = None
+    length: int | None = None
+
+
+class DatasetSummary(Record):
+    """A data resource's metadata (search results, lists)."""
+
+    id: int
+    name: str
+    title: str
+    title_en: str
+    code: str = Field(description="catalog code (信息资源代码)")
+    catalog_type: str
+    base_category: str | None
+    class_item: str
+    class_category: str
+    class_sub: str
+    department: str
+    department_name: str
+    department_uscc: str
+    abstract: str
+    format: str
+    sharing_class: str
+    sharing_condition: str
+    sharing_method: list[str]
+    sharing_basis: str
+    opening_class: str
+    opening_condition: str
+    update_cycle: str
+    published_on: dt.date | None
+    theme: str
+    theme_name: str
+    theme_name_en: str
+    tags: list[str]
+    license_id: str
+    license_title: str
+    license_url: str
+    temporal_start: dt.date | None
+    temporal_end: dt.date | None
+    districts: list[str]
+    private: bool
+    state: str
+    created_at: dt.datetime
+    modified_at: dt.datetime
+    data_updated_at: dt.datetime | None
+    quality_score: int
+    views: int
+    downloads: int
+    api_calls: int
+    resource_formats: list[str]
+
+
+class Dataset(DatasetSummary):
+    """A whole data resource record: metadata, data items, resources, quality."""
+
+    data_items: list[DataItemOut]
+    related_codes: list[str]
+    contact_name: str
+    contact_email: str
+    contact_phone: str
+    resources: list[Resource]
+    quality: Quality
+
+
+class Facet(Record):
+    name: str
+    display_name: str
+    count: int
+
+
+class DatasetSearch(Record):
+    count: int = Field(description="all matches (results holds one page)")
+    results: list[DatasetSummary]
+    facets: dict[str, list[Facet]]
+
+
+class Revision(Record):
+    id: int
+    ts: dt.datetime
+    actor: str
+    action: str
+    changes: dict[str, Any] = Field(description="field → [old, new]")
+
+
+class Deleted(Record):
+    deleted: Literal[True]
+
+
+class DatasetDeleted(Deleted):
+    name: str
+
+
+class ResourceDeleted(Deleted):
+    id: str
+
+
+class DepartmentDeleted(Deleted):
+    slug: str
+
+
+class TableDeleted(Deleted):
+    resource_id: str
+
+
+class Department(Record):
+    id: int
+    slug: str
+    name: str
+    short_name: str
+    name_en: str
+    uscc: str
+    level: str
+    district: str | None
+    description: str
+    created_at: dt.datetime
+
+
+class DepartmentListed(Department):
+    dataset_count: int
+
+
+class User(Record):
+    id: int
+    name: str
+    display_name: str
+    email: str
+    role: Literal["platform_admin", "dept_admin", "steward", "analyst", "public"]
+    department: str | None
+    department_name: str | None
+    active: bool
+    created_at: dt.datetime
+    last_login_at: dt.datetime | None
+
+
+class SessionOut(Record):
+    user: User
+    csrf_token: str = Field(description="send as X-CSRF-Token with cookie-authenticated writes")
+
+
+class TokenCreated(Record):
+    id: int
+    token: str = Field(description="the secret; shown only this once")
+    user: str
+    name: str
+    expires_at: dt.datetime
+
+
+class Token(Record):
+    id: int
+    user: str
+    name: str
+    prefix: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+
+
+class TokenRevoked(Record):
+    id: int
+    revoked_at: dt.datetime
+
+
+class PlanItem(Record):
+    id: int
+    title: str
+    dataset: str | None
+    dataset_title: str | None
+    target_date: dt.date
+    format: str
+    update_cycle: str
+    status: Literal["planned", "opened", "late"]
+    opened_on: dt.date | None
+    opened_late: bool
+
+
+class PlanSummary(Record):
+    total: int
+    opened: int
+    late: int
+    planned: int
+    progress: int = Field(description="percentage of items opened")
+
+
+class Plan(Record):
+    id: int
+    department: str
+    department_name: str
+    year: int
+    published_on: dt.date | None
+    note: str
+    items: list[PlanItem]
+    summary: PlanSummary
+
+
+class PlanList(Record):
+    plans: list[Plan]
+    summary: dict[str, int] = Field(description="item counts over all plans listed: total, opened, late, planned")
+
+
+class ThemeCount(Record):
+    slug: str
+    name: str
+    name_en: str
+    count: int
+
+
+class PortalStats(Record):
+    open_datasets: int
+    open_target: int
+    open_progress: float
+    departments: int
+    plan_year: int
+    departments_with_plan: int
+    plan_share: float
+    month: str = Field(description="YYYY-MM")
+    month_downloads: int
+    month_api_calls: int
+    month_views: int
+    overdue_datasets: int
+    average_quality: int
+    newest: list[DatasetSummary]
+    most_used: list[DatasetSummary]
+    themes: list[ThemeCount]
+
+
+class Theme(Record):
+    name: str
+    title: str
+    title_en: str
+    package_count: int
+
+
+class Tag(Record):
+    name: str
+    count: int
+
+
+class AuditEntry(Record):
+    seq: int
+    ts: dt.datetime
+    actor: str
+    source: str
+    via: str
+    action: str
+    target: str
+    outcome: str
+    detail: Any
+
+
+class AuditVerification(Record):
+    ok: bool
+    count: int
+    head: str | None
+    bad_seq: int | None
+    reason: str | None
+
+
+# -- datastore ------------------------------------------------------------------------------------------
+
+
+class TableField(Record):
+    id: str
+    type: str
+
+
+class TableInfo(Record):
+    resource_id: str
+    dataset: str
+    resource_name: str
+    current_version: int | None
+    rows: int | None
+    columns: list[dict[str, Any]]
+    versions: list[DatastoreVersion]
+
+
+class DatastoreRows(Record):
+    """Rows of a table, CKAN ``datastore_search`` style."""
+
+    resource_id: str
+    fields: list[TableField]
+    records: list[dict[str, Any]] | list[list[Any]] | str = Field(
+        description="objects, lists, or CSV text without a header (records_format)")
+    total: int | None
+    total_was_estimated: bool
+    limit: int
+    offset: int
+    next_cursor: str | None
+
+
+class QueryResult(Record):
+    """Rows of an aggregate or an SQL query."""
+
+    fields: list[TableField]
+    records: list[dict[str, Any]]
+    truncated: bool
+
+
+class ColumnStats(Record):
+    column: str
+    type: str
+    rows: int
+    count: int
+    nulls: int
+    distinct: int
+    min: Any
+    max: Any
+    mean: float | None = None
+    top: list[dict[str, Any]] | None = None
+    histogram: list[list[Any]] | None = None
+
+
+DOWNLOAD_TYPES = {
+    "text/csv": {"schema": {"type": "string"}},
+    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+    "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string",
+                                                                                       "format": "binary"}},
+}
+DOWNLOAD: dict[int | str, dict[str, Any]] = {200: {"description": "The table as a file (Content-Disposition: attachment)",
+                  "content": DOWNLOAD_TYPES,
+                  "headers": {"Content-Disposition": {"description": "attachment; filename*=UTF-8''…",
+                                                      "schema": {"type": "string"}}}}}
+
+
+def operation_id(route: APIRoute) -> str:
+    """``<tag>_<function>``: ``native_datasets_search``, ``datastore_download``, … (stable, readable)."""
+    return f"{route.tags[0]}_{route.name}" if route.tags else route.name
+
+
+# -- the document ---------------------------------------------------------------------------------------
+
+SECURITY_SCHEMES = {
+    "bearerToken": {"type": "http", "scheme": "bearer",
+                    "description": "API token (`ch_…`): `Authorization: Bearer <token>` (or the bare token)"},
+    "ckanApiKey": {"type": "apiKey", "in": "header", "name": "X-CKAN-API-Key",
+                   "description": "the same API token in CKAN's header"},
+}
+
+
+def install(app: FastAPI) -> None:
+    """Build the document once with the security schemes (anonymous access is allowed; what a caller may
+    do depends on their role, and a route answers 401/403 as documented)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = get_openapi(title=app.title, version=app.version, description=app.description,
+                              routes=app.routes, tags=app.openapi_tags, servers=app.servers)
+            doc.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+            doc["security"] = [{}, {"bearerToken": []}, {"ckanApiKey": []}]
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
