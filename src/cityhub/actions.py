@@ -30,7 +30,8 @@ AuthFunc = Callable[[Context, Any], None]
 F = TypeVar("F", bound=Callable[..., Any])
 
 DOMAIN_MODULES = ("cityhub.accounts.actions", "cityhub.catalog.actions", "cityhub.datastore.actions", "cityhub.system",
-                  "cityhub.interop.dcat_actions", "cityhub.harvest.actions")
+                  "cityhub.interop.datapackage_actions", "cityhub.harvest.actions",
+                  "cityhub.interop.dcat_actions")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from cityhub.settings import get_settings
 from cityhub.web import deps, openapi
 from cityhub.web.cache import public_responses
 from cityhub.web.routes import api, ckan, datastore, datastore_pages, pages
+from cityhub.web.routes import datapackage as datapackage_routes
 from cityhub.web.routes import dcat as dcat_routes
 from cityhub.web.routes import harvest as harvest_routes
 
@@ -180,6 +181,7 @@ def create_app() -> FastAPI:
     app.include_router(api.router)
     app.include_router(datastore.router)
     app.include_router(ckan.router)
+    app.include_router(datapackage_routes.router)
     app.include_router(harvest_routes.router)  # before pages: /admin/harvest is ours
     app.include_router(dcat_routes.router)  # before pages: RDF by content negotiation on /dataset/{name}
     app.include_router(pages.router)

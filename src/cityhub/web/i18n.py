@@ -264,6 +264,11 @@ EN: dict[str, str] = {
     "数据资源": "Resources",
     "下载": "Download",
     "打开链接": "Open link",
+    "数据包": "Data Package",
+    "下载数据包(ZIP)": "Download Data Package (ZIP)",
+    "数据包描述文件": "Package descriptor",
+    "Frictionless 数据包:描述文件含每个数据表的表结构(Table Schema),ZIP 含描述文件与全部数据文件。":
+        "Frictionless Data Package: the descriptor holds a Table Schema for each table; the ZIP holds the descriptor and all the data files.",
     "数据质量": "Data quality",
     "逾期": "Overdue",
     "天": "days",
