@@ -11,6 +11,7 @@ history and the audit log all apply to harvested datasets as to any other.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from sqlalchemy import select
@@ -315,11 +316,37 @@ def _resources_of(ds: Dataset) -> list[dict[str, str]]:
     return [{"name": r.name, "url": r.url, "format": r.format, "description": r.description} for r in ds.resources]
 
 
+def _attach_resources(ctx: Context, ds: Dataset, want: list[dict[str, str]]) -> None:
+    """Links of a newly created dataset, checked with ``resource_create``'s own schema and attached in one go
+    with one search/quality refresh (``resource_create`` per link would re-index the dataset each time; the
+    dataset's creation and this page import are audited)."""
+    from cityhub.catalog.actions import refresh
+    from cityhub.catalog.models import Resource
+    from cityhub.catalog.schemas import ResourceCreate
+    from cityhub.catalog.vocab import MEDIA_TYPES
+
+    now = utcnow()
+    for i, r in enumerate(want):
+        spec = ResourceCreate.model_validate({"dataset": ds.name, **r})
+        fmt = spec.format.upper()
+        res = Resource(id=str(uuid.uuid4()), dataset_id=ds.id, position=i,
+                       name=spec.name or spec.url.rstrip("/").rsplit("/", 1)[-1] or "resource",
+                       description=spec.description, url=spec.url, format=fmt,
+                       media_type=MEDIA_TYPES.get(fmt, "application/octet-stream"), created_at=now, modified_at=now)
+        res.dataset = ds
+        ds.resources.append(res)
+    ds.data_updated_at = ds.data_updated_at or now
+    refresh(ctx, ds)
+
+
 def _set_resources(ctx: Context, ds: Dataset, wanted: list[dict[str, str]]) -> None:
     current = _resources_of(ds)
     want = [{"name": r["name"], "url": r["url"], "format": r.get("format", "").upper(),
              "description": r.get("description", "")} for r in wanted]
     if current == want:
+        return
+    if not current:
+        _attach_resources(ctx, ds, want)
         return
     for rid in [r.id for r in ds.resources]:
         actions.call("resource_delete", ctx, {"id": rid})
