@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from cityhub.accounts.models import ApiToken, Department
+from cityhub.accounts.models import ApiToken, Department, User
 from cityhub.context import Context
 from cityhub.errors import NotAuthenticated, NotAuthorized
 
@@ -73,7 +73,24 @@ def user_update(ctx: Context, params: Any) -> None:
         return
     if ctx.actor.name == params.name and params.role is None and params.active is None and params.department is None:
         return  # own profile and password
+    if _dept_admin_adds_member(ctx, params):
+        return
     raise NotAuthorized("无权修改该用户", "You may not change this user")
+
+
+def _dept_admin_adds_member(ctx: Context, params: Any) -> bool:
+    """A department admin may make a user with no department, or one of their own department's stewards and
+    analysts, a steward or analyst of their department (CKAN's organization_member_create); nothing else."""
+    assert ctx.actor is not None
+    if ctx.actor.role != "dept_admin" or params.role not in ("steward", "analyst") or not params.department:
+        return False
+    if any(getattr(params, k) is not None for k in ("password", "active", "display_name", "email")):
+        return False
+    dept_id = ctx.db.scalar(select(Department.id).where(Department.slug == params.department))
+    target = ctx.db.execute(select(User.role, User.department_id).where(User.name == params.name)).first()
+    if dept_id is None or dept_id != ctx.actor.department_id or target is None:
+        return False
+    return target.role in ("public", "analyst", "steward") and target.department_id in (None, dept_id)
 
 
 def user_list(ctx: Context, params: Any) -> None:

@@ -375,6 +375,17 @@ def _resource_kind(pkg: dict[str, Any]) -> str:
     return next((k for k in kinds if k), DEFAULTS["format"])
 
 
+def department_for(pkg: dict[str, Any]) -> str:
+    """Our department slug for a package: ``organization.name`` when ``owner_org`` is that organization's id
+    (a real CKAN export, where ids are UUIDs) or is missing, otherwise ``owner_org`` (ours are slugs, and a
+    client moving a package sends the new ``owner_org`` next to the old ``organization``)."""
+    org = pkg.get("organization")
+    owner = _str(pkg, "owner_org")
+    if isinstance(org, dict) and _str(org, "name") and (not owner or owner == _str(org, "id")):
+        return _str(org, "name")
+    return owner
+
+
 def abstract_for(notes: str, title: str, name: str) -> str:
     """Our abstract for a package's ``notes``: kept as they are when long enough; otherwise (our abstract has
     at least ten characters) the notes, or the title, followed by a note saying where the record came from."""
@@ -416,8 +427,7 @@ def package_to_dataset(pkg: dict[str, Any], *, default_theme: str | None = None)
     elif not NAME_RE.match(name):
         errors["name"] = ["Must be purely lowercase alphanumeric (ascii) characters and these symbols: -_"
                           if len(name) >= 2 else "Name must be at least 2 characters long"]
-    org = pkg.get("organization")
-    dept = _str(pkg, "owner_org") or (_str(org, "name") if isinstance(org, dict) else "")
+    dept = department_for(pkg)
     if not dept:
         errors["owner_org"] = ["Missing value"]
     title = _str(pkg, "title") or name

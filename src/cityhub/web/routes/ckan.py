@@ -511,8 +511,6 @@ def package_patch(request: Request, p: dict[str, Any]) -> dict[str, Any]:
     _csrf(request)
     current = package(show_dataset(request, _id(p)))
     merged = {**current, **{k: v for k, v in p.items() if k != "id"}}
-    if "owner_org" in p and "organization" not in p:
-        merged.pop("organization", None)
     mapped = _mapped(merged)
     _check_org(request, mapped["department"])
     return _save(request, {"id": current["name"], "dataset": mapped, "resources": _resource_specs(merged)})
