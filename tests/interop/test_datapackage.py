@@ -307,3 +307,20 @@ def test_builder_names_types_and_licences() -> None:
                                  "created_at": "2024-01-01T00:00:00+00:00"}, [part], base_url="http://h/")
     assert out["resources"][0]["hash"] == "sha256:ab" and out["resources"][0]["format"] == "csv"
     assert out["created"] == "2024-01-01T00:00:00Z" and out["homepage"] == "http://h/dataset/ds-1"
+
+
+def test_zip_is_streamed_in_bounded_chunks(tmp_path: Path) -> None:
+    """The zip is produced as it is read: no chunk much larger than the copy buffer, and the result is whole."""
+    from cityhub.interop.datapackage_actions import CHUNK, zip_chunks
+
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"".join(f"{i},{hashlib.sha256(str(i).encode()).hexdigest()}\n".encode() for i in range(60_000)))
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(hashlib.sha256(b"x").digest() * 100_000)  # 3.2 MB, stored uncompressed
+    chunks = list(zip_chunks(b'{"name": "x"}', [("data/big.csv", big), ("data/blob.bin", blob)]))
+    assert len(chunks) > 4 and max(len(c) for c in chunks) <= CHUNK + 64 * 1024
+    with zipfile.ZipFile(io.BytesIO(b"".join(chunks))) as zf:
+        assert zf.namelist() == ["datapackage.json", "data/big.csv", "data/blob.bin"]
+        assert zf.read("data/big.csv") == big.read_bytes() and zf.read("data/blob.bin") == blob.read_bytes()
+        assert zf.getinfo("data/big.csv").compress_type == zipfile.ZIP_DEFLATED
+        assert zf.getinfo("data/blob.bin").compress_type == zipfile.ZIP_STORED
