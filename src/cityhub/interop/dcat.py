@@ -84,6 +84,7 @@ class Lit(NamedTuple):
 Subject = IRI | Blank
 Term = IRI | Blank | Lit
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _IRI_UNSAFE = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 
 
@@ -107,8 +108,11 @@ class Node:
             self.props.append((predicate, obj))
 
     def text(self, predicate: str, value: str | None, lang: str = "") -> None:
-        """A literal, skipped when empty."""
+        """A literal, skipped when empty. Control characters XML cannot carry are dropped, so that every
+        syntax says the same."""
         if value:
+            if _CONTROL.search(value):
+                value = _CONTROL.sub("", value)
             self.props.append((predicate, Lit(value, lang)))
 
     def typed(self, predicate: str, value: str | None, datatype: str) -> None:

@@ -40,12 +40,12 @@ class DatasetDcatIn(Strict):
     format: RdfFormat = "turtle"
 
 
-def _site() -> dcat.Site:
+def current_site() -> dcat.Site:
     s = get_settings()
     return dcat.Site(base_url=s.base_url, title=s.site_title, city=s.city_name)
 
 
-def _published() -> Any:
+def published_filter() -> Any:
     """Datasets the catalog lists: active, not private, and open (unconditionally or on conditions)."""
     return (Dataset.state == "active") & Dataset.private.is_(False) & (Dataset.opening_class != "不予开放")
 
@@ -65,7 +65,7 @@ class _CountCache:
         with self._lock:
             if key == self._key:
                 return self._count
-        count = int(ctx.db.scalar(select(func.count()).select_from(Dataset).where(_published())) or 0)
+        count = int(ctx.db.scalar(select(func.count()).select_from(Dataset).where(published_filter())) or 0)
         with self._lock:
             self._key, self._count = key, count
         return count
@@ -86,17 +86,17 @@ def catalog_dcat(ctx: Context, p: CatalogDcatIn) -> dict[str, Any]:
 
     A page past the last one is not found (page 1 of an empty catalog is an empty page)."""
     total = _published_count.get(ctx)
-    site = _site()
+    site = current_site()
     page = dcat.Page(p.page, p.page_size, total, _page_url(site, p.format, p.page_size))
     if p.page > page.last:
         raise NotFound(f"目录共 {page.last} 页,没有第 {p.page} 页",
                        f"The catalog has {page.last} page(s); there is no page {p.page}",
                        fields={"page": [f"must be at most {page.last}"]})
-    ids = (select(Dataset.id).where(_published()).order_by(Dataset.id)
+    ids = (select(Dataset.id).where(published_filter()).order_by(Dataset.id)
            .limit(p.page_size).offset((p.page - 1) * p.page_size))
     rows = ctx.db.scalars(select(Dataset).options(selectinload(Dataset.resources))
                           .where(Dataset.id.in_(ids)).order_by(Dataset.id)).all()
-    datasets = [_for_dcat(ds) for ds in rows]
+    datasets = [dcat_dict(ds) for ds in rows]
     doc = dcat.catalog_document(site, datasets, page)
     return {"body": dcat.serialize(doc, p.format), "media_type": dcat.MEDIA_TYPES[p.format],
             "page": p.page, "pages": page.last, "total": total, "count": len(datasets)}
@@ -107,7 +107,7 @@ def dataset_dcat(ctx: Context, p: DatasetDcatIn) -> dict[str, Any]:
     """The DCAT-AP description of one dataset (visible to whoever may see the dataset)."""
     shown = call("dataset_show", ctx, {"id": p.id})
     ds = _with_department(shown, find_dataset(ctx, p.id))
-    doc = dcat.dataset_document(_site(), ds)
+    doc = dcat.dataset_document(current_site(), ds)
     return {"body": dcat.serialize(doc, p.format), "media_type": dcat.MEDIA_TYPES[p.format], "name": ds["name"]}
 
 
@@ -116,7 +116,7 @@ def _with_department(out: dict[str, Any], ds: Dataset) -> dict[str, Any]:
     return out
 
 
-def _for_dcat(ds: Dataset) -> dict[str, Any]:
+def dcat_dict(ds: Dataset) -> dict[str, Any]:
     """``dataset_show``'s dict minus the quality report (which checks every stored file: too slow for a page
     of hundreds of datasets, and not part of DCAT)."""
     out = dataset_dict(ds, full=False)
