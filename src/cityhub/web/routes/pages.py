@@ -456,8 +456,10 @@ def dataset_page(request: Request, name: str) -> Response:
         "native": f"curl '{base}/api/v1/datasets/{ds['name']}'",
         "search": f"curl '{base}/api/v1/datasets?q={ds['theme_name']}&rows=5'",
     }
-    return render(request, "dataset.html", {"ds": ds, "history": history, "examples": examples,
-                                            "may_edit": _may_manage(request, ds["department"]), "nav": "dataset"})
+    response = render(request, "dataset.html", {"ds": ds, "history": history, "examples": examples,
+                                                "may_edit": _may_manage(request, ds["department"]), "nav": "dataset"})
+    response.headers.add_vary_header("Accept")  # RDF clients get RDF at this URL (routes/dcat.py)
+    return response
 
 
 @router.get("/dataset/{name}/resource/{rid}/download")
