@@ -324,6 +324,8 @@ def test_content_negotiation(app_client: Any, path: str, accept: str | None, med
     resp = app_client.get(path, headers={"accept": accept} if accept else {})
     assert resp.status_code == 200, resp.text
     assert resp.headers["content-type"].split(";")[0] == media_type
+    if path == "/dataset/bus-routes":  # one URL, two kinds of answer: caches must key on Accept
+        assert "accept" in resp.headers.get("vary", "").lower()
     if media_type == "text/html":
         assert "<html" in resp.text
         return
@@ -332,7 +334,6 @@ def test_content_negotiation(app_client: Any, path: str, accept: str | None, med
     g = _parse(resp.text, fmt)
     if path.startswith("/dataset/"):
         assert (URIRef(f"{BASE}/id/dataset/bus-routes"), RDF.type, DCAT.Dataset) in g
-        assert path.endswith((".ttl", ".rdf", ".jsonld")) or resp.headers.get("vary") == "Accept"
     else:
         assert (URIRef(f"{BASE}/catalog"), RDF.type, DCAT.Catalog) in g
 
