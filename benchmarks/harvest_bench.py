@@ -72,6 +72,18 @@ def harvest_into(home: Path, source_url: str) -> dict[str, Any]:
     return {"runs": runs}
 
 
+def _all_public() -> None:
+    """Every generated dataset public and valid, so that all N are harvested (the generator also makes
+    closed and conditionally open ones without their condition, for the catalog benchmark)."""
+    from sqlalchemy import update
+
+    from cityhub import db
+    from cityhub.catalog.models import Dataset
+
+    with db.session_scope() as s:
+        s.execute(update(Dataset).values(opening_class="无条件开放", opening_condition=""))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=10000, help="datasets at the source")
@@ -89,6 +101,7 @@ def main() -> None:
         upgrade(src_url)
         t0 = time.perf_counter()
         generate(args.n)
+        _all_public()
         reindex()
         print(f"  source generated in {time.perf_counter() - t0:.1f} s")
         env = {"CITYHUB_HOME": str(src_home), "CITYHUB_DATABASE_URL": src_url, "CITYHUB_HARVEST_CHECK_MINUTES": "0"}

@@ -87,6 +87,10 @@ def test_dcat_incremental_withdraw_and_read_only(store: Store, tiny_server: tupl
         ("公交线路 CSV", "https://data.example.org/files/bus-lines.csv", "CSV")]
     assert ds["harvested"] and ds["origin_url"] == "https://data.example.org/dataset/bus-lines"
 
+    by_format = call_as(None, "dataset_search", {"filters": {"res_format": "CSV"}, "rows": 50})["results"]
+    assert {"bus-lines", "metro", "parking"} <= {d["name"] for d in by_format}
+    assert ds["quality"]["score"] == call_as(None, "dataset_quality", {"id": "bus-lines"})["score"]
+
     again = harvest(src)
     assert (again["new"], again["updated"], again["unchanged"], again["withdrawn"]) == (0, 0, 3, 0), again
 

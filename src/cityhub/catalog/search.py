@@ -95,6 +95,16 @@ def index(session: Session, ds: Dataset) -> None:
                         {"id": ds.id, "t": title, "b": body})
 
 
+def index_formats(session: Session, ds: Dataset) -> None:
+    """Rewrite only the ``res_format`` facet rows of an indexed dataset (its resources changed, nothing else)."""
+    if ds.state != "active":
+        return
+    session.execute(delete(SearchFacet).where(SearchFacet.dataset_id == ds.id, SearchFacet.field == "res_format"))
+    rows = [{"dataset_id": ds.id, "field": f, "value": v} for f, v in set(facet_values(ds)) if f == "res_format"]
+    if rows:
+        session.execute(insert(SearchFacet), rows)
+
+
 def index_many(session: Session, datasets: Sequence[Dataset]) -> None:
     """Index many datasets at once (full reindex): bulk inserts, no per-row deletes."""
     pg = is_postgres(session)

@@ -317,10 +317,10 @@ def _resources_of(ds: Dataset) -> list[dict[str, str]]:
 
 
 def _attach_resources(ctx: Context, ds: Dataset, want: list[dict[str, str]]) -> None:
-    """Links of a newly created dataset, checked with ``resource_create``'s own schema and attached in one go
-    with one search/quality refresh (``resource_create`` per link would re-index the dataset each time; the
-    dataset's creation and this page import are audited)."""
-    from cityhub.catalog.actions import refresh
+    """Links of a newly created dataset, checked with ``resource_create``'s own schema and attached in one go;
+    only the quality score and the format facets are refreshed (``resource_create`` per link would re-index
+    the whole dataset each time). The dataset's creation and this page import are audited."""
+    from cityhub.catalog.actions import refresh_resources
     from cityhub.catalog.models import Resource
     from cityhub.catalog.schemas import ResourceCreate
     from cityhub.catalog.vocab import MEDIA_TYPES
@@ -336,7 +336,7 @@ def _attach_resources(ctx: Context, ds: Dataset, want: list[dict[str, str]]) -> 
         res.dataset = ds
         ds.resources.append(res)
     ds.data_updated_at = ds.data_updated_at or now
-    refresh(ctx, ds)
+    refresh_resources(ctx, ds)
 
 
 def _set_resources(ctx: Context, ds: Dataset, wanted: list[dict[str, str]]) -> None:
