@@ -528,3 +528,39 @@ def test_real_xls_workbook(tmp_path, run_ingest):
     with pytest.raises(IngestError) as e:
         run_ingest(path, sheet="不存在的表")
     assert e.value.code == "bad_spreadsheet"
+
+
+def test_large_file_sampled_typing_matches_the_full_count(tmp_path, run_ingest, monkeypatch):
+    """Above SAMPLE_ABOVE_ROWS a strided sample proposes types and a scan over every row confirms them;
+    the outcome must equal counting every flag over every row, including values the sample never saw."""
+    import duckdb
+
+    from cityhub.datastore import ingest as ingest_mod
+
+    n = 400_000
+    step = n // ingest_mod.SAMPLE_ROWS
+    path = tmp_path / "big.csv"
+    con = duckdb.connect()
+    con.execute(f"""COPY (SELECT
+        i AS 编号,
+        CASE WHEN i = 399_999 THEN '0042' ELSE CAST(i * 7 AS VARCHAR) END AS 代码,
+        CASE WHEN i % {step} <> 0 AND i > 200_000 THEN CAST(i AS VARCHAR) || '.5' ELSE CAST(i AS VARCHAR) END AS 金额,
+        CASE WHEN i = 123_457 THEN '是' ELSE CAST(i % 2 AS VARCHAR) END AS 标志,
+        CASE WHEN i % 997 = 1 THEN '无效值' ELSE CAST(DATE '2018-01-01' + CAST(i % 3000 AS INTEGER) AS VARCHAR) END AS 日期,
+        CASE WHEN i % {step * 2} = 1 THEN CAST(i AS VARCHAR) ELSE NULL END AS 稀疏,
+        '文本' || CAST(i % 13 AS VARCHAR) AS 名称
+      FROM range({n}) t(i)) TO '{path}' (HEADER, DELIMITER ',')""")
+    con.close()
+
+    sampled = run_ingest(path)
+    monkeypatch.setattr(ingest_mod, "SAMPLE_ABOVE_ROWS", 10**9)
+    exact = run_ingest(path)
+    got = {c.name: (c.type, c.bad_cells, c.nulls) for c in sampled.columns}
+    assert got == {c.name: (c.type, c.bad_cells, c.nulls) for c in exact.columns}
+    assert got["编号"][0] == "integer"
+    assert got["代码"][0] == "string"  # one leading-zero code, outside the sample, keeps the column text
+    assert got["金额"][:2] == ("number", 0)  # decimals only between sampled rows
+    assert got["标志"][0] == "boolean"  # a single boolean word outside the sample
+    assert got["日期"][:2] == ("date", len(range(1, n, 997)))  # every bad cell counted, not estimated
+    assert got["稀疏"][0] == "integer"
+    assert sampled.bad_cell_count == exact.bad_cell_count

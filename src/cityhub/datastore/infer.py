@@ -354,25 +354,55 @@ def _sql_date8(t: str) -> str:
     )
 
 
-def sql_flags(t: str, prefix: str) -> list[str]:
+#: every per-cell flag ``sql_flags`` can project
+FLAGS = ("d", "n", "bw", "b01", "d8", "x", "len", "z")
+#: the flags each ``ColumnStats`` count needs
+AGG_NEEDS: dict[str, frozenset[str]] = {
+    "nonnull": frozenset({"len"}),
+    "integer": frozenset({"d", "len"}),
+    "code": frozenset({"d", "len", "z"}),
+    "int8": frozenset({"d", "len"}),
+    "number": frozenset({"n"}),
+    "boolean": frozenset({"bw", "b01"}),
+    "bool_word": frozenset({"bw"}),
+    "date8": frozenset({"d8"}),
+    "date": frozenset({"x"}),
+    "datetime": frozenset({"x"}),
+}
+#: the flags that check a type chosen on a sample against every row: the counts that decide between
+#: types by existence (a code, a boolean word, a yyyymmdd date, an 8-digit integer), plus the type's own
+_VERIFY_BASE = frozenset({"d", "bw", "d8", "len", "z"})
+VERIFY_FLAGS: dict[str, frozenset[str]] = {
+    "integer": _VERIFY_BASE,
+    "number": _VERIFY_BASE | {"n"},
+    "boolean": _VERIFY_BASE | {"b01"},
+    "date": _VERIFY_BASE | {"x"},
+    "datetime": _VERIFY_BASE | {"x"},
+}
+
+
+def sql_flags(t: str, prefix: str, only: Iterable[str] | None = None) -> list[str]:
     """Per-cell projections (named ``<prefix>_<flag>``) used by ``sql_aggregates``. ``t`` must be a
-    cleaned value (see ``sql_clean``), ideally a plain column reference."""
-    return [
-        f"CASE WHEN {_numish(t)} THEN {_re(t, SQL_DIGITS_RE)} ELSE false END AS {prefix}_d",
-        f"CASE WHEN {_numish(t)} THEN {_re(t, SQL_NUM_RE)} ELSE false END AS {prefix}_n",
-        f"({t} IN {_sql_list(TRUE_WORDS + FALSE_WORDS)}) AS {prefix}_bw",
-        f"({t} IN ('0', '1')) AS {prefix}_b01",
-        f"({_sql_date8(t)}) AS {prefix}_d8",
-        f"({_sql_ts(t)}) AS {prefix}_x",
-        f"length({t}) AS {prefix}_len",
-        f"(starts_with({t}, '0') OR starts_with({t}, '-0') OR starts_with({t}, '+0')) AS {prefix}_z",
-    ]
+    cleaned value (see ``sql_clean``), ideally a plain column reference. ``only``: a subset of ``FLAGS``."""
+    exprs = {
+        "d": f"CASE WHEN {_numish(t)} THEN {_re(t, SQL_DIGITS_RE)} ELSE false END",
+        "n": f"CASE WHEN {_numish(t)} THEN {_re(t, SQL_NUM_RE)} ELSE false END",
+        "bw": f"({t} IN {_sql_list(TRUE_WORDS + FALSE_WORDS)})",
+        "b01": f"({t} IN ('0', '1'))",
+        "d8": f"({_sql_date8(t)})",
+        "x": f"({_sql_ts(t)})",
+        "len": f"length({t})",
+        "z": f"(starts_with({t}, '0') OR starts_with({t}, '-0') OR starts_with({t}, '+0'))",
+    }
+    wanted = set(FLAGS if only is None else only)
+    return [f"{expr} AS {prefix}_{name}" for name, expr in exprs.items() if name in wanted]
 
 
-def sql_aggregates(prefix: str) -> list[tuple[str, str]]:
-    """(stat field, aggregate expression) over the projections of ``sql_flags``."""
+def sql_aggregates(prefix: str, only: Iterable[str] | None = None) -> list[tuple[str, str]]:
+    """(stat field, aggregate expression) over the projections of ``sql_flags`` (those computable from
+    the flags in ``only``)."""
     p = prefix
-    return [
+    aggs = [
         ("nonnull", f"count({p}_len)"),
         ("integer", f"count_if({p}_d AND {p}_len <= 18)"),
         ("code", f"count_if({p}_d AND ({p}_len > {MAX_INT_DIGITS} OR ({p}_z AND {p}_len > 1)))"),
@@ -384,6 +414,19 @@ def sql_aggregates(prefix: str) -> list[tuple[str, str]]:
         ("date", f"count_if(CAST({p}_x AS TIME) = TIME '00:00:00')"),
         ("datetime", f"count({p}_x)"),
     ]
+    have = set(FLAGS if only is None else only)
+    return [(name, expr) for name, expr in aggs if AGG_NEEDS[name] <= have]
+
+
+def verified_stats(sample: ColumnStats, full: ColumnStats, computed: Iterable[str]) -> ColumnStats:
+    """Whole-file counts: ``computed`` fields from ``full`` (every row), the rest scaled from ``sample``."""
+    done = set(computed)
+    out = ColumnStats()
+    scale = full.nonnull / sample.nonnull if sample.nonnull else 0.0
+    for name in AGG_NEEDS:
+        value = getattr(full, name) if name in done else round(getattr(sample, name) * scale)
+        setattr(out, name, value)
+    return out
 
 
 def sql_cast(t: str, type_: str) -> str:

@@ -8,9 +8,10 @@ needs converting):
                 a UTF-8 temp file in chunks. Spreadsheets are streamed to a UTF-8 CSV temp file.
 3. read      -- DuckDB reads the text ONCE into an all-VARCHAR staging table (rows with too many fields
                 are rejected and reported as ragged rows; short rows are padded with nulls).
-4. infer     -- one aggregate scan over every row computes, per column, how many cells fit each type;
-                ``infer.choose_type`` decides (declared Table Schema types override).
-5. write     -- one ``COPY (SELECT casts ...) TO parquet (zstd)``: ``_id`` (file order, 1-based) + typed
+4. infer     -- aggregate scans count, per column, how many cells fit each type; ``infer.choose_type``
+                decides (declared Table Schema types override). Large files: a strided sample proposes,
+                one cheaper scan over every row confirms (see ``_type_columns``).
+5. write     -- one ``COPY (SELECT casts ...) TO parquet (snappy: cheaper to write and to filter than zstd)``: ``_id`` (file order, 1-based) + typed
                 columns under their cleaned names; cells that do not fit become null and the first
                 ``max_bad_cells_reported`` are listed.
 6. pii       -- distinct values of string/integer columns are checked by ``pii.detect``.
@@ -45,6 +46,11 @@ ProgressFn = Callable[[float, str], None]
 
 #: columns per inference query (keeps generated SQL small for very wide tables)
 STATS_BATCH = 64
+#: above this many rows, types are proposed on a strided sample and checked against every row
+SAMPLE_ABOVE_ROWS = 300_000
+SAMPLE_ROWS = 100_000
+#: a column with fewer non-null cells in the sample is counted over every row instead
+SAMPLE_MIN_NONNULL = 1_000
 #: PII: scan the first N non-null rows of a column and take up to 2,000 distinct values
 PII_SCAN_ROWS = 50_000
 PII_BATCH = 32
@@ -474,25 +480,88 @@ def _declared_types(schema: dict | None, cols: list[_Col]) -> dict[str, str]:
     return out
 
 
-def _compute_stats(con: duckdb.DuckDBPyConnection, stage: _Stage, cols: list[_Col]) -> None:
-    """One aggregate scan (per batch of columns) over every row."""
+def _compute_stats(
+    con: duckdb.DuckDBPyConnection,
+    stage: _Stage,
+    cols: list[_Col],
+    *,
+    where: str | None = None,
+    flags: dict[str, frozenset[str]] | None = None,
+) -> list[infer.ColumnStats]:
+    """One aggregate scan (per batch of columns) over every row (or the rows matching ``where``).
+    ``flags``: per column name, the subset of ``infer.FLAGS`` to compute (default: all)."""
+    out: list[infer.ColumnStats] = []
     for start in range(0, len(cols), STATS_BATCH):
         batch = cols[start : start + STATS_BATCH]
         inner = ", ".join(f"{c.src} AS t{k}" for k, c in enumerate(batch))
-        flags = ", ".join(", ".join(infer.sql_flags(f"t{k}", f"f{k}")) for k in range(len(batch)))
+        only = [flags.get(c.name) if flags else None for c in batch]
+        projections = ", ".join(
+            ", ".join(infer.sql_flags(f"t{k}", f"f{k}", only[k])) for k in range(len(batch))
+        )
         aggs: list[str] = []
         fields: list[tuple[int, str]] = []
         for k in range(len(batch)):
-            for fname, expr in infer.sql_aggregates(f"f{k}"):
+            for fname, expr in infer.sql_aggregates(f"f{k}", only[k]):
                 aggs.append(expr)
                 fields.append((k, fname))
-        sql = f"SELECT {', '.join(aggs)} FROM (SELECT {flags} FROM (SELECT {inner} FROM {stage.relation}))"
+        cond = f" WHERE {where}" if where else ""
+        sql = f"SELECT {', '.join(aggs)} FROM (SELECT {projections} FROM (SELECT {inner} FROM {stage.relation}{cond}))"
         row = con.execute(sql).fetchone()
         assert row is not None
         stats = [infer.ColumnStats() for _ in batch]
         for (k, fname), value in zip(fields, row, strict=True):
             setattr(stats[k], fname, int(value or 0))
-        for c, st in zip(batch, stats, strict=True):
+        out.extend(stats)
+    return out
+
+
+def _type_columns(
+    con: duckdb.DuckDBPyConnection,
+    stage: _Stage,
+    cols: list[_Col],
+    rows: int,
+    declared: dict[str, str],
+    options: IngestOptions,
+) -> None:
+    """Choose each text column's type from counts over the whole file (sets ``c.type``/``c.stats``).
+
+    Small files: every flag over every row. Large files: every flag over an evenly strided sample of
+    ``SAMPLE_ROWS`` rows proposes a type; one scan over every row then counts what decides it (cells
+    that fit the proposed type, and the cells whose mere presence changes the rule: codes with leading
+    zeros, boolean words, yyyymmdd dates, 8-digit integers). If the rule, fed those whole-file counts,
+    still picks the proposed type, it stands; otherwise (and for sparse or declared columns) the column
+    gets the full count over every row. Bad cells are therefore always counted exactly."""
+    if not cols:
+        return
+    if rows <= SAMPLE_ABOVE_ROWS:
+        for c, st in zip(cols, _compute_stats(con, stage, cols), strict=True):
+            c.stats = st
+        return
+    step = max(2, rows // SAMPLE_ROWS)
+    sampled = _compute_stats(con, stage, cols, where=f"{stage.rowid} % {step} = 0")
+    exact: list[_Col] = []
+    check: list[tuple[_Col, infer.ColumnStats, str]] = []
+    for c, st in zip(cols, sampled, strict=True):
+        if c.name in declared or st.nonnull < SAMPLE_MIN_NONNULL:
+            exact.append(c)
+            continue
+        proposed = infer.choose_type(st, options.bad_cell_ratio)
+        if proposed == "string":
+            c.stats = st  # nothing else fits the sample: text (which keeps every value)
+        else:
+            check.append((c, st, proposed))
+    if check:
+        flags = {c.name: infer.VERIFY_FLAGS[t] for c, _, t in check}
+        counted = _compute_stats(con, stage, [c for c, _, _ in check], flags=flags)
+        for (c, st, proposed), full in zip(check, counted, strict=True):
+            computed = [f for f, _ in infer.sql_aggregates("f", flags[c.name])]
+            merged = infer.verified_stats(st, full, computed)
+            if infer.choose_type(merged, options.bad_cell_ratio) == proposed:
+                c.stats = merged
+            else:
+                exact.append(c)
+    if exact:
+        for c, st in zip(exact, _compute_stats(con, stage, exact), strict=True):
             c.stats = st
 
 
@@ -524,25 +593,34 @@ def _collect_bad_cells(con: duckdb.DuckDBPyConnection, stage: _Stage, cols: list
     for row, err, line in stage.rejected[:budget]:
         reason = "ragged row" if err == "TOO MANY COLUMNS" else err.lower().replace("_", " ")
         cells.append(BadCell(row=row, column="*", value=line.strip("\r\n")[:MAX_REPORTED_VALUE], reason=reason))
-    for c in cols:
-        if not c.text or c.type == "string" or c.bad == 0:
-            continue
-        t = c.src if c.src.isidentifier() else f"({c.src})"
+    # One scan for every column with bad cells: the first `budget` rows holding any bad cell (in file
+    # order) contain the first `budget` bad cells.
+    bad_cols = [c for c in cols if c.text and c.type != "string" and c.bad > 0]
+    for start in range(0, len(bad_cols), STATS_BATCH):
+        batch = bad_cols[start : start + STATS_BATCH]
+        inner: list[str] = []
+        for k, c in enumerate(batch):
+            t = c.src if c.src.isidentifier() else f"({c.src})"
+            inner.append(f"{c.src} AS v{k}")
+            inner.append(f"({t} IS NOT NULL AND ({infer.sql_cast(t, c.type)}) IS NULL) AS b{k}")
+        any_bad = " OR ".join(f"b{k}" for k in range(len(batch)))
         sql = (
-            f"SELECT {stage.rowid}, {c.src} FROM {stage.relation} "
-            f"WHERE {t} IS NOT NULL AND ({infer.sql_cast(t, c.type)}) IS NULL LIMIT {int(budget)}"
+            f"SELECT * FROM (SELECT {stage.rowid} AS rid, {', '.join(inner)} FROM {stage.relation}) "
+            f"WHERE {any_bad} LIMIT {int(budget)}"
         )
-        reason = infer.REASONS.get(c.type, "bad value")
-        for rid, value in con.execute(sql).fetchall():
-            cells.append(
-                BadCell(
-                    row=_source_row(int(rid), rejected_rows),
-                    column=c.name,
-                    value=str(value)[:MAX_REPORTED_VALUE],
-                    reason=reason,
-                    id=int(rid) + 1,
-                )
-            )
+        for hit in con.execute(sql).fetchall():
+            rid = int(hit[0])
+            for k, c in enumerate(batch):
+                if hit[2 + 2 * k]:
+                    cells.append(
+                        BadCell(
+                            row=_source_row(rid, rejected_rows),
+                            column=c.name,
+                            value=str(hit[1 + 2 * k])[:MAX_REPORTED_VALUE],
+                            reason=infer.REASONS.get(c.type, "bad value"),
+                            id=rid + 1,
+                        )
+                    )
     order = {c.name: i for i, c in enumerate(cols)}
     cells.sort(key=lambda b: (b.row, order.get(b.column, -1)))
     return cells[:budget]
@@ -698,7 +776,7 @@ def ingest(
                     c.native_expr = None
                 c.declared = True
         text_cols = [c for c in cols if c.text]
-        _compute_stats(con, stage, text_cols)
+        _type_columns(con, stage, text_cols, rows, declared, options)
         for c in text_cols:
             assert c.stats is not None
             if c.name in declared:
@@ -725,7 +803,7 @@ def ingest(
         outs = ", ".join(f"{_out_expr(c)} AS {_q(c.name)}" for c in cols)
         con.execute(
             f"COPY (SELECT CAST({stage.rowid} + 1 AS BIGINT) AS _id, {outs} FROM {stage.relation}) "
-            f"TO {_lit(str(tmp_parquet))} (FORMAT parquet, COMPRESSION zstd)"
+            f"TO {_lit(str(tmp_parquet))} (FORMAT parquet, COMPRESSION snappy)"
         )
 
         # -- pii ---------------------------------------------------------------------------------------
