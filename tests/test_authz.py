@@ -36,6 +36,9 @@ CASES: dict[str, Callable[[str], dict[str, Any]]] = {
     "resource_update": lambda who: {"id": _resource(who), "name": "新名称"},
     "resource_delete": lambda who: {"id": _resource(who)},
     "plan_upsert": lambda who: {"department": "gz-transport", "year": 2031, "items": []},
+    # CKAN package_update: the whole record and its resources replaced in one action
+    "dataset_save": lambda who: {"id": _dataset(who)["name"], "resources": [{"url": "https://example.org/s.csv"}],
+                                 "dataset": {k: v for k, v in dataset_payload(title="整体替换").items() if k != "name"}},
 }
 
 
