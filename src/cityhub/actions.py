@@ -78,9 +78,26 @@ def registry() -> dict[str, ActionSpec]:
     return load_all()
 
 
+def _nul_fields(value: Any, path: str = "") -> list[str]:
+    """Where the input holds a NUL character: no text column takes one (PostgreSQL refuses it outright)."""
+    if isinstance(value, str):
+        return [path or "__all__"] if "\x00" in value else []
+    if isinstance(value, pydantic.BaseModel):
+        value = {**dict(value), **(value.model_extra or {})}
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _nul_fields(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, (list, tuple)):
+        return [p for i, v in enumerate(value) for p in _nul_fields(v, f"{path}.{i}" if path else str(i))]
+    return []
+
+
 def _validate(spec: ActionSpec, data: Any) -> Any:
     if spec.schema is None:
         return data if data is not None else {}
+    nul = _nul_fields(data)
+    if nul:
+        raise ValidationError("输入含有NUL字符", "Input contains a NUL character",
+                              fields={p: ["NUL character not allowed"] for p in nul})
     if isinstance(data, spec.schema):
         return data
     try:

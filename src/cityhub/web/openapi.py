@@ -80,6 +80,10 @@ def body_errors(*codes: int) -> tuple[int, ...]:
     return (413, *codes)
 
 
+MAX_ID = 2**31 - 1  # integer primary keys (PostgreSQL ``integer``): a larger number is not an id, not a 500
+MAX_OFFSET = 10**9
+
+
 def patch_body(model: type[BaseModel], name: str, without: tuple[str, ...] = ()) -> type[BaseModel]:
     """The body of a PATCH: ``model``'s fields (constraints and config kept), each optional, minus the ones
     the path names. Parsing it rejects unknown fields and wrong types up front; the action still validates
@@ -93,6 +97,26 @@ def patch_body(model: type[BaseModel], name: str, without: tuple[str, ...] = ())
         fields[key] = (info.annotation, optional)
     made: type[BaseModel] = create_model(name, __config__=model.model_config, **fields)
     return made
+
+
+# Request examples: shown in /api/docs, and schemathesis's examples phase sends them (a valid request on
+# operations whose input random data rarely satisfies).
+DATASET_EXAMPLE = {"bus": {"summary": "A thematic dataset of the transport bureau", "value": {
+    "name": "bus-stops-example", "title": "公交站点(示例)", "title_en": "Bus stops (example)",
+    "department": "gz-transport", "catalog_type": "主题", "class_item": "02", "class_category": "001",
+    "abstract": "广州市公交站点的名称、位置与途经线路,按月更新,供出行服务与城市规划使用。",
+    "format": "电子表格", "data_items": [{"name": "站点名称", "type": "string", "description": "公交站点名称"}],
+    "sharing_class": "无条件共享", "opening_class": "无条件开放", "update_cycle": "每月", "theme": "transport",
+    "tags": ["公交", "站点"], "license_id": "cc-by-4.0", "districts": ["天河区"]}}}
+DEPARTMENT_EXAMPLE = {"district": {"summary": "A district-level department", "value": {
+    "slug": "th-example", "name": "广州市天河区示例局", "short_name": "天河示例局", "name_en": "Tianhe Example Bureau",
+    "uscc": "114401000069409904", "level": "区", "district": "天河区"}}}
+USER_EXAMPLE = {"analyst": {"summary": "An analyst account", "value": {
+    "name": "analyst-example", "password": "Correct-Horse-Battery-2026", "role": "analyst",
+    "display_name": "示例分析员", "email": "analyst@example.gz.gov.cn"}}}
+PLAN_EXAMPLE = {"plan": {"summary": "A plan with one item", "value": {
+    "published_on": "2026-03-31", "note": "年度公共数据开放计划",
+    "items": [{"title": "公交站点数据", "target_date": "2026-06-30", "format": "CSV", "update_cycle": "每月"}]}}}
 
 
 # -- records ---------------------------------------------------------------------------------------------

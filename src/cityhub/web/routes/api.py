@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Body, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -60,7 +60,7 @@ def _write(request: Request) -> None:
 
 @router.post("/datasets", status_code=201, summary="Register a data resource",
              responses=ok(o.Dataset, *body_errors(403, 404, 409), status=201))
-def datasets_create(request: Request, body: DatasetCreate) -> Any:
+def datasets_create(request: Request, body: Annotated[DatasetCreate, Body(openapi_examples=o.DATASET_EXAMPLE)]) -> Any:
     _write(request)
     return call(request, "dataset_create", body, via="api")
 
@@ -145,7 +145,8 @@ def departments_list(request: Request) -> Any:
 
 @router.post("/departments", status_code=201, summary="Register a department",
              responses=ok(o.Department, *body_errors(403, 409), status=201))
-def departments_create(request: Request, body: DepartmentIn) -> Any:
+def departments_create(request: Request,
+                       body: Annotated[DepartmentIn, Body(openapi_examples=o.DEPARTMENT_EXAMPLE)]) -> Any:
     _write(request)
     return call(request, "department_create", body, via="api")
 
@@ -176,7 +177,7 @@ def users_list(request: Request) -> Any:
 
 @router.post("/users", status_code=201, summary="Create a user",
              responses=ok(o.User, *body_errors(403, 404, 409), status=201))
-def users_create(request: Request, body: UserCreate) -> Any:
+def users_create(request: Request, body: Annotated[UserCreate, Body(openapi_examples=o.USER_EXAMPLE)]) -> Any:
     _write(request)
     return call(request, "user_create", body, via="api")
 
@@ -213,7 +214,7 @@ def tokens_list(request: Request) -> Any:
 
 
 @router.delete("/tokens/{token_id}", summary="Revoke an API token", responses=ok(o.TokenRevoked, 403, 404))
-def tokens_revoke(request: Request, token_id: int) -> Any:
+def tokens_revoke(request: Request, token_id: Annotated[int, Path(ge=1, le=o.MAX_ID)]) -> Any:
     _write(request)
     return call(request, "token_revoke", {"id": token_id}, via="api")
 
@@ -231,7 +232,8 @@ class PlanBody(BaseModel):
 
 @router.put("/plans/{department}/{year}", summary="Create or replace a yearly open-data plan",
             responses=ok(o.Plan, *body_errors(403, 404)))
-def plans_upsert(request: Request, department: str, year: int, body: PlanBody) -> Any:
+def plans_upsert(request: Request, department: str, year: Annotated[int, Path(ge=2000, le=2100)],
+                 body: Annotated[PlanBody, Body(openapi_examples=o.PLAN_EXAMPLE)]) -> Any:
     _write(request)
     return call(request, "plan_upsert", {"department": department, "year": year, **body.model_dump()}, via="api")
 
@@ -252,7 +254,7 @@ def tags(request: Request, limit: int = Query(100, ge=1, le=10000)) -> Any:
 
 
 @router.get("/audit", summary="Audit records (platform admins)", responses=ok(list[o.AuditEntry], 403))
-def audit_list(request: Request, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+def audit_list(request: Request, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=o.MAX_OFFSET),
                action: str | None = None, actor: str | None = None) -> Any:
     return call(request, "audit_list", {"limit": limit, "offset": offset, "action": action, "actor": actor},
                 via="api")

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -52,12 +53,12 @@ def info(request: Request, resource_id: str) -> Any:
 
 @router.get("/datastore/jobs/{version_id}", summary="Status and percentage of a load",
             responses=ok(o.DatastoreVersion, 403, 404))
-def job(request: Request, version_id: int) -> Any:
+def job(request: Request, version_id: Annotated[int, PathParam(ge=1, le=o.MAX_ID)]) -> Any:
     return call(request, "datastore_job_show", {"version_id": version_id}, via="api")
 
 
 class RollbackBody(BaseModel):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=o.MAX_ID)
 
 
 @router.post("/resources/{resource_id}/datastore/rollback", summary="Make an earlier complete version live",
@@ -80,7 +81,7 @@ def search(request: Request, resource_id: str,
            filters: str | None = Query(None, description="JSON object column → value or list"),
            q: str | None = Query(None, max_length=1000), fields: str | None = Query(None, max_length=10000),
            sort: str | None = Query(None, max_length=1000), limit: int = Query(100, ge=0, le=1_000_000),
-           offset: int = Query(0, ge=0), include_total: bool = True, distinct: bool = False,
+           offset: int = Query(0, ge=0, le=o.MAX_OFFSET), include_total: bool = True, distinct: bool = False,
            cursor: str | None = Query(None, max_length=100),
            records_format: str = Query("objects", pattern="^(objects|lists|csv)$")) -> Any:
     return call(request, "datastore_search", {
