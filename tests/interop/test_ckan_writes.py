@@ -274,6 +274,10 @@ def test_script_like_notes_are_sanitised_on_display(app_client: Any, demo: Store
 def test_reads(app_client: Any, demo: Store) -> None:
     assert result(app_client.get("/api/3/action/site_read")) is True
     assert result(app_client.get("/api/action/status_show"))["ckan_version"].startswith("2.")
+    # ``curl -d '{…}'`` sends the JSON document as the one key of a form; CKAN reads it as the body
+    posted = app_client.post("/api/3/action/package_show", content=b'{"id": "air-quality-hourly"}',
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert result(posted)["name"] == "air-quality-hourly"
     # current_package_list_with_resources: newest first, paged
     page1 = result(app_client.get("/api/3/action/current_package_list_with_resources", params={"limit": 3}))
     page2 = result(app_client.get("/api/3/action/current_package_list_with_resources",
