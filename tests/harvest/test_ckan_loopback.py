@@ -123,3 +123,28 @@ def test_harvest_from_second_instance_and_back(remote: Instance, sqlite_empty: S
     finally:
         srv.should_exit = True  # type: ignore[attr-defined]
         thread.join(timeout=10)
+
+
+def test_dcat_catalog_of_second_instance(remote: Instance, sqlite_empty: Store) -> None:
+    """The second instance's own DCAT-AP export (``/catalog.ttl``, Hydra pages of 25) as a DCAT source."""
+    sqlite_empty.activate()
+    dept = make_department()
+    src = unique("dcat-peer")
+    call_as("system", "harvest_source_create", {"name": src, "title": "DCAT", "kind": "dcat", "department": dept,
+                                                "url": f"{remote.url}/catalog.ttl?page_size=25"})
+    public = _public_count(remote.url)
+    run = harvest(src)
+    assert run["status"] == "succeeded", run
+    assert (run["new"], run["errors"]) == (public, 0)
+    again = harvest(src)
+    assert (again["new"], again["updated"], again["unchanged"]) == (0, 0, public)
+    harvested = local_state(src)
+    name = sorted(harvested)[0]
+    there = httpx.get(f"{remote.url}/api/v1/datasets/{name}", timeout=30).json()
+    here = call_as(None, "dataset_show", {"id": name})
+    for key in ("title", "title_en", "update_cycle", "theme", "license_id", "published_on"):
+        assert here[key] == there[key], key
+    for key in ("tags", "districts"):  # RDF keeps no order
+        assert sorted(here[key]) == sorted(there[key]), key
+    assert [r["url"] for r in here["resources"]] == [r["url"] for r in there["resources"]]
+    assert here["origin_url"] == f"{remote.url}/dataset/{name}"

@@ -236,12 +236,14 @@ def refresh(ctx: Context, ds: Dataset) -> None:
     search.index(ctx.db, ds)
 
 
-def refresh_resources(ctx: Context, ds: Dataset) -> None:
-    """After a change to ``ds``'s resources only: recompute the quality score and rewrite the format facets
-    (the search text holds no resource fields, so the rest of the index stays as it is)."""
-    ds.quality_score = quality.total(quality.score(quality_input(ds), utcnow()))
+def refresh_resources(ctx: Context, datasets: list[Dataset]) -> None:
+    """After a change to these datasets' resources only: recompute their quality scores and rewrite their
+    format facets (the search text holds no resource fields, so the rest of the index stays as it is)."""
+    now = utcnow()
+    for ds in datasets:
+        ds.quality_score = quality.total(quality.score(quality_input(ds), now))
     ctx.db.flush()
-    search.index_formats(ctx.db, ds)
+    search.index_formats(ctx.db, datasets)
 
 
 # -- data resources ---------------------------------------------------------------------------------------

@@ -95,12 +95,15 @@ def index(session: Session, ds: Dataset) -> None:
                         {"id": ds.id, "t": title, "b": body})
 
 
-def index_formats(session: Session, ds: Dataset) -> None:
-    """Rewrite only the ``res_format`` facet rows of an indexed dataset (its resources changed, nothing else)."""
-    if ds.state != "active":
+def index_formats(session: Session, datasets: Sequence[Dataset]) -> None:
+    """Rewrite only the ``res_format`` facet rows of indexed datasets (their resources changed, nothing else)."""
+    active = [ds for ds in datasets if ds.state == "active"]
+    if not active:
         return
-    session.execute(delete(SearchFacet).where(SearchFacet.dataset_id == ds.id, SearchFacet.field == "res_format"))
-    rows = [{"dataset_id": ds.id, "field": f, "value": v} for f, v in set(facet_values(ds)) if f == "res_format"]
+    session.execute(delete(SearchFacet).where(SearchFacet.dataset_id.in_([ds.id for ds in active]),
+                                              SearchFacet.field == "res_format"))
+    rows = [{"dataset_id": ds.id, "field": "res_format", "value": fmt}
+            for ds in active for fmt in sorted({r.format.upper() for r in ds.resources if r.format})]
     if rows:
         session.execute(insert(SearchFacet), rows)
 

@@ -14,7 +14,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from cityhub import actions
 from cityhub.accounts.actions import get_department
@@ -317,10 +317,9 @@ def _resources_of(ds: Dataset) -> list[dict[str, str]]:
 
 
 def _attach_resources(ctx: Context, ds: Dataset, want: list[dict[str, str]]) -> None:
-    """Links of a newly created dataset, checked with ``resource_create``'s own schema and attached in one go;
-    only the quality score and the format facets are refreshed (``resource_create`` per link would re-index
-    the whole dataset each time). The dataset's creation and this page import are audited."""
-    from cityhub.catalog.actions import refresh_resources
+    """Links of a newly created dataset, checked with ``resource_create``'s own schema and attached to it;
+    the caller refreshes the quality scores and format facets of a whole page at once (``resource_create``
+    per link would re-index the whole dataset each time). The dataset's creation and the page are audited."""
     from cityhub.catalog.models import Resource
     from cityhub.catalog.schemas import ResourceCreate
     from cityhub.catalog.vocab import MEDIA_TYPES
@@ -336,17 +335,17 @@ def _attach_resources(ctx: Context, ds: Dataset, want: list[dict[str, str]]) -> 
         res.dataset = ds
         ds.resources.append(res)
     ds.data_updated_at = ds.data_updated_at or now
-    refresh_resources(ctx, ds)
+
+
+def _wanted(wanted: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [{"name": r["name"], "url": r["url"], "format": r.get("format", "").upper(),
+             "description": r.get("description", "")} for r in wanted]
 
 
 def _set_resources(ctx: Context, ds: Dataset, wanted: list[dict[str, str]]) -> None:
-    current = _resources_of(ds)
-    want = [{"name": r["name"], "url": r["url"], "format": r.get("format", "").upper(),
-             "description": r.get("description", "")} for r in wanted]
-    if current == want:
-        return
-    if not current:
-        _attach_resources(ctx, ds, want)
+    """Make an existing dataset's links what the source lists (through the resource actions)."""
+    want = _wanted(wanted)
+    if _resources_of(ds) == want:
         return
     for rid in [r.id for r in ds.resources]:
         actions.call("resource_delete", ctx, {"id": rid})
@@ -358,10 +357,12 @@ def _set_resources(ctx: Context, ds: Dataset, wanted: list[dict[str, str]]) -> N
 def harvest_page_import(ctx: Context, p: s.PageIn) -> list[dict[str, Any]]:
     """Import one page of prepared records in one transaction (the harvester calls this): ``create``,
     ``update`` (``reinstate`` brings back a withdrawn dataset) or ``withdraw``."""
-    from cityhub.catalog.actions import refresh
+    from cityhub.catalog.actions import refresh, refresh_resources
 
     now = utcnow()
     out = []
+    created: list[Dataset] = []
+    objects: list[dict[str, Any]] = []
     for rec in p.records:
         op, guid = rec["op"], rec["guid"]
         if op == "create":
@@ -369,9 +370,11 @@ def harvest_page_import(ctx: Context, p: s.PageIn) -> list[dict[str, Any]]:
             ds = ctx.db.get(Dataset, made["id"])
             assert ds is not None
             ds.harvest_source_id, ds.harvest_guid, ds.origin_url = p.source_id, guid, rec["origin_url"]
-            _set_resources(ctx, ds, rec["resources"])
-            ctx.db.add(HarvestObject(source_id=p.source_id, guid=guid, dataset_id=ds.id,
-                                     remote_modified=rec["modified"], content_hash=rec["hash"], last_seen_at=now))
+            _attach_resources(ctx, ds, _wanted(rec["resources"]))
+            created.append(ds)
+            objects.append({"source_id": p.source_id, "guid": guid, "dataset_id": ds.id,
+                            "remote_modified": rec["modified"], "content_hash": rec["hash"], "withdrawn": False,
+                            "last_seen_at": now})
             out.append({"guid": guid, "outcome": "new", "name": ds.name})
             continue
         obj = ctx.db.scalar(select(HarvestObject).where(HarvestObject.source_id == p.source_id,
@@ -399,4 +402,7 @@ def harvest_page_import(ctx: Context, p: s.PageIn) -> list[dict[str, Any]]:
         obj.remote_modified, obj.content_hash, obj.withdrawn, obj.last_seen_at = \
             rec["modified"], rec["hash"], False, now
         out.append({"guid": guid, "outcome": "updated", "name": ds.name, "reinstated": reinstate})
+    if created:
+        refresh_resources(ctx, created)
+        ctx.db.execute(insert(HarvestObject), objects)
     return out

@@ -3,72 +3,133 @@ runs with their logs and a "run now" button. Every route parses its input and ca
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from cityhub.harvest.schemas import SourceCreate, SourceUpdate
 from cityhub.web.deps import call, check_csrf
+from cityhub.web.openapi import MAX_ID, MAX_OFFSET, Record, body_errors, ok, operation_id, patch_body
 from cityhub.web.routes.pages import _require_admin, acall, render
 
-router = APIRouter(tags=["harvest"])
+router = APIRouter(tags=["harvest"], generate_unique_id_function=operation_id)
+pages_router = APIRouter(include_in_schema=False)
+
+if TYPE_CHECKING:  # built at import time; to the type checker a plain model
+    SourcePatch = BaseModel
+else:
+    SourcePatch = patch_body(SourceUpdate, "HarvestSourcePatch", without=("name",))
 
 
 class RunBody(BaseModel):
+    model_config = {"extra": "forbid"}
     wait: bool = Field(False, description="run in the request and answer with the finished run")
 
 
-class SourcePatch(BaseModel):
-    model_config = {"extra": "forbid"}
-    title: str | None = None
-    url: str | None = None
-    department: str | None = None
-    schedule: str | None = None
-    enabled: bool | None = None
-    config: dict[str, Any] | None = None
+# -- what the routes return (descriptions for the OpenAPI document) --------------------------------------------
+
+
+class HarvestRunOut(Record):
+    id: int
+    source: str
+    status: Literal["queued", "running", "succeeded", "partial", "failed"]
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    gathered: int
+    new: int
+    updated: int
+    unchanged: int
+    withdrawn: int
+    errors: int
+    error: str
+    log: list[dict[str, str]] | None = Field(None, description="{level, guid, message} entries (run show only)")
+
+
+class HarvestSourceOut(Record):
+    id: int
+    name: str
+    title: str
+    kind: Literal["ckan", "dcat"]
+    url: str
+    department: str
+    schedule: Literal["manual", "hourly", "daily", "weekly"]
+    enabled: bool
+    config: dict[str, Any]
+    last_run_at: str | None
+    next_run_at: str | None
+    datasets: int
+    withdrawn: int
+
+
+class HarvestSourceDeleted(Record):
+    name: str
+    deleted: bool
+    withdrawn: int
+    released: int
+
+
+class HarvestedDataset(Record):
+    name: str
+    title: str
+    state: str
+    origin_url: str
+    guid: str
+    remote_modified: str
+    withdrawn: bool
+
+
+class HarvestDue(Record):
+    started: list[dict[str, Any]]
 
 
 # -- REST API -----------------------------------------------------------------------------------------------
 
 
-@router.get("/api/harvest/sources", summary="Harvest sources (platform admins)")
-def sources_list(request: Request, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> Any:
+@router.get("/api/harvest/sources", summary="Harvest sources (platform admins)",
+            responses=ok(list[HarvestSourceOut], 403))
+def sources_list(request: Request, limit: int = Query(100, ge=1, le=1000),
+                 offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> Any:
     return call(request, "harvest_source_list", {"limit": limit, "offset": offset}, via="api")
 
 
-@router.post("/api/harvest/sources", status_code=201, summary="Register a harvest source (CKAN or DCAT)")
+@router.post("/api/harvest/sources", status_code=201, summary="Register a harvest source (CKAN or DCAT)",
+             responses=ok(HarvestSourceOut, *body_errors(403, 404, 409), status=201))
 def sources_create(request: Request, body: SourceCreate) -> Any:
     check_csrf(request, None)
     return call(request, "harvest_source_create", body, via="api")
 
 
-@router.get("/api/harvest/sources/{name}", summary="A harvest source with its recent runs")
+@router.get("/api/harvest/sources/{name}", summary="A harvest source with its recent runs",
+            responses=ok(HarvestSourceOut, 403, 404))
 def sources_show(request: Request, name: str) -> Any:
     return call(request, "harvest_source_show", {"name": name}, via="api")
 
 
-@router.patch("/api/harvest/sources/{name}", summary="Change a harvest source")
+@router.patch("/api/harvest/sources/{name}", summary="Change a harvest source",
+              responses=ok(HarvestSourceOut, *body_errors(403, 404)))
 def sources_update(request: Request, name: str, body: SourcePatch) -> Any:
     check_csrf(request, None)
-    data = SourceUpdate.model_validate({**body.model_dump(exclude_none=True), "name": name})
-    return call(request, "harvest_source_update", data, via="api")
+    return call(request, "harvest_source_update", {**body.model_dump(exclude_none=True), "name": name}, via="api")
 
 
 @router.delete("/api/harvest/sources/{name}", summary="Delete a harvest source (its datasets are withdrawn, "
-               "or released with withdraw=false)")
+               "or released with withdraw=false)", responses=ok(HarvestSourceDeleted, 403, 404, 409))
 def sources_delete(request: Request, name: str, withdraw: bool = Query(True)) -> Any:
     check_csrf(request, None)
     return call(request, "harvest_source_delete", {"name": name, "withdraw": withdraw}, via="api")
 
 
-@router.get("/api/harvest/sources/{name}/datasets", summary="Datasets harvested from a source")
+@router.get("/api/harvest/sources/{name}/datasets", summary="Datasets harvested from a source",
+            responses=ok(list[HarvestedDataset], 403, 404))
 def sources_datasets(request: Request, name: str, limit: int = Query(1000, ge=1, le=100000)) -> Any:
     return call(request, "harvest_dataset_list", {"source": name, "limit": limit}, via="api")
 
 
-@router.post("/api/harvest/sources/{name}/runs", status_code=202, summary="Start a run of a source")
+@router.post("/api/harvest/sources/{name}/runs", status_code=202, summary="Start a run of a source",
+             responses=ok(HarvestRunOut, *body_errors(403, 404, 409), status=202))
 def runs_create(request: Request, name: str, body: RunBody | None = None) -> Any:
     check_csrf(request, None)
     wait = bool(body and body.wait)
@@ -76,17 +137,20 @@ def runs_create(request: Request, name: str, body: RunBody | None = None) -> Any
     return call(request, "harvest_run_show", {"id": run["id"]}, via="api") if wait else run
 
 
-@router.get("/api/harvest/sources/{name}/runs", summary="Recent runs of a source")
+@router.get("/api/harvest/sources/{name}/runs", summary="Recent runs of a source",
+            responses=ok(list[HarvestRunOut], 403, 404))
 def runs_list(request: Request, name: str, limit: int = Query(20, ge=1, le=500)) -> Any:
     return call(request, "harvest_run_list", {"source": name, "limit": limit}, via="api")
 
 
-@router.get("/api/harvest/runs/{run_id}", summary="One run with its counts and log")
-def runs_show(request: Request, run_id: int) -> Any:
+@router.get("/api/harvest/runs/{run_id}", summary="One run with its counts and log",
+            responses=ok(HarvestRunOut, 403, 404))
+def runs_show(request: Request, run_id: int = Path(ge=1, le=MAX_ID)) -> Any:
     return call(request, "harvest_run_show", {"id": run_id}, via="api")
 
 
-@router.post("/api/harvest/due", summary="Start every source whose schedule is due")
+@router.post("/api/harvest/due", summary="Start every source whose schedule is due",
+             responses=ok(HarvestDue, 403))
 def runs_due(request: Request) -> Any:
     check_csrf(request, None)
     return call(request, "harvest_due", {}, via="api")
@@ -95,7 +159,7 @@ def runs_due(request: Request) -> Any:
 # -- admin pages --------------------------------------------------------------------------------------------
 
 
-@router.get("/admin/harvest", response_class=HTMLResponse)
+@pages_router.get("/admin/harvest", response_class=HTMLResponse)
 def admin_sources(request: Request) -> Response:
     gate = _require_admin(request)
     if gate is not None:
@@ -105,7 +169,7 @@ def admin_sources(request: Request) -> Response:
     return render(request, "harvest/sources.html", {"sources": sources, "runs": runs, "nav": "admin"})
 
 
-@router.get("/admin/harvest/runs/{run_id}", response_class=HTMLResponse)
+@pages_router.get("/admin/harvest/runs/{run_id}", response_class=HTMLResponse)
 def admin_run(request: Request, run_id: int) -> Response:
     gate = _require_admin(request)
     if gate is not None:
@@ -114,7 +178,7 @@ def admin_run(request: Request, run_id: int) -> Response:
     return render(request, "harvest/run.html", {"run": run, "nav": "admin"})
 
 
-@router.get("/admin/harvest/{name}", response_class=HTMLResponse)
+@pages_router.get("/admin/harvest/{name}", response_class=HTMLResponse)
 def admin_source(request: Request, name: str) -> Response:
     gate = _require_admin(request)
     if gate is not None:
@@ -123,7 +187,7 @@ def admin_source(request: Request, name: str) -> Response:
     return render(request, "harvest/source.html", {"source": source, "nav": "admin"})
 
 
-@router.post("/admin/harvest/{name}/run", response_class=HTMLResponse)
+@pages_router.post("/admin/harvest/{name}/run", response_class=HTMLResponse)
 async def admin_run_now(request: Request, name: str) -> Response:
     gate = _require_admin(request)
     if gate is not None:
@@ -132,3 +196,6 @@ async def admin_run_now(request: Request, name: str) -> Response:
     check_csrf(request, str(form.get("csrf_token") or ""))
     run = await acall(request, "harvest_run", {"source": name})
     return RedirectResponse(f"/admin/harvest/runs/{run['id']}", status_code=303)
+
+
+router.include_router(pages_router)
