@@ -415,3 +415,53 @@ def test_unknown_dataset_is_a_json_404(app_client: Any) -> None:
         resp = app_client.get(path, headers={"accept": accept})
         assert resp.status_code == 404
         assert resp.json()["error"]["type"] == "not_found"
+
+
+def test_published_list_is_patched_as_the_catalog_changes(demo: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-process list behind the paging follows creates, privacy and opening changes and withdrawals
+    without a full rebuild."""
+    from cityhub.interop import dcat_actions as da
+
+    da.published_ids.clear()
+    _catalog()  # full build
+    patched: list[bool] = []
+    original = da.published_ids._patch
+
+    def spy(ctx: Any, snap: Any) -> Any:
+        out = original(ctx, snap)
+        patched.append(out is not None)
+        return out
+
+    monkeypatch.setattr(da.published_ids, "_patch", spy)
+
+    def listed(name: str) -> bool:
+        return name in _dataset_names(_parse(_catalog(fmt="nt")["body"], "nt"))
+
+    name = call_as("steward", "dataset_create", dataset_payload())["name"]
+    assert listed(name)
+    call_as("steward", "dataset_update", {"id": name, "private": True})
+    assert not listed(name)
+    call_as("steward", "dataset_update", {"id": name, "private": False})
+    assert listed(name)
+    call_as("steward", "dataset_update", {"id": name, "opening_class": "不予开放"})
+    assert not listed(name)
+    call_as("steward", "dataset_update", {"id": name, "opening_class": "无条件开放"})
+    assert listed(name)
+    call_as("steward", "dataset_delete", {"id": name})
+    assert not listed(name)
+    assert len(patched) >= 6 and all(patched)
+    assert _catalog()["total"] == len(_public_names())
+
+
+def test_a_stale_list_never_publishes_a_closed_dataset(demo: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from array import array
+
+    from cityhub.interop import dcat_actions as da
+
+    everything = call_as("system", "dataset_search", {"rows": 1000, "include_private": True})["results"]
+    closed = {r["id"]: r["name"] for r in everything if r["opening_class"] == "不予开放"}
+    assert closed
+    stale = array("q", sorted(r["id"] for r in everything))  # as if nothing had ever been closed
+    monkeypatch.setattr(da.published_ids, "get", lambda ctx: stale)
+    names = _dataset_names(_parse(_catalog()["body"], "turtle"))
+    assert names and not names & set(closed.values())
