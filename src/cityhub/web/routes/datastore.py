@@ -78,7 +78,7 @@ def delete(request: Request, resource_id: str) -> Any:
 @router.get("/resources/{resource_id}/datastore/search", summary="Rows of the table (CKAN datastore_search)",
             responses=ok(o.DatastoreRows, 403, 404))
 def search(request: Request, resource_id: str,
-           filters: str | None = Query(None, description="JSON object column → value or list"),
+           filters: str | None = Query(None, max_length=10000, description="JSON object column → value or list"),
            q: str | None = Query(None, max_length=1000), fields: str | None = Query(None, max_length=10000),
            sort: str | None = Query(None, max_length=1000), limit: int = Query(100, ge=0, le=1_000_000),
            offset: int = Query(0, ge=0, le=o.MAX_OFFSET), include_total: bool = True, distinct: bool = False,
@@ -93,9 +93,12 @@ def search(request: Request, resource_id: str,
 
 @router.get("/resources/{resource_id}/datastore/aggregate", summary="Group-by aggregates for charts",
             responses=ok(o.QueryResult, 403, 404))
-def aggregate(request: Request, resource_id: str, group_by: list[str] = Query(...),
-              metric: list[str] = Query(default_factory=lambda: ["count"]),
-              filters: str | None = None, limit: int = Query(1000, ge=1, le=10000)) -> Any:
+def aggregate(request: Request, resource_id: str,
+              group_by: list[str] = Query(..., min_length=1, max_length=2, description="one or two columns"),
+              metric: list[str] = Query(default_factory=lambda: ["count"], max_length=10,
+                                        description="`count`, or `sum|avg|min|max|count:<column>`"),
+              filters: str | None = Query(None, max_length=10000, description="JSON object column → value or list"),
+              limit: int = Query(1000, ge=1, le=10000)) -> Any:
     metrics = []
     for m in metric:
         fn, _, col = m.partition(":")
@@ -127,8 +130,10 @@ def sql(request: Request, body: SqlBody) -> Any:
             response_class=Response, responses={**o.DOWNLOAD, **o.errors(403, 404)})
 def download(request: Request, resource_id: str,
              format: str = Query("csv", pattern="^(csv|xlsx|json|parquet)$"), bom: bool = False,
-             filters: str | None = None, q: str | None = Query(None, max_length=1000),
-             fields: str | None = None, sort: str | None = None) -> Response:
+             filters: str | None = Query(None, max_length=10000, description="JSON object column → value or list"),
+             q: str | None = Query(None, max_length=1000),
+             fields: str | None = Query(None, max_length=10000, description="comma-separated columns"),
+             sort: str | None = Query(None, max_length=1000, description="e.g. `year desc, name`")) -> Response:
     out = call(request, "datastore_export", {
         "resource_id": resource_id, "format": format, "bom": bom, "filters": _json_param(filters, "filters") or {},
         "q": q, "fields": [f.strip() for f in fields.split(",") if f.strip()] if fields else None, "sort": sort},
