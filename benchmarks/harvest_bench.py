@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -58,16 +59,18 @@ def harvest_into(home: Path, source_url: str) -> dict[str, Any]:
         "department": "harvested", "config": {"map_organizations": False}})
     runs = []
     for label in ("full", "incremental"):
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         started = actions.call("harvest_run", system_context("bench"), {"source": "bench-source", "wait": True})
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         run = actions.call("harvest_run_show", system_context("bench"), {"id": started["id"]})
         gathered = next((e["message"] for e in run["log"] if e["message"].startswith("gathered")), "")
-        runs.append({"run": label, "status": run["status"], "seconds": round(elapsed, 1), "new": run["new"],
+        runs.append({"run": label, "status": run["status"], "seconds": round(elapsed, 1),
+                     "harvester_cpu_s": round(cpu, 1), "load_avg_1m": round(os.getloadavg()[0], 1), "new": run["new"],
                      "updated": run["updated"], "unchanged": run["unchanged"], "errors": run["errors"],
                      "datasets_per_s": round((run["new"] + run["updated"] + run["unchanged"]) / elapsed, 1),
                      "gather": gathered})
-        print(f"  harvest ({label}): {run['status']} in {elapsed:.1f} s — new {run['new']}, updated "
+        print(f"  harvest ({label}): {run['status']} in {elapsed:.1f} s (harvester CPU {cpu:.1f} s, load "
+              f"{os.getloadavg()[0]:.1f}) — new {run['new']}, updated "
               f"{run['updated']}, unchanged {run['unchanged']}, errors {run['errors']} ({gathered})")
     return {"runs": runs}
 

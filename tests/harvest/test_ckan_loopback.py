@@ -7,13 +7,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import Store, call_as, dataset_payload, token_for, unique
-from tests.harvest.conftest import Instance, harvest, local_state, make_department, start_instance, stop_instance
+from tests.harvest.conftest import (
+    Instance,
+    harvest,
+    local_state,
+    make_department,
+    start_instance,
+    stop_instance,
+)
 from tests.web.test_browser import _free_port
 
 
@@ -47,8 +53,9 @@ def _serve_local(store: Store) -> tuple[str, object, threading.Thread]:
     return f"http://127.0.0.1:{port}", srv, thread
 
 
-def test_harvest_from_second_instance_and_back(remote: Instance, sqlite_empty: Store, tmp_path: Path) -> None:
-    sqlite_empty.activate()
+def test_harvest_from_second_instance_and_back(remote: Instance, empty_store: Store) -> None:
+    """On SQLite and PostgreSQL (this side's store); the second instance runs on SQLite."""
+    empty_store.activate()
     dept = make_department()
     src = unique("peer")
     call_as("system", "harvest_source_create", {"name": src, "title": "另一个 CityHub", "kind": "ckan",
@@ -69,7 +76,8 @@ def test_harvest_from_second_instance_and_back(remote: Instance, sqlite_empty: S
     # at the source: one dataset changes, another is deleted (through its API, with a token)
     changed, deleted = sorted(names)[:2]
     admin = remote.api(remote.token("admin"))
-    resp = admin.patch(f"/api/v1/datasets/{changed}", json={"title": "源站已修改的标题", "tags": ["改过"]})
+    new_title = f"源站已修改的标题 {unique('v')}"
+    resp = admin.patch(f"/api/v1/datasets/{changed}", json={"title": new_title, "tags": ["改过"]})
     assert resp.status_code == 200, resp.text
     assert admin.delete(f"/api/v1/datasets/{deleted}").status_code == 200
 
@@ -77,7 +85,7 @@ def test_harvest_from_second_instance_and_back(remote: Instance, sqlite_empty: S
     assert (third["new"], third["updated"], third["unchanged"], third["withdrawn"], third["errors"]) == \
         (0, 1, public - 2, 1, 0), third
     shown = call_as(None, "dataset_show", {"id": changed})
-    assert shown["title"] == "源站已修改的标题" and shown["tags"] == ["改过"]
+    assert shown["title"] == new_title and shown["tags"] == ["改过"]
     assert shown["harvested"] and shown["origin_url"] == f"{remote.url}/dataset/{changed}"
     assert local_state(src)[deleted] == "withdrawn"
 
@@ -99,11 +107,28 @@ def test_harvest_from_second_instance_and_back(remote: Instance, sqlite_empty: S
         assert page.status_code == 200
         assert 'id="harvested-badge"' in page.text and f'href="{remote.url}/dataset/{changed}"' in page.text
         assert 'id="steward-actions"' not in page.text
+        # the admin pages: sources, a run with its log, "run now"
+        admin_name = unique("adm").replace("-", "")
+        call_as("system", "user_create", {"name": admin_name, "password": "Admin-Pass-2026!xyz",
+                                          "role": "platform_admin"})
+        as_admin = {"Authorization": f"Bearer {token_for(admin_name)}", "Accept": "text/html"}
+        listing = client.get("/admin/harvest", headers=as_admin)
+        assert listing.status_code == 200 and f'href="/admin/harvest/{src}"' in listing.text
+        assert client.get(f"/admin/harvest/{src}", headers=as_admin).status_code == 200
+        shown_run = client.get(f"/admin/harvest/runs/{third['id']}", headers=as_admin)
+        assert shown_run.status_code == 200 and "withdrawn at the source" in shown_run.text
+        assert client.get("/admin/harvest", headers={"Authorization": headers["Authorization"],
+                                                     "Accept": "text/html"}).status_code == 403
+        started = client.post(f"/admin/harvest/{src}/run", headers=as_admin, follow_redirects=False)
+        assert started.status_code == 303 and started.headers["location"].startswith("/admin/harvest/runs/")
 
     # the other way: the second instance harvests this one's own department through its REST API
     own = make_department()
     mine = [call_as("system", "dataset_create", dataset_payload(department=own))["name"] for _ in range(2)]
-    local_url, srv, thread = _serve_local(sqlite_empty)
+    from cityhub import jobs
+
+    jobs.wait_idle(timeout=300)  # the run started from the admin page
+    local_url, srv, thread = _serve_local(empty_store)
     try:
         back = unique("back")
         made = admin.post("/api/harvest/sources", json={
@@ -120,6 +145,7 @@ def test_harvest_from_second_instance_and_back(remote: Instance, sqlite_empty: S
         listed = admin.get(f"/api/harvest/sources/{back}/runs").json()
         assert listed[0]["new"] == 2
         assert admin.get(f"/api/harvest/runs/{listed[0]['id']}").json()["log"]
+        assert '"status": "succeeded"' in remote.cli("harvest", "runs", "--id", str(listed[0]["id"]))
     finally:
         srv.should_exit = True  # type: ignore[attr-defined]
         thread.join(timeout=10)
