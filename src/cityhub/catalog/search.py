@@ -79,11 +79,13 @@ def index(session: Session, ds: Dataset) -> None:
     if ds.state != "active":
         return
     title, body = doc_text(ds)
-    session.add(SearchDoc(dataset_id=ds.id, title_tokens=title, body_tokens=body, public=is_public(ds),
-                          private=ds.private, department_id=ds.department_id, modified_at=ds.modified_at,
-                          popularity=ds.views_total + ds.downloads_total * 5 + ds.api_calls_total, title=ds.title))
-    session.add_all(SearchFacet(dataset_id=ds.id, field=f, value=v) for f, v in set(facet_values(ds)))
-    session.flush()
+    # Core inserts (as in index_many): no ORM unit-of-work bookkeeping for rows nothing reads back
+    session.execute(insert(SearchDoc), [{
+        "dataset_id": ds.id, "title_tokens": title, "body_tokens": body, "public": is_public(ds),
+        "private": ds.private, "department_id": ds.department_id, "modified_at": ds.modified_at,
+        "popularity": ds.views_total + ds.downloads_total * 5 + ds.api_calls_total, "title": ds.title}])
+    session.execute(insert(SearchFacet), [{"dataset_id": ds.id, "field": f, "value": v}
+                                          for f, v in sorted(set(facet_values(ds)))])
     if is_postgres(session):
         session.execute(
             text("UPDATE search_doc SET tsv = setweight(array_to_tsvector(string_to_array(title_tokens, ' ')), 'A')"
