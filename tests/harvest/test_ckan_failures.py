@@ -47,6 +47,7 @@ def test_ckan_paging_and_a_refused_package(store: Store, tiny_server: tuple[str,
     good = [package(f"ext-{i}", f"外部数据{i}") for i in range(5)]
     bad = {**package("ext-bad", "坏数据"), "name": "Not A Valid Name!"}
     script.routes[SEARCH] = (200, "application/json", answer([*good, bad]), 0)
+    make_department("foreign-org")  # a local department with the remote organization's slug gets its datasets
     src = _source(base, rows=1000)
     run = harvest(src)
     assert run["status"] == "partial", run
@@ -55,6 +56,7 @@ def test_ckan_paging_and_a_refused_package(store: Store, tiny_server: tuple[str,
     shown = call_as(None, "dataset_show", {"id": "ext-0"})
     assert shown["theme"] == "transport" and shown["license_id"] == "cc-by-4.0" and shown["tags"] == ["外部"]
     assert shown["origin_url"] == f"{base}/dataset/ext-0" and shown["resources"][0]["format"] == "CSV"
+    assert shown["department"] == "foreign-org"
 
 
 @pytest.mark.parametrize("failure, expected", [

@@ -202,3 +202,27 @@ def test_only_admin_manages_sources(store: Store) -> None:
         call_as(None, "harvest_source_create", {"name": unique("x"), "title": "x", "kind": "dcat",
                                                 "url": "http://127.0.0.1:9/c.ttl", "department": dept})
     assert type(info.value).__name__ == "NotAuthenticated"
+
+
+@pytest.mark.parametrize("withdraw", [True, False])
+def test_deleting_a_source_withdraws_or_releases_its_datasets(store: Store, tiny_server: tuple[str, Script],
+                                                               withdraw: bool) -> None:
+    base, script = tiny_server
+    dept = make_department()
+    script.routes["/d.ttl"] = (200, "text/turtle", catalog(dataset_ttl("gone-or-kept", "来源删除测试")), 0)
+    src = _source(f"{base}/d.ttl", dept)
+    assert harvest(src)["new"] == 1
+    out = call_as("system", "harvest_source_delete", {"name": src, "withdraw": withdraw})
+    assert (out["withdrawn"], out["released"]) == ((1, 0) if withdraw else (0, 1))
+    with pytest.raises(NotFound):
+        call_as("system", "harvest_source_show", {"name": src})
+    if withdraw:
+        with pytest.raises(NotFound):
+            call_as(None, "dataset_show", {"id": "gone-or-kept"})
+    else:  # released: an ordinary local dataset now, which the department's steward may edit
+        shown = call_as(None, "dataset_show", {"id": "gone-or-kept"})
+        assert not shown["harvested"]
+        steward = unique("st").replace("-", "")
+        call_as("system", "user_create", {"name": steward, "password": "Steward-Pass-2026!x", "role": "steward",
+                                          "department": dept})
+        assert call_as(steward, "dataset_update", {"id": "gone-or-kept", "title": "本地接管"})["title"] == "本地接管"
