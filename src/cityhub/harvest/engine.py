@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from cityhub.catalog.schemas import DatasetCreate
 from cityhub.db import session_scope, utcnow
 from cityhub.errors import CityHubError
 from cityhub.harvest import dcat_import
-from cityhub.harvest.actions import harvester_context, next_run
+from cityhub.harvest.actions import harvester_context, next_run, run_dict
 from cityhub.harvest.fetch import Fetcher, FetchError
 from cityhub.harvest.models import HarvestObject, HarvestRun, HarvestSource
 from cityhub.harvest.schemas import SLUG, SourceConfig
@@ -239,10 +240,7 @@ def _finish(run_id: int, status: str, rl: RunLog, error: str = "") -> dict[str, 
         if src is not None:
             src.last_run_at = now
             src.next_run_at = next_run(src.schedule, now) if src.enabled else None
-        source_name = src.name if src else ""
-        from cityhub.harvest.actions import run_dict
-
-        return run_dict(run, source_name)
+        return run_dict(run, src.name if src else "")
 
 
 def execute(run_id: int, progress: Progress | None = None) -> dict[str, Any]:
@@ -296,8 +294,7 @@ def _local_state(src: Source) -> tuple[dict[str, tuple[int, str, str, bool]], se
 
 
 def _unique_name(wanted: str, taken: set[str], src: Source) -> str:
-    import re
-
+    """The remote name when it is free here, else the name with the source's name appended."""
     base = wanted if re.match(SLUG, wanted or "") else "h-" + hashlib.sha1(wanted.encode()).hexdigest()[:12]  # noqa: S324
     if base not in taken:
         return base
@@ -322,8 +319,7 @@ def _import(run_id: int, src: Source, records: list[Remote], complete: bool, rl:
             dept = depts.get(rec.org) or dept_by_name.get(rec.org) or dept
         payload = {k: v for k, v in rec.payload.items() if k != "name"}
         payload["department"] = dept
-        digest = rec.digest() + dept
-        digest = hashlib.sha256(digest.encode()).hexdigest()
+        digest = hashlib.sha256((rec.digest() + dept).encode()).hexdigest()  # the department is content too
         known = held.get(rec.guid)
         if known is not None and known[1] == rec.modified and known[2] == digest and not known[3]:
             rl.counts["unchanged"] += 1
