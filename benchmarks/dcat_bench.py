@@ -151,6 +151,13 @@ def run_backend(backend: str, n: int, k: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         generate(n)
         print(f"    generated in {time.perf_counter() - t0:.1f} s")
+        if backend == "postgres":  # planner statistics, as autovacuum would gather (it is off on test servers)
+            from sqlalchemy import text
+
+            from cityhub import db
+
+            with db.get_engine().begin() as conn:
+                conn.execute(text("ANALYZE"))
         from cityhub import actions
         from cityhub.context import Context
 
