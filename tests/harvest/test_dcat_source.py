@@ -123,6 +123,10 @@ def test_dcat_incremental_withdraw_and_read_only(store: Store, tiny_server: tupl
     rid = call_as(None, "dataset_show", {"id": "metro"})["resources"][0]["id"]
     with pytest.raises(NotAuthorized):
         call_as("system", "resource_delete", {"id": rid})
+    with pytest.raises(NotAuthorized):
+        call_as(steward, "resource_update", {"id": rid, "name": "改名"})
+    with pytest.raises(NotAuthorized):
+        call_as(steward, "datastore_create", {"resource_id": rid})
 
     # listed again at the source: reinstated
     script.routes["/page2.ttl"] = (200, "text/turtle", catalog(dataset_ttl("parking", "停车场")), 0)

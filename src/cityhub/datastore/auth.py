@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from cityhub.accounts.auth import require_admin, require_user
-from cityhub.catalog.auth import can_read, require_manager
+from cityhub.catalog.auth import can_read, require_manager, require_not_harvested
 from cityhub.catalog.models import Resource
 from cityhub.context import Context
 from cityhub.db import utcnow
@@ -36,7 +36,9 @@ def _read(ctx: Context, rid: str) -> None:
 
 
 def _write(ctx: Context, rid: str) -> None:
-    require_manager(ctx, find_resource(ctx, rid).dataset.department_id)
+    res = find_resource(ctx, rid)
+    require_manager(ctx, res.dataset.department_id)
+    require_not_harvested(ctx, res.dataset)  # a harvested dataset's tables are the source's business
 
 
 def datastore_create(ctx: Context, p: Any) -> None:
