@@ -192,7 +192,10 @@ def test_every_write_action_is_covered_by_a_matrix() -> None:
     covered = set(CASES) | {"department_create", "department_update", "department_delete", "user_create",
                             "user_update", "token_create", "token_revoke", "search_reindex", "usage_import",
                             # tests/datastore/test_actions.py: test_only_owners_load, rollback and recover tests
-                            "datastore_create", "datastore_rollback", "datastore_delete", "datastore_recover"}
+                            "datastore_create", "datastore_rollback", "datastore_delete", "datastore_recover",
+                            # tests/harvest/test_authz.py: the harvest matrix and the harvester-only page import
+                            "harvest_source_create", "harvest_source_update", "harvest_source_delete",
+                            "harvest_run", "harvest_due", "harvest_page_import"}
     writes = {n for n, s in actions.registry().items() if s.write}
     admin_only_reads_and_jobs = {"quality_refresh"}
     assert writes - covered - admin_only_reads_and_jobs == set()
