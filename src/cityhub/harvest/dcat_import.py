@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,12 +86,40 @@ def rdf_format(content_type: str, url: str) -> str | None:
     return None
 
 
+def _remote_context(node: Any) -> str | None:
+    """The first remote ``@context`` (a URL) in a JSON-LD document, if any."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "@context":
+                for ctx in value if isinstance(value, list) else [value]:
+                    if isinstance(ctx, str):
+                        return ctx
+            found = _remote_context(value)
+            if found:
+                return found
+    elif isinstance(node, list):
+        for item in node:
+            found = _remote_context(item)
+            if found:
+                return found
+    return None
+
+
 def parse(data: bytes, content_type: str = "", url: str = "") -> Graph:
-    """Parse an RDF document; tries Turtle, RDF/XML and JSON-LD when the type is unknown."""
+    """Parse an RDF document; tries Turtle, RDF/XML and JSON-LD when the type is unknown. A JSON-LD document
+    naming a remote ``@context`` is refused: rdflib would fetch it without our timeout and byte cap."""
     fmt = rdf_format(content_type, url)
     candidates = [fmt] if fmt else ["turtle", "xml", "json-ld"]
     problems = []
     for candidate in candidates:
+        if candidate == "json-ld":
+            try:
+                remote = _remote_context(json.loads(data))
+            except ValueError:
+                remote = None  # not JSON: the parser says so below
+            if remote:
+                problems.append(f"json-ld: remote @context {remote[:200]} is not fetched; inline the context")
+                continue
         graph = Graph()
         try:
             graph.parse(data=data, format=candidate, publicID=url or None)
