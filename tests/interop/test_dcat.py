@@ -465,3 +465,27 @@ def test_a_stale_list_never_publishes_a_closed_dataset(demo: Store, monkeypatch:
     monkeypatch.setattr(da.published_ids, "get", lambda ctx: stale)
     names = _dataset_names(_parse(_catalog()["body"], "turtle"))
     assert names and not names & set(closed.values())
+
+
+def test_garbage_collection_is_deferred_while_a_page_is_built_and_resumes_after() -> None:
+    import gc
+
+    from cityhub.interop.dcat_actions import gc_deferred
+
+    assert gc.isenabled()
+    with gc_deferred():
+        assert not gc.isenabled()
+        with gc_deferred():  # another page at the same time
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # still one page being built
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), gc_deferred():
+        raise RuntimeError("a failing page")
+    assert gc.isenabled()
+    gc.disable()  # a process that turned the collector off keeps it off
+    try:
+        with gc_deferred():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
