@@ -5,6 +5,7 @@ The other department's steward and anonymous are refused (and nothing changes); 
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -186,11 +187,34 @@ def test_department_delete_matrix(demo: Store) -> None:
     assert call_as("admin", "department_delete", {"slug": slug})["deleted"] is True
 
 
+@pytest.mark.parametrize("who, allowed", [(None, False), (OTHER, False), ("self", True), ("admin", True)])
+def test_totp_matrix(demo: Store, who: str | None, allowed: bool) -> None:
+    from cityhub.accounts import totp
+
+    name = unique("mfa").replace("-", "_")
+    call_as("system", "user_create", {"name": name, "password": "A-very-long-passphrase-42", "role": "analyst"})
+    actor = name if who == "self" else who
+    if not allowed:
+        for action in ("user_totp_begin", "user_totp_enable", "user_totp_disable"):
+            data = {"user": name} if action == "user_totp_begin" else {"user": name, "code": "123456"}
+            with pytest.raises((NotAuthenticated, NotAuthorized)):
+                call_as(actor, action, data)
+        assert call_as("system", "user_show", {"name": name})["totp_enabled"] is False
+        return
+    secret = call_as(actor, "user_totp_begin", {"user": name})["secret"]
+    call_as(actor, "user_totp_enable", {"user": name, "code": totp.now_code(secret)})
+    assert call_as("system", "user_show", {"name": name})["totp_enabled"] is True
+    code = "" if actor == "admin" else totp.now_code(secret, time.time() + 30)
+    call_as(actor, "user_totp_disable", {"user": name, "code": code})
+    assert call_as("system", "user_show", {"name": name})["totp_enabled"] is False
+
+
 def test_every_write_action_is_covered_by_a_matrix() -> None:
     from cityhub import actions
 
     covered = set(CASES) | {"department_create", "department_update", "department_delete", "user_create",
                             "user_update", "token_create", "token_revoke", "search_reindex", "usage_import",
+                            "user_totp_begin", "user_totp_enable", "user_totp_disable",
                             # tests/datastore/test_actions.py: test_only_owners_load, rollback and recover tests
                             "datastore_create", "datastore_rollback", "datastore_delete", "datastore_recover",
                             # tests/harvest/test_authz.py: the harvest matrix and the harvester-only page import
