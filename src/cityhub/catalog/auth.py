@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from cityhub.accounts.auth import require_admin, require_user
@@ -17,6 +17,11 @@ from cityhub.errors import NotAuthorized, NotFound
 GOVERNMENT_ROLES = ("platform_admin", "dept_admin", "steward", "analyst")
 
 
+# one query with the resources joined (the default select-in load costs a second round trip), built once:
+# constructing the loader options on every call cost more than running the query
+_BY_NAME = select(Dataset).options(joinedload(Dataset.resources)).where(Dataset.name == bindparam("ref"))
+
+
 def find_dataset(ctx: Context, ref: str, *, deleted: bool = False) -> Dataset:
     """The dataset by name or id (looked up once per call: the auth check and the action share it);
     deleted datasets only with ``deleted``."""
@@ -24,9 +29,7 @@ def find_dataset(ctx: Context, ref: str, *, deleted: bool = False) -> Dataset:
     cached = ctx.extra.get(key)
     if isinstance(cached, Dataset) and cached in ctx.db:
         return cached
-    # one query with the resources joined (the default select-in load costs a second round trip)
-    ds = ctx.db.execute(select(Dataset).options(joinedload(Dataset.resources)).where(Dataset.name == ref)
-                        ).unique().scalar_one_or_none()
+    ds = ctx.db.execute(_BY_NAME, {"ref": ref}).unique().scalar_one_or_none()
     if ds is None and ref.isdigit():
         ds = ctx.db.get(Dataset, int(ref))
     # deleted, or withdrawn at its harvest source: kept for the record
