@@ -208,32 +208,41 @@ def search(session: Session, query: Query) -> Result:
         score = "d.popularity DESC"
     order = SORTS.get(query.sort, "score")
     order_sql = score if order == "score" else order
+    key_expr, _, direction = order_sql.rpartition(" ")
     cond = " AND ".join(where)
-    count = session.execute(text(f"SELECT count(*) FROM {source} WHERE {cond}"), params).scalar_one()
-    ids = [r[0] for r in session.execute(
-        text(f"SELECT d.dataset_id FROM {source} WHERE {cond} ORDER BY {order_sql}, d.dataset_id DESC "
-             "LIMIT :rows OFFSET :start"),
-        {**params, "rows": query.rows, "start": query.start},
-    )]
-    facets: dict[str, list[tuple[str, int]]] = {}
     wanted = [f for f in query.facet_fields if f in FACET_FIELDS]
+    # One statement: the text match and the filters run once into a materialized set, from which the
+    # count, the page and the facet counts are all read (three statements ran the match three times).
+    parts = ["SELECT 'c' AS kind, CAST(NULL AS TEXT) AS a, CAST(NULL AS TEXT) AS b, count(*) AS n FROM m",
+             f"SELECT 'p', CAST(id AS TEXT), NULL, row_number() OVER (ORDER BY k {direction}, id DESC) FROM "
+             f"(SELECT id, k FROM m ORDER BY k {direction}, id DESC LIMIT :rows OFFSET :start) page"]
+    params.update(rows=query.rows, start=query.start)
     if wanted:
-        fparams = {**params, "flimit": query.facet_limit}
         names = ", ".join(f":fname{i}" for i in range(len(wanted)))
-        fparams.update({f"fname{i}": f for i, f in enumerate(wanted)})
-        # drive the count from the matched ids (index range scans on the facet primary key), never from a
-        # whole-field scan; SQLite needs CROSS JOIN to keep that join order
+        params.update({f"fname{i}": f for i, f in enumerate(wanted)})
+        # driven from the matched ids (index range scans on the facet primary key), never from a whole-field
+        # scan; SQLite needs CROSS JOIN to keep that join order
         join = "JOIN" if pg else "CROSS JOIN"
-        rows = session.execute(text(
-            f"SELECT f.field, f.value, count(*) AS n FROM (SELECT d.dataset_id AS id FROM {source} WHERE {cond}) m "
-            f"{join} search_facet f ON f.dataset_id = m.id WHERE f.field IN ({names}) "
-            "GROUP BY f.field, f.value ORDER BY n DESC, f.value"), fparams).all()
-        for fld in wanted:
-            facets[fld] = []
-        for fld, value, n in rows:
-            if len(facets[fld]) < query.facet_limit:
-                facets[fld].append((value, int(n)))
-    return Result(count=int(count), ids=ids, facets=facets)
+        parts.append(f"SELECT 'f', f.field, f.value, count(*) FROM m {join} search_facet f ON f.dataset_id = m.id "
+                     f"WHERE f.field IN ({names}) GROUP BY f.field, f.value")
+    sql = (f"WITH m AS MATERIALIZED (SELECT d.dataset_id AS id, {key_expr} AS k FROM {source} WHERE {cond}) "
+           + " UNION ALL ".join(parts))
+    count = 0
+    page: list[tuple[int, int]] = []
+    counted: list[tuple[str, str, int]] = []
+    for kind, a, b, n in session.execute(text(sql), params):
+        if kind == "c":
+            count = int(n)
+        elif kind == "p":
+            page.append((int(n), int(a)))
+        else:
+            counted.append((str(a), str(b), int(n)))
+    ids = [i for _, i in sorted(page)]
+    facets: dict[str, list[tuple[str, int]]] = {f: [] for f in wanted}
+    for fld, value, n in sorted(counted, key=lambda r: (-r[2], r[1])):
+        if len(facets[fld]) < query.facet_limit:
+            facets[fld].append((value, n))
+    return Result(count=count, ids=ids, facets=facets)
 
 
 SQLITE_DDL = ("CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(title, body, "
