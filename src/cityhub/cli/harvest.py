@@ -7,29 +7,15 @@ import json
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cityhub import actions
-from cityhub.context import system_context
-from cityhub.errors import CityHubError
+from cityhub.cli.common import call as _call
+from cityhub.cli.common import err, out
 
 harvest_app = typer.Typer(help="数据采集 / harvesting (CKAN, DCAT)", no_args_is_help=True)
-out = Console()
-err = Console(stderr=True)
 
 
-def _call(name: str, data: Any = None, **extra: Any) -> Any:
-    ctx = system_context("cli")
-    ctx.extra.update(extra)
-    try:
-        return actions.call(name, ctx, data)
-    except CityHubError as exc:
-        err.print(f"[red]错误 error[/red]: {exc.message} / {exc.message_en}")
-        for field, msgs in exc.fields.items():
-            err.print(f"  {field}: {'; '.join(map(str, msgs))}")
-        raise typer.Exit(2) from None
 
 
 def _summary(run: dict[str, Any]) -> str:

@@ -8,15 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cityhub import actions
 from cityhub.catalog.schemas import UploadedFile
+from cityhub.cli.common import call as _call
+from cityhub.cli.common import err, out
 from cityhub.cli.harvest import harvest_app
-from cityhub.context import system_context
-from cityhub.errors import CityHubError
 
 app = typer.Typer(help="CityHub 城市数据平台 / city data platform", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="数据库 / database schema", no_args_is_help=True)
@@ -35,8 +33,6 @@ app.add_typer(search_app, name="search")
 app.add_typer(datastore_app, name="datastore")
 app.add_typer(harvest_app, name="harvest")
 
-out = Console()
-err = Console(stderr=True)
 
 
 def _progress() -> Progress:
@@ -44,16 +40,6 @@ def _progress() -> Progress:
                     console=err, transient=False)
 
 
-def _call(name: str, data: Any = None, **extra: Any) -> Any:
-    ctx = system_context("cli")
-    ctx.extra.update(extra)
-    try:
-        return actions.call(name, ctx, data)
-    except CityHubError as exc:
-        err.print(f"[red]错误 error[/red]: {exc.message} / {exc.message_en}")
-        for field, msgs in exc.fields.items():
-            err.print(f"  {field}: {'; '.join(map(str, msgs))}")
-        raise typer.Exit(2) from None
 
 
 @app.command()
