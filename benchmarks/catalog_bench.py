@@ -15,6 +15,7 @@ product's own code: actions, the search index, the HTTP stack.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -24,6 +25,7 @@ import shutil
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -227,14 +229,17 @@ end
     return {"req_per_s": rps, "latency": lat, "non_2xx": int(errors.group(1)) if errors else 0, "raw": text_out}
 
 
-def run_backend(backend: str, n: int) -> dict[str, Any]:
+@contextlib.contextmanager
+def generated_store(label: str, backend: str, n: int) -> Iterator[tuple[Path, str, dict[str, str]]]:
+    """A fresh store (``OUT/<label>-<backend>``; PostgreSQL: a new database) with ``n`` generated datasets,
+    activated in this process; yields (home, database URL, environment for a server). Dropped afterwards."""
     print(f"== {backend}: {n} datasets")
-    home = OUT / f"catalog-{backend}"
+    home = OUT / f"{label}-{backend}"
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     db_name = None
     if backend == "postgres":
-        db_name, url = pg_create("cityhub_bench")
+        db_name, url = pg_create(f"cityhub_{label}_bench")
     else:
         url = f"sqlite:///{home / 'cityhub.db'}"
     try:
@@ -245,11 +250,21 @@ def run_backend(backend: str, n: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         generate(n)
         print(f"    generated in {time.perf_counter() - t0:.1f} s")
+        yield home, url, {"CITYHUB_HOME": str(home), "CITYHUB_DATABASE_URL": url,
+                          "CITYHUB_SECRET_KEY": os.environ["CITYHUB_SECRET_KEY"]}
+    finally:
+        from cityhub import db
+
+        db.reset_caches()
+        if db_name:
+            pg_drop(db_name)
+
+
+def run_backend(backend: str, n: int) -> dict[str, Any]:
+    with generated_store("catalog", backend, n) as (_home, _url, env):
         result: dict[str, Any] = {"backend": backend, "datasets": n, "reindex_s": round(reindex(), 1)}
         rng = random.Random(1)
         queries = search_queries(rng, 200)
-        env = {"CITYHUB_HOME": str(home), "CITYHUB_DATABASE_URL": url,
-               "CITYHUB_SECRET_KEY": os.environ["CITYHUB_SECRET_KEY"]}
         with Server(env, workers=2) as server:
             ours, ours_counts = http_search(server.url, queries)
             result["package_search"] = summary(ours)
@@ -264,12 +279,6 @@ def run_backend(backend: str, n: int) -> dict[str, Any]:
         result["search_speedup_p95"] = round(pct(base, 95) / pct(ours[:60], 95), 1)
         print(json.dumps(result, ensure_ascii=False, indent=1))
         return result
-    finally:
-        from cityhub import db
-
-        db.reset_caches()
-        if db_name:
-            pg_drop(db_name)
 
 
 def main() -> None:

@@ -19,15 +19,14 @@ import argparse
 import datetime as dt
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.catalog_bench import activate, generate, reindex
-from benchmarks.common import OUT, Server, machine, pg_create, pg_drop
+from benchmarks.catalog_bench import generated_store, reindex
+from benchmarks.common import OUT, Server, machine
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -89,26 +88,8 @@ def httpx_paging(url: str, path: str, label: str, ckan_envelope: bool) -> dict[s
 
 
 def run(backend: str, n: int, processes: list[int]) -> dict[str, Any]:
-    print(f"== {backend}: {n} datasets")
-    home = OUT / f"ckanapi-{backend}"
-    shutil.rmtree(home, ignore_errors=True)
-    home.mkdir(parents=True)
-    db_name = None
-    if backend == "postgres":
-        db_name, url = pg_create("cityhub_ckanapi_bench")
-    else:
-        url = f"sqlite:///{home / 'cityhub.db'}"
-    try:
-        activate(home, url)
-        from cityhub.migrate import upgrade
-
-        upgrade(url)
-        t0 = time.perf_counter()
-        generate(n)
-        print(f"    generated in {time.perf_counter() - t0:.1f} s")
+    with generated_store("ckanapi", backend, n) as (_home, _url, env):
         result: dict[str, Any] = {"backend": backend, "datasets": n, "reindex_s": round(reindex(), 1), "runs": []}
-        env = {"CITYHUB_HOME": str(home), "CITYHUB_DATABASE_URL": url,
-               "CITYHUB_SECRET_KEY": os.environ["CITYHUB_SECRET_KEY"]}
         with Server(env, workers=2) as server:
             for p in processes:
                 result["runs"].append(ckanapi_dump(server.url, p))
@@ -124,12 +105,6 @@ def run(backend: str, n: int, processes: list[int]) -> dict[str, Any]:
         counts = {r["datasets"] for r in result["runs"]}
         result["same_count_everywhere"] = len(counts) == 1
         return result
-    finally:
-        from cityhub import db
-
-        db.reset_caches()
-        if db_name:
-            pg_drop(db_name)
 
 
 def main() -> None:

@@ -19,14 +19,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import random
-import shutil
 import time
 from typing import Any
 
-from benchmarks.catalog_bench import activate, generate
-from benchmarks.common import OUT, Server, machine, pg_create, pg_drop, summary
+from benchmarks.catalog_bench import generated_store
+from benchmarks.common import OUT, Server, machine, summary
 
 FORMATS = {"ttl": "turtle", "jsonld": "json-ld", "rdf": "xml"}
 RDFLIB_FORMATS = {"turtle": "turtle", "json-ld": "json-ld", "xml": "xml"}
@@ -134,23 +132,7 @@ def in_process(pages: list[int]) -> dict[str, Any]:
 
 
 def run_backend(backend: str, n: int, k: int) -> dict[str, Any]:
-    print(f"== {backend}: {n} datasets")
-    home = OUT / f"dcat-{backend}"
-    shutil.rmtree(home, ignore_errors=True)
-    home.mkdir(parents=True)
-    db_name = None
-    if backend == "postgres":
-        db_name, url = pg_create("cityhub_dcat_bench")
-    else:
-        url = f"sqlite:///{home / 'cityhub.db'}"
-    try:
-        activate(home, url)
-        from cityhub.migrate import upgrade
-
-        upgrade(url)
-        t0 = time.perf_counter()
-        generate(n)
-        print(f"    generated in {time.perf_counter() - t0:.1f} s")
+    with generated_store("dcat", backend, n) as (_home, _url, env):
         if backend == "postgres":  # planner statistics, as autovacuum would gather (it is off on test servers)
             from sqlalchemy import text
 
@@ -165,19 +147,11 @@ def run_backend(backend: str, n: int, k: int) -> dict[str, Any]:
         result: dict[str, Any] = {"backend": backend, "datasets": n, "published": first["total"],
                                   "pages": first["pages"], "page_size": PAGE_SIZE}
         pages = _pages(random.Random(3), first["pages"], k)
-        env = {"CITYHUB_HOME": str(home), "CITYHUB_DATABASE_URL": url,
-               "CITYHUB_SECRET_KEY": os.environ["CITYHUB_SECRET_KEY"]}
         with Server(env, workers=1) as server:
             result.update(http_pages(server.url, pages))
         result.update(in_process(pages))
         print(json.dumps(result, ensure_ascii=False, indent=1))
         return result
-    finally:
-        from cityhub import db
-
-        db.reset_caches()
-        if db_name:
-            pg_drop(db_name)
 
 
 def main() -> None:
