@@ -499,17 +499,22 @@ def _ttl_string(value: str) -> str:
     return f'"{value}"'
 
 
-def _ttl_term(term: Term) -> str:
+def _term(term: Term, iri: Callable[[str], str]) -> str:
+    """A term in Turtle or N-Triples syntax; the two differ only in how an IRI is written (``iri``)."""
     if isinstance(term, IRI):
-        return _turtle_iri(term.value)
+        return iri(term.value)
     if isinstance(term, Blank):
         return f"_:{term.id}"
     text = _ttl_string(term.value)
     if term.lang:
         return f"{text}@{term.lang}"
     if term.datatype:
-        return f"{text}^^{_turtle_iri(term.datatype)}"
+        return f"{text}^^{iri(term.datatype)}"
     return text
+
+
+def _ttl_term(term: Term) -> str:
+    return _term(term, _turtle_iri)
 
 
 def to_turtle(doc: Document) -> str:
@@ -532,16 +537,7 @@ def to_turtle(doc: Document) -> str:
 
 
 def _nt_term(term: Term) -> str:
-    if isinstance(term, IRI):
-        return f"<{term.value}>"
-    if isinstance(term, Blank):
-        return f"_:{term.id}"
-    text = _ttl_string(term.value)
-    if term.lang:
-        return f"{text}@{term.lang}"
-    if term.datatype:
-        return f"{text}^^<{term.datatype}>"
-    return text
+    return _term(term, lambda value: f"<{value}>")
 
 
 def to_ntriples(doc: Document) -> str:
