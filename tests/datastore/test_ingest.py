@@ -60,6 +60,29 @@ def test_undecodable(write_file, run_ingest):
     assert e.value.message and e.value.message_en
 
 
+def test_encoding_decided_on_a_prefix_is_confirmed_over_the_whole_file(write_file, run_ingest, monkeypatch):
+    """Large CSVs are classified on their first bytes; a file that changes encoding later is detected again
+    over the whole file, never garbled."""
+    from cityhub.datastore import ingest as ingest_mod
+
+    monkeypatch.setattr(ingest_mod, "ENCODING_CHECK_BYTES", 64)
+    ascii_head = "名称,编号\n" + "".join(f"abc{i},{i}\n" for i in range(40))
+    tail = f"{CHINESE},999\n"
+    # ASCII prefix (looks like UTF-8), GB18030 later: DuckDB rejects the lines, the full check finds GB18030
+    r = run_ingest(write_file("late-gb.csv", (ascii_head + tail).encode("gb18030")))
+    assert r.encoding == "gb18030" and r.rejected_rows == 0
+    assert read_parquet(r)[-1] == (41, CHINESE, 999)
+    # UTF-8 throughout, Chinese only late: stays UTF-8
+    r = run_ingest(write_file("late-utf8.csv", ascii_head + tail))
+    assert r.encoding == "utf-8" and read_parquet(r)[-1] == (41, CHINESE, 999)
+    # GB18030 prefix, bytes later that are neither GB18030 nor UTF-8: the strict transcoder stops, the full
+    # check refuses the file
+    bad = (f"{CHINESE},1\n" * 20).encode("gb18030") + b"\x81\x30\xff\xfe,1\n"
+    with pytest.raises(IngestError) as e:
+        run_ingest(write_file("late-bad.csv", "名称,编号\n".encode("gb18030") + bad))
+    assert e.value.code == "undecodable"
+
+
 def test_transcode_chunk_boundaries(tmp_path):
     src = tmp_path / "g.csv"
     src.write_bytes(("汉字" * 1000).encode("gb18030"))

@@ -131,28 +131,37 @@ class EncodingInfo:
     bom: int  # bytes of BOM to skip
     label: str  # what to report: "utf-8", "utf-8-sig", "gb18030", "utf-16"
     warnings: list[str] = field(default_factory=list)
+    #: False when only the first ``check_bytes`` were checked: the reader must confirm the rest (DuckDB's
+    #: CSV reader rejects every line that is not valid UTF-8; ``transcode`` decodes strictly)
+    verified: bool = True
 
     @property
     def needs_transcode(self) -> bool:
         return self.encoding != "utf-8"
 
 
-def _decodes(path: Path, encoding: str, skip: int, chunk: int = CHUNK_BYTES) -> tuple[bool, bool]:
-    """(decodes strictly over the whole file, contains non-ASCII)."""
+def _decodes(
+    path: Path, encoding: str, skip: int, chunk: int = CHUNK_BYTES, limit: int | None = None
+) -> tuple[bool, bool]:
+    """(decodes strictly over the whole file -- or its first ``limit`` bytes --, contains non-ASCII)."""
     dec = codecs.getincrementaldecoder(encoding)(errors="strict")
     non_ascii = False
+    done = 0
     with path.open("rb") as fh:
         fh.seek(skip)
-        while True:
-            block = fh.read(chunk)
+        while limit is None or done < limit:
+            block = fh.read(chunk if limit is None else min(chunk, limit - done))
             if not block:
                 break
+            done += len(block)
             try:
                 dec.decode(block, final=False)
             except UnicodeDecodeError:
                 return False, non_ascii
             if not non_ascii and not block.isascii():
                 non_ascii = True
+        if limit is not None and done >= limit:
+            return True, non_ascii  # a character may continue past the checked prefix
         try:
             dec.decode(b"", final=True)
         except UnicodeDecodeError:
@@ -167,13 +176,27 @@ def _norm_codec(name: str) -> str:
         return ""
 
 
-def detect_encoding(path: Path, declared: str | None = None) -> EncodingInfo:
+def detect_encoding(path: Path, declared: str | None = None, check_bytes: int | None = None) -> EncodingInfo:
     """BOM; else strict UTF-8 over the whole file; else GB18030; else IngestError("undecodable").
 
     A declared encoding is honoured when the file decodes with it, except that a file that is valid
     non-ASCII UTF-8 is read as UTF-8 (a wrongly declared GBK would garble it). GBK/GB2312 declarations are
     read with GB18030 (a superset). Every override is reported as a warning.
+
+    ``check_bytes``: decide on the file's first ``check_bytes`` only (``verified`` is then False when the
+    file is longer). The caller must let the rest be confirmed while it is read anyway -- DuckDB's CSV
+    reader rejects lines that are not UTF-8, ``transcode`` decodes strictly -- and call again without
+    ``check_bytes`` when that fails. This saves a whole pass over large files.
     """
+    size = path.stat().st_size
+    if check_bytes is not None and size > check_bytes:
+        info = _detect(path, declared, check_bytes)
+        info.verified = False
+        return info
+    return _detect(path, declared, None)
+
+
+def _detect(path: Path, declared: str | None, limit: int | None) -> EncodingInfo:
     with path.open("rb") as fh:
         head = fh.read(4)
     if head.startswith(codecs.BOM_UTF8):
@@ -190,19 +213,19 @@ def detect_encoding(path: Path, declared: str | None = None) -> EncodingInfo:
     if want.startswith("utf-16") or want.startswith("utf_16"):
         want = ""
 
-    utf8_ok, non_ascii = _decodes(path, "utf-8", 0)
+    utf8_ok, non_ascii = _decodes(path, "utf-8", 0, limit=limit)
     if want and want not in ("utf-8", "utf_8"):
         if utf8_ok and non_ascii:
             warnings.append(f"declared encoding {declared} but the file is valid UTF-8; read as UTF-8")
             return EncodingInfo("utf-8", 0, "utf-8", warnings)
         if utf8_ok:  # pure ASCII: identical in every ASCII-compatible encoding
             return EncodingInfo("utf-8", 0, "utf-8", warnings)
-        if _decodes(path, want, 0)[0]:
+        if _decodes(path, want, 0, limit=limit)[0]:
             return EncodingInfo(want, 0, want, warnings)
         warnings.append(f"the file does not decode as the declared encoding {declared}; detected instead")
     if utf8_ok:
         return EncodingInfo("utf-8", 0, "utf-8", warnings)
-    if _decodes(path, "gb18030", 0)[0]:
+    if _decodes(path, "gb18030", 0, limit=limit)[0]:
         if want in ("utf-8", "utf_8"):
             warnings.append(f"declared encoding {declared} but the file is GB18030 (GBK); read as GB18030")
         return EncodingInfo("gb18030", 0, "gb18030", warnings)

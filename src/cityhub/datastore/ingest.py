@@ -55,6 +55,8 @@ SAMPLE_MIN_NONNULL = 1_000
 PII_SCAN_ROWS = 50_000
 PII_BATCH = 32
 MAX_REPORTED_VALUE = 500
+#: CSV encoding is decided on the file's first bytes; the reader confirms the rest (see ``ingest``)
+ENCODING_CHECK_BYTES = 8 << 20
 #: stage in a DuckDB database file in the work directory (True) or in memory, spilling to temp_directory
 STAGING_ON_DISK = False
 
@@ -177,6 +179,7 @@ class _Stage:
     delimiter: str | None = None
     rejected: list[tuple[int, str, str]] = field(default_factory=list)  # (data row, reason, line)
     rejected_total: int = 0
+    invalid_encoding: int = 0  # lines DuckDB rejected as not UTF-8
 
 
 def _connect(work: Path, options: IngestOptions) -> duckdb.DuckDBPyConnection:
@@ -345,8 +348,11 @@ def _read_csv(
     cols = [_Col(src=f"c{i}", source_name=formats.clean_name(names[i])) for i in range(n)]
 
     offset = 1 if dialect.has_header else 0
-    total = con.execute("SELECT count(*) FROM reject_errors").fetchone()
+    total = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE error_type = 'INVALID ENCODING') FROM reject_errors"
+    ).fetchone()
     rejected_total = int(total[0]) if total else 0
+    invalid_encoding = int(total[1]) if total else 0
     rejected = [
         (int(line) - offset, str(err), str(text or ""))
         for line, err, text in con.execute(
@@ -362,7 +368,44 @@ def _read_csv(
         delimiter=dialect.delimiter,
         rejected=rejected,
         rejected_total=rejected_total,
+        invalid_encoding=invalid_encoding,
     )
+
+
+def _decode_and_read(
+    con: duckdb.DuckDBPyConnection,
+    source: Path,
+    filename: str,
+    fmt: str,
+    enc: formats.EncodingInfo,
+    work: Path,
+    options: IngestOptions,
+    extra_nulls: list[str],
+    report: _Progress,
+) -> _Stage:
+    """Transcode to UTF-8 when needed, then read the text into the staging table."""
+    text_path = source
+    if enc.needs_transcode:
+        text_path = work / "utf8.txt"
+
+        def tick(done: int, total: int) -> None:
+            report(0.05 + 0.2 * done / max(total, 1), "decode")
+
+        formats.transcode(source, text_path, enc.encoding, enc.bom, tick)
+    report(0.25, "read")
+    if fmt == formats.CSV:
+        return _read_csv(
+            con,
+            text_path,
+            filename,
+            options,
+            delimiter=options.delimiter,
+            has_header=options.has_header,
+            extra_nulls=extra_nulls,
+        )
+    stage = _read_json(con, text_path, fmt, options, extra_nulls)
+    stage.has_header = True
+    return stage
 
 
 def _read_json(
@@ -701,30 +744,21 @@ def ingest(
         # -- decode + read -----------------------------------------------------------------------------
         report(0.02, "decode")
         if fmt in (formats.CSV, formats.JSON, formats.NDJSON):
-            enc = formats.detect_encoding(source, options.encoding)
+            # CSV: the encoding is decided on the first ENCODING_CHECK_BYTES; the reader (or the strict
+            # transcoder) confirms the rest, and a file that turns out otherwise is detected again in full.
+            quick = ENCODING_CHECK_BYTES if fmt == formats.CSV else None
+            enc = formats.detect_encoding(source, options.encoding, quick)
+            assert con is not None
+            try:
+                stage = _decode_and_read(con, source, filename, fmt, enc, work, options, extra_nulls, report)
+            except UnicodeDecodeError:
+                if enc.verified:
+                    raise IngestError("undecodable") from None
+                stage = None
+            if stage is None or (stage.invalid_encoding and not enc.verified):
+                enc = formats.detect_encoding(source, options.encoding)
+                stage = _decode_and_read(con, source, filename, fmt, enc, work, options, extra_nulls, report)
             warnings += enc.warnings
-            text_path = source
-            if enc.needs_transcode:
-                text_path = work / "utf8.txt"
-
-                def tick(done: int, total: int) -> None:
-                    report(0.05 + 0.2 * done / max(total, 1), "decode")
-
-                formats.transcode(source, text_path, enc.encoding, enc.bom, tick)
-            report(0.25, "read")
-            if fmt == formats.CSV:
-                stage = _read_csv(
-                    con,
-                    text_path,
-                    filename,
-                    options,
-                    delimiter=options.delimiter,
-                    has_header=options.has_header,
-                    extra_nulls=extra_nulls,
-                )
-            else:
-                stage = _read_json(con, text_path, fmt, options, extra_nulls)
-                stage.has_header = True
             stage.encoding = enc.label
         elif fmt in (formats.XLSX, formats.XLS):
             if fmt == formats.XLSX:
