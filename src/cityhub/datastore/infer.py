@@ -306,9 +306,10 @@ def quote_ident(name: str) -> str:
 def sql_clean(col: str, extra_nulls: Iterable[str] = ()) -> str:
     """Cleaned value: NULL for null markers, surrounding spaces trimmed. The fast path (no leading control
     /space character, no trailing space) avoids calling trim() on every cell."""
-    markers = _sql_list(list(NULL_MARKERS) + [m for m in extra_nulls if m not in NULL_MARKERS])
+    values = list(NULL_MARKERS) + [m for m in extra_nulls if m not in NULL_MARKERS]
+    markers = _sql_list(values)
     return (
-        f"CASE WHEN {col} IN {markers} THEN NULL "
+        f"CASE WHEN {_in_short(col, values)} THEN NULL "
         f"WHEN {col} < '!' OR suffix({col}, ' ') OR suffix({col}, '\u3000') "
         f"THEN CASE WHEN trim({col}) IN {markers} THEN NULL ELSE trim({col}) END "
         f"ELSE {col} END"
@@ -323,6 +324,14 @@ SQL_DATE_RE = (
     "[0-9]{4}[-/.年][0-9]{1,2}[-/.月][0-9]{1,2}日?"
     "([ T]+[0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?)?"
 )
+
+
+def _in_short(t: str, values: Sequence[str]) -> str:
+    """``t IN values``, guarded by the values' longest byte length: the length of a DuckDB string is stored
+    with it, so most cells are decided without touching their bytes (an IN list of short words on every
+    cell of a 10M-row file costs seconds; the guard makes it nearly free)."""
+    longest = max(len(v.encode("utf-8")) for v in values)
+    return f"(strlen({t}) <= {longest} AND {t} IN {_sql_list(values)})"
 
 
 def _re(t: str, pattern: str) -> str:
@@ -387,7 +396,7 @@ def sql_flags(t: str, prefix: str, only: Iterable[str] | None = None) -> list[st
     exprs = {
         "d": f"CASE WHEN {_numish(t)} THEN {_re(t, SQL_DIGITS_RE)} ELSE false END",
         "n": f"CASE WHEN {_numish(t)} THEN {_re(t, SQL_NUM_RE)} ELSE false END",
-        "bw": f"({t} IN {_sql_list(TRUE_WORDS + FALSE_WORDS)})",
+        "bw": _in_short(t, TRUE_WORDS + FALSE_WORDS),
         "b01": f"({t} IN ('0', '1'))",
         "d8": f"({_sql_date8(t)})",
         "x": f"({_sql_ts(t)})",
@@ -437,8 +446,8 @@ def sql_cast(t: str, type_: str) -> str:
         return f"CASE WHEN {_numish(t)} THEN CASE WHEN {_re(t, SQL_NUM_RE)} THEN TRY_CAST({t} AS DOUBLE) END END"
     if type_ == "boolean":
         return (
-            f"CASE WHEN {t} IN {_sql_list((*TRUE_WORDS, '1'))} THEN true "
-            f"WHEN {t} IN {_sql_list((*FALSE_WORDS, '0'))} THEN false END"
+            f"CASE WHEN {_in_short(t, (*TRUE_WORDS, '1'))} THEN true "
+            f"WHEN {_in_short(t, (*FALSE_WORDS, '0'))} THEN false END"
         )
     if type_ == "date":
         ts = _sql_ts(t)
