@@ -3,9 +3,9 @@ writes need a steward or department admin of the owning department, or a platfor
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, Table, bindparam, select
 from sqlalchemy.orm import joinedload
 
 from cityhub.accounts.auth import require_admin, require_user
@@ -39,7 +39,34 @@ def find_dataset(ctx: Context, ref: str, *, deleted: bool = False) -> Dataset:
     return ds
 
 
-def can_read(ctx: Context, ds: Dataset) -> bool:
+# The same lookup as Core rows (no ORM objects): the dataset's columns and its department's slug, name and
+# unified social credit code, for the hot read paths (``dataset_record``).
+RECORD = (select(*cast(Table, Dataset.__table__).c, Department.slug.label("dept_slug"),
+                 Department.name.label("dept_name"), Department.uscc.label("dept_uscc"))
+          .join(Department, Department.id == Dataset.department_id))
+_RECORD_BY_NAME = RECORD.where(Dataset.name == bindparam("ref"))
+_RECORD_BY_ID = RECORD.where(Dataset.id == bindparam("id"))
+
+
+def find_record(ctx: Context, ref: str, *, deleted: bool = False) -> Any:
+    """:func:`find_dataset` as a Core row (a ``sqlalchemy.Row``) of :data:`RECORD`: the same lookup order and
+    the same states."""
+    key = f"record:{ref}" + (":any" if deleted else "")
+    cached = ctx.extra.get(key)
+    if isinstance(cached, Row):
+        return cached
+    conn = ctx.db.connection()  # Core statements: no ORM execution layer
+    row = conn.execute(_RECORD_BY_NAME, {"ref": ref}).first()
+    if row is None and ref.isdigit():
+        row = conn.execute(_RECORD_BY_ID, {"id": int(ref)}).first()
+    if row is None or (row.state != "active" and not (deleted and row.state == "deleted")):
+        raise NotFound(f"未找到数据资源 {ref}", f"Dataset not found: {ref}")
+    ctx.extra[key] = row
+    return row
+
+
+def can_read(ctx: Context, ds: Any) -> bool:
+    """Whether the caller may see ``ds`` (a :class:`Dataset` or a row of :data:`RECORD`)."""
     actor = ctx.actor
     if actor is not None and actor.manages(ds.department_id):
         return True
@@ -119,6 +146,12 @@ def dataset_show(ctx: Context, p: Any) -> None:
     deleted = bool(getattr(p, "include_deleted", False)) and ctx.actor is not None and ctx.actor.is_admin
     ds = find_dataset(ctx, p.id, deleted=deleted)
     if not can_read(ctx, ds):
+        raise NotAuthorized("无权查看该数据资源", "You may not view this dataset")
+
+
+def dataset_record(ctx: Context, p: Any) -> None:
+    deleted = bool(getattr(p, "include_deleted", False)) and ctx.actor is not None and ctx.actor.is_admin
+    if not can_read(ctx, find_record(ctx, p.id, deleted=deleted)):
         raise NotAuthorized("无权查看该数据资源", "You may not view this dataset")
 
 

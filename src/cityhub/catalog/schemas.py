@@ -264,6 +264,7 @@ class SearchIn(Strict):
     facet_limit: int = Field(50, ge=1, le=1000)
     include_private: bool = False
     full: bool = Field(False, description="return whole records (resources, data items, quality) like dataset_show")
+    quality: bool = Field(True, description="with full: include the quality report (false: leave it out, faster)")
 
 
 @dataclass

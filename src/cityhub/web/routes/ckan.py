@@ -180,7 +180,7 @@ def package_search(request: Request, p: dict[str, Any]) -> dict[str, Any]:
     result = call(request, "dataset_search", {
         "q": text, "filters": filters, "rows": rows, "start": start, "sort": sort, "facet_fields": facets,
         "facet_limit": 1000 if facet_limit <= 0 else facet_limit, "include_private": include_private,
-        "full": True}, via="api")
+        "full": True, "quality": False}, via="api")
     search_facets = {}
     plain = {}
     for fld, items in result["facets"].items():
@@ -197,7 +197,7 @@ def current_package_list_with_resources(request: Request, p: dict[str, Any]) -> 
     offset = _int(p, "offset", 0, 0, 1_000_000) if "offset" in p or "page" not in p else \
         (_int(p, "page", 1, 1, 1_000_000) - 1) * limit
     result = call(request, "dataset_search", {"rows": limit, "start": offset, "sort": "metadata_modified desc",
-                                              "include_private": True, "full": True}, via="api")
+                                              "include_private": True, "full": True, "quality": False}, via="api")
     return [package(d) for d in result["results"]]
 
 
@@ -208,23 +208,25 @@ def _id(p: dict[str, Any], key: str = "id") -> str:
     return str(value)
 
 
-def show_dataset(request: Request, ref: str, include_deleted: bool = False) -> dict[str, Any]:
+def show_dataset(request: Request, ref: str, include_deleted: bool = False,
+                 action: str = "dataset_show") -> dict[str, Any]:
     """The dataset a CKAN client names by package id (see :func:`ckan_map.package_id`) or by name.
 
     A bare number is a name here, never our row id: CKAN ids are UUIDs, and a row id from another
-    instance's dump must not find one of ours."""
+    instance's dump must not find one of ours. ``action="dataset_record"`` reads it without the quality
+    report and without ORM objects (enough for :func:`package`)."""
     parsed = ckan_map.parse_package_id(ref)
     data: dict[str, Any] = {"id": str(parsed[0]) if parsed else ref}
     if include_deleted:
         data["include_deleted"] = True
-    d: dict[str, Any] = call(request, "dataset_show", data, via="api")
+    d: dict[str, Any] = call(request, action, data, via="api")
     if (parsed and not ckan_map.same_instant(d["created_at"], parsed[1])) or (not parsed and d["name"] != ref):
         raise NotFound(f"未找到数据资源 {ref}", f"Dataset not found: {ref}")
     return d
 
 
 def _packages_of(request: Request, field: str, ref: str) -> list[dict[str, Any]]:
-    res = call(request, "dataset_search", {"filters": {field: [ref]}, "rows": 1000, "full": True,
+    res = call(request, "dataset_search", {"filters": {field: [ref]}, "rows": 1000, "full": True, "quality": False,
                                            "sort": "metadata_modified desc"}, via="api")
     return [package(d) for d in res["results"]]
 
@@ -266,7 +268,7 @@ def group_show(request: Request, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def package_show(request: Request, p: dict[str, Any]) -> dict[str, Any]:
-    d = show_dataset(request, _id(p), include_deleted=_can_see_deleted(request))
+    d = show_dataset(request, _id(p), include_deleted=_can_see_deleted(request), action="dataset_record")
     call(request, "usage_record", {"dataset_id": d["id"], "kind": "api_calls"}, via="api")
     return package(d)
 
@@ -670,7 +672,7 @@ async def cached_package_show(request: Request, params: dict[str, Any]) -> Respo
 
 def _build_package_show(request: Request, params: dict[str, Any], ref: str) -> Response:
     stamp = _show_cache.stamp
-    d = show_dataset(request, ref)
+    d = show_dataset(request, ref, action="dataset_record")
     call(request, "usage_record", {"dataset_id": d["id"], "kind": "api_calls"}, via="api")
     body = json.dumps({"help": _help(request, "package_show"), "success": True, "result": package(d)},
                       ensure_ascii=False, separators=(",", ":")).encode()
