@@ -221,10 +221,11 @@ def search(session: Session, query: Query) -> Result:
         names = ", ".join(f":fname{i}" for i in range(len(wanted)))
         params.update({f"fname{i}": f for i, f in enumerate(wanted)})
         # driven from the matched ids (index range scans on the facet primary key), never from a whole-field
-        # scan; SQLite needs CROSS JOIN to keep that join order
-        join = "JOIN" if pg else "CROSS JOIN"
+        # scan; SQLite needs CROSS JOIN to keep that join order, and the unary + keeps the field list out of
+        # the index key: one range scan per matched id instead of one seek per id and wanted field
+        join, fld = ("JOIN", "f.field") if pg else ("CROSS JOIN", "+f.field")
         parts.append(f"SELECT 'f', f.field, f.value, count(*) FROM m {join} search_facet f ON f.dataset_id = m.id "
-                     f"WHERE f.field IN ({names}) GROUP BY f.field, f.value")
+                     f"WHERE {fld} IN ({names}) GROUP BY f.field, f.value")
     sql = (f"WITH m AS MATERIALIZED (SELECT d.dataset_id AS id, {key_expr} AS k FROM {source} WHERE {cond}) "
            + " UNION ALL ".join(parts))
     count = 0
