@@ -68,9 +68,16 @@ def action(
     return decorate
 
 
+_loaded = False
+
+
 def load_all() -> dict[str, ActionSpec]:
-    for module in DOMAIN_MODULES:
-        importlib.import_module(module)
+    """Import every domain module once (their ``@action`` decorators fill the registry)."""
+    global _loaded
+    if not _loaded:
+        for module in DOMAIN_MODULES:
+            importlib.import_module(module)
+        _loaded = True
     return _REGISTRY
 
 

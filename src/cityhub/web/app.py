@@ -183,9 +183,9 @@ def create_app() -> FastAPI:
         return JSONResponse(body, status_code=500)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(ckan.router)  # first: the busiest read API (routes are tried in order)
     app.include_router(api.router)
     app.include_router(datastore.router)
-    app.include_router(ckan.router)
     app.include_router(datapackage_routes.router)
     app.include_router(harvest_routes.router)  # before pages: /admin/harvest is ours
     app.include_router(dcat_routes.router)  # before pages: RDF by content negotiation on /dataset/{name}
