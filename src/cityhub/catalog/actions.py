@@ -367,16 +367,14 @@ def dataset_delete(ctx: Context, p: s.DatasetRef) -> dict[str, Any]:
 def dataset_show(ctx: Context, p: s.DatasetShowIn) -> dict[str, Any]:
     """One data resource with its resources, quality score and freshness (platform admins may ask for a
     deleted one with ``include_deleted``)."""
-    deleted = p.include_deleted and ctx.actor is not None and ctx.actor.is_admin
-    return dataset_dict(auth.find_dataset(ctx, p.id, deleted=deleted))
+    return dataset_dict(auth.find_dataset(ctx, p.id, deleted=auth.with_deleted(ctx, p)))
 
 
 @action(auth.dataset_record, schema=s.DatasetShowIn)
 def dataset_record(ctx: Context, p: s.DatasetShowIn) -> dict[str, Any]:
     """``dataset_show`` without the quality report, read with two Core statements instead of ORM objects: what
     the CKAN API serialises on its busiest path (``package_show``). Same lookup, states and visibility rules."""
-    deleted = p.include_deleted and ctx.actor is not None and ctx.actor.is_admin
-    return dataset_records(ctx, [auth.find_record(ctx, p.id, deleted=deleted)])[0]
+    return dataset_records(ctx, [auth.find_record(ctx, p.id, deleted=auth.with_deleted(ctx, p))])[0]
 
 
 def _field_default(name: str) -> Any:

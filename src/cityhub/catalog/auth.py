@@ -22,6 +22,19 @@ GOVERNMENT_ROLES = ("platform_admin", "dept_admin", "steward", "analyst")
 _BY_NAME = select(Dataset).options(joinedload(Dataset.resources)).where(Dataset.name == bindparam("ref"))
 
 
+def with_deleted(ctx: Context, p: Any) -> bool:
+    """Whether a read asks for deleted datasets too (``include_deleted``) and may: platform admins only."""
+    return bool(getattr(p, "include_deleted", False)) and ctx.actor is not None and ctx.actor.is_admin
+
+
+def _found(ds: Any, ref: str, deleted: bool) -> Any:
+    """``ds`` (an ORM object or a Core row) if it may be served; deleted only with ``deleted``; withdrawn at its
+    harvest source never (kept for the record)."""
+    if ds is None or (ds.state != "active" and not (deleted and ds.state == "deleted")):
+        raise NotFound(f"未找到数据资源 {ref}", f"Dataset not found: {ref}")
+    return ds
+
+
 def find_dataset(ctx: Context, ref: str, *, deleted: bool = False) -> Dataset:
     """The dataset by name or id (looked up once per call: the auth check and the action share it);
     deleted datasets only with ``deleted``."""
@@ -32,11 +45,8 @@ def find_dataset(ctx: Context, ref: str, *, deleted: bool = False) -> Dataset:
     ds = ctx.db.execute(_BY_NAME, {"ref": ref}).unique().scalar_one_or_none()
     if ds is None and ref.isdigit():
         ds = ctx.db.get(Dataset, int(ref))
-    # deleted, or withdrawn at its harvest source: kept for the record
-    if ds is None or (ds.state != "active" and not (deleted and ds.state == "deleted")):
-        raise NotFound(f"未找到数据资源 {ref}", f"Dataset not found: {ref}")
-    ctx.extra[key] = ds
-    return ds
+    ctx.extra[key] = _found(ds, ref, deleted)
+    return cast(Dataset, ds)
 
 
 # The same lookup as Core rows (no ORM objects): the dataset's columns and its department's slug, name and
@@ -59,9 +69,7 @@ def find_record(ctx: Context, ref: str, *, deleted: bool = False) -> Any:
     row = conn.execute(_RECORD_BY_NAME, {"ref": ref}).first()
     if row is None and ref.isdigit():
         row = conn.execute(_RECORD_BY_ID, {"id": int(ref)}).first()
-    if row is None or (row.state != "active" and not (deleted and row.state == "deleted")):
-        raise NotFound(f"未找到数据资源 {ref}", f"Dataset not found: {ref}")
-    ctx.extra[key] = row
+    ctx.extra[key] = _found(row, ref, deleted)
     return row
 
 
@@ -143,15 +151,12 @@ def dataset_save(ctx: Context, p: Any) -> None:
 
 
 def dataset_show(ctx: Context, p: Any) -> None:
-    deleted = bool(getattr(p, "include_deleted", False)) and ctx.actor is not None and ctx.actor.is_admin
-    ds = find_dataset(ctx, p.id, deleted=deleted)
-    if not can_read(ctx, ds):
+    if not can_read(ctx, find_dataset(ctx, p.id, deleted=with_deleted(ctx, p))):
         raise NotAuthorized("无权查看该数据资源", "You may not view this dataset")
 
 
 def dataset_record(ctx: Context, p: Any) -> None:
-    deleted = bool(getattr(p, "include_deleted", False)) and ctx.actor is not None and ctx.actor.is_admin
-    if not can_read(ctx, find_record(ctx, p.id, deleted=deleted)):
+    if not can_read(ctx, find_record(ctx, p.id, deleted=with_deleted(ctx, p))):
         raise NotAuthorized("无权查看该数据资源", "You may not view this dataset")
 
 

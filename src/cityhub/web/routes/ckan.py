@@ -12,7 +12,8 @@ import asyncio
 import json
 import re
 import shlex
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -658,31 +659,29 @@ async def ckan_action(request: Request, name: str) -> Response:
 _show_cache = public_responses
 
 
-def _embedded_store() -> bool:
-    return get_settings().resolved_database_url.startswith("sqlite")
+T = TypeVar("T")
+
+
+async def _off_loop(fn: Callable[..., T], *args: Any) -> T:
+    """Run blocking catalog reads. On the embedded store they run on the event loop: indexed reads of a local
+    file (well under a millisecond; WAL readers never wait for a lock) cost less than handing the request to
+    the thread pool, whose threads then contend with the loop for the GIL (the p99 under 50 connections). A
+    network database (PostgreSQL) is read in a worker thread."""
+    if get_settings().resolved_database_url.startswith("sqlite"):
+        return fn(*args)
+    return await asyncio.to_thread(fn, *args)
 
 
 async def cached_package_show(request: Request, params: dict[str, Any]) -> Response:
-    """package_show for anonymous callers: public datasets are served from the stamped cache.
-
-    On the embedded store a miss is built on the event loop: two indexed reads of a local file (well under
-    a millisecond, and WAL readers never wait for a lock) cost less than handing the request to the thread
-    pool, whose threads then contend with the loop for the GIL (the p99 under 50 connections). A network
-    database (PostgreSQL) is still read in a worker thread."""
+    """package_show for anonymous callers: public datasets are served from the stamped cache."""
     ref = _id(params)
-    inline = _embedded_store()
     if _show_cache.needs_check():
-        if inline:
-            _show_cache.check()
-        else:
-            await asyncio.to_thread(_show_cache.check)
+        await _off_loop(_show_cache.check)
     hit = _show_cache.get(ref)
     if hit is not None:
         call(request, "usage_record", {"dataset_id": hit[0], "kind": "api_calls"}, via="api")
         return Response(hit[1], media_type="application/json")
-    if inline:
-        return _build_package_show(request, params, ref)
-    return await asyncio.to_thread(_build_package_show, request, params, ref)
+    return await _off_loop(_build_package_show, request, params, ref)
 
 
 def _build_package_show(request: Request, params: dict[str, Any], ref: str) -> Response:
