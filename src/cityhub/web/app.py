@@ -19,9 +19,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cityhub import actions, jobs
 from cityhub.errors import CityHubError, PayloadTooLarge, ValidationError
 from cityhub.settings import get_settings
-from cityhub.web import deps, openapi
+from cityhub.web import deps, openapi, page_helpers
 from cityhub.web.cache import public_responses
-from cityhub.web.routes import api, ckan, datastore, datastore_pages, pages
+from cityhub.web.routes import (
+    accounts_pages,
+    admin_pages,
+    api,
+    catalog_pages,
+    ckan,
+    datastore,
+    datastore_pages,
+    home_pages,
+    plans_pages,
+)
 from cityhub.web.routes import datapackage as datapackage_routes
 from cityhub.web.routes import dcat as dcat_routes
 from cityhub.web.routes import harvest as harvest_routes
@@ -168,8 +178,8 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(CityHubError)
     async def cityhub_error(request: Request, exc: CityHubError) -> Response:
-        if pages.wants_html(request):
-            return pages.error_page(request, exc)
+        if page_helpers.wants_html(request):
+            return page_helpers.error_page(request, exc)
         return deps.error_response(exc)
 
     @app.exception_handler(RequestValidationError)
@@ -192,8 +202,8 @@ def create_app() -> FastAPI:
         if exc.status_code == 400:  # a body FastAPI cannot parse (not UTF-8, broken multipart): invalid input
             err = ValidationError("请求体无法解析", f"Invalid request body: {exc.detail}",
                                   fields={"body": [str(exc.detail)]})
-        if pages.wants_html(request):
-            return pages.error_page(request, err)
+        if page_helpers.wants_html(request):
+            return page_helpers.error_page(request, err)
         return deps.error_response(err)
 
     @app.exception_handler(Exception)
@@ -209,7 +219,12 @@ def create_app() -> FastAPI:
     app.include_router(datapackage_routes.router)
     app.include_router(harvest_routes.router)  # before pages: /admin/harvest is ours
     app.include_router(dcat_routes.router)  # before pages: RDF by content negotiation on /dataset/{name}
-    app.include_router(pages.router)
-    app.include_router(datastore_pages.router)  # after pages: /dataset/{name}/resource/new wins
+    # portal pages, one module per domain (shared helpers: web/page_helpers.py)
+    app.include_router(home_pages.router)
+    app.include_router(catalog_pages.router)
+    app.include_router(plans_pages.router)
+    app.include_router(accounts_pages.router)
+    app.include_router(admin_pages.router)
+    app.include_router(datastore_pages.router)  # after catalog_pages: /dataset/{name}/resource/new wins
     return app
 

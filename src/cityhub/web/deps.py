@@ -5,12 +5,13 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
 from cityhub import actions
 from cityhub.context import Actor, Context
 from cityhub.errors import CityHubError, NotAuthenticated
+from cityhub.settings import get_settings
 
 SESSION_COOKIE = "cityhub_session"
 LANG_COOKIE = "cityhub_lang"
@@ -67,6 +68,13 @@ def ctx(request: Request, via: str = "web") -> Context:
 
 def call(request: Request, name: str, data: Any = None, via: str = "web") -> Any:
     return actions.call(name, ctx(request, via), data)
+
+
+def set_session_cookie(response: Response, token: str) -> None:
+    """The session cookie of a successful sign-in (the login page and ``POST /api/v1/session``)."""
+    s = get_settings()
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=s.cookie_secure,
+                        max_age=s.session_absolute_hours * 3600, path="/")
 
 
 def check_csrf(request: Request, submitted: str | None) -> None:

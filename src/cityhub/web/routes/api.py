@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from cityhub.accounts.schemas import DepartmentIn, DepartmentUpdate, SessionCreate, UserCreate, UserUpdate
 from cityhub.catalog.schemas import DatasetCreate, DatasetFields, PlanItemIn, UploadedFile
 from cityhub.web import openapi as o
-from cityhub.web.deps import call, check_csrf
+from cityhub.web.deps import call, check_csrf, set_session_cookie
 from cityhub.web.openapi import body_errors, ok
 
 router = APIRouter(prefix="/api/v1", tags=["native"], generate_unique_id_function=o.operation_id)
@@ -269,8 +269,6 @@ def audit_verify(request: Request) -> Any:
 @router.post("/session", summary="Sign in (JSON); sets the session cookie",
              responses=ok(o.SessionOut, *body_errors(403, 429)))
 def session_create(request: Request, body: SessionCreate) -> Any:
-    from cityhub.web.routes.pages import set_session_cookie
-
     result = call(request, "session_create", body, via="api")
     response = JSONResponse({"user": result["user"], "csrf_token": result["csrf_token"]})
     set_session_cookie(response, result["token"])

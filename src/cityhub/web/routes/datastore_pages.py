@@ -18,12 +18,20 @@ from fastapi.responses import HTMLResponse
 from starlette.datastructures import UploadFile
 
 from cityhub.catalog.schemas import UploadedFile
-from cityhub.datastore.schemas import TableSchema
 from cityhub.errors import CityHubError, Conflict, NotAuthorized, NotFound, ValidationError
 from cityhub.geo import DISTRICT_NAMES, districts_geojson
 from cityhub.web import i18n
 from cityhub.web.deps import call, check_csrf, lang
-from cityhub.web.routes.pages import _int, _may_manage, acall, field_errors, login_redirect, redirect, render
+from cityhub.web.page_helpers import (
+    acall,
+    field_errors,
+    int_param,
+    login_redirect,
+    may_manage,
+    parse_table_schema,
+    redirect,
+    render,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -62,7 +70,7 @@ def _state_from_query(request: Request, columns: list[dict[str, Any]]) -> dict[s
         if key.startswith("filter.") and key[7:] in names and value.strip():
             filters[key[7:]] = value.strip()
     sort = (qp.get("sort") or "").strip()[:1000]
-    return {"q": (qp.get("q") or "").strip()[:1000], "sort": sort, "offset": _int(qp.get("offset"), 0),
+    return {"q": (qp.get("q") or "").strip()[:1000], "sort": sort, "offset": int_param(qp.get("offset"), 0),
             "filters": filters, "limit": PAGE_ROWS}
 
 
@@ -153,7 +161,7 @@ def _resource_page(request: Request, name: str, rid: str, *, errors: dict[str, l
     language = lang(request)
     ds = call(request, "dataset_show", {"id": name})
     res = _find_resource(ds, rid)
-    may_edit = _may_manage(request, ds["department"])
+    may_edit = may_manage(request, ds["department"])
     info: dict[str, Any] | None = None
     try:
         info = call(request, "datastore_info", {"id": rid})
@@ -174,7 +182,7 @@ def _resource_page(request: Request, name: str, rid: str, *, errors: dict[str, l
             state.update(filters={}, q="", sort="", offset=0)
             result = call(request, "datastore_search", {"resource_id": rid, "limit": PAGE_ROWS})
     # the load to show: the one asked for (after an upload), else a steward's newest unfinished or failed load
-    job_id = _int(request.query_params.get("job"), 0) or None
+    job_id = int_param(request.query_params.get("job"), 0) or None
     versions = info["versions"] if info else []
     if job_id is None and may_edit and versions:
         newest = versions[0]
@@ -258,7 +266,7 @@ async def resource_rollback(request: Request, name: str, rid: str) -> Response:
     check_csrf(request, str(form.get("csrf_token") or ""))
     if request.state.actor is None:
         return login_redirect(request)
-    version = _int(str(form.get("version") or ""), 0)
+    version = int_param(str(form.get("version") or ""), 0)
     try:
         await acall(request, "datastore_rollback", {"resource_id": rid, "version": version})
     except (ValidationError, Conflict) as exc:
@@ -267,25 +275,6 @@ async def resource_rollback(request: Request, name: str, rid: str) -> Response:
         return await run_in_threadpool(lambda: _resource_page(request, name, rid, general=general,
                                                               status=status))
     return redirect(f"/dataset/{name}/resource/{rid}#versions")
-
-
-def parse_table_schema(text: str) -> dict[str, Any] | None:
-    """The "Table Schema (JSON)" field: empty → None; otherwise a Frictionless Table Schema, checked here so a
-    mistake is shown next to the field before anything is stored."""
-    if not text.strip():
-        return None
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValidationError("Table Schema 不是有效的 JSON", "Table Schema is not valid JSON",
-                              fields={"schema": [f"JSON: {exc.msg} (line {exc.lineno})"]}) from None
-    if isinstance(raw, list):  # a bare list of fields is accepted too
-        raw = {"fields": raw}
-    try:
-        return TableSchema.model_validate(raw).model_dump()
-    except ValueError as exc:
-        raise ValidationError("Table Schema 格式不正确", "Table Schema is malformed",
-                              fields={"schema": [str(exc).splitlines()[0] if str(exc) else "invalid"]}) from None
 
 
 @router.post("/dataset/{name}/resource/{rid}/datastore", response_class=HTMLResponse)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from cityhub.harvest.schemas import SourceCreate, SourceUpdate
 from cityhub.web.deps import call, check_csrf
 from cityhub.web.openapi import MAX_ID, MAX_OFFSET, Record, body_errors, ok, operation_id, patch_body
-from cityhub.web.routes.pages import _require_admin, acall, render
+from cityhub.web.page_helpers import acall, render, require_admin
 
 router = APIRouter(tags=["harvest"], generate_unique_id_function=operation_id)
 pages_router = APIRouter(include_in_schema=False)
@@ -161,7 +161,7 @@ def runs_due(request: Request) -> Any:
 
 @pages_router.get("/admin/harvest", response_class=HTMLResponse)
 def admin_sources(request: Request) -> Response:
-    gate = _require_admin(request)
+    gate = require_admin(request)
     if gate is not None:
         return gate
     sources = call(request, "harvest_source_list", {})
@@ -171,7 +171,7 @@ def admin_sources(request: Request) -> Response:
 
 @pages_router.get("/admin/harvest/runs/{run_id}", response_class=HTMLResponse)
 def admin_run(request: Request, run_id: int) -> Response:
-    gate = _require_admin(request)
+    gate = require_admin(request)
     if gate is not None:
         return gate
     run = call(request, "harvest_run_show", {"id": run_id})
@@ -180,7 +180,7 @@ def admin_run(request: Request, run_id: int) -> Response:
 
 @pages_router.get("/admin/harvest/{name}", response_class=HTMLResponse)
 def admin_source(request: Request, name: str) -> Response:
-    gate = _require_admin(request)
+    gate = require_admin(request)
     if gate is not None:
         return gate
     source = call(request, "harvest_source_show", {"name": name})
@@ -189,7 +189,7 @@ def admin_source(request: Request, name: str) -> Response:
 
 @pages_router.post("/admin/harvest/{name}/run", response_class=HTMLResponse)
 async def admin_run_now(request: Request, name: str) -> Response:
-    gate = _require_admin(request)
+    gate = require_admin(request)
     if gate is not None:
         return gate
     form = await request.form()

@@ -1,0 +1,263 @@
+"""What every portal page module shares: the Jinja environment and ``render``, the error page, redirects,
+splitting an action's error over the form's fields, calling an action off the event loop, and the small
+request checks (signed in, platform admin, manages this department, an integer query parameter).
+
+Page modules (``routes/*_pages.py``, ``routes/harvest.py``) import from here and never from each other; this
+module imports no route module (import-linter contracts in ``pyproject.toml``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import jinja2
+from fastapi import Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from cityhub.catalog.vocab import (
+    BASE_CATEGORIES,
+    CATALOG_TYPES,
+    LICENSES,
+    OPENING_CLASSES,
+    RESOURCE_FORMATS,
+    SHARING_CLASSES,
+    SHARING_METHODS,
+    THEME_BY_SLUG,
+    THEMES,
+    UPDATE_CYCLES,
+)
+from cityhub.context import ROLE_LABELS, ROLES
+from cityhub.datastore.schemas import TableSchema
+from cityhub.errors import CityHubError, NotAuthorized, ValidationError
+from cityhub.geo import DISTRICT_NAMES
+from cityhub.settings import get_settings
+from cityhub.web import i18n
+from cityhub.web.deps import call, error_response, lang
+from cityhub.web.markdown import plain
+from cityhub.web.markdown import render as markdown
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+SH = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+FACET_LABELS = {"organization": "提供部门", "theme": "主题", "res_format": "资源格式", "sharing_class": "共享类型",
+                "opening_class": "开放类型", "update_cycle": "更新周期", "district": "行政区", "tags": "标签"}
+DATA_ITEM_TYPES = ("string", "integer", "number", "date", "datetime", "boolean", "time")
+# model-level validation messages → the form field they are about
+RULE_FIELDS = (("依据", "sharing_basis"), ("共享条件", "sharing_condition"), ("开放条件", "opening_condition"),
+               ("基础类别", "base_category"), ("无条件共享", "sharing_class"), ("时间范围", "temporal_end"))
+
+
+# -- rendering ----------------------------------------------------------------------------------------------
+
+
+def _local(value: str | dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An ISO timestamp (UTC) shown in Asia/Shanghai."""
+    if not value:
+        return ""
+    when = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(SH).strftime(fmt)
+
+
+def _filesize(n: int | None) -> str:
+    if n is None:
+        return ""
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def _number(n: int | float | None) -> str:
+    return "" if n is None else f"{n:,}"
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True,
+                             trim_blocks=True, lstrip_blocks=True, undefined=jinja2.ChainableUndefined)
+    env.filters.update(markdown=markdown, plain=plain, local=_local, filesize=_filesize, number=_number)
+    env.globals.update(THEMES=THEMES, THEME_BY_SLUG=THEME_BY_SLUG, SHARING_CLASSES=SHARING_CLASSES,
+                       OPENING_CLASSES=OPENING_CLASSES, UPDATE_CYCLES=tuple(UPDATE_CYCLES),
+                       RESOURCE_FORMATS=RESOURCE_FORMATS, SHARING_METHODS=SHARING_METHODS, LICENSES=LICENSES,
+                       CATALOG_TYPES=tuple(CATALOG_TYPES), BASE_CATEGORIES=tuple(BASE_CATEGORIES),
+                       DISTRICT_NAMES=DISTRICT_NAMES, ROLES=ROLES, FACET_LABELS=FACET_LABELS,
+                       DATA_ITEM_TYPES=DATA_ITEM_TYPES, HISTORY_ACTIONS=i18n.HISTORY_ACTIONS)
+    return env
+
+
+templates = Jinja2Templates(env=_env())
+
+
+def _switch_url(request: Request, target: str) -> str:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    params.append(("lang", target))
+    return f"{request.url.path}?{urlencode(params)}"
+
+
+def _base_context(request: Request) -> dict[str, Any]:
+    language = lang(request)
+    actor = getattr(request.state, "actor", None)
+    settings = get_settings()
+
+    def role_label(role: str) -> str:
+        zh, en = ROLE_LABELS.get(role, (role, role))
+        return i18n.pair(zh, en, language)
+
+    return {
+        "request": request,
+        "lang": language,
+        "_": lambda text: i18n.t(text, language),
+        "term": lambda value: i18n.term(value, language),
+        "pair": lambda zh, en: i18n.pair(zh or "", en or "", language),
+        "role_label": role_label,
+        "actor": actor,
+        "user": getattr(request.state, "user", None),
+        "csrf": getattr(request.state, "csrf", ""),
+        "site_title": settings.site_title,
+        "base_url": settings.base_url.rstrip("/"),
+        "switch_url": _switch_url(request, "zh" if language == "en" else "en"),
+        "path": request.url.path,
+    }
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None,
+           status: int = 200) -> HTMLResponse:
+    ctx = _base_context(request)
+    ctx.update(context or {})
+    response: HTMLResponse = templates.TemplateResponse(request, template, ctx, status_code=status)
+    i18n.remember_lang(request, response)
+    if ctx["actor"] is not None:
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def wants_html(request: Request) -> bool:
+    path = request.url.path
+    if path.startswith("/api/"):
+        return False
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept or "application/json" not in accept
+
+
+def error_page(request: Request, exc: CityHubError) -> Response:
+    try:
+        language = lang(request)
+        message = exc.message_en if language == "en" else exc.message
+        response = render(request, "error.html", {"error": exc, "message": message,
+                                                  "next": request.url.path}, status=exc.status)
+    except Exception:  # the error page must never fail: fall back to the JSON shape
+        return error_response(exc)
+    if exc.status == 429:
+        response.headers["Retry-After"] = "900"
+    return response
+
+
+# -- redirects, actions, form errors ----------------------------------------------------------------------------
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def safe_next(value: str | None) -> str:
+    """Only local paths: start with one "/" (not "//" nor "/\\"), no scheme tricks."""
+    if not value or not value.startswith("/") or value.startswith("//") or value.startswith("/\\"):
+        return "/"
+    if any(c in value for c in "\r\n\t") or "\\" in value:
+        return "/"
+    return value
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return redirect("/login?" + urlencode({"next": target}))
+
+
+async def acall(request: Request, name: str, data: Any = None) -> Any:
+    return await run_in_threadpool(call, request, name, data)
+
+
+def field_errors(exc: CityHubError) -> tuple[dict[str, list[str]], list[str]]:
+    """Split an action error into messages per form field and general messages."""
+    fields: dict[str, list[str]] = {}
+    general: list[str] = []
+    for key, messages in exc.fields.items():
+        top = key.split(".")[0] if key else "__all__"
+        if top in ("__all__", ""):
+            for msg in messages:
+                general.append(msg)
+                for needle, fld in RULE_FIELDS:
+                    if needle in msg:
+                        fields.setdefault(fld, []).append(msg)
+                        break
+        else:
+            detail = [f"{key}: {m}" if key != top else m for m in messages]
+            fields.setdefault(top, []).extend(detail)
+    if not exc.fields:
+        general.append(exc.message)
+    return fields, general
+
+
+# -- request checks ---------------------------------------------------------------------------------------------
+
+
+def may_manage(request: Request, department_slug: str) -> bool:
+    """May the signed-in user edit this department's datasets and plans (its steward or admin, or a platform admin)?"""
+    actor = getattr(request.state, "actor", None)
+    if actor is None:
+        return False
+    if actor.is_admin:
+        return True
+    if actor.role not in ("steward", "dept_admin") or actor.department_id is None:
+        return False
+    dept = call(request, "department_show", {"slug": department_slug})
+    return bool(dept["id"] == actor.department_id)
+
+
+def int_param(value: str | None, default: int, low: int = 0, high: int = 1_000_000) -> int:
+    """A query or form value as an int within [low, high]; ``default`` when missing or not a number."""
+    try:
+        n = int(value) if value not in (None, "") else default
+    except ValueError:
+        return default
+    return max(low, min(high, n))
+
+
+def require_admin(request: Request) -> Response | None:
+    """``None`` for a platform admin; a sign-in redirect for a visitor; refused for anyone else."""
+    actor = request.state.actor
+    if actor is None:
+        return login_redirect(request)
+    if not actor.is_admin:
+        raise NotAuthorized("需要平台管理员权限", "Platform admins only")
+    return None
+
+
+# -- form fields shared by several page modules --------------------------------------------------------------
+
+
+def parse_table_schema(text: str) -> dict[str, Any] | None:
+    """The "Table Schema (JSON)" field: empty → None; otherwise a Frictionless Table Schema, checked here so a
+    mistake is shown next to the field before anything is stored."""
+    if not text.strip():
+        return None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError("Table Schema 不是有效的 JSON", "Table Schema is not valid JSON",
+                              fields={"schema": [f"JSON: {exc.msg} (line {exc.lineno})"]}) from None
+    if isinstance(raw, list):  # a bare list of fields is accepted too
+        raw = {"fields": raw}
+    try:
+        return TableSchema.model_validate(raw).model_dump()
+    except ValueError as exc:
+        raise ValidationError("Table Schema 格式不正确", "Table Schema is malformed",
+                              fields={"schema": [str(exc).splitlines()[0] if str(exc) else "invalid"]}) from None

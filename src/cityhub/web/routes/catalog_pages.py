@@ -1,0 +1,389 @@
+"""Catalog pages: dataset search with facets, the dataset page, the stewards' dataset and new-resource forms, the
+file download, and the departments (organizations) with their datasets.
+
+Chinese first, English through ``?lang=en`` (remembered in a cookie). Forms carry the session's CSRF token and
+are re-rendered with the messages next to the fields when an action refuses the input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from starlette.datastructures import FormData, UploadFile
+
+from cityhub.catalog.schemas import UploadedFile
+from cityhub.catalog.vocab import THEME_BY_SLUG
+from cityhub.errors import Conflict, NotAuthorized, ValidationError
+from cityhub.settings import get_settings
+from cityhub.web import i18n
+from cityhub.web.deps import call, check_csrf, lang
+from cityhub.web.page_helpers import (
+    SH,
+    acall,
+    field_errors,
+    int_param,
+    login_redirect,
+    may_manage,
+    parse_table_schema,
+    redirect,
+    render,
+)
+
+router = APIRouter(include_in_schema=False)
+
+FACETS = ("organization", "theme", "res_format", "sharing_class", "opening_class", "update_cycle", "district")
+FILTER_FIELDS = (*FACETS, "tags")
+SORTS = (("relevance", "相关度"), ("metadata_modified desc", "最新"), ("views_recent desc", "最常用"),
+         ("title_string asc", "标题"))
+ROWS = 20
+LIST_SPLIT = re.compile(r"[,,、;;\n]+")
+
+
+def _own_departments(request: Request) -> list[dict[str, Any]]:
+    """Departments the signed-in user may file datasets and plans for."""
+    actor = request.state.actor
+    depts: list[dict[str, Any]] = call(request, "department_list", {})
+    if actor.is_admin:
+        return depts
+    return [d for d in depts if d["id"] == actor.department_id and actor.role in ("steward", "dept_admin")]
+
+
+# -- dataset search -------------------------------------------------------------------------------------------
+
+
+def _query_string(params: Iterable[tuple[str, str]]) -> str:
+    items = [(k, v) for k, v in params if v != ""]
+    return "?" + urlencode(items) if items else ""
+
+
+@router.get("/dataset", response_class=HTMLResponse)
+def dataset_list(request: Request) -> Response:
+    qp = request.query_params
+    q = qp.get("q", "").strip()[:500]
+    sort = qp.get("sort", "relevance")
+    if sort not in dict(SORTS):
+        sort = "relevance"
+    start = int_param(qp.get("start"), 0)
+    filters: dict[str, list[str]] = {}
+    for fld in FILTER_FIELDS:
+        values = [v for v in qp.getlist(fld) if v]
+        if values:
+            filters[fld] = list(dict.fromkeys(values))
+    result = call(request, "dataset_search", {"q": q, "filters": filters, "rows": ROWS, "start": start,
+                                              "sort": sort, "facet_fields": list(FACETS), "facet_limit": 50,
+                                              "include_private": request.state.actor is not None})
+    language = lang(request)
+    org_en: dict[str, str] = {}
+    if language == "en":
+        org_en = {d["slug"]: d["name_en"] for d in call(request, "department_list", {}) if d.get("name_en")}
+
+    base = [("q", q)] + [(f, v) for f, vs in filters.items() for v in vs]
+    if sort != "relevance":
+        base.append(("sort", sort))
+
+    def display(fld: str, value: str, shown: str) -> str:
+        if fld == "organization":
+            return org_en.get(value, shown) if language == "en" else shown
+        if fld == "theme":
+            theme = THEME_BY_SLUG.get(value)
+            return i18n.pair(theme[1], theme[2], language) if theme else shown
+        return i18n.term(shown, language)
+
+    def toggle(fld: str, value: str) -> str:
+        if value in filters.get(fld, []):
+            return "/dataset" + _query_string([(k, v) for k, v in base if not (k == fld and v == value)])
+        return "/dataset" + _query_string([*base, (fld, value)])
+
+    facets = []
+    for fld in FACETS:
+        items = []
+        for item in result["facets"].get(fld, []):
+            items.append({"name": item["name"], "label": display(fld, item["name"], item["display_name"]),
+                          "count": item["count"], "active": item["name"] in filters.get(fld, []),
+                          "href": toggle(fld, item["name"])})
+        if items:
+            facets.append({"field": fld, "items": items})
+    active = [{"field": f, "value": v, "label": display(f, v, v), "href": toggle(f, v)}
+              for f, vs in filters.items() for v in vs]
+    count = result["count"]
+    pages = {"start": start, "rows": ROWS, "count": count, "page": start // ROWS + 1,
+             "last": max(1, (count + ROWS - 1) // ROWS)}
+    if start > 0:
+        pages["prev"] = "/dataset" + _query_string([*base, ("start", str(max(0, start - ROWS)))])
+    if start + ROWS < count:
+        pages["next"] = "/dataset" + _query_string([*base, ("start", str(start + ROWS))])
+    hidden = [(k, v) for k, v in base if k not in ("q", "sort") and v]
+    return render(request, "dataset_list.html", {
+        "q": q, "sort": sort, "sorts": SORTS, "result": result, "facets": facets, "active": active,
+        "pages": pages, "hidden": hidden, "nav": "dataset",
+        "clear_href": "/dataset" + _query_string([("q", q)]),
+    })
+
+
+# -- dataset forms (declared before /dataset/{name}) --------------------------------------------------------------
+
+
+DATASET_TEXT_FIELDS = ("title", "title_en", "department", "catalog_type", "class_item", "class_category",
+                       "class_sub", "abstract", "format", "sharing_class", "sharing_condition", "sharing_basis",
+                       "opening_class", "opening_condition", "update_cycle", "theme", "license_id",
+                       "contact_name", "contact_email", "contact_phone")
+DATASET_OPTIONAL = ("base_category", "published_on", "temporal_start", "temporal_end")
+
+
+def _split_list(text: str) -> list[str]:
+    return [x.strip() for x in LIST_SPLIT.split(text or "") if x.strip()]
+
+
+def _parse_items(text: str) -> list[dict[str, Any]]:
+    """Data items, one per line: ``name|type|description`` (an optional 4th part is the length)."""
+    items: list[dict[str, Any]] = []
+    for line in (text or "").splitlines():
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.split("|")]
+        item: dict[str, Any] = {"name": parts[0], "type": (parts[1] if len(parts) > 1 else "") or "string",
+                                "description": parts[2] if len(parts) > 2 else ""}
+        if len(parts) > 3 and parts[3]:
+            item["length"] = parts[3]
+        items.append(item)
+    return items
+
+
+def _items_text(items: list[dict[str, Any]]) -> str:
+    lines = []
+    for i in items:
+        line = f"{i.get('name', '')}|{i.get('type', 'string')}|{i.get('description', '')}"
+        if i.get("length"):
+            line += f"|{i['length']}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _dataset_form_data(form: FormData) -> dict[str, Any]:
+    """The form as ``dataset_create`` input."""
+    data: dict[str, Any] = {k: str(form.get(k) or "") for k in DATASET_TEXT_FIELDS}
+    for key in DATASET_OPTIONAL:
+        value = str(form.get(key) or "").strip()
+        data[key] = value or None
+    data["sharing_method"] = [str(v) for v in form.getlist("sharing_method")]
+    data["districts"] = [str(v) for v in form.getlist("districts")]
+    data["tags"] = _split_list(str(form.get("tags") or ""))
+    data["related_codes"] = _split_list(str(form.get("related_codes") or ""))
+    data["data_items"] = _parse_items(str(form.get("data_items") or ""))
+    data["private"] = form.get("private") in ("1", "on", "true")
+    return data
+
+
+def _form_values(data: dict[str, Any]) -> dict[str, Any]:
+    """Action-shaped data back into form values (lists as text)."""
+    values = {k: ("" if v is None else v) for k, v in data.items()}
+    values["tags"] = ", ".join(data.get("tags") or [])
+    values["related_codes"] = "\n".join(data.get("related_codes") or [])
+    values["data_items"] = _items_text(data.get("data_items") or [])
+    return values
+
+
+DEFAULTS: dict[str, Any] = {"catalog_type": "部门", "class_item": "01", "class_category": "001", "class_sub": "",
+                            "format": "电子表格", "sharing_class": "无条件共享", "sharing_method": ["接口"],
+                            "opening_class": "无条件开放", "update_cycle": "不定期", "license_id": "cc-by-4.0",
+                            "districts": [], "theme": "", "private": False}
+
+
+def _dataset_form(request: Request, values: dict[str, Any], *, editing: dict[str, Any] | None = None,
+                  errors: dict[str, list[str]] | None = None, general: list[str] | None = None,
+                  status: int = 200) -> Response:
+    return render(request, "dataset_form.html", {
+        "values": values, "editing": editing, "errors": errors or {}, "general": general or [],
+        "departments": _own_departments(request), "nav": "dataset"}, status=status)
+
+
+@router.get("/dataset/new", response_class=HTMLResponse)
+def dataset_new(request: Request) -> Response:
+    if request.state.actor is None:
+        return login_redirect(request)
+    departments = _own_departments(request)
+    if not departments:
+        raise NotAuthorized("只有部门数据专员、部门管理员和平台管理员可以登记数据资源",
+                            "Only department stewards, department admins and platform admins may register datasets")
+    values = {**DEFAULTS, "department": departments[0]["slug"]}
+    return _dataset_form(request, _form_values(values))
+
+
+@router.post("/dataset/new", response_class=HTMLResponse)
+async def dataset_new_post(request: Request) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    data = _dataset_form_data(form)
+    data["name"] = str(form.get("name") or "").strip()
+    try:
+        created = await acall(request, "dataset_create", data)
+    except (ValidationError, Conflict) as exc:
+        errors, general = field_errors(exc)
+        return await run_in_threadpool(_dataset_form, request, _form_values(data), errors=errors,
+                                       general=general, status=exc.status)
+    return redirect(f"/dataset/{created['name']}")
+
+
+# -- dataset page ------------------------------------------------------------------------------------------------
+
+
+@router.get("/dataset/{name}", response_class=HTMLResponse)
+def dataset_page(request: Request, name: str) -> Response:
+    ds = call(request, "dataset_show", {"id": name})
+    call(request, "usage_record", {"dataset_id": ds["id"], "kind": "views"})
+    history = call(request, "dataset_history", {"id": name, "limit": 20})
+    settings = get_settings()
+    base = settings.base_url.rstrip("/")
+    examples = {
+        "ckan": f"curl '{base}/api/3/action/package_show?id={ds['name']}'",
+        "native": f"curl '{base}/api/v1/datasets/{ds['name']}'",
+        "search": f"curl '{base}/api/v1/datasets?q={ds['theme_name']}&rows=5'",
+    }
+    response = render(request, "dataset.html", {"ds": ds, "history": history, "examples": examples,
+                                                "may_edit": may_manage(request, ds["department"]), "nav": "dataset"})
+    response.headers.add_vary_header("Accept")  # RDF clients get RDF at this URL (routes/dcat.py)
+    return response
+
+
+@router.get("/dataset/{name}/resource/{rid}/download")
+def resource_download(request: Request, name: str, rid: str) -> Response:
+    found = call(request, "resource_download", {"id": rid})
+    if found.get("redirect"):
+        return RedirectResponse(found["redirect"], status_code=302)
+    return FileResponse(found["path"], media_type=found.get("media_type") or "application/octet-stream",
+                        filename=found.get("filename") or Path(found["path"]).name)
+
+
+@router.get("/dataset/{name}/edit", response_class=HTMLResponse)
+def dataset_edit(request: Request, name: str) -> Response:
+    if request.state.actor is None:
+        return login_redirect(request)
+    ds = call(request, "dataset_show", {"id": name})
+    if not may_manage(request, ds["department"]):
+        raise NotAuthorized("只能管理本部门的数据资源", "You may only manage your own department's resources")
+    return _dataset_form(request, _form_values(ds), editing=ds)
+
+
+def _normal(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_normal(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _normal(v) for k, v in value.items() if v not in (None, "")}
+    return "" if value is None else str(value)
+
+
+@router.post("/dataset/{name}/edit", response_class=HTMLResponse)
+async def dataset_edit_post(request: Request, name: str) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    current = await acall(request, "dataset_show", {"id": name})
+    data = _dataset_form_data(form)
+    changes = {k: v for k, v in data.items() if _normal(v) != _normal(current.get(k))}
+    try:
+        if changes:
+            await acall(request, "dataset_update", {"id": name, **changes})
+    except (ValidationError, Conflict) as exc:
+        errors, general = field_errors(exc)
+        status = exc.status
+        return await run_in_threadpool(lambda: _dataset_form(request, _form_values(data), editing=current,
+                                                             errors=errors, general=general, status=status))
+    return redirect(f"/dataset/{name}")
+
+
+@router.get("/dataset/{name}/delete", response_class=HTMLResponse)
+def dataset_delete_confirm(request: Request, name: str) -> Response:
+    if request.state.actor is None:
+        return login_redirect(request)
+    ds = call(request, "dataset_show", {"id": name})
+    return render(request, "dataset_delete.html", {"ds": ds, "nav": "dataset"})
+
+
+@router.post("/dataset/{name}/delete")
+async def dataset_delete(request: Request, name: str) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    ds = await acall(request, "dataset_show", {"id": name})
+    await acall(request, "dataset_delete", {"id": name})
+    return redirect(f"/organization/{ds['department']}")
+
+
+@router.get("/dataset/{name}/resource/new", response_class=HTMLResponse)
+def resource_new(request: Request, name: str) -> Response:
+    if request.state.actor is None:
+        return login_redirect(request)
+    ds = call(request, "dataset_show", {"id": name})
+    return render(request, "resource_form.html", {"ds": ds, "values": {}, "errors": {}, "general": [],
+                                                  "nav": "dataset"})
+
+
+@router.post("/dataset/{name}/resource/new", response_class=HTMLResponse)
+async def resource_new_post(request: Request, name: str) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    file = form.get("file")
+    upload = None
+    if isinstance(file, UploadFile) and file.filename:
+        upload = UploadedFile(filename=file.filename, stream=file.file)
+    values = {k: str(form.get(k) or "").strip() for k in ("name", "description", "url", "format")}
+    schema_text = str(form.get("schema") or "")
+    try:
+        schema = parse_table_schema(schema_text)
+        created = await acall(request, "resource_create", {"dataset": name, **values, "upload": upload})
+        job = created.get("datastore_job")
+        if schema is not None and upload is not None:
+            # load again with the steward's Table Schema; this version goes live after the automatic one
+            job = await acall(request, "datastore_create", {"resource_id": created["id"], "schema": schema})
+    except (ValidationError, Conflict) as exc:
+        values["schema"] = schema_text
+        errors, general = field_errors(exc)
+        status = exc.status
+        ds = await acall(request, "dataset_show", {"id": name})
+        return await run_in_threadpool(lambda: render(request, "resource_form.html", {
+            "ds": ds, "values": values, "errors": errors, "general": general, "nav": "dataset"},
+            status=status))
+    finally:
+        if isinstance(file, UploadFile):
+            await file.close()
+    if upload is None:
+        return redirect(f"/dataset/{name}")
+    target = f"/dataset/{name}/resource/{created['id']}"
+    return redirect(f"{target}?job={job['id']}#load-status" if job else target)
+
+
+# -- departments ---------------------------------------------------------------------------------------------------
+
+
+@router.get("/organization", response_class=HTMLResponse)
+def organization_list(request: Request) -> Response:
+    depts = call(request, "department_list", {})
+    groups = [("市级部门", [d for d in depts if d["level"] == "市"]),
+              ("区级部门", [d for d in depts if d["level"] != "市"])]
+    return render(request, "organization_list.html", {"groups": groups, "total": len(depts),
+                                                      "nav": "organization"})
+
+
+@router.get("/organization/{slug}", response_class=HTMLResponse)
+def organization_page(request: Request, slug: str) -> Response:
+    dept = call(request, "department_show", {"slug": slug})
+    start = int_param(request.query_params.get("start"), 0)
+    result = call(request, "dataset_search", {"filters": {"organization": [slug]}, "rows": ROWS, "start": start,
+                                              "sort": "title_string asc",
+                                              "include_private": request.state.actor is not None})
+    plans = call(request, "plan_list", {"department": slug})
+    pages = {"start": start, "count": result["count"], "page": start // ROWS + 1,
+             "last": max(1, (result["count"] + ROWS - 1) // ROWS)}
+    if start > 0:
+        pages["prev"] = f"/organization/{slug}?start={max(0, start - ROWS)}"
+    if start + ROWS < result["count"]:
+        pages["next"] = f"/organization/{slug}?start={start + ROWS}"
+    return render(request, "organization.html", {
+        "dept": dept, "result": result, "plans": plans, "pages": pages, "nav": "organization",
+        "may_edit": may_manage(request, slug), "this_year": dt.datetime.now(SH).year})
