@@ -72,7 +72,7 @@ def generate(n: int, seed: int = 7) -> None:
     from cityhub.demo import content
 
     ctx = system_context("bench")
-    for d in content.DEPARTMENTS:
+    for d in content.current().departments:
         actions.call("department_create", ctx, {"slug": d.slug, "name": d.name, "short_name": d.short_name,
                                                 "uscc": d.uscc, "level": d.level, "district": d.district})
     rng = random.Random(seed)

@@ -51,7 +51,7 @@ def harvest_into(home: Path, source_url: str) -> dict[str, Any]:
     activate(home, url)
     upgrade(url)
     ctx = system_context("bench")
-    d = content.DEPARTMENTS[0]
+    d = content.current().departments[0]
     actions.call("department_create", ctx, {"slug": "harvested", "name": "采集数据", "short_name": "采集",
                                             "uscc": d.uscc, "level": "市"})
     actions.call("harvest_source_create", system_context("bench"), {

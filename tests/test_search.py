@@ -96,8 +96,9 @@ def test_rjieba_agrees_with_python_jieba_on_catalog_texts() -> None:
     from cityhub.demo import content
 
     jieba.setLogLevel(logging.WARNING)
-    texts = [t for ds in content.DATASETS for t in (ds.title, ds.abstract, *(c.description for c in ds.columns))]
-    texts += [d.name for d in content.DEPARTMENTS]
+    demo = content.current()
+    texts = [t for ds in demo.datasets for t in (ds.title, ds.abstract, *(c.description for c in ds.columns))]
+    texts += [d.name for d in demo.departments]
     def chinese(toks: list[str]) -> list[str]:  # the two differ only in sub-tokens of ASCII runs like "PM2.5"
         return [t for t in toks if t and all("\u4e00" <= c <= "\u9fff" for c in t)]
 

@@ -1,4 +1,5 @@
-"""Load the Guangzhou demo content through the actions (the same path a steward's edits take)."""
+"""Load the Guangzhou demo content (``cityhub/demo/data``, see ``content``) through the actions, the same path a
+steward's edits take, dated relative to the load day."""
 
 from __future__ import annotations
 
@@ -20,28 +21,27 @@ from cityhub.settings import get_settings
 
 Progress = Callable[[str, int, int], None]
 
-DEMO_USERS = (
-    # name, role, department slug, display name
-    ("steward", "steward", "gz-transport", "交通局数据专员"),
-    ("deptadmin", "dept_admin", "gz-transport", "交通局部门管理员"),
-    ("eco_steward", "steward", "gz-ecology-environment", "生态环境局数据专员"),
-    ("analyst", "analyst", None, "城市运行中心分析师"),
-    ("citizen", "public", None, "注册公众用户"),
-)
-
 
 def is_loaded() -> bool:
     try:
-        actions.call("department_show", system_context("job"), {"slug": content.DEPARTMENTS[0].slug})
+        actions.call("department_show", system_context("job"), {"slug": content.current().departments[0].slug})
     except NotFound:
         return False
     return True
 
 
-def _file(ds: content.DemoDataset) -> tuple[str, bytes, str]:
-    rows = content.sample_rows(ds)
+def _file(demo: content.Content, ds: content.Dataset) -> tuple[str, bytes, str, int]:
+    """The sample table as the file a steward would upload, in the dataset's declared format."""
     cols = [c.name for c in ds.columns]
     fmt = ds.file_format.upper()
+    if fmt == "CSV":
+        text_rows = demo.text_rows(ds.slug)
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=cols, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(text_rows)
+        return f"{ds.slug}.csv", ("\ufeff" + out.getvalue()).encode(), "CSV", len(text_rows)
+    rows = demo.rows(ds.slug)
     if fmt == "XLSX":
         from openpyxl import Workbook
 
@@ -52,9 +52,9 @@ def _file(ds: content.DemoDataset) -> tuple[str, bytes, str]:
             sheet.append([row.get(c) for c in cols])
         buf = io.BytesIO()
         wb.save(buf)
-        return f"{ds.slug}.xlsx", buf.getvalue(), "XLSX"
+        return f"{ds.slug}.xlsx", buf.getvalue(), "XLSX", len(rows)
     if fmt == "JSON":
-        return f"{ds.slug}.json", json.dumps(rows, ensure_ascii=False, indent=1).encode(), "JSON"
+        return f"{ds.slug}.json", json.dumps(rows, ensure_ascii=False, indent=1).encode(), "JSON", len(rows)
     if fmt == "GEOJSON":
         feats = []
         for row in rows:
@@ -62,54 +62,39 @@ def _file(ds: content.DemoDataset) -> tuple[str, bytes, str]:
             geom = {"type": "Point", "coordinates": [lng, lat]} if lng is not None and lat is not None else None
             feats.append({"type": "Feature", "geometry": geom, "properties": row})
         data = {"type": "FeatureCollection", "features": feats}
-        return f"{ds.slug}.geojson", json.dumps(data, ensure_ascii=False).encode(), "GEOJSON"
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=cols, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return f"{ds.slug}.csv", ("\ufeff" + out.getvalue()).encode(), "CSV"
-
-
-def _last_update(ds: content.DemoDataset, now: dt.datetime) -> dt.datetime:
-    """A plausible last data update: most datasets on time, about one in five overdue."""
-    h = zlib.crc32(ds.slug.encode())
-    cycle = {"实时": 1, "每日": 1, "每周": 7, "每月": 31, "每季度": 92, "每半年": 183, "每年": 366}.get(ds.update_cycle)
-    if cycle is None:
-        return now - dt.timedelta(days=30 + h % 300)
-    if h % 5 == 0:
-        return now - dt.timedelta(days=cycle * 2 + 3 + h % 20)
-    return now - dt.timedelta(hours=(h % max(1, cycle * 24 - 30)))
+        return f"{ds.slug}.geojson", json.dumps(data, ensure_ascii=False).encode(), "GEOJSON", len(rows)
+    raise ValueError(f"{ds.slug}: unknown demo file format {ds.file_format}")
 
 
 def load(progress: Progress | None = None, ctx: Context | None = None) -> dict[str, Any]:
-    """Create departments, users, data resources with sample files, plans and usage history."""
+    """Create departments, users, data resources with sample files, plans and usage history, dated relative to
+    the load day (Asia/Shanghai)."""
     ctx = ctx or system_context("cli")
     ctx.extra["jobs"] = "inline"  # sample tables are loaded into the datastore before we return
     settings = get_settings()
     step = progress or (lambda label, done, total: None)
+    now = dt.datetime.now(dt.UTC)
+    demo = content.load(now.astimezone(content.SH).date())
     created: dict[str, Any] = {"departments": 0, "datasets": 0, "plans": 0, "users": {}}
 
-    total = len(content.DEPARTMENTS)
-    for i, d in enumerate(content.DEPARTMENTS, 1):
+    for i, d in enumerate(demo.departments, 1):
         actions.call("department_create", ctx, {
             "slug": d.slug, "name": d.name, "short_name": d.short_name, "name_en": d.name_en, "uscc": d.uscc,
             "level": d.level, "district": d.district, "description": d.description})
         created["departments"] += 1
-        step("部门 departments", i, total)
+        step("部门 departments", i, len(demo.departments))
 
-    admin_password = settings.admin_password or secrets.token_urlsafe(12)
-    actions.call("user_create", ctx, {"name": "admin", "password": admin_password, "role": "platform_admin",
-                                      "display_name": "市政务服务数据管理局平台管理员"})
-    created["users"]["admin"] = admin_password if not settings.admin_password else "(CITYHUB_ADMIN_PASSWORD)"
-    for name, role, dept, display in DEMO_USERS:
-        password = secrets.token_urlsafe(12)
-        actions.call("user_create", ctx, {"name": name, "password": password, "role": role, "department": dept,
-                                          "display_name": display})
-        created["users"][name] = password
+    for u in demo.users:
+        if u.name == "admin" and settings.admin_password:
+            password, shown = settings.admin_password, "(CITYHUB_ADMIN_PASSWORD)"
+        else:
+            password = shown = secrets.token_urlsafe(12)
+        actions.call("user_create", ctx, {"name": u.name, "password": password, "role": u.role,
+                                          "department": u.department, "display_name": u.display_name})
+        created["users"][u.name] = shown
 
-    now = dt.datetime.now(dt.UTC)
-    total = len(content.DATASETS)
-    for i, ds in enumerate(content.DATASETS, 1):
+    for i, ds in enumerate(demo.datasets, 1):
+        start, end = demo.temporal(ds)
         actions.call("dataset_create", ctx, {
             "name": ds.slug, "title": ds.title, "title_en": ds.title_en, "department": ds.department,
             "catalog_type": ds.catalog_type, "base_category": ds.base_category, "class_item": ds.class_item,
@@ -120,40 +105,47 @@ def load(progress: Progress | None = None, ctx: Context | None = None) -> dict[s
             "sharing_method": list(ds.sharing_method), "sharing_basis": ds.sharing_basis,
             "opening_class": ds.opening_class, "opening_condition": ds.opening_condition,
             "update_cycle": ds.update_cycle, "published_on": ds.published, "theme": ds.theme, "tags": list(ds.tags),
-            "license_id": ds.license, "temporal_start": ds.temporal_start, "temporal_end": ds.temporal_end,
+            "license_id": ds.license, "temporal_start": start, "temporal_end": end,
             "districts": list(ds.districts), "contact_name": "数据开放专员",
-            "contact_email": f"opendata@{ds.department}.gz.gov.cn".replace("gz-", ""),
+            "contact_email": f"opendata@{ds.department.removeprefix('gz-')}.gz.gov.cn",
         })
-        filename, data, fmt = _file(ds)
+        filename, data, fmt, count = _file(demo, ds)
         actions.call("resource_create", ctx, {
             "dataset": ds.slug, "name": f"{ds.title}({fmt})",
-            "description": f"{ds.title}样例数据文件,{len(content.sample_rows(ds))}行,字段说明见数据项。",
+            "description": f"{ds.title}样例数据文件,{count}行,字段说明见数据项。",
             "format": fmt, "upload": UploadedFile(filename=filename, stream=io.BytesIO(data)),
-            "last_modified": _last_update(ds, now).isoformat()})
+            "last_modified": demo.data_updated(ds, now).isoformat()})
         created["datasets"] += 1
-        step("数据资源 datasets", i, total)
+        step("数据资源 datasets", i, len(demo.datasets))
 
-    plans = content.plans()
-    for i, ((dept, year), items) in enumerate(sorted(plans.items()), 1):
+    for i, plan in enumerate(demo.plans, 1):
         actions.call("plan_upsert", ctx, {
-            "department": dept, "year": year, "published_on": f"{year}-03-31",
-            "note": f"{year}年度公共数据开放计划(演示数据)",
-            "items": [{"title": it.title, "dataset": it.dataset, "target_date": it.target_date,
-                       "format": it.format if len(it.format) <= 20 else "CSV", "update_cycle": it.update_cycle}
-                      for it in items]})
+            "department": plan.department, "year": plan.year, "published_on": plan.published_on,
+            "note": f"{plan.year}年度公共数据开放计划(演示数据)",
+            "items": [{"title": it.title, "dataset": it.dataset, "target_date": it.target_date, "format": it.format,
+                       "update_cycle": it.update_cycle} for it in plan.items]})
         created["plans"] += 1
-        step("开放计划 plans", i, len(plans))
+        step("开放计划 plans", i, len(demo.plans))
 
+    actions.call("usage_import", ctx, {"rows": usage_rows(demo, demo.clock.today)})
+    return created
+
+
+def usage_rows(demo: content.Content, today: dt.date, days: int = 60) -> list[dict[str, Any]]:
+    """Views, downloads and API calls of the open datasets over the last ``days`` days (since they opened):
+    busier on working days, each dataset at its own level."""
     rows = []
-    today = now.date()
-    for ds in content.DATASETS:
-        if ds.opening_class == "不予开放":
+    for ds in demo.datasets:
+        if not ds.is_open:
             continue
         h = zlib.crc32(ds.slug.encode())
-        for back in range(0, 60):
+        level = 0.5 + (h % 100) / 50
+        for back in range(days):
             day = today - dt.timedelta(days=back)
+            if day < ds.published:
+                break
             k = zlib.crc32(f"{ds.slug}{day}".encode())
-            rows.append({"dataset": ds.slug, "day": day.isoformat(), "views": 5 + (h + k) % 60,
-                         "downloads": (h + k) % 13, "api_calls": (k % 40) * (1 + h % 3)})
-    actions.call("usage_import", ctx, {"rows": rows})
-    return created
+            week = 1.0 if day.weekday() < 5 else 0.55
+            rows.append({"dataset": ds.slug, "day": day.isoformat(), "views": round((8 + k % 50) * level * week),
+                         "downloads": round((k % 13) * level * week), "api_calls": round((k % 40) * (1 + h % 3) * week)})
+    return rows
