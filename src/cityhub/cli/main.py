@@ -79,7 +79,7 @@ def upgrade() -> None:
 
 @demo_app.command("load")
 def demo_load() -> None:
-    """Load the Guangzhou demo content (departments, users, 90+ data resources, plans 2017-2020)."""
+    """Load the Guangzhou demo content (departments, users, 90+ data resources, plans), dated relative to today."""
     from cityhub.demo.loader import is_loaded, load
 
     if is_loaded():
