@@ -22,6 +22,7 @@ import holidays
 import pytest
 from stdnum.cn import uscc
 
+from cityhub.catalog import quality
 from cityhub.catalog.vocab import (
     BASE_CATEGORIES,
     LICENSES,
@@ -212,6 +213,8 @@ def test_series_end_near_the_load_day_and_temporal_coverage_matches(demo_on: con
         age = (demo.clock.today - newest).days
         assert -1 <= age <= MAX_AGE[ds.update_cycle], f"{ds.slug}: newest row {newest}, {age} days before the load day"
         assert updated.date() >= min(newest, demo.clock.today) - dt.timedelta(days=1), ds.slug
+        # a table with a series was updated when its newest period came out: on schedule, never overdue
+        assert not quality.freshness(UPDATE_CYCLES[ds.update_cycle], updated, now).overdue, (ds.slug, updated)
 
 
 def test_shifts_move_whole_periods() -> None:

@@ -172,8 +172,8 @@ def period_bounds(kind: str, value: str) -> tuple[dt.date, dt.date]:
 
 
 # publication delay after a series period ends (matches latest_month/quarter/year above)
-_PUBLISHED_AFTER = {"day": dt.timedelta(hours=9), "week": dt.timedelta(hours=9), "month": dt.timedelta(days=15),
-                    "quarter": dt.timedelta(days=20), "year": dt.timedelta(days=80)}
+_PUBLISHED_AFTER = {"day": dt.timedelta(hours=9), "week": dt.timedelta(hours=9), "month": dt.timedelta(days=20),
+                    "quarter": dt.timedelta(days=25), "year": dt.timedelta(days=90)}
 
 
 # -- the content --------------------------------------------------------------------------------------------------
@@ -358,7 +358,7 @@ class Content:
 
     def data_updated(self, ds: Dataset, now: dt.datetime) -> dt.datetime:
         """When the sample table was last updated: when its newest period came out, or for tables without a
-        series, on schedule for most and late for about one in six."""
+        series, on schedule for most and a cycle late for about one in five of those old enough to be late."""
         opened = dt.datetime.combine(ds.published, dt.time(10), tzinfo=now.tzinfo)
         col = ds.series_column
         if col is not None:
@@ -368,14 +368,14 @@ class Content:
                 out = dt.datetime.fromisoformat(newest).replace(tzinfo=now.tzinfo) + dt.timedelta(hours=1)
             else:
                 out = dt.datetime.combine(period_bounds(kind, newest)[1], dt.time(0), tzinfo=now.tzinfo)
-                out += dt.timedelta(days=1) + _PUBLISHED_AFTER[kind]
+                out += (dt.timedelta(days=1) if kind in ("day", "week") else dt.timedelta(0)) + _PUBLISHED_AFTER[kind]
         else:
             h = _h(ds.slug)
             cycle = {"实时": 1, "每日": 1, "每周": 7, "每月": 31, "每季度": 92, "每半年": 183, "每年": 366}.get(ds.update_cycle)
             if cycle is None:
                 out = now - dt.timedelta(days=20 + h % 200)
-            elif h % 6 == 0:
-                out = now - dt.timedelta(days=cycle * 2 + 3 + h % 20)
+            elif h % 5 == 0:  # a cycle missed, by a few days to a month
+                out = now - dt.timedelta(days=cycle + 3 + h % 30)
             else:
                 out = now - dt.timedelta(hours=h % max(1, cycle * 24 - 30))
         return min(now, max(opened, out))
