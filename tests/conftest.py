@@ -138,6 +138,28 @@ def empty_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stor
 
 
 @pytest.fixture
+def settings_env() -> Iterator[dict[str, str]]:
+    """Change ``CITYHUB_*`` settings for one test (with ``set_settings``); the environment is restored after."""
+    from cityhub.settings import get_settings
+
+    saved = dict(os.environ)
+    changed: dict[str, str] = {}
+    yield changed
+    os.environ.clear()
+    os.environ.update(saved)
+    get_settings.cache_clear()
+
+
+def set_settings(changed: dict[str, str], /, **values: Any) -> None:
+    from cityhub.settings import get_settings
+
+    for key, value in values.items():
+        os.environ[f"CITYHUB_{key.upper()}"] = str(value)
+        changed[key] = str(value)
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def sqlite_empty(tmp_path: Path) -> Store:
     store, _ = make_store(tmp_path, "sqlite")
     return store

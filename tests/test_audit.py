@@ -112,3 +112,59 @@ def test_cli_verify_ok(empty_store: Store) -> None:
     cli = runner.invoke(app, ["audit", "verify"])
     assert cli.exit_code == 0, cli.output
     assert "OK" in cli.output
+
+
+# -- the signed head outside the database ---------------------------------------------------------------------
+
+
+def _cut_end(keep: int) -> None:
+    """Delete every record after ``keep`` and roll the database's own head back to match: the chain left in
+    the database is consistent, so only the head kept outside it can tell."""
+    with db.get_engine().begin() as conn:
+        conn.execute(text("DELETE FROM audit_log WHERE seq > :k"), {"k": keep})
+        last = conn.execute(text("SELECT hash FROM audit_log WHERE seq = :k"), {"k": keep}).scalar_one()
+        conn.execute(text("UPDATE audit_head SET seq = :k, hash = :h WHERE id = 1"), {"k": keep, "h": last})
+
+
+@pytest.mark.parametrize("cut", [1, 3])
+def test_cutting_the_end_and_rolling_the_head_back_is_detected(empty_store: Store, cut: int) -> None:
+    _seed(empty_store)
+    before = _verify()
+    assert before.ok
+    _cut_end(before.count - cut)
+    result = _verify()
+    assert not result.ok, result
+    assert result.bad_seq == before.count - cut + 1
+    assert "cut" in result.reason and f"#{before.count}" in result.reason
+    cli = runner.invoke(app, ["audit", "verify"])
+    assert cli.exit_code == 1 and f"#{before.count - cut + 1}" in cli.output
+
+
+def test_the_signed_head_follows_commits_only(empty_store: Store) -> None:
+    """A record appended in a transaction that rolls back never reaches the head file; later commits move it
+    forward, and the file's head is signed."""
+    import json
+
+    _seed(empty_store)
+    head = audit.read_signed_head()
+    assert head is not None and head.seq == _verify().count
+    session = db.session_factory()()
+    audit.record(session, None, "rolled_back", "-", "success")
+    session.rollback()
+    session.close()
+    assert audit.read_signed_head() == head and _verify().ok
+    call_as("system", "dataset_create", dataset_payload(name="audit-ds-after"))
+    assert audit.read_signed_head().seq == head.seq + 1 and _verify().ok
+    path = audit.signed_head_path()
+    forged = json.loads(path.read_text())
+    forged["seq"] += 5  # claims more records: the signature no longer matches
+    path.write_text(json.dumps(forged))
+    result = _verify()
+    assert not result.ok and "signature" in result.reason
+
+
+def test_a_deleted_head_file_is_reported(empty_store: Store) -> None:
+    _seed(empty_store)
+    audit.signed_head_path().unlink()
+    result = _verify()
+    assert not result.ok and "missing" in result.reason

@@ -141,7 +141,7 @@ def test_token_create_and_revoke_for_owner(demo: Store, who: str | None, allowed
             call_as(who, "token_revoke", {"id": tok["id"]})
 
 
-@pytest.mark.parametrize("action", ["search_reindex", "usage_import", "audit_verify", "audit_list"])
+@pytest.mark.parametrize("action", ["search_reindex", "usage_import", "audit_verify", "audit_list", "audit_head_show"])
 @pytest.mark.parametrize("who", [None, OWNER, "deptadmin"])
 def test_admin_only_actions(demo: Store, action: str, who: str | None) -> None:
     data: dict[str, Any] = {"rows": []} if action == "usage_import" else {}
@@ -215,6 +215,8 @@ def test_every_write_action_is_covered_by_a_matrix() -> None:
     covered = set(CASES) | {"department_create", "department_update", "department_delete", "user_create",
                             "user_update", "token_create", "token_revoke", "search_reindex", "usage_import",
                             "user_totp_begin", "user_totp_enable", "user_totp_disable",
+                            # tests/accounts/test_admin.py and test_passwords.py
+                            "user_disable", "user_enable", "user_password_reset", "user_password_change",
                             # tests/datastore/test_actions.py: test_only_owners_load, rollback and recover tests
                             "datastore_create", "datastore_rollback", "datastore_delete", "datastore_recover",
                             # tests/harvest/test_authz.py: the harvest matrix and the harvester-only page import

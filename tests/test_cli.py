@@ -12,7 +12,7 @@ runner = CliRunner()
 
 
 def test_help_everywhere() -> None:
-    for args in ([], ["db"], ["demo"], ["user"], ["token"], ["audit"], ["search"]):
+    for args in ([], ["db"], ["demo"], ["user"], ["department"], ["token"], ["audit"], ["search"]):
         result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output
 

@@ -169,7 +169,7 @@ def call(name: str, ctx: Context, data: Any = None) -> Any:
 
 LOCK_RETRIES = 5
 # read actions that write now and then (session touch, token last-use, counters, sign-in attempts)
-WRITES_SOMETIMES = frozenset({"session_create", "session_delete", "usage_flush"})
+WRITES_SOMETIMES = frozenset({"session_create", "session_delete", "usage_flush", "denial_record"})
 
 
 def _run_hooks(ctx: Context, kind: str) -> None:
@@ -205,7 +205,8 @@ def _run(spec: ActionSpec, ctx: Context, data: Any) -> Any:
                            {"reason": exc.message_en, **exc.fields})
         raise
     if spec.write:
-        audit.record(ctx.db, ctx, spec.name, _target(spec, params, result), "success")
+        audit.record(ctx.db, ctx, spec.name, _target(spec, params, result), "success",
+                     ctx.extra.pop("audit_detail", None))
     return result
 
 

@@ -5,19 +5,32 @@ key: ``h_i = HMAC(k, h_{i-1} || canonical(entry_i))``. The head (last sequence n
 one-row table that every append updates under a row lock, so appends from many processes stay in order.
 Someone with write access to the database but not the secret cannot recompute the chain, and ``verify``
 names the first record that was changed, deleted, inserted or reordered.
+
+The end of the log is anchored outside the database: after every commit that appended records, the new head
+(sequence number and hash), HMAC-signed with its own key derived from the secret, replaces the file
+``CITYHUB_AUDIT_HEAD_PATH`` (atomically, under a file lock, never moving backwards). Deleting the last records
+and rolling ``audit_head`` back to match leaves a consistent chain in the database, but not one that reaches the
+signed head: ``verify`` names the first record cut. Keep the file where the database's administrators cannot
+write, and copy it (``cityhub audit head``) to a separate system now and then.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import hmac
 import json
+import logging
+import os
+import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, select, text
+from sqlalchemy import Integer, String, Text, event, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from cityhub.context import Context
@@ -25,6 +38,7 @@ from cityhub.db import Base, UTCDateTime, session_factory, utcnow
 from cityhub.settings import get_settings
 
 GENESIS = "0" * 64
+log = logging.getLogger("cityhub.audit")
 
 
 class AuditRecord(Base):
@@ -93,6 +107,7 @@ def record(session: Session, ctx: Context | None, action: str, target: str, outc
     session.add(AuditRecord(seq=seq, ts=now, actor=who, source=source, via=via, action=action, target=target,
                             outcome=outcome, detail=detail_text, prev_hash=prev, hash=digest))
     session.execute(text("UPDATE audit_head SET hash = :h WHERE id = 1"), {"h": digest})
+    session.info[_PENDING_HEAD] = (seq, digest)  # signed and written outside the database once committed
     return seq
 
 
@@ -108,6 +123,97 @@ def record_separately(ctx: Context | None, action: str, target: str, outcome: st
         session.close()
 
 
+# -- the signed head outside the database ------------------------------------------------------------------
+
+_PENDING_HEAD = "cityhub_audit_pending_head"
+
+
+@dataclass(frozen=True)
+class SignedHead:
+    seq: int
+    hash: str
+    ts: str
+    sig: str
+
+    def valid(self) -> bool:
+        return hmac.compare_digest(_sign(self.seq, self.hash, self.ts), self.sig)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _head_key() -> bytes:
+    return hashlib.sha256(b"cityhub-audit-head:" + get_settings().secret_key.encode()).digest()
+
+
+def _sign(seq: int, digest: str, ts: str) -> str:
+    return hmac.new(_head_key(), f"cityhub-audit-head|{seq}|{digest}|{ts}".encode(), hashlib.sha256).hexdigest()
+
+
+def signed_head_path() -> Path:
+    return get_settings().resolved_audit_head_path
+
+
+def read_signed_head() -> SignedHead | None:
+    """The head in the file (signature not checked: see ``SignedHead.valid``), or None when there is no file.
+    Raises ValueError when the file is not a head at all."""
+    try:
+        raw = signed_head_path().read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    try:
+        data = json.loads(raw)
+        return SignedHead(seq=int(data["seq"]), hash=str(data["hash"]), ts=str(data["ts"]), sig=str(data["sig"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"unreadable signed head: {exc}") from None
+
+
+def write_signed_head(seq: int, digest: str) -> None:
+    """Replace the file with the signed (seq, digest), unless it already holds a valid head at least as far
+    along (commits of several processes may finish out of order). Atomic: a temporary file renamed over it."""
+    path = signed_head_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            current = read_signed_head()
+        except ValueError:
+            current = None
+        if current is not None and current.valid() and current.seq >= seq:
+            return
+        ts = utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        body = json.dumps({"seq": seq, "hash": digest, "ts": ts, "sig": _sign(seq, digest, ts)})
+        fd, tmp = tempfile.mkstemp(prefix=".audit-head-", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(body + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+
+@event.listens_for(Session, "after_commit")
+def _anchor_after_commit(session: Session) -> None:
+    pending = session.info.pop(_PENDING_HEAD, None)
+    if pending is not None:
+        try:
+            write_signed_head(*pending)
+        except OSError:  # the records are committed; verify will report the stale head until the next write
+            log.exception("could not write the signed audit head to %s", signed_head_path())
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING_HEAD, None)
+
+
+# -- verification ------------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class VerifyResult:
     ok: bool
@@ -115,10 +221,19 @@ class VerifyResult:
     head_hash: str
     bad_seq: int | None = None
     reason: str = ""
+    signed_head_seq: int | None = None
 
 
 def verify(session: Session, progress: Any = None) -> VerifyResult:
-    """Walk the whole chain; the first broken link is reported."""
+    """Walk the whole chain; the first broken link is reported. Then the end: the database's head and the
+    signed head outside the database must both be reached."""
+    try:  # read before the walk: records only grow, so every record it names is committed by then
+        signed: SignedHead | None = read_signed_head()
+        signed_problem = ""
+    except ValueError as exc:
+        signed, signed_problem = None, str(exc)
+    signed_seq = signed.seq if signed is not None else None
+    signed_hash_found: str | None = None
     key = _key()
     prev = GENESIS
     expected_seq = 1
@@ -134,6 +249,8 @@ def verify(session: Session, progress: Any = None) -> VerifyResult:
         if not hmac.compare_digest(chain_hash(key, prev, payload), rec.hash):
             return VerifyResult(False, count, prev, rec.seq, "content does not match its hash (record changed)")
         prev = rec.hash
+        if rec.seq == signed_seq:
+            signed_hash_found = rec.hash
         expected_seq += 1
         count += 1
         if progress is not None:
@@ -142,8 +259,29 @@ def verify(session: Session, progress: Any = None) -> VerifyResult:
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
     if head_seq != count or head_hash != prev:
         return VerifyResult(False, count, prev, count + 1 if head_seq > count else head_seq,
-                            f"head says {head_seq} records, chain has {count} (records deleted at the end)")
-    return VerifyResult(True, count, prev)
+                            f"head says {head_seq} records, chain has {count} (records deleted at the end)",
+                            signed_seq)
+    where = signed_head_path()
+    if signed_problem:
+        return VerifyResult(False, count, prev, None, f"the signed head at {where} is {signed_problem}", signed_seq)
+    if signed is None:
+        if count == 0:
+            return VerifyResult(True, count, prev)
+        return VerifyResult(False, count, prev, None,
+                            f"the signed head outside the database is missing ({where}): records cut from the end "
+                            "cannot be ruled out (a store from before this check gets one with its next audited "
+                            "action)")
+    if not signed.valid():
+        return VerifyResult(False, count, prev, None, f"the signed head at {where} has an invalid signature "
+                            "(forged, or CITYHUB_SECRET_KEY changed)", signed_seq)
+    if signed.seq > count:
+        return VerifyResult(False, count, prev, count + 1,
+                            f"records #{count + 1}–#{signed.seq} were cut from the end: the chain ends at "
+                            f"#{count} but the signed head outside the database is #{signed.seq}", signed_seq)
+    if signed_hash_found != signed.hash:
+        return VerifyResult(False, count, prev, signed.seq,
+                            f"record #{signed.seq} differs from the signed head outside the database", signed_seq)
+    return VerifyResult(True, count, prev, signed_head_seq=signed_seq)
 
 
 def _iter_records(session: Session) -> Iterator[AuditRecord]:

@@ -51,6 +51,7 @@ class Context:
     via: str = "api"
     session: Session | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    web_session: str | None = None  # id (token hash) of the caller's web session, when signed in by cookie
 
     @property
     def db(self) -> Session:

@@ -65,6 +65,11 @@ class TooManyRequests(CityHubError):
     status = 429
     ckan_type = "Authorization Error"
 
+    def __init__(self, message: str, message_en: str = "", fields: dict[str, list[str]] | None = None,
+                 retry_after: int = 900) -> None:
+        super().__init__(message, message_en, fields)
+        self.retry_after = retry_after  # seconds, for the Retry-After header
+
 
 class PayloadTooLarge(CityHubError):
     type = "payload_too_large"

@@ -42,15 +42,37 @@ class Settings(BaseSettings):
     open_dataset_target: int = Field(800, description="Plan target for the number of open datasets (plan table 1).")
     session_idle_minutes: int = Field(30, description="A session ends after this many minutes without a request.")
     session_absolute_hours: int = Field(12, description="A session ends this many hours after sign-in, in any case.")
-    login_max_failures: int = Field(5, description="Failed sign-ins per account and address before throttling.")
+    login_max_failures: int = Field(
+        5, description="Failed sign-ins to one account (since its last success) before it is locked; each further "
+        "failure doubles the lock. Kept per account name, whether or not the account exists.")
+    login_lock_minutes: int = Field(1, description="Length of the first lock of an account, in minutes.")
+    login_lock_max_minutes: int = Field(
+        1440, description="Longest lock of an account, in minutes; failures older than this are forgotten.")
+    login_address_max_failures: int = Field(
+        100, description="Failed sign-ins from one client address (any accounts) within "
+        "CITYHUB_LOGIN_WINDOW_MINUTES before that address is refused for the rest of the window.")
+    login_window_minutes: int = Field(15, description="Window over which failed sign-ins per address are counted.")
+    trusted_proxies: str = Field(
+        "", description="Comma-separated addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (the client is the last address a trusted proxy appended). Empty: no "
+        "proxy is trusted and the client is the connecting address.")
     admin_totp_required: bool | None = Field(
         None, description="Platform admins must sign in with a TOTP code. Empty: required when CITYHUB_ENV=production."
     )
-    login_window_minutes: int = Field(15, description="Window over which failed sign-ins are counted.")
+    temporary_password_hours: int = Field(
+        72, description="How long a one-time password set by an administrator's reset stays usable; the user must "
+        "choose a new password when signing in with it.")
     token_default_days: int = Field(90, description="Default lifetime of an API token in days.")
     max_upload_mb: int = Field(200, description="Largest accepted upload, in MiB (larger: HTTP 413).")
     max_description_chars: int = Field(20000, description="Longest accepted abstract/description, in characters.")
-    cookie_secure: bool = Field(False, description="Mark cookies Secure (set true behind HTTPS).")
+    cookie_secure: bool = Field(
+        False, description="Mark cookies Secure also outside production (always in production and on HTTPS requests).")
+    hsts_seconds: int = Field(
+        31536000, description="max-age of the Strict-Transport-Security header sent in production (0: none).")
+    audit_head_path: str = Field(
+        "", description="File holding the HMAC-signed head (last sequence number and hash) of the audit log, written "
+        "after every commit that appends to it; `cityhub audit verify` detects records cut from the end against "
+        "it. Empty: $CITYHUB_HOME/audit-head.json. Put it where the database's administrators cannot write.")
     search_rows_max: int = Field(1000, description="Largest page size of package_search.")
     datastore_auto_load: bool = Field(True, description="Load uploaded tabular resources into the datastore.")
     datastore_sql_timeout_s: float = Field(5.0, description="Time limit of datastore SQL and searches, in seconds.")
@@ -77,6 +99,15 @@ class Settings(BaseSettings):
     @property
     def admin_totp_enforced(self) -> bool:
         return self.env == "production" if self.admin_totp_required is None else self.admin_totp_required
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies carry the Secure flag (production, or asked for)."""
+        return self.cookie_secure or self.env == "production"
+
+    @property
+    def resolved_audit_head_path(self) -> Path:
+        return Path(self.audit_head_path) if self.audit_head_path else self.home / "audit-head.json"
 
     @property
     def resolved_database_url(self) -> str:

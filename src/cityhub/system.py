@@ -1,10 +1,10 @@
-"""Operator actions: the audit-log check and listing."""
+"""Operator actions: the audit-log check, listing and signed head; denials the web layer makes itself."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from cityhub import audit, system_auth
@@ -24,12 +24,35 @@ class AuditQuery(BaseModel):
     actor: str | None = None
 
 
+class DenialIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    check: str = Field(pattern=r"^[a-z_]{1,40}$", description="the check that refused, e.g. csrf_check")
+    target: str = Field(max_length=500, description="what was refused, e.g. POST /api/v1/datasets")
+    reason: str = Field(max_length=200)
+
+
+@action(system_auth.denial_record, schema=DenialIn)
+def denial_record(ctx: Context, p: DenialIn) -> dict[str, Any]:
+    """Record a request the web layer refused before any action ran (a failed CSRF check) as a denial of
+    ``check``, with the caller, their address, the request and the reason."""
+    seq = audit.record(ctx.db, ctx, p.check, p.target, "denied", {"reason": p.reason})
+    return {"seq": seq}
+
+
 @action(system_auth.audit_verify, schema=Empty)
 def audit_verify(ctx: Context, p: Empty) -> dict[str, Any]:
-    """Check the whole audit chain; names the first bad record."""
+    """Check the whole audit chain and the signed head kept outside the database; names the first bad record
+    (changed, deleted, inserted, reordered, or cut from the end)."""
     result = audit.verify(ctx.db, ctx.extra.get("progress"))
     return {"ok": result.ok, "count": result.count, "head": result.head_hash, "bad_seq": result.bad_seq,
-            "reason": result.reason}
+            "reason": result.reason, "signed_head_seq": result.signed_head_seq}
+
+
+@action(system_auth.audit_head_show, schema=Empty)
+def audit_head_show(ctx: Context, p: Empty) -> dict[str, Any]:
+    """The signed head of the audit log as kept outside the database (to copy to a separate system)."""
+    head = audit.read_signed_head()
+    return {"path": str(audit.signed_head_path()), "head": head.as_dict() if head else None}
 
 
 @action(system_auth.audit_list, schema=AuditQuery)

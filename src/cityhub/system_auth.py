@@ -14,3 +14,11 @@ def audit_verify(ctx: Context, p: Any) -> None:
 
 def audit_list(ctx: Context, p: Any) -> None:
     require_admin(ctx)
+
+
+def audit_head_show(ctx: Context, p: Any) -> None:
+    require_admin(ctx)
+
+
+def denial_record(ctx: Context, p: Any) -> None:
+    return None  # the web layer records what it refused, for any caller (anonymous included)

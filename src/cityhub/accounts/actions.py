@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import Any
+from typing import Any, NoReturn
 
-from sqlalchemy import delete, func, select
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cityhub import audit
@@ -18,6 +19,7 @@ from cityhub.accounts.security import (
     hash_password,
     new_token,
     password_problems,
+    temporary_password,
     token_hash,
     verify_password,
 )
@@ -46,6 +48,9 @@ def department_dict(d: Department, counts: dict[str, int] | None = None) -> dict
         "level": d.level,
         "district": d.district,
         "description": d.description,
+        "contact_name": d.contact_name,
+        "contact_phone": d.contact_phone,
+        "contact_email": d.contact_email,
         "created_at": d.created_at.isoformat(),
     }
     if counts is not None:
@@ -64,6 +69,8 @@ def user_dict(u: User) -> dict[str, Any]:
         "department_name": u.department.name if u.department else None,
         "active": u.active,
         "totp_enabled": u.totp_enabled,
+        "must_change_password": u.must_change_password,
+        "password_changed_at": u.password_changed_at.isoformat() if u.password_changed_at else None,
         "created_at": u.created_at.isoformat(),
         "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None,
     }
@@ -99,14 +106,35 @@ def department_create(ctx: Context, p: s.DepartmentIn) -> dict[str, Any]:
 
 @action(auth.department_update, schema=s.DepartmentUpdate, write=True)
 def department_update(ctx: Context, p: s.DepartmentUpdate) -> dict[str, Any]:
-    """Change a department's names, code or description."""
+    """Change a department's names (Chinese, short, English), unified social credit code, level and district,
+    description or contact point; the merged record is validated whole (the code's check character, a
+    district-level department's district) and names and codes stay unique."""
     dept = get_department(ctx, p.slug)
-    for key, value in p.model_dump(exclude={"slug"}, exclude_none=True).items():
+    changes = p.model_dump(exclude={"slug"}, exclude_none=True)
+    if "district" in changes and changes["district"] == "":
+        changes["district"] = None
+    merged = {**department_dict(dept), **changes}
+    try:
+        s.DepartmentIn.model_validate({k: merged[k] for k in s.DepartmentIn.model_fields})
+    except PydanticValidationError as exc:
+        fields: dict[str, list[str]] = {}
+        for err in exc.errors():
+            key = ".".join(str(x) for x in err["loc"]) or "__all__"
+            fields.setdefault(key, []).append(err["msg"].removeprefix("Value error, "))
+        raise ValidationError("部门信息不合法", "Invalid department", fields=fields) from None
+    for col, label in ((Department.name, "name"), (Department.uscc, "uscc")):
+        value = changes.get(label)
+        if value is not None and ctx.db.scalar(select(Department.id).where(col == value, Department.id != dept.id)):
+            raise Conflict(f"部门{label}已存在: {value}", f"A department with this {label} exists: {value}",
+                           fields={label: ["duplicate"]})
+    before = {k: getattr(dept, k) for k in changes}
+    for key, value in changes.items():
         setattr(dept, key, value)
     try:
         ctx.db.flush()
     except IntegrityError as exc:
         raise _unique_violation(exc, "部门") from None
+    ctx.extra["audit_detail"] = {"changed": sorted(k for k in changes if before[k] != changes[k])}
     return department_dict(dept)
 
 
@@ -177,24 +205,113 @@ def get_user(ctx: Context, name: str) -> User:
 
 @action(auth.user_update, schema=s.UserUpdate, write=True, target=lambda p, r: p.name)
 def user_update(ctx: Context, p: s.UserUpdate) -> dict[str, Any]:
-    """Change a user's role, department, profile, password or active flag."""
+    """Change a user's role, department, display name or e-mail (passwords: ``user_password_change`` and
+    ``user_password_reset``; sign-in: ``user_disable`` / ``user_enable``)."""
     user = get_user(ctx, p.name)
-    if p.password is not None:
-        _check_password(p.password, p.name)
-        user.password_hash = hash_password(p.password)
-        ctx.db.execute(delete(WebSession).where(WebSession.user_id == user.id))
-    if p.department is not None:
-        user.department_id = get_department(ctx, p.department).id if p.department else None
-    for key in ("role", "display_name", "email", "active"):
+    if p.department is not None:  # the relationship, not the id: the answer below shows the new department
+        user.department = get_department(ctx, p.department) if p.department else None
+    for key in ("role", "display_name", "email"):
         value = getattr(p, key)
         if value is not None:
             setattr(user, key, value)
-    if user.role in ("dept_admin", "steward") and user.department_id is None:
+    if user.role in ("dept_admin", "steward") and user.department is None:
         raise ValidationError("部门角色须指定部门", "Department roles need a department",
                               fields={"department": ["required"]})
-    if p.active is False:
-        ctx.db.execute(delete(WebSession).where(WebSession.user_id == user.id))
     return user_dict(user)
+
+
+def end_sessions_and_tokens(ctx: Context, user: User, keep_session: str | None = None) -> dict[str, int]:
+    """End the user's web sessions (but ``keep_session``, a token hash) and revoke all their API tokens."""
+    cond = [WebSession.user_id == user.id]
+    if keep_session:
+        cond.append(WebSession.token_hash != keep_session)
+    ended = ctx.db.execute(delete(WebSession).where(*cond)).rowcount or 0
+    revoked = ctx.db.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                             .values(revoked_at=utcnow())).rowcount or 0
+    return {"sessions_ended": int(ended), "tokens_revoked": int(revoked)}
+
+
+def _ended_message(counts: dict[str, int], what_zh: str, what_en: str) -> dict[str, str]:
+    return {"message": f"{what_zh};已结束其他 {counts['sessions_ended']} 个登录会话,"
+                       f"并撤销全部 {counts['tokens_revoked']} 个API令牌",
+            "message_en": f"{what_en}; {counts['sessions_ended']} other sign-in sessions were ended and all "
+                          f"{counts['tokens_revoked']} API tokens revoked"}
+
+
+@action(auth.user_password_change, schema=s.PasswordChange, write=True, target=lambda p, r: p.name)
+def user_password_change(ctx: Context, p: s.PasswordChange) -> dict[str, Any]:
+    """Change one's own password: needs the current one (a wrong one counts as a failed sign-in and is
+    throttled like one); every other session of the user ends and all their API tokens are revoked."""
+    user = get_user(ctx, p.name)
+    now = utcnow()
+    _refuse_if_throttled(ctx, user.name, now, "user_password_change")
+    if not verify_password(user.password_hash, p.current_password):
+        ctx.db.rollback()
+        ctx.db.add(LoginAttempt(username=user.name, source=ctx.source, ts=now, success=False))
+        ctx.db.commit()
+        raise ValidationError("当前密码不正确", "The current password is wrong",
+                              fields={"current_password": ["当前密码不正确 / the current password is wrong"]})
+    _set_password(user, p.new_password, now)
+    counts = end_sessions_and_tokens(ctx, user, keep_session=ctx.web_session)
+    ctx.extra["audit_detail"] = counts
+    return {"user": user_dict(user), **counts, **_ended_message(counts, "密码已修改", "Password changed")}
+
+
+def _set_password(user: User, new: str, now: dt.datetime, field: str = "new_password") -> None:
+    problems = password_problems(new, user.name)
+    if not problems and verify_password(user.password_hash, new):
+        problems = ["新密码不能与当前密码相同 / the new password must differ from the current one"]
+    if problems:
+        raise ValidationError("新密码不符合要求", "The new password does not meet the policy", fields={field: problems})
+    user.password_hash = hash_password(new)
+    user.password_changed_at = now
+    user.must_change_password = False
+    user.temporary_password_until = None
+
+
+@action(auth.user_password_reset, schema=s.UserName, write=True, target=lambda p, r: p.name)
+def user_password_reset(ctx: Context, p: s.UserName) -> dict[str, Any]:
+    """An administrator's reset: a one-time password (returned once, never stored in clear) that works for
+    CITYHUB_TEMPORARY_PASSWORD_HOURS and only to choose a new password at the next sign-in; the user's sessions
+    end and their API tokens are revoked."""
+    user = get_user(ctx, p.name)
+    now = utcnow()
+    secret = temporary_password()
+    user.password_hash = hash_password(secret)
+    user.must_change_password = True
+    user.temporary_password_until = now + dt.timedelta(hours=get_settings().temporary_password_hours)
+    counts = end_sessions_and_tokens(ctx, user)
+    ctx.extra["audit_detail"] = counts
+    return {"user": user_dict(user), "temporary_password": secret,
+            "expires_at": user.temporary_password_until.isoformat(), **counts,
+            **_ended_message(counts, "已设置一次性密码,用户下次登录时须设置新密码",
+                             "One-time password set; the user must choose a new password at the next sign-in")}
+
+
+def _other_active_admins(ctx: Context, user: User) -> int:
+    return ctx.db.scalar(select(func.count()).select_from(User).where(
+        User.role == "platform_admin", User.active.is_(True), User.id != user.id)) or 0
+
+
+@action(auth.user_disable, schema=s.UserName, write=True, target=lambda p, r: p.name)
+def user_disable(ctx: Context, p: s.UserName) -> dict[str, Any]:
+    """Disable an account: it can no longer sign in, its sessions end and its API tokens are revoked."""
+    user = get_user(ctx, p.name)
+    if user.role == "platform_admin" and user.active and not _other_active_admins(ctx, user):
+        raise Conflict("不能停用最后一个平台管理员", "The last active platform admin cannot be disabled")
+    user.active = False
+    counts = end_sessions_and_tokens(ctx, user)
+    ctx.extra["audit_detail"] = counts
+    return {"user": user_dict(user), **counts,
+            **_ended_message(counts, "账户已停用", "Account disabled")}
+
+
+@action(auth.user_enable, schema=s.UserName, write=True, target=lambda p, r: p.name)
+def user_enable(ctx: Context, p: s.UserName) -> dict[str, Any]:
+    """Enable a disabled account again (its revoked API tokens stay revoked)."""
+    user = get_user(ctx, p.name)
+    user.active = True
+    return {"user": user_dict(user)}
 
 
 @action(auth.user_list, schema=s.ListIn)
@@ -221,41 +338,106 @@ def actor_of(user: User) -> Actor:
                  display_name=user.display_name)
 
 
+def _account_lock(ctx: Context, username: str, now: dt.datetime) -> dt.datetime | None:
+    """Until when ``username`` is locked, or None. After CITYHUB_LOGIN_MAX_FAILURES failures since its last
+    success the name is locked for CITYHUB_LOGIN_LOCK_MINUTES from the last failure, doubling with each further
+    failure up to CITYHUB_LOGIN_LOCK_MAX_MINUTES (failures older than that are forgotten). Kept per name whether
+    or not an account has it, so a lock tells nothing about which names exist."""
+    settings = get_settings()
+    horizon = now - dt.timedelta(minutes=settings.login_lock_max_minutes)
+    last_ok = ctx.db.scalar(select(func.max(LoginAttempt.ts)).where(
+        LoginAttempt.username == username, LoginAttempt.success.is_(True), LoginAttempt.ts > horizon))
+    count, last_failure = ctx.db.execute(select(func.count(), func.max(LoginAttempt.ts)).where(
+        LoginAttempt.username == username, LoginAttempt.success.is_(False),
+        LoginAttempt.ts > (max(horizon, last_ok) if last_ok else horizon))).one()
+    if not count or count < settings.login_max_failures or last_failure is None:
+        return None
+    doublings = min(count - settings.login_max_failures, 20)
+    minutes = min(settings.login_lock_minutes * 2 ** doublings, settings.login_lock_max_minutes)
+    until: dt.datetime = last_failure + dt.timedelta(minutes=minutes)
+    return until if until > now else None
+
+
+def _address_throttled(ctx: Context, now: dt.datetime) -> bool:
+    """Whether the caller's address has reached CITYHUB_LOGIN_ADDRESS_MAX_FAILURES failures (any names) in the
+    window: much higher than the per-account limit, since many users can share an address."""
+    settings = get_settings()
+    since = now - dt.timedelta(minutes=settings.login_window_minutes)
+    failures = ctx.db.scalar(select(func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.source == ctx.source, LoginAttempt.success.is_(False), LoginAttempt.ts > since)) or 0
+    return failures >= settings.login_address_max_failures
+
+
+def _refuse_if_throttled(ctx: Context, username: str, now: dt.datetime, action_name: str) -> None:
+    locked_until = _account_lock(ctx, username, now)
+    if locked_until is not None:
+        seconds = max(1, int((locked_until - now).total_seconds() + 0.999))
+        minutes = max(1, (seconds + 59) // 60)
+        refusal = TooManyRequests(
+            f"该账户登录失败次数过多,已暂时锁定,请{minutes}分钟后再试",
+            f"Too many failed sign-ins to this account; it is locked, try again in {minutes} minutes",
+            retry_after=seconds)
+    elif _address_throttled(ctx, now):
+        window = get_settings().login_window_minutes
+        refusal = TooManyRequests(
+            f"来自该地址的登录失败次数过多,请{window}分钟后再试",
+            f"Too many failed sign-ins from this address; try again in {window} minutes",
+            retry_after=window * 60)
+    else:
+        return
+    ctx.db.rollback()
+    audit.record(ctx.db, ctx, action_name, username, "throttled", {"reason": refusal.message_en}, actor=username)
+    ctx.db.commit()
+    raise refusal
+
+
+def _needs_more(ctx: Context, username: str, outcome: str, exc: Exception) -> NoReturn:
+    """The password was right but the sign-in needs more (a TOTP code, a new password): audit and refuse
+    without counting a failure and without keeping anything (a TOTP step stays usable for the retry)."""
+    ctx.db.rollback()
+    audit.record(ctx.db, ctx, "session_create", username, outcome, actor=username)
+    ctx.db.commit()
+    raise exc
+
+
 @action(auth.session_create, schema=s.SessionCreate)
 def session_create(ctx: Context, p: s.SessionCreate) -> dict[str, Any]:
-    """Sign in: check the password (throttled) and open a web session; every attempt is audited."""
+    """Sign in: check the password (throttled per account and per address) and open a web session; every
+    attempt is audited. Any name, existing or not, enabled or not, costs one argon2 verification, so the
+    answer's timing tells nothing about which accounts exist. After an administrator's reset the one-time
+    password only serves to set ``new_password``."""
     settings = get_settings()
     now = utcnow()
-    since = now - dt.timedelta(minutes=settings.login_window_minutes)
-    last_ok = ctx.db.scalar(select(func.max(LoginAttempt.ts)).where(
-        LoginAttempt.username == p.username, LoginAttempt.success.is_(True)))
-    window_start = max(since, last_ok) if last_ok else since
-    def failures(*cond: Any) -> int:
-        return ctx.db.scalar(select(func.count()).select_from(LoginAttempt).where(
-            LoginAttempt.ts > window_start, LoginAttempt.success.is_(False), *cond)) or 0
-
-    if (failures(LoginAttempt.username == p.username) >= settings.login_max_failures
-            or failures(LoginAttempt.source == ctx.source) >= settings.login_max_failures * 4):
-        audit.record(ctx.db, ctx, "session_create", p.username, "throttled", actor=p.username)
-        ctx.db.commit()
-        raise TooManyRequests(f"登录失败次数过多,请{settings.login_window_minutes}分钟后再试",
-                              f"Too many failed sign-ins; try again in {settings.login_window_minutes} minutes")
+    _refuse_if_throttled(ctx, p.username, now, "session_create")
     user = ctx.db.scalar(select(User).where(User.name == p.username))
-    ok = user is not None and user.active and verify_password(user.password_hash, p.password)
     if user is None:
         burn_time(p.password)
+        ok = False
+    else:
+        ok = verify_password(user.password_hash, p.password) and user.active  # one verification either way
     outcome = "success" if ok else "failure"
     if ok and user is not None:
         outcome = _second_factor(user, p.totp_code, settings.admin_totp_enforced)
-    if outcome in ("totp_required", "totp_not_enrolled"):  # right password, no code yet: not a failed guess
-        audit.record(ctx.db, ctx, "session_create", p.username, outcome, actor=p.username)
-        ctx.db.commit()
-        if outcome == "totp_required":
-            raise NotAuthenticated("请输入身份验证器中的动态验证码", "Enter the one-time code from your authenticator app",
-                                   fields={"totp_code": ["required"]})
-        raise NotAuthorized(
+    if outcome == "totp_required":
+        _needs_more(ctx, p.username, outcome, NotAuthenticated(
+            "请输入身份验证器中的动态验证码", "Enter the one-time code from your authenticator app",
+            fields={"totp_code": ["required"]}))
+    if outcome == "totp_not_enrolled":
+        _needs_more(ctx, p.username, outcome, NotAuthorized(
             f"平台管理员须先启用两步验证:在服务器上运行 cityhub user totp-enable {p.username}",
-            f"Platform admins must enrol a second factor first: run `cityhub user totp-enable {p.username}`")
+            f"Platform admins must enrol a second factor first: run `cityhub user totp-enable {p.username}`"))
+    if outcome == "success" and user is not None and user.must_change_password:
+        expired = user.temporary_password_until is not None and user.temporary_password_until < now
+        if expired:
+            _needs_more(ctx, p.username, "temporary_password_expired", NotAuthenticated(
+                "一次性密码已过期,请联系管理员重新设置", "The one-time password has expired; ask an administrator "
+                "to reset it again"))
+        if not p.new_password:
+            _needs_more(ctx, p.username, "password_change_required", NotAuthenticated(
+                "管理员已重置您的密码:请设置新密码后登录", "Your password was reset by an administrator: choose a "
+                "new password to sign in", fields={"new_password": ["required"]}))
+        _set_password(user, p.new_password, now)  # ValidationError with the policy's reasons
+        end_sessions_and_tokens(ctx, user)
     ctx.db.add(LoginAttempt(username=p.username, source=ctx.source, ts=now, success=outcome == "success"))
     audit.record(ctx.db, ctx, "session_create", p.username, outcome, actor=p.username)
     if outcome != "success" or user is None:
@@ -362,7 +544,8 @@ def session_resolve(ctx: Context, p: s.SessionToken) -> dict[str, Any] | None:
         return None
     if now - sess.last_seen_at > dt.timedelta(seconds=30):
         sess.last_seen_at = now
-    return {"actor": actor_of(sess.user), "csrf_token": sess.csrf_token, "user": user_dict(sess.user)}
+    return {"actor": actor_of(sess.user), "csrf_token": sess.csrf_token, "user": user_dict(sess.user),
+            "session_id": sess.token_hash}
 
 
 # -- API tokens -----------------------------------------------------------------------------------------

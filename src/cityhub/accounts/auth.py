@@ -31,6 +31,11 @@ def department_create(ctx: Context, params: Any) -> None:
     require_admin(ctx)
 
 
+# what a department admin may change about their own department; names, code, level and district are the data
+# office's (they identify the provider in the national catalog)
+DEPT_ADMIN_DEPARTMENT_FIELDS = frozenset({"name_en", "description", "contact_name", "contact_phone", "contact_email"})
+
+
 def department_update(ctx: Context, params: Any) -> None:
     require_user(ctx)
     assert ctx.actor is not None
@@ -38,7 +43,12 @@ def department_update(ctx: Context, params: Any) -> None:
         return
     dept_id = ctx.db.scalar(select(Department.id).where(Department.slug == params.slug))
     if ctx.actor.role == "dept_admin" and dept_id is not None and ctx.actor.department_id == dept_id:
-        return
+        changed = {k for k, v in params.model_dump(exclude={"slug"}).items() if v is not None}
+        if changed <= DEPT_ADMIN_DEPARTMENT_FIELDS:
+            return
+        raise NotAuthorized("部门名称、信用代码、层级和所属区只能由平台管理员修改",
+                            "Only platform admins may change a department's names, credit code, level or district",
+                            fields={k: ["platform admins only"] for k in sorted(changed - DEPT_ADMIN_DEPARTMENT_FIELDS)})
     raise NotAuthorized("只能修改本部门信息", "You may only edit your own department")
 
 
@@ -66,31 +76,82 @@ def user_create(ctx: Context, params: Any) -> None:
     raise NotAuthorized("无权创建该用户", "You may not create this user")
 
 
+def manages_user(ctx: Context, name: str) -> bool:
+    """Platform admins manage every account; a department admin manages their own department's stewards and
+    analysts (never other admins, never accounts of another department)."""
+    assert ctx.actor is not None
+    if ctx.actor.is_admin:
+        return True
+    if ctx.actor.role != "dept_admin" or ctx.actor.department_id is None:
+        return False
+    target = ctx.db.execute(select(User.role, User.department_id).where(User.name == name)).first()
+    return target is not None and target.role in ("steward", "analyst") and target.department_id == ctx.actor.department_id
+
+
 def user_update(ctx: Context, params: Any) -> None:
     require_user(ctx)
     assert ctx.actor is not None
     if ctx.actor.is_admin:
         return
-    if ctx.actor.name == params.name and params.role is None and params.active is None and params.department is None:
-        return  # own profile and password
-    if _dept_admin_adds_member(ctx, params):
+    if ctx.actor.name == params.name and params.role is None and params.department is None:
+        return  # own display name and e-mail
+    if _dept_admin_changes_member(ctx, params):
         return
     raise NotAuthorized("无权修改该用户", "You may not change this user")
 
 
-def _dept_admin_adds_member(ctx: Context, params: Any) -> bool:
+def _dept_admin_changes_member(ctx: Context, params: Any) -> bool:
     """A department admin may make a user with no department, or one of their own department's stewards and
-    analysts, a steward or analyst of their department (CKAN's organization_member_create); nothing else."""
+    analysts, a steward or analyst of their department (CKAN's organization_member_create), and change the
+    profile of their own department's stewards and analysts; nothing else."""
     assert ctx.actor is not None
-    if ctx.actor.role != "dept_admin" or params.role not in ("steward", "analyst") or not params.department:
+    if ctx.actor.role != "dept_admin" or ctx.actor.department_id is None:
         return False
-    if any(getattr(params, k) is not None for k in ("password", "active", "display_name", "email")):
+    if params.role is not None and params.role not in ("steward", "analyst"):
         return False
-    dept_id = ctx.db.scalar(select(Department.id).where(Department.slug == params.department))
+    if params.department is not None:
+        dept_id = ctx.db.scalar(select(Department.id).where(Department.slug == params.department))
+        if dept_id is None or dept_id != ctx.actor.department_id:
+            return False
     target = ctx.db.execute(select(User.role, User.department_id).where(User.name == params.name)).first()
-    if dept_id is None or dept_id != ctx.actor.department_id or target is None:
+    if target is None:
         return False
-    return target.role in ("public", "analyst", "steward") and target.department_id in (None, dept_id)
+    if manages_user(ctx, params.name):
+        return True
+    # taking a user with no department into the department: role and department only
+    joins = params.role is not None and params.department is not None
+    profile = params.display_name is not None or params.email is not None
+    return (joins and not profile and target.role in ("public", "analyst", "steward")
+            and target.department_id in (None, ctx.actor.department_id))
+
+
+def _manage(ctx: Context, name: str, what_zh: str, what_en: str) -> None:
+    require_user(ctx)
+    assert ctx.actor is not None
+    if ctx.actor.name == name:
+        raise NotAuthorized(f"不能{what_zh}自己的账户", f"You may not {what_en} your own account")
+    if not manages_user(ctx, name):
+        raise NotAuthorized(f"无权{what_zh}该用户", f"You may not {what_en} this user")
+
+
+def user_disable(ctx: Context, params: Any) -> None:
+    _manage(ctx, params.name, "停用", "disable")
+
+
+def user_enable(ctx: Context, params: Any) -> None:
+    _manage(ctx, params.name, "启用", "enable")
+
+
+def user_password_reset(ctx: Context, params: Any) -> None:
+    _manage(ctx, params.name, "重置", "reset the password of")
+
+
+def user_password_change(ctx: Context, params: Any) -> None:
+    require_user(ctx)
+    assert ctx.actor is not None
+    if ctx.actor.name != params.name:
+        raise NotAuthorized("只能修改自己的密码(管理员请用重置密码)",
+                            "You may only change your own password (administrators reset others')")
 
 
 def user_list(ctx: Context, params: Any) -> None:
@@ -103,7 +164,7 @@ def user_list(ctx: Context, params: Any) -> None:
 def user_show(ctx: Context, params: Any) -> None:
     require_user(ctx)
     assert ctx.actor is not None
-    if ctx.actor.is_admin or ctx.actor.name == params.name:
+    if ctx.actor.name == params.name or manages_user(ctx, params.name):
         return
     raise NotAuthorized("只能查看自己的账户", "You may only view your own account")
 

@@ -22,6 +22,10 @@ class Department(Base):
     level: Mapped[str] = mapped_column(String(4))
     district: Mapped[str | None] = mapped_column(String(20), nullable=True)
     description: Mapped[str] = mapped_column(Text, default="")
+    # who answers for the department's data (the catalog's contact point)
+    contact_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    contact_phone: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    contact_email: Mapped[str] = mapped_column(String(254), default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -43,6 +47,11 @@ class User(Base):
     totp_secret: Mapped[str] = mapped_column(String(300), default="", server_default="")
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # An administrator's reset sets a one-time password: it works until ``temporary_password_until`` and only to
+    # choose a new password at sign-in.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    temporary_password_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     department: Mapped[Department | None] = relationship(lazy="joined")
 

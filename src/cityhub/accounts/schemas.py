@@ -11,6 +11,8 @@ from cityhub.ids import validate_uscc
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{1,99}$"
 USERNAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$"
+EMAIL = r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$"
+PHONE = r"^$|^\+?[0-9][0-9 ()-]{2,38}$"  # mainland mobiles, landlines with area code and extension
 Role = Literal["platform_admin", "dept_admin", "steward", "analyst", "public"]
 
 
@@ -18,7 +20,13 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-class DepartmentIn(Strict):
+class DepartmentContact(Strict):
+    contact_name: str = Field("", max_length=100, description="who answers for the department's data")
+    contact_phone: str = Field("", max_length=40, pattern=PHONE)
+    contact_email: str = Field("", max_length=254, pattern=EMAIL)
+
+
+class DepartmentIn(DepartmentContact):
     slug: str = Field(pattern=SLUG, description="URL name, e.g. gz-transport")
     name: str = Field(min_length=2, max_length=200)
     short_name: str = Field(min_length=1, max_length=100)
@@ -43,12 +51,19 @@ class DepartmentIn(Strict):
 
 
 class DepartmentUpdate(Strict):
+    """The fields to change (the rest stay); the merged record is validated whole as ``DepartmentIn``."""
+
     slug: str = Field(pattern=SLUG)
     name: str | None = Field(None, min_length=2, max_length=200)
     short_name: str | None = Field(None, min_length=1, max_length=100)
     name_en: str | None = Field(None, max_length=200)
     uscc: str | None = None
+    level: Literal["市", "区"] | None = None
+    district: str | None = Field(None, description="district name; empty string: none (a city-level department)")
     description: str | None = Field(None, max_length=5000)
+    contact_name: str | None = Field(None, max_length=100)
+    contact_phone: str | None = Field(None, max_length=40, pattern=PHONE)
+    contact_email: str | None = Field(None, max_length=254, pattern=EMAIL)
 
     @field_validator("uscc")
     @classmethod
@@ -66,7 +81,7 @@ class UserCreate(Strict):
     role: Role = "public"
     department: str | None = Field(None, description="department slug, for department roles")
     display_name: str = Field("", max_length=200)
-    email: str = Field("", max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: str = Field("", max_length=254, pattern=EMAIL)
 
     @model_validator(mode="after")
     def _dept(self) -> UserCreate:
@@ -76,13 +91,20 @@ class UserCreate(Strict):
 
 
 class UserUpdate(Strict):
-    name: str
+    """Role, department and profile. Passwords change through ``user_password_change`` (the user, with the current
+    one) or ``user_password_reset`` (an administrator); accounts are disabled with ``user_disable``."""
+
+    name: str = Field(min_length=1, max_length=64)
     role: Role | None = None
-    department: str | None = None
+    department: str | None = Field(None, description="department slug; empty string: none")
     display_name: str | None = Field(None, max_length=200)
-    email: str | None = Field(None, max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    active: bool | None = None
-    password: str | None = Field(None, max_length=1024)
+    email: str | None = Field(None, max_length=254, pattern=EMAIL)
+
+
+class PasswordChange(Strict):
+    name: str = Field(min_length=1, max_length=64)
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
 
 
 class UserName(Strict):
@@ -98,6 +120,8 @@ class SessionCreate(Strict):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
     totp_code: str = Field("", max_length=12, description="one-time code, for accounts with a second factor")
+    new_password: str = Field("", max_length=1024, description="the new password, when signing in with a one-time "
+                              "password from an administrator's reset")
 
 
 class TotpUser(Strict):

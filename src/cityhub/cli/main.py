@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cityhub.catalog.schemas import UploadedFile
+from cityhub.cli.accounts import department_app, token_app, user_app
 from cityhub.cli.common import call as _call
 from cityhub.cli.common import err, out
 from cityhub.cli.harvest import harvest_app
@@ -19,14 +20,13 @@ from cityhub.cli.harvest import harvest_app
 app = typer.Typer(help="CityHub 城市数据平台 / city data platform", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="数据库 / database schema", no_args_is_help=True)
 demo_app = typer.Typer(help="演示数据 / Guangzhou demo content", no_args_is_help=True)
-user_app = typer.Typer(help="用户 / users", no_args_is_help=True)
-token_app = typer.Typer(help="API 令牌 / API tokens", no_args_is_help=True)
 audit_app = typer.Typer(help="审计日志 / audit log", no_args_is_help=True)
 search_app = typer.Typer(help="搜索索引 / search index", no_args_is_help=True)
 datastore_app = typer.Typer(help="数据表 / datastore", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(user_app, name="user")
+app.add_typer(department_app, name="department")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
 app.add_typer(search_app, name="search")
@@ -103,58 +103,6 @@ def demo_load() -> None:
     err.print(f"{result['departments']} departments, {result['datasets']} datasets, {result['plans']} plans")
 
 
-@user_app.command("create")
-def user_create(name: str = typer.Argument(..., help="login name"),
-                role: str = typer.Option("public", help="platform_admin|dept_admin|steward|analyst|public"),
-                department: str = typer.Option(None, help="department slug (department roles)"),
-                display_name: str = typer.Option("", help="display name"),
-                email: str = typer.Option("", help="e-mail"),
-                password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True,
-                                             help="password (prompted when omitted)")) -> None:
-    """Create a user account."""
-    user = _call("user_create", {"name": name, "role": role, "department": department, "password": password,
-                                 "display_name": display_name, "email": email})
-    err.print(f"created user {user['name']} ({user['role']})")
-
-
-@user_app.command("totp-enable")
-def user_totp_enable(name: str = typer.Argument(..., help="login name"),
-                     code: str = typer.Option(None, help="a code from the app (prompted when omitted)")) -> None:
-    """Enrol a TOTP second factor: prints the secret and otpauth URI, then asks for a code to confirm."""
-    begun = _call("user_totp_begin", {"user": name})
-    err.print("在身份验证器应用中添加此账户 / add this account to your authenticator app:")
-    out.print(begun["uri"], soft_wrap=True, highlight=False)
-    err.print(f"secret: {begun['secret']}")
-    if code is None:
-        code = typer.prompt("动态验证码 / one-time code")
-    _call("user_totp_enable", {"user": name, "code": code})
-    err.print(f"second factor enabled for {name}")
-
-
-@user_app.command("totp-disable")
-def user_totp_disable(name: str = typer.Argument(..., help="login name")) -> None:
-    """Remove a user's second factor (lost device); audited."""
-    _call("user_totp_disable", {"user": name, "code": ""})
-    err.print(f"second factor removed for {name}")
-
-
-@token_app.command("create")
-def token_create(user: str = typer.Option(..., "--user", help="user name"),
-                 name: str = typer.Option("", help="label"),
-                 days: int = typer.Option(90, help="lifetime in days")) -> None:
-    """Create an API token and print it on stdout (shown once)."""
-    result = _call("token_create", {"user": user, "name": name, "days": days})
-    out.print(result["token"], soft_wrap=True, highlight=False)
-    err.print(f"token {result['id']} for {user}, expires {result['expires_at']}")
-
-
-@token_app.command("revoke")
-def token_revoke(token_id: int = typer.Argument(..., help="token id")) -> None:
-    """Revoke an API token."""
-    _call("token_revoke", {"id": token_id})
-    err.print(f"revoked token {token_id}")
-
-
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Verify the audit chain; exits 1 and names the first bad record if anything was altered."""
@@ -162,10 +110,22 @@ def audit_verify() -> None:
         task = bar.add_task("审计链校验 verifying", total=None)
         result = _call("audit_verify", {}, progress=lambda n: bar.advance(task, n))
     if result["ok"]:
-        err.print(f"[green]OK[/green] {result['count']} records, head {result['head'][:16]}…")
+        signed = f", signed head #{result['signed_head_seq']}" if result["signed_head_seq"] else ""
+        err.print(f"[green]OK[/green] {result['count']} records, head {result['head'][:16]}…{signed}")
         return
-    err.print(f"[red]TAMPERED[/red] first bad record: #{result['bad_seq']} — {result['reason']}")
+    where = f"#{result['bad_seq']}" if result["bad_seq"] is not None else "-"
+    err.print(f"[red]TAMPERED[/red] first bad record: {where} — {result['reason']}", soft_wrap=True)
     raise typer.Exit(1)
+
+
+@audit_app.command("head")
+def audit_head() -> None:
+    """Print the signed head kept outside the database (JSON) to copy to a separate system."""
+    result = _call("audit_head_show", {})
+    if result["head"] is None:
+        err.print(f"no signed head at {result['path']} yet")
+        raise typer.Exit(1)
+    sys.stdout.write(json.dumps(result["head"]) + "\n")
 
 
 @audit_app.command("export")

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from cityhub import actions, jobs
 from cityhub.errors import CityHubError, PayloadTooLarge, ValidationError
@@ -110,7 +111,11 @@ async def _harvest_due_forever() -> None:
 
 class CallerMiddleware:
     """Pure ASGI middleware (cheaper than ``@app.middleware``): body-size limit, who is calling, security
-    headers, and dropping this process's public response cache after a write."""
+    headers, and dropping this process's public response cache after a write.
+
+    Responses to a signed-in caller (session cookie or API token) and responses that set a cookie are never
+    stored by browsers or proxies (``Cache-Control: no-store``). In production, or on an HTTPS request, every
+    cookie is ``Secure``; production also sends HSTS."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -122,6 +127,11 @@ class CallerMiddleware:
         request = Request(scope)
         path: str = scope["path"]
         settings = get_settings()
+        secure = settings.secure_cookies or scope.get("scheme") == "https"
+        extra = list(SECURITY_HEADERS_RAW if not path.startswith("/api/docs") else SECURITY_HEADERS_DOCS)
+        if settings.env == "production" and settings.hsts_seconds > 0:
+            extra.append((b"strict-transport-security",
+                          f"max-age={settings.hsts_seconds}; includeSubDomains".encode()))
         try:
             length = request.headers.get("content-length")
             if length and length.isdigit() and int(length) > settings.max_upload_mb << 20:
@@ -133,29 +143,38 @@ class CallerMiddleware:
                 await asyncio.to_thread(deps.resolve, request)
         except CityHubError as exc:
             response = ckan.error_response(path, exc) if ckan.is_ckan_path(path) else deps.error_response(exc)
-            await self._headers(response, path)(scope, receive, send)
+            response.headers["Cache-Control"] = "no-store"
+            await response(scope, receive, _with_headers(send, extra, secure, private=True))
             return
-        extra = SECURITY_HEADERS_RAW if not path.startswith("/api/docs") else SECURITY_HEADERS_DOCS
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                present = {k.lower() for k, _ in message.get("headers", [])}
-                message["headers"] = list(message.get("headers", [])) + [
-                    (k, v) for k, v in extra if k not in present]
-            await send(message)
-
+        private = getattr(request.state, "actor", None) is not None
         try:
-            await self.app(scope, receive, send_with_headers)
+            await self.app(scope, receive, _with_headers(send, extra, secure, private))
         finally:
             if scope["method"] not in ("GET", "HEAD", "OPTIONS"):
                 public_responses.clear()  # a write in this process is visible to its next read at once
 
-    @staticmethod
-    def _headers(response: Response, path: str) -> Response:
-        for key, value in SECURITY_HEADERS.items():
-            if not (key == "Content-Security-Policy" and path.startswith("/api/docs")):
-                response.headers.setdefault(key, value)
-        return response
+
+def _with_headers(send: Send, extra: list[tuple[bytes, bytes]], secure: bool, private: bool) -> Send:
+    """``send`` adding the security headers the response lacks, ``Secure`` to its cookies and ``no-store`` when
+    it is for a signed-in caller or sets a cookie."""
+
+    async def sender(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers: list[tuple[bytes, bytes]] = list(message.get("headers", []))
+            present = {k.lower() for k, _ in headers}
+            sets_cookie = b"set-cookie" in present
+            if secure and sets_cookie:
+                headers = [(k, v + b"; Secure") if k.lower() == b"set-cookie" and b"secure" not in v.lower()
+                           else (k, v) for k, v in headers]
+            if private or sets_cookie:
+                headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
+                headers.append((b"cache-control", b"no-store"))
+                present.add(b"cache-control")
+            headers += [(k, v) for k, v in extra if k not in present]
+            message["headers"] = headers
+        await send(message)
+
+    return sender
 
 
 SECURITY_HEADERS_RAW = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
@@ -175,6 +194,9 @@ def create_app() -> FastAPI:
 
     openapi.install(app)
     app.add_middleware(CallerMiddleware)
+    proxies = get_settings().trusted_proxies.strip()
+    if proxies:  # outermost: the caller's address and scheme are settled before anything reads them
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=[p.strip() for p in proxies.split(",") if p.strip()])
 
     @app.exception_handler(CityHubError)
     async def cityhub_error(request: Request, exc: CityHubError) -> Response:

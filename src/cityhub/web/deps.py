@@ -41,6 +41,7 @@ def clear(request: Request) -> None:
     request.state.csrf = ""
     request.state.user = None
     request.state.via_token = False
+    request.state.session_id = None
 
 
 def resolve(request: Request) -> None:
@@ -59,11 +60,13 @@ def resolve(request: Request) -> None:
             request.state.actor = found["actor"]
             request.state.csrf = found["csrf_token"]
             request.state.user = found["user"]
+            request.state.session_id = found["session_id"]
 
 
 def ctx(request: Request, via: str = "web") -> Context:
     actor: Actor | None = getattr(request.state, "actor", None)
-    return Context(actor=actor, source=client_ip(request), via=via)
+    return Context(actor=actor, source=client_ip(request), via=via,
+                   web_session=getattr(request.state, "session_id", None))
 
 
 def call(request: Request, name: str, data: Any = None, via: str = "web") -> Any:
@@ -84,12 +87,21 @@ def check_csrf(request: Request, submitted: str | None) -> None:
     expected = getattr(request.state, "csrf", "")
     given = submitted or request.headers.get("x-csrf-token") or ""
     if not expected or not hmac.compare_digest(expected, given):
+        reason = "no session" if not expected else "token mismatch" if given else "token missing"
+        record_csrf_refusal(request, reason)
         raise NotAuthenticated("表单已过期或来源不明(CSRF校验失败),请刷新页面后重试",
                                "Form expired or forged (CSRF check failed); reload the page and try again")
 
 
+def record_csrf_refusal(request: Request, reason: str) -> None:
+    """Put a refused CSRF check in the audit log (who, from where, which request, why): a forged cross-site
+    request is an attack on a signed-in user and leaves a trace like any other denial."""
+    call(request, "denial_record", {"check": "csrf_check", "target": f"{request.method} {request.url.path}",
+                                    "reason": reason})
+
+
 def error_response(exc: CityHubError) -> JSONResponse:
-    headers = {"Retry-After": "900"} if exc.status == 429 else None
+    headers = {"Retry-After": str(getattr(exc, "retry_after", 900))} if exc.status == 429 else None
     return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
 
 

@@ -28,6 +28,16 @@ EN: dict[str, str] = {
     "登录": "Sign in",
     "退出": "Sign out",
     "我的账户": "My account",
+    # passwords
+    "新密码": "New password",
+    "当前密码": "Current password",
+    "修改密码": "Change password",
+    "管理员已重置您的密码:请设置新密码(至少12个字符,不能是常见或已泄露的密码)":
+        "An administrator reset your password: choose a new one (12 characters or more, not a common or breached "
+        "password)",
+    "至少12个字符,可用空格和中文;不能是常见或已泄露的密码。修改后,您的其他登录会话将结束,全部API令牌将被撤销。":
+        "12 characters or more; spaces and Chinese are fine; not a common or breached password. Changing it ends "
+        "your other sign-in sessions and revokes all your API tokens.",
     # second factor
     "动态验证码": "One-time code",
     "已启用两步验证的账户填写身份验证器中的6位数字": "Accounts with two-step verification: the 6 digits from your authenticator app",

@@ -114,6 +114,8 @@ DEPARTMENT_EXAMPLE = {"district": {"summary": "A district-level department", "va
 USER_EXAMPLE = {"analyst": {"summary": "An analyst account", "value": {
     "name": "analyst-example", "password": "Correct-Horse-Battery-2026", "role": "analyst",
     "display_name": "示例分析员", "email": "analyst@example.gz.gov.cn"}}}
+PASSWORD_CHANGE_EXAMPLE = {"change": {"summary": "A new passphrase", "value": {
+    "current_password": "Correct-Horse-Battery-2026", "new_password": "shamian island banyan dawn"}}}
 PLAN_EXAMPLE = {"plan": {"summary": "A plan with one item", "value": {
     "published_on": "2026-03-31", "note": "年度公共数据开放计划",
     "items": [{"title": "公交站点数据", "target_date": "2026-06-30", "format": "CSV", "update_cycle": "每月"}]}}}
@@ -315,6 +317,9 @@ class Department(Record):
     level: str
     district: str | None
     description: str
+    contact_name: str
+    contact_phone: str
+    contact_email: str
     created_at: dt.datetime
 
 
@@ -331,8 +336,36 @@ class User(Record):
     department: str | None
     department_name: str | None
     active: bool
+    totp_enabled: bool
+    must_change_password: bool = Field(description="signs in only to choose a new password (after a reset)")
+    password_changed_at: dt.datetime | None
     created_at: dt.datetime
     last_login_at: dt.datetime | None
+
+
+class CredentialsEnded(Record):
+    sessions_ended: int = Field(description="web sessions of the user that were ended")
+    tokens_revoked: int = Field(description="API tokens of the user that were revoked")
+    message: str
+    message_en: str
+
+
+class PasswordChanged(CredentialsEnded):
+    user: User
+
+
+class PasswordReset(CredentialsEnded):
+    user: User
+    temporary_password: str = Field(description="the one-time password; shown only this once")
+    expires_at: dt.datetime
+
+
+class UserDisabled(CredentialsEnded):
+    user: User
+
+
+class UserEnabled(Record):
+    user: User
 
 
 class SessionOut(Record):
@@ -457,6 +490,19 @@ class AuditVerification(Record):
     head: str | None
     bad_seq: int | None
     reason: str | None
+    signed_head_seq: int | None = Field(description="sequence number in the signed head outside the database")
+
+
+class SignedHead(Record):
+    seq: int
+    hash: str
+    ts: str
+    sig: str = Field(description="HMAC-SHA256 of the head under a key derived from the secret key")
+
+
+class AuditSignedHead(Record):
+    path: str
+    head: SignedHead | None
 
 
 # -- datastore ------------------------------------------------------------------------------------------

@@ -156,7 +156,7 @@ def error_page(request: Request, exc: CityHubError) -> Response:
     except Exception:  # the error page must never fail: fall back to the JSON shape
         return error_response(exc)
     if exc.status == 429:
-        response.headers["Retry-After"] = "900"
+        response.headers["Retry-After"] = str(getattr(exc, "retry_after", 900))
     return response
 
 

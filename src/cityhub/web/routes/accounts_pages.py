@@ -21,7 +21,7 @@ from cityhub.errors import (
 )
 from cityhub.settings import get_settings
 from cityhub.web import i18n
-from cityhub.web.deps import SESSION_COOKIE, call, check_csrf, lang, set_session_cookie
+from cityhub.web.deps import SESSION_COOKIE, call, check_csrf, lang, record_csrf_refusal, set_session_cookie
 from cityhub.web.page_helpers import (
     acall,
     field_errors,
@@ -41,14 +41,14 @@ LOGIN_CSRF_COOKIE = "cityhub_login_csrf"
 
 
 def _login_form(request: Request, *, next_url: str, username: str = "", error: str = "",
-                status: int = 200, need_code: bool = False) -> Response:
+                status: int = 200, need_code: bool = False, need_new_password: bool = False) -> Response:
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
     fresh = not re.fullmatch(r"[A-Za-z0-9_-]{20,64}", token)
     if fresh:
         token = secrets.token_urlsafe(24)
     response = render(request, "login.html", {"next": next_url, "username": username, "error": error,
-                                              "login_csrf": token, "nav": "login", "need_code": need_code},
-                      status=status)
+                                              "login_csrf": token, "nav": "login", "need_code": need_code,
+                                              "need_new_password": need_new_password}, status=status)
     if fresh:
         response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/login",
                             secure=get_settings().cookie_secure, max_age=3600)
@@ -66,29 +66,35 @@ async def login_post(request: Request) -> Response:
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
     code = str(form.get("totp_code") or "").strip()[:12]
+    new_password = str(form.get("new_password") or "")
     next_url = safe_next(str(form.get("next") or ""))
     language = lang(request)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
     given = str(form.get("csrf_token") or "")
     if not expected or not secrets.compare_digest(expected, given):
+        reason = "login form token " + ("mismatch" if expected and given else "missing")
+        await run_in_threadpool(record_csrf_refusal, request, reason)
         exc = NotAuthenticated("表单已过期,请重新登录", "The form expired; please sign in again")
         return await run_in_threadpool(lambda: _login_form(
             request, next_url=next_url, username=username, status=400,
             error=exc.message_en if language == "en" else exc.message))
     try:
-        result = await acall(request, "session_create",
-                             {"username": username, "password": password, "totp_code": code})
+        result = await acall(request, "session_create", {"username": username, "password": password,
+                                                         "totp_code": code, "new_password": new_password})
     except (NotAuthenticated, NotAuthorized, TooManyRequests, ValidationError) as exc:
-        if isinstance(exc, ValidationError):
+        need_new = "new_password" in exc.fields
+        if isinstance(exc, ValidationError) and not need_new:
             message = i18n.t("请输入用户名和密码。", language)
         else:
             message = exc.message_en if language == "en" else exc.message
+            if isinstance(exc, ValidationError):  # the new password's problems, each "中文 / English"
+                message += ": " + "; ".join(_one_language(m, language) for m in exc.fields["new_password"])
         need_code = "totp_code" in exc.fields
         response = await run_in_threadpool(lambda: _login_form(request, next_url=next_url, username=username,
                                                                error=message, status=exc.status,
-                                                               need_code=need_code))
+                                                               need_code=need_code, need_new_password=need_new))
         if isinstance(exc, TooManyRequests):
-            response.headers["Retry-After"] = "900"
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response
     response = redirect(next_url)
     set_session_cookie(response, result["token"])
@@ -112,11 +118,13 @@ async def logout(request: Request) -> Response:
 
 
 def _account(request: Request, new_token: dict[str, Any] | None = None, errors: dict[str, list[str]] | None = None,
-             status: int = 200, totp_pending: dict[str, Any] | None = None) -> Response:
+             status: int = 200, totp_pending: dict[str, Any] | None = None,
+             password_changed: dict[str, Any] | None = None) -> Response:
     tokens = call(request, "token_list", {})
     return render(request, "account.html", {"tokens": tokens, "new_token": new_token, "errors": errors or {},
                                             "default_days": get_settings().token_default_days, "nav": "account",
-                                            "totp_pending": totp_pending}, status=status)
+                                            "totp_pending": totp_pending, "password_changed": password_changed},
+                  status=status)
 
 
 @router.get("/account", response_class=HTMLResponse)
@@ -174,3 +182,29 @@ async def account_totp(request: Request, step: str) -> Response:
         retry = {"secret": None} if step == "enable" else None
         return await run_in_threadpool(lambda: _account(request, errors=errors, status=status, totp_pending=retry))
     return redirect("/account#totp")
+
+
+def _one_language(message: str, language: str) -> str:
+    zh, _, en = message.partition(" / ")
+    return i18n.pair(zh, en or zh, language)
+
+
+@router.post("/account/password", response_class=HTMLResponse)
+async def account_password(request: Request) -> Response:
+    """Change one's password with the current one; the page then says which sessions and tokens ended."""
+    if request.state.actor is None:
+        return login_redirect(request)
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    data = {"name": request.state.actor.name, "current_password": str(form.get("current_password") or ""),
+            "new_password": str(form.get("new_password") or "")}
+    try:
+        changed = await acall(request, "user_password_change", data)
+    except (ValidationError, TooManyRequests) as exc:
+        errors, general = field_errors(exc)
+        errors = {k: [_one_language(m, lang(request)) for m in v] for k, v in errors.items()}
+        message = exc.message_en if lang(request) == "en" else exc.message
+        errors.setdefault("current_password", []).extend(general or ([message] if not errors else []))
+        status = exc.status
+        return await run_in_threadpool(lambda: _account(request, errors=errors, status=status))
+    return await run_in_threadpool(lambda: _account(request, password_changed=changed))

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Body, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from cityhub.accounts.schemas import DepartmentIn, DepartmentUpdate, SessionCreate, UserCreate, UserUpdate
 from cityhub.catalog.schemas import DatasetCreate, DatasetFields, PlanItemIn, UploadedFile
@@ -187,10 +187,51 @@ def users_show(request: Request, name: str) -> Any:
     return call(request, "user_show", {"name": name}, via="api")
 
 
-@router.patch("/users/{name}", summary="Change a user", responses=ok(o.User, *body_errors(403, 404)))
+@router.patch("/users/{name}", summary="Change a user's role, department, display name or e-mail",
+              responses=ok(o.User, *body_errors(403, 404)))
 def users_update(request: Request, name: str, body: UserPatchBody) -> Any:
     _write(request)
     return call(request, "user_update", {**body.model_dump(exclude_unset=True), "name": name}, via="api")
+
+
+class PasswordChangeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
+@router.post("/users/{name}/password", summary="Change your own password (with the current one)",
+             description="Ends your other sign-in sessions and revokes all your API tokens (the response says how "
+             "many). A wrong current password counts as a failed sign-in.",
+             responses=ok(o.PasswordChanged, *body_errors(403, 404, 429)))
+def users_password_change(request: Request, name: str,
+                          body: Annotated[PasswordChangeBody, Body(openapi_examples=o.PASSWORD_CHANGE_EXAMPLE)]) -> Any:
+    _write(request)
+    return call(request, "user_password_change", {**body.model_dump(), "name": name}, via="api")
+
+
+@router.post("/users/{name}/password-reset", summary="Reset a user's password to a one-time password (admins)",
+             description="The one-time password is returned once; it serves only to choose a new password at the "
+             "next sign-in. The user's sessions end and their API tokens are revoked.",
+             responses=ok(o.PasswordReset, 403, 404))
+def users_password_reset(request: Request, name: str) -> Any:
+    _write(request)
+    return call(request, "user_password_reset", {"name": name}, via="api")
+
+
+@router.post("/users/{name}/disable", summary="Disable an account (admins)",
+             description="The account can no longer sign in; its sessions end and its API tokens are revoked.",
+             responses=ok(o.UserDisabled, 403, 404, 409))
+def users_disable(request: Request, name: str) -> Any:
+    _write(request)
+    return call(request, "user_disable", {"name": name}, via="api")
+
+
+@router.post("/users/{name}/enable", summary="Enable a disabled account (admins)",
+             responses=ok(o.UserEnabled, 403, 404))
+def users_enable(request: Request, name: str) -> Any:
+    _write(request)
+    return call(request, "user_enable", {"name": name}, via="api")
 
 
 class TokenIn(BaseModel):
@@ -260,10 +301,16 @@ def audit_list(request: Request, limit: int = Query(100, ge=1, le=1000), offset:
                 via="api")
 
 
-@router.get("/audit/verify", summary="Verify the audit chain (platform admins)",
+@router.get("/audit/verify", summary="Verify the audit chain and its signed head (platform admins)",
             responses=ok(o.AuditVerification, 403))
 def audit_verify(request: Request) -> Any:
     return call(request, "audit_verify", {}, via="api")
+
+
+@router.get("/audit/head", summary="The audit log's signed head, to keep on a separate system (platform admins)",
+            responses=ok(o.AuditSignedHead, 403))
+def audit_head(request: Request) -> Any:
+    return call(request, "audit_head_show", {}, via="api")
 
 
 @router.post("/session", summary="Sign in (JSON); sets the session cookie",
