@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cityhub import audit
@@ -225,10 +225,11 @@ def end_sessions_and_tokens(ctx: Context, user: User, keep_session: str | None =
     cond = [WebSession.user_id == user.id]
     if keep_session:
         cond.append(WebSession.token_hash != keep_session)
-    ended = ctx.db.execute(delete(WebSession).where(*cond)).rowcount or 0
-    revoked = ctx.db.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-                             .values(revoked_at=utcnow())).rowcount or 0
-    return {"sessions_ended": int(ended), "tokens_revoked": int(revoked)}
+    ended = cast("CursorResult[Any]", ctx.db.execute(delete(WebSession).where(*cond))).rowcount
+    revoked = cast("CursorResult[Any]", ctx.db.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow()))).rowcount
+    return {"sessions_ended": int(ended or 0), "tokens_revoked": int(revoked or 0)}
 
 
 def _ended_message(counts: dict[str, int], what_zh: str, what_en: str) -> dict[str, str]:
