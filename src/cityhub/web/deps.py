@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import logging
 from typing import Any
 
 from fastapi import Request, Response
@@ -12,6 +14,8 @@ from cityhub import actions
 from cityhub.context import Actor, Context
 from cityhub.errors import CityHubError, NotAuthenticated
 from cityhub.settings import get_settings
+
+log = logging.getLogger("cityhub.web")
 
 SESSION_COOKIE = "cityhub_session"
 LANG_COOKIE = "cityhub_lang"
@@ -95,9 +99,23 @@ def check_csrf(request: Request, submitted: str | None) -> None:
 
 def record_csrf_refusal(request: Request, reason: str) -> None:
     """Put a refused CSRF check in the audit log (who, from where, which request, why): a forged cross-site
-    request is an attack on a signed-in user and leaves a trace like any other denial."""
-    call(request, "denial_record", {"check": "csrf_check", "target": f"{request.method} {request.url.path}",
-                                    "reason": reason})
+    request is an attack on a signed-in user and leaves a trace like any other denial. Called on the event
+    loop (an ``async`` page route), the write goes to a worker thread instead of blocking the loop."""
+    context = ctx(request)
+    data = {"check": "csrf_check", "target": f"{request.method} {request.url.path}", "reason": reason}
+
+    def write() -> None:
+        try:
+            actions.call("denial_record", context, data)
+        except Exception:
+            log.exception("could not audit a CSRF refusal")
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # a worker thread: write it now
+        write()
+    else:
+        loop.run_in_executor(None, write)
 
 
 def error_response(exc: CityHubError) -> JSONResponse:
