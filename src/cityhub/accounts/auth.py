@@ -48,7 +48,8 @@ def department_update(ctx: Context, params: Any) -> None:
             return
         raise NotAuthorized("部门名称、信用代码、层级和所属区只能由平台管理员修改",
                             "Only platform admins may change a department's names, credit code, level or district",
-                            fields={k: ["platform admins only"] for k in sorted(changed - DEPT_ADMIN_DEPARTMENT_FIELDS)})
+                            fields={k: ["仅平台管理员可修改 / platform admins only"]
+                                    for k in sorted(changed - DEPT_ADMIN_DEPARTMENT_FIELDS)})
     raise NotAuthorized("只能修改本部门信息", "You may only edit your own department")
 
 
