@@ -62,6 +62,23 @@ class Settings(BaseSettings):
     harvest_check_minutes: int = Field(
         5, description="How often the web process starts the harvest sources whose schedule is due (0: never)."
     )
+    harvest_allowed_networks: str = Field(
+        "", description="Networks the harvester may reach although they are not public (comma-separated CIDR, "
+        "e.g. `10.20.0.0/16,127.0.0.1`). Empty: public addresses only; loopback, private, link-local, CGNAT, "
+        "multicast, reserved and IPv6 unique-local addresses are refused."
+    )
+
+    @model_validator(mode="after")
+    def _networks(self) -> Settings:
+        import ipaddress
+
+        for part in self.harvest_allowed_networks.replace(";", ",").split(","):
+            if part.strip():
+                try:
+                    ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(f"CITYHUB_HARVEST_ALLOWED_NETWORKS: not a network (CIDR): {part.strip()!r}") from None
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
