@@ -48,7 +48,12 @@ class Settings(BaseSettings):
     )
     login_window_minutes: int = Field(15, description="Window over which failed sign-ins are counted.")
     token_default_days: int = Field(90, description="Default lifetime of an API token in days.")
-    max_upload_mb: int = Field(200, description="Largest accepted upload, in MiB (larger: HTTP 413).")
+    max_upload_mb: int = Field(200, description="Largest accepted upload, in MiB (larger: HTTP 413, counted while "
+                               "the body streams in, with or without a Content-Length).")
+    max_json_mb: int = Field(10, description="Largest request body that is not a file upload (JSON, forms), in MiB "
+                             "(larger: HTTP 413).")
+    max_json_depth: int = Field(64, description="Deepest nesting of arrays/objects accepted in a JSON request body "
+                                "(deeper: HTTP 422, or CKAN's 400 JSON Error).")
     max_description_chars: int = Field(20000, description="Longest accepted abstract/description, in characters.")
     cookie_secure: bool = Field(False, description="Mark cookies Secure (set true behind HTTPS).")
     search_rows_max: int = Field(1000, description="Largest page size of package_search.")

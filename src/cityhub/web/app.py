@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
@@ -17,9 +17,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cityhub import actions, jobs
-from cityhub.errors import CityHubError, PayloadTooLarge, ValidationError
+from cityhub.errors import CityHubError, ValidationError
 from cityhub.settings import get_settings
-from cityhub.web import deps, openapi, page_helpers
+from cityhub.web import bodies, deps, openapi, page_helpers
 from cityhub.web.cache import public_responses
 from cityhub.web.routes import (
     accounts_pages,
@@ -109,8 +109,9 @@ async def _harvest_due_forever() -> None:
 
 
 class CallerMiddleware:
-    """Pure ASGI middleware (cheaper than ``@app.middleware``): body-size limit, who is calling, security
-    headers, and dropping this process's public response cache after a write."""
+    """Pure ASGI middleware (cheaper than ``@app.middleware``): who is calling, request bodies (who may send
+    an upload, byte caps while streaming, JSON depth: ``web/bodies.py``), security headers, and dropping this
+    process's public response cache after a write."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -122,23 +123,52 @@ class CallerMiddleware:
         request = Request(scope)
         path: str = scope["path"]
         settings = get_settings()
+        body_kind = bodies.kind(scope["method"], request.headers)
+        cap = bodies.limit(body_kind, settings) if body_kind else 0
         try:
             length = request.headers.get("content-length")
-            if length and length.isdigit() and int(length) > settings.max_upload_mb << 20:
-                raise PayloadTooLarge(f"请求体超过上限 {settings.max_upload_mb} MiB",
-                                      f"Request body exceeds the limit of {settings.max_upload_mb} MiB")
+            if body_kind and length and length.isdigit() and int(length) > cap:
+                raise bodies.too_large(body_kind, settings)
             if path.startswith("/static/") or deps.anonymous(request):
                 deps.clear(request)
             else:
                 await asyncio.to_thread(deps.resolve, request)
         except CityHubError as exc:
-            response = ckan.error_response(path, exc) if ckan.is_ckan_path(path) else deps.error_response(exc)
-            await self._headers(response, path)(scope, receive, send)
+            await self._headers(self._error(request, path, exc, html=False), path)(scope, receive, send)
+            return
+        try:  # the body: nothing of an upload is read before its sender is known to be allowed to send one
+            if body_kind == "upload":
+                bodies.check_uploader(request.state.actor)
+            elif body_kind == "data":
+                raw = await bodies.read_all(receive, cap)
+                if raw is None:
+                    raise bodies.too_large(body_kind, settings)
+                doc = bodies.json_candidate(raw, request.headers.get("content-type", ""))
+                if doc is not None and bodies.depth_exceeds(doc, settings.max_json_depth):
+                    depth = settings.max_json_depth
+                    if ckan.is_ckan_path(path):  # CKAN answers undecodable JSON with a bare 400 string
+                        response = ckan.bad_request(f"JSON Error: the JSON document is nested more than {depth} "
+                                                    "levels deep")
+                        await self._headers(response, path)(scope, receive, send)
+                        return
+                    raise ValidationError(f"请求体 JSON 嵌套超过 {depth} 层", f"The JSON body is nested more than "
+                                          f"{depth} levels deep", fields={"body": [f"nested deeper than {depth}"]})
+                receive = bodies.replay(raw, receive)
+        except CityHubError as exc:
+            await self._headers(self._error(request, path, exc), path)(scope, receive, send)
             return
         extra = SECURITY_HEADERS_RAW if not path.startswith("/api/docs") else SECURITY_HEADERS_DOCS
+        started = False
+        over: Callable[[], bool] = lambda: False  # noqa: E731
+        if body_kind == "upload":
+            receive, over = bodies.counting(receive, cap)
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if over():  # the upload passed its cap: whatever the app answers, the answer is our 413
+                return
             if message["type"] == "http.response.start":
+                started = True
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 message["headers"] = list(message.get("headers", [])) + [
                     (k, v) for k, v in extra if k not in present]
@@ -146,9 +176,25 @@ class CallerMiddleware:
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except Exception:
+            if not over() or started:
+                raise
         finally:
             if scope["method"] not in ("GET", "HEAD", "OPTIONS"):
                 public_responses.clear()  # a write in this process is visible to its next read at once
+        if over() and not started:
+            refusal = self._error(request, path, bodies.too_large("upload", settings))
+            refusal.headers["Connection"] = "close"  # the rest of the body is not read
+            await self._headers(refusal, path)(scope, receive, send)
+
+    @staticmethod
+    def _error(request: Request, path: str, exc: CityHubError, html: bool = True) -> Response:
+        """An error in the shape the caller expects: CKAN's envelope, an HTML page, or our JSON."""
+        if ckan.is_ckan_path(path):
+            return ckan.error_response(path, exc)
+        if html and page_helpers.wants_html(request):
+            return page_helpers.error_page(request, exc)
+        return deps.error_response(exc)
 
     @staticmethod
     def _headers(response: Response, path: str) -> Response:
