@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     datastore_threads: int = Field(2, description="DuckDB threads for one load or query.")
     datastore_max_columns: int = Field(1000, description="Widest table a load accepts.")
     jobs_inline: bool = Field(False, description="Run background jobs in the caller's thread (tests, scripts).")
+    load_workers: int = Field(
+        0, description="Datastore loads run at once per process, scheduled round-robin across departments. 0: "
+        "one per CPU (at least 2), no more than half the memory allows at CITYHUB_DATASTORE_MEMORY_LIMIT each, "
+        "at most 16."
+    )
     harvest_check_minutes: int = Field(
         5, description="How often the web process starts the harvest sources whose schedule is due (0: never)."
     )

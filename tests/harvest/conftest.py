@@ -141,7 +141,8 @@ def start_instance(home: Path, port: int, demo: bool = True,
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "CITYHUB_HOME": str(home), "CITYHUB_DATABASE_URL": f"sqlite:///{home / 'cityhub.db'}",
            "CITYHUB_BASE_URL": url, "CITYHUB_ADMIN_PASSWORD": ADMIN_PASSWORD, "CITYHUB_ENV": "test",
-           "CITYHUB_JOBS_INLINE": "false", "PYTHONPATH": str(ROOT / "src")}
+           "CITYHUB_JOBS_INLINE": "false", "PYTHONPATH": str(ROOT / "src"),
+           "CITYHUB_HARVEST_ALLOWED_NETWORKS": LOOPBACK}  # it harvests this instance back, over loopback
     env.setdefault("CITYHUB_SECRET_KEY", "test-secret-key-harvest-0123456789")
     inst = Instance(url=url, home=home, proc=None, env=env)  # type: ignore[arg-type]
     inst.cli("db", "upgrade")

@@ -62,8 +62,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # runs once a minute from _collect_forever instead.
     previous = gc.get_threshold()
     gc.set_threshold(*GC_THRESHOLDS)
-    tasks = [asyncio.create_task(_flush_usage_forever()), asyncio.create_task(_harvest_due_forever()),
-             asyncio.create_task(_collect_forever())]
+    tasks = [asyncio.create_task(_every(job)) for job in jobs.periodic()]  # what the domains registered
+    tasks.append(asyncio.create_task(_collect_forever()))
     try:
         yield
     finally:
@@ -71,7 +71,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             t.cancel()
         gc.set_threshold(*previous)
         with contextlib.suppress(Exception):
-            await asyncio.to_thread(jobs.flush_usage)
+            await asyncio.to_thread(jobs.at_exit)
 
 
 #: gc thresholds of a server process: generation 0 every 50,000 net allocations, generation 1 every 50 of
@@ -86,26 +86,17 @@ async def _collect_forever() -> None:
         gc.collect()
 
 
-async def _flush_usage_forever() -> None:
-    while True:
-        await asyncio.sleep(10)
-        try:
-            await asyncio.to_thread(jobs.flush_usage)
-        except Exception:  # keep the loop alive; the next flush retries
-            log.exception("usage flush failed")
-
-
-async def _harvest_due_forever() -> None:
-    """Start the harvest sources whose schedule is due, every ``CITYHUB_HARVEST_CHECK_MINUTES``."""
-    minutes = get_settings().harvest_check_minutes
-    if minutes <= 0:
+async def _every(job: jobs.Periodic) -> None:
+    """Run a registered periodic job every ``job.seconds()`` (read once; 0 or less: never) off the loop."""
+    seconds = job.seconds()
+    if seconds <= 0:
         return
     while True:
-        await asyncio.sleep(minutes * 60)
+        await asyncio.sleep(seconds)
         try:
-            await asyncio.to_thread(jobs.harvest_due)
-        except Exception:  # keep the loop alive; the next check retries
-            log.exception("harvest schedule check failed")
+            await asyncio.to_thread(job.func)
+        except Exception:  # keep the loop alive; the next round retries
+            log.exception("periodic job %s failed", job.name)
 
 
 class CallerMiddleware:
