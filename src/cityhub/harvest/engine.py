@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pydantic
 from sqlalchemy import select
@@ -189,8 +189,9 @@ def _map_package(src: Source, pkg: dict[str, Any]) -> Remote:
     guid = str(pkg["id"])[:500]
     name = str(pkg.get("name") or "")
     org = pkg.get("organization") or {}
+    origin = f"{src.url}/dataset/{quote(name or guid, safe='')}"[:2000]
     remote = Remote(guid=guid, modified=str(pkg.get("metadata_modified") or "")[:64], payload={}, resources=[],
-                    origin_url=f"{src.url}/dataset/{name or guid}"[:2000],
+                    origin_url=origin if not url_problem(origin) else "",
                     org=str((org.get("name") if isinstance(org, dict) else "") or pkg.get("owner_org") or ""))
     try:
         payload = ckan_map.package_to_dataset(pkg, default_theme=src.config.default_theme)
