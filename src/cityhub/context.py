@@ -31,6 +31,11 @@ class Actor:
     def is_admin(self) -> bool:
         return self.role == "platform_admin"
 
+    @property
+    def may_upload(self) -> bool:
+        """May send files at all (to some department's catalog): checked before an upload's body is read."""
+        return self.role in ("platform_admin", "dept_admin", "steward")
+
     def manages(self, department_id: int | None) -> bool:
         """May write the department's catalog entries (stewards and department admins of it, admins)."""
         if self.is_admin:

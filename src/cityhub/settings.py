@@ -63,7 +63,12 @@ class Settings(BaseSettings):
         72, description="How long a one-time password set by an administrator's reset stays usable; the user must "
         "choose a new password when signing in with it.")
     token_default_days: int = Field(90, description="Default lifetime of an API token in days.")
-    max_upload_mb: int = Field(200, description="Largest accepted upload, in MiB (larger: HTTP 413).")
+    max_upload_mb: int = Field(200, description="Largest accepted upload, in MiB (larger: HTTP 413, counted while "
+                               "the body streams in, with or without a Content-Length).")
+    max_json_mb: int = Field(10, description="Largest request body that is not a file upload (JSON, forms), in MiB "
+                             "(larger: HTTP 413).")
+    max_json_depth: int = Field(64, description="Deepest nesting of arrays/objects accepted in a JSON request body "
+                                "(deeper: HTTP 422, or CKAN's 400 JSON Error).")
     max_description_chars: int = Field(20000, description="Longest accepted abstract/description, in characters.")
     cookie_secure: bool = Field(
         False, description="Mark cookies Secure also outside production (always in production and on HTTPS requests).")
@@ -81,9 +86,31 @@ class Settings(BaseSettings):
     datastore_threads: int = Field(2, description="DuckDB threads for one load or query.")
     datastore_max_columns: int = Field(1000, description="Widest table a load accepts.")
     jobs_inline: bool = Field(False, description="Run background jobs in the caller's thread (tests, scripts).")
+    load_workers: int = Field(
+        0, description="Datastore loads run at once per process, scheduled round-robin across departments. 0: "
+        "one per CPU (at least 2), no more than half the memory allows at CITYHUB_DATASTORE_MEMORY_LIMIT each, "
+        "at most 16."
+    )
     harvest_check_minutes: int = Field(
         5, description="How often the web process starts the harvest sources whose schedule is due (0: never)."
     )
+    harvest_allowed_networks: str = Field(
+        "", description="Networks the harvester may reach although they are not public (comma-separated CIDR, "
+        "e.g. `10.20.0.0/16,127.0.0.1`). Empty: public addresses only; loopback, private, link-local, CGNAT, "
+        "multicast, reserved and IPv6 unique-local addresses are refused."
+    )
+
+    @model_validator(mode="after")
+    def _networks(self) -> Settings:
+        import ipaddress
+
+        for part in self.harvest_allowed_networks.replace(";", ",").split(","):
+            if part.strip():
+                try:
+                    ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(f"CITYHUB_HARVEST_ALLOWED_NETWORKS: not a network (CIDR): {part.strip()!r}") from None
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from cityhub import jobs
 from cityhub.catalog.schemas import UploadedFile
 from cityhub.cli.main import app as cli
+from cityhub.datastore import jobs as datastore_jobs
 from cityhub.errors import Conflict, NotAuthenticated, NotAuthorized, NotFound, ValidationError
 from cityhub.ids import uscc_check_char  # noqa: F401 - keeps the identifiers module imported for stdnum
 from tests.conftest import Store, call_as, dataset_payload, token_for
@@ -268,7 +269,7 @@ def test_interrupted_load_is_recovered(demo: Store) -> None:
                           "warnings, error_code, error, error_en, created_by, created_at) VALUES (:r, 9, 'running', "
                           "40, 'read', 'x.csv', 'k', '{}', '[]', '', '', '', 0, '[]', '[]', '', '', '', 'steward', "
                           "CURRENT_TIMESTAMP)"), {"r": rid})
-    assert jobs.recover()["failed"] >= 1
+    assert datastore_jobs.recover()["failed"] >= 1
     info = call_as("steward", "datastore_info", {"id": rid})
     assert next(v for v in info["versions"] if v["version"] == 9)["status"] == "failed"
     assert info["current_version"] == 1

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import os
 import subprocess
@@ -34,12 +35,29 @@ def make_department(slug: str | None = None) -> str:
     return slug
 
 
+#: the harvest tests read servers on loopback, which the harvester refuses by default: they allow it explicitly
+LOOPBACK = "127.0.0.0/8,::1"
+
+
+@pytest.fixture(autouse=True)
+def allow_loopback(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    from cityhub.settings import get_settings
+
+    monkeypatch.setenv("CITYHUB_HARVEST_ALLOWED_NETWORKS", LOOPBACK)
+    get_settings.cache_clear()
+    yield
+    monkeypatch.delenv("CITYHUB_HARVEST_ALLOWED_NETWORKS")
+    get_settings.cache_clear()
+
+
 @dataclass
 class Script:
-    """What the tiny server answers: path → (status, content type, body, delay seconds)."""
+    """What the tiny server answers: path → (status, content type, body, delay seconds), plus extra headers
+    per path (e.g. a redirect's ``Location``)."""
 
     routes: dict[str, tuple[int, str, bytes, float]] = field(default_factory=dict)
     hits: list[str] = field(default_factory=list)
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -55,6 +73,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
+            for key, value in self.script.headers.get(path, {}).items():
+                self.send_header(key, value)
             self.end_headers()
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
@@ -64,18 +84,27 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return
 
 
-@pytest.fixture
-def tiny_server() -> Iterator[tuple[str, Script]]:
-    """A threaded HTTP server on loopback whose answers the test scripts."""
+@contextlib.contextmanager
+def scripted_server(host: str = "127.0.0.1") -> Iterator[tuple[str, Script]]:
+    """A threaded HTTP server on ``host`` (any loopback address) whose answers the test scripts."""
     script = Script()
     handler = type("H", (_Handler,), {"script": script})
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    srv = http.server.ThreadingHTTPServer((host, 0), handler)
     srv.daemon_threads = True
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}", script
-    srv.shutdown()
-    srv.server_close()
+    try:
+        yield f"http://{host}:{srv.server_address[1]}", script
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+@pytest.fixture
+def tiny_server() -> Iterator[tuple[str, Script]]:
+    """A threaded HTTP server on loopback whose answers the test scripts."""
+    with scripted_server() as served:
+        yield served
 
 
 @dataclass
@@ -112,7 +141,8 @@ def start_instance(home: Path, port: int, demo: bool = True,
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "CITYHUB_HOME": str(home), "CITYHUB_DATABASE_URL": f"sqlite:///{home / 'cityhub.db'}",
            "CITYHUB_BASE_URL": url, "CITYHUB_ADMIN_PASSWORD": ADMIN_PASSWORD, "CITYHUB_ENV": "test",
-           "CITYHUB_JOBS_INLINE": "false", "PYTHONPATH": str(ROOT / "src")}
+           "CITYHUB_JOBS_INLINE": "false", "PYTHONPATH": str(ROOT / "src"),
+           "CITYHUB_HARVEST_ALLOWED_NETWORKS": LOOPBACK}  # it harvests this instance back, over loopback
     env.setdefault("CITYHUB_SECRET_KEY", "test-secret-key-harvest-0123456789")
     inst = Instance(url=url, home=home, proc=None, env=env)  # type: ignore[arg-type]
     inst.cli("db", "upgrade")

@@ -91,3 +91,17 @@ def test_failing_ckan_source_changes_nothing(store: Store, tiny_server: tuple[st
     assert (run["new"], run["updated"], run["withdrawn"]) == (0, 0, 0)
     assert local_state(src) == {"keep-one": "active", "keep-two": "active"}
     assert {n: call_as(None, "dataset_show", {"id": n})["modified_at"] for n in before} == before
+
+
+def test_unsafe_resource_urls_of_a_ckan_package_are_left_out(store: Store, tiny_server: tuple[str, Script]) -> None:
+    base, script = tiny_server
+    pkg = package("links-pkg", "链接测试")
+    pkg["resources"] = [{"id": "r1", "name": "bad", "url": "javascript:alert(1)", "format": "CSV"},
+                        {"id": "r2", "name": "inline", "url": "data:text/html,<script>x</script>", "format": "HTML"},
+                        {"id": "r3", "name": "good", "url": "https://ckan.example.org/links.csv", "format": "CSV"}]
+    script.routes[SEARCH] = (200, "application/json", answer([pkg]), 0)
+    run = harvest(_source(base))
+    assert run["status"] == "succeeded" and run["new"] == 1, run
+    shown = call_as(None, "dataset_show", {"id": "links-pkg"})
+    assert [r["url"] for r in shown["resources"]] == ["https://ckan.example.org/links.csv"]
+    assert sum(e["level"] == "warning" and "resource left out" in e["message"] for e in run["log"]) == 2

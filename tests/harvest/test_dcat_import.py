@@ -72,3 +72,28 @@ def test_hydra_next_page() -> None:
                      b'<https://a.example/c?page=1> hydra:next <https://a.example/c?page=2> .', "text/turtle")
     assert di.next_page(graph) == "https://a.example/c?page=2"
     assert di.rdf_format("", "https://a.example/catalog.jsonld?page=2") == "json-ld"
+
+
+UNSAFE = b"""@prefix dcat: <http://www.w3.org/ns/dcat#> . @prefix dct: <http://purl.org/dc/terms/> .
+<https://x.example/dataset/links> a dcat:Dataset ; dct:identifier "LINKS-1" ;
+  dct:title "\xe9\x93\xbe\xe6\x8e\xa5\xe6\xb5\x8b\xe8\xaf\x95"@zh ;
+  dcat:landingPage <javascript:alert(document.cookie)> ;
+  dcat:distribution [ dct:title "script" ; dcat:accessURL <javascript:alert(1)> ] ,
+                    [ dct:title "inline" ; dcat:downloadURL <data:text/html;base64,PHNjcmlwdD4=> ] ,
+                    [ dct:title "file" ; dcat:downloadURL <file:///etc/passwd> ] ,
+                    [ dct:title "ftp" ; dcat:downloadURL <ftp://files.x.example/links.csv> ] ,
+                    [ dct:title "web" ; dcat:downloadURL <https://x.example/links.csv> ] .
+"""
+
+
+def test_unsafe_landing_pages_and_access_urls_are_not_kept() -> None:
+    """Only http, https and ftp links are kept (CKAN's ``ckan.valid_url_schemes`` default): a ``javascript:``
+    landing page falls back to the dataset's own http(s) URI, and the distributions with ``javascript:``,
+    ``data:`` or ``file:`` URLs are left out, each noted for the run log."""
+    graph = di.parse(UNSAFE, "text/turtle")
+    rec = di.to_record(graph, di.dataset_nodes(graph)[0])
+    assert rec.origin_url == "https://x.example/dataset/links"
+    assert [r["url"] for r in rec.resources] == ["ftp://files.x.example/links.csv", "https://x.example/links.csv"]
+    assert len(rec.notes) == 4 and sum("distribution left out" in n for n in rec.notes) == 3
+    assert any("landing page not kept" in n for n in rec.notes)
+    assert all("http, https or ftp" in n for n in rec.notes)

@@ -246,9 +246,9 @@ def test_bad_input(app_client: Any, demo: Store) -> None:
     err = error(act(app_client, "package_create", foreign_package(notes="Hello <script>alert(1)</script> world"),
                     steward), "Validation Error")
     assert "unsafe" in err["notes"][0]
-    refused = foreign_package(resources=[{"name": "x", "url": "ftp://a/b"}])
+    refused = foreign_package(resources=[{"name": "x", "url": "javascript:alert(1)"}])
     err = error(act(app_client, "package_create", refused, steward), "Validation Error")
-    assert "resources" in err
+    assert any(key.startswith("resources") for key in err)
     error(act(app_client, "package_show", {"id": refused["name"]}), "Not Found Error")  # nothing half-created
     err = error(act(app_client, "package_create", foreign_package(extras=[{"key": "k" * 101, "value": "v"}]),
                     steward), "Validation Error")

@@ -358,9 +358,9 @@ def test_steward_creates_edits_uploads_and_deletes(app_client: TestClient, demo_
     got = app_client.get(f"/dataset/{data['name']}/resource/{res['id']}/download")
     assert got.content == csv
 
-    resp = app_client.post(f"/dataset/{data['name']}/resource/new", data={"csrf_token": token, "url": "ftp://x"},
+    resp = app_client.post(f"/dataset/{data['name']}/resource/new", data={"csrf_token": token, "url": "javascript:alert(1)"},
                            headers=HTML)
-    assert resp.status_code == 422 and "http(s)" in resp.text
+    assert resp.status_code == 422 and "ftp://" in resp.text and "javascript:alert" not in resp.text.split("<form")[0]
 
     assert "确认删除" in page(app_client, f"/dataset/{data['name']}/delete")
     resp = app_client.post(f"/dataset/{data['name']}/delete", data={"csrf_token": token}, headers=HTML,

@@ -44,6 +44,7 @@ from cityhub.db import is_postgres, utcnow
 from cityhub.errors import Conflict, NotFound, ValidationError
 from cityhub.settings import get_settings
 from cityhub.storage import get_storage
+from cityhub.urls import link_url
 
 SH = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 TABULAR_FORMATS = frozenset({"CSV", "TSV", "XLSX", "XLS", "JSON", "NDJSON", "JSONL", "PARQUET"})
@@ -641,6 +642,9 @@ def resource_download(ctx: Context, p: s.ResourceRef) -> dict[str, Any]:
             raise NotFound("文件缺失", "The stored file is missing")
         name = res.name if Path(res.name).suffix else f"{res.name}.{res.format.lower() or 'bin'}"
         return {"path": str(path), "media_type": res.media_type, "filename": name, "redirect": None}
+    if link_url(res.url) is None:  # a javascript:/data: link stored before links were checked: never redirect
+        raise NotFound("该资源的链接不是 http(s)/ftp 地址,不能打开",
+                       "The resource's link is not an http(s)/ftp URL; it is not followed")
     return {"path": None, "media_type": res.media_type, "filename": res.name, "redirect": res.url}
 
 

@@ -21,6 +21,7 @@ from cityhub.catalog.vocab import (
 )
 from cityhub.geo import DISTRICT_NAMES
 from cityhub.settings import get_settings
+from cityhub.urls import check_url
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{1,99}$"
 MAX_EXTRAS = 100
@@ -243,6 +244,11 @@ class ResourceSpec(Strict):
     url: str = Field("", max_length=2000)
     format: str = Field("", max_length=20, pattern=r"^[A-Za-z0-9.+-]*$")
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return check_url(v)
+
 
 class DatasetSave(Strict):
     """A whole dataset with its resources (CKAN's ``package_create`` / ``package_update``)."""
@@ -309,9 +315,7 @@ class ResourceCreate(Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if v and not re.match(r"^https?://[^\s<>\"']+$", v):
-            raise ValueError("链接须为 http(s) 地址 / the link must be an http(s) URL")
-        return v
+        return check_url(v)
 
     @field_validator("description")
     @classmethod
@@ -343,6 +347,11 @@ class ResourceUpdate(Strict):
     @classmethod
     def _desc(cls, v: str | None) -> str | None:
         return None if v is None else check_text(v, "说明")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        return None if v is None else check_url(v)
 
 
 class ResourceRef(Strict):

@@ -59,9 +59,9 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to bind"),
             demo_load()
     from cityhub import jobs
 
-    recovered = jobs.recover()  # before any worker starts: loads left by a stopped server are marked failed
-    if recovered["failed"]:
-        err.print(f"{recovered['failed']} interrupted datastore loads marked failed")
+    for message in jobs.startup().values():  # before any worker starts (e.g. interrupted loads marked failed)
+        if message:
+            err.print(message)
     err.print(f"CityHub 开放广州 → http://{host}:{port}/  (API docs: /api/docs)")
     uvicorn.run("cityhub.web.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="info", proxy_headers=False)

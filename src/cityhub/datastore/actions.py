@@ -117,8 +117,10 @@ def datastore_create(ctx: Context, p: s.LoadIn) -> dict[str, Any]:
 
     inline = p.wait or ctx.extra.get("jobs") == "inline" or get_settings().jobs_inline
     progress = ctx.extra.get("progress")
+    department = str(res.dataset.department_id)  # loads are scheduled fairly across departments
     ctx.extra.setdefault("after_commit", []).append(
-        (lambda: run_load(version_id, progress)) if inline else (lambda: jobs.submit_load(version_id)))
+        (lambda: run_load(version_id, progress)) if inline
+        else (lambda: jobs.submit("datastore_load", version_id, key=department)))
     return version_dict(v)
 
 

@@ -246,7 +246,7 @@ def _queue(ctx: Context, src: HarvestSource, inline: bool) -> HarvestRun:
 
         hooks.append(lambda: execute(run_id, progress))
     else:
-        hooks.append(lambda: jobs.submit_harvest(run_id))
+        hooks.append(lambda: jobs.submit("harvest_run", run_id))
     return run
 
 

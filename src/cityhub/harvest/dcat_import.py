@@ -15,6 +15,10 @@ Mapping:
 * ``dcat:distribution`` → resources (``dct:title``, ``dcat:downloadURL`` or ``dcat:accessURL``,
   ``dct:format``/``dcat:mediaType``);
 * ``dct:identifier`` (else the dataset's URI) → the harvest guid; ``dct:modified`` → the change marker.
+
+Links are checked like any link typed into CityHub (``cityhub.urls``: http, https or ftp only): a
+distribution whose URL is not one is left out and a landing page that is not one is not kept; each is noted
+in the record's ``notes`` for the run log.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from rdflib.term import Node
 
 from cityhub.catalog.vocab import UPDATE_CYCLES
 from cityhub.interop import vocab
+from cityhub.urls import url_problem
 
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
 DCT = Namespace("http://purl.org/dc/terms/")
@@ -72,6 +77,7 @@ class DcatRecord:
     resources: list[dict[str, str]] = field(default_factory=list)
     origin_url: str = ""
     publisher: str = ""
+    notes: list[str] = field(default_factory=list)
 
 
 def rdf_format(content_type: str, url: str) -> str | None:
@@ -107,7 +113,8 @@ def _remote_context(node: Any) -> str | None:
 
 def parse(data: bytes, content_type: str = "", url: str = "") -> Graph:
     """Parse an RDF document; tries Turtle, RDF/XML and JSON-LD when the type is unknown. A JSON-LD document
-    naming a remote ``@context`` is refused: rdflib would fetch it without our timeout and byte cap."""
+    naming a remote ``@context`` is refused: rdflib would fetch it without our timeout, byte cap and address
+    check. The error names the parsers and their exception types only, never the document's text."""
     fmt = rdf_format(content_type, url)
     candidates = [fmt] if fmt else ["turtle", "xml", "json-ld"]
     problems = []
@@ -117,14 +124,17 @@ def parse(data: bytes, content_type: str = "", url: str = "") -> Graph:
                 remote = _remote_context(json.loads(data))
             except ValueError:
                 remote = None  # not JSON: the parser says so below
+            except RecursionError:
+                problems.append("json-ld: nested too deeply")
+                continue
             if remote:
-                problems.append(f"json-ld: remote @context {remote[:200]} is not fetched; inline the context")
+                problems.append("json-ld: a remote @context is not fetched; inline the context")
                 continue
         graph = Graph()
         try:
             graph.parse(data=data, format=candidate, publicID=url or None)
-        except Exception as exc:  # rdflib raises many types for bad input
-            problems.append(f"{candidate}: {type(exc).__name__}: {str(exc)[:200]}")
+        except Exception as exc:  # rdflib raises many types for bad input; their text quotes the document
+            problems.append(f"{candidate}: {type(exc).__name__}")
             continue
         return graph
     raise DcatError("not valid RDF (" + "; ".join(problems) + ")")
@@ -261,9 +271,13 @@ def _temporal(graph: Graph, node: Node) -> tuple[dt.date | None, dt.date | None]
     return start, end
 
 
-def _resource(graph: Graph, dist: Node) -> dict[str, str] | None:
+def _resource(graph: Graph, dist: Node, notes: list[str]) -> dict[str, str] | None:
     url = _first(graph, dist, DCAT.downloadURL, DCAT.accessURL)
     if url is None:
+        return None
+    problem = url_problem(str(url).strip())
+    if problem:
+        notes.append(f"distribution left out: {problem}")
         return None
     title, title_en = _by_lang(_literals(graph, dist, DCT.title))
     desc, desc_en = _by_lang(_literals(graph, dist, DCT.description))
@@ -280,7 +294,7 @@ def _resource(graph: Graph, dist: Node) -> dict[str, str] | None:
         fmt = vocab.format_from_media_type(str(media)) or ""
     if not re.match(r"^[A-Za-z0-9.+-]{0,20}$", fmt):
         fmt = ""
-    href = str(url)
+    href = str(url).strip()
     return {"name": (title or title_en or href.rstrip("/").rsplit("/", 1)[-1] or "resource")[:300],
             "url": href[:2000], "format": fmt, "description": (desc or desc_en)[:5000]}
 
@@ -298,8 +312,14 @@ def to_record(graph: Graph, node: Node, *, default_theme: str = "livelihood") ->
     if not title:
         raise DcatError(f"dataset {guid} has no dct:title")
     desc, desc_en = _by_lang(_literals(graph, node, DCT.description))
+    notes: list[str] = []
     landing = _first(graph, node, DCAT.landingPage)
-    origin = str(landing) if landing is not None else (uri if uri.startswith(("http://", "https://")) else "")
+    origin = str(landing).strip() if landing is not None else ""
+    if origin and url_problem(origin):
+        notes.append(f"landing page not kept: {url_problem(origin)}")
+        origin = ""
+    if not origin and uri.startswith(("http://", "https://")) and not url_problem(uri):
+        origin = uri
     abstract = desc or desc_en
     if len(abstract) < MIN_ABSTRACT:
         abstract = f"{abstract or title}(来源 / source: {origin or guid})"
@@ -335,6 +355,7 @@ def to_record(graph: Graph, node: Node, *, default_theme: str = "livelihood") ->
         "sharing_class": "无条件共享",
         "opening_class": "无条件开放",
     }
-    resources = [r for r in (_resource(graph, d) for d in distributions) if r is not None]
+    resources = [r for r in (_resource(graph, d, notes) for d in distributions) if r is not None]
     return DcatRecord(guid=guid[:500], modified=str(modified).strip()[:64] if modified is not None else "",
-                      payload=payload, resources=resources, origin_url=origin[:2000], publisher=publisher)
+                      payload=payload, resources=resources, origin_url=origin[:2000], publisher=publisher,
+                      notes=notes)

@@ -2,8 +2,12 @@
 
 1. **Gather and fetch** (no catalog writes): CKAN sources are paged through ``package_search`` (full
    packages, sorted by ``metadata_modified``, the source's ``fq``); DCAT sources are read as RDF, following
-   Hydra ``hydra:next`` pages. Any failure here — timeout, refused connection, HTTP error, a body that is
-   not JSON or not RDF, CKAN ``success: false`` — fails the run and leaves every harvested dataset as it was.
+   Hydra ``hydra:next`` pages (on the source's own origin only: a page naming another host is not followed).
+   Every connection goes to a checked public address unless an admin allowed the network
+   (``CITYHUB_HARVEST_ALLOWED_NETWORKS``; see ``cityhub.harvest.netguard``). Any failure here — a refused
+   address, timeout, refused connection, HTTP error, a body that is not JSON or not RDF, CKAN ``success:
+   false`` — fails the run and leaves every harvested dataset as it was. Errors say what happened (status,
+   size, a generic reason), never what the remote answered.
 2. **Classify** each record against what we stored for it (``harvest_object``): new, updated (its
    ``metadata_modified``/``dct:modified`` or its mapped content changed), unchanged, or reinstated.
 3. **Import** a page of records per transaction through ``harvest_page_import`` (which calls the catalog
@@ -22,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import pydantic
 from sqlalchemy import select
@@ -34,10 +39,13 @@ from cityhub.db import session_scope, utcnow
 from cityhub.errors import CityHubError
 from cityhub.harvest import dcat_import
 from cityhub.harvest.actions import harvester_context, next_run, run_dict
-from cityhub.harvest.fetch import Fetcher, FetchError
+from cityhub.harvest.fetch import Fetcher, FetchError, http_url_problem
 from cityhub.harvest.models import HarvestObject, HarvestRun, HarvestSource
+from cityhub.harvest.netguard import parse_networks
 from cityhub.harvest.schemas import SLUG, SourceConfig
 from cityhub.interop import ckan_map
+from cityhub.settings import get_settings
+from cityhub.urls import url_problem
 
 log = logging.getLogger("cityhub.harvest")
 MAX_LOG = 500  # entries kept per run; the counts stay exact
@@ -47,9 +55,14 @@ Progress = Callable[[int, int, str], None]
 class GatherError(Exception):
     """The source could not be read completely: the run fails and nothing is changed."""
 
-    def __init__(self, message_en: str) -> None:
+    def __init__(self, message: str, message_en: str) -> None:
         super().__init__(message_en)
+        self.message = message
         self.message_en = message_en
+
+    @classmethod
+    def of(cls, exc: FetchError) -> GatherError:
+        return cls(exc.message, exc.message_en)
 
 
 @dataclass
@@ -63,6 +76,7 @@ class Remote:
     origin_url: str
     org: str = ""
     error: str = ""
+    notes: list[str] = field(default_factory=list)
 
     def digest(self) -> str:
         body = json.dumps([self.payload, self.resources, self.origin_url], sort_keys=True, default=str,
@@ -108,9 +122,13 @@ class RunLog:
 # -- gather + fetch -----------------------------------------------------------------------------------------
 
 
-def _clean_resource(r: dict[str, Any]) -> dict[str, str] | None:
+def _clean_resource(r: dict[str, Any], notes: list[str]) -> dict[str, str] | None:
     url = str(r.get("url") or "").strip()
     if not url:
+        return None
+    problem = url_problem(url)
+    if problem:
+        notes.append(f"resource left out: {problem}")
         return None
     fmt = str(r.get("format") or "").strip().upper()
     if len(fmt) > 20 or any(not (c.isalnum() or c in ".+-") for c in fmt):
@@ -133,16 +151,18 @@ def gather_ckan(src: Source, fetcher: Fetcher, rl: RunLog, progress: Progress | 
         try:
             body = fetcher.get_json(endpoint, params)
         except FetchError as exc:
-            raise GatherError(exc.message_en) from None
+            raise GatherError.of(exc) from None
         if not isinstance(body, dict) or body.get("success") is not True or not isinstance(body.get("result"), dict):
-            detail = body.get("error") if isinstance(body, dict) else None
-            raise GatherError(f"The CKAN API refused package_search (success is not true): {str(detail)[:300]}"
-                              if isinstance(body, dict) and "success" in body
-                              else "The source's answer is not a CKAN package_search response")
+            if isinstance(body, dict) and "success" in body:
+                raise GatherError("CKAN 接口拒绝了 package_search(success 不为 true)",
+                                  "The CKAN API refused package_search (success is not true)")
+            raise GatherError("来源的回答不是 CKAN package_search 响应",
+                              "The source's answer is not a CKAN package_search response")
         result = body["result"]
         page = result.get("results")
         if not isinstance(page, list) or not isinstance(result.get("count"), int):
-            raise GatherError("The source's package_search result has no results list or count")
+            raise GatherError("来源的 package_search 结果缺少 results 列表或 count",
+                              "The source's package_search result has no results list or count")
         if expected is None:
             expected = result["count"]
         for pkg in page:
@@ -169,8 +189,9 @@ def _map_package(src: Source, pkg: dict[str, Any]) -> Remote:
     guid = str(pkg["id"])[:500]
     name = str(pkg.get("name") or "")
     org = pkg.get("organization") or {}
+    origin = f"{src.url}/dataset/{quote(name or guid, safe='')}"[:2000]
     remote = Remote(guid=guid, modified=str(pkg.get("metadata_modified") or "")[:64], payload={}, resources=[],
-                    origin_url=f"{src.url}/dataset/{name or guid}"[:2000],
+                    origin_url=origin if not url_problem(origin) else "",
                     org=str((org.get("name") if isinstance(org, dict) else "") or pkg.get("owner_org") or ""))
     try:
         payload = ckan_map.package_to_dataset(pkg, default_theme=src.config.default_theme)
@@ -181,7 +202,7 @@ def _map_package(src: Source, pkg: dict[str, Any]) -> Remote:
     except Exception as exc:  # a package the mapping cannot read is one error, not a failed run
         remote.error = f"cannot map package {name or guid}: {type(exc).__name__}: {str(exc)[:300]}"
         return remote
-    remote.resources = [r for r in (_clean_resource(x) for x in resources) if r is not None]
+    remote.resources = [r for r in (_clean_resource(x, remote.notes) for x in resources) if r is not None]
     remote.payload = payload
     return remote
 
@@ -189,6 +210,7 @@ def _map_package(src: Source, pkg: dict[str, Any]) -> Remote:
 def gather_dcat(src: Source, fetcher: Fetcher, rl: RunLog, progress: Progress | None) -> tuple[list[Remote], bool]:
     """Read the DCAT document and its Hydra pages; returns the records and whether every page was read."""
     url: str | None = src.url
+    origin = _origin(src.url)
     seen_pages: set[str] = set()
     records: dict[str, Remote] = {}
     pages = 0
@@ -203,12 +225,13 @@ def gather_dcat(src: Source, fetcher: Fetcher, rl: RunLog, progress: Progress | 
             resp = fetcher.get(url, accept=accept)
             graph = dcat_import.parse(resp.body, resp.content_type, resp.url)
         except FetchError as exc:
-            raise GatherError(exc.message_en) from None
+            raise GatherError.of(exc) from None
         except dcat_import.DcatError as exc:
-            raise GatherError(f"The source did not return valid RDF: {url}: {exc}") from None
+            raise GatherError(f"来源返回的不是有效的 RDF({len(resp.body)} 字节,{exc}): {url}",
+                              f"The source did not return valid RDF ({len(resp.body)} bytes; {exc}): {url}") from None
         nodes = dcat_import.dataset_nodes(graph)
         if pages == 1 and not nodes and not dcat_import.next_page(graph):
-            raise GatherError(f"The document has no dcat:Dataset: {url}")
+            raise GatherError(f"文档中没有 dcat:Dataset: {url}", f"The document has no dcat:Dataset: {url}")
         for node in nodes:
             try:
                 rec = dcat_import.to_record(graph, node, default_theme=src.config.default_theme)
@@ -217,12 +240,27 @@ def gather_dcat(src: Source, fetcher: Fetcher, rl: RunLog, progress: Progress | 
                 rl.add("error", str(node), str(exc))
                 continue
             records[rec.guid] = Remote(guid=rec.guid, modified=rec.modified, payload=rec.payload,
-                                       resources=rec.resources, origin_url=rec.origin_url, org=rec.publisher)
+                                       resources=rec.resources, origin_url=rec.origin_url, org=rec.publisher,
+                                       notes=rec.notes)
         if progress:
             progress(len(records), 0, "gather")
         nxt = dcat_import.next_page(graph)
         url = nxt if nxt and nxt != url else None
+        if url is not None and (_origin(url) != origin or http_url_problem(url)):
+            rl.add("warning", "", "hydra:next names a page on another origin (or not an http(s) URL); it is not "
+                                  "followed (same origin only) and withdrawals are skipped this run")
+            return list(records.values()), False
     return list(records.values()), True
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a URL, the default port made explicit; ("", "", None) when unreadable."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        return "", "", None
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
 
 
 # -- the run ------------------------------------------------------------------------------------------------
@@ -257,16 +295,19 @@ def execute(run_id: int, progress: Progress | None = None) -> dict[str, Any]:
     rl = RunLog()
     started = time.perf_counter()
     try:
-        with Fetcher(src.config.timeout, src.config.max_mb << 20) as fetcher:
+        allowed = parse_networks(get_settings().harvest_allowed_networks)
+        with Fetcher(src.config.timeout, src.config.max_mb << 20, allowed) as fetcher:
             gather = gather_ckan if src.kind == "ckan" else gather_dcat
             records, complete = gather(src, fetcher, rl, progress)
     except GatherError as exc:
-        rl.add("error", "", f"gather failed: {exc.message_en}")
-        return _finish(run_id, "failed", rl, f"Gather failed; nothing was changed. {exc.message_en}")
-    except Exception as exc:
+        rl.add("error", "", f"采集失败 / gather failed: {exc.message} / {exc.message_en}")
+        return _finish(run_id, "failed", rl, f"采集失败,未做任何修改。{exc.message} / "
+                                             f"Gather failed; nothing was changed. {exc.message_en}")
+    except Exception as exc:  # the exception's text may quote the remote answer: only its type is kept
         log.exception("harvest run %s: gather crashed", run_id)
-        rl.add("error", "", f"gather crashed: {type(exc).__name__}: {exc}")
-        return _finish(run_id, "failed", rl, f"Gather failed ({type(exc).__name__}); nothing was changed.")
+        rl.add("error", "", f"采集出错 / gather crashed: {type(exc).__name__}")
+        return _finish(run_id, "failed", rl, f"采集出错({type(exc).__name__}),未做任何修改 / "
+                                             f"Gather failed ({type(exc).__name__}); nothing was changed.")
     rl.counts["gathered"] = len(records)
     rl.add("info", "", f"gathered {len(records)} datasets in {time.perf_counter() - started:.1f} s"
                        f"{'' if complete else ' (incomplete listing)'}")
@@ -314,6 +355,8 @@ def _import(run_id: int, src: Source, records: list[Remote], complete: bool, rl:
             rl.counts["errors"] += 1
             rl.add("error", rec.guid, rec.error)
             continue
+        for note in rec.notes:
+            rl.add("warning", rec.guid, note)
         dept = src.department
         if src.config.map_organizations and rec.org:
             dept = depts.get(rec.org) or dept_by_name.get(rec.org) or dept

@@ -6,9 +6,19 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cityhub.urls import check_url
+
 SLUG = r"^[a-z0-9][a-z0-9_-]{1,99}$"
 KINDS = ("ckan", "dcat")
 SCHEDULES = ("manual", "hourly", "daily", "weekly")
+
+
+def source_url(v: str) -> str:
+    """A source is read over http(s) only (an ftp URL is a fine link, but not a catalog we fetch)."""
+    check_url(v)
+    if not v.lower().startswith(("http://", "https://")):
+        raise ValueError("来源地址须为 http(s) URL / the source URL must be http(s)")
+    return v
 
 
 class Strict(BaseModel):
@@ -41,9 +51,7 @@ class SourceFields(Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError("来源地址须为 http(s) URL / the source URL must be http(s)")
-        return v
+        return source_url(v)
 
 
 class SourceCreate(SourceFields):
@@ -62,9 +70,7 @@ class SourceUpdate(Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
-        if v is not None and not v.startswith(("http://", "https://")):
-            raise ValueError("来源地址须为 http(s) URL / the source URL must be http(s)")
-        return v
+        return None if v is None else source_url(v)
 
 
 class SourceRef(Strict):

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
@@ -18,9 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from cityhub import actions, jobs
-from cityhub.errors import CityHubError, PayloadTooLarge, ValidationError
+from cityhub.errors import CityHubError, ValidationError
 from cityhub.settings import get_settings
-from cityhub.web import deps, openapi, page_helpers
+from cityhub.web import bodies, deps, openapi, page_helpers
 from cityhub.web.cache import public_responses
 from cityhub.web.routes import (
     accounts_pages,
@@ -63,8 +63,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # runs once a minute from _collect_forever instead.
     previous = gc.get_threshold()
     gc.set_threshold(*GC_THRESHOLDS)
-    tasks = [asyncio.create_task(_flush_usage_forever()), asyncio.create_task(_harvest_due_forever()),
-             asyncio.create_task(_collect_forever())]
+    tasks = [asyncio.create_task(_every(job)) for job in jobs.periodic()]  # what the domains registered
+    tasks.append(asyncio.create_task(_collect_forever()))
     try:
         yield
     finally:
@@ -72,7 +72,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             t.cancel()
         gc.set_threshold(*previous)
         with contextlib.suppress(Exception):
-            await asyncio.to_thread(jobs.flush_usage)
+            await asyncio.to_thread(jobs.at_exit)
 
 
 #: gc thresholds of a server process: generation 0 every 50,000 net allocations, generation 1 every 50 of
@@ -87,31 +87,23 @@ async def _collect_forever() -> None:
         gc.collect()
 
 
-async def _flush_usage_forever() -> None:
-    while True:
-        await asyncio.sleep(10)
-        try:
-            await asyncio.to_thread(jobs.flush_usage)
-        except Exception:  # keep the loop alive; the next flush retries
-            log.exception("usage flush failed")
-
-
-async def _harvest_due_forever() -> None:
-    """Start the harvest sources whose schedule is due, every ``CITYHUB_HARVEST_CHECK_MINUTES``."""
-    minutes = get_settings().harvest_check_minutes
-    if minutes <= 0:
+async def _every(job: jobs.Periodic) -> None:
+    """Run a registered periodic job every ``job.seconds()`` (read once; 0 or less: never) off the loop."""
+    seconds = job.seconds()
+    if seconds <= 0:
         return
     while True:
-        await asyncio.sleep(minutes * 60)
+        await asyncio.sleep(seconds)
         try:
-            await asyncio.to_thread(jobs.harvest_due)
-        except Exception:  # keep the loop alive; the next check retries
-            log.exception("harvest schedule check failed")
+            await asyncio.to_thread(job.func)
+        except Exception:  # keep the loop alive; the next round retries
+            log.exception("periodic job %s failed", job.name)
 
 
 class CallerMiddleware:
-    """Pure ASGI middleware (cheaper than ``@app.middleware``): body-size limit, who is calling, security
-    headers, and dropping this process's public response cache after a write.
+    """Pure ASGI middleware (cheaper than ``@app.middleware``): who is calling, request bodies (who may send
+    an upload, byte caps while streaming, JSON depth: ``web/bodies.py``), security headers, and dropping this
+    process's public response cache after a write.
 
     Responses to a signed-in caller (session cookie or API token) and responses that set a cookie are never
     stored by browsers or proxies (``Cache-Control: no-store``). In production, or on an HTTPS request, every
@@ -132,26 +124,77 @@ class CallerMiddleware:
         if settings.env == "production" and settings.hsts_seconds > 0:
             extra.append((b"strict-transport-security",
                           f"max-age={settings.hsts_seconds}; includeSubDomains".encode()))
+        body_kind = bodies.kind(scope["method"], request.headers)
+        cap = bodies.limit(body_kind, settings) if body_kind else 0
         try:
             length = request.headers.get("content-length")
-            if length and length.isdigit() and int(length) > settings.max_upload_mb << 20:
-                raise PayloadTooLarge(f"请求体超过上限 {settings.max_upload_mb} MiB",
-                                      f"Request body exceeds the limit of {settings.max_upload_mb} MiB")
+            if body_kind and length and length.isdigit() and int(length) > cap:
+                raise bodies.too_large(body_kind, settings)
             if path.startswith("/static/") or deps.anonymous(request):
                 deps.clear(request)
             else:
                 await asyncio.to_thread(deps.resolve, request)
         except CityHubError as exc:
-            response = ckan.error_response(path, exc) if ckan.is_ckan_path(path) else deps.error_response(exc)
-            response.headers["Cache-Control"] = "no-store"
-            await response(scope, receive, _with_headers(send, extra, secure, private=True))
+            await self._error(request, path, exc, html=False)(
+                scope, receive, _with_headers(send, extra, secure, private=True))
             return
         private = getattr(request.state, "actor", None) is not None
+        headed = _with_headers(send, extra, secure, private)
+        try:  # the body: nothing of an upload is read before its sender is known to be allowed to send one
+            if body_kind == "upload":
+                bodies.check_uploader(request.state.actor)
+            elif body_kind == "data":
+                raw = await bodies.read_all(receive, cap)
+                if raw is None:
+                    raise bodies.too_large(body_kind, settings)
+                doc = bodies.json_candidate(raw, request.headers.get("content-type", ""))
+                if doc is not None and bodies.depth_exceeds(doc, settings.max_json_depth):
+                    depth = settings.max_json_depth
+                    if ckan.is_ckan_path(path):  # CKAN answers undecodable JSON with a bare 400 string
+                        response = ckan.bad_request(f"JSON Error: the JSON document is nested more than {depth} "
+                                                    "levels deep")
+                        await response(scope, receive, headed)
+                        return
+                    raise ValidationError(f"请求体 JSON 嵌套超过 {depth} 层", f"The JSON body is nested more than "
+                                          f"{depth} levels deep", fields={"body": [f"nested deeper than {depth}"]})
+                receive = bodies.replay(raw, receive)
+        except CityHubError as exc:
+            await self._error(request, path, exc)(scope, receive, headed)
+            return
+        started = False
+        over: Callable[[], bool] = lambda: False  # noqa: E731
+        if body_kind == "upload":
+            receive, over = bodies.counting(receive, cap)
+
+        async def send_checked(message: Message) -> None:
+            nonlocal started
+            if over():  # the upload passed its cap: whatever the app answers, the answer is our 413
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await headed(message)
+
         try:
-            await self.app(scope, receive, _with_headers(send, extra, secure, private))
+            await self.app(scope, receive, send_checked)
+        except Exception:
+            if not over() or started:
+                raise
         finally:
             if scope["method"] not in ("GET", "HEAD", "OPTIONS"):
                 public_responses.clear()  # a write in this process is visible to its next read at once
+        if over() and not started:
+            refusal = self._error(request, path, bodies.too_large("upload", settings))
+            refusal.headers["Connection"] = "close"  # the rest of the body is not read
+            await refusal(scope, receive, headed)
+
+    @staticmethod
+    def _error(request: Request, path: str, exc: CityHubError, html: bool = True) -> Response:
+        """An error in the shape the caller expects: CKAN's envelope, an HTML page, or our JSON."""
+        if ckan.is_ckan_path(path):
+            return ckan.error_response(path, exc)
+        if html and page_helpers.wants_html(request):
+            return page_helpers.error_page(request, exc)
+        return deps.error_response(exc)
 
 
 def _with_headers(send: Send, extra: list[tuple[bytes, bytes]], secure: bool, private: bool) -> Send:

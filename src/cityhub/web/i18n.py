@@ -274,6 +274,7 @@ EN: dict[str, str] = {
     "数据资源": "Resources",
     "下载": "Download",
     "打开链接": "Open link",
+    "不是 http(s)/ftp 链接,不能打开": "Not an http(s)/ftp link; it is not opened",
     "数据包": "Data Package",
     "下载数据包(ZIP)": "Download Data Package (ZIP)",
     "数据包描述文件": "Package descriptor",

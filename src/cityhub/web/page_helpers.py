@@ -37,6 +37,7 @@ from cityhub.datastore.schemas import TableSchema
 from cityhub.errors import CityHubError, NotAuthorized, ValidationError
 from cityhub.geo import DISTRICT_NAMES
 from cityhub.settings import get_settings
+from cityhub.urls import link_url
 from cityhub.web import i18n
 from cityhub.web.deps import call, error_response, lang
 from cityhub.web.markdown import plain
@@ -83,7 +84,7 @@ def _number(n: int | float | None) -> str:
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.ChainableUndefined)
-    env.filters.update(markdown=markdown, plain=plain, local=_local, filesize=_filesize, number=_number)
+    env.filters.update(markdown=markdown, plain=plain, local=_local, filesize=_filesize, number=_number, link=link_url)
     env.globals.update(THEMES=THEMES, THEME_BY_SLUG=THEME_BY_SLUG, SHARING_CLASSES=SHARING_CLASSES,
                        OPENING_CLASSES=OPENING_CLASSES, UPDATE_CYCLES=tuple(UPDATE_CYCLES),
                        RESOURCE_FORMATS=RESOURCE_FORMATS, SHARING_METHODS=SHARING_METHODS, LICENSES=LICENSES,

@@ -587,6 +587,8 @@ def _json_object(raw: bytes | str) -> dict[str, Any]:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequest(f"JSON Error: Error decoding JSON data. Error: {exc!r}") from None
+    except RecursionError:  # bodies are depth-checked in web/bodies.py; this is a JSON document in a form field
+        raise BadRequest("JSON Error: the JSON document is nested too deeply") from None
     if not isinstance(data, dict):
         raise BadRequest(f"JSON Error: Request data JSON decoded to {data!r} but it needs to be a dictionary.")
     return data
