@@ -425,7 +425,7 @@ def main() -> None:
         if parquet.is_file():
             import duckdb
 
-            from cityhub.datastore.query import _duck_type_name
+            from cityhub.datastore.query.engine import duck_type_name as _duck_type_name
 
             con = duckdb.connect(":memory:")
             desc = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(parquet)]).fetchall()

@@ -676,7 +676,7 @@ def test_search_timeout_maps_to_query_error(t200k: TableRef) -> None:
 
 def test_indexed_totals_equal_counted_totals(main: TableRef, tmp_path: Path) -> None:
     """Equality totals on one column come from the value-count index; they must equal a real count."""
-    import cityhub.datastore.query as query
+    from cityhub.datastore.query import rows as query
 
     cases: list[dict] = [
         {"所属区": "天河区"}, {"所属区": ["天河区", "海珠区"]}, {"所属区": "不存在区"},

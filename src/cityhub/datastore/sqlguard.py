@@ -24,7 +24,7 @@ The rules, in order (the first that fails is reported):
    every base-table reference must be a single plain name (no schema/catalog qualification) and,
    unless it names a CTE in scope, is reported; string literals used as tables
    (``FROM '/etc/passwd'``) and system views are table names too and so must resolve like any
-   other — the caller (``query.run_sql``) resolves each name and refuses unknown ones.
+   other — the caller (``query.sql.run_sql``) resolves each name and refuses unknown ones.
 
 This module is the first line of defence; the sandboxed connection in ``query`` is the second.
 """

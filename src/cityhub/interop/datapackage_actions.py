@@ -214,7 +214,7 @@ def zip_chunks(descriptor: bytes, files: list[tuple[str, Path]],
                stamp: Stamp = (1980, 1, 1, 0, 0, 0)) -> Iterator[bytes]:
     """A zip of ``datapackage.json`` and ``files`` (archive name, local path), produced as it is read: zipfile
     writes to a non-seekable sink (sizes and CRCs go in data descriptors), so memory holds about one chunk."""
-    sink = query._Drain()
+    sink = query.Drain()
     opened = [(name, path.open("rb")) for name, path in files]  # opened now: a file replaced later still streams
     try:
         with zipfile.ZipFile(sink, "w") as zf:  # a write-only, non-seekable file object

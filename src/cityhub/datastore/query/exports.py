@@ -1,0 +1,311 @@
+"""Streamed exports of a (filtered) table: CSV, XLSX, JSON and Parquet, read one record batch at a
+time; and the whole-table CSV written once per table version."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import io
+import json
+import math
+import os
+import re
+import tempfile
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from .engine import (
+    TableRef,
+    TimeLimit,
+    abspath,
+    check_limit,
+    err,
+    first_line,
+    jsonable,
+    quote_ident,
+    sql_literal,
+    table_sandbox,
+)
+from .params import parse_fields, parse_sort, select_list, where
+
+XLSX_MAX_ROWS = 1_048_575  # 1,048,576 sheet rows minus the header
+EXPORT_FORMATS = ("csv", "xlsx", "json", "parquet")
+_BOM = b"\xef\xbb\xbf"
+_CHUNK = 1 << 20
+
+
+class Drain:
+    """A write-only file object whose bytes are taken out as they arrive."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._pos = 0
+        self.closed = False
+
+    def write(self, data: Any) -> int:
+        b = bytes(data)
+        self._parts.append(b)
+        self._pos += len(b)
+        return len(b)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def readable(self) -> bool:
+        return False
+
+    def take(self) -> bytes:
+        out = b"".join(self._parts)
+        self._parts = []
+        return out
+
+
+def export(
+    table: TableRef,
+    fmt: Literal["csv", "xlsx", "json", "parquet"],
+    *,
+    filters: Mapping[str, Any] | None = None,
+    q: str | Mapping[str, Any] | None = None,
+    fields: Sequence[str] | None = None,
+    sort: str | None = None,
+    bom: bool = False,
+    limit: int | None = None,
+    batch_rows: int = 50_000,
+    temp_dir: Path | None = None,
+) -> Iterator[bytes]:
+    """Stream the (filtered) table as ``fmt``. Arguments are validated now (QueryError raised by
+    this call); the returned iterator reads record batches one at a time and yields bytes."""
+    if fmt not in EXPORT_FORMATS:
+        raise err(
+            "invalid",
+            "导出格式必须是 csv、xlsx、json 或 parquet。",
+            "fmt must be csv, xlsx, json or parquet.",
+            "format",
+        )
+    types = table.column_types()
+    names = parse_fields(types, fields)
+    order = parse_sort(types, sort)
+    conds, params = where(types, filters, q)
+    if limit is not None:
+        limit = check_limit(limit, "limit", 0, 2**62)
+    batch_rows = check_limit(batch_rows, "batch_rows", 1, 1_000_000)
+    mode = fmt if fmt in ("csv", "json") else "plain"
+    sql = f"SELECT {select_list(names, types, mode=mode)} FROM {quote_ident(table.resource_id)}"
+    if conds:
+        sql += " WHERE " + " AND ".join(conds)
+    if order and order != [("_id", "asc")]:
+        sql += " ORDER BY " + ", ".join(f"{quote_ident(c)} {d.upper()} NULLS LAST" for c, d in order)
+        if all(c != "_id" for c, _ in order):
+            sql += ', "_id" ASC'
+    # otherwise file order = ascending _id, kept by DuckDB's insertion-order preservation
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    if fmt == "json":
+        # DuckDB renders each row as a JSON object (far faster than Python json.dumps per row)
+        sql = f"SELECT to_json(_r) AS _j FROM ({sql}) AS _r"
+    if fmt == "xlsx":
+        if conds:
+            with (
+                table_sandbox(table) as conn,
+                TimeLimit(conn, 30.0, {abspath(table.path): table.resource_id}),
+            ):
+                got = conn.execute(
+                    f"SELECT count(*) FROM {quote_ident(table.resource_id)} WHERE " + " AND ".join(conds),
+                    params[: len(params) - (1 if limit is not None else 0)],
+                ).fetchone()
+                n = int(got[0]) if got else 0
+        else:
+            n = int(table.rows)
+        if limit is not None:
+            n = min(n, limit)
+        if n > XLSX_MAX_ROWS:
+            raise err(
+                "too_large",
+                f"Excel 最多 {XLSX_MAX_ROWS} 行，本次导出有 {n} 行，请改用 CSV 或缩小范围。",
+                f"Excel holds at most {XLSX_MAX_ROWS} rows; this export has {n}. Use CSV or filter.",
+                "format",
+            )
+    return _export_iter(table, fmt, sql, params, names, bom, batch_rows, temp_dir)
+
+
+def _export_iter(
+    table: TableRef,
+    fmt: str,
+    sql: str,
+    params: list[Any],
+    names: list[str],
+    bom: bool,
+    batch_rows: int,
+    temp_dir: Path | None,
+) -> Iterator[bytes]:
+    with table_sandbox(table) as conn:
+        try:
+            reader = conn.sql(sql, params=params).to_arrow_reader(batch_rows)
+        except duckdb.Error as e:
+            raise err("query_failed", "导出失败。", f"The export failed: {first_line(e)}") from e
+        if fmt == "csv":
+            yield from _csv_chunks(reader, bom)
+        elif fmt == "json":
+            yield from _json_chunks(reader)
+        elif fmt == "parquet":
+            yield from _parquet_chunks(reader)
+        else:
+            yield from _xlsx_chunks(reader, names, temp_dir)
+
+
+def _csv_chunks(reader: pa.RecordBatchReader, bom: bool) -> Iterator[bytes]:
+    first = True
+    for batch in reader:
+        if batch.num_rows == 0 and not first:
+            continue
+        buf = io.BytesIO()
+        if first and bom:
+            buf.write(_BOM)
+        pacsv.write_csv(batch, buf, pacsv.WriteOptions(include_header=first))
+        first = False
+        yield buf.getvalue()
+    if first:
+        buf = io.BytesIO()
+        if bom:
+            buf.write(_BOM)
+        pacsv.write_csv(reader.schema.empty_table(), buf, pacsv.WriteOptions(include_header=True))
+        yield buf.getvalue()
+
+
+def _json_chunks(reader: pa.RecordBatchReader) -> Iterator[bytes]:
+    """A JSON array, one object per line; each batch is one chunk."""
+    first = True
+    for batch in reader:
+        if batch.num_rows == 0:
+            continue
+        parts = batch.column(0).to_pylist()
+        yield (("[\n" if first else ",\n") + ",\n".join(parts)).encode("utf-8")
+        first = False
+    yield b"[]" if first else b"\n]\n"
+
+
+def _parquet_chunks(reader: pa.RecordBatchReader) -> Iterator[bytes]:
+    sink = Drain()
+    writer = pq.ParquetWriter(sink, reader.schema, compression="zstd")
+    try:
+        for batch in reader:
+            if batch.num_rows == 0:
+                continue
+            writer.write_batch(batch)
+            data = sink.take()
+            if data:
+                yield data
+    finally:
+        writer.close()
+    data = sink.take()
+    if data:
+        yield data
+
+
+_XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _xlsx_chunks(reader: pa.RecordBatchReader, names: list[str], temp_dir: Path | None) -> Iterator[bytes]:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    fd, tmp_name = tempfile.mkstemp(suffix=".xlsx", dir=temp_dir)
+    os.close(fd)
+    try:
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet(title="data")
+
+        def text_cell(s: str) -> Any:
+            c = WriteOnlyCell(ws, value=None)
+            c.value = _XLSX_ILLEGAL.sub("", s)[:32767]
+            c.data_type = "s"  # never a formula, even if it starts with "="
+            return c
+
+        def cell(v: Any) -> Any:
+            if isinstance(v, str):
+                return (
+                    text_cell(v)
+                    if (v[:1] in ("=", "+", "-", "@") or _XLSX_ILLEGAL.search(v) or len(v) > 32767)
+                    else v
+                )
+            if isinstance(v, dt.datetime) and v.tzinfo is not None:
+                return v.replace(tzinfo=None)
+            if isinstance(v, float) and not math.isfinite(v):
+                return None
+            if isinstance(v, (dict, list)):
+                return json.dumps(jsonable(v), ensure_ascii=False)
+            return v
+
+        ws.append([text_cell(n) for n in names])
+        for batch in reader:
+            for row in batch.to_pylist():
+                ws.append([cell(v) for v in row.values()])
+        wb.save(tmp_name)
+        with open(tmp_name, "rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                yield chunk
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+
+
+def full_csv_path(table: TableRef, cache_dir: Path, *, threads: int = 2) -> Path:
+    """The whole table as CSV (header, UTF-8, no BOM), written once per table version with DuckDB
+    ``COPY`` and reused; older cached versions of the same resource are removed."""
+    src = abspath(table.path)
+    try:
+        st = os.stat(src)
+    except OSError as e:
+        raise err("unavailable", "数据表文件不存在。", "The table file is missing.") from e
+    key = hashlib.sha256(f"{src}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    safe_rid = re.sub(r"[^A-Za-z0-9_-]", "_", table.resource_id)[:80] or "table"
+    cache_dir = Path(cache_dir)
+    target = cache_dir / f"{safe_rid}-{key}.csv"
+    if target.is_file():
+        return target
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = cache_dir / f".{safe_rid}-{key}.{uuid.uuid4().hex}.tmp"
+    types = table.column_types()
+    cols = ", ".join(quote_ident(n) for n in types)
+    conn = duckdb.connect(":memory:")
+    try:
+        conn.execute(f"SET threads={int(threads)}")
+        conn.execute("SET memory_limit='1GB'")
+        conn.execute("SET python_enable_replacements=false")
+        conn.execute(
+            f"COPY (SELECT {cols} FROM read_parquet({sql_literal(src)})) TO {sql_literal(str(tmp))} "
+            "(FORMAT csv, HEADER true)"
+        )
+        os.replace(tmp, target)
+    except duckdb.Error as e:
+        raise err("query_failed", "生成 CSV 失败。", f"Writing the CSV failed: {first_line(e)}") from e
+    finally:
+        conn.close()
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    for old in cache_dir.glob(f"{safe_rid}-*.csv"):
+        if old != target and re.fullmatch(re.escape(safe_rid) + r"-[0-9a-f]{16}\.csv", old.name):
+            with contextlib.suppress(OSError):
+                old.unlink()
+    return target

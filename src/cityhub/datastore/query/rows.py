@@ -1,0 +1,352 @@
+"""Row search (CKAN ``datastore_search``): filters, full-text q, fields, sort, offset or keyset-cursor
+paging and exact totals (from the value-count index where it applies)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import collections
+import io
+import os
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from .engine import (
+    QueryError,
+    TableRef,
+    TimeLimit,
+    abspath,
+    check_limit,
+    err,
+    jsonable,
+    quote_ident,
+    table_sandbox,
+)
+from .params import check_column, coerce_value, parse_fields, parse_sort, result_fields, select_list, where
+
+CKAN_LIMIT = 32_000
+CSV_LIMIT = 1_000_000
+#: filtered search pages up to this many rows use the two-phase plan (ids first, then their rows)
+TWO_PHASE_MAX_ROWS = 1_000
+#: ... and fetch their rows by `_id` range when the ids lie within this many rows (~2 row groups)
+TWO_PHASE_MAX_SPAN = 250_000
+#: Exact totals for equality filters on one column come from a value-count index (one GROUP BY per
+#: table version and column, built on first use and kept in memory); columns with more distinct values
+#: than this, judged on a sample first, are counted by a scan as before.
+COUNT_INDEX_MAX_GROUPS = 20_000
+COUNT_INDEX_TYPES = ("string", "integer", "date", "boolean")
+COUNT_INDEX_CACHE = 64
+
+
+def encode_cursor(last_id: int, direction: str = "asc") -> str:
+    raw = f"v1:{'a' if direction == 'asc' else 'd'}:{int(last_id)}".encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    def bad() -> QueryError:
+        return err("invalid_cursor", "分页游标无效。", "The paging cursor is not valid.", "cursor")
+
+    if (
+        not isinstance(cursor, str)
+        or not 0 < len(cursor) <= 64
+        or not re.fullmatch(r"[A-Za-z0-9_-]+", cursor)
+    ):
+        raise bad()
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError) as e:
+        raise bad() from e
+    m = re.fullmatch(r"v1:([ad]):(-?\d{1,19})", raw)
+    if not m:
+        raise bad()
+    return int(m.group(2)), ("asc" if m.group(1) == "a" else "desc")
+
+
+def _csv_text(tbl: pa.Table, header: bool) -> str:
+    buf = io.BytesIO()
+    pacsv.write_csv(tbl, buf, pacsv.WriteOptions(include_header=header))
+    return buf.getvalue().decode("utf-8")
+
+
+_count_index: collections.OrderedDict[tuple[Any, ...], dict[Any, int] | None] = collections.OrderedDict()
+_count_index_lock = threading.Lock()
+
+
+def _index_key(table: TableRef, column: str) -> tuple[Any, ...] | None:
+    try:
+        st = os.stat(abspath(table.path))
+    except OSError:
+        return None
+    return (abspath(table.path), st.st_size, st.st_mtime_ns, column)
+
+
+def _value_counts(conn: duckdb.DuckDBPyConnection, table: TableRef, column: str) -> dict[Any, int] | None:
+    """{value: rows} of ``column`` (None: too many distinct values for an index)."""
+    key = _index_key(table, column)
+    if key is None:
+        return None
+    with _count_index_lock:
+        if key in _count_index:
+            _count_index.move_to_end(key)
+            return _count_index[key]
+    view, ident = quote_ident(table.resource_id), quote_ident(column)
+    counts: dict[Any, int] | None = None
+    sample = conn.execute(
+        f"SELECT count(DISTINCT {ident}) FROM (SELECT {ident} FROM {view} LIMIT {COUNT_INDEX_MAX_GROUPS * 2})"
+    ).fetchone()
+    if sample is not None and int(sample[0]) <= COUNT_INDEX_MAX_GROUPS:
+        rows = conn.execute(
+            f"SELECT {ident}, count(*) FROM {view} GROUP BY {ident} LIMIT {COUNT_INDEX_MAX_GROUPS + 1}"
+        ).fetchall()
+        if len(rows) <= COUNT_INDEX_MAX_GROUPS:
+            counts = {v: int(n) for v, n in rows}
+    with _count_index_lock:
+        _count_index[key] = counts
+        while len(_count_index) > COUNT_INDEX_CACHE:
+            _count_index.popitem(last=False)
+    return counts
+
+
+def _indexed_total(
+    conn: duckdb.DuckDBPyConnection,
+    table: TableRef,
+    types: Mapping[str, str],
+    filters: Mapping[str, Any] | None,
+    q: Any,
+) -> int | None:
+    """The exact total of a search whose only condition is equality on one column, from the index."""
+    if q is not None or not isinstance(filters, Mapping) or len(filters) != 1:
+        return None
+    ((name, raw),) = filters.items()
+    col = check_column(types, name, "filters")
+    typ = types[col]
+    if typ not in COUNT_INDEX_TYPES or col == "_id":
+        return None
+    values = list(raw) if isinstance(raw, (list, tuple)) else [raw]
+    wanted = {None if v is None else coerce_value(v, typ, col, "filters") for v in values}
+    counts = _value_counts(conn, table, col)
+    if counts is None:
+        return None
+    return sum(counts.get(v, 0) for v in wanted)
+
+
+def search(
+    table: TableRef,
+    *,
+    filters: Mapping[str, Any] | None = None,
+    q: str | Mapping[str, Any] | None = None,
+    fields: Sequence[str] | None = None,
+    sort: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    include_total: bool = True,
+    distinct: bool = False,
+    cursor: str | None = None,
+    records_format: Literal["objects", "lists", "csv"] = "objects",
+    timeout_s: float = 5.0,
+) -> dict[str, Any]:
+    """CKAN ``datastore_search``: equality filters, full-text q, fields, sort, offset or keyset paging."""
+    if records_format not in ("objects", "lists", "csv"):
+        raise err(
+            "invalid",
+            "records_format 必须是 objects、lists 或 csv。",
+            "records_format must be objects, lists or csv.",
+            "records_format",
+        )
+    limit = check_limit(limit, "limit", 0, CSV_LIMIT if records_format == "csv" else CKAN_LIMIT)
+    offset = check_limit(offset, "offset", 0, 2**62)
+    types = table.column_types()
+    names = parse_fields(types, fields)
+    order = parse_sort(types, sort)
+    conds, wparams = where(types, filters, q)
+    distinct = bool(distinct)
+
+    keyset_dir: str | None = None
+    after: int | None = None
+    if cursor is not None:
+        after, cdir = decode_cursor(cursor)
+        if distinct:
+            raise err(
+                "invalid_cursor",
+                "distinct 查询不能使用游标分页。",
+                "A cursor cannot be used with distinct.",
+                "cursor",
+            )
+        if order and order != [("_id", cdir)]:
+            raise err(
+                "invalid_cursor",
+                "游标分页只能按 _id 排序。",
+                "Cursor paging requires sorting by _id (in the cursor's direction).",
+                "cursor",
+            )
+        if offset:
+            raise err(
+                "invalid", "游标分页不能同时使用 offset。", "offset cannot be combined with cursor.", "offset"
+            )
+        keyset_dir = cdir
+    elif not distinct and (not order or (len(order) == 1 and order[0][0] == "_id")):
+        keyset_dir = order[0][1] if order else "asc"
+
+    if distinct:
+        for col, _ in order:
+            if col not in names:
+                raise err(
+                    "invalid_sort",
+                    f"distinct 查询只能按所选列排序，{col} 不在 fields 中。",
+                    f"With distinct, sort columns must be among fields; {col} is not.",
+                    "sort",
+                )
+        order_sql = [f"{quote_ident(c)} {d.upper()} NULLS LAST" for c, d in order] or [
+            f"{quote_ident(c)} ASC NULLS LAST" for c in names
+        ]
+    elif keyset_dir == "asc":
+        # The file is stored in ascending _id order and DuckDB preserves insertion order for queries
+        # without ORDER BY, so no sort is needed (and LIMIT stops the scan early).
+        order_sql = []
+    elif keyset_dir == "desc":
+        order_sql = ['"_id" DESC']
+    else:
+        order_sql = [f"{quote_ident(c)} {d.upper()} NULLS LAST" for c, d in order]
+        if all(c != "_id" for c, _ in order):
+            order_sql.append('"_id" ASC')
+
+    sel_names = list(names)
+    hidden_id = keyset_dir is not None and "_id" not in names
+    if hidden_id:
+        sel_names.append("_id")
+    page_conds = list(conds)
+    page_params = list(wparams)
+    if after is not None:
+        page_conds.append('"_id" > ?' if keyset_dir == "asc" else '"_id" < ?')
+        page_params.append(after)
+    view = quote_ident(table.resource_id)
+    sel_sql = select_list(sel_names, types, mode="csv" if records_format == "csv" else "plain")
+    sql = f"SELECT {'DISTINCT ' if distinct else ''}{sel_sql} FROM {view}"
+    if page_conds:
+        sql += " WHERE " + " AND ".join(page_conds)
+    if order_sql:
+        sql += " ORDER BY " + ", ".join(order_sql)
+    sql += " LIMIT ? OFFSET ?"
+    page_params += [limit, offset]
+
+    # Two-phase plan for filtered pages: (1) the page's _ids, reading only the filter and sort
+    # columns; (2) the selected columns of just those rows, where `_id BETWEEN min AND max` lets
+    # the Parquet row-group statistics (the file is in _id order) skip nearly every row group.
+    two_phase = bool(page_conds) and not distinct and 0 < limit <= TWO_PHASE_MAX_ROWS
+    id_sql = f'SELECT "_id" FROM {view} WHERE ' + " AND ".join(page_conds)
+    if order_sql:
+        id_sql += " ORDER BY " + ", ".join(order_sql)
+    id_sql += " LIMIT ? OFFSET ?"
+    extra_id = two_phase and "_id" not in sel_names
+    fetch_names = [*sel_names, "_id"] if extra_id else sel_names
+    fetch_list = select_list(fetch_names, types, mode="csv" if records_format == "csv" else "plain")
+    id_pos = fetch_names.index("_id") if "_id" in fetch_names else -1
+
+    total: int | None = None
+    records: Any
+    next_cursor: str | None = None
+    with (
+        table_sandbox(table) as conn,
+        TimeLimit(conn, timeout_s, {abspath(table.path): table.resource_id}),
+    ):
+        arrow: pa.Table | None = None
+        rows: list[tuple[Any, ...]] = []
+        if limit == 0:
+            pass
+        elif two_phase:
+            ids = [int(r[0]) for r in conn.execute(id_sql, page_params).fetchall()]
+            if ids:
+                lo, hi = min(ids), max(ids)
+                if hi - lo <= TWO_PHASE_MAX_SPAN:
+                    # a few row groups: read just those, pick the rows by _id
+                    fetch_sql = (
+                        f'SELECT {fetch_list} FROM {view} WHERE "_id" BETWEEN ? AND ? '
+                        f'AND "_id" IN ({", ".join("?" for _ in ids)})'
+                    )
+                    fetch_params: list[Any] = [lo, hi, *ids]
+                else:
+                    # scattered matches: the filtered scan (its filter skips most decoding) beats
+                    # reading every row group the ids touch; the _id range still cuts the tail
+                    fetch_sql = f"SELECT {fetch_list} FROM {view} WHERE " + " AND ".join(conds)
+                    if keyset_dir is not None:
+                        # in _id order the matches within [lo, hi] are exactly the page
+                        fetch_sql += ' AND "_id" BETWEEN ? AND ?'
+                        fetch_params = [*wparams, lo, hi]
+                    else:
+                        fetch_sql += f' AND "_id" IN ({", ".join("?" for _ in ids)})'
+                        fetch_params = [*wparams, *ids]
+                pos = {v: i for i, v in enumerate(ids)}
+                if records_format == "csv":
+                    got = conn.sql(fetch_sql, params=fetch_params).to_arrow_table()
+                    order_idx = sorted(range(got.num_rows), key=lambda k: pos[got.column(id_pos)[k].as_py()])
+                    arrow = got.take(pa.array(order_idx, type=pa.int64()))
+                    if extra_id:
+                        arrow = arrow.remove_column(id_pos)
+                else:
+                    rows = conn.execute(fetch_sql, fetch_params).fetchall()
+                    rows.sort(key=lambda r: pos[r[id_pos]])
+                    if extra_id:
+                        rows = [r[:id_pos] for r in rows]
+            elif records_format == "csv":  # no rows: just the schema
+                arrow = conn.sql(f"SELECT {fetch_list} FROM {view} WHERE FALSE").to_arrow_table()
+                if extra_id:
+                    arrow = arrow.remove_column(id_pos)
+        elif records_format == "csv":
+            arrow = conn.sql(sql, params=page_params).to_arrow_table()
+        else:
+            rows = conn.execute(sql, page_params).fetchall()
+        if include_total:
+            if not conds and not distinct:
+                total = int(table.rows)
+            elif not distinct and (indexed := _indexed_total(conn, table, types, filters, q)) is not None:
+                total = indexed
+            else:
+                base = f"SELECT {'DISTINCT ' if distinct else ''}{select_list(names, types)} FROM {view}"
+                if conds:
+                    base += " WHERE " + " AND ".join(conds)
+                count_sql = (
+                    f"SELECT count(*) FROM ({base})"
+                    if distinct
+                    else f"SELECT count(*) FROM {view}" + (" WHERE " + " AND ".join(conds) if conds else "")
+                )
+                got = conn.execute(count_sql, wparams).fetchone()
+                total = int(got[0]) if got else 0
+
+    n_rows = arrow.num_rows if arrow is not None else len(rows)
+    if keyset_dir is not None and limit > 0 and n_rows == limit:
+        if arrow is not None:
+            last_id = arrow.column(len(sel_names) - 1 if hidden_id else names.index("_id"))[-1].as_py()
+        else:
+            last_id = rows[-1][-1] if hidden_id else rows[-1][names.index("_id")]
+        next_cursor = encode_cursor(int(last_id), keyset_dir)
+
+    if records_format == "csv":
+        if arrow is None:
+            records = ""
+        else:
+            if hidden_id:
+                arrow = arrow.remove_column(arrow.num_columns - 1)
+            records = _csv_text(arrow, header=False)
+    else:
+        cut = len(names)
+        if records_format == "lists":
+            records = [[jsonable(v) for v in r[:cut]] for r in rows]
+        else:
+            records = [{n: jsonable(v) for n, v in zip(names, r[:cut], strict=False)} for r in rows]
+
+    return {
+        "fields": result_fields(names, types),
+        "records": records,
+        "total": total,
+        "total_was_estimated": False,
+        "limit": limit,
+        "offset": offset,
+        "next_cursor": next_cursor,
+    }
