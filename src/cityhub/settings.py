@@ -80,10 +80,41 @@ class Settings(BaseSettings):
         "it. Empty: $CITYHUB_HOME/audit-head.json. Put it where the database's administrators cannot write.")
     search_rows_max: int = Field(1000, description="Largest page size of package_search.")
     datastore_auto_load: bool = Field(True, description="Load uploaded tabular resources into the datastore.")
-    datastore_sql_timeout_s: float = Field(5.0, description="Time limit of datastore SQL and searches, in seconds.")
+    datastore_sql_timeout_s: float = Field(
+        5.0,
+        description="Deadline of one datastore search, aggregate, statistics or SQL query, in seconds: DuckDB is "
+        "interrupted (a user-SQL worker process that does not stop is killed).",
+    )
     datastore_row_cap: int = Field(10000, description="Most rows datastore_search_sql returns.")
-    datastore_memory_limit: str = Field("1GB", description="DuckDB memory limit for one load or query.")
+    datastore_memory_limit: str = Field(
+        "1GB",
+        description="DuckDB memory limit of one load or query; a user-SQL worker process is also capped by the "
+        "kernel at this plus 256 MiB.",
+    )
     datastore_threads: int = Field(2, description="DuckDB threads for one load or query.")
+    datastore_max_result_mb: int = Field(
+        32,
+        description="Most MiB of values one datastore search, aggregate, statistics or SQL answer may hold, "
+        "counted while the rows stream out of DuckDB; past it the query stops with an error.",
+    )
+    datastore_export_timeout_s: float = Field(
+        300.0,
+        description="DuckDB working time allowed to one streamed download, in seconds (time spent waiting for "
+        "the client does not count).",
+    )
+    datastore_temp_max_mb: int = Field(
+        4096,
+        description="Most MiB one query may spill to disk (DuckDB max_temp_directory_size, under "
+        "$CITYHUB_HOME/datastore/tmp/duckdb).",
+    )
+    datastore_query_slots: int = Field(
+        2,
+        description="Datastore queries that may run at once on this machine, all server processes together "
+        "(0: no cap); each may use the memory limit.",
+    )
+    datastore_queue_wait_s: float = Field(
+        2.0, description="How long a datastore query waits for a free slot before a 429 'busy, retry' answer."
+    )
     datastore_max_columns: int = Field(1000, description="Widest table a load accepts.")
     jobs_inline: bool = Field(False, description="Run background jobs in the caller's thread (tests, scripts).")
     load_workers: int = Field(

@@ -23,7 +23,7 @@ from cityhub.datastore import schemas as s
 from cityhub.datastore.ingest import IngestError, IngestOptions, ingest
 from cityhub.datastore.models import DatastoreTable, DatastoreVersion
 from cityhub.db import session_scope, utcnow
-from cityhub.errors import Conflict, NotAuthorized, NotFound, ValidationError
+from cityhub.errors import CityHubError, Conflict, NotAuthorized, NotFound, TooManyRequests, ValidationError
 from cityhub.settings import get_settings
 from cityhub.storage import get_storage
 
@@ -76,7 +76,24 @@ def _count(ctx: Context, rid: str, kind: str) -> None:
         record_usage(res.dataset_id, kind)
 
 
-def _query_error(exc: query.QueryError) -> ValidationError:
+def query_limits() -> query.Limits:
+    """What one datastore query may use, from the settings (see ``query.Limits``)."""
+    s = get_settings()
+    return query.Limits(
+        timeout_s=s.datastore_sql_timeout_s, memory_limit=s.datastore_memory_limit, threads=s.datastore_threads,
+        max_result_bytes=s.datastore_max_result_mb << 20, temp_dir=s.datastore_dir / "tmp" / "duckdb",
+        max_temp_bytes=s.datastore_temp_max_mb << 20, export_timeout_s=s.datastore_export_timeout_s,
+        slots=s.datastore_query_slots, slots_dir=s.datastore_dir / "tmp" / "slots",
+        queue_wait_s=s.datastore_queue_wait_s)
+
+
+#: seconds a client is told to wait (Retry-After) when every query slot is taken
+BUSY_RETRY_AFTER_S = 2
+
+
+def _query_error(exc: query.QueryError) -> CityHubError:
+    if exc.code == "busy":
+        return TooManyRequests(exc.message, exc.message_en, retry_after=BUSY_RETRY_AFTER_S)
     fld = getattr(exc, "field", None) or getattr(exc, "code", "query")
     return ValidationError(exc.message, exc.message_en, fields={str(fld): [exc.message_en]})
 
@@ -317,7 +334,7 @@ def datastore_search(ctx: Context, p: s.SearchIn) -> dict[str, Any]:
     try:
         out = query.search(table_ref(v), filters=p.filters, q=p.q, fields=p.fields, sort=p.sort, limit=p.limit,
                            offset=p.offset, include_total=p.include_total, distinct=p.distinct, cursor=p.cursor,
-                           records_format=p.records_format, timeout_s=get_settings().datastore_sql_timeout_s)
+                           records_format=p.records_format, limits=query_limits())
     except query.QueryError as exc:
         raise _query_error(exc) from None
     _count(ctx, p.resource_id, "api_calls")
@@ -331,7 +348,7 @@ def datastore_aggregate(ctx: Context, p: s.AggregateIn) -> dict[str, Any]:
     v = _live(ctx, p.resource_id)
     try:
         return query.aggregate(table_ref(v), group_by=p.group_by, metrics=p.metrics, filters=p.filters, q=p.q,
-                               limit=p.limit, timeout_s=get_settings().datastore_sql_timeout_s)
+                               limit=p.limit, limits=query_limits())
     except query.QueryError as exc:
         raise _query_error(exc) from None
 
@@ -341,8 +358,7 @@ def datastore_stats(ctx: Context, p: s.StatsIn) -> dict[str, Any]:
     """Column statistics: type, nulls, distinct, min/max/mean, top values, histogram."""
     v = _live(ctx, p.resource_id)
     try:
-        return query.column_stats(table_ref(v), p.column, bins=p.bins,
-                                  timeout_s=get_settings().datastore_sql_timeout_s)
+        return query.column_stats(table_ref(v), p.column, bins=p.bins, limits=query_limits())
     except query.QueryError as exc:
         raise _query_error(exc) from None
 
@@ -363,8 +379,8 @@ def datastore_search_sql(ctx: Context, p: s.SqlIn) -> dict[str, Any]:
 
     settings = get_settings()
     try:
-        out = query.run_sql(p.sql, resolve, timeout_s=settings.datastore_sql_timeout_s,
-                            row_cap=min(p.row_cap, settings.datastore_row_cap))
+        out = query.run_sql(p.sql, resolve, row_cap=min(p.row_cap, settings.datastore_row_cap),
+                            limits=query_limits())
     except query.QueryError as exc:
         if getattr(exc, "code", "") == "not_found":
             raise NotFound(exc.message, exc.message_en) from None
@@ -390,12 +406,14 @@ def datastore_export(ctx: Context, p: s.ExportIn) -> dict[str, Any]:
     unfiltered = not (p.filters or p.q or p.fields or p.sort)
     try:
         if p.format == "csv" and unfiltered:
-            out["path"] = str(query.full_csv_path(ref, get_settings().datastore_dir / "cache"))
+            out["path"] = str(query.full_csv_path(ref, get_settings().datastore_dir / "cache",
+                                                  limits=query_limits()))
             out["prefix"] = b"\xef\xbb\xbf" if p.bom else b""
         else:
             chunks: Iterator[bytes] = query.export(ref, p.format, filters=p.filters, q=p.q, fields=p.fields,
                                                    sort=p.sort, bom=p.bom,
-                                                   temp_dir=get_settings().datastore_dir / "tmp")
+                                                   temp_dir=get_settings().datastore_dir / "tmp",
+                                                   limits=query_limits())
             out["chunks"] = chunks
     except query.QueryError as exc:
         raise _query_error(exc) from None

@@ -31,7 +31,7 @@ from cityhub.catalog.auth import find_dataset
 from cityhub.catalog.models import Dataset, Resource
 from cityhub.context import Context
 from cityhub.datastore import query
-from cityhub.datastore.actions import _live, table_ref
+from cityhub.datastore.actions import _live, query_limits, table_ref
 from cityhub.errors import NotFound
 from cityhub.interop import datapackage as dp
 from cityhub.interop import datapackage_auth as auth
@@ -102,7 +102,8 @@ def _table_entry(ctx: Context, res: Resource, base: str) -> Entry | None:
     except NotFound:
         return None
     try:
-        csv_path = query.full_csv_path(table_ref(version), get_settings().datastore_dir / "cache")
+        csv_path = query.full_csv_path(table_ref(version), get_settings().datastore_dir / "cache",
+                                       limits=query_limits())
     except query.QueryError:
         log.warning("datastore table of resource %s could not be exported", res.id, exc_info=True)
         return None

@@ -1,9 +1,12 @@
 """The shared engine of every datastore query: the table reference, the sandboxed DuckDB connections
 and the limits they run under.
 
-Every query runs on its own in-memory DuckDB connection (``sandbox``): 2 threads, 1 GB memory, a view per
-readable table, then ``allowed_paths`` = those files, external access off, Python replacement scans off,
-extension autoload off and the configuration locked.
+Every query runs on an in-memory DuckDB database (``sandbox``) configured from ``Limits``: its thread
+count, ``memory_limit``, a private spill directory capped by ``max_temp_directory_size`` (or no spilling),
+a view per readable table, then ``allowed_paths`` = those files, external access off, Python replacement
+scans off, extension autoload off and the configuration locked. Around the connection: a slot among the
+machine's concurrent queries (``query_slot``), an interrupt at the deadline (``TimeLimit``) and a cap on
+the bytes of the answer, counted while the rows stream out of DuckDB (``fetch_capped``).
 """
 
 from __future__ import annotations
@@ -13,19 +16,78 @@ import collections
 import contextlib
 import datetime as dt
 import decimal
+import fcntl
+import itertools
 import math
 import os
+import random
+import re
+import shutil
 import threading
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from ..sqlguard import QueryError
 
 TYPE_NAMES = ("integer", "number", "boolean", "date", "datetime", "string")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one query may use. The actions build it from the settings; these defaults suit tests and
+    scripts (no spilling to disk, no cap on concurrent queries)."""
+
+    #: deadline of a search, aggregate, statistics or SQL query (the connection is interrupted)
+    timeout_s: float = 5.0
+    #: DuckDB ``memory_limit`` of one query's database
+    memory_limit: str = "1GB"
+    #: DuckDB ``threads`` of one query's database
+    threads: int = 2
+    #: most bytes of values one answer may hold, counted while the rows stream in
+    max_result_bytes: int = 32 << 20
+    #: where DuckDB may spill (each database gets its own subdirectory); None: no spilling
+    temp_dir: Path | None = None
+    #: DuckDB ``max_temp_directory_size`` of one database
+    max_temp_bytes: int = 1 << 30
+    #: DuckDB working time of one streamed export (waiting for the client does not count)
+    export_timeout_s: float = 300.0
+    #: queries that may run at once (0: no cap); shared by every process using ``slots_dir``
+    slots: int = 0
+    slots_dir: Path | None = None
+    #: how long a query waits for a free slot before it is refused as busy
+    queue_wait_s: float = 2.0
+    #: a user-SQL worker process may use ``memory_limit`` plus this much memory in all (the OS enforces it)
+    process_overhead_bytes: int = 256 << 20
+
+    def with_timeout(self, timeout_s: float | None) -> Limits:
+        return self if timeout_s is None else replace(self, timeout_s=timeout_s)
+
+    def connection_key(self) -> tuple[Any, ...]:
+        """What a cached database was configured with (a different configuration gets another database)."""
+        return (self.memory_limit, self.threads, str(self.temp_dir), self.max_temp_bytes)
+
+    def process_memory_bytes(self) -> int:
+        return parse_bytes(self.memory_limit) + self.process_overhead_bytes
+
+
+DEFAULT_LIMITS = Limits()
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 1 << 10, "mib": 1 << 20,
+          "gib": 1 << 30, "tib": 1 << 40}  # fmt: skip
+
+
+def parse_bytes(text: str) -> int:
+    """``"1GB"`` → 1,000,000,000 (DuckDB's units: KB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*", str(text), re.IGNORECASE)
+    if not m:
+        raise ValueError(f"not a memory size: {text!r}")
+    return int(float(m.group(1)) * _UNITS[(m.group(2) or "").lower()])
 
 
 @dataclass
@@ -98,6 +160,9 @@ def jsonable(v: Any) -> Any:
     if isinstance(v, decimal.Decimal):
         if not v.is_finite():
             return None
+        exponent = v.as_tuple().exponent
+        if isinstance(exponent, int) and exponent >= 0:  # an integer (e.g. DuckDB's HUGEINT sum via Arrow)
+            return int(v)
         f = float(v)
         return f if decimal.Decimal(repr(f)) == v else str(v)
     if isinstance(v, (dt.datetime, dt.date, dt.time)):
@@ -115,19 +180,58 @@ def jsonable(v: Any) -> Any:
 
 # --------------------------------------------------------------------------- connections
 
+_temp_counter = itertools.count(1)
+_swept: set[str] = set()
+_swept_lock = threading.Lock()
+
+
+def _sweep_temp(root: Path) -> None:
+    """Remove spill directories left by processes that no longer run (once per root and process)."""
+    key = str(root)
+    with _swept_lock:
+        if key in _swept:
+            return
+        _swept.add(key)
+    with contextlib.suppress(OSError):
+        for d in root.iterdir():
+            m = re.fullmatch(r"q-(\d+)-\d+", d.name)
+            if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+                shutil.rmtree(d, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def configure(conn: duckdb.DuckDBPyConnection, limits: Limits) -> None:
+    """Threads, memory limit and spill directory of a new database (before its configuration is locked)."""
+    conn.execute(f"SET threads={int(limits.threads)}")
+    conn.execute(f"SET memory_limit={sql_literal(limits.memory_limit)}")
+    if limits.temp_dir is None:
+        conn.execute("SET temp_directory=''")  # nothing spills: a query past memory_limit fails cleanly
+    else:
+        root = Path(limits.temp_dir)
+        root.mkdir(parents=True, exist_ok=True)
+        _sweep_temp(root)
+        # a directory of its own (DuckDB creates it on the first spill and removes it when the database closes)
+        own = root / f"q-{os.getpid()}-{next(_temp_counter)}"
+        conn.execute(f"SET temp_directory={sql_literal(abspath(own))}")
+        conn.execute(f"SET max_temp_directory_size='{int(limits.max_temp_bytes)}B'")
+
 
 def open_sandbox(
-    views: Mapping[str, Path | str],
-    *,
-    threads: int = 2,
-    memory_limit: str = "1GB",
-    metadata_cache: bool = False,
+    views: Mapping[str, Path | str], limits: Limits = DEFAULT_LIMITS, *, metadata_cache: bool = False
 ) -> duckdb.DuckDBPyConnection:
     """A new locked in-memory DuckDB database that can read exactly ``views`` (see ``sandbox``)."""
     conn = duckdb.connect(":memory:")
     try:
-        conn.execute(f"SET threads={int(threads)}")
-        conn.execute(f"SET memory_limit={sql_literal(memory_limit)}")
+        configure(conn, limits)
         conn.execute("SET python_enable_replacements=false")
         conn.execute("SET autoinstall_known_extensions=false")
         conn.execute("SET autoload_known_extensions=false")
@@ -158,7 +262,7 @@ def open_sandbox(
 
 @contextlib.contextmanager
 def sandbox(
-    views: Mapping[str, Path | str], *, threads: int = 2, memory_limit: str = "1GB"
+    views: Mapping[str, Path | str], limits: Limits = DEFAULT_LIMITS
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB connection that can read exactly ``views`` (name → Parquet path).
 
@@ -166,7 +270,7 @@ def sandbox(
     still on, then ``allowed_paths`` lists their files, ``enable_external_access=false`` shuts off
     every other file, extension and URL, and ``lock_configuration`` stops any later SET.
     """
-    conn = open_sandbox(views, threads=threads, memory_limit=memory_limit)
+    conn = open_sandbox(views, limits)
     try:
         yield conn
     finally:
@@ -176,22 +280,70 @@ def sandbox(
 #: one-table sandboxes kept open (LRU): opening a DuckDB database costs 20-60 ms, more than a
 #: selective search; each query gets its own connection (cursor) to the shared, locked database
 TABLE_SANDBOX_CACHE = 16
-_sandbox_cache: collections.OrderedDict[tuple[str, str, int, int], duckdb.DuckDBPyConnection] = (
+_sandbox_cache: collections.OrderedDict[tuple[Any, ...], duckdb.DuckDBPyConnection] = (
     collections.OrderedDict()
 )
 _sandbox_lock = threading.Lock()
+
+
+def timeout_error(timeout_s: float) -> QueryError:
+    return err(
+        "timeout",
+        f"查询超时（超过 {timeout_s:g} 秒），请缩小查询范围。",
+        f"The query took longer than {timeout_s:g} s and was stopped; narrow it down.",
+    )
+
+
+def memory_error(disk: bool = False) -> QueryError:
+    if disk:
+        return err(
+            "too_large",
+            "查询所需内存和临时磁盘空间超出限制，请缩小查询范围。",
+            "The query needs more memory and temporary disk space than allowed; narrow it down.",
+        )
+    return err(
+        "too_large",
+        "查询所需内存（计算或结果）超出限制，请缩小查询范围。",
+        "The query needs more memory than allowed (for its work or its answer); narrow it down.",
+    )
+
+
+def size_text(n: int) -> str:
+    """``33554432`` → ``"32 MB"`` (binary units, as the settings give them)."""
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= size:
+            return f"{round(n / size, 2):g} {unit}"
+    return f"{n} B"
+
+
+def result_too_large(max_bytes: int) -> QueryError:
+    cap = size_text(max_bytes)
+    return err(
+        "too_large",
+        f"查询结果超过 {cap} 的上限，已停止；请减少行数或列数，或改用下载。",
+        f"The answer would exceed the {cap} limit and was stopped; ask for fewer rows or columns, "
+        "or use the download.",
+    )
 
 
 class TimeLimit:
     """Interrupt ``conn`` after ``timeout_s``; map the interrupt (and other DuckDB errors) to QueryError."""
 
     def __init__(
-        self, conn: duckdb.DuckDBPyConnection, timeout_s: float, hide: Mapping[str, str] | None = None
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        timeout_s: float,
+        hide: Mapping[str, str] | None = None,
+        *,
+        shown_s: float | None = None,
     ):
         if not isinstance(timeout_s, (int, float)) or isinstance(timeout_s, bool) or not timeout_s > 0:
             raise err("invalid", "超时时间必须为正数。", "timeout_s must be a positive number.", "timeout_s")
         self.conn = conn
         self.timeout_s = float(timeout_s)
+        self.shown_s = (
+            float(shown_s) if shown_s is not None else self.timeout_s
+        )  # the limit the message names
         self.fired = threading.Event()
         self.hide = dict(hide or {})
         self.timer = threading.Timer(self.timeout_s, self._fire)
@@ -215,51 +367,48 @@ class TimeLimit:
         self.timer.cancel()
         if exc is None or isinstance(exc, QueryError):
             return
+        raise self.translate(exc) from exc
+
+    def translate(self, exc: BaseException) -> QueryError:
+        """The QueryError for an exception raised while this limit was armed."""
         if isinstance(exc, duckdb.InterruptException) or (
-            isinstance(exc, duckdb.Error) and self.fired.is_set()
+            isinstance(exc, (duckdb.Error, pa.ArrowException)) and self.fired.is_set()
         ):
-            raise err(
-                "timeout",
-                f"查询超时（超过 {self.timeout_s:g} 秒），请缩小查询范围。",
-                f"The query took longer than {self.timeout_s:g} s and was stopped; narrow it down.",
-            ) from exc
+            return timeout_error(self.shown_s)
         if isinstance(exc, duckdb.PermissionException):
-            raise err(
+            return err(
                 "forbidden",
                 "查询不得访问其他文件或外部资源。",
                 "The query may not access other files or external resources: " + self._clean(first_line(exc)),
                 "sql",
-            ) from exc
-        if isinstance(exc, duckdb.OutOfMemoryException):
-            raise err(
-                "too_large",
-                "查询所需内存超出限制，请缩小查询范围。",
-                "The query needs more memory than allowed; narrow it down.",
-            ) from exc
-        if isinstance(exc, duckdb.Error):
+            )
+        if isinstance(exc, (duckdb.OutOfMemoryException, MemoryError, pa.ArrowMemoryError)):
+            return memory_error(disk="max_temp_directory_size" in str(exc))
+        if isinstance(exc, (duckdb.Error, pa.ArrowException)):
             msg = self._clean(first_line(exc))
-            raise err("query_failed", f"查询失败：{msg}", f"The query failed: {msg}", "sql") from exc
+            return err("query_failed", f"查询失败：{msg}", f"The query failed: {msg}", "sql")
+        raise exc
 
 
 @contextlib.contextmanager
-def table_sandbox(table: TableRef) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection to the cached sandbox of ``table`` (keyed by id, path, size and mtime, so a
-    replaced file gets a fresh database). Same settings and lock as ``sandbox``; the Parquet footer
-    is cached across queries."""
+def table_sandbox(table: TableRef, limits: Limits = DEFAULT_LIMITS) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the cached sandbox of ``table`` (keyed by id, path, size, mtime and the limits'
+    connection settings, so a replaced file gets a fresh database). Same settings and lock as
+    ``sandbox``; the Parquet footer is cached across queries."""
     path = abspath(table.path)
     try:
         st = os.stat(path)
     except OSError:
-        with sandbox({table.resource_id: table.path}) as conn:  # raises "unavailable"
+        with sandbox({table.resource_id: table.path}, limits) as conn:  # raises "unavailable"
             yield conn
         return
-    key = (table.resource_id, path, st.st_size, st.st_mtime_ns)
+    key = (table.resource_id, path, st.st_size, st.st_mtime_ns, limits.connection_key())
     with _sandbox_lock:
         base = _sandbox_cache.get(key)
         if base is not None:
             _sandbox_cache.move_to_end(key)
     if base is None:
-        base = open_sandbox({table.resource_id: path}, metadata_cache=True)
+        base = open_sandbox({table.resource_id: path}, limits, metadata_cache=True)
         with _sandbox_lock:
             other = _sandbox_cache.get(key)
             if other is not None:  # another thread opened it meanwhile
@@ -276,6 +425,147 @@ def table_sandbox(table: TableRef) -> Iterator[duckdb.DuckDBPyConnection]:
         yield conn
     finally:
         conn.close()
+
+
+# --------------------------------------------------------------------------- concurrent queries
+
+
+def busy_error() -> QueryError:
+    return err(
+        "busy",
+        "数据查询繁忙（同时运行的查询已达上限），请稍后重试。",
+        "The datastore is busy (the most queries that may run at once are running); retry in a moment.",
+    )
+
+
+class _Slots:
+    """``n`` slots shared by the threads of this process (a semaphore) and, with a directory, by every
+    process on the machine (``n`` lock files; ``flock`` locks are released by the kernel when a process
+    dies, so a crash never leaks a slot)."""
+
+    def __init__(self, n: int, directory: Path | None) -> None:
+        self.n = n
+        self.directory = directory
+        self.local = threading.BoundedSemaphore(n)
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+
+    def _try_lock(self) -> int | None:
+        assert self.directory is not None
+        for i in random.sample(range(self.n), self.n):
+            fd = os.open(self.directory / f"slot-{i}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            return fd
+        return None
+
+    @contextlib.contextmanager
+    def hold(self, wait_s: float) -> Iterator[None]:
+        deadline = time.monotonic() + max(0.0, wait_s)
+        if not self.local.acquire(timeout=max(0.0, wait_s)):
+            raise busy_error()
+        fd: int | None = None
+        try:
+            if self.directory is not None:
+                pause = 0.002
+                while (fd := self._try_lock()) is None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise busy_error()
+                    time.sleep(min(pause, left))
+                    pause = min(pause * 2, 0.05)
+            yield
+        finally:
+            if fd is not None:
+                os.close(fd)  # releases the lock
+            self.local.release()
+
+
+_slot_pools: dict[tuple[int, str], _Slots] = {}
+_slot_pools_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def query_slot(limits: Limits, wait_s: float | None = None) -> Iterator[None]:
+    """Hold one of the ``limits.slots`` query slots while the block runs; wait at most ``wait_s``
+    (default ``limits.queue_wait_s``) for one, then refuse with ``busy``."""
+    if limits.slots <= 0:
+        yield
+        return
+    key = (int(limits.slots), str(limits.slots_dir))
+    with _slot_pools_lock:
+        pool = _slot_pools.get(key)
+        if pool is None:
+            pool = _slot_pools[key] = _Slots(int(limits.slots), limits.slots_dir)
+    with pool.hold(limits.queue_wait_s if wait_s is None else wait_s):
+        yield
+
+
+# --------------------------------------------------------------------------- answers
+
+
+def first(rows: list[tuple[Any, ...]]) -> tuple[Any, ...] | None:
+    """The first row of a fully fetched result (DuckDB 2.0 refuses new work on a connection whose last
+    result was not read to the end, so single rows are taken with ``fetchall``)."""
+    return rows[0] if rows else None
+
+
+def fetch_rows_capped(
+    conn: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: Sequence[Any] | None,
+    max_bytes: int,
+    text_columns: Sequence[int] | None = None,
+    *,
+    batch_rows: int = 2048,
+) -> list[tuple[Any, ...]]:
+    """Run ``sql`` and fetch its rows a vector at a time (DuckDB streams the result), counting their bytes as
+    they arrive: the length of each text value (``text_columns``: the positions that can hold text; None:
+    look at every value) and 8 for any other value. Past ``max_bytes`` stop and raise ``too_large``."""
+    cur = conn.execute(sql, list(params) if params else [])
+    out: list[tuple[Any, ...]] = []
+    size = 0
+    while batch := cur.fetchmany(batch_rows):
+        if text_columns is None:
+            size += sum(len(v) if isinstance(v, (str, bytes)) else 8 for row in batch for v in row)
+        else:
+            size += 8 * len(batch) * len(batch[0])
+            for i in text_columns:
+                size += sum(len(row[i]) for row in batch if isinstance(row[i], (str, bytes)))
+        if size > max_bytes:
+            raise result_too_large(max_bytes)
+        out.extend(batch)
+    return out
+
+
+def fetch_capped(
+    conn: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: Sequence[Any] | None,
+    max_bytes: int,
+    *,
+    max_rows: int | None = None,
+    batch_rows: int = 2048,
+) -> pa.Table:
+    """Run ``sql`` and read its answer as Arrow record batches, counting the bytes of the values as they
+    arrive; past ``max_bytes`` stop and raise ``too_large`` (nothing larger is ever assembled). With
+    ``max_rows``, stop reading after that many rows."""
+    reader = conn.sql(sql, params=list(params) if params else None).to_arrow_reader(batch_rows)
+    batches: list[pa.RecordBatch] = []
+    size = rows = 0
+    for batch in reader:
+        size += batch.nbytes
+        if size > max_bytes:
+            raise result_too_large(max_bytes)
+        batches.append(batch)
+        rows += batch.num_rows
+        if max_rows is not None and rows >= max_rows:
+            break
+    tbl = pa.Table.from_batches(batches, schema=reader.schema)
+    return tbl if max_rows is None else tbl.slice(0, max_rows)
 
 
 def check_limit(value: Any, name: str, lo: int, hi: int) -> int:

@@ -12,8 +12,9 @@ import math
 import os
 import re
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,16 +24,21 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .engine import (
+    DEFAULT_LIMITS,
+    Limits,
     TableRef,
     TimeLimit,
     abspath,
     check_limit,
+    configure,
     err,
-    first_line,
+    first,
     jsonable,
+    query_slot,
     quote_ident,
     sql_literal,
     table_sandbox,
+    timeout_error,
 )
 from .params import parse_fields, parse_sort, select_list, where
 
@@ -92,9 +98,14 @@ def export(
     limit: int | None = None,
     batch_rows: int = 50_000,
     temp_dir: Path | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Iterator[bytes]:
     """Stream the (filtered) table as ``fmt``. Arguments are validated now (QueryError raised by
-    this call); the returned iterator reads record batches one at a time and yields bytes."""
+    this call); the returned iterator reads record batches one at a time and yields bytes.
+
+    Limits: DuckDB works on each batch holding a query slot and under the export's time budget
+    (``limits.export_timeout_s`` of DuckDB time: the connection is interrupted when it is spent);
+    the time the client takes to read does not count and holds no slot."""
     if fmt not in EXPORT_FORMATS:
         raise err(
             "invalid",
@@ -127,13 +138,16 @@ def export(
     if fmt == "xlsx":
         if conds:
             with (
-                table_sandbox(table) as conn,
-                TimeLimit(conn, 30.0, {abspath(table.path): table.resource_id}),
+                query_slot(limits),
+                table_sandbox(table, limits) as conn,
+                TimeLimit(conn, limits.export_timeout_s, {abspath(table.path): table.resource_id}),
             ):
-                got = conn.execute(
-                    f"SELECT count(*) FROM {quote_ident(table.resource_id)} WHERE " + " AND ".join(conds),
-                    params[: len(params) - (1 if limit is not None else 0)],
-                ).fetchone()
+                got = first(
+                    conn.execute(
+                        f"SELECT count(*) FROM {quote_ident(table.resource_id)} WHERE " + " AND ".join(conds),
+                        params[: len(params) - (1 if limit is not None else 0)],
+                    ).fetchall()
+                )
                 n = int(got[0]) if got else 0
         else:
             n = int(table.rows)
@@ -146,7 +160,48 @@ def export(
                 f"Excel holds at most {XLSX_MAX_ROWS} rows; this export has {n}. Use CSV or filter.",
                 "format",
             )
-    return _export_iter(table, fmt, sql, params, names, bom, batch_rows, temp_dir)
+    return _export_iter(table, fmt, sql, params, names, bom, batch_rows, temp_dir, limits)
+
+
+#: a batch after the first waits this long for a query slot (the download has started)
+MIDSTREAM_SLOT_WAIT_S = 60.0
+
+
+class _Metered:
+    """The export's record batches, each read from DuckDB holding a query slot and under what is left
+    of the time budget (the connection is interrupted when it runs out)."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, table: TableRef, sql: str, params: list[Any],
+                 batch_rows: int, limits: Limits) -> None:  # fmt: skip
+        self.conn, self.limits = conn, limits
+        self.hide = {abspath(table.path): table.resource_id}
+        self.left = float(limits.export_timeout_s)
+        self.reader: pa.RecordBatchReader = self._metered(
+            lambda: conn.sql(sql, params=params).to_arrow_reader(batch_rows), limits.queue_wait_s
+        )
+        self.schema = self.reader.schema
+
+    def _metered(self, step: Callable[[], Any], wait_s: float) -> Any:
+        if self.left <= 0:
+            raise timeout_error(self.limits.export_timeout_s)
+        with query_slot(self.limits, wait_s):
+            limit = TimeLimit(self.conn, self.left, self.hide, shown_s=self.limits.export_timeout_s)
+            t0 = time.monotonic()
+            try:
+                with limit:
+                    return step()
+            finally:
+                self.left -= time.monotonic() - t0
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        while True:
+            try:
+                batch = self._metered(
+                    self.reader.read_next_batch, max(self.limits.queue_wait_s, MIDSTREAM_SLOT_WAIT_S)
+                )
+            except StopIteration:
+                return
+            yield batch
 
 
 def _export_iter(
@@ -158,12 +213,10 @@ def _export_iter(
     bom: bool,
     batch_rows: int,
     temp_dir: Path | None,
+    limits: Limits,
 ) -> Iterator[bytes]:
-    with table_sandbox(table) as conn:
-        try:
-            reader = conn.sql(sql, params=params).to_arrow_reader(batch_rows)
-        except duckdb.Error as e:
-            raise err("query_failed", "导出失败。", f"The export failed: {first_line(e)}") from e
+    with table_sandbox(table, limits) as conn:
+        reader = _Metered(conn, table, sql, params, batch_rows, limits)
         if fmt == "csv":
             yield from _csv_chunks(reader, bom)
         elif fmt == "json":
@@ -270,9 +323,10 @@ def _xlsx_chunks(reader: pa.RecordBatchReader, names: list[str], temp_dir: Path 
             os.unlink(tmp_name)
 
 
-def full_csv_path(table: TableRef, cache_dir: Path, *, threads: int = 2) -> Path:
+def full_csv_path(table: TableRef, cache_dir: Path, *, limits: Limits = DEFAULT_LIMITS) -> Path:
     """The whole table as CSV (header, UTF-8, no BOM), written once per table version with DuckDB
-    ``COPY`` and reused; older cached versions of the same resource are removed."""
+    ``COPY`` and reused; older cached versions of the same resource are removed. The COPY holds a
+    query slot and runs within ``limits.export_timeout_s``."""
     src = abspath(table.path)
     try:
         st = os.stat(src)
@@ -290,16 +344,14 @@ def full_csv_path(table: TableRef, cache_dir: Path, *, threads: int = 2) -> Path
     cols = ", ".join(quote_ident(n) for n in types)
     conn = duckdb.connect(":memory:")
     try:
-        conn.execute(f"SET threads={int(threads)}")
-        conn.execute("SET memory_limit='1GB'")
+        configure(conn, limits)
         conn.execute("SET python_enable_replacements=false")
-        conn.execute(
-            f"COPY (SELECT {cols} FROM read_parquet({sql_literal(src)})) TO {sql_literal(str(tmp))} "
-            "(FORMAT csv, HEADER true)"
-        )
+        with query_slot(limits), TimeLimit(conn, limits.export_timeout_s, {src: table.resource_id}):
+            conn.execute(
+                f"COPY (SELECT {cols} FROM read_parquet({sql_literal(src)})) TO {sql_literal(str(tmp))} "
+                "(FORMAT csv, HEADER true)"
+            )
         os.replace(tmp, target)
-    except duckdb.Error as e:
-        raise err("query_failed", "生成 CSV 失败。", f"Writing the CSV failed: {first_line(e)}") from e
     finally:
         conn.close()
         with contextlib.suppress(OSError):

@@ -18,13 +18,19 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from .engine import (
+    DEFAULT_LIMITS,
+    Limits,
     QueryError,
     TableRef,
     TimeLimit,
     abspath,
     check_limit,
     err,
+    fetch_capped,
+    fetch_rows_capped,
+    first,
     jsonable,
+    query_slot,
     quote_ident,
     table_sandbox,
 )
@@ -98,9 +104,11 @@ def _value_counts(conn: duckdb.DuckDBPyConnection, table: TableRef, column: str)
             return _count_index[key]
     view, ident = quote_ident(table.resource_id), quote_ident(column)
     counts: dict[Any, int] | None = None
-    sample = conn.execute(
-        f"SELECT count(DISTINCT {ident}) FROM (SELECT {ident} FROM {view} LIMIT {COUNT_INDEX_MAX_GROUPS * 2})"
-    ).fetchone()
+    sample = first(
+        conn.execute(
+            f"SELECT count(DISTINCT {ident}) FROM (SELECT {ident} FROM {view} LIMIT {COUNT_INDEX_MAX_GROUPS * 2})"
+        ).fetchall()
+    )
     if sample is not None and int(sample[0]) <= COUNT_INDEX_MAX_GROUPS:
         rows = conn.execute(
             f"SELECT {ident}, count(*) FROM {view} GROUP BY {ident} LIMIT {COUNT_INDEX_MAX_GROUPS + 1}"
@@ -150,9 +158,13 @@ def search(
     distinct: bool = False,
     cursor: str | None = None,
     records_format: Literal["objects", "lists", "csv"] = "objects",
-    timeout_s: float = 5.0,
+    timeout_s: float | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> dict[str, Any]:
-    """CKAN ``datastore_search``: equality filters, full-text q, fields, sort, offset or keyset paging."""
+    """CKAN ``datastore_search``: equality filters, full-text q, fields, sort, offset or keyset paging.
+    Runs under ``limits`` (``timeout_s`` overrides its deadline): a query slot, the deadline and the
+    answer's byte cap."""
+    limits = limits.with_timeout(timeout_s)
     if records_format not in ("objects", "lists", "csv"):
         raise err(
             "invalid",
@@ -252,12 +264,23 @@ def search(
     total: int | None = None
     records: Any
     next_cursor: str | None = None
+    cap = limits.max_result_bytes
+
+    def text_positions(selected: Sequence[str]) -> list[int]:
+        return [
+            i
+            for i, n in enumerate(selected)
+            if types.get(n) not in ("integer", "number", "boolean", "date", "datetime")
+        ]
+
     with (
-        table_sandbox(table) as conn,
-        TimeLimit(conn, timeout_s, {abspath(table.path): table.resource_id}),
+        query_slot(limits),
+        table_sandbox(table, limits) as conn,
+        TimeLimit(conn, limits.timeout_s, {abspath(table.path): table.resource_id}),
     ):
-        arrow: pa.Table | None = None
-        rows: list[tuple[Any, ...]] = []
+        arrow: pa.Table | None = None  # records_format csv
+        rows: list[tuple[Any, ...]] = []  # objects, lists
+        csv = records_format == "csv"
         if limit == 0:
             pass
         elif two_phase:
@@ -283,25 +306,24 @@ def search(
                         fetch_sql += f' AND "_id" IN ({", ".join("?" for _ in ids)})'
                         fetch_params = [*wparams, *ids]
                 pos = {v: i for i, v in enumerate(ids)}
-                if records_format == "csv":
-                    got = conn.sql(fetch_sql, params=fetch_params).to_arrow_table()
-                    order_idx = sorted(range(got.num_rows), key=lambda k: pos[got.column(id_pos)[k].as_py()])
+                if csv:
+                    got = fetch_capped(conn, fetch_sql, fetch_params, cap)
+                    got_ids = got.column(id_pos).to_pylist()
+                    order_idx = sorted(range(got.num_rows), key=lambda k: pos[got_ids[k]])
                     arrow = got.take(pa.array(order_idx, type=pa.int64()))
-                    if extra_id:
-                        arrow = arrow.remove_column(id_pos)
                 else:
-                    rows = conn.execute(fetch_sql, fetch_params).fetchall()
+                    rows = fetch_rows_capped(conn, fetch_sql, fetch_params, cap, text_positions(fetch_names))
                     rows.sort(key=lambda r: pos[r[id_pos]])
-                    if extra_id:
-                        rows = [r[:id_pos] for r in rows]
-            elif records_format == "csv":  # no rows: just the schema
+            elif csv:  # no rows: just the schema
                 arrow = conn.sql(f"SELECT {fetch_list} FROM {view} WHERE FALSE").to_arrow_table()
-                if extra_id:
+            if extra_id:
+                if arrow is not None:
                     arrow = arrow.remove_column(id_pos)
-        elif records_format == "csv":
-            arrow = conn.sql(sql, params=page_params).to_arrow_table()
+                rows = [r[:id_pos] for r in rows]
+        elif csv:
+            arrow = fetch_capped(conn, sql, page_params, cap)
         else:
-            rows = conn.execute(sql, page_params).fetchall()
+            rows = fetch_rows_capped(conn, sql, page_params, cap, text_positions(sel_names))
         if include_total:
             if not conds and not distinct:
                 total = int(table.rows)
@@ -316,8 +338,8 @@ def search(
                     if distinct
                     else f"SELECT count(*) FROM {view}" + (" WHERE " + " AND ".join(conds) if conds else "")
                 )
-                got = conn.execute(count_sql, wparams).fetchone()
-                total = int(got[0]) if got else 0
+                got_total = first(conn.execute(count_sql, wparams).fetchall())
+                total = int(got_total[0]) if got_total else 0
 
     n_rows = arrow.num_rows if arrow is not None else len(rows)
     if keyset_dir is not None and limit > 0 and n_rows == limit:

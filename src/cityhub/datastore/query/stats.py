@@ -10,7 +10,21 @@ from typing import Any
 
 import duckdb
 
-from .engine import TableRef, TimeLimit, abspath, check_limit, err, jsonable, quote_ident, table_sandbox
+from .engine import (
+    DEFAULT_LIMITS,
+    Limits,
+    TableRef,
+    TimeLimit,
+    abspath,
+    check_limit,
+    err,
+    fetch_rows_capped,
+    first,
+    jsonable,
+    query_slot,
+    quote_ident,
+    table_sandbox,
+)
 from .params import check_column, where
 
 AGGREGATE_LIMIT = 10_000
@@ -30,10 +44,13 @@ def aggregate(
     q: str | Mapping[str, Any] | None = None,
     sort_by_value: bool = True,
     limit: int = 1000,
-    timeout_s: float = 5.0,
+    timeout_s: float | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> dict[str, Any]:
     """Group by 1 or 2 columns with count/sum/avg/min/max metrics. Metric names: ``count`` for
-    ``count(*)``, otherwise ``<fn>_<column>``. Also returns ``truncated`` when more groups exist."""
+    ``count(*)``, otherwise ``<fn>_<column>``. Also returns ``truncated`` when more groups exist.
+    Runs under ``limits`` (``timeout_s`` overrides its deadline)."""
+    limits = limits.with_timeout(timeout_s)
     types = table.column_types()
     if isinstance(group_by, str):
         group_by = [group_by]
@@ -98,10 +115,11 @@ def aggregate(
     sql += " LIMIT ?"
     params.append(limit + 1)
     with (
-        table_sandbox(table) as conn,
-        TimeLimit(conn, timeout_s, {abspath(table.path): table.resource_id}),
+        query_slot(limits),
+        table_sandbox(table, limits) as conn,
+        TimeLimit(conn, limits.timeout_s, {abspath(table.path): table.resource_id}),
     ):
-        rows = conn.execute(sql, params).fetchall()
+        rows = fetch_rows_capped(conn, sql, params, limits.max_result_bytes)
     truncated = len(rows) > limit
     return {
         "fields": [{"id": n, "type": out_types[n]} for n in out_names],
@@ -113,10 +131,19 @@ def aggregate(
 # --------------------------------------------------------------------------- column stats
 
 
-def column_stats(table: TableRef, column: str, *, bins: int = 20, timeout_s: float = 5.0) -> dict[str, Any]:
+def column_stats(
+    table: TableRef,
+    column: str,
+    *,
+    bins: int = 20,
+    timeout_s: float | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> dict[str, Any]:
     """Profile one column: rows, count (non-null), nulls, distinct (approximate), min, max, mean
     (numeric), top values (string/boolean: 10 most frequent) and an equal-width histogram
-    (numeric/date/datetime: ``[lo, hi, count]``; half-open bins, the last one closed)."""
+    (numeric/date/datetime: ``[lo, hi, count]``; half-open bins, the last one closed). Runs under
+    ``limits`` (``timeout_s`` overrides its deadline)."""
+    limits = limits.with_timeout(timeout_s)
     types = table.column_types()
     col = check_column(types, column, "column")
     bins = check_limit(bins, "bins", 1, 200)
@@ -126,13 +153,16 @@ def column_stats(table: TableRef, column: str, *, bins: int = 20, timeout_s: flo
     numeric = typ in ("integer", "number")
     out: dict[str, Any] = {"column": col, "type": typ}
     with (
-        table_sandbox(table) as conn,
-        TimeLimit(conn, timeout_s, {abspath(table.path): table.resource_id}),
+        query_slot(limits),
+        table_sandbox(table, limits) as conn,
+        TimeLimit(conn, limits.timeout_s, {abspath(table.path): table.resource_id}),
     ):
         mean = f", avg({ident})" if numeric else ", NULL"
-        row = conn.execute(
-            f"SELECT count(*), count({ident}), approx_count_distinct({ident}), min({ident}), max({ident}){mean} FROM {view}"
-        ).fetchone()
+        row = first(
+            conn.execute(
+                f"SELECT count(*), count({ident}), approx_count_distinct({ident}), min({ident}), max({ident}){mean} FROM {view}"
+            ).fetchall()
+        )
         assert row is not None
         n_rows, n_values, n_distinct, lo, hi, avg = row
         out.update(
@@ -146,10 +176,13 @@ def column_stats(table: TableRef, column: str, *, bins: int = 20, timeout_s: flo
         if numeric:
             out["mean"] = jsonable(avg)
         if typ in ("string", "boolean"):
-            top = conn.execute(
+            top = fetch_rows_capped(
+                conn,
                 f"SELECT {ident}, count(*) AS c FROM {view} WHERE {ident} IS NOT NULL "
-                f"GROUP BY 1 ORDER BY c DESC, 1 ASC LIMIT 10"
-            ).fetchall()
+                f"GROUP BY 1 ORDER BY c DESC, 1 ASC LIMIT 10",
+                None,
+                limits.max_result_bytes,
+            )
             out["top"] = [{"value": jsonable(v), "count": int(c)} for v, c in top]
         if typ in ("integer", "number", "date", "datetime"):
             out["histogram"] = [] if lo is None else _histogram(conn, view, ident, typ, lo, hi, bins)
@@ -188,7 +221,7 @@ def _histogram(
     if not (math.isfinite(flo) and math.isfinite(fhi)):
         return []
     if fhi == flo:
-        n_values = conn.execute(f"SELECT count({ident}) FROM {view}").fetchone()
+        n_values = first(conn.execute(f"SELECT count({ident}) FROM {view}").fetchall())
         edges_same = _edge(flo, typ)
         return [[edges_same, edges_same, int(n_values[0]) if n_values else 0]]
     width = (fhi - flo) / bins
