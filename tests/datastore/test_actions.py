@@ -127,6 +127,27 @@ def test_private_tables_are_invisible(demo: Store) -> None:
     assert call_as("steward", "datastore_search", {"resource_id": rid, "limit": 1})["total"] == 300
 
 
+def test_read_denials_are_audited_with_the_resource_id(demo: Store) -> None:
+    """Issue 9 (Low): a refused datastore read names the table in the audit log (it was "-"); a SQL query
+    naming a table the caller may not read answers "not found" and is recorded as a denial of that table."""
+    ds = _dataset(private=True)
+    out = _load(ds["name"], CSV.encode())
+    rid = out["resource"]["id"]
+    reads = {"datastore_search": {"resource_id": rid}, "datastore_aggregate": {"resource_id": rid, "group_by": ["所属区"]},
+             "datastore_stats": {"resource_id": rid, "column": "PM2_5"}, "datastore_export": {"resource_id": rid}}
+    for name, data in reads.items():
+        with pytest.raises(NotAuthorized):
+            call_as("citizen", name, data)
+    with pytest.raises(NotFound):
+        call_as("citizen", "datastore_search_sql", {"sql": f'SELECT count(*) FROM "{rid}"'})
+    with pytest.raises(NotAuthorized):
+        call_as("citizen", "datastore_job_show", {"version_id": out["job"]["id"]})
+    rows = call_as("system", "audit_list", {"limit": 50})
+    denied = {(r["action"], r["target"]) for r in rows if r["outcome"] == "denied" and r["actor"] == "citizen"}
+    for name in [*reads, "datastore_search_sql", "datastore_job_show"]:
+        assert (name, rid) in denied, name
+
+
 def test_not_yet_opened_tables_are_invisible(demo: Store) -> None:
     ds = _dataset(published_on="2099-01-01")
     rid = _load(ds["name"], CSV.encode())["resource"]["id"]

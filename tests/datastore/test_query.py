@@ -565,6 +565,29 @@ def test_export_xlsx_keeps_formula_like_text_as_text(tdir: Path) -> None:
     assert wb.active["B2"].data_type == "s"
 
 
+FORMULAS = ["=1+1", "+SUM(A1:A9)", "-2+3+cmd|' /C calc'!A0", "@SUM(1)", "\tx", "\rx", "plain", "a=b", None]
+
+
+def test_csv_files_neutralise_formula_cells(tdir: Path) -> None:
+    """OWASP "CSV Injection": a text cell (or column name) starting with = + - @ tab or CR is prefixed with
+    a single quote in every CSV file we serve (streamed and cached whole-table), as the XLSX export marks
+    them as text; numbers (negative ones too) stay numbers. JSON and the API's records stay exact."""
+    p = tdir / "formulas.parquet"
+    n = len(FORMULAS)
+    pq.write_table(pa.table({"_id": pa.array(range(1, n + 1), pa.int64()), "s": FORMULAS,
+                             "=cmd": pa.array([-i for i in range(n)], pa.int64())}), p)  # fmt: skip
+    ref = TableRef("res-formulas", p, n, [("s", "string"), ("=cmd", "integer")])
+    safe = ["'=1+1", "'+SUM(A1:A9)", "'-2+3+cmd|' /C calc'!A0", "'@SUM(1)", "'\tx", "'\rx", "plain", "a=b", ""]
+    cached = full_csv_path(ref, tdir / "formula-cache").read_bytes().decode("utf-8")
+    for text in (_join(export(ref, "csv")).decode("utf-8"), cached):
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+        assert rows[0] == ["_id", "s", "'=cmd"]
+        assert [r[1] for r in rows[1:]] == safe
+        assert [r[2] for r in rows[1:]] == [str(-i) for i in range(n)]
+    assert json.loads(_join(export(ref, "json")))[0]["s"] == "=1+1"
+    assert search(ref, limit=1)["records"][0]["s"] == "=1+1"
+
+
 def test_export_xlsx_row_cap_checked_before_streaming(main: TableRef) -> None:
     huge = TableRef(main.resource_id, main.path, 2_000_000, main.columns)
     with pytest.raises(QueryError) as ei:

@@ -91,6 +91,12 @@ def query_limits() -> query.Limits:
 BUSY_RETRY_AFTER_S = 2
 
 
+def _audit_denied(ctx: Context, action_name: str, rid: str, reason: str) -> None:
+    """A read refused inside the action (the resource is known only there), in the audit log with its
+    resource id; recorded in its own transaction, so it survives the refusal."""
+    audit.record_separately(ctx, action_name, rid, "denied", {"reason": reason})
+
+
 def _query_error(exc: query.QueryError) -> CityHubError:
     if exc.code == "busy":
         return TooManyRequests(exc.message, exc.message_en, retry_after=BUSY_RETRY_AFTER_S)
@@ -243,6 +249,7 @@ def datastore_job_show(ctx: Context, p: s.VersionIn) -> dict[str, Any]:
     res = auth.find_resource(ctx, v.resource_id)
     manager = ctx.actor is not None and ctx.actor.manages(res.dataset.department_id)
     if not manager and not (auth.readable(ctx, res) and v.status == "complete"):
+        _audit_denied(ctx, "datastore_job_show", v.resource_id, "not the owner of an unfinished or unreadable load")
         raise NotAuthorized("无权查看该导入任务", "You may not view this load job")
     table = ctx.db.get(DatastoreTable, v.resource_id)
     out = version_dict(v, table.current_version if table else None)
@@ -322,7 +329,7 @@ def datastore_info(ctx: Context, p: s.InfoIn) -> dict[str, Any]:
             "columns": live.columns if live else [], "versions": shown}
 
 
-@action(auth.datastore_search, schema=s.SearchIn)
+@action(auth.datastore_search, schema=s.SearchIn, target=lambda p, r: p.resource_id)
 def datastore_search(ctx: Context, p: s.SearchIn) -> dict[str, Any]:
     """Rows of the live table: filters, full-text q, fields, sort, limit/offset or a keyset cursor,
     exact totals (no scan when unfiltered), records as objects, lists or CSV (CKAN datastore_search)."""
@@ -342,7 +349,7 @@ def datastore_search(ctx: Context, p: s.SearchIn) -> dict[str, Any]:
     return out
 
 
-@action(auth.datastore_aggregate, schema=s.AggregateIn)
+@action(auth.datastore_aggregate, schema=s.AggregateIn, target=lambda p, r: p.resource_id)
 def datastore_aggregate(ctx: Context, p: s.AggregateIn) -> dict[str, Any]:
     """Group by one or two columns with count/sum/avg/min/max (for charts)."""
     v = _live(ctx, p.resource_id)
@@ -353,7 +360,7 @@ def datastore_aggregate(ctx: Context, p: s.AggregateIn) -> dict[str, Any]:
         raise _query_error(exc) from None
 
 
-@action(auth.datastore_stats, schema=s.StatsIn)
+@action(auth.datastore_stats, schema=s.StatsIn, target=lambda p, r: p.resource_id)
 def datastore_stats(ctx: Context, p: s.StatsIn) -> dict[str, Any]:
     """Column statistics: type, nulls, distinct, min/max/mean, top values, histogram."""
     v = _live(ctx, p.resource_id)
@@ -370,7 +377,10 @@ def datastore_search_sql(ctx: Context, p: s.SqlIn) -> dict[str, Any]:
 
     def resolve(name: str) -> query.TableRef | None:
         res = ctx.db.get(Resource, name)
-        if res is None or res.dataset.state != "active" or not auth.readable(ctx, res):
+        if res is None or res.dataset.state != "active":
+            return None
+        if not auth.readable(ctx, res):
+            _audit_denied(ctx, "datastore_search_sql", name, "the SQL names a table the caller may not read")
             return None
         try:
             return table_ref(_live(ctx, name))
@@ -393,7 +403,7 @@ EXPORT_MEDIA = {"csv": "text/csv; charset=utf-8", "json": "application/json",
                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
-@action(auth.datastore_export, schema=s.ExportIn)
+@action(auth.datastore_export, schema=s.ExportIn, target=lambda p, r: p.resource_id)
 def datastore_export(ctx: Context, p: s.ExportIn) -> dict[str, Any]:
     """A streamed download of the live table, whole or filtered: CSV (optionally with a BOM for Excel), XLSX,
     JSON or Parquet. Returns a file path (whole-table CSV, cached per version) or a chunk iterator."""

@@ -40,7 +40,7 @@ from .engine import (
     table_sandbox,
     timeout_error,
 )
-from .params import parse_fields, parse_sort, select_list, where
+from .params import FORMULA_START, parse_fields, parse_sort, select_list, where
 
 XLSX_MAX_ROWS = 1_048_575  # 1,048,576 sheet rows minus the header
 EXPORT_FORMATS = ("csv", "xlsx", "json", "parquet")
@@ -120,7 +120,7 @@ def export(
     if limit is not None:
         limit = check_limit(limit, "limit", 0, 2**62)
     batch_rows = check_limit(batch_rows, "batch_rows", 1, 1_000_000)
-    mode = fmt if fmt in ("csv", "json") else "plain"
+    mode = {"csv": "csv_file", "json": "json"}.get(fmt, "plain")
     sql = f"SELECT {select_list(names, types, mode=mode)} FROM {quote_ident(table.resource_id)}"
     if conds:
         sql += " WHERE " + " AND ".join(conds)
@@ -299,7 +299,7 @@ def _xlsx_chunks(reader: pa.RecordBatchReader, names: list[str], temp_dir: Path 
             if isinstance(v, str):
                 return (
                     text_cell(v)
-                    if (v[:1] in ("=", "+", "-", "@") or _XLSX_ILLEGAL.search(v) or len(v) > 32767)
+                    if (v[:1] in FORMULA_START or _XLSX_ILLEGAL.search(v) or len(v) > 32767)
                     else v
                 )
             if isinstance(v, dt.datetime) and v.tzinfo is not None:
@@ -324,15 +324,16 @@ def _xlsx_chunks(reader: pa.RecordBatchReader, names: list[str], temp_dir: Path 
 
 
 def full_csv_path(table: TableRef, cache_dir: Path, *, limits: Limits = DEFAULT_LIMITS) -> Path:
-    """The whole table as CSV (header, UTF-8, no BOM), written once per table version with DuckDB
-    ``COPY`` and reused; older cached versions of the same resource are removed. The COPY holds a
+    """The whole table as CSV (header, UTF-8, no BOM; formula cells neutralised as in ``export``), written
+    once per table version with DuckDB ``COPY`` and reused; older cached versions of the same resource are removed. The COPY holds a
     query slot and runs within ``limits.export_timeout_s``."""
     src = abspath(table.path)
     try:
         st = os.stat(src)
     except OSError as e:
         raise err("unavailable", "数据表文件不存在。", "The table file is missing.") from e
-    key = hashlib.sha256(f"{src}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    # "v2": files cached before formula cells were neutralised are never served again
+    key = hashlib.sha256(f"v2|{src}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
     safe_rid = re.sub(r"[^A-Za-z0-9_-]", "_", table.resource_id)[:80] or "table"
     cache_dir = Path(cache_dir)
     target = cache_dir / f"{safe_rid}-{key}.csv"
@@ -341,7 +342,7 @@ def full_csv_path(table: TableRef, cache_dir: Path, *, limits: Limits = DEFAULT_
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = cache_dir / f".{safe_rid}-{key}.{uuid.uuid4().hex}.tmp"
     types = table.column_types()
-    cols = ", ".join(quote_ident(n) for n in types)
+    cols = select_list(list(types), types, mode="csv_file")
     conn = duckdb.connect(":memory:")
     try:
         configure(conn, limits)

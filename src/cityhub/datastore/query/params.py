@@ -246,20 +246,46 @@ def parse_fields(types: Mapping[str, str], fields: Any) -> list[str]:
     return out
 
 
+#: a text cell starting with one of these is a formula to a spreadsheet (OWASP "CSV Injection")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: our types whose values are never text (numbers are written as numbers, which no spreadsheet evaluates)
+NOT_TEXT = ("integer", "number", "boolean", "date", "datetime")
+
+
+def formula_safe(text: str) -> str:
+    """``=1+1`` -> ``'=1+1``: OWASP's neutralisation of a CSV cell a spreadsheet would evaluate (a leading
+    single quote makes it text; the quote is shown, the cell is never run)."""
+    return "'" + text if text[:1] in FORMULA_START else text
+
+
+def formula_safe_sql(expr: str) -> str:
+    """``formula_safe`` as a DuckDB expression over the text ``expr``."""
+    return (
+        f"CASE WHEN left({expr}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN '''' || {expr} "
+        f"ELSE {expr} END"
+    )
+
+
 def select_list(names: Sequence[str], types: Mapping[str, str], *, mode: str = "plain") -> str:
-    """Column list; ``mode`` csv: timestamps as DuckDB text; json: ISO timestamps, no NaN/Infinity."""
+    """Column list; ``mode`` csv: timestamps as DuckDB text; json: ISO timestamps, no NaN/Infinity;
+    csv_file: as csv, and every text cell and column name that a spreadsheet would run as a formula
+    neutralised (``formula_safe``), for the files people open in Excel or WPS."""
     out = []
     for n in names:
         ident = quote_ident(n)
         typ = types.get(n)
-        if mode == "csv" and typ == "datetime":
-            out.append(f"CAST({ident} AS VARCHAR) AS {ident}")
+        alias = quote_ident(formula_safe(n)) if mode == "csv_file" else ident
+        if mode in ("csv", "csv_file") and typ == "datetime":
+            out.append(f"CAST({ident} AS VARCHAR) AS {alias}")
+        elif mode == "csv_file" and typ not in NOT_TEXT:
+            text = f"CAST({ident} AS VARCHAR)"
+            out.append(f"{formula_safe_sql(text)} AS {alias}")
         elif mode == "json" and typ == "datetime":
             out.append(f"replace(CAST({ident} AS VARCHAR), ' ', 'T') AS {ident}")
         elif mode == "json" and typ == "number":
             out.append(f"CASE WHEN isfinite(CAST({ident} AS DOUBLE)) THEN {ident} END AS {ident}")
         else:
-            out.append(ident)
+            out.append(ident if alias == ident else f"{ident} AS {alias}")
     return ", ".join(out)
 
 
