@@ -198,20 +198,21 @@ def test_q_full_text(main: TableRef) -> None:
     # AND across terms, case-insensitive, over string columns
     r = search(main, q="天河区 KW0", limit=1000)
     assert r["total"] == len([i for i in range(1, N + 1) if i % 5 == 0 and i % 3 == 0])
-    # LIKE wildcards in the term are literal
+    # words, not substrings: 名称12号 is not in 名称712号; punctuation separates words
     assert ids(search(main, q="50%_off")) == [7]
-    assert search(main, q="%")["total"] == 1
-    assert search(main, q="_")["total"] == 1
     assert ids(search(main, q="O'Brien")) == [8]
+    # a q without words matches nothing (PostgreSQL: an empty tsquery; CKAN postgres.py _where_clauses)
+    assert search(main, q="%")["total"] == 0
+    assert search(main, q="_")["total"] == 0
     # dict q: per column, also on non-string columns (as text)
     assert ids(search(main, q={QUOTE_COL: "特价"})) == [7]
     assert search(main, q={"人口": "12345"}, limit=1)["total"] == 0
     assert ids(search(main, q={"人口": "9990"})) == [999]
-    assert search(main, q="   ")["total"] == N
+    assert search(main, q="   ")["total"] == 0
 
 
 def test_fields_sort_offset(main: TableRef) -> None:
-    r = search(main, fields=["人口", QUOTE_COL], sort="人口 desc", limit=3)
+    r = search(main, fields=["人口", QUOTE_COL], sort="人口 desc nulls last", limit=3)
     assert [f["id"] for f in r["fields"]] == ["人口", QUOTE_COL]
     assert [x["人口"] for x in r["records"]] == [10000, 9990, 9980]
     assert r["next_cursor"] is None  # not _id order
@@ -223,8 +224,13 @@ def test_fields_sort_offset(main: TableRef) -> None:
     r = search(main, sort='"引号""列" asc, select desc', fields=[QUOTE_COL, "select"], limit=1)
     assert r["records"][0][QUOTE_COL] == "50%_off 特价"
     assert ids(search(main, sort="_id desc", limit=3)) == [1000, 999, 998]
-    # nulls sort last either way
+    # nulls as PostgreSQL orders them (CKAN backend/__init__.py _parse_sort_clause passes "nulls first|last"
+    # through): last ascending, first descending, unless the sort says otherwise
     assert search(main, sort="人口 asc", fields=["人口"], limit=N)["records"][-1]["人口"] is None
+    nulls = [x["人口"] for x in search(main, sort="人口 desc", fields=["人口"], limit=11)["records"]]
+    assert nulls == [None] * 10 + [10000]
+    assert search(main, sort="人口 asc nulls first", fields=["人口"], limit=1)["records"][0]["人口"] is None
+    assert search(main, sort=["人口 DESC NULLS LAST", "_id"], fields=["人口"], limit=1)["records"][0]["人口"] == 10000
 
 
 @pytest.mark.parametrize(

@@ -331,16 +331,16 @@ def datastore_info(ctx: Context, p: s.InfoIn) -> dict[str, Any]:
 
 @action(auth.datastore_search, schema=s.SearchIn, target=lambda p, r: p.resource_id)
 def datastore_search(ctx: Context, p: s.SearchIn) -> dict[str, Any]:
-    """Rows of the live table: filters, full-text q, fields, sort, limit/offset or a keyset cursor,
-    exact totals (no scan when unfiltered), records as objects, lists or CSV (CKAN datastore_search)."""
+    """Rows of the live table: filters, full-text q / full_text (words, with rank; plain, language), fields,
+    sort (nulls first|last), limit (capped as CKAN) / offset or a keyset cursor, exact totals (no scan when
+    unfiltered), records as objects, lists, CSV or TSV (CKAN datastore_search)."""
     v = _live(ctx, p.resource_id)
-    limit_cap = 1_000_000 if p.records_format == "csv" else 32000
-    if p.limit > limit_cap:
-        raise ValidationError(f"limit 不能超过 {limit_cap}", f"limit must be at most {limit_cap}",
-                              fields={"limit": [f"at most {limit_cap}"]})
+    # CKAN caps limit at ckan.datastore.search.rows_max (limit_to_configured_maximum) and echoes the cap
+    limit = min(p.limit, query.CSV_LIMIT if p.records_format in ("csv", "tsv") else query.CKAN_LIMIT)
     try:
-        out = query.search(table_ref(v), filters=p.filters, q=p.q, fields=p.fields, sort=p.sort, limit=p.limit,
-                           offset=p.offset, include_total=p.include_total, distinct=p.distinct, cursor=p.cursor,
+        out = query.search(table_ref(v), filters=p.filters, q=p.q, full_text=p.full_text, plain=p.plain,
+                           language=p.language, fields=p.fields, sort=p.sort, limit=limit, offset=p.offset,
+                           include_total=p.include_total, distinct=p.distinct, cursor=p.cursor,
                            records_format=p.records_format, limits=query_limits())
     except query.QueryError as exc:
         raise _query_error(exc) from None

@@ -67,15 +67,18 @@ Scalar = str | int | float | bool | None
 class SearchIn(Strict):
     resource_id: str = Field(min_length=1, max_length=36)
     filters: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
-    q: str | dict[str, str] | None = Field(None)
+    q: str | dict[str, str] | None = Field(None, description="full text: the whole row, or column → text")
+    full_text: str | None = Field(None, max_length=1000, description="full text over the whole row (CKAN)")
+    plain: bool = Field(True, description="false: PostgreSQL to_tsquery syntax (& | ! <-> ( ) and prefix term:*)")
+    language: str | None = Field(None, max_length=50, description="full-text language: simple")
     fields: list[str] | None = None
-    sort: str | None = Field(None, max_length=1000)
-    limit: int = Field(100, ge=0, le=1_000_000)
+    sort: str | list[str] | None = Field(None, max_length=1000)
+    limit: int = Field(100, ge=0, description="capped at 32,000 (CSV/TSV records: 1,000,000), as CKAN's rows_max")
     offset: int = Field(0, ge=0)
     include_total: bool = True
     distinct: bool = False
     cursor: str | None = Field(None, max_length=100)
-    records_format: Literal["objects", "lists", "csv"] = "objects"
+    records_format: Literal["objects", "lists", "csv", "tsv"] = "objects"
 
 
 Metric = Literal["count", "sum", "avg", "min", "max"]

@@ -40,7 +40,7 @@ from .engine import (
     table_sandbox,
     timeout_error,
 )
-from .params import FORMULA_START, parse_fields, parse_sort, select_list, where
+from .params import FORMULA_START, HITS_VIEW, parse_fields, parse_sort, select_list, text_plan, where
 
 XLSX_MAX_ROWS = 1_048_575  # 1,048,576 sheet rows minus the header
 EXPORT_FORMATS = ("csv", "xlsx", "json", "parquet")
@@ -93,7 +93,7 @@ def export(
     filters: Mapping[str, Any] | None = None,
     q: str | Mapping[str, Any] | None = None,
     fields: Sequence[str] | None = None,
-    sort: str | None = None,
+    sort: str | Sequence[str] | None = None,
     bom: bool = False,
     limit: int | None = None,
     batch_rows: int = 50_000,
@@ -116,7 +116,21 @@ def export(
     types = table.column_types()
     names = parse_fields(types, fields)
     order = parse_sort(types, sort)
-    conds, params = where(types, filters, q)
+    conds, params = where(types, filters)
+    plan = text_plan(types, q)
+    hits: pa.Table | None = None
+    if plan is not None:  # the matching rows, found now (within the export's time budget)
+        with (
+            query_slot(limits),
+            table_sandbox(table, limits) as conn,
+            TimeLimit(conn, limits.export_timeout_s, {abspath(table.path): table.resource_id}),
+        ):
+            hits = plan.collect(
+                conn, quote_ident(table.resource_id), types, conds, params,
+                time.monotonic() + limits.export_timeout_s, lambda: timeout_error(limits.export_timeout_s),
+            )  # fmt: skip
+            conn.unregister(HITS_VIEW)
+        conds.append(f'"_id" IN (SELECT "__id" FROM {HITS_VIEW})')
     if limit is not None:
         limit = check_limit(limit, "limit", 0, 2**62)
     batch_rows = check_limit(batch_rows, "batch_rows", 1, 1_000_000)
@@ -124,9 +138,9 @@ def export(
     sql = f"SELECT {select_list(names, types, mode=mode)} FROM {quote_ident(table.resource_id)}"
     if conds:
         sql += " WHERE " + " AND ".join(conds)
-    if order and order != [("_id", "asc")]:
-        sql += " ORDER BY " + ", ".join(f"{quote_ident(c)} {d.upper()} NULLS LAST" for c, d in order)
-        if all(c != "_id" for c, _ in order):
+    if order and [(k.name, k.direction) for k in order] != [("_id", "asc")]:
+        sql += " ORDER BY " + ", ".join(k.sql() for k in order)
+        if all(k.name != "_id" for k in order):
             sql += ', "_id" ASC'
     # otherwise file order = ascending _id, kept by DuckDB's insertion-order preservation
     if limit is not None:
@@ -136,7 +150,9 @@ def export(
         # DuckDB renders each row as a JSON object (far faster than Python json.dumps per row)
         sql = f"SELECT to_json(_r) AS _j FROM ({sql}) AS _r"
     if fmt == "xlsx":
-        if conds:
+        if hits is not None:
+            n = hits.num_rows
+        elif conds:
             with (
                 query_slot(limits),
                 table_sandbox(table, limits) as conn,
@@ -160,7 +176,7 @@ def export(
                 f"Excel holds at most {XLSX_MAX_ROWS} rows; this export has {n}. Use CSV or filter.",
                 "format",
             )
-    return _export_iter(table, fmt, sql, params, names, bom, batch_rows, temp_dir, limits)
+    return _export_iter(table, fmt, sql, params, names, bom, batch_rows, temp_dir, limits, hits)
 
 
 #: a batch after the first waits this long for a query slot (the download has started)
@@ -214,8 +230,11 @@ def _export_iter(
     batch_rows: int,
     temp_dir: Path | None,
     limits: Limits,
+    hits: pa.Table | None = None,
 ) -> Iterator[bytes]:
     with table_sandbox(table, limits) as conn:
+        if hits is not None:
+            conn.register(HITS_VIEW, hits)
         reader = _Metered(conn, table, sql, params, batch_rows, limits)
         if fmt == "csv":
             yield from _csv_chunks(reader, bom)

@@ -4,16 +4,21 @@ full-text ``q``, ``sort`` and ``fields``, checked against the table's columns an
 
 from __future__ import annotations
 
+import array
 import datetime as dt
 import decimal
 import re
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+
+from . import fulltext
 from .engine import QueryError, err, quote_ident
 
 MAX_IN_VALUES = 1_000
-MAX_Q_TERMS = 20
 
 
 def check_column(types: Mapping[str, str], name: Any, fld: str) -> str:
@@ -101,13 +106,8 @@ def coerce_value(value: Any, typ: str, column: str, fld: str) -> Any:
         raise bad() from e
 
 
-def like_pattern(term: str) -> str:
-    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def where(
-    types: Mapping[str, str], filters: Mapping[str, Any] | None, q: str | Mapping[str, Any] | None
-) -> tuple[list[str], list[Any]]:
+def where(types: Mapping[str, str], filters: Mapping[str, Any] | None) -> tuple[list[str], list[Any]]:
+    """The filter conditions (``filters``: column → value or list of values, None for null) and their values."""
     conds: list[str] = []
     params: list[Any] = []
     if filters is not None:
@@ -136,24 +136,135 @@ def where(
             if want_null:
                 parts.append(f"{ident} IS NULL")
             conds.append("(" + " OR ".join(parts) + ")" if parts else "FALSE")
-    if q is not None:
+    return conds, params
+
+
+#: the view a text search registers on its connection: ``__id`` and one ``__rank<i>`` per target
+HITS_VIEW = "__fts_hits"
+#: candidate rows read from DuckDB per batch while scoring
+TEXT_BATCH = 2048
+
+
+@dataclass
+class TextTarget:
+    label: str  # "rank" (whole row) or "rank <column>" (CKAN's names)
+    column: str | None  # None: every column but _id
+    node: Any  # fulltext query tree (None: no words: matches nothing)
+
+
+@dataclass
+class TextPlan:
+    """A full-text ``q`` (string, or column → text) and ``full_text``, parsed (see ``fulltext``)."""
+
+    targets: list[TextTarget]
+
+    @property
+    def labels(self) -> list[str]:
+        return [t.label for t in self.targets]
+
+    def _text_sql(self, types: Mapping[str, str], column: str | None) -> str:
+        cols = [column] if column is not None else [c for c in types if c != "_id"]
+        if not cols:
+            return "''"
+        parts = [f"CAST({quote_ident(c)} AS VARCHAR)" for c in cols]
+        return "lower(" + (parts[0] if len(parts) == 1 else f"concat_ws(' ', {', '.join(parts)})") + ")"
+
+    def collect(
+        self,
+        conn: Any,
+        view: str,
+        types: Mapping[str, str],
+        conds: Sequence[str],
+        params: Sequence[Any],
+        deadline: float,
+        on_timeout: Callable[[], Exception],
+    ) -> pa.Table:
+        """Score every row that passes ``conds`` and the words' substring pre-filter; the matches as an Arrow
+        table (``__id``, ``__rank0``…), registered on ``conn`` as ``HITS_VIEW``."""
+        ids: array.array[int] = array.array("q")
+        ranks: list[array.array[float]] = [array.array("d") for _ in self.targets]
+        if all(t.node is not None for t in self.targets):
+            texts = [self._text_sql(types, t.column) for t in self.targets]
+            where_sql = list(conds)
+            where_params = list(params)
+            for t, text in zip(self.targets, texts, strict=True):
+                pre = _prefilter_sql(fulltext.needles(t.node), text, where_params)
+                if pre:
+                    where_sql.append(pre)
+            sql = f'SELECT "_id", {", ".join(texts)} FROM {view}'
+            if where_sql:
+                sql += " WHERE " + " AND ".join(where_sql)
+            cur = conn.execute(sql, where_params)
+            nodes = [t.node for t in self.targets]
+            while batch := cur.fetchmany(TEXT_BATCH):
+                if time.monotonic() > deadline:
+                    raise on_timeout()
+                for row in batch:
+                    scores = []
+                    for i, node in enumerate(nodes):
+                        s = fulltext.score(node, fulltext.Doc(row[i + 1] or ""))
+                        if s <= 0:
+                            break
+                        scores.append(s)
+                    else:
+                        ids.append(row[0])
+                        for i, s in enumerate(scores):
+                            ranks[i].append(fulltext.rank(s))
+        cols = {"__id": pa.array(ids, pa.int64())}
+        for i, r in enumerate(ranks):
+            cols[f"__rank{i}"] = pa.array(r, pa.float64())
+        hits = pa.table(cols)
+        conn.register(HITS_VIEW, hits)
+        return hits
+
+
+def _prefilter_sql(need: Any, text: str, params: list[Any]) -> str:
+    if need is None:
+        return ""
+    if isinstance(need, str):
+        params.append(need)
+        return f"contains({text}, ?)"
+    kind, items = need
+    parts = [p for p in (_prefilter_sql(i, text, params) for i in items) if p]
+    if not parts:
+        return ""
+    return "(" + f" {kind.upper()} ".join(parts) + ")"
+
+
+def text_plan(
+    types: Mapping[str, str],
+    q: str | Mapping[str, Any] | None,
+    *,
+    plain: bool = True,
+    language: str | None = None,
+    full_text: str | None = None,
+) -> TextPlan | None:
+    """Parse ``q`` (CKAN: a string searches the whole row, an object searches each named column) and
+    ``full_text`` (the whole row, alongside an object ``q``). None: no text search."""
+    if language is not None and language not in fulltext.LANGUAGES:
+        raise err(
+            "unsupported",
+            f"不支持全文检索语言 {language!r}（支持：{'、'.join(fulltext.LANGUAGES)}）。",
+            f"The full-text language {language!r} is not supported here (supported: "
+            f"{', '.join(fulltext.LANGUAGES)}).",
+            "language",
+        )
+    targets: list[TextTarget] = []
+
+    def parsed(text: str, fld: str) -> Any:
+        try:
+            return fulltext.parse(text, plain)
+        except fulltext.FullTextError as e:
+            raise err("invalid_query", e.message, e.message_en, "query" if fld == "q" else fld) from None
+
+    if full_text is not None and full_text != "":
+        if not isinstance(full_text, str):
+            raise err("invalid", "full_text 必须是文本。", "full_text must be a string.", "full_text")
+        targets.append(TextTarget("rank", None, parsed(full_text, "full_text")))
+    if q is not None and q != "" and q != {}:
         if isinstance(q, str):
-            terms = q.split()
-            if len(terms) > MAX_Q_TERMS:
-                raise err(
-                    "invalid", f"q 最多 {MAX_Q_TERMS} 个词。", f"q has at most {MAX_Q_TERMS} terms.", "q"
-                )
-            targets = [c for c, t in types.items() if t == "string"]
-            exprs = [quote_ident(c) for c in targets] or [
-                f"CAST({quote_ident(c)} AS VARCHAR)" for c in types if c != "_id"
-            ]
-            for term in terms:
-                if not exprs:
-                    conds.append("FALSE")
-                    continue
-                pat = like_pattern(term)
-                conds.append("(" + " OR ".join(f"{e} ILIKE ? ESCAPE '\\'" for e in exprs) + ")")
-                params.extend([pat] * len(exprs))
+            if not targets:  # CKAN: with full_text, a string q is not searched
+                targets.append(TextTarget("rank", None, parsed(q, "q")))
         elif isinstance(q, Mapping):
             for name, raw in q.items():
                 col = check_column(types, name, "q")
@@ -161,21 +272,89 @@ def where(
                     raise err(
                         "invalid", f"q 中列 {col} 的值必须是文本。", f"q value for {col} must be text.", "q"
                     )
-                expr = quote_ident(col) if types[col] == "string" else f"CAST({quote_ident(col)} AS VARCHAR)"
-                for term in str(raw).split()[:MAX_Q_TERMS]:
-                    conds.append(f"{expr} ILIKE ? ESCAPE '\\'")
-                    params.append(like_pattern(term))
+                targets.append(TextTarget(f"rank {col}", col, parsed(str(raw), "q")))
         else:
             raise err("invalid", "q 必须是文本或对象。", "q must be a string or an object.", "q")
-    return conds, params
+    return TextPlan(targets) if targets else None
 
 
-def parse_sort(types: Mapping[str, str], sort: Any) -> list[tuple[str, str]]:
-    """Parse ``"col asc, "quoted col" desc"``; every item must name a column and asc/desc."""
+@dataclass(frozen=True)
+class SortKey:
+    """One sort item. ``nulls`` as PostgreSQL orders them unless told: last ascending, first descending."""
+
+    name: str
+    direction: str = "asc"
+    nulls: str = ""
+
+    @property
+    def null_order(self) -> str:
+        return self.nulls or ("last" if self.direction == "asc" else "first")
+
+    def sql(self, expr: str | None = None) -> str:
+        return f"{expr or quote_ident(self.name)} {self.direction.upper()} NULLS {self.null_order.upper()}"
+
+
+_SORT_ITEM = re.compile(r'^(?:"(?P<q>(?:[^"]|"")*)"|(?P<name>.+?))(?:\s+(?P<dir>asc|desc))?(?:\s+nulls\s+(?P<nulls>first|last))?\s*$',
+                        re.IGNORECASE | re.DOTALL)  # fmt: skip
+
+
+def parse_sort(types: Mapping[str, str], sort: Any, extra: Sequence[str] = ()) -> list[SortKey]:
+    """CKAN's sort (``_parse_sort_clause``): ``"col asc, "quoted col" desc nulls last"`` or a list of such
+    items; each names a column (or one of ``extra``, e.g. ``rank``) with optional asc|desc and
+    nulls first|last."""
     if sort is None:
         return []
-    if not isinstance(sort, str):
+    if isinstance(sort, (list, tuple)):
+        if not all(isinstance(s, str) for s in sort):
+            raise err(
+                "invalid_sort",
+                "sort 必须是文本或文本列表。",
+                "sort must be a string or a list of strings.",
+                "sort",
+            )
+        items = [i for s in sort for i in _split_sort(s)]
+        if not items:
+            return []
+    elif isinstance(sort, str):
+        items = _split_sort(sort)
+    else:
         raise err("invalid_sort", "sort 必须是文本。", "sort must be a string.", "sort")
+    out: list[SortKey] = []
+
+    def bad(item: str) -> QueryError:
+        return err(
+            "invalid_sort",
+            f"无法识别的排序项：{item.strip()!r}（格式：列名 [asc|desc] [nulls first|last]）。",
+            f"Cannot sort by {item.strip()!r} (expected: column [asc|desc] [nulls first|last]).",
+            "sort",
+        )
+
+    for item in items:
+        s = item.strip()
+        if not s:
+            if len(items) == 1:
+                return []
+            raise bad(item)
+        name: str | None = s if s in types or s in extra else None
+        direction, nulls = "asc", ""
+        if name is None:
+            m = _SORT_ITEM.match(s)
+            if m:
+                name = (
+                    m.group("q").replace('""', '"') if m.group("q") is not None else m.group("name").strip()
+                )
+                direction = (m.group("dir") or "asc").lower()
+                nulls = (m.group("nulls") or "").lower()
+        if name is None or (name not in types and name not in extra):
+            raise bad(item)
+        if any(k.name == name for k in out):
+            raise bad(item)
+        out.append(SortKey(name, direction, nulls))
+    return out
+
+
+def _split_sort(sort: str) -> list[str]:
+    """Split at commas outside double quotes."""
     items: list[str] = []
     cur: list[str] = []
     in_q = False
@@ -188,47 +367,14 @@ def parse_sort(types: Mapping[str, str], sort: Any) -> list[tuple[str, str]]:
         else:
             cur.append(ch)
     items.append("".join(cur))
-    out: list[tuple[str, str]] = []
-
-    def bad(item: str) -> QueryError:
-        return err(
-            "invalid_sort",
-            f"无法识别的排序项：{item.strip()!r}（格式：列名 asc|desc）。",
-            f"Cannot sort by {item.strip()!r} (expected: column asc|desc).",
-            "sort",
-        )
-
-    for item in items:
-        s = item.strip()
-        if not s:
-            if len(items) == 1:
-                return []
-            raise bad(item)
-        name: str | None = None
-        direction = "asc"
-        if s.startswith('"'):
-            m = re.fullmatch(r'"((?:[^"]|"")*)"\s*(\w+)?', s)
-            if not m:
-                raise bad(item)
-            name = m.group(1).replace('""', '"')
-            direction = (m.group(2) or "asc").lower()
-        elif s in types:
-            name = s
-        else:
-            parts = s.rsplit(None, 1)
-            if len(parts) == 2:
-                name, direction = parts[0], parts[1].lower()
-        if name is None or name not in types or direction not in ("asc", "desc"):
-            raise bad(item)
-        if any(n == name for n, _ in out):
-            raise bad(item)
-        out.append((name, direction))
-    return out
+    return items
 
 
-def parse_fields(types: Mapping[str, str], fields: Any) -> list[str]:
+def parse_fields(types: Mapping[str, str], fields: Any, extra: Sequence[str] = ()) -> list[str]:
+    """The columns to return (CKAN: a list or a comma-separated string); none given: every column, then
+    ``extra`` (the rank columns of a text search)."""
     if fields is None:
-        return list(types)
+        return [*types, *extra]
     if isinstance(fields, str):
         fields = [f.strip() for f in fields.split(",")]
     if not isinstance(fields, (list, tuple)) or not fields:
@@ -240,7 +386,7 @@ def parse_fields(types: Mapping[str, str], fields: Any) -> list[str]:
         )
     out: list[str] = []
     for f in fields:
-        col = check_column(types, f, "fields")
+        col = f if isinstance(f, str) and f in extra and f not in types else check_column(types, f, "fields")
         if col not in out:
             out.append(col)
     return out
@@ -266,13 +412,22 @@ def formula_safe_sql(expr: str) -> str:
     )
 
 
-def select_list(names: Sequence[str], types: Mapping[str, str], *, mode: str = "plain") -> str:
+def select_list(
+    names: Sequence[str],
+    types: Mapping[str, str],
+    *,
+    mode: str = "plain",
+    virtual: Mapping[str, str] | None = None,
+) -> str:
     """Column list; ``mode`` csv: timestamps as DuckDB text; json: ISO timestamps, no NaN/Infinity;
     csv_file: as csv, and every text cell and column name that a spreadsheet would run as a formula
     neutralised (``formula_safe``), for the files people open in Excel or WPS."""
     out = []
     for n in names:
         ident = quote_ident(n)
+        if virtual and n in virtual:  # e.g. a text search's rank
+            out.append(f"{virtual[n]} AS {ident}")
+            continue
         typ = types.get(n)
         alias = quote_ident(formula_safe(n)) if mode == "csv_file" else ident
         if mode in ("csv", "csv_file") and typ == "datetime":

@@ -6,10 +6,12 @@ from __future__ import annotations
 import base64
 import binascii
 import collections
+import contextlib
 import io
 import os
 import re
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -33,9 +35,22 @@ from .engine import (
     query_slot,
     quote_ident,
     table_sandbox,
+    timeout_error,
 )
-from .params import check_column, coerce_value, parse_fields, parse_sort, result_fields, select_list, where
+from .params import (
+    HITS_VIEW,
+    SortKey,
+    check_column,
+    coerce_value,
+    parse_fields,
+    parse_sort,
+    result_fields,
+    select_list,
+    text_plan,
+    where,
+)
 
+RECORDS_FORMATS = ("objects", "lists", "csv", "tsv")
 CKAN_LIMIT = 32_000
 CSV_LIMIT = 1_000_000
 #: filtered search pages up to this many rows use the two-phase plan (ids first, then their rows)
@@ -75,9 +90,9 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
     return int(m.group(2)), ("asc" if m.group(1) == "a" else "desc")
 
 
-def _csv_text(tbl: pa.Table, header: bool) -> str:
+def _csv_text(tbl: pa.Table, header: bool, delimiter: str = ",") -> str:
     buf = io.BytesIO()
-    pacsv.write_csv(tbl, buf, pacsv.WriteOptions(include_header=header))
+    pacsv.write_csv(tbl, buf, pacsv.WriteOptions(include_header=header, delimiter=delimiter))
     return buf.getvalue().decode("utf-8")
 
 
@@ -127,10 +142,9 @@ def _indexed_total(
     table: TableRef,
     types: Mapping[str, str],
     filters: Mapping[str, Any] | None,
-    q: Any,
 ) -> int | None:
     """The exact total of a search whose only condition is equality on one column, from the index."""
-    if q is not None or not isinstance(filters, Mapping) or len(filters) != 1:
+    if not isinstance(filters, Mapping) or len(filters) != 1:
         return None
     ((name, raw),) = filters.items()
     col = check_column(types, name, "filters")
@@ -151,34 +165,43 @@ def search(
     filters: Mapping[str, Any] | None = None,
     q: str | Mapping[str, Any] | None = None,
     fields: Sequence[str] | None = None,
-    sort: str | None = None,
+    sort: str | Sequence[str] | None = None,
     limit: int = 100,
     offset: int = 0,
     include_total: bool = True,
     distinct: bool = False,
     cursor: str | None = None,
-    records_format: Literal["objects", "lists", "csv"] = "objects",
+    records_format: Literal["objects", "lists", "csv", "tsv"] = "objects",
+    plain: bool = True,
+    language: str | None = None,
+    full_text: str | None = None,
     timeout_s: float | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> dict[str, Any]:
-    """CKAN ``datastore_search``: equality filters, full-text q, fields, sort, offset or keyset paging.
-    Runs under ``limits`` (``timeout_s`` overrides its deadline): a query slot, the deadline and the
-    answer's byte cap."""
+    """CKAN ``datastore_search``: equality filters, full-text ``q`` / ``full_text`` (words, with ``rank``;
+    ``plain``, ``language``: see ``fulltext``), fields, sort (``nulls first|last``), offset or keyset paging;
+    records as objects, lists, CSV or TSV. Runs under ``limits`` (``timeout_s`` overrides its deadline): a
+    query slot, the deadline and the answer's byte cap."""
     limits = limits.with_timeout(timeout_s)
-    if records_format not in ("objects", "lists", "csv"):
+    if records_format not in RECORDS_FORMATS:
         raise err(
             "invalid",
-            "records_format 必须是 objects、lists 或 csv。",
-            "records_format must be objects, lists or csv.",
+            "records_format 必须是 objects、lists、csv 或 tsv。",
+            "records_format must be objects, lists, csv or tsv.",
             "records_format",
         )
-    limit = check_limit(limit, "limit", 0, CSV_LIMIT if records_format == "csv" else CKAN_LIMIT)
+    text = records_format in ("csv", "tsv")
+    limit = check_limit(limit, "limit", 0, CSV_LIMIT if text else CKAN_LIMIT)
     offset = check_limit(offset, "offset", 0, 2**62)
     types = table.column_types()
-    names = parse_fields(types, fields)
-    order = parse_sort(types, sort)
-    conds, wparams = where(types, filters, q)
+    plan = text_plan(types, q, plain=plain, language=language, full_text=full_text)
+    labels = plan.labels if plan else []
+    virtual = {label: f'{HITS_VIEW}."__rank{i}"' for i, label in enumerate(labels)}
+    names = parse_fields(types, fields, labels)
+    order = parse_sort(types, sort, labels)
+    conds, wparams = where(types, filters)
     distinct = bool(distinct)
+    out_types = {**types, **dict.fromkeys(labels, "float")}
 
     keyset_dir: str | None = None
     after: int | None = None
@@ -191,7 +214,7 @@ def search(
                 "A cursor cannot be used with distinct.",
                 "cursor",
             )
-        if order and order != [("_id", cdir)]:
+        if order and [(k.name, k.direction) for k in order] != [("_id", cdir)]:
             raise err(
                 "invalid_cursor",
                 "游标分页只能按 _id 排序。",
@@ -203,30 +226,36 @@ def search(
                 "invalid", "游标分页不能同时使用 offset。", "offset cannot be combined with cursor.", "offset"
             )
         keyset_dir = cdir
-    elif not distinct and (not order or (len(order) == 1 and order[0][0] == "_id")):
-        keyset_dir = order[0][1] if order else "asc"
+    elif not distinct and (
+        (not order and plan is None) or (len(order) == 1 and order[0].name == "_id" and not order[0].nulls)
+    ):
+        keyset_dir = order[0].direction if order else "asc"
+
+    def key_sql(k: SortKey) -> str:
+        return k.sql(virtual.get(k.name))
 
     if distinct:
-        for col, _ in order:
-            if col not in names:
+        for k in order:
+            if k.name not in names:
                 raise err(
                     "invalid_sort",
-                    f"distinct 查询只能按所选列排序，{col} 不在 fields 中。",
-                    f"With distinct, sort columns must be among fields; {col} is not.",
+                    f"distinct 查询只能按所选列排序，{k.name} 不在 fields 中。",
+                    f"With distinct, sort columns must be among fields; {k.name} is not.",
                     "sort",
                 )
-        order_sql = [f"{quote_ident(c)} {d.upper()} NULLS LAST" for c, d in order] or [
-            f"{quote_ident(c)} ASC NULLS LAST" for c in names
-        ]
-    elif keyset_dir == "asc":
+        order_sql = [key_sql(k) for k in order] or [SortKey(c).sql(virtual.get(c)) for c in names]
+    elif keyset_dir == "asc" and plan is None:
         # The file is stored in ascending _id order and DuckDB preserves insertion order for queries
         # without ORDER BY, so no sort is needed (and LIMIT stops the scan early).
         order_sql = []
+    elif keyset_dir == "asc":  # joined with a text search's matches: the order must be asked for
+        order_sql = ['"_id" ASC']
     elif keyset_dir == "desc":
         order_sql = ['"_id" DESC']
     else:
-        order_sql = [f"{quote_ident(c)} {d.upper()} NULLS LAST" for c, d in order]
-        if all(c != "_id" for c, _ in order):
+        # CKAN: the given sort, else the best text matches first (rank DESC); then _id, so pages are stable
+        order_sql = [key_sql(k) for k in order] or [f"{virtual[label]} DESC" for label in labels]
+        if all(k.name != "_id" for k in order):
             order_sql.append('"_id" ASC')
 
     sel_names = list(names)
@@ -239,8 +268,10 @@ def search(
         page_conds.append('"_id" > ?' if keyset_dir == "asc" else '"_id" < ?')
         page_params.append(after)
     view = quote_ident(table.resource_id)
-    sel_sql = select_list(sel_names, types, mode="csv" if records_format == "csv" else "plain")
-    sql = f"SELECT {'DISTINCT ' if distinct else ''}{sel_sql} FROM {view}"
+    source = view if plan is None else f'{view} JOIN {HITS_VIEW} ON {view}."_id" = {HITS_VIEW}."__id"'
+    mode = "csv" if text else "plain"
+    sel_sql = select_list(sel_names, types, mode=mode, virtual=virtual)
+    sql = f"SELECT {'DISTINCT ' if distinct else ''}{sel_sql} FROM {source}"
     if page_conds:
         sql += " WHERE " + " AND ".join(page_conds)
     if order_sql:
@@ -251,14 +282,14 @@ def search(
     # Two-phase plan for filtered pages: (1) the page's _ids, reading only the filter and sort
     # columns; (2) the selected columns of just those rows, where `_id BETWEEN min AND max` lets
     # the Parquet row-group statistics (the file is in _id order) skip nearly every row group.
-    two_phase = bool(page_conds) and not distinct and 0 < limit <= TWO_PHASE_MAX_ROWS
+    two_phase = bool(page_conds) and plan is None and not distinct and 0 < limit <= TWO_PHASE_MAX_ROWS
     id_sql = f'SELECT "_id" FROM {view} WHERE ' + " AND ".join(page_conds)
     if order_sql:
         id_sql += " ORDER BY " + ", ".join(order_sql)
     id_sql += " LIMIT ? OFFSET ?"
     extra_id = two_phase and "_id" not in sel_names
     fetch_names = [*sel_names, "_id"] if extra_id else sel_names
-    fetch_list = select_list(fetch_names, types, mode="csv" if records_format == "csv" else "plain")
+    fetch_list = select_list(fetch_names, types, mode=mode)
     id_pos = fetch_names.index("_id") if "_id" in fetch_names else -1
 
     total: int | None = None
@@ -280,7 +311,13 @@ def search(
     ):
         arrow: pa.Table | None = None  # records_format csv
         rows: list[tuple[Any, ...]] = []  # objects, lists
-        csv = records_format == "csv"
+        csv = text
+        hits = None
+        if plan is not None:
+            hits = plan.collect(
+                conn, view, types, conds, wparams, time.monotonic() + limits.timeout_s,
+                lambda: timeout_error(limits.timeout_s),
+            )  # fmt: skip
         if limit == 0:
             pass
         elif two_phase:
@@ -325,18 +362,24 @@ def search(
         else:
             rows = fetch_rows_capped(conn, sql, page_params, cap, text_positions(sel_names))
         if include_total:
-            if not conds and not distinct:
+            if hits is not None and not distinct:
+                total = hits.num_rows  # the filters were applied while scoring
+            elif not conds and not distinct and plan is None:
                 total = int(table.rows)
-            elif not distinct and (indexed := _indexed_total(conn, table, types, filters, q)) is not None:
+            elif (
+                not distinct
+                and plan is None
+                and (indexed := _indexed_total(conn, table, types, filters)) is not None
+            ):
                 total = indexed
             else:
-                base = f"SELECT {'DISTINCT ' if distinct else ''}{select_list(names, types)} FROM {view}"
+                base = f"SELECT {'DISTINCT ' if distinct else ''}{select_list(names, types, virtual=virtual)} FROM {source}"
                 if conds:
                     base += " WHERE " + " AND ".join(conds)
                 count_sql = (
                     f"SELECT count(*) FROM ({base})"
                     if distinct
-                    else f"SELECT count(*) FROM {view}" + (" WHERE " + " AND ".join(conds) if conds else "")
+                    else f"SELECT count(*) FROM {source}" + (" WHERE " + " AND ".join(conds) if conds else "")
                 )
                 got_total = first(conn.execute(count_sql, wparams).fetchall())
                 total = int(got_total[0]) if got_total else 0
@@ -355,7 +398,7 @@ def search(
         else:
             if hidden_id:
                 arrow = arrow.remove_column(arrow.num_columns - 1)
-            records = _csv_text(arrow, header=False)
+            records = _csv_text(arrow, header=False, delimiter="\t" if records_format == "tsv" else ",")
     else:
         cut = len(names)
         if records_format == "lists":
@@ -363,8 +406,11 @@ def search(
         else:
             records = [{n: jsonable(v) for n, v in zip(names, r[:cut], strict=False)} for r in rows]
 
+    if hits is not None:
+        with contextlib.suppress(Exception):
+            conn.unregister(HITS_VIEW)
     return {
-        "fields": result_fields(names, types),
+        "fields": result_fields(names, out_types),
         "records": records,
         "total": total,
         "total_was_estimated": False,

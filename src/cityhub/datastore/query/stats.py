@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,8 +25,9 @@ from .engine import (
     query_slot,
     quote_ident,
     table_sandbox,
+    timeout_error,
 )
-from .params import check_column, where
+from .params import HITS_VIEW, check_column, text_plan, where
 
 AGGREGATE_LIMIT = 10_000
 
@@ -102,7 +104,11 @@ def aggregate(
         out_names.append(name)
         out_types[name] = typ
         exprs.append(expr)
-    conds, params = where(types, filters, q)
+    conds, params = where(types, filters)
+    plan = text_plan(types, q)
+    view = quote_ident(table.resource_id)
+    if plan is not None:
+        conds.append(f'"_id" IN (SELECT "__id" FROM {HITS_VIEW})')
     gsel = ", ".join(quote_ident(g) for g in groups)
     sql = f"SELECT {gsel}, {', '.join(exprs)} FROM {quote_ident(table.resource_id)}"
     if conds:
@@ -119,7 +125,14 @@ def aggregate(
         table_sandbox(table, limits) as conn,
         TimeLimit(conn, limits.timeout_s, {abspath(table.path): table.resource_id}),
     ):
+        if plan is not None:
+            plan.collect(
+                conn, view, types, conds[:-1], params[: len(params) - 1], time.monotonic() + limits.timeout_s,
+                lambda: timeout_error(limits.timeout_s),
+            )  # fmt: skip
         rows = fetch_rows_capped(conn, sql, params, limits.max_result_bytes)
+        if plan is not None:
+            conn.unregister(HITS_VIEW)
     truncated = len(rows) > limit
     return {
         "fields": [{"id": n, "type": out_types[n]} for n in out_names],

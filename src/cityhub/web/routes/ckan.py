@@ -14,6 +14,7 @@ import re
 import shlex
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -309,7 +310,7 @@ def status_show(request: Request, p: dict[str, Any]) -> dict[str, Any]:
 
 
 CKAN_TYPES = {"integer": "int", "number": "numeric", "string": "text", "date": "date", "datetime": "timestamp",
-              "boolean": "bool"}
+              "boolean": "bool", "float": "float"}
 
 
 def _ckan_fields(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -350,24 +351,80 @@ def _bool(p: dict[str, Any], key: str, default: bool) -> bool:
     return raw if isinstance(raw, bool) else str(raw).lower() in ("true", "1", "yes")
 
 
+#: the parameters CKAN's datastore_search accepts (ckanext/datastore/logic/schema.py datastore_search_schema),
+#: our keyset ``cursor``, and what CKAN's API view takes off before the action (JSONP ``callback``, ``_``)
+DATASTORE_SEARCH_PARAMS = frozenset({
+    "resource_id", "id", "q", "plain", "filters", "language", "limit", "offset", "fields", "sort", "distinct",
+    "include_total", "total_estimation_threshold", "records_format", "full_text", "cursor"})
+_IGNORED_PARAMS = frozenset({"callback", "_"})
+RECORDS_FORMATS = ("objects", "lists", "csv", "tsv")
+
+
+def _datastore_links(request: Request, p: dict[str, Any], limit: int, offset: int) -> dict[str, str]:
+    """CKAN's ``_insert_links`` (postgres.py): the request's own parameters with ``offset`` dropped (start) or
+    moved on by ``limit`` (next), and ``prev`` when there is one. A POSTed body's parameters are carried too
+    (JSON-encoded), so the links repeat the same search (CKAN's carry only the URL's query string)."""
+    args: dict[str, str] = {}
+    for key, value in p.items():
+        if key in _IGNORED_PARAMS or isinstance(value, UploadedFile) or value is None:
+            continue
+        args[key] = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    args["limit"] = str(limit)  # the limit in force (CKAN caps it at rows_max)
+    start = {k: v for k, v in args.items() if k != "offset"}
+    path = request.url.path
+    links = {"start": f"{path}?{urlencode(start)}", "next": f"{path}?{urlencode({**start, 'offset': offset + limit})}"}
+    if offset - limit > 0:
+        links["prev"] = f"{path}?{urlencode({**start, 'offset': offset - limit})}"
+    return links
+
+
+def _sort_param(raw: Any) -> str | list[str] | None:
+    if raw in (None, "", []):
+        return None
+    if isinstance(raw, list):
+        return [str(x) for x in raw]
+    text = str(raw)
+    if text.startswith("["):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            return text
+        if isinstance(value, list):
+            return [str(x) for x in value]
+    return text
+
+
 def datastore_search(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    """CKAN ``datastore_search`` (ckanext/datastore/logic/action.py, backend/postgres.py ``search_data``)."""
+    unknown = sorted(k for k in p if k not in DATASTORE_SEARCH_PARAMS and k not in _IGNORED_PARAMS)
+    if unknown:  # CKAN's schema: '__junk': [empty]
+        raise ValidationError("不支持的参数：" + "、".join(unknown), "Unexpected parameters: " + ", ".join(unknown),
+                              fields={k: [f"The input field {k} was not expected."] for k in unknown})
     rid = str(p.get("resource_id") or p.get("id") or "")
     if not rid:
         raise ValidationError("缺少参数 resource_id", "Missing value: resource_id", fields={"resource_id": ["Missing value"]})
+    records_format = str(p.get("records_format") or "objects")
+    if records_format not in RECORDS_FORMATS:
+        raise ValidationError("records_format 取值无效", "records_format: value must be one of objects, lists, csv, tsv",
+                              fields={"records_format": ["Value must be one of ['objects', 'lists', 'csv', 'tsv']"]})
     q = p.get("q")
-    if isinstance(q, str) and q.startswith("{"):
+    if isinstance(q, str) and q.lstrip().startswith("{"):  # unicode_or_json_validator
         q = _dict_param(q, "q")
+    limit = _int(p, "limit", 100, 0, 10**12)  # natural_number_validator; the action caps it at rows_max
+    offset = _int(p, "offset", 0, 0, 10**12)
+    full_text = p.get("full_text")
     out = call(request, "datastore_search", {
-        "resource_id": rid, "filters": _dict_param(p.get("filters"), "filters"), "q": q or None,
-        "fields": _list_param(p.get("fields")), "sort": p.get("sort") or None,
-        "limit": _int(p, "limit", 100, 0, 1_000_000), "offset": _int(p, "offset", 0, 0, 10**12),
+        "resource_id": rid, "filters": _dict_param(p.get("filters"), "filters"), "q": q if q not in ("", {}) else None,
+        "full_text": str(full_text) if full_text not in (None, "") else None, "plain": _bool(p, "plain", True),
+        "language": str(p["language"]) if p.get("language") not in (None, "") else None,
+        "fields": _list_param(p.get("fields")), "sort": _sort_param(p.get("sort")),
+        "limit": limit, "offset": offset,
         "include_total": _bool(p, "include_total", True), "distinct": _bool(p, "distinct", False),
-        "records_format": p.get("records_format", "objects"), "cursor": p.get("cursor") or None}, via="api")
-    base = f"/api/3/action/datastore_search?resource_id={out['resource_id']}"
+        "records_format": records_format, "cursor": p.get("cursor") or None}, via="api")
     result = {"resource_id": out["resource_id"], "fields": _ckan_fields(out["fields"]), "records": out["records"],
-              "limit": out["limit"], "offset": out["offset"], "records_format": p.get("records_format", "objects"),
+              "limit": out["limit"], "offset": out["offset"], "records_format": records_format,
               "include_total": _bool(p, "include_total", True),
-              "_links": {"start": base, "next": f"{base}&offset={out['offset'] + out['limit']}"}}
+              "_links": _datastore_links(request, p, out["limit"], out["offset"])}
     if out.get("total") is not None:
         result["total"] = out["total"]
         result["total_was_estimated"] = False
@@ -377,10 +434,19 @@ def datastore_search(request: Request, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def datastore_search_sql(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    """CKAN ``datastore_search_sql``: errors in the statement are a Validation Error keyed ``query`` (postgres.py
+    ``search_sql``); a table that does not exist (or that the caller may not read) is too, as PostgreSQL's
+    'relation does not exist'."""
     sql = p.get("sql")
     if not sql:
         raise ValidationError("缺少参数 sql", "Missing value: sql", fields={"sql": ["Missing value"]})
-    out = call(request, "datastore_search_sql", {"sql": str(sql)}, via="api")
+    try:
+        out = call(request, "datastore_search_sql", {"sql": str(sql)}, via="api")
+    except ValidationError as exc:
+        messages = [m for ms in exc.fields.values() for m in ms] or [exc.message_en]
+        raise ValidationError(exc.message, exc.message_en, fields={"query": messages}) from None
+    except NotFound as exc:
+        raise ValidationError(exc.message, exc.message_en, fields={"query": [exc.message_en]}) from None
     return {"sql": sql, "records": out["records"], "fields": _ckan_fields(out["fields"]),
             "records_truncated": out.get("truncated", False)}
 

@@ -80,15 +80,18 @@ def delete(request: Request, resource_id: str) -> Any:
 def search(request: Request, resource_id: str,
            filters: str | None = Query(None, max_length=10000, description="JSON object column → value or list"),
            q: str | None = Query(None, max_length=1000), fields: str | None = Query(None, max_length=10000),
-           sort: str | None = Query(None, max_length=1000), limit: int = Query(100, ge=0, le=1_000_000),
+           sort: str | None = Query(None, max_length=1000),
+           limit: int = Query(100, ge=0, le=o.MAX_OFFSET, description="capped at 32,000 (csv/tsv: 1,000,000)"),
            offset: int = Query(0, ge=0, le=o.MAX_OFFSET), include_total: bool = True, distinct: bool = False,
            cursor: str | None = Query(None, max_length=100),
-           records_format: str = Query("objects", pattern="^(objects|lists|csv)$")) -> Any:
+           records_format: str = Query("objects", pattern="^(objects|lists|csv|tsv)$"),
+           plain: bool = Query(True, description="false: to_tsquery syntax (& | ! <-> ( ) and term:*)"),
+           language: str | None = Query(None, max_length=50, description="full-text language: simple")) -> Any:
     return call(request, "datastore_search", {
         "resource_id": resource_id, "filters": _json_param(filters, "filters") or {}, "q": q,
         "fields": [f.strip() for f in fields.split(",") if f.strip()] if fields else None, "sort": sort,
         "limit": limit, "offset": offset, "include_total": include_total, "distinct": distinct, "cursor": cursor,
-        "records_format": records_format}, via="api")
+        "records_format": records_format, "plain": plain, "language": language}, via="api")
 
 
 @router.get("/resources/{resource_id}/datastore/aggregate", summary="Group-by aggregates for charts",
