@@ -24,6 +24,7 @@ language (CKAN's ``ckan.datastore.default_fts_lang``) is ``simple``; any other `
 from __future__ import annotations
 
 import collections
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -34,8 +35,15 @@ LANGUAGES = ("simple",)
 DEFAULT_LANGUAGE = "simple"
 MAX_OPERANDS = 32
 
-_RUN = re.compile(r"[^\W_]+")
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_HAN_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+#: runs: of Chinese characters, or of other letters and digits (``_`` and punctuation separate)
+_RUN = re.compile(f"[{_HAN_CHARS}]+|[^\\W_{_HAN_CHARS}]+")
+_HAN = re.compile(f"[{_HAN_CHARS}]")
+#: what PostgreSQL's parser keeps together as one token: letters and digits, Chinese or not
+_CHUNK = re.compile(r"[^\W_]+")
+#: the same runs as DuckDB (RE2) patterns, for scoring inside the engine
+HAN_RUN_RE2 = r"[\x{3400}-\x{4dbf}\x{4e00}-\x{9fff}\x{f900}-\x{faff}]+"
+WORD_RUN_RE2 = r"[^\x{3400}-\x{4dbf}\x{4e00}-\x{9fff}\x{f900}-\x{faff}\p{P}\p{S}\p{Z}\p{C}]+"
 
 
 class FullTextError(ValueError):
@@ -68,6 +76,24 @@ def tokens(text: str) -> collections.Counter[str]:
         else:
             out[run] += 1
     return out
+
+
+@functools.lru_cache(maxsize=100_000)
+def _search_words(run: str) -> list[str]:
+    """jieba's search-mode words of one Chinese run (cached: tables repeat their districts, categories…)."""
+    return [w for w in rjieba.cut_for_search(run) if _RUN.fullmatch(w)]
+
+
+def is_han(text: str) -> bool:
+    return bool(_HAN.search(text))
+
+
+def run_hits(run: str, w: Word) -> int:
+    """How often ``w`` occurs among the words of one run (a Chinese run: jieba's search-mode words)."""
+    if _HAN.search(run):
+        ws = _search_words(run)
+        return sum(1 for x in ws if x.startswith(w.text)) if w.prefix else ws.count(w.text)
+    return int(run == w.text or (w.prefix and run.startswith(w.text)))
 
 
 # --------------------------------------------------------------------------- query trees
@@ -108,7 +134,7 @@ def parse(q: str, plain: bool) -> Any:
     """The query tree of ``q`` (None: no words, which matches nothing, as an empty tsquery)."""
     if plain:
         # each run of letters and digits is one word; a run jieba splits (名称12号) is a phrase of its words
-        items = [x for x in (_operand(run, False, "") for run in _RUN.findall(q)) if x is not None]
+        items = [x for x in (_operand(chunk, False, "") for chunk in _CHUNK.findall(q)) if x is not None]
         if len(items) > MAX_OPERANDS:
             raise FullTextError(f"q 最多 {MAX_OPERANDS} 个词。", f"q has at most {MAX_OPERANDS} words.")
         return None if not items else items[0] if len(items) == 1 else Op("and", list(items))
@@ -223,13 +249,20 @@ def _combine(kind: str, items: list[Any]) -> Any:
 
 
 class Doc:
-    """One row's text, tokenised once."""
+    """One row's text. Only what a query needs is worked out, once: the lower-cased runs; the search-mode
+    words of just the Chinese runs that hold a query word; the precise words only for phrases."""
 
     def __init__(self, text: str) -> None:
-        self.text = text
-        self.counts = tokens(text)
+        self.text = text.lower()
+        self._runs: list[str] | None = None
         self._words: list[str] | None = None
         self._subs: dict[int, set[str]] = {}
+
+    @property
+    def runs(self) -> list[str]:
+        if self._runs is None:
+            self._runs = _RUN.findall(self.text)
+        return self._runs
 
     @property
     def words(self) -> list[str]:
@@ -238,25 +271,27 @@ class Doc:
         return self._words
 
     def hits(self, w: Word) -> int:
+        """How often ``w`` occurs as a word (a prefix: how many words start with it)."""
         if w.weights and "D" not in w.weights:
             return 0
-        if w.prefix:
-            return sum(n for t, n in self.counts.items() if t.startswith(w.text))
-        return self.counts.get(w.text, 0)
+        if w.text not in self.text:
+            return 0
+        return sum(run_hits(run, w) for run in self.runs if w.text in run)
 
-    def at(self, w: Word, i: int) -> bool:
-        """Whether the word at position ``i`` is ``w`` (or, in Chinese, holds it as a search-mode sub-word)."""
-        ws = self.words
-        if not 0 <= i < len(ws):
-            return False
-        if ws[i] == w.text or (w.prefix and ws[i].startswith(w.text)):
-            return True
-        if not _HAN.search(ws[i]):
-            return False
-        if i not in self._subs:
-            self._subs[i] = set(rjieba.cut_for_search(ws[i]))
-        subs = self._subs[i]
-        return w.text in subs or (w.prefix and any(s.startswith(w.text) for s in subs))
+
+def _at(doc: Doc, w: Word, i: int) -> bool:
+    """Whether the word at position ``i`` is ``w`` (or, in Chinese, holds it as a search-mode sub-word)."""
+    ws = doc.words
+    if not 0 <= i < len(ws):
+        return False
+    if ws[i] == w.text or (w.prefix and ws[i].startswith(w.text)):
+        return True
+    if not _HAN.search(ws[i]):
+        return False
+    if i not in doc._subs:
+        doc._subs[i] = set(rjieba.cut_for_search(ws[i]))
+    subs = doc._subs[i]
+    return w.text in subs or (w.prefix and any(s.startswith(w.text) for s in subs))
 
 
 def score(node: Any, doc: Doc) -> float:
@@ -281,7 +316,7 @@ def score(node: Any, doc: Doc) -> float:
         return 0.0
     n = 0
     for i in range(len(doc.words)):
-        if doc.at(first, i) and all(doc.at(w, i + k * node.distance) for k, w in enumerate(rest, 1)):
+        if _at(doc, first, i) and all(_at(doc, w, i + k * node.distance) for k, w in enumerate(rest, 1)):
             n += 1
     return 0.1 * n * len(node.items)
 

@@ -179,43 +179,163 @@ class TextPlan:
         deadline: float,
         on_timeout: Callable[[], Exception],
     ) -> pa.Table:
-        """Score every row that passes ``conds`` and the words' substring pre-filter; the matches as an Arrow
-        table (``__id``, ``__rank0``…), registered on ``conn`` as ``HITS_VIEW``."""
+        """The rows that pass ``conds`` and match every target, as an Arrow table (``__id``, ``__rank0``…),
+        registered on ``conn`` as ``HITS_VIEW``. Scored inside DuckDB: a word's occurrences are counted in
+        the row's runs (Chinese runs through a map from each distinct run holding the word to its count
+        among jieba's search-mode words, worked out here once per run); only phrases are scored in Python."""
+        hits: pa.Table | None = None
+        if any(t.node is None for t in self.targets):  # a target without words matches nothing
+            hits = None
+        elif any(_has_phrase(t.node) for t in self.targets):
+            hits = self._collect_python(conn, view, types, conds, params, deadline, on_timeout)
+        else:
+            hits = self._collect_sql(conn, view, types, conds, params)
+        if hits is None:
+            cols = {"__id": pa.array([], pa.int64())}
+            cols.update({f"__rank{i}": pa.array([], pa.float64()) for i in range(len(self.targets))})
+            hits = pa.table(cols)
+        conn.register(HITS_VIEW, hits)
+        return hits
+
+    def _collect_sql(
+        self, conn: Any, view: str, types: Mapping[str, str], conds: Sequence[str], params: Sequence[Any]
+    ) -> pa.Table | None:
+        texts = [self._text_sql(types, t.column) for t in self.targets]
+        where_sql, where_params = list(conds), list(params)
+        for t, text in zip(self.targets, texts, strict=True):
+            pre = _prefilter_sql(fulltext.needles(t.node), text, where_params)
+            if pre:
+                where_sql.append(pre)
+        inner = f'SELECT "_id", {", ".join(f"{x} AS t{i}" for i, x in enumerate(texts))} FROM {view}'
+        if where_sql:
+            inner += " WHERE " + " AND ".join(where_sql)
+        # each distinct word of each target is counted once per row (column c<i>_<j>); Chinese words through
+        # the distinct runs that hold them, each run's count worked out here once
+        count_cols: list[str] = []
+        count_params: list[Any] = []
+        scores: list[str] = []
+        for i, t in enumerate(self.targets):
+            slots: dict[tuple[str, bool, str], str] = {}
+            for w in _words_of(t.node):
+                key = (w.text, w.prefix, w.weights)
+                if key in slots:
+                    continue
+                col = slots[key] = f"c{i}_{len(slots)}"
+                if w.weights and "D" not in w.weights:
+                    count_cols.append(f"0 AS {col}")
+                elif fulltext.is_han(w.text):
+                    runs = [r[0] for r in conn.execute(
+                        f"SELECT DISTINCT unnest(list_filter(regexp_extract_all(t{i}, '{HAN_RUN}'), "
+                        f"lambda x: contains(x, ?))) FROM ({inner}) LIMIT {MAX_DISTINCT_RUNS + 1}",
+                        [w.text, *where_params]).fetchall()]  # fmt: skip
+                    if len(runs) > MAX_DISTINCT_RUNS:
+                        return None  # too varied for a map: scored in Python instead
+                    ns = [fulltext.run_hits(r, w) for r in runs]
+                    count_cols.append(
+                        f"coalesce(list_sum(list_transform(list_filter(h{i}, lambda x: contains(x, ?)), "
+                        f"lambda x: coalesce(map_extract_value(map(?::VARCHAR[], ?::INTEGER[]), x), 0))), 0) AS {col}"
+                    )
+                    count_params.extend([w.text, runs, ns])
+                else:
+                    test = "starts_with(x, ?)" if w.prefix else "x = ?"
+                    count_cols.append(f"len(list_filter(l{i}, lambda x: {test})) AS {col}")
+                    count_params.append(w.text)
+            scores.append(_score_sql(t.node, slots))
+        lists = ", ".join(
+            f"regexp_extract_all(t{i}, '{WORD_RUN}') AS l{i}, regexp_extract_all(t{i}, '{HAN_RUN}') AS h{i}"
+            for i in range(len(self.targets))
+        )
+        sql = (
+            f'SELECT "__id", {", ".join(f"s{i} / (s{i} + 1) AS __rank{i}" for i in range(len(scores)))} FROM ('
+            f'SELECT "__id", {", ".join(f"{s} AS s{i}" for i, s in enumerate(scores))} FROM ('
+            f'SELECT "_id" AS "__id", {", ".join(count_cols)} FROM ('
+            f'SELECT "_id", {lists} FROM ({inner})))) '
+            f"WHERE {' AND '.join(f's{i} > 0' for i in range(len(scores)))}"
+        )
+        return conn.sql(sql, params=[*count_params, *where_params]).to_arrow_table()
+
+    def _collect_python(
+        self,
+        conn: Any,
+        view: str,
+        types: Mapping[str, str],
+        conds: Sequence[str],
+        params: Sequence[Any],
+        deadline: float,
+        on_timeout: Callable[[], Exception],
+    ) -> pa.Table:
         ids: array.array[int] = array.array("q")
         ranks: list[array.array[float]] = [array.array("d") for _ in self.targets]
-        if all(t.node is not None for t in self.targets):
-            texts = [self._text_sql(types, t.column) for t in self.targets]
-            where_sql = list(conds)
-            where_params = list(params)
-            for t, text in zip(self.targets, texts, strict=True):
-                pre = _prefilter_sql(fulltext.needles(t.node), text, where_params)
-                if pre:
-                    where_sql.append(pre)
-            sql = f'SELECT "_id", {", ".join(texts)} FROM {view}'
-            if where_sql:
-                sql += " WHERE " + " AND ".join(where_sql)
-            cur = conn.execute(sql, where_params)
-            nodes = [t.node for t in self.targets]
-            while batch := cur.fetchmany(TEXT_BATCH):
-                if time.monotonic() > deadline:
-                    raise on_timeout()
-                for row in batch:
-                    scores = []
-                    for i, node in enumerate(nodes):
-                        s = fulltext.score(node, fulltext.Doc(row[i + 1] or ""))
-                        if s <= 0:
-                            break
-                        scores.append(s)
-                    else:
-                        ids.append(row[0])
-                        for i, s in enumerate(scores):
-                            ranks[i].append(fulltext.rank(s))
+        texts = [self._text_sql(types, t.column) for t in self.targets]
+        where_sql = list(conds)
+        where_params = list(params)
+        for t, text in zip(self.targets, texts, strict=True):
+            pre = _prefilter_sql(fulltext.needles(t.node), text, where_params)
+            if pre:
+                where_sql.append(pre)
+        sql = f'SELECT "_id", {", ".join(texts)} FROM {view}'
+        if where_sql:
+            sql += " WHERE " + " AND ".join(where_sql)
+        cur = conn.execute(sql, where_params)
+        nodes = [t.node for t in self.targets]
+        while batch := cur.fetchmany(TEXT_BATCH):
+            if time.monotonic() > deadline:
+                raise on_timeout()
+            for row in batch:
+                scores = []
+                for i, node in enumerate(nodes):
+                    s = fulltext.score(node, fulltext.Doc(row[i + 1] or ""))
+                    if s <= 0:
+                        break
+                    scores.append(s)
+                else:
+                    ids.append(row[0])
+                    for i, s in enumerate(scores):
+                        ranks[i].append(fulltext.rank(s))
         cols = {"__id": pa.array(ids, pa.int64())}
         for i, r in enumerate(ranks):
             cols[f"__rank{i}"] = pa.array(r, pa.float64())
-        hits = pa.table(cols)
-        conn.register(HITS_VIEW, hits)
-        return hits
+        return pa.table(cols)
+
+
+#: DuckDB (RE2) patterns of the runs ``fulltext`` splits a text into: Chinese runs, and runs of other
+#: letters and digits (no punctuation, symbols, separators, control characters; ``_`` is punctuation)
+HAN_RUN = fulltext.HAN_RUN_RE2
+WORD_RUN = fulltext.WORD_RUN_RE2
+#: a Chinese word found in more distinct runs than this is scored in Python instead
+MAX_DISTINCT_RUNS = 20_000
+
+
+def _has_phrase(node: Any) -> bool:
+    if isinstance(node, fulltext.Op):
+        return node.kind == "phrase" or any(_has_phrase(x) for x in node.items)
+    return False
+
+
+def _words_of(node: Any) -> list[fulltext.Word]:
+    if isinstance(node, fulltext.Word):
+        return [node]
+    return [w for x in node.items for w in _words_of(x)]
+
+
+def _score_sql(node: Any, slots: Mapping[tuple[str, bool, str], str]) -> str:
+    """``fulltext.score`` as a DuckDB expression over the per-row word counts in ``slots``' columns."""
+    if isinstance(node, fulltext.Word):
+        return f"0.1 * {slots[(node.text, node.prefix, node.weights)]}"
+    parts = [_score_sql(x, slots) for x in node.items]
+    if node.kind == "and":
+        return (
+            "(CASE WHEN "
+            + " AND ".join(f"({p}) > 0" for p in parts)
+            + " THEN "
+            + " + ".join(parts)
+            + " ELSE 0.0 END)"
+        )
+    if node.kind == "or":
+        return "(" + " + ".join(parts) + ")"
+    if node.kind == "not":
+        return f"(CASE WHEN ({parts[0]}) > 0 THEN 0.0 ELSE 1e-9 END)"
+    raise ValueError(node.kind)
 
 
 def _prefilter_sql(need: Any, text: str, params: list[Any]) -> str:
