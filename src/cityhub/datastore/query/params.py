@@ -241,10 +241,12 @@ class TextPlan:
                     count_cols.append(f"len(list_filter(l{i}, lambda x: {test})) AS {col}")
                     count_params.append(w.text)
             scores.append(_score_sql(t.node, slots))
-        lists = ", ".join(
-            f"regexp_extract_all(t{i}, '{WORD_RUN}') AS l{i}, regexp_extract_all(t{i}, '{HAN_RUN}') AS h{i}"
-            for i in range(len(self.targets))
-        )
+        lists = ", ".join(  # only the run lists some word needs (extracting them is most of the work)
+            [f"regexp_extract_all(t{i}, '{WORD_RUN}') AS l{i}" for i, t in enumerate(self.targets)
+             if any(not fulltext.is_han(w.text) for w in _words_of(t.node))]
+            + [f"regexp_extract_all(t{i}, '{HAN_RUN}') AS h{i}" for i, t in enumerate(self.targets)
+               if any(fulltext.is_han(w.text) for w in _words_of(t.node))]
+        ) or "NULL AS __none"  # fmt: skip
         sql = (
             f'SELECT "__id", {", ".join(f"s{i} / (s{i} + 1) AS __rank{i}" for i in range(len(scores)))} FROM ('
             f'SELECT "__id", {", ".join(f"{s} AS s{i}" for i, s in enumerate(scores))} FROM ('

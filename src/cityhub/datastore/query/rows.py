@@ -7,6 +7,7 @@ import base64
 import binascii
 import collections
 import contextlib
+import csv
 import io
 import os
 import re
@@ -17,7 +18,6 @@ from typing import Any, Literal
 
 import duckdb
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from .engine import (
     DEFAULT_LIMITS,
@@ -91,9 +91,16 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
 
 
 def _csv_text(tbl: pa.Table, header: bool, delimiter: str = ",") -> str:
-    buf = io.BytesIO()
-    pacsv.write_csv(tbl, buf, pacsv.WriteOptions(include_header=header, delimiter=delimiter))
-    return buf.getvalue().decode("utf-8")
+    """CSV (or TSV) text of ``tbl``, values quoted only where needed, as PostgreSQL's ``COPY … csv`` writes them
+    (CKAN postgres.py search_data); NULL is empty, booleans are true/false."""
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=delimiter, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    if header:
+        w.writerow(tbl.column_names)
+    cols = [tbl.column(i).to_pylist() for i in range(tbl.num_columns)]
+    for row in zip(*cols, strict=True):
+        w.writerow(["" if v is None else ("true" if v else "false") if isinstance(v, bool) else v for v in row])
+    return buf.getvalue()
 
 
 _count_index: collections.OrderedDict[tuple[Any, ...], dict[Any, int] | None] = collections.OrderedDict()
@@ -392,7 +399,7 @@ def search(
             last_id = rows[-1][-1] if hidden_id else rows[-1][names.index("_id")]
         next_cursor = encode_cursor(int(last_id), keyset_dir)
 
-    if records_format == "csv":
+    if text:
         if arrow is None:
             records = ""
         else:
