@@ -527,11 +527,10 @@ def formula_safe(text: str) -> str:
 
 
 def formula_safe_sql(expr: str) -> str:
-    """``formula_safe`` as a DuckDB expression over the text ``expr``."""
-    return (
-        f"CASE WHEN left({expr}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN '''' || {expr} "
-        f"ELSE {expr} END"
-    )
+    """``formula_safe`` as a DuckDB expression over the text ``expr`` (``ascii`` is the first character's code
+    point: nearly free, where ``left(..., 1) IN (...)`` cost a CSV export a third of its speed)."""
+    codes = ", ".join(str(ord(c)) for c in FORMULA_START)
+    return f"CASE WHEN ascii({expr}) IN ({codes}) THEN '''' || {expr} ELSE {expr} END"
 
 
 def select_list(
