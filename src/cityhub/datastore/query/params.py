@@ -540,7 +540,7 @@ def select_list(
     mode: str = "plain",
     virtual: Mapping[str, str] | None = None,
 ) -> str:
-    """Column list; ``mode`` csv: timestamps as DuckDB text; json: ISO timestamps, no NaN/Infinity;
+    """Column list; ``mode`` csv (search records): timestamps as CKAN writes them; json: ISO timestamps, no NaN/Infinity;
     csv_file: as csv, and every text cell and column name that a spreadsheet would run as a formula
     neutralised (``formula_safe``), for the files people open in Excel or WPS."""
     out = []
@@ -551,7 +551,9 @@ def select_list(
             continue
         typ = types.get(n)
         alias = quote_ident(formula_safe(n)) if mode == "csv_file" else ident
-        if mode in ("csv", "csv_file") and typ == "datetime":
+        if mode == "csv" and typ == "datetime":  # CKAN search_data: to_char(…, 'YYYY-MM-DD"T"HH24:MI:SS')
+            out.append(f"strftime({ident}, '%Y-%m-%dT%H:%M:%S') AS {alias}")
+        elif mode == "csv_file" and typ == "datetime":
             out.append(f"CAST({ident} AS VARCHAR) AS {alias}")
         elif mode == "csv_file" and typ not in NOT_TEXT:
             text = f"CAST({ident} AS VARCHAR)"

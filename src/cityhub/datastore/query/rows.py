@@ -92,14 +92,14 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
 
 def _csv_text(tbl: pa.Table, header: bool, delimiter: str = ",") -> str:
     """CSV (or TSV) text of ``tbl``, values quoted only where needed, as PostgreSQL's ``COPY … csv`` writes them
-    (CKAN postgres.py search_data); NULL is empty, booleans are true/false."""
+    (CKAN postgres.py search_data); NULL is empty, booleans are t/f as PostgreSQL writes them."""
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=delimiter, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     if header:
         w.writerow(tbl.column_names)
     cols = [tbl.column(i).to_pylist() for i in range(tbl.num_columns)]
     for row in zip(*cols, strict=True):
-        w.writerow(["" if v is None else ("true" if v else "false") if isinstance(v, bool) else v for v in row])
+        w.writerow(["" if v is None else ("t" if v else "f") if isinstance(v, bool) else v for v in row])
     return buf.getvalue()
 
 
