@@ -348,11 +348,21 @@ class TimeLimit:
         self.hide = dict(hide or {})
         self.timer = threading.Timer(self.timeout_s, self._fire)
         self.timer.daemon = True
+        self.done = False
+        self._lock = threading.Lock()
 
     def _fire(self) -> None:
+        """Interrupt, and keep interrupting every 10 ms until the block ends: an interrupt that lands between
+        two statements is lost, and the next statement must not run unbounded."""
         self.fired.set()
-        with contextlib.suppress(Exception):
-            self.conn.interrupt()
+        with self._lock:
+            if self.done:
+                return
+            with contextlib.suppress(Exception):
+                self.conn.interrupt()
+            self.timer = threading.Timer(0.01, self._fire)
+            self.timer.daemon = True
+            self.timer.start()
 
     def __enter__(self) -> TimeLimit:
         self.timer.start()
@@ -364,7 +374,9 @@ class TimeLimit:
         return text
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        self.timer.cancel()
+        with self._lock:
+            self.done = True
+            self.timer.cancel()
         if exc is None or isinstance(exc, QueryError):
             return
         raise self.translate(exc) from exc

@@ -224,34 +224,32 @@ class TextPlan:
                 if w.weights and "D" not in w.weights:
                     count_cols.append(f"0 AS {col}")
                 elif fulltext.is_han(w.text):
+                    # only the Chinese runs holding the word are extracted (a targeted pattern is much cheaper
+                    # than every run); the word is letters only, safe inside a pattern
+                    runs_sql = f"regexp_extract_all(t{i}, '{HAN_CLASS}*{_pattern_safe(w.text)}{HAN_CLASS}*')"
                     runs = [r[0] for r in conn.execute(
-                        f"SELECT DISTINCT unnest(list_filter(regexp_extract_all(t{i}, '{HAN_RUN}'), "
-                        f"lambda x: contains(x, ?))) FROM ({inner}) LIMIT {MAX_DISTINCT_RUNS + 1}",
-                        [w.text, *where_params]).fetchall()]  # fmt: skip
+                        f"SELECT DISTINCT unnest({runs_sql}) FROM ({inner}) LIMIT {MAX_DISTINCT_RUNS + 1}",
+                        where_params).fetchall()]  # fmt: skip
                     if len(runs) > MAX_DISTINCT_RUNS:
                         return None  # too varied for a map: scored in Python instead
                     ns = [fulltext.run_hits(r, w) for r in runs]
                     count_cols.append(
-                        f"coalesce(list_sum(list_transform(list_filter(h{i}, lambda x: contains(x, ?)), "
+                        f"coalesce(list_sum(list_transform({runs_sql}, "
                         f"lambda x: coalesce(map_extract_value(map(?::VARCHAR[], ?::INTEGER[]), x), 0))), 0) AS {col}"
                     )
-                    count_params.extend([w.text, runs, ns])
+                    count_params.extend([runs, ns])
                 else:
+                    runs_sql = (
+                        f"regexp_extract_all(t{i}, '{WORD_CLASS}*{_pattern_safe(w.text)}{WORD_CLASS}*')"
+                    )
                     test = "starts_with(x, ?)" if w.prefix else "x = ?"
-                    count_cols.append(f"len(list_filter(l{i}, lambda x: {test})) AS {col}")
+                    count_cols.append(f"len(list_filter({runs_sql}, lambda x: {test})) AS {col}")
                     count_params.append(w.text)
             scores.append(_score_sql(t.node, slots))
-        lists = ", ".join(  # only the run lists some word needs (extracting them is most of the work)
-            [f"regexp_extract_all(t{i}, '{WORD_RUN}') AS l{i}" for i, t in enumerate(self.targets)
-             if any(not fulltext.is_han(w.text) for w in _words_of(t.node))]
-            + [f"regexp_extract_all(t{i}, '{HAN_RUN}') AS h{i}" for i, t in enumerate(self.targets)
-               if any(fulltext.is_han(w.text) for w in _words_of(t.node))]
-        ) or "NULL AS __none"  # fmt: skip
         sql = (
             f'SELECT "__id", {", ".join(f"s{i} / (s{i} + 1) AS __rank{i}" for i in range(len(scores)))} FROM ('
             f'SELECT "__id", {", ".join(f"{s} AS s{i}" for i, s in enumerate(scores))} FROM ('
-            f'SELECT "_id" AS "__id", {", ".join(count_cols)} FROM ('
-            f'SELECT "_id", {lists} FROM ({inner})))) '
+            f'SELECT "_id" AS "__id", {", ".join(count_cols)} FROM ({inner}))) '
             f"WHERE {' AND '.join(f's{i} > 0' for i in range(len(scores)))}"
         )
         return conn.sql(sql, params=[*count_params, *where_params]).to_arrow_table()
@@ -302,10 +300,18 @@ class TextPlan:
 
 #: DuckDB (RE2) patterns of the runs ``fulltext`` splits a text into: Chinese runs, and runs of other
 #: letters and digits (no punctuation, symbols, separators, control characters; ``_`` is punctuation)
-HAN_RUN = fulltext.HAN_RUN_RE2
-WORD_RUN = fulltext.WORD_RUN_RE2
+HAN_CLASS = fulltext.HAN_RUN_RE2[:-1]  # one character of a Chinese run
+WORD_CLASS = fulltext.WORD_RUN_RE2[:-1]  # one character of another run
 #: a Chinese word found in more distinct runs than this is scored in Python instead
 MAX_DISTINCT_RUNS = 20_000
+
+
+def _pattern_safe(word: str) -> str:
+    """A query word inside a DuckDB pattern: words are letters and digits (``fulltext.words``); anything else
+    is refused rather than escaped."""
+    if not re.fullmatch(r"[^\W_]+", word):
+        raise ValueError(f"not a word: {word!r}")
+    return word
 
 
 def _has_phrase(node: Any) -> bool:
