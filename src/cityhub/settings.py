@@ -116,6 +116,11 @@ class Settings(BaseSettings):
         2.0, description="How long a datastore query waits for a free slot before a 429 'busy, retry' answer."
     )
     datastore_max_columns: int = Field(1000, description="Widest table a load accepts.")
+    preview_max_mb: int = Field(16, description="Most of a stored GeoJSON file that its map preview reads, in MiB "
+                                "(a larger file is previewed partially, with a note).")
+    preview_max_features: int = Field(5000, description="Most features a GeoJSON map preview shows.")
+    preview_max_vertices: int = Field(100000, description="Most coordinate positions a GeoJSON map preview keeps "
+                                      "(counted while each feature is read, so one huge polygon stops it too).")
     jobs_inline: bool = Field(False, description="Run background jobs in the caller's thread (tests, scripts).")
     load_workers: int = Field(
         0, description="Datastore loads run at once per process, scheduled round-robin across departments. 0: "

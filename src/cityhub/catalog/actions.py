@@ -6,7 +6,7 @@ import datetime as dt
 import mimetypes
 import threading
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from pathlib import Path
 from typing import Any, cast
 
@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from cityhub.accounts.actions import department_dict, get_department
 from cityhub.accounts.models import Department
 from cityhub.actions import action
-from cityhub.catalog import auth, codes, quality, search
+from cityhub.catalog import auth, codes, geojson, quality, search
 from cityhub.catalog import schemas as s
 from cityhub.catalog.models import (
     Dataset,
@@ -646,6 +646,77 @@ def resource_download(ctx: Context, p: s.ResourceRef) -> dict[str, Any]:
         raise NotFound("该资源的链接不是 http(s)/ftp 地址,不能打开",
                        "The resource's link is not an http(s)/ftp URL; it is not followed")
     return {"path": None, "media_type": res.media_type, "filename": res.name, "redirect": res.url}
+
+
+# the previews of the last few files read (a stored file never changes: a new upload gets a new key)
+_PREVIEWS: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+_PREVIEWS_LOCK = threading.Lock()
+PREVIEW_CACHE_SIZE = 8
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB" if n >= 1 << 20 else f"{max(n, 1) / 1024:.0f} KiB"
+
+
+def _preview_notes(found: dict[str, Any], size: int, caps: tuple[int, int, int]) -> list[dict[str, str]]:
+    notes = []
+    n = found["count"]
+    if found["limit"] == "bytes":
+        notes.append({"message": f"文件共 {_mib(size)},预览只读取前 {_mib(caps[0])},显示其中完整的 {n:,} 个要素;完整数据请下载文件。",
+                      "message_en": f"The file is {_mib(size)}; the preview reads its first {_mib(caps[0])} and "
+                                    f"shows the {n:,} whole features in it. Download the file for all of them."})
+    elif found["limit"] == "features":
+        notes.append({"message": f"只显示前 {n:,} 个要素(预览上限);完整数据请下载文件。",
+                      "message_en": f"Showing the first {n:,} features (the preview's limit). Download the file "
+                                    "for all of them."})
+    elif found["limit"] == "vertices":
+        notes.append({"message": f"坐标点超过预览上限 {caps[2]:,} 个,只显示前 {n:,} 个要素;完整数据请下载文件。",
+                      "message_en": f"The coordinates pass the preview's limit of {caps[2]:,} positions: showing "
+                                    f"the first {n:,} features. Download the file for all of them."})
+    if found["skipped"]:
+        first = found["skip_reasons"][0]
+        notes.append({"message": f"{found['skipped']:,} 个要素无效,未显示(例如:{first['message']})",
+                      "message_en": f"{found['skipped']:,} invalid features are not shown (e.g. "
+                                    f"{first['message_en']})"})
+    return notes
+
+
+@action(auth.resource_preview, schema=s.ResourceRef)
+def resource_preview(ctx: Context, p: s.ResourceRef) -> dict[str, Any]:
+    """A stored GeoJSON file's features for the map preview (a FeatureCollection with ``bbox``, counts and
+    bilingual ``notes``), read within the preview's byte, feature and vertex caps; whoever may download the file
+    may preview it. A file that is not GeoJSON is a ValidationError saying why."""
+    res = ctx.db.get(Resource, p.id)
+    assert res is not None
+    if not res.file_path:
+        raise ValidationError("链接资源的文件不在本平台存储,不能预览;请打开链接查看",
+                              "A link's file is not stored here, so it is not previewed; open the link instead")
+    path = get_storage().path(res.file_path)
+    if not path.is_file():
+        raise NotFound("文件缺失", "The stored file is missing")
+    settings = get_settings()
+    caps = (settings.preview_max_mb << 20, settings.preview_max_features, settings.preview_max_vertices)
+    key = (res.file_path, res.sha256, *caps)
+    with _PREVIEWS_LOCK:
+        cached = _PREVIEWS.get(key)
+        if cached is not None:
+            _PREVIEWS.move_to_end(key)
+    if cached is None:
+        try:
+            with path.open("rb") as f:
+                found = geojson.read_preview(f, max_bytes=caps[0], max_features=caps[1],
+                                             max_vertices=caps[2]).as_dict()
+        except geojson.GeoJSONError as exc:
+            raise ValidationError(f"无法预览:{exc.message}", f"Cannot preview: {exc.message_en}",
+                                  fields={"file": [exc.message_en]}) from None
+        size = path.stat().st_size
+        cached = {**found, "resource_id": res.id, "size": size, "datum": "wgs84",
+                  "notes": _preview_notes(found, size, caps)}
+        with _PREVIEWS_LOCK:
+            _PREVIEWS[key] = cached
+            while len(_PREVIEWS) > PREVIEW_CACHE_SIZE:
+                _PREVIEWS.popitem(last=False)
+    return cached
 
 
 # -- open-data plans ----------------------------------------------------------------------------------------

@@ -255,3 +255,8 @@ def search_reindex(ctx: Context, p: Any) -> None:
 
 def quality_refresh(ctx: Context, p: Any) -> None:
     require_admin(ctx)
+
+
+def resource_preview(ctx: Context, p: Any) -> None:
+    """A file's preview shows its content: the same rule as its download."""
+    resource_download(ctx, p)

@@ -559,6 +559,34 @@ class ColumnStats(Record):
     histogram: list[list[Any]] | None = None
 
 
+# -- map previews -----------------------------------------------------------------------------------------
+
+
+class PreviewNote(Record):
+    message: str
+    message_en: str
+
+
+class GeoJSONPreview(Record):
+    """A GeoJSON FeatureCollection (RFC 7946, WGS-84) read within the preview's caps, with what was left out."""
+
+    type: str = Field(description="always FeatureCollection")
+    features: list[dict[str, Any]] = Field(description="GeoJSON features; positions [lng, lat] rounded to 1e-6°")
+    bbox: list[float] | None = Field(description="[west, south, east, north] of the features shown")
+    count: int = Field(description="features shown")
+    geometry_types: dict[str, int]
+    properties: list[str] = Field(description="property names, in order of first appearance")
+    vertices: int
+    skipped: int = Field(description="invalid features left out")
+    skip_reasons: list[PreviewNote]
+    truncated: bool = Field(description="reading stopped at a cap: more features may follow in the file")
+    limit: str | None = Field(description="the cap that stopped it: bytes, features or vertices")
+    bytes_read: int
+    size: int = Field(description="the file's size in bytes")
+    resource_id: str
+    datum: str
+    notes: list[PreviewNote] = Field(description="what the page says about a partial preview")
+
 DOWNLOAD_TYPES = {
     "text/csv": {"schema": {"type": "string"}},
     "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},

@@ -118,6 +118,11 @@ def resources_show(request: Request, resource_id: str) -> Any:
     return call(request, "resource_show", {"id": resource_id}, via="api")
 
 
+@router.get("/resources/{resource_id}/preview", summary="A stored GeoJSON file's features for the map preview "
+            "(bounded; as its download is)", responses=ok(o.GeoJSONPreview, 403, 404, 422))
+def resources_preview(request: Request, resource_id: str) -> Any:
+    return call(request, "resource_preview", {"id": resource_id}, via="api")
+
 class ResourcePatch(BaseModel):
     name: str | None = Field(None, max_length=300)
     description: str | None = Field(None, max_length=5000)

@@ -18,8 +18,9 @@ from fastapi.responses import HTMLResponse
 from starlette.datastructures import UploadFile
 
 from cityhub.catalog.schemas import UploadedFile
+from cityhub.datastore.coords import detect_points
 from cityhub.errors import CityHubError, Conflict, NotAuthorized, NotFound, ValidationError
-from cityhub.geo import DISTRICT_NAMES, districts_geojson
+from cityhub.geo import DATUMS, DISTRICT_NAMES, districts_geojson_in
 from cityhub.web import i18n
 from cityhub.web.deps import call, check_csrf, lang
 from cityhub.web.page_helpers import (
@@ -48,7 +49,14 @@ JS_TEXT = ("加载中…", "共", "行", "无数据", "请求失败", "计数", 
            "(空)", "正在刷新…", "地图需要一个行政区列", "没有可画的数据", "图表组件未加载", "其他")
 DOWNLOADS = (("csv", False, "CSV"), ("csv", True, "CSV(Excel,UTF-8 BOM)"), ("xlsx", False, "Excel (XLSX)"),
              ("json", False, "JSON"), ("parquet", False, "Parquet"))
-_geojson_cache: list[bytes] = []
+_geojson_cache: dict[str, bytes] = {}
+# the map previews (templates/_map_preview.html, static/js/map.js): wording the script needs
+MAP_TEXT = ("加载中…", "请求失败", "要素", "个要素", "点", "个点", "属性", "无属性", "(空)", "第", "页", "共",
+            "上一页", "下一页", "没有坐标的行", "显示", "行", "前", "没有可画的点", "地图组件未加载", "数值",
+            "经度", "纬度", "点位", "线", "面", "其他", "已按名称对调经度和纬度列", "点击要素查看属性",
+            "地图使用当前预览的筛选条件和搜索", "坐标列")
+POINT_SAMPLE = 5000  # most rows a point map fetches
+GEO_TABLE_COLUMNS = {"type", "features"}, {"type", "geometry"}  # a GeoJSON .json loaded as a table has these
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------
@@ -155,6 +163,51 @@ def _message(exc: CityHubError, language: str) -> str:
     return exc.message_en if language == "en" else exc.message
 
 
+def _geo_preview(res: dict[str, Any], columns: list[dict[str, Any]]) -> str:
+    """Whether the resource is previewed as GeoJSON: ``yes`` (a .geojson file), ``maybe`` (a .json file that may
+    be GeoJSON: the page asks and keeps quiet if it is not) or ``""``. Only stored files the caller may download
+    (the same rule as the preview's API); a link is never fetched."""
+    if not res.get("uploaded") or res.get("downloadable") is False:
+        return ""
+    fmt = (res.get("format") or "").upper()
+    if fmt in ("GEOJSON", "GEO+JSON"):
+        return "yes"
+    names = {c["name"] for c in columns}
+    if fmt == "JSON" and (not names or any(cols <= names for cols in GEO_TABLE_COLUMNS)):
+        return "maybe"
+    return ""
+
+
+def _point_map(request: Request, rid: str, columns: list[dict[str, Any]], state: dict[str, Any],
+               result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The point map of a table whose columns hold coordinates (``datastore.coords``), judged on the preview's
+    first page (or on the table's first rows when the filtered page is nearly empty)."""
+    if not columns:
+        return None
+    sample = result["records"] if result else []
+    if len(sample) < 5 and (state["filters"] or state["q"]):
+        try:
+            sample = call(request, "datastore_search", {"resource_id": rid, "limit": PAGE_ROWS})["records"]
+        except (ValidationError, NotFound, NotAuthorized):
+            return None
+    found = detect_points(columns, sample)
+    if found is None:
+        return None
+    used = {found.lng, found.lat, found.column}
+    strings = [c["name"] for c in columns if c["type"] == "string" and c["name"] not in used and not c.get("pii")]
+    label = next((n for n in strings if re.search(r"名称|名字|name|title|站|点|单位", n, re.IGNORECASE)),
+                 strings[0] if strings else None)
+    return {**found.as_dict(), "label": label, "limit": POINT_SAMPLE,
+            "numeric": [c["name"] for c in columns if c["type"] in ("integer", "number") and c["name"] not in used]}
+
+
+def _map_config(request: Request, language: str, rid: str, geo: str, points: dict[str, Any] | None) -> str:
+    config = {"rid": rid, "lang": language, "geo": geo, "points": points, "datums": list(DATUMS),
+              "preview": f"/api/v1/resources/{rid}/preview", "base": "/static-geo/guangzhou.json",
+              "text": {zh: i18n.t(zh, language) for zh in MAP_TEXT}}
+    return json.dumps(config, ensure_ascii=False).replace("<", "\\u003c")
+
+
 def _resource_page(request: Request, name: str, rid: str, *, errors: dict[str, list[str]] | None = None,
                    general: list[str] | None = None, values: dict[str, str] | None = None,
                    status: int = 200) -> Response:
@@ -190,6 +243,9 @@ def _resource_page(request: Request, name: str, rid: str, *, errors: dict[str, l
                                                or newest["version"] > info["current_version"]):
             job_id = newest["id"]
     job = _job(request, job_id)
+
+    geo = _geo_preview(res, columns)
+    points = _point_map(request, rid, columns, state, result) if live else None
 
     sort_col, sort_dir = _parse_sort(state["sort"])
     base_params = [("q", state["q"])] + [(f"filter.{k}", str(v)) for k, v in state["filters"].items()]
@@ -238,6 +294,7 @@ def _resource_page(request: Request, name: str, rid: str, *, errors: dict[str, l
         "downloads": download_links(rid), "filtered_downloads": download_links(rid, state),
         "filtered": bool(state["filters"] or state["q"] or state["sort"]),
         "config": json.dumps(config, ensure_ascii=False).replace("<", "\\u003c"),
+        "geo": geo, "points": points, "map_config": _map_config(request, language, rid, geo, points),
         "TYPE_LABELS": TYPE_LABELS, "PII_LABELS": PII_LABELS, "STATUS_LABELS": STATUS_LABELS,
         "STAGE_LABELS": STAGE_LABELS, "errors": errors or {}, "general": general or [], "values": values or {},
         "nav": "dataset"}, status=status)
@@ -247,11 +304,15 @@ def _resource_page(request: Request, name: str, rid: str, *, errors: dict[str, l
 
 
 @router.get("/static-geo/guangzhou.json")
-def guangzhou_geojson() -> Response:
-    """The 11 districts' boundaries for the chart builder's map (MIT, see cityhub/data/NOTICE.md)."""
-    if not _geojson_cache:
-        _geojson_cache.append(districts_geojson().encode("utf-8"))
-    return Response(_geojson_cache[0], media_type="application/geo+json",
+def guangzhou_geojson(datum: str = "wgs84") -> Response:
+    """The 11 districts' boundaries, the base layer of the maps (see cityhub/data/NOTICE.md), in ``datum``:
+    ``wgs84`` (default), ``gcj02`` (as bundled) or ``bd09``, to lie under data of that datum."""
+    if datum not in DATUMS:
+        raise ValidationError("datum 须为 wgs84、gcj02 或 bd09", "datum must be wgs84, gcj02 or bd09",
+                              fields={"datum": ["wgs84 | gcj02 | bd09"]})
+    if datum not in _geojson_cache:
+        _geojson_cache[datum] = districts_geojson_in(datum).encode("utf-8")
+    return Response(_geojson_cache[datum], media_type="application/geo+json",
                     headers={"Cache-Control": "public, max-age=86400"})
 
 

@@ -68,6 +68,7 @@
     });
     if (push) history.replaceState(null, "", location.pathname + location.search + "#tab-" + name);
     if (onShow[name]) onShow[name]();
+    document.dispatchEvent(new CustomEvent("ds:tab", { detail: { name: name } }));  // map.js listens
   }
   if (tabsRoot) {
     tabsRoot.classList.add("js-tabs");
@@ -98,6 +99,9 @@
   function sortValue(col, dir) {
     return (/^[^\s",]+$/.test(col) ? col : '"' + col.replace(/"/g, '""') + '"') + " " + dir;
   }
+  // the preview's filters and search, for the point map (map.js)
+  function currentView() { return { filters: state.filters, q: state.q }; }
+  window.cityhubPreview = { view: currentView };
   function filterText() {
     return Object.keys(state.filters).length ? JSON.stringify(state.filters) : "";
   }
@@ -221,6 +225,7 @@
       if (seq !== loadSeq) return;
       showError($("pv-error"), "");
       renderRows(body);
+      document.dispatchEvent(new CustomEvent("ds:view", { detail: currentView() }));
     }).catch(function (err) {
       if (seq !== loadSeq) return;
       showError($("pv-error"), err.message);
