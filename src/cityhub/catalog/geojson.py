@@ -113,7 +113,7 @@ class _CappedReader:
     def __init__(self, stream: BinaryIO, cap: int, feature_cap: int | None = None) -> None:
         self.stream, self.cap, self.feature_cap = stream, cap, feature_cap
         self.read_bytes = self.mark = 0
-        self.hit = self.feature_hit = False
+        self.hit = self.feature_hit = self.nonblank = False
         self._first = True
 
     def read(self, n: int = -1) -> bytes:
@@ -133,11 +133,13 @@ class _CappedReader:
                 chunk = chunk[3:]
                 self.read_bytes += 3
         self.read_bytes += len(chunk)
+        if not self.nonblank and chunk.strip():
+            self.nonblank = True
         return chunk
 
 
 BUF = 64 * 1024
-BYTES_PER_VERTEX = 32  # "[113.123456,23.123456]," is 23 bytes: a feature of max_vertices is within this many
+BYTES_PER_VERTEX = 48  # "[113.29999996300226, 23.000004711887622], " is 42 bytes: a feature of max_vertices fits
 
 
 def read_preview(stream: BinaryIO, *, max_bytes: int, max_features: int, max_vertices: int) -> Preview:
@@ -164,7 +166,7 @@ def read_preview(stream: BinaryIO, *, max_bytes: int, max_features: int, max_ver
         elif reader.feature_hit:
             out.truncated, out.limit = True, "vertices"
         else:
-            raise _json_error(exc, reader.read_bytes > 0) from None
+            raise _json_error(exc, reader.nonblank) from None
     out.bytes_read = reader.read_bytes
     if not out.features and not out.skipped:
         stream.seek(0)

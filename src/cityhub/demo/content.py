@@ -240,6 +240,7 @@ class Dataset:
     since: dt.date | None
     model: dict[str, Any] | None
     checks: dict[str, Any] = field(default_factory=dict)
+    geometry: dict[str, Any] | None = None  # a GeoJSON file's shapes: ``{shape: parcel, area: <m² column>}``
 
     @property
     def is_open(self) -> bool:
@@ -316,7 +317,7 @@ class Content:
                 update_cycle=cycle, published=published, opened_late_by=r.get("opened_late_by"), tags=tuple(r["tags"]),
                 districts=districts, license=r.get("license", "cc-by-4.0"),
                 columns=tuple(Column(**c) for c in r["columns"]), series=r.get("series"),
-                since=r.get("since"), model=r.get("model"), checks=r.get("checks", {})))
+                since=r.get("since"), model=r.get("model"), checks=r.get("checks", {}), geometry=r.get("geometry")))
         return out
 
     def datasets_of(self, department: str) -> list[Dataset]:

@@ -51,10 +51,8 @@ DOWNLOADS = (("csv", False, "CSV"), ("csv", True, "CSV(Excel,UTF-8 BOM)"), ("xls
              ("json", False, "JSON"), ("parquet", False, "Parquet"))
 _geojson_cache: dict[str, bytes] = {}
 # the map previews (templates/_map_preview.html, static/js/map.js): wording the script needs
-MAP_TEXT = ("加载中…", "请求失败", "要素", "个要素", "点", "个点", "属性", "无属性", "(空)", "第", "页", "共",
-            "上一页", "下一页", "没有坐标的行", "显示", "行", "前", "没有可画的点", "地图组件未加载", "数值",
-            "经度", "纬度", "点位", "线", "面", "其他", "已按名称对调经度和纬度列", "点击要素查看属性",
-            "地图使用当前预览的筛选条件和搜索", "坐标列")
+MAP_TEXT = ("请求失败", "要素", "{n} 个要素", "显示 {n} 个点", "取自前 {n} 行(共 {total} 行)", "{n} 行没有坐标",
+            "属性", "无属性", "(空)", "没有可画的点", "地图组件未加载", "经度", "纬度", "点位", "线", "面", "其他")
 POINT_SAMPLE = 5000  # most rows a point map fetches
 GEO_TABLE_COLUMNS = {"type", "features"}, {"type", "geometry"}  # a GeoJSON .json loaded as a table has these
 

@@ -17,6 +17,10 @@
     selected: "#f59f00" };
 
   function T(zh) { return (cfg.text && cfg.text[zh] !== undefined) ? cfg.text[zh] : zh; }
+  // a wording with {placeholders} filled in: F("显示 {n} 个点", {n: 12})
+  function F(zh, values) {
+    return T(zh).replace(/\{(\w+)\}/g, function (m, k) { return values[k] === undefined ? m : values[k]; });
+  }
   function $(id) { return document.getElementById(id); }
   function fmt(n) {
     if (typeof n !== "number") return n === null || n === undefined ? "" : String(n);
@@ -305,7 +309,7 @@
       groups[label] = (groups[label] || 0) + types[t];
     });
     Object.keys(groups).forEach(function (k) { parts.push(k + " " + fmt(groups[k])); });
-    return "· " + fmt(body.count) + " " + T("个要素") + (parts.length ? " (" + parts.join(" · ") + ")" : "");
+    return "· " + F("{n} 个要素", { n: fmt(body.count) }) + (parts.length ? " (" + parts.join(" · ") + ")" : "");
   }
 
   function drawGeo(body) {
@@ -447,11 +451,11 @@
         pts.push({ value: [p[0], p[1], v], name: pm.label ? show(r[pm.label]) : "" });
       });
       var total = body.total;
-      var parts = [T("显示") + " " + fmt(pts.length) + " " + T("个点")];
+      var parts = [F("显示 {n} 个点", { n: fmt(pts.length) })];
       if (total !== null && total > body.records.length) {
-        parts.push(T("前") + " " + fmt(body.records.length) + " " + T("行") + " / " + T("共") + " " + fmt(total) + " " + T("行"));
+        parts.push(F("取自前 {n} 行(共 {total} 行)", { n: fmt(body.records.length), total: fmt(total) }));
       }
-      if (missing) parts.push(T("没有坐标的行") + " " + fmt(missing));
+      if (missing) parts.push(F("{n} 行没有坐标", { n: fmt(missing) }));
       $("pm-count").textContent = parts.join(" · ");
       if (!pts.length) {
         chart.clear();
