@@ -20,7 +20,7 @@ from starlette.datastructures import UploadFile
 from cityhub.catalog.schemas import UploadedFile
 from cityhub.datastore.coords import detect_points
 from cityhub.errors import CityHubError, Conflict, NotAuthorized, NotFound, ValidationError
-from cityhub.geo import DATUMS, DISTRICT_NAMES, districts_geojson_in
+from cityhub.geo import DATUMS, DISTRICT_NAMES, DISTRICTS, districts_geojson_in
 from cityhub.web import i18n
 from cityhub.web.deps import call, check_csrf, lang
 from cityhub.web.page_helpers import (
@@ -202,6 +202,7 @@ def _point_map(request: Request, rid: str, columns: list[dict[str, Any]], state:
 def _map_config(request: Request, language: str, rid: str, geo: str, points: dict[str, Any] | None) -> str:
     config = {"rid": rid, "lang": language, "geo": geo, "points": points, "datums": list(DATUMS),
               "preview": f"/api/v1/resources/{rid}/preview", "base": "/static-geo/guangzhou.json",
+              "district_names": {zh: en for _code, zh, en in DISTRICTS},
               "text": {zh: i18n.t(zh, language) for zh in MAP_TEXT}}
     return json.dumps(config, ensure_ascii=False).replace("<", "\\u003c")
 

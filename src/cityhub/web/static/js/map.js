@@ -110,6 +110,7 @@
       itemStyle: { areaColor: "#eef2f6", borderColor: "#9aa9b8", borderWidth: 1 },
       emphasis: { disabled: true }, select: { disabled: true }, tooltip: { show: false }
     };
+    if (EN && cfg.district_names) geo.nameMap = cfg.district_names;
     if (view.center) geo.center = view.center;
     return geo;
   }
@@ -161,13 +162,19 @@
       renderItem: function (params, api) {
         var poly = polys[params.dataIndex];
         var d = "";
+        var box = [Infinity, Infinity, -Infinity, -Infinity];
         poly.rings.forEach(function (ring) {
           ring.forEach(function (pt, k) {
             var xy = api.coord(pt);
+            box = [Math.min(box[0], xy[0]), Math.min(box[1], xy[1]), Math.max(box[2], xy[0]), Math.max(box[3], xy[1])];
             d += (k ? "L" : "M") + xy[0].toFixed(1) + " " + xy[1].toFixed(1);
           });
           d += "Z";
         });
+        if (box[2] - box[0] < 5 && box[3] - box[1] < 5) {  // too small to see at this zoom: a dot marks it
+          return { type: "circle", shape: { cx: (box[0] + box[2]) / 2, cy: (box[1] + box[3]) / 2, r: width > 1 ? 6 : 3.5 },
+            style: { fill: stroke, stroke: "#fff", lineWidth: 0.5 } };
+        }
         return { type: "path", shape: { pathData: d }, style: { fill: fill, stroke: stroke, lineWidth: width } };
       }
     };
