@@ -108,7 +108,7 @@
       aspectScale: Math.cos(lat * Math.PI / 180), top: 16, bottom: 16, left: 16, right: 16,
       label: { show: true, color: "#8795a6", fontSize: 11, fontFamily: FONT },
       itemStyle: { areaColor: "#eef2f6", borderColor: "#9aa9b8", borderWidth: 1 },
-      emphasis: { disabled: true }, select: { disabled: true }, tooltip: { show: false }
+      silent: true, emphasis: { disabled: true }, select: { disabled: true }
     };
     if (EN && cfg.district_names) geo.nameMap = cfg.district_names;
     if (view.center) geo.center = view.center;
@@ -329,7 +329,7 @@
       var data = geoSeriesData(body.features);
       var option = {
         textStyle: { fontFamily: FONT }, animation: false,
-        tooltip: { trigger: "item", confine: true, enterable: false, formatter: function (p) {
+        tooltip: { trigger: "item", confine: true, className: "map-tooltip", formatter: function (p) {
           var i = p.data && p.data.f;
           return i === undefined ? "" : propsHtml(geoState.features[i], i);
         } },
@@ -448,13 +448,12 @@
       var base = got[1];
       var pts = [];
       var missing = 0;
-      var lo = Infinity;
       var hi = -Infinity;
       body.records.forEach(function (r) {
         var p = pointOf(r);
         if (!p) { missing += 1; return; }
         var v = valueCol ? num(r[valueCol]) : null;
-        if (v !== null) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+        if (v !== null) hi = Math.max(hi, v);
         pts.push({ value: [p[0], p[1], v], name: pm.label ? show(r[pm.label]) : "" });
       });
       var total = body.total;
@@ -470,11 +469,11 @@
         return;
       }
       var box = bboxOf([{ geometry: { type: "MultiPoint", coordinates: pts.map(function (d) { return d.value.slice(0, 2); }) } }]);
-      var sized = valueCol && hi > -Infinity;
-      var span = sized && hi > lo ? hi - lo : 1;
+      // size and colour by quantile class of the chosen column (one huge value does not wash out the others)
+      var breaks = valueCol && hi > -Infinity ? quantiles(pts.map(function (d) { return d.value[2]; }), 5) : null;
       var option = {
         textStyle: { fontFamily: FONT }, animation: false,
-        tooltip: { trigger: "item", confine: true, formatter: function (p) {
+        tooltip: { trigger: "item", confine: true, className: "map-tooltip", formatter: function (p) {
           var d = p.data.value;
           var lines = [];
           if (p.data.name) lines.push("<b>" + esc(p.data.name) + "</b>");
@@ -485,15 +484,21 @@
         geo: geoComponent(base, fit(box, base)),
         series: [{ type: "scatter", coordinateSystem: "geo", data: pts, z: 5, progressive: 2000,
           symbolSize: function (d) {
-            if (!sized || d[2] === null) return pts.length > 1000 ? 5 : 8;
-            return 5 + 17 * Math.sqrt((d[2] - lo) / span);
+            if (!breaks || d[2] === null) return pts.length > 1000 ? 5 : 8;
+            return 4 + 2.5 * classOf(breaks, d[2]);
           },
-          itemStyle: { color: COLORS.point, opacity: 0.8, borderColor: "#fff", borderWidth: 0.5 } }]
+          itemStyle: { color: COLORS.point, opacity: 0.85, borderColor: "#fff", borderWidth: 0.5 } }]
       };
-      if (sized) {
-        option.visualMap = { type: "continuous", dimension: 2, seriesIndex: 0, min: lo, max: hi > lo ? hi : lo + 1,
-          calculable: true, left: 12, bottom: 12, text: [fmt(hi), fmt(lo)], textStyle: { fontSize: 11 },
-          inRange: { color: ["#ffe8cc", "#ffa94d", "#e8590c", "#a61e4d"] } };
+      if (breaks) {
+        option.visualMap = { type: "piecewise", dimension: 2, seriesIndex: 0, left: 12, bottom: 12,
+          itemWidth: 14, itemHeight: 10, textStyle: { fontSize: 11 }, outOfRange: { color: "#adb5bd" },
+          pieces: breaks.slice(0, -1).map(function (b, i) {
+            var last = i === breaks.length - 2;
+            var piece = { gte: b, label: fmt(b) + " – " + fmt(breaks[i + 1]),
+              color: CLASS_COLORS[Math.round(i * 4 / Math.max(1, breaks.length - 2))] };
+            if (last) piece.lte = breaks[i + 1]; else piece.lt = breaks[i + 1];
+            return piece;
+          }) };
       }
       chart.setOption(option, true);
       chart.resize();
@@ -504,6 +509,23 @@
       if (seq !== pmState.seq) return;
       showError($("pm-error"), err.message);
     }).then(function () { el.removeAttribute("aria-busy"); });
+  }
+
+  var CLASS_COLORS = ["#fdbe85", "#fd8d3c", "#e6550d", "#a63603", "#5c1a02"];
+  // up to n+1 distinct class breaks (min … max) at the quantiles of the values
+  function quantiles(values, n) {
+    var v = values.filter(function (x) { return x !== null; }).sort(function (a, b) { return a - b; });
+    var out = [];
+    for (var i = 0; i <= n; i++) {
+      var b = v[Math.min(v.length - 1, Math.round(i * (v.length - 1) / n))];
+      if (!out.length || b > out[out.length - 1]) out.push(b);
+    }
+    if (out.length === 1) out.push(out[0]);
+    return out;
+  }
+  function classOf(breaks, x) {
+    for (var i = 1; i < breaks.length - 1; i++) if (x < breaks[i]) return i - 1;
+    return breaks.length - 2;
   }
 
   function mapTabShown() {
