@@ -34,8 +34,8 @@ def resource_of(slug: str) -> dict[str, Any]:
     return res
 
 
-def new_page(browser: Any, lang: str) -> tuple[Any, Any, list[str]]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN" if lang == "zh" else "en-US")
+def new_page(chromium: Any, lang: str) -> tuple[Any, Any, list[str]]:
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN" if lang == "zh" else "en-US")
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)

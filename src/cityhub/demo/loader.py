@@ -61,9 +61,11 @@ def _file(demo: content.Content, ds: content.Dataset) -> tuple[str, bytes, str, 
         shape = ds.geometry or {}
         for row in rows:
             lng, lat = row.get("经度"), row.get("纬度")
-            geom = {"type": "Point", "coordinates": [lng, lat]} if lng is not None and lat is not None else None
-            if geom is not None and shape.get("shape") == "parcel" and row.get(shape["area"]):
-                geom = parcel(lng, lat, float(row[shape["area"]]), str(row[cols[0]]))
+            geom: dict[str, Any] | None = None
+            if lng is not None and lat is not None:
+                geom = {"type": "Point", "coordinates": [lng, lat]}
+                if shape.get("shape") == "parcel" and row.get(shape["area"]):
+                    geom = parcel(float(lng), float(lat), float(row[shape["area"]]), str(row[cols[0]]))
             feats.append({"type": "Feature", "geometry": geom, "properties": row})
         data = {"type": "FeatureCollection", "features": feats}
         return f"{ds.slug}.geojson", json.dumps(data, ensure_ascii=False).encode(), "GEOJSON", len(rows)
