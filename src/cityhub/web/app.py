@@ -71,6 +71,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for t in tasks:
             t.cancel()
         gc.set_threshold(*previous)
+        # hand the frozen objects back to the collector: frozen ones are never collected, not even at exit,
+        # and DuckDB's bindings (nanobind) then report every one of its objects among them as "leaked"
+        gc.unfreeze()
         with contextlib.suppress(Exception):
             await asyncio.to_thread(jobs.at_exit)
 
