@@ -123,7 +123,7 @@ class CallerMiddleware:
         path: str = scope["path"]
         settings = get_settings()
         secure = settings.secure_cookies or scope.get("scheme") == "https"
-        extra = list(SECURITY_HEADERS_RAW if not path.startswith("/api/docs") else SECURITY_HEADERS_DOCS)
+        extra = list(SECURITY_HEADERS_RAW)  # a response's own header wins (the docs page sets its own CSP)
         if settings.env == "production" and settings.hsts_seconds > 0:
             extra.append((b"strict-transport-security",
                           f"max-age={settings.hsts_seconds}; includeSubDomains".encode()))
@@ -224,7 +224,6 @@ def _with_headers(send: Send, extra: list[tuple[bytes, bytes]], secure: bool, pr
 
 
 SECURITY_HEADERS_RAW = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-SECURITY_HEADERS_DOCS = [(k, v) for k, v in SECURITY_HEADERS_RAW if k != b"content-security-policy"]
 
 
 def create_app() -> FastAPI:
@@ -232,13 +231,14 @@ def create_app() -> FastAPI:
         title="CityHub API",
         description="开放广州 / CityHub: 政务信息资源目录、开放数据门户与 CKAN 兼容接口。",
         version="0.1.0",
-        docs_url="/api/docs",
+        docs_url=None,  # served from the package by openapi.install_docs (FastAPI's default loads a CDN)
         openapi_url="/api/openapi.json",
         redoc_url=None,
         lifespan=lifespan,
     )
 
     openapi.install(app)
+    openapi.install_docs(app, "/api/docs")
     app.add_middleware(CallerMiddleware)
     proxies = get_settings().trusted_proxies.strip()
     if proxies:  # outermost: the caller's address and scheme are settled before anything reads them
