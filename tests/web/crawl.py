@@ -90,7 +90,9 @@ def crawl(client: TestClient, starts: list[str], limit: int = 80, per_path: int 
         parts = urlsplit(url)
         if url in seen or parts.netloc or SKIP.search(parts.path):
             continue
+        # one kind of page, not every dataset or department: /dataset/{name}/resource/{id} → one key
         key = re.sub(r"/[0-9a-f-]{36}", "/{id}", parts.path)
+        key = re.sub(r"^/(dataset|organization|plans|admin/harvest/sources?|admin/harvest/runs?)/[^/]+", r"/\1/*", key)
         if variants.get(key, 0) >= per_path:
             continue
         variants[key] = variants.get(key, 0) + 1

@@ -101,7 +101,8 @@ def _query_error(exc: query.QueryError) -> CityHubError:
     if exc.code == "busy":
         return TooManyRequests(exc.message, exc.message_en, retry_after=BUSY_RETRY_AFTER_S)
     fld = getattr(exc, "field", None) or getattr(exc, "code", "query")
-    return ValidationError(exc.message, exc.message_en, fields={str(fld): [exc.message_en]})
+    return ValidationError(exc.message, exc.message_en, fields={str(fld): [exc.message_en]},
+                           fields_zh={str(fld): [exc.message]})
 
 
 # -- loads ------------------------------------------------------------------------------------------------------

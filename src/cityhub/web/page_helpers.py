@@ -36,6 +36,7 @@ from cityhub.context import ROLE_LABELS, ROLES
 from cityhub.datastore.schemas import TableSchema
 from cityhub.errors import CityHubError, NotAuthorized, ValidationError
 from cityhub.geo import DISTRICT_NAMES
+from cityhub.messages import localize
 from cityhub.settings import get_settings
 from cityhub.urls import link_url
 from cityhub.web import i18n
@@ -119,6 +120,9 @@ def _base_context(request: Request) -> dict[str, Any]:
         "term": lambda value: i18n.term(value, language),
         "pair": lambda zh, en: i18n.pair(zh or "", en or "", language),
         "role_label": role_label,
+        "action_label": lambda name: i18n.label(i18n.ACTION_LABELS, name, language),
+        "outcome_label": lambda outcome: i18n.label(i18n.OUTCOME_LABELS, outcome, language),
+        "via_label": lambda via: i18n.label(i18n.VIA_LABELS, via, language),
         "actor": actor,
         "user": getattr(request.state, "user", None),
         "csrf": getattr(request.state, "csrf", ""),
@@ -152,7 +156,8 @@ def error_page(request: Request, exc: CityHubError) -> Response:
     try:
         language = lang(request)
         message = exc.message_en if language == "en" else exc.message
-        response = render(request, "error.html", {"error": exc, "message": message,
+        fields, _general = field_errors(exc, language) if exc.fields else ({}, [])
+        response = render(request, "error.html", {"error": exc, "message": message, "fields": fields,
                                                   "next": request.url.path}, status=exc.status)
     except Exception:  # the error page must never fail: fall back to the JSON shape
         return error_response(exc)
@@ -186,24 +191,28 @@ async def acall(request: Request, name: str, data: Any = None) -> Any:
     return await run_in_threadpool(call, request, name, data)
 
 
-def field_errors(exc: CityHubError) -> tuple[dict[str, list[str]], list[str]]:
-    """Split an action error into messages per form field and general messages."""
+def field_errors(exc: CityHubError, language: str = "zh") -> tuple[dict[str, list[str]], list[str]]:
+    """Split an action error into messages per form field and general messages, in the page's language."""
     fields: dict[str, list[str]] = {}
     general: list[str] = []
-    for key, messages in exc.fields.items():
+    for key, stored in exc.fields.items():
+        if language == "zh" and key in exc.fields_zh:
+            messages = exc.fields_zh[key]
+        else:
+            messages = [localize(m, language) for m in stored]
         top = key.split(".")[0] if key else "__all__"
         if top in ("__all__", ""):
-            for msg in messages:
+            for msg, raw in zip(messages, stored, strict=False):
                 general.append(msg)
                 for needle, fld in RULE_FIELDS:
-                    if needle in msg:
+                    if needle in raw:
                         fields.setdefault(fld, []).append(msg)
                         break
         else:
             detail = [f"{key}: {m}" if key != top else m for m in messages]
             fields.setdefault(top, []).extend(detail)
     if not exc.fields:
-        general.append(exc.message)
+        general.append(exc.message_en if language == "en" else exc.message)
     return fields, general
 
 

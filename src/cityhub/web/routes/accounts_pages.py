@@ -144,7 +144,7 @@ async def token_create(request: Request) -> Response:
     try:
         created = await acall(request, "token_create", data)
     except ValidationError as exc:
-        errors, _general = field_errors(exc)
+        errors, _general = field_errors(exc, lang(request))
         status = exc.status
         return await run_in_threadpool(lambda: _account(request, errors=errors, status=status))
     response = await run_in_threadpool(_account, request, created)
@@ -176,8 +176,9 @@ async def account_totp(request: Request, step: str) -> Response:
             return await run_in_threadpool(lambda: _account(request, totp_pending=pending))
         await acall(request, f"user_totp_{step}", {"user": name, "code": code})
     except (ValidationError, Conflict) as exc:
-        errors, general = field_errors(exc)
-        errors.setdefault("code", []).extend(general or ([exc.message] if not errors else []))
+        errors, general = field_errors(exc, lang(request))
+        message = exc.message_en if lang(request) == "en" else exc.message
+        errors.setdefault("code", []).extend(general or ([message] if not errors else []))
         status = exc.status
         retry = {"secret": None} if step == "enable" else None
         return await run_in_threadpool(lambda: _account(request, errors=errors, status=status, totp_pending=retry))

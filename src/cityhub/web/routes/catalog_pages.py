@@ -21,7 +21,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from cityhub.catalog.schemas import UploadedFile
 from cityhub.catalog.vocab import THEME_BY_SLUG
-from cityhub.errors import Conflict, NotAuthorized, ValidationError
+from cityhub.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from cityhub.settings import get_settings
 from cityhub.web import i18n
 from cityhub.web.deps import call, check_csrf, lang
@@ -226,7 +226,7 @@ async def dataset_new_post(request: Request) -> Response:
     try:
         created = await acall(request, "dataset_create", data)
     except (ValidationError, Conflict) as exc:
-        errors, general = field_errors(exc)
+        errors, general = field_errors(exc, lang(request))
         return await run_in_threadpool(_dataset_form, request, _form_values(data), errors=errors,
                                        general=general, status=exc.status)
     return redirect(f"/dataset/{created['name']}")
@@ -291,7 +291,7 @@ async def dataset_edit_post(request: Request, name: str) -> Response:
         if changes:
             await acall(request, "dataset_update", {"id": name, **changes})
     except (ValidationError, Conflict) as exc:
-        errors, general = field_errors(exc)
+        errors, general = field_errors(exc, lang(request))
         status = exc.status
         return await run_in_threadpool(lambda: _dataset_form(request, _form_values(data), editing=current,
                                                              errors=errors, general=general, status=status))
@@ -315,11 +315,29 @@ async def dataset_delete(request: Request, name: str) -> Response:
     return redirect(f"/organization/{ds['department']}")
 
 
+def _editable_dataset(request: Request, name: str) -> dict[str, Any]:
+    """The dataset a steward is about to change, refused before any form is shown: another department's (or a
+    harvested) dataset gets the refusal page, not a form whose submission would be refused after an upload."""
+    ds: dict[str, Any] = call(request, "dataset_show", {"id": name})
+    if not may_manage(request, ds["department"]):
+        raise NotAuthorized("只能管理本部门的数据资源", "You may only manage your own department's resources")
+    if ds.get("harvested"):
+        raise NotAuthorized("该数据资源采集自其他门户,请在来源处修改", "Harvested from another portal; edit it at the source")
+    return ds
+
+
+def _resource_of(ds: dict[str, Any], rid: str) -> dict[str, Any]:
+    for r in ds["resources"]:
+        if r["id"] == rid:
+            return dict(r)
+    raise NotFound("未找到资源", "Resource not found")
+
+
 @router.get("/dataset/{name}/resource/new", response_class=HTMLResponse)
 def resource_new(request: Request, name: str) -> Response:
     if request.state.actor is None:
         return login_redirect(request)
-    ds = call(request, "dataset_show", {"id": name})
+    ds = _editable_dataset(request, name)
     return render(request, "resource_form.html", {"ds": ds, "values": {}, "errors": {}, "general": [],
                                                   "nav": "dataset"})
 
@@ -328,6 +346,8 @@ def resource_new(request: Request, name: str) -> Response:
 async def resource_new_post(request: Request, name: str) -> Response:
     form = await request.form()
     check_csrf(request, str(form.get("csrf_token") or ""))
+    if request.state.actor is None:
+        return login_redirect(request)
     file = form.get("file")
     upload = None
     if isinstance(file, UploadFile) and file.filename:
@@ -343,7 +363,7 @@ async def resource_new_post(request: Request, name: str) -> Response:
             job = await acall(request, "datastore_create", {"resource_id": created["id"], "schema": schema})
     except (ValidationError, Conflict) as exc:
         values["schema"] = schema_text
-        errors, general = field_errors(exc)
+        errors, general = field_errors(exc, lang(request))
         status = exc.status
         ds = await acall(request, "dataset_show", {"id": name})
         return await run_in_threadpool(lambda: render(request, "resource_form.html", {
@@ -356,6 +376,81 @@ async def resource_new_post(request: Request, name: str) -> Response:
         return redirect(f"/dataset/{name}")
     target = f"/dataset/{name}/resource/{created['id']}"
     return redirect(f"{target}?job={job['id']}#load-status" if job else target)
+
+
+@router.get("/dataset/{name}/resource/{rid}/edit", response_class=HTMLResponse)
+def resource_edit(request: Request, name: str, rid: str) -> Response:
+    if request.state.actor is None:
+        return login_redirect(request)
+    ds = _editable_dataset(request, name)
+    res = _resource_of(ds, rid)
+    values = {"name": res["name"], "description": res["description"] or "", "format": res["format"] or "",
+              "url": res["source_url"] or ""}
+    return render(request, "resource_form.html", {"ds": ds, "res": res, "values": values, "errors": {},
+                                                  "general": [], "nav": "dataset"})
+
+
+@router.post("/dataset/{name}/resource/{rid}/edit", response_class=HTMLResponse)
+async def resource_edit_post(request: Request, name: str, rid: str) -> Response:
+    """Change a resource's name, description, format or link, or replace its file (a replaced table is loaded
+    again, with the column types chosen for this resource before)."""
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    if request.state.actor is None:
+        return login_redirect(request)
+    ds = await run_in_threadpool(_editable_dataset, request, name)
+    res = _resource_of(ds, rid)
+    file = form.get("file")
+    values = {k: str(form.get(k) or "").strip() for k in ("name", "description", "url", "format")}
+    data: dict[str, Any] = {"id": rid}
+    current = {"name": res["name"], "description": res["description"] or "", "format": res["format"] or "",
+               "url": res["source_url"] or ""}
+    for key in ("name", "description", "format"):
+        if values[key] != current[key]:
+            data[key] = values[key]
+    if not res["uploaded"] and values["url"] != current["url"]:
+        data["url"] = values["url"]
+    if res["uploaded"] and isinstance(file, UploadFile) and file.filename:
+        data["upload"] = UploadedFile(filename=file.filename, stream=file.file)
+    try:
+        if not data.get("name", "x"):
+            raise ValidationError("名称不能为空", "The name cannot be empty",
+                                  fields={"name": ["名称不能为空 / the name cannot be empty"]})
+        if not res["uploaded"] and "url" in data and not data["url"]:
+            raise ValidationError("须提供链接", "Give a link", fields={"url": ["须提供链接 / give a link"]})
+        updated = await acall(request, "resource_update", data) if len(data) > 1 else None
+    except (ValidationError, Conflict) as exc:
+        errors, general = field_errors(exc, lang(request))
+        status = exc.status
+        return await run_in_threadpool(lambda: render(request, "resource_form.html", {
+            "ds": ds, "res": res, "values": values, "errors": errors, "general": general, "nav": "dataset"},
+            status=status))
+    finally:
+        if isinstance(file, UploadFile):
+            await file.close()
+    target = f"/dataset/{name}/resource/{rid}"
+    job = updated.get("datastore_job") if updated else None
+    return redirect(f"{target}?job={job['id']}#load-status" if job else target)
+
+
+@router.get("/dataset/{name}/resource/{rid}/delete", response_class=HTMLResponse)
+def resource_delete_confirm(request: Request, name: str, rid: str) -> Response:
+    if request.state.actor is None:
+        return login_redirect(request)
+    ds = _editable_dataset(request, name)
+    return render(request, "resource_delete.html", {"ds": ds, "res": _resource_of(ds, rid), "nav": "dataset"})
+
+
+@router.post("/dataset/{name}/resource/{rid}/delete")
+async def resource_delete(request: Request, name: str, rid: str) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    if request.state.actor is None:
+        return login_redirect(request)
+    ds = await run_in_threadpool(_editable_dataset, request, name)
+    _resource_of(ds, rid)
+    await acall(request, "resource_delete", {"id": rid})
+    return redirect(f"/dataset/{name}#resources")
 
 
 # -- departments ---------------------------------------------------------------------------------------------------

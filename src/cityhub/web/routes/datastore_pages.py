@@ -41,7 +41,7 @@ TYPE_LABELS = {"integer": "整数", "number": "数值", "boolean": "布尔", "da
 PII_LABELS = {"resident_id": "居民身份证号", "mobile": "手机号码", "bank_card": "银行卡号", "email": "电子邮箱"}
 STATUS_LABELS = {"queued": "排队中", "running": "导入中", "complete": "已完成", "failed": "失败", "blocked": "已拦截"}
 STAGE_LABELS = {"start": "准备", "sniff": "识别格式", "decode": "转换编码", "read": "读取", "infer": "推断类型",
-                "write": "写入", "pii": "检查个人信息"}
+                "write": "写入", "pii": "检查个人信息", "done": "完成"}
 # wording the script needs (Chinese → shown in the page's language)
 JS_TEXT = ("加载中…", "共", "行", "无数据", "请求失败", "计数", "合计", "平均", "最小", "最大", "已导入",
            "空值", "不同值", "均值", "最小值", "最大值", "常见值", "次数", "类型", "非空值", "总行数", "是", "否",
@@ -270,7 +270,7 @@ async def resource_rollback(request: Request, name: str, rid: str) -> Response:
     try:
         await acall(request, "datastore_rollback", {"resource_id": rid, "version": version})
     except (ValidationError, Conflict) as exc:
-        _errors, general = field_errors(exc)
+        _errors, general = field_errors(exc, lang(request))
         status = exc.status
         return await run_in_threadpool(lambda: _resource_page(request, name, rid, general=general,
                                                               status=status))
@@ -295,7 +295,7 @@ async def resource_reload(request: Request, name: str, rid: str) -> Response:
             "resource_id": rid, "upload": upload, "schema": schema,
             "encoding": values["encoding"] if values["encoding"] in ("utf-8", "gb18030", "gbk") else None})
     except (ValidationError, Conflict) as exc:
-        errors, general = field_errors(exc)
+        errors, general = field_errors(exc, lang(request))
         status = exc.status
         return await run_in_threadpool(lambda: _resource_page(request, name, rid, errors=errors, general=general,
                                                               values=values, status=status))

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from cityhub.errors import Conflict, NotAuthorized, ValidationError
-from cityhub.web.deps import call, check_csrf
+from cityhub.web.deps import call, check_csrf, lang
 from cityhub.web.page_helpers import (
     acall,
     field_errors,
@@ -103,7 +103,7 @@ async def plan_edit_post(request: Request, department: str, year: int) -> Respon
     try:
         await acall(request, "plan_upsert", data)
     except (ValidationError, Conflict) as exc:
-        errors, general = field_errors(exc)
+        errors, general = field_errors(exc, lang(request))
         return await run_in_threadpool(_plan_form, request, department, year, values, errors, general,
                                        exc.status)
     return redirect(f"/plans?{urlencode({'department': department, 'year': year})}")
