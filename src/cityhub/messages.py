@@ -138,6 +138,7 @@ def localize(message: str, language: str) -> str:
             regex = "^" + re.sub(r"\\\{[a-z_]+\\\}", "(.+)", re.escape(en_t)) + "$"
             m = re.match(regex, message)
             if m and kind:
-                return re.sub(r"\{[a-z_]+\}", lambda _m, it=iter(m.groups()): next(it, ""), zh_t)
+                values = iter(m.groups())
+                return re.sub(r"\{[a-z_]+\}", lambda _m: next(values, ""), zh_t)
         return f"{GENERIC[0]}({message})"
     return message

@@ -218,6 +218,31 @@ EN: dict[str, str] = {
         "Tables are loaded into the datastore automatically; once loaded, choose column types on the resource page.",
     "确定要删除这个资源吗?删除后它的文件和数据表不再提供,数据集的其他资源不受影响。":
         "Delete this resource? Its file and table will no longer be served; the dataset's other resources stay.",
+    # form rows: data items, plan items, column types
+    "(尚未开放)": "(not opened yet)",
+    "开放的数据集": "Opened as dataset",
+    "每行一项。选定开放的数据集后,数据集公开时该事项即为“已开放”;未选定且过了计划开放日期为“逾期”。":
+        "One item per row. Once the dataset chosen for an item is public the item counts as opened; an item "
+        "without one past its target date is late.",
+    "添加一行": "Add a row",
+    "删除此行": "Remove this row",
+    "从数据表填充": "Fill from table",
+    "已从数据表填入": "Filled from the table",
+    "保存后生效。": "saved when you save the form.",
+    "数据资源包含的字段(列):每行一项。": "The fields (columns) of the data: one per row.",
+    "两步验证二维码": "QR code for two-step verification",
+    "上传新文件(或留空以重新导入资源文件),可按列指定类型。新版本导入完成后才会替换当前版本;选定的列类型保存在该资源上,以后每次导入(包括替换文件)都会沿用。":
+        "Upload a new file (or leave it empty to reload the resource's file) and choose column types if needed. "
+        "The new version replaces the live one only once it is complete. The chosen types are kept with the "
+        "resource and apply to every later load, a replaced file included.",
+    "可选,填写后代替上面的选择": "optional; replaces the choices above",
+    "导入时的类型": "Type when loading",
+    "当前类型": "Current type",
+    "高级": "Advanced",
+    "无法扫描时,手动输入密钥:": "Cannot scan? Enter the key by hand:",
+    "用身份验证器应用扫描二维码添加此账户(只显示这一次)。":
+        "Scan the QR code with your authenticator app to add this account (shown only this once).",
+    "设置链接": "Set-up link",
     # home
     "发现、下载和使用广州公共数据": "Find, download and use Guangzhou's public data",
     "搜索数据集,例如:交通、空气质量、学校": "Search datasets, e.g. transport, air quality, schools",

@@ -49,6 +49,11 @@ SH = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 FACET_LABELS = {"organization": "提供部门", "theme": "主题", "res_format": "资源格式", "sharing_class": "共享类型",
                 "opening_class": "开放类型", "update_cycle": "更新周期", "district": "行政区", "tags": "标签"}
 DATA_ITEM_TYPES = ("string", "integer", "number", "date", "datetime", "boolean", "time")
+ITEM_TYPE_LABELS = {"string": "文本", "integer": "整数", "number": "数值", "date": "日期", "datetime": "日期时间",
+                    "boolean": "布尔", "time": "时间"}
+# sub-fields of form rows (data items, plan items) as people name them, for messages like "第2行 · 名称: 必填"
+ROW_FIELD_LABELS = {"name": "名称", "type": "类型", "length": "长度", "description": "说明", "title": "标题",
+                    "dataset": "数据集", "target_date": "计划开放日期", "format": "格式", "update_cycle": "更新周期"}
 # model-level validation messages → the form field they are about
 RULE_FIELDS = (("依据", "sharing_basis"), ("共享条件", "sharing_condition"), ("开放条件", "opening_condition"),
                ("基础类别", "base_category"), ("无条件共享", "sharing_class"), ("时间范围", "temporal_end"))
@@ -91,7 +96,7 @@ def _env() -> jinja2.Environment:
                        RESOURCE_FORMATS=RESOURCE_FORMATS, SHARING_METHODS=SHARING_METHODS, LICENSES=LICENSES,
                        CATALOG_TYPES=tuple(CATALOG_TYPES), BASE_CATEGORIES=tuple(BASE_CATEGORIES),
                        DISTRICT_NAMES=DISTRICT_NAMES, ROLES=ROLES, FACET_LABELS=FACET_LABELS,
-                       DATA_ITEM_TYPES=DATA_ITEM_TYPES, HISTORY_ACTIONS=i18n.HISTORY_ACTIONS)
+                       DATA_ITEM_TYPES=DATA_ITEM_TYPES, ITEM_TYPE_LABELS=ITEM_TYPE_LABELS, HISTORY_ACTIONS=i18n.HISTORY_ACTIONS)
     return env
 
 
@@ -109,6 +114,17 @@ def _base_context(request: Request) -> dict[str, Any]:
     actor = getattr(request.state, "actor", None)
     settings = get_settings()
 
+    english_names: dict[str, str] = {}
+
+    def dept_name(slug: str | None, zh: str | None) -> str:
+        """A department's name in the page's language (English names are looked up once per page)."""
+        if language != "en" or not slug:
+            return zh or ""
+        if not english_names:
+            english_names.update({d["slug"]: d.get("name_en") or d["name"]
+                                  for d in call(request, "department_list", {})})
+        return english_names.get(slug) or zh or ""
+
     def role_label(role: str) -> str:
         zh, en = ROLE_LABELS.get(role, (role, role))
         return i18n.pair(zh, en, language)
@@ -120,6 +136,7 @@ def _base_context(request: Request) -> dict[str, Any]:
         "term": lambda value: i18n.term(value, language),
         "pair": lambda zh, en: i18n.pair(zh or "", en or "", language),
         "role_label": role_label,
+        "dept_name": dept_name,
         "action_label": lambda name: i18n.label(i18n.ACTION_LABELS, name, language),
         "outcome_label": lambda outcome: i18n.label(i18n.OUTCOME_LABELS, outcome, language),
         "via_label": lambda via: i18n.label(i18n.VIA_LABELS, via, language),
@@ -191,6 +208,18 @@ async def acall(request: Request, name: str, data: Any = None) -> Any:
     return await run_in_threadpool(call, request, name, data)
 
 
+def _where(key: str, language: str) -> str:
+    """``data_items.1.name`` → "第2行 · 名称" (rows of a form) or the key's last parts as they are."""
+    parts = key.split(".")[1:]
+    out = []
+    for part in parts:
+        if part.isdigit():
+            out.append(f"row {int(part) + 1}" if language == "en" else f"第{int(part) + 1}行")
+        else:
+            out.append(i18n.t(ROW_FIELD_LABELS.get(part, part), language))
+    return " · ".join(out)
+
+
 def field_errors(exc: CityHubError, language: str = "zh") -> tuple[dict[str, list[str]], list[str]]:
     """Split an action error into messages per form field and general messages, in the page's language."""
     fields: dict[str, list[str]] = {}
@@ -209,8 +238,8 @@ def field_errors(exc: CityHubError, language: str = "zh") -> tuple[dict[str, lis
                         fields.setdefault(fld, []).append(msg)
                         break
         else:
-            detail = [f"{key}: {m}" if key != top else m for m in messages]
-            fields.setdefault(top, []).extend(detail)
+            fields.setdefault(top, []).extend(f"{_where(key, language)}: {m}" if key != top else m
+                                              for m in messages)
     if not exc.fields:
         general.append(exc.message_en if language == "en" else exc.message)
     return fields, general
