@@ -79,7 +79,7 @@ def parse(url: str, body: str) -> Page:
     return page
 
 
-def crawl(client: TestClient, starts: list[str], limit: int = 80, per_path: int = 2) -> dict[str, tuple[int, str]]:
+def crawl(client: TestClient, starts: list[str], limit: int = 80, per_path: int = 3) -> dict[str, tuple[int, str]]:
     """{url: (status, html)} of the local pages reachable from ``starts`` (breadth first, at most ``limit``
     pages, at most ``per_path`` query-string variants of one path)."""
     seen: dict[str, tuple[int, str]] = {}
@@ -92,7 +92,8 @@ def crawl(client: TestClient, starts: list[str], limit: int = 80, per_path: int 
             continue
         # one kind of page, not every dataset or department: /dataset/{name}/resource/{id} → one key
         key = re.sub(r"/[0-9a-f-]{36}", "/{id}", parts.path)
-        key = re.sub(r"^/(dataset|organization|plans|admin/harvest/sources?|admin/harvest/runs?)/[^/]+", r"/\1/*", key)
+        key = re.sub(r"^/(dataset|organization|plans|admin/harvest/sources?|admin/harvest/runs?)/(?!new$)[^/]+",
+                     r"/\1/*", key)
         if variants.get(key, 0) >= per_path:
             continue
         variants[key] = variants.get(key, 0) + 1
@@ -103,6 +104,8 @@ def crawl(client: TestClient, starts: list[str], limit: int = 80, per_path: int 
         for href in parse(url, resp.text).links:
             target = urljoin(url, href).split("#")[0]
             t = urlsplit(target)
+            if t.scheme not in ("", "http", "https") or "lang=" in t.query:  # mailto:, the language switch
+                continue
             if not t.netloc or t.netloc == "testserver" or t.netloc.startswith("127.0.0.1"):
                 queue.append(t.path + (f"?{t.query}" if t.query else ""))
     return seen

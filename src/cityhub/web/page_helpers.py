@@ -54,6 +54,17 @@ ITEM_TYPE_LABELS = {"string": "文本", "integer": "整数", "number": "数值",
 # sub-fields of form rows (data items, plan items) as people name them, for messages like "第2行 · 名称: 必填"
 ROW_FIELD_LABELS = {"name": "名称", "type": "类型", "length": "长度", "description": "说明", "title": "标题",
                     "dataset": "数据集", "target_date": "计划开放日期", "format": "格式", "update_cycle": "更新周期"}
+# a dataset's fields as the forms name them (the change history lists changed fields)
+DATASET_FIELD_LABELS = {
+    "name": "URL 名称", "title": "标题", "title_en": "英文标题", "department": "提供部门", "catalog_type": "目录类型",
+    "base_category": "基础类别", "class_item": "项", "class_category": "目", "class_sub": "细目", "code": "数据资源代码",
+    "abstract": "摘要", "format": "信息资源格式", "data_items": "数据项", "related_codes": "关联资源代码",
+    "sharing_class": "共享类型", "sharing_method": "共享方式", "sharing_condition": "共享条件",
+    "sharing_basis": "共享依据", "opening_class": "开放类型", "opening_condition": "开放条件", "license_id": "许可协议",
+    "private": "非公开", "update_cycle": "更新周期", "published_on": "发布日期", "temporal_start": "时间范围",
+    "temporal_end": "时间范围", "districts": "空间范围", "theme": "主题", "tags": "标签", "contact_name": "联系人姓名",
+    "contact_email": "联系邮箱", "contact_phone": "联系电话", "resource": "数据资源", "state": "状态", "extras": "附加字段",
+}
 # model-level validation messages → the form field they are about
 RULE_FIELDS = (("依据", "sharing_basis"), ("共享条件", "sharing_condition"), ("开放条件", "opening_condition"),
                ("基础类别", "base_category"), ("无条件共享", "sharing_class"), ("时间范围", "temporal_end"))
@@ -137,6 +148,9 @@ def _base_context(request: Request) -> dict[str, Any]:
         "pair": lambda zh, en: i18n.pair(zh or "", en or "", language),
         "role_label": role_label,
         "dept_name": dept_name,
+        "field_label": lambda key: i18n.t(DATASET_FIELD_LABELS[key], language) if key in DATASET_FIELD_LABELS
+        else key,
+        "actor_label": lambda name: i18n.t("系统", language) if name in ("system", "-", "") else name,
         "action_label": lambda name: i18n.label(i18n.ACTION_LABELS, name, language),
         "outcome_label": lambda outcome: i18n.label(i18n.OUTCOME_LABELS, outcome, language),
         "via_label": lambda via: i18n.label(i18n.VIA_LABELS, via, language),
