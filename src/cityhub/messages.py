@@ -95,6 +95,12 @@ def _fill(template: str, ctx: Mapping[str, Any] | None) -> str:
         return re.sub(r"\{[a-z_]+\}", "", template).strip(" :")
 
 
+def _fill_positional(template: str, values: tuple[str, ...]) -> str:
+    """``{name}`` placeholders filled in order."""
+    it = iter(values)
+    return re.sub(r"\{[a-z_]+\}", lambda _m: next(it, ""), template)
+
+
 def split_pair(message: str) -> tuple[str, str] | None:
     """``"中文 / English"`` as its two sides (the Chinese side holds CJK, the English side none)."""
     for m in re.finditer(r" / ", message):
@@ -138,7 +144,6 @@ def localize(message: str, language: str) -> str:
             regex = "^" + re.sub(r"\\\{[a-z_]+\\\}", "(.+)", re.escape(en_t)) + "$"
             m = re.match(regex, message)
             if m and kind:
-                values = iter(m.groups())
-                return re.sub(r"\{[a-z_]+\}", lambda _m: next(values, ""), zh_t)
+                return _fill_positional(zh_t, m.groups())
         return f"{GENERIC[0]}({message})"
     return message
