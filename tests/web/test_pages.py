@@ -436,7 +436,7 @@ def test_admin_users_and_audit(app_client: TestClient, demo_passwords: dict[str,
     resp = app_client.post("/admin/users", data={"csrf_token": csrf_of(form), "name": name, "role": "steward",
                                                  "department": "gz-water", "password": "Long-Enough-Pass-77"},
                            headers=HTML)
-    assert resp.status_code == 200 and f"<code>{name}</code>" in resp.text
+    assert resp.status_code == 200 and f"<code translate=\"no\">{name}</code>" in resp.text
     body = page(app_client, "/admin/audit?verify=1")
     assert 'id="verify-result"' in body and "审计链完整" in body
     assert "user_create" in body
