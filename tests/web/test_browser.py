@@ -219,7 +219,9 @@ def test_api_docs_and_steward_forms_offline(server: str, browser: object, sqlite
     page.screenshot(path=str(SHOTS / "20-api-docs.png"))
 
     _sign_in(page, server, "steward", sqlite_demo_store.passwords["steward"])
-    ds = call_as(None, "dataset_show", {"id": "traffic-accident-statistics"})
+    found = call_as(None, "dataset_search", {"filters": {"organization": ["gz-transport"]}, "rows": 50,
+                                             "full": True})["results"]
+    ds = next(d for d in found if any(r["datastore_active"] and r["uploaded"] for r in d["resources"]))
     rid = ds["resources"][0]["id"]
     for lang in ("zh", "en"):
         page.goto(f"{server}/dataset/{ds['name']}/edit?lang={lang}")

@@ -101,9 +101,10 @@ def test_chinese_pages_show_no_english_only_text(zh_client: TestClient, sqlite_d
     if who == "admin":
         starts += ["/admin/departments", "/admin/users", "/admin/audit", "/admin/harvest"]
     if who == "steward":  # the steward's own forms
-        own = call_as(None, "dataset_show", {"id": "traffic-accident-statistics"})
+        own = call_as(None, "dataset_search", {"filters": {"organization": ["gz-transport"]}, "rows": 1,
+                                               "full": True})["results"][0]
         rid = own["resources"][0]["id"]
-        starts += ["/dataset/traffic-accident-statistics/edit", "/plans/gz-transport/2030/edit",
+        starts += [f"/dataset/{own['name']}/edit", "/plans/gz-transport/2030/edit",
                    f"/dataset/{own['name']}/resource/{rid}", f"/dataset/{own['name']}/resource/{rid}/edit",
                    f"/dataset/{own['name']}/resource/{rid}/delete"]
     pages = crawl(zh_client, starts, limit=70)
