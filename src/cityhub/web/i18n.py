@@ -527,6 +527,12 @@ HISTORY_ACTIONS = {"create": "登记", "update": "修改", "delete": "撤回", "
 ACTION_LABELS: dict[str, tuple[str, str]] = {
     "audit_list": ("查看审计日志", "View the audit log"),
     "audit_verify": ("校验审计链", "Verify the audit chain"),
+    "audit_head_show": ("查看审计链头", "View the audit chain head"),
+    "denial_record": ("记录拒绝访问", "Record a refusal"),
+    "user_disable": ("停用用户", "Disable a user"),
+    "user_enable": ("启用用户", "Enable a user"),
+    "user_password_change": ("修改密码", "Change a password"),
+    "user_password_reset": ("重置密码", "Reset a password"),
     "catalog_dcat": ("导出目录(DCAT)", "Export the catalogue (DCAT)"),
     "catalog_stamp": ("读取目录版本", "Read the catalogue stamp"),
     "dataset_create": ("登记数据集", "Register a dataset"),
