@@ -17,4 +17,6 @@ def test_server_defers_full_collections_and_restores_the_settings(demo):
         assert gc.get_threshold() == app_mod.GC_THRESHOLDS
         assert app_mod.GC_THRESHOLDS[2] >= 100_000
         assert client.get("/api/3/action/status_show").json()["success"] is True
+        assert gc.get_freeze_count() > 0
     assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0  # handed back, so the exit can collect them (no nanobind leak reports)

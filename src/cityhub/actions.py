@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import pydantic
 from sqlalchemy.exc import OperationalError
 
-from cityhub import audit
+from cityhub import audit, messages
 from cityhub.context import Context
 from cityhub.db import IMMEDIATE, is_locked_error, session_factory
 from cityhub.errors import CityHubError, NotAuthenticated, NotAuthorized, ValidationError
@@ -113,13 +113,15 @@ def _validate(spec: ActionSpec, data: Any) -> Any:
         return spec.schema.model_validate(data or {})
     except pydantic.ValidationError as exc:
         fields: dict[str, list[str]] = {}
+        fields_zh: dict[str, list[str]] = {}
         for err in exc.errors():
             key = ".".join(str(p) for p in err["loc"]) or "__all__"
             msg = err["msg"]
             if msg.startswith("Value error, "):
                 msg = msg[len("Value error, ") :]
             fields.setdefault(key, []).append(msg)
-        raise ValidationError("输入数据不合法", "Invalid input", fields=fields) from None
+            fields_zh.setdefault(key, []).append(messages.pydantic_message(err)[0])
+        raise ValidationError("输入数据不合法", "Invalid input", fields=fields, fields_zh=fields_zh) from None
 
 
 def _target(spec: ActionSpec, params: Any, result: Any) -> str:

@@ -17,11 +17,15 @@ class CityHubError(Exception):
     status = 400
     ckan_type = "Validation Error"
 
-    def __init__(self, message: str, message_en: str = "", fields: dict[str, list[str]] | None = None) -> None:
+    def __init__(self, message: str, message_en: str = "", fields: dict[str, list[str]] | None = None,
+                 fields_zh: dict[str, list[str]] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.message_en = message_en or message
         self.fields = fields or {}
+        #: the same per-field messages in Chinese, where they were written in English (pydantic's); pages show
+        #: them (``cityhub.messages.localize`` covers the rest); the API keeps ``fields``
+        self.fields_zh = fields_zh or {}
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"type": self.type, "message": self.message, "message_en": self.message_en}

@@ -180,3 +180,87 @@ def test_resource_preview_sort_chart_and_map(server: str, browser: object, sqlit
     page.locator("#tab-chart").screenshot(path=str(SHOTS / "12-map.png"))
     assert not errors, errors
     context.close()
+
+
+def _sign_in(page: object, server: str, name: str, password: str) -> None:
+    from playwright.sync_api import Page
+
+    assert isinstance(page, Page)
+    page.goto(server + "/login")
+    page.fill("#f-username", name)
+    page.fill("#f-password", password)
+    page.locator('#login-form button[type="submit"]').click()
+    page.wait_for_url(server + "/")
+
+
+def test_api_docs_and_steward_forms_offline(server: str, browser: object, sqlite_demo_store: Store) -> None:
+    """Swagger UI renders from the package with no request to another host; a steward's forms (data items and
+    plan items as rows, a resource's edit page, the column types) and the TOTP QR code, in Chinese and English."""
+    from urllib.parse import urlsplit
+
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    sqlite_demo_store.activate()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    outside: list[str] = []
+    local = urlsplit(server).netloc
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("request", lambda req: outside.append(req.url)
+            if urlsplit(req.url).scheme in ("http", "https") and urlsplit(req.url).netloc != local else None)
+
+    page.goto(server + "/api/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("CityHub API")
+    expect(page.locator(".opblock").first).to_be_visible()
+    page.screenshot(path=str(SHOTS / "20-api-docs.png"))
+
+    _sign_in(page, server, "steward", sqlite_demo_store.passwords["steward"])
+    found = call_as(None, "dataset_search", {"filters": {"organization": ["gz-transport"]}, "rows": 50,
+                                             "full": True})["results"]
+    ds = next(d for d in found if any(r["datastore_active"] and r["uploaded"] for r in d["resources"]))
+    rid = ds["resources"][0]["id"]
+    for lang in ("zh", "en"):
+        page.goto(f"{server}/dataset/{ds['name']}/edit?lang={lang}")
+        rows = page.locator("#data-items tbody tr")
+        before = rows.count()
+        page.locator('button.row-add[data-target="data-items"]').click()  # in place, no round trip
+        expect(rows).to_have_count(before + 1)
+        rows.last.locator('input[name="item_name"]').fill("新列" if lang == "zh" else "new_column")
+        rows.last.locator('select[name="item_type"]').select_option("integer")
+        page.locator("#data-items-set").screenshot(path=str(SHOTS / f"21-data-items-{lang}.png"))
+        rows.last.locator("button.row-remove").click()
+        expect(rows).to_have_count(before)
+
+        page.goto(f"{server}/plans/gz-transport/2030/edit?lang={lang}")
+        plan_rows = page.locator("#plan-items tbody tr")
+        count = plan_rows.count()
+        page.locator('button.row-add[data-target="plan-items"]').click()
+        expect(plan_rows).to_have_count(count + 1)
+        expect(plan_rows.last.locator('input[type="date"]')).to_be_visible()
+        page.screenshot(path=str(SHOTS / f"22-plan-form-{lang}.png"), full_page=True)
+
+        page.goto(f"{server}/dataset/{ds['name']}/resource/{rid}/edit?lang={lang}")
+        expect(page.locator("#resource-form")).to_be_visible()
+        page.screenshot(path=str(SHOTS / f"23-resource-edit-{lang}.png"), full_page=True)
+
+        live = next((r for r in ds["resources"] if r["datastore_active"] and r["uploaded"]), None)
+        if live is not None:
+            page.goto(f"{server}/dataset/{ds['name']}/resource/{live['id']}?lang={lang}#reload")
+            expect(page.locator("#column-types")).to_be_visible()
+            page.locator("#reload").screenshot(path=str(SHOTS / f"24-column-types-{lang}.png"))
+
+        page.goto(f"{server}/account?lang={lang}")
+        if page.locator("#totp-begin-form").count():
+            page.locator('#totp-begin-form button[type="submit"]').click()
+            page.wait_for_load_state()
+        expect(page.locator("#totp-qr svg")).to_be_visible()
+        box = page.locator("#totp-qr svg").bounding_box()
+        assert box and box["width"] >= 120
+        page.locator("#totp").screenshot(path=str(SHOTS / f"25-totp-{lang}.png"))
+    assert not outside, outside
+    assert not errors, errors
+    context.close()

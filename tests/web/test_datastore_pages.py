@@ -91,7 +91,7 @@ def test_resource_page_renders_table_server_side(app_client: TestClient) -> None
     for tab in ("预览", "统计", "图表", "API", "下载"):
         assert f">{tab}</a>" in body
     assert f"/api/3/action/datastore_search?resource_id={res['id']}" in body
-    sql = html.unescape(re.search(r'id="api-sql-text"><code>(.*?)</code>', body, re.S).group(1))
+    sql = html.unescape(re.search(r'id="api-sql-text"[^>]*><code>(.*?)</code>', body, re.S).group(1))
     assert sql.startswith('SELECT "') and f'count(*) FROM "{res["id"]}" GROUP BY 1' in sql
     assert call_as(None, "datastore_search_sql", {"sql": sql})["records"]  # the example runs
     assert f"/api/v1/resources/{res['id']}/datastore/download?format=csv&amp;bom=true" in body

@@ -72,8 +72,10 @@ def form_payload(**over: Any) -> dict[str, Any]:
         "update_cycle": "每月", "published_on": "2021-03-01", "theme": "transport", "tags": "公交, 测试",
         "license_id": "cc-by-4.0", "temporal_start": "2020-01-01", "temporal_end": "",
         "districts": ["天河区", "海珠区"], "contact_name": "张三", "contact_email": "zhang@example.gov.cn",
-        "contact_phone": "020-12345678", "data_items": "线路名称|string|公交线路名称\n站点数|integer|站点数量",
-        "related_codes": "",
+        "contact_phone": "020-12345678", "related_codes": "",
+        # data items as form rows (one value per row in each list)
+        "item_name": ["线路名称", "站点数"], "item_type": ["string", "integer"], "item_length": ["", ""],
+        "item_description": ["公交线路名称", "站点数量"],
     }
     data.update(over)
     return data
@@ -340,7 +342,9 @@ def test_steward_creates_edits_uploads_and_deletes(app_client: TestClient, demo_
     assert created["sharing_method"] == ["接口", "文件下载"]
 
     edit = page(app_client, f"/dataset/{data['name']}/edit")
-    assert 'value="网页表单登记的测试数据"' in edit and "线路名称|string|公交线路名称" in edit
+    assert 'value="网页表单登记的测试数据"' in edit
+    assert re.search(r'name="item_name" value="线路名称".*?<option value="string" selected>.*?'
+                     r'name="item_description" value="公交线路名称"', edit, re.S)
     resp = app_client.post(f"/dataset/{data['name']}/edit", data={**data, "title": "改过标题的测试数据",
                                                                     "csrf_token": token},
                            headers=HTML, follow_redirects=False)
@@ -372,16 +376,21 @@ def test_plan_edit_and_tokens(app_client: TestClient, demo_passwords: dict[str, 
     signed_in(app_client, demo_passwords, "steward")
     own = dataset_of("gz-transport")
     form = page(app_client, "/plans/gz-transport/2031/edit")
-    items = f"开放公交测试数据|{own['name']}|2031-06-30|CSV|每月\n未来的测试数据||2031-12-31|JSON|每年"
+    rows = {"item_title": ["开放公交测试数据", "未来的测试数据"], "item_dataset": [own["name"], ""],
+            "item_target_date": ["2031-06-30", "2031-12-31"], "item_format": ["电子表格", "接口"],
+            "item_update_cycle": ["每月", "每年"]}
     resp = app_client.post("/plans/gz-transport/2031/edit", data={
-        "csrf_token": csrf_of(form), "published_on": "2031-01-15", "note": "测试计划", "items": items},
+        "csrf_token": csrf_of(form), "published_on": "2031-01-15", "note": "测试计划", **rows},
         headers=HTML, follow_redirects=False)
     assert resp.status_code == 303
     body = page(app_client, "/plans?department=gz-transport&year=2031")
     assert "开放公交测试数据" in body and "计划中" in body and "已开放" in body
     resp = app_client.post("/plans/gz-transport/2031/edit", data={
-        "csrf_token": csrf_of(form), "items": "坏日期|x|2031-13-45"}, headers=HTML)
-    assert resp.status_code == 422 and 'value="' in resp.text and "坏日期|x|2031-13-45" in resp.text
+        "csrf_token": csrf_of(form), "item_title": ["坏日期"], "item_dataset": [""],
+        "item_target_date": ["2031-13-45"], "item_format": ["电子表格"], "item_update_cycle": ["每年"]},
+        headers=HTML)
+    assert resp.status_code == 422 and 'value="坏日期"' in resp.text  # the row is kept
+    assert "第1行 · 计划开放日期: 日期格式应为 YYYY-MM-DD" in resp.text
     assert page(app_client, "/plans/gz-ecology-environment/2031/edit", status=403)
 
     account = page(app_client, "/account")
@@ -427,7 +436,7 @@ def test_admin_users_and_audit(app_client: TestClient, demo_passwords: dict[str,
     resp = app_client.post("/admin/users", data={"csrf_token": csrf_of(form), "name": name, "role": "steward",
                                                  "department": "gz-water", "password": "Long-Enough-Pass-77"},
                            headers=HTML)
-    assert resp.status_code == 200 and f"<code>{name}</code>" in resp.text
+    assert resp.status_code == 200 and f"<code translate=\"no\">{name}</code>" in resp.text
     body = page(app_client, "/admin/audit?verify=1")
     assert 'id="verify-result"' in body and "审计链完整" in body
     assert "user_create" in body

@@ -8,6 +8,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ def version_dict(v: DatastoreVersion, current: int | None = None) -> dict[str, A
         "error_en": v.error_en, "created_by": v.created_by, "created_at": v.created_at.isoformat(),
         "started_at": v.started_at.isoformat() if v.started_at else None,
         "finished_at": v.finished_at.isoformat() if v.finished_at else None, "seconds": v.seconds,
+        "declared_schema": v.declared_schema,
     }
 
 
@@ -101,7 +103,8 @@ def _query_error(exc: query.QueryError) -> CityHubError:
     if exc.code == "busy":
         return TooManyRequests(exc.message, exc.message_en, retry_after=BUSY_RETRY_AFTER_S)
     fld = getattr(exc, "field", None) or getattr(exc, "code", "query")
-    return ValidationError(exc.message, exc.message_en, fields={str(fld): [exc.message_en]})
+    return ValidationError(exc.message, exc.message_en, fields={str(fld): [exc.message_en]},
+                           fields_zh={str(fld): [exc.message]})
 
 
 # -- loads ------------------------------------------------------------------------------------------------------
@@ -127,10 +130,15 @@ def datastore_create(ctx: Context, p: s.LoadIn) -> dict[str, Any]:
     else:
         raise ValidationError("该资源是外部链接,请上传文件", "This resource is a link; upload a file to load",
                               fields={"upload": ["required"]})
-    options = {"encoding": p.encoding, "delimiter": p.delimiter}
+    options: dict[str, Any] = {"encoding": p.encoding, "delimiter": p.delimiter}
+    declared = p.table_schema.model_dump() if p.table_schema else None
+    if declared is None:  # no types given: the column types chosen for this resource before apply again
+        declared = kept_schema(ctx, res.id)
+        if declared is not None:
+            options["schema_kept"] = True
     v = DatastoreVersion(resource_id=res.id, version=number, status="queued", source_name=name, source_key=key,
                          source_bytes=size, options=options, created_by=ctx.actor_name, created_at=utcnow(),
-                         declared_schema=p.table_schema.model_dump() if p.table_schema else None)
+                         declared_schema=declared)
     ctx.db.add(v)
     if ctx.db.get(DatastoreTable, res.id) is None:
         ctx.db.add(DatastoreTable(resource_id=res.id, current_version=None))
@@ -145,6 +153,35 @@ def datastore_create(ctx: Context, p: s.LoadIn) -> dict[str, Any]:
         (lambda: run_load(version_id, progress)) if inline
         else (lambda: jobs.submit("datastore_load", version_id, key=department)))
     return version_dict(v)
+
+
+def kept_schema(ctx: Context, rid: str) -> dict[str, Any] | None:
+    """The column types chosen for a resource: the Table Schema declared with its newest load that had one
+    (an empty ``fields`` list means "infer every column" and is kept too)."""
+    found: dict[str, Any] | None = ctx.db.scalar(
+        select(DatastoreVersion.declared_schema).where(DatastoreVersion.resource_id == rid,
+                                                       DatastoreVersion.declared_schema.is_not(None))
+        .order_by(DatastoreVersion.version.desc()).limit(1))
+    return found
+
+
+def _ingest_kept(source: Path, source_name: str, dest: Path, options: IngestOptions,
+                 report: Callable[[float, str], None]) -> tuple[Any, list[str]]:
+    """Ingest with column types kept from an earlier load; a kept type for a column the new file no longer has
+    is dropped (with a warning) instead of failing the load."""
+    schema = dict(options.schema or {})
+    dropped: list[str] = []
+    while True:
+        try:
+            return ingest(source, source_name, dest, replace(options, schema=schema)), dropped
+        except IngestError as exc:
+            missing = exc.params.get("field") if exc.code == "schema_mismatch" else None
+            fields = schema.get("fields") or []
+            if not missing or not any(str(f.get("name")) == missing for f in fields):
+                raise
+            shutil.rmtree(dest, ignore_errors=True)
+            dropped.append(str(missing))
+            schema = {**schema, "fields": [f for f in fields if str(f.get("name")) != missing]}
 
 
 @action(auth.datastore_load_run, schema=s.RunIn)
@@ -185,10 +222,16 @@ def run_load(version_id: int, progress: Callable[[float, str], None] | None = No
     started = time.perf_counter()
     try:
         source = get_storage().path(source_key)
-        result = ingest(source, source_name, dest, IngestOptions(
+        ingest_options = IngestOptions(
             encoding=opts.get("encoding"), delimiter=opts.get("delimiter"), schema=declared,
             max_columns=settings.datastore_max_columns, memory_limit=settings.datastore_memory_limit,
-            threads=settings.datastore_threads, temp_dir=settings.datastore_dir / "tmp"), report)
+            threads=settings.datastore_threads, temp_dir=settings.datastore_dir / "tmp")
+        if opts.get("schema_kept"):
+            result, dropped = _ingest_kept(source, source_name, dest, ingest_options, report)
+            result.warnings += [f"kept column type for {name!r} not applied: the file has no such column"
+                                for name in dropped]
+        else:
+            result = ingest(source, source_name, dest, ingest_options, report)
     except IngestError as exc:
         shutil.rmtree(dest, ignore_errors=True)
         _update(version_id, status="failed", error_code=exc.code, error=exc.message, error_en=exc.message_en,
@@ -326,7 +369,8 @@ def datastore_info(ctx: Context, p: s.InfoIn) -> dict[str, Any]:
             v.pop("report", None)
     return {"resource_id": p.id, "dataset": res.dataset.name, "resource_name": res.name,
             "current_version": table.current_version, "rows": live.rows if live else None,
-            "columns": live.columns if live else [], "versions": shown}
+            "columns": live.columns if live else [], "versions": shown,
+            "kept_schema": kept_schema(ctx, p.id) if manager else None}
 
 
 @action(auth.datastore_search, schema=s.SearchIn, target=lambda p, r: p.resource_id)

@@ -55,14 +55,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Everything loaded so far (modules, the action registry, SQLAlchemy's mappers, the app's routes: some
     # 150,000 objects) lives as long as the process: keep it out of the collector's full passes, which
     # otherwise stop a worker for ~100 ms now and then under load (the p99 of package_show).
-    gc.freeze()
+    global _serving
+    outermost = _serving == 0  # a second app in the same process (tests) leaves the settings to the first
+    _serving += 1
+    if outermost:
+        gc.freeze()
     # Automatic full (generation 2) collections walk every long-lived object, and a busy process keeps
     # many (response cache, connection pools): they stopped a worker for tens of milliseconds several times
     # a minute -- the p99 of package_show at 50 connections went 84-115 ms -> 74 ms without them. Young
     # generations are still collected (bigger batches; most garbage cycles die young) and a full collection
     # runs once a minute from _collect_forever instead.
     previous = gc.get_threshold()
-    gc.set_threshold(*GC_THRESHOLDS)
+    if outermost:
+        gc.set_threshold(*GC_THRESHOLDS)
     tasks = [asyncio.create_task(_every(job)) for job in jobs.periodic()]  # what the domains registered
     tasks.append(asyncio.create_task(_collect_forever()))
     try:
@@ -70,10 +75,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         for t in tasks:
             t.cancel()
-        gc.set_threshold(*previous)
+        _serving -= 1
+        if outermost:
+            gc.set_threshold(*previous)
+            # hand the frozen objects back to the collector: frozen ones are never collected, not even at
+            # exit, and DuckDB's bindings (nanobind) then report every one of its objects among them as leaked
+            gc.unfreeze()
         with contextlib.suppress(Exception):
             await asyncio.to_thread(jobs.at_exit)
 
+
+_serving = 0  # lifespans running in this process
 
 #: gc thresholds of a server process: generation 0 every 50,000 net allocations, generation 1 every 50 of
 #: those, no automatic full collections (see ``lifespan``)
@@ -120,7 +132,7 @@ class CallerMiddleware:
         path: str = scope["path"]
         settings = get_settings()
         secure = settings.secure_cookies or scope.get("scheme") == "https"
-        extra = list(SECURITY_HEADERS_RAW if not path.startswith("/api/docs") else SECURITY_HEADERS_DOCS)
+        extra = list(SECURITY_HEADERS_RAW)  # a response's own header wins (the docs page sets its own CSP)
         if settings.env == "production" and settings.hsts_seconds > 0:
             extra.append((b"strict-transport-security",
                           f"max-age={settings.hsts_seconds}; includeSubDomains".encode()))
@@ -221,7 +233,6 @@ def _with_headers(send: Send, extra: list[tuple[bytes, bytes]], secure: bool, pr
 
 
 SECURITY_HEADERS_RAW = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-SECURITY_HEADERS_DOCS = [(k, v) for k, v in SECURITY_HEADERS_RAW if k != b"content-security-policy"]
 
 
 def create_app() -> FastAPI:
@@ -229,13 +240,14 @@ def create_app() -> FastAPI:
         title="CityHub API",
         description="开放广州 / CityHub: 政务信息资源目录、开放数据门户与 CKAN 兼容接口。",
         version="0.1.0",
-        docs_url="/api/docs",
+        docs_url=None,  # served from the package by openapi.install_docs (FastAPI's default loads a CDN)
         openapi_url="/api/openapi.json",
         redoc_url=None,
         lifespan=lifespan,
     )
 
     openapi.install(app)
+    openapi.install_docs(app, "/api/docs")
     app.add_middleware(CallerMiddleware)
     proxies = get_settings().trusted_proxies.strip()
     if proxies:  # outermost: the caller's address and scheme are settled before anything reads them

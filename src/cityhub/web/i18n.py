@@ -38,6 +38,10 @@ EN: dict[str, str] = {
     "至少12个字符,可用空格和中文;不能是常见或已泄露的密码。修改后,您的其他登录会话将结束,全部API令牌将被撤销。":
         "12 characters or more; spaces and Chinese are fine; not a common or breached password. Changing it ends "
         "your other sign-in sessions and revokes all your API tokens.",
+    "菜单": "menu",
+    "主菜单": "main",
+    "分页": "pagination",
+    "导航路径": "breadcrumb",
     # second factor
     "动态验证码": "One-time code",
     "已启用两步验证的账户填写身份验证器中的6位数字": "Accounts with two-step verification: the 6 digits from your authenticator app",
@@ -68,7 +72,7 @@ EN: dict[str, str] = {
     "已撤回": "Withdrawn",
     "日志": "Log",
     "信息": "Message",
-    "尚无采集来源。用命令行 cityhub harvest source-create 或 API 添加。": "No harvest sources yet. Add one with cityhub harvest source-create or the API.",
+    "尚无采集来源。可用命令行或 API 添加:": "No harvest sources yet. Add one with the API or the command line:",
     "已采集数据集": "Harvested datasets",
     "导入部门": "Imports into",
     "已停用": "Disabled",
@@ -98,6 +102,9 @@ EN: dict[str, str] = {
     "值": "Value",
     "原因": "Reason",
     "含个人信息": "Personal data",
+    "非公开": "private",
+    "系统": "system",
+    "、": ", ",
     "居民身份证号": "resident ID number",
     "手机号码": "mobile number",
     "银行卡号": "bank card number",
@@ -180,6 +187,7 @@ EN: dict[str, str] = {
     "推断类型": "inferring types",
     "写入": "writing",
     "检查个人信息": "checking for personal data",
+    "完成": "done",
     "版本记录": "Versions",
     "版本": "Version",
     "行数": "Rows",
@@ -233,6 +241,45 @@ EN: dict[str, str] = {
     "点位": "Point",
     "线": "Line",
     "面": "Polygon",
+    # resources: edit and delete
+    "编辑资源": "Edit resource",
+    "删除资源": "Delete resource",
+    "替换文件": "Replace the file",
+    "当前文件": "Current file",
+    "链接": "Link",
+    "列类型": "Column types",
+    "留空则按文件扩展名识别": "leave empty to take it from the file name",
+    "表格文件替换后会重新导入数据表,并沿用为该资源选定的列类型。":
+        "A replaced table file is loaded again, keeping the column types chosen for this resource.",
+    "表格文件会自动导入数据表;导入后可在资源页按列选择类型。":
+        "Tables are loaded into the datastore automatically; once loaded, choose column types on the resource page.",
+    "确定要删除这个资源吗?删除后它的文件和数据表不再提供,数据集的其他资源不受影响。":
+        "Delete this resource? Its file and table will no longer be served; the dataset's other resources stay.",
+    # form rows: data items, plan items, column types
+    "(尚未开放)": "(not opened yet)",
+    "开放的数据集": "Opened as dataset",
+    "每行一项。选定开放的数据集后,数据集公开时该事项即为“已开放”;未选定且过了计划开放日期为“逾期”。":
+        "One item per row. Once the dataset chosen for an item is public the item counts as opened; an item "
+        "without one past its target date is late.",
+    "添加一行": "Add a row",
+    "删除此行": "Remove this row",
+    "从数据表填充": "Fill from table",
+    "已从数据表填入": "Filled from the table",
+    "保存后生效。": "saved when you save the form.",
+    "数据资源包含的字段(列):每行一项。": "The fields (columns) of the data: one per row.",
+    "两步验证二维码": "QR code for two-step verification",
+    "上传新文件(或留空以重新导入资源文件),可按列指定类型。新版本导入完成后才会替换当前版本;选定的列类型保存在该资源上,以后每次导入(包括替换文件)都会沿用。":
+        "Upload a new file (or leave it empty to reload the resource's file) and choose column types if needed. "
+        "The new version replaces the live one only once it is complete. The chosen types are kept with the "
+        "resource and apply to every later load, a replaced file included.",
+    "可选,填写后代替上面的选择": "optional; replaces the choices above",
+    "导入时的类型": "Type when loading",
+    "当前类型": "Current type",
+    "高级": "Advanced",
+    "无法扫描时,手动输入密钥:": "Cannot scan? Enter the key by hand:",
+    "用身份验证器应用扫描二维码添加此账户(只显示这一次)。":
+        "Scan the QR code with your authenticator app to add this account (shown only this once).",
+    "设置链接": "Set-up link",
     # home
     "发现、下载和使用广州公共数据": "Find, download and use Guangzhou's public data",
     "搜索数据集,例如:交通、空气质量、学校": "Search datasets, e.g. transport, air quality, schools",
@@ -507,6 +554,131 @@ TERMS: dict[str, str] = {
 
 HISTORY_ACTIONS = {"create": "登记", "update": "修改", "delete": "撤回", "resource_create": "添加资源文件",
                    "resource_update": "更新资源文件", "resource_delete": "删除资源文件"}
+
+
+#: every registered action (and the load jobs' own audit entries) as people say it: the audit log shows these
+#: (a test checks that each registered action has both languages)
+ACTION_LABELS: dict[str, tuple[str, str]] = {
+    "audit_list": ("查看审计日志", "View the audit log"),
+    "audit_verify": ("校验审计链", "Verify the audit chain"),
+    "audit_head_show": ("查看审计链头", "View the audit chain head"),
+    "denial_record": ("记录拒绝访问", "Record a refusal"),
+    "user_disable": ("停用用户", "Disable a user"),
+    "user_enable": ("启用用户", "Enable a user"),
+    "user_password_change": ("修改密码", "Change a password"),
+    "user_password_reset": ("重置密码", "Reset a password"),
+    "catalog_dcat": ("导出目录(DCAT)", "Export the catalogue (DCAT)"),
+    "catalog_stamp": ("读取目录版本", "Read the catalogue stamp"),
+    "dataset_create": ("登记数据集", "Register a dataset"),
+    "dataset_datapackage": ("生成数据包描述", "Build a Data Package descriptor"),
+    "dataset_datapackage_zip": ("下载数据包", "Download a Data Package"),
+    "dataset_dcat": ("导出数据集(DCAT)", "Export a dataset (DCAT)"),
+    "dataset_delete": ("撤回数据集", "Withdraw a dataset"),
+    "dataset_history": ("查看更新记录", "View a dataset's history"),
+    "dataset_list": ("列出数据集", "List datasets"),
+    "dataset_quality": ("查看数据质量", "View data quality"),
+    "dataset_record": ("读取数据集", "Read a dataset"),
+    "dataset_save": ("保存数据集(整体)", "Save a whole dataset"),
+    "dataset_search": ("搜索数据集", "Search datasets"),
+    "dataset_show": ("查看数据集", "View a dataset"),
+    "dataset_update": ("修改数据集", "Change a dataset"),
+    "datastore_aggregate": ("数据表统计汇总", "Aggregate a table"),
+    "datastore_create": ("导入数据表", "Load a table"),
+    "datastore_delete": ("删除数据表", "Delete a table"),
+    "datastore_export": ("导出数据表", "Export a table"),
+    "datastore_info": ("查看数据表信息", "View table information"),
+    "datastore_job_show": ("查看导入进度", "View load progress"),
+    "datastore_load": ("数据表导入完成", "Table load finished"),
+    "datastore_load_run": ("执行导入任务", "Run a load job"),
+    "datastore_pii_columns": ("查看含个人信息的列", "View personal-data columns"),
+    "datastore_recover": ("恢复中断的导入", "Recover interrupted loads"),
+    "datastore_rollback": ("切换数据表版本", "Make a table version live"),
+    "datastore_search": ("查询数据表", "Query a table"),
+    "datastore_search_sql": ("SQL 查询数据表", "Query tables with SQL"),
+    "datastore_stats": ("查看列统计", "View column statistics"),
+    "department_create": ("新建部门", "Create a department"),
+    "department_delete": ("删除部门", "Delete a department"),
+    "department_list": ("列出部门", "List departments"),
+    "department_show": ("查看部门", "View a department"),
+    "department_update": ("修改部门", "Change a department"),
+    "harvest_dataset_list": ("列出已采集数据集", "List harvested datasets"),
+    "harvest_due": ("检查到期的采集", "Check due harvests"),
+    "harvest_job_run": ("执行采集任务", "Run a harvest job"),
+    "harvest_page_import": ("导入采集页", "Import a harvested page"),
+    "harvest_run": ("启动采集", "Start a harvest"),
+    "harvest_run_list": ("列出采集记录", "List harvest runs"),
+    "harvest_run_show": ("查看采集记录", "View a harvest run"),
+    "harvest_source_create": ("新建采集来源", "Create a harvest source"),
+    "harvest_source_delete": ("删除采集来源", "Delete a harvest source"),
+    "harvest_source_list": ("列出采集来源", "List harvest sources"),
+    "harvest_source_show": ("查看采集来源", "View a harvest source"),
+    "harvest_source_update": ("修改采集来源", "Change a harvest source"),
+    "plan_list": ("查看开放计划", "View open-data plans"),
+    "plan_upsert": ("保存开放计划", "Save an open-data plan"),
+    "portal_stats": ("读取门户指标", "Read portal indicators"),
+    "quality_refresh": ("重算数据质量", "Recompute data quality"),
+    "resource_create": ("添加资源", "Add a resource"),
+    "resource_delete": ("删除资源", "Delete a resource"),
+    "resource_download": ("下载资源文件", "Download a resource"),
+    "resource_preview": ("预览资源地图", "Preview a resource on a map"),
+    "resource_show": ("查看资源", "View a resource"),
+    "resource_update": ("修改资源", "Change a resource"),
+    "search_reindex": ("重建搜索索引", "Rebuild the search index"),
+    "session_create": ("登录", "Sign in"),
+    "session_delete": ("退出登录", "Sign out"),
+    "session_resolve": ("验证会话", "Check a session"),
+    "tag_list": ("列出标签", "List tags"),
+    "theme_list": ("列出主题", "List themes"),
+    "token_create": ("创建 API 令牌", "Create an API token"),
+    "token_list": ("列出 API 令牌", "List API tokens"),
+    "token_resolve": ("验证 API 令牌", "Check an API token"),
+    "token_revoke": ("撤销 API 令牌", "Revoke an API token"),
+    "usage_flush": ("写入使用统计", "Write usage counts"),
+    "usage_import": ("导入使用统计", "Import usage counts"),
+    "usage_record": ("记录使用", "Count a use"),
+    "user_create": ("新建用户", "Create a user"),
+    "user_list": ("列出用户", "List users"),
+    "user_show": ("查看用户", "View a user"),
+    "user_totp_begin": ("开始设置两步验证", "Begin two-step verification"),
+    "user_totp_disable": ("停用两步验证", "Turn off two-step verification"),
+    "user_totp_enable": ("启用两步验证", "Turn on two-step verification"),
+    "user_update": ("修改用户", "Change a user"),
+}
+#: actions that are not registered but write their own audit entries
+UNREGISTERED_AUDIT_ACTIONS = frozenset({"datastore_load"})
+
+#: audit outcomes (``cityhub.actions`` writes the error type of a failed write)
+OUTCOME_LABELS: dict[str, tuple[str, str]] = {
+    "success": ("成功", "success"),
+    "failure": ("失败", "failed"),
+    "error": ("出错", "error"),
+    "invalid": ("输入不合法", "invalid input"),
+    "validation_error": ("输入不合法", "invalid input"),
+    "denied": ("拒绝", "denied"),
+    "not_authorized": ("无权限", "not allowed"),
+    "not_authenticated": ("未登录", "not signed in"),
+    "not_found": ("未找到", "not found"),
+    "conflict": ("冲突", "conflict"),
+    "payload_too_large": ("超过大小上限", "too large"),
+    "too_many_requests": ("请求过多", "too many requests"),
+    "throttled": ("已限流", "throttled"),
+    "blocked": ("已拦截", "blocked"),
+    "totp_failure": ("动态验证码错误", "wrong one-time code"),
+    "totp_required": ("需要动态验证码", "one-time code needed"),
+    "totp_not_enrolled": ("未启用两步验证", "two-step verification not set up"),
+}
+#: audit channels
+VIA_LABELS: dict[str, tuple[str, str]] = {
+    "web": ("门户", "portal"), "api": ("接口", "API"), "cli": ("命令行", "command line"),
+    "job": ("后台任务", "background job"), "harvest": ("采集", "harvester"), "system": ("系统", "system"),
+    "test": ("测试", "test"),
+}
+
+
+def label(table: dict[str, tuple[str, str]], key: str, language: str) -> str:
+    """``key`` from one of the label tables in ``language``; an unknown key is shown as it is."""
+    pair_ = table.get(key)
+    return (pair_[1] if language == "en" else pair_[0]) if pair_ else key
 
 
 def t(text: str, language: str = "zh") -> str:

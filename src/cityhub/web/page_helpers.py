@@ -36,6 +36,7 @@ from cityhub.context import ROLE_LABELS, ROLES
 from cityhub.datastore.schemas import TableSchema
 from cityhub.errors import CityHubError, NotAuthorized, ValidationError
 from cityhub.geo import DISTRICT_NAMES
+from cityhub.messages import localize
 from cityhub.settings import get_settings
 from cityhub.urls import link_url
 from cityhub.web import i18n
@@ -48,6 +49,22 @@ SH = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 FACET_LABELS = {"organization": "提供部门", "theme": "主题", "res_format": "资源格式", "sharing_class": "共享类型",
                 "opening_class": "开放类型", "update_cycle": "更新周期", "district": "行政区", "tags": "标签"}
 DATA_ITEM_TYPES = ("string", "integer", "number", "date", "datetime", "boolean", "time")
+ITEM_TYPE_LABELS = {"string": "文本", "integer": "整数", "number": "数值", "date": "日期", "datetime": "日期时间",
+                    "boolean": "布尔", "time": "时间"}
+# sub-fields of form rows (data items, plan items) as people name them, for messages like "第2行 · 名称: 必填"
+ROW_FIELD_LABELS = {"name": "名称", "type": "类型", "length": "长度", "description": "说明", "title": "标题",
+                    "dataset": "数据集", "target_date": "计划开放日期", "format": "格式", "update_cycle": "更新周期"}
+# a dataset's fields as the forms name them (the change history lists changed fields)
+DATASET_FIELD_LABELS = {
+    "name": "URL 名称", "title": "标题", "title_en": "英文标题", "department": "提供部门", "catalog_type": "目录类型",
+    "base_category": "基础类别", "class_item": "项", "class_category": "目", "class_sub": "细目", "code": "数据资源代码",
+    "abstract": "摘要", "format": "信息资源格式", "data_items": "数据项", "related_codes": "关联资源代码",
+    "sharing_class": "共享类型", "sharing_method": "共享方式", "sharing_condition": "共享条件",
+    "sharing_basis": "共享依据", "opening_class": "开放类型", "opening_condition": "开放条件", "license_id": "许可协议",
+    "private": "非公开", "update_cycle": "更新周期", "published_on": "发布日期", "temporal_start": "时间范围",
+    "temporal_end": "时间范围", "districts": "空间范围", "theme": "主题", "tags": "标签", "contact_name": "联系人姓名",
+    "contact_email": "联系邮箱", "contact_phone": "联系电话", "resource": "数据资源", "state": "状态", "extras": "附加字段",
+}
 # model-level validation messages → the form field they are about
 RULE_FIELDS = (("依据", "sharing_basis"), ("共享条件", "sharing_condition"), ("开放条件", "opening_condition"),
                ("基础类别", "base_category"), ("无条件共享", "sharing_class"), ("时间范围", "temporal_end"))
@@ -90,7 +107,7 @@ def _env() -> jinja2.Environment:
                        RESOURCE_FORMATS=RESOURCE_FORMATS, SHARING_METHODS=SHARING_METHODS, LICENSES=LICENSES,
                        CATALOG_TYPES=tuple(CATALOG_TYPES), BASE_CATEGORIES=tuple(BASE_CATEGORIES),
                        DISTRICT_NAMES=DISTRICT_NAMES, ROLES=ROLES, FACET_LABELS=FACET_LABELS,
-                       DATA_ITEM_TYPES=DATA_ITEM_TYPES, HISTORY_ACTIONS=i18n.HISTORY_ACTIONS)
+                       DATA_ITEM_TYPES=DATA_ITEM_TYPES, ITEM_TYPE_LABELS=ITEM_TYPE_LABELS, HISTORY_ACTIONS=i18n.HISTORY_ACTIONS)
     return env
 
 
@@ -108,6 +125,17 @@ def _base_context(request: Request) -> dict[str, Any]:
     actor = getattr(request.state, "actor", None)
     settings = get_settings()
 
+    english_names: dict[str, str] = {}
+
+    def dept_name(slug: str | None, zh: str | None) -> str:
+        """A department's name in the page's language (English names are looked up once per page)."""
+        if language != "en" or not slug:
+            return zh or ""
+        if not english_names:
+            english_names.update({d["slug"]: d.get("name_en") or d["name"]
+                                  for d in call(request, "department_list", {})})
+        return english_names.get(slug) or zh or ""
+
     def role_label(role: str) -> str:
         zh, en = ROLE_LABELS.get(role, (role, role))
         return i18n.pair(zh, en, language)
@@ -119,6 +147,13 @@ def _base_context(request: Request) -> dict[str, Any]:
         "term": lambda value: i18n.term(value, language),
         "pair": lambda zh, en: i18n.pair(zh or "", en or "", language),
         "role_label": role_label,
+        "dept_name": dept_name,
+        "field_label": lambda key: i18n.t(DATASET_FIELD_LABELS[key], language) if key in DATASET_FIELD_LABELS
+        else key,
+        "actor_label": lambda name: i18n.t("系统", language) if name in ("system", "-", "") else name,
+        "action_label": lambda name: i18n.label(i18n.ACTION_LABELS, name, language),
+        "outcome_label": lambda outcome: i18n.label(i18n.OUTCOME_LABELS, outcome, language),
+        "via_label": lambda via: i18n.label(i18n.VIA_LABELS, via, language),
         "actor": actor,
         "user": getattr(request.state, "user", None),
         "csrf": getattr(request.state, "csrf", ""),
@@ -152,7 +187,8 @@ def error_page(request: Request, exc: CityHubError) -> Response:
     try:
         language = lang(request)
         message = exc.message_en if language == "en" else exc.message
-        response = render(request, "error.html", {"error": exc, "message": message,
+        fields, _general = field_errors(exc, language) if exc.fields else ({}, [])
+        response = render(request, "error.html", {"error": exc, "message": message, "fields": fields,
                                                   "next": request.url.path}, status=exc.status)
     except Exception:  # the error page must never fail: fall back to the JSON shape
         return error_response(exc)
@@ -186,24 +222,40 @@ async def acall(request: Request, name: str, data: Any = None) -> Any:
     return await run_in_threadpool(call, request, name, data)
 
 
-def field_errors(exc: CityHubError) -> tuple[dict[str, list[str]], list[str]]:
-    """Split an action error into messages per form field and general messages."""
+def _where(key: str, language: str) -> str:
+    """``data_items.1.name`` → "第2行 · 名称" (rows of a form) or the key's last parts as they are."""
+    parts = key.split(".")[1:]
+    out = []
+    for part in parts:
+        if part.isdigit():
+            out.append(f"row {int(part) + 1}" if language == "en" else f"第{int(part) + 1}行")
+        else:
+            out.append(i18n.t(ROW_FIELD_LABELS.get(part, part), language))
+    return " · ".join(out)
+
+
+def field_errors(exc: CityHubError, language: str = "zh") -> tuple[dict[str, list[str]], list[str]]:
+    """Split an action error into messages per form field and general messages, in the page's language."""
     fields: dict[str, list[str]] = {}
     general: list[str] = []
-    for key, messages in exc.fields.items():
+    for key, stored in exc.fields.items():
+        if language == "zh" and key in exc.fields_zh:
+            messages = exc.fields_zh[key]
+        else:
+            messages = [localize(m, language) for m in stored]
         top = key.split(".")[0] if key else "__all__"
         if top in ("__all__", ""):
-            for msg in messages:
+            for msg, raw in zip(messages, stored, strict=False):
                 general.append(msg)
                 for needle, fld in RULE_FIELDS:
-                    if needle in msg:
+                    if needle in raw:
                         fields.setdefault(fld, []).append(msg)
                         break
         else:
-            detail = [f"{key}: {m}" if key != top else m for m in messages]
-            fields.setdefault(top, []).extend(detail)
+            fields.setdefault(top, []).extend(f"{_where(key, language)}: {m}" if key != top else m
+                                              for m in messages)
     if not exc.fields:
-        general.append(exc.message)
+        general.append(exc.message_en if language == "en" else exc.message)
     return fields, general
 
 

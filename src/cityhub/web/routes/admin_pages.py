@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from cityhub.errors import Conflict, ValidationError
-from cityhub.web.deps import call, check_csrf
+from cityhub.web.deps import call, check_csrf, lang
 from cityhub.web.page_helpers import acall, field_errors, render, require_admin
 
 router = APIRouter(include_in_schema=False)
@@ -39,7 +39,7 @@ async def admin_departments_post(request: Request) -> Response:
     try:
         created = await acall(request, "department_create", data)
     except (ValidationError, Conflict) as exc:
-        errors, general = field_errors(exc)
+        errors, general = field_errors(exc, lang(request))
         status = exc.status
         return await run_in_threadpool(lambda: _admin_departments(request, values, errors, general,
                                                                   status=status))
@@ -72,7 +72,7 @@ async def admin_users_post(request: Request) -> Response:
     try:
         created = await acall(request, "user_create", data)
     except (ValidationError, Conflict) as exc:
-        errors, general = field_errors(exc)
+        errors, general = field_errors(exc, lang(request))
         status = exc.status
         return await run_in_threadpool(lambda: _admin_users(request, values, errors, general, status=status))
     return await run_in_threadpool(lambda: _admin_users(request, created=created))

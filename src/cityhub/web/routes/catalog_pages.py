@@ -21,7 +21,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from cityhub.catalog.schemas import UploadedFile
 from cityhub.catalog.vocab import THEME_BY_SLUG
-from cityhub.errors import Conflict, NotAuthorized, ValidationError
+from cityhub.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from cityhub.settings import get_settings
 from cityhub.web import i18n
 from cityhub.web.deps import call, check_csrf, lang
@@ -142,29 +142,57 @@ def _split_list(text: str) -> list[str]:
     return [x.strip() for x in LIST_SPLIT.split(text or "") if x.strip()]
 
 
-def _parse_items(text: str) -> list[dict[str, Any]]:
-    """Data items, one per line: ``name|type|description`` (an optional 4th part is the length)."""
-    items: list[dict[str, Any]] = []
-    for line in (text or "").splitlines():
-        if not line.strip():
-            continue
-        parts = [p.strip() for p in line.split("|")]
-        item: dict[str, Any] = {"name": parts[0], "type": (parts[1] if len(parts) > 1 else "") or "string",
-                                "description": parts[2] if len(parts) > 2 else ""}
-        if len(parts) > 3 and parts[3]:
-            item["length"] = parts[3]
-        items.append(item)
-    return items
+def _form_rows(form: FormData) -> list[dict[str, Any]]:
+    """Every data-item row of the form as posted (``item_name``, ``item_type``, ``item_length``,
+    ``item_description``, repeated once per row), empty rows included."""
+    columns = [form.getlist(f"item_{k}") for k in ("name", "type", "length", "description")]
+    rows: list[dict[str, Any]] = []
+    for name, kind, length, description in zip(*columns, strict=False):
+        item: dict[str, Any] = {"name": str(name).strip(), "type": str(kind) or "string",
+                                "description": str(description).strip()}
+        length = str(length).strip()
+        if length:
+            item["length"] = int(length) if length.isdigit() else length
+        rows.append(item)
+    return rows
 
 
-def _items_text(items: list[dict[str, Any]]) -> str:
-    lines = []
-    for i in items:
-        line = f"{i.get('name', '')}|{i.get('type', 'string')}|{i.get('description', '')}"
-        if i.get("length"):
-            line += f"|{i['length']}"
-        lines.append(line)
-    return "\n".join(lines)
+def _filled(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rows if r["name"] or r["description"] or r.get("length")]
+
+
+def _form_items(form: FormData) -> list[dict[str, Any]]:
+    """The data items of the form: its rows, less those left empty."""
+    return _filled(_form_rows(form))
+
+
+#: datastore column types → data item types
+COLUMN_ITEM_TYPES = {"integer": "integer", "number": "number", "boolean": "boolean", "date": "date",
+                     "datetime": "datetime", "time": "time"}
+
+
+def _items_from_table(columns: list[dict[str, Any]], items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Data items for a table's columns, in the table's order: an item already described keeps its description
+    and length (its type follows the table); items for columns the table lacks stay at the end."""
+    by_name = {i["name"]: i for i in items}
+    out = [{**by_name.get(c["name"], {"description": ""}), "name": c["name"],
+            "type": COLUMN_ITEM_TYPES.get(c["type"], "string")} for c in columns]
+    names = {c["name"] for c in columns}
+    return out + [i for i in items if i["name"] not in names]
+
+
+def _tables(request: Request, ds: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The dataset's resources with a live table (their columns fill the data items)."""
+    out = []
+    for r in (ds or {}).get("resources", []):
+        if r.get("datastore_active"):
+            try:
+                info = call(request, "datastore_info", {"id": r["id"]})
+            except (NotFound, NotAuthorized):
+                continue
+            if info["columns"]:
+                out.append({"id": r["id"], "name": r["name"], "columns": info["columns"]})
+    return out
 
 
 def _dataset_form_data(form: FormData) -> dict[str, Any]:
@@ -177,7 +205,7 @@ def _dataset_form_data(form: FormData) -> dict[str, Any]:
     data["districts"] = [str(v) for v in form.getlist("districts")]
     data["tags"] = _split_list(str(form.get("tags") or ""))
     data["related_codes"] = _split_list(str(form.get("related_codes") or ""))
-    data["data_items"] = _parse_items(str(form.get("data_items") or ""))
+    data["data_items"] = _form_items(form)
     data["private"] = form.get("private") in ("1", "on", "true")
     return data
 
@@ -187,7 +215,6 @@ def _form_values(data: dict[str, Any]) -> dict[str, Any]:
     values = {k: ("" if v is None else v) for k, v in data.items()}
     values["tags"] = ", ".join(data.get("tags") or [])
     values["related_codes"] = "\n".join(data.get("related_codes") or [])
-    values["data_items"] = _items_text(data.get("data_items") or [])
     return values
 
 
@@ -199,10 +226,40 @@ DEFAULTS: dict[str, Any] = {"catalog_type": "部门", "class_item": "01", "class
 
 def _dataset_form(request: Request, values: dict[str, Any], *, editing: dict[str, Any] | None = None,
                   errors: dict[str, list[str]] | None = None, general: list[str] | None = None,
-                  status: int = 200) -> Response:
+                  status: int = 200, items: list[dict[str, Any]] | None = None,
+                  tables: list[dict[str, Any]] | None = None, filled_from: str = "") -> Response:
+    if items is None:
+        items = list(values.get("data_items") or [])
     return render(request, "dataset_form.html", {
         "values": values, "editing": editing, "errors": errors or {}, "general": general or [],
-        "departments": _own_departments(request), "nav": "dataset"}, status=status)
+        "items": items or [{}], "tables": tables if tables is not None else _tables(request, editing),
+        "filled_from": filled_from, "departments": _own_departments(request), "nav": "dataset"}, status=status)
+
+
+def _form_step(request: Request, form: FormData, data: dict[str, Any],
+               editing: dict[str, Any] | None) -> Response | None:
+    """The buttons that change the form instead of saving it (they work without JavaScript): add or remove a
+    data-item row, fill the data items from a table's columns. ``None`` for the save button."""
+    step = str(form.get("form_action") or "")
+    if not step:
+        return None
+    items = list(data["data_items"])
+    tables = _tables(request, editing)
+    filled = ""
+    if step == "add_item":
+        items.append({})
+    elif step.startswith("remove_item:"):
+        rows = _form_rows(form)
+        index = int_param(step.split(":", 1)[1], -1, -1, 10_000)
+        if 0 <= index < len(rows):
+            del rows[index]
+        items = _filled(rows)
+    elif step.startswith("fill_items:"):
+        table = next((t for t in tables if t["id"] == step.split(":", 1)[1]), None)
+        if table is not None:
+            items, filled = _items_from_table(table["columns"], items), table["name"]
+    return _dataset_form(request, _form_values(data), editing=editing, items=items, tables=tables,
+                         filled_from=filled)
 
 
 @router.get("/dataset/new", response_class=HTMLResponse)
@@ -223,10 +280,13 @@ async def dataset_new_post(request: Request) -> Response:
     check_csrf(request, str(form.get("csrf_token") or ""))
     data = _dataset_form_data(form)
     data["name"] = str(form.get("name") or "").strip()
+    stepped = await run_in_threadpool(_form_step, request, form, data, None)
+    if stepped is not None:
+        return stepped
     try:
         created = await acall(request, "dataset_create", data)
     except (ValidationError, Conflict) as exc:
-        errors, general = field_errors(exc)
+        errors, general = field_errors(exc, lang(request))
         return await run_in_threadpool(_dataset_form, request, _form_values(data), errors=errors,
                                        general=general, status=exc.status)
     return redirect(f"/dataset/{created['name']}")
@@ -266,10 +326,13 @@ def resource_download(request: Request, name: str, rid: str) -> Response:
 def dataset_edit(request: Request, name: str) -> Response:
     if request.state.actor is None:
         return login_redirect(request)
-    ds = call(request, "dataset_show", {"id": name})
-    if not may_manage(request, ds["department"]):
-        raise NotAuthorized("只能管理本部门的数据资源", "You may only manage your own department's resources")
-    return _dataset_form(request, _form_values(ds), editing=ds)
+    ds = _editable_dataset(request, name)
+    tables = _tables(request, ds)
+    if not ds["data_items"] and tables:  # nothing described yet: start from the uploaded table's columns
+        items = _items_from_table(tables[0]["columns"], [])
+        return _dataset_form(request, _form_values(ds), editing=ds, items=items, tables=tables,
+                             filled_from=tables[0]["name"])
+    return _dataset_form(request, _form_values(ds), editing=ds, tables=tables)
 
 
 def _normal(value: Any) -> Any:
@@ -286,12 +349,15 @@ async def dataset_edit_post(request: Request, name: str) -> Response:
     check_csrf(request, str(form.get("csrf_token") or ""))
     current = await acall(request, "dataset_show", {"id": name})
     data = _dataset_form_data(form)
+    stepped = await run_in_threadpool(_form_step, request, form, data, current)
+    if stepped is not None:
+        return stepped
     changes = {k: v for k, v in data.items() if _normal(v) != _normal(current.get(k))}
     try:
         if changes:
             await acall(request, "dataset_update", {"id": name, **changes})
     except (ValidationError, Conflict) as exc:
-        errors, general = field_errors(exc)
+        errors, general = field_errors(exc, lang(request))
         status = exc.status
         return await run_in_threadpool(lambda: _dataset_form(request, _form_values(data), editing=current,
                                                              errors=errors, general=general, status=status))
@@ -315,11 +381,29 @@ async def dataset_delete(request: Request, name: str) -> Response:
     return redirect(f"/organization/{ds['department']}")
 
 
+def _editable_dataset(request: Request, name: str) -> dict[str, Any]:
+    """The dataset a steward is about to change, refused before any form is shown: another department's (or a
+    harvested) dataset gets the refusal page, not a form whose submission would be refused after an upload."""
+    ds: dict[str, Any] = call(request, "dataset_show", {"id": name})
+    if not may_manage(request, ds["department"]):
+        raise NotAuthorized("只能管理本部门的数据资源", "You may only manage your own department's resources")
+    if ds.get("harvested"):
+        raise NotAuthorized("该数据资源采集自其他门户,请在来源处修改", "Harvested from another portal; edit it at the source")
+    return ds
+
+
+def _resource_of(ds: dict[str, Any], rid: str) -> dict[str, Any]:
+    for r in ds["resources"]:
+        if r["id"] == rid:
+            return dict(r)
+    raise NotFound("未找到资源", "Resource not found")
+
+
 @router.get("/dataset/{name}/resource/new", response_class=HTMLResponse)
 def resource_new(request: Request, name: str) -> Response:
     if request.state.actor is None:
         return login_redirect(request)
-    ds = call(request, "dataset_show", {"id": name})
+    ds = _editable_dataset(request, name)
     return render(request, "resource_form.html", {"ds": ds, "values": {}, "errors": {}, "general": [],
                                                   "nav": "dataset"})
 
@@ -328,6 +412,8 @@ def resource_new(request: Request, name: str) -> Response:
 async def resource_new_post(request: Request, name: str) -> Response:
     form = await request.form()
     check_csrf(request, str(form.get("csrf_token") or ""))
+    if request.state.actor is None:
+        return login_redirect(request)
     file = form.get("file")
     upload = None
     if isinstance(file, UploadFile) and file.filename:
@@ -343,7 +429,7 @@ async def resource_new_post(request: Request, name: str) -> Response:
             job = await acall(request, "datastore_create", {"resource_id": created["id"], "schema": schema})
     except (ValidationError, Conflict) as exc:
         values["schema"] = schema_text
-        errors, general = field_errors(exc)
+        errors, general = field_errors(exc, lang(request))
         status = exc.status
         ds = await acall(request, "dataset_show", {"id": name})
         return await run_in_threadpool(lambda: render(request, "resource_form.html", {
@@ -356,6 +442,81 @@ async def resource_new_post(request: Request, name: str) -> Response:
         return redirect(f"/dataset/{name}")
     target = f"/dataset/{name}/resource/{created['id']}"
     return redirect(f"{target}?job={job['id']}#load-status" if job else target)
+
+
+@router.get("/dataset/{name}/resource/{rid}/edit", response_class=HTMLResponse)
+def resource_edit(request: Request, name: str, rid: str) -> Response:
+    if request.state.actor is None:
+        return login_redirect(request)
+    ds = _editable_dataset(request, name)
+    res = _resource_of(ds, rid)
+    values = {"name": res["name"], "description": res["description"] or "", "format": res["format"] or "",
+              "url": res["source_url"] or ""}
+    return render(request, "resource_form.html", {"ds": ds, "res": res, "values": values, "errors": {},
+                                                  "general": [], "nav": "dataset"})
+
+
+@router.post("/dataset/{name}/resource/{rid}/edit", response_class=HTMLResponse)
+async def resource_edit_post(request: Request, name: str, rid: str) -> Response:
+    """Change a resource's name, description, format or link, or replace its file (a replaced table is loaded
+    again, with the column types chosen for this resource before)."""
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    if request.state.actor is None:
+        return login_redirect(request)
+    ds = await run_in_threadpool(_editable_dataset, request, name)
+    res = _resource_of(ds, rid)
+    file = form.get("file")
+    values = {k: str(form.get(k) or "").strip() for k in ("name", "description", "url", "format")}
+    data: dict[str, Any] = {"id": rid}
+    current = {"name": res["name"], "description": res["description"] or "", "format": res["format"] or "",
+               "url": res["source_url"] or ""}
+    for key in ("name", "description", "format"):
+        if values[key] != current[key]:
+            data[key] = values[key]
+    if not res["uploaded"] and values["url"] != current["url"]:
+        data["url"] = values["url"]
+    if res["uploaded"] and isinstance(file, UploadFile) and file.filename:
+        data["upload"] = UploadedFile(filename=file.filename, stream=file.file)
+    try:
+        if not data.get("name", "x"):
+            raise ValidationError("名称不能为空", "The name cannot be empty",
+                                  fields={"name": ["名称不能为空 / the name cannot be empty"]})
+        if not res["uploaded"] and "url" in data and not data["url"]:
+            raise ValidationError("须提供链接", "Give a link", fields={"url": ["须提供链接 / give a link"]})
+        updated = await acall(request, "resource_update", data) if len(data) > 1 else None
+    except (ValidationError, Conflict) as exc:
+        errors, general = field_errors(exc, lang(request))
+        status = exc.status
+        return await run_in_threadpool(lambda: render(request, "resource_form.html", {
+            "ds": ds, "res": res, "values": values, "errors": errors, "general": general, "nav": "dataset"},
+            status=status))
+    finally:
+        if isinstance(file, UploadFile):
+            await file.close()
+    target = f"/dataset/{name}/resource/{rid}"
+    job = updated.get("datastore_job") if updated else None
+    return redirect(f"{target}?job={job['id']}#load-status" if job else target)
+
+
+@router.get("/dataset/{name}/resource/{rid}/delete", response_class=HTMLResponse)
+def resource_delete_confirm(request: Request, name: str, rid: str) -> Response:
+    if request.state.actor is None:
+        return login_redirect(request)
+    ds = _editable_dataset(request, name)
+    return render(request, "resource_delete.html", {"ds": ds, "res": _resource_of(ds, rid), "nav": "dataset"})
+
+
+@router.post("/dataset/{name}/resource/{rid}/delete")
+async def resource_delete(request: Request, name: str, rid: str) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    if request.state.actor is None:
+        return login_redirect(request)
+    ds = await run_in_threadpool(_editable_dataset, request, name)
+    _resource_of(ds, rid)
+    await acall(request, "resource_delete", {"id": rid})
+    return redirect(f"/dataset/{name}#resources")
 
 
 # -- departments ---------------------------------------------------------------------------------------------------

@@ -36,12 +36,12 @@ def _json_param(raw: str | None, name: str) -> Any:
              responses=ok(o.DatastoreVersion, *body_errors(403, 404), status=202, description="Load queued"))
 def load(request: Request, resource_id: str,
          file: Annotated[UploadFile | None, File()] = None,
-         schema: Annotated[str, Form(max_length=200000)] = "",
+         table_schema: Annotated[str, Form(alias="schema", max_length=200000)] = "",
          encoding: Annotated[str, Form(max_length=10)] = "") -> Any:
     check_csrf(request, None)
     upload = UploadedFile(filename=file.filename or "upload", stream=file.file) if file is not None else None
     return call(request, "datastore_create", {"resource_id": resource_id, "upload": upload,
-                                              "schema": _json_param(schema, "schema"),
+                                              "schema": _json_param(table_schema, "schema"),
                                               "encoding": encoding or None}, via="api")
 
 

@@ -39,10 +39,11 @@ router = APIRouter(include_in_schema=False)
 PAGE_ROWS = 50
 TYPE_LABELS = {"integer": "整数", "number": "数值", "boolean": "布尔", "date": "日期", "datetime": "日期时间",
                "string": "文本"}
+TYPE_CHOICES = ("string", "integer", "number", "date", "datetime", "boolean")
 PII_LABELS = {"resident_id": "居民身份证号", "mobile": "手机号码", "bank_card": "银行卡号", "email": "电子邮箱"}
 STATUS_LABELS = {"queued": "排队中", "running": "导入中", "complete": "已完成", "failed": "失败", "blocked": "已拦截"}
 STAGE_LABELS = {"start": "准备", "sniff": "识别格式", "decode": "转换编码", "read": "读取", "infer": "推断类型",
-                "write": "写入", "pii": "检查个人信息"}
+                "write": "写入", "pii": "检查个人信息", "done": "完成"}
 # wording the script needs (Chinese → shown in the page's language)
 JS_TEXT = ("加载中…", "共", "行", "无数据", "请求失败", "计数", "合计", "平均", "最小", "最大", "已导入",
            "空值", "不同值", "均值", "最小值", "最大值", "常见值", "次数", "类型", "非空值", "总行数", "是", "否",
@@ -286,6 +287,9 @@ def _resource_page(request: Request, name: str, rid: str, *, errors: dict[str, l
         "statuses": {k: i18n.t(v, language) for k, v in STATUS_LABELS.items()},
         "stages": {k: i18n.t(v, language) for k, v in STAGE_LABELS.items()},
     }
+    kept = {str(f.get("name")): str(f.get("type") or "") for f in ((info or {}).get("kept_schema") or {}).get("fields", [])
+            if isinstance(f, dict)}
+    type_rows = [{"name": c["name"], "type": c["type"], "chosen": kept.get(c["name"], "")} for c in columns]
     return render(request, "resource.html", {
         "ds": ds, "res": res, "info": info, "live": live, "columns": columns, "headers": headers,
         "result": result, "state": state, "pages": pages, "preview_error": preview_error, "job": job,
@@ -294,7 +298,7 @@ def _resource_page(request: Request, name: str, rid: str, *, errors: dict[str, l
         "filtered": bool(state["filters"] or state["q"] or state["sort"]),
         "config": json.dumps(config, ensure_ascii=False).replace("<", "\\u003c"),
         "geo": geo, "points": points, "map_config": _map_config(request, language, rid, geo, points),
-        "TYPE_LABELS": TYPE_LABELS, "PII_LABELS": PII_LABELS, "STATUS_LABELS": STATUS_LABELS,
+        "TYPE_LABELS": TYPE_LABELS, "TYPE_CHOICES": TYPE_CHOICES, "type_rows": type_rows, "PII_LABELS": PII_LABELS, "STATUS_LABELS": STATUS_LABELS,
         "STAGE_LABELS": STAGE_LABELS, "errors": errors or {}, "general": general or [], "values": values or {},
         "nav": "dataset"}, status=status)
 
@@ -330,7 +334,7 @@ async def resource_rollback(request: Request, name: str, rid: str) -> Response:
     try:
         await acall(request, "datastore_rollback", {"resource_id": rid, "version": version})
     except (ValidationError, Conflict) as exc:
-        _errors, general = field_errors(exc)
+        _errors, general = field_errors(exc, lang(request))
         status = exc.status
         return await run_in_threadpool(lambda: _resource_page(request, name, rid, general=general,
                                                               status=status))
@@ -348,6 +352,12 @@ async def resource_reload(request: Request, name: str, rid: str) -> Response:
     values = {"schema": str(form.get("schema") or ""), "encoding": str(form.get("encoding") or "")}
     try:
         schema = parse_table_schema(values["schema"])
+        if schema is None and form.get("types_shown"):
+            # the per-column choices: an empty choice infers the column; all empty is recorded too (it clears
+            # the types kept for this resource)
+            names, types = form.getlist("col_name"), form.getlist("col_type")
+            schema = {"fields": [{"name": str(n), "type": str(t)} for n, t in zip(names, types, strict=False)
+                                 if str(t) in TYPE_CHOICES]}
         upload = None
         if isinstance(file, UploadFile) and file.filename:
             upload = UploadedFile(filename=file.filename, stream=file.file)
@@ -355,7 +365,7 @@ async def resource_reload(request: Request, name: str, rid: str) -> Response:
             "resource_id": rid, "upload": upload, "schema": schema,
             "encoding": values["encoding"] if values["encoding"] in ("utf-8", "gb18030", "gbk") else None})
     except (ValidationError, Conflict) as exc:
-        errors, general = field_errors(exc)
+        errors, general = field_errors(exc, lang(request))
         status = exc.status
         return await run_in_threadpool(lambda: _resource_page(request, name, rid, errors=errors, general=general,
                                                               values=values, status=status))

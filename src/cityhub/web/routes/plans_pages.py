@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from cityhub.errors import Conflict, NotAuthorized, ValidationError
-from cityhub.web.deps import call, check_csrf
+from cityhub.web.deps import call, check_csrf, lang
 from cityhub.web.page_helpers import (
     acall,
     field_errors,
@@ -51,33 +51,43 @@ def plans_page(request: Request) -> Response:
         "department": department, "departments": depts, "managed": managed, "nav": "plans"})
 
 
-def _plan_items_text(items: list[dict[str, Any]]) -> str:
-    return "\n".join(f"{i['title']}|{i.get('dataset') or ''}|{i['target_date']}|{i.get('format') or ''}|"
-                     f"{i.get('update_cycle') or ''}" for i in items)
+PLAN_ITEM_KEYS = ("title", "dataset", "target_date", "format", "update_cycle")
 
 
-def _parse_plan_items(text: str) -> list[dict[str, Any]]:
+def _plan_rows(form: Any) -> list[dict[str, Any]]:
+    """Every plan-item row as posted (``item_title``, ``item_dataset``… once per row), empty rows included."""
+    columns = [form.getlist(f"item_{k}") for k in PLAN_ITEM_KEYS]
+    return [{k: str(v).strip() for k, v in zip(PLAN_ITEM_KEYS, row, strict=True)}
+            for row in zip(*columns, strict=False)]
+
+
+def _plan_items(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows as ``plan_upsert`` items; a row without a title or a date is left out only when it is empty."""
     items = []
-    for line in (text or "").splitlines():
-        if not line.strip():
+    for r in rows:
+        if not (r["title"] or r["dataset"] or r["target_date"]):
             continue
-        parts = [p.strip() for p in line.split("|")] + [""] * 5
-        item: dict[str, Any] = {"title": parts[0], "dataset": parts[1] or None, "target_date": parts[2] or None}
-        if parts[3]:
-            item["format"] = parts[3]
-        if parts[4]:
-            item["update_cycle"] = parts[4]
+        item: dict[str, Any] = {"title": r["title"], "dataset": r["dataset"] or None,
+                                "target_date": r["target_date"] or None}
+        if r["format"]:
+            item["format"] = r["format"]
+        if r["update_cycle"]:
+            item["update_cycle"] = r["update_cycle"]
         items.append(item)
     return items
 
 
-def _plan_form(request: Request, department: str, year: int, values: dict[str, Any],
+def _plan_form(request: Request, department: str, year: int, values: dict[str, Any], items: list[dict[str, Any]],
                errors: dict[str, list[str]] | None = None, general: list[str] | None = None,
                status: int = 200) -> Response:
     dept = call(request, "department_show", {"slug": department})
-    return render(request, "plan_form.html", {"dept": dept, "year": year, "values": values,
-                                              "errors": errors or {}, "general": general or [], "nav": "plans"},
-                  status=status)
+    found = call(request, "dataset_search", {"filters": {"organization": [department]}, "rows": 1000,
+                                             "sort": "title_string asc", "include_private": True})["results"]
+    datasets = [{"name": d["name"], "title": d["title"], "title_en": d.get("title_en")} for d in found]
+    return render(request, "plan_form.html", {
+        "dept": dept, "year": year, "values": values, "items": items or [{}], "datasets": datasets,
+        "dataset_names": {d["name"] for d in datasets}, "errors": errors or {}, "general": general or [],
+        "nav": "plans"}, status=status)
 
 
 @router.get("/plans/{department}/{year}/edit", response_class=HTMLResponse)
@@ -88,22 +98,34 @@ def plan_edit(request: Request, department: str, year: int) -> Response:
         raise NotAuthorized("只能管理本部门的开放计划", "You may only manage your own department's plans")
     found = call(request, "plan_list", {"department": department, "year": year})["plans"]
     plan: dict[str, Any] = found[0] if found else {"published_on": "", "note": "", "items": []}
-    values = {"published_on": plan.get("published_on") or "", "note": plan.get("note") or "",
-              "items": _plan_items_text(plan["items"])}
-    return _plan_form(request, department, year, values)
+    values = {"published_on": plan.get("published_on") or "", "note": plan.get("note") or ""}
+    return _plan_form(request, department, year, values, plan["items"])
 
 
 @router.post("/plans/{department}/{year}/edit", response_class=HTMLResponse)
 async def plan_edit_post(request: Request, department: str, year: int) -> Response:
     form = await request.form()
     check_csrf(request, str(form.get("csrf_token") or ""))
-    values = {k: str(form.get(k) or "") for k in ("published_on", "note", "items")}
+    if request.state.actor is None:
+        return login_redirect(request)
+    values = {k: str(form.get(k) or "") for k in ("published_on", "note")}
+    rows = _plan_rows(form)
+    step = str(form.get("form_action") or "")
+    if step:  # add or remove a row (the buttons work without JavaScript too)
+        if step == "add_item":
+            rows.append({})
+        elif step.startswith("remove_item:"):
+            index = int_param(step.split(":", 1)[1], -1, -1, 10_000)
+            if 0 <= index < len(rows):
+                del rows[index]
+        return await run_in_threadpool(_plan_form, request, department, year, values, rows)
     data = {"department": department, "year": year, "published_on": values["published_on"].strip() or None,
-            "note": values["note"], "items": _parse_plan_items(values["items"])}
+            "note": values["note"], "items": _plan_items(rows)}
     try:
         await acall(request, "plan_upsert", data)
     except (ValidationError, Conflict) as exc:
-        errors, general = field_errors(exc)
-        return await run_in_threadpool(_plan_form, request, department, year, values, errors, general,
+        errors, general = field_errors(exc, lang(request))
+        kept = [r for r in rows if r["title"] or r["dataset"] or r["target_date"]]
+        return await run_in_threadpool(_plan_form, request, department, year, values, kept, errors, general,
                                        exc.status)
     return redirect(f"/plans?{urlencode({'department': department, 'year': year})}")

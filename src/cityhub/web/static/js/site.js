@@ -32,6 +32,34 @@
       });
     });
 
+    // form rows (data items, plan items): add and remove rows in place; without JavaScript the same buttons
+    // submit the form and the server answers with the row added or removed
+    document.querySelectorAll("button.row-add").forEach(function (btn) {
+      btn.addEventListener("click", function (ev) {
+        var tpl = document.getElementById(btn.getAttribute("data-template"));
+        var body = document.querySelector('[data-rows="' + btn.getAttribute("data-target") + '"]');
+        if (!tpl || !body || !tpl.content) return;
+        ev.preventDefault();
+        body.appendChild(tpl.content.cloneNode(true));
+        var rows = body.querySelectorAll("tr");
+        var first = rows[rows.length - 1].querySelector("input, select");
+        if (first) first.focus();
+      });
+    });
+    document.addEventListener("click", function (ev) {
+      var btn = ev.target.closest ? ev.target.closest("button.row-remove") : null;
+      if (!btn) return;
+      var row = btn.closest("tr");
+      if (!row) return;
+      ev.preventDefault();
+      var body = row.parentNode;
+      row.remove();
+      if (!body.querySelector("tr")) {  // keep one (empty) row to type into
+        var add = document.querySelector('button.row-add[data-target="' + body.getAttribute("data-rows") + '"]');
+        if (add) add.click();
+      }
+    });
+
     // mobile navigation
     var toggle = document.querySelector(".nav-toggle");
     var nav = document.getElementById("site-nav");
