@@ -224,6 +224,18 @@ SECURITY_HEADERS_RAW = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HE
 SECURITY_HEADERS_DOCS = [(k, v) for k, v in SECURITY_HEADERS_RAW if k != b"content-security-policy"]
 
 
+async def _refused_first(request: Request) -> Response | None:
+    """The refusal of a caller with no right to the route's action at all, when FastAPI refused the input before
+    the route's gate (``deps.access``) ran (a body that is not even JSON): access is checked before validity."""
+    for dep in getattr(request.scope.get("route"), "dependencies", ()):
+        if isinstance(dep.dependency, deps.Gate):
+            try:
+                await asyncio.to_thread(dep.dependency, request)
+            except CityHubError as exc:
+                return deps.error_response(exc)
+    return None
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
         title="CityHub API",
@@ -249,6 +261,9 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
+        refused = await _refused_first(request)
+        if refused is not None:
+            return refused
         fields: dict[str, list[str]] = {}
         for err in exc.errors():
             key = ".".join(str(p) for p in err.get("loc", ())[1:]) or "__all__"
@@ -265,6 +280,9 @@ def create_app() -> FastAPI:
         err = CityHubError(zh, en)
         err.type, err.status = kind, exc.status_code
         if exc.status_code == 400:  # a body FastAPI cannot parse (not UTF-8, broken multipart): invalid input
+            refused = await _refused_first(request)
+            if refused is not None:
+                return refused
             err = ValidationError("请求体无法解析", f"Invalid request body: {exc.detail}",
                                   fields={"body": [str(exc.detail)]})
         if page_helpers.wants_html(request):
