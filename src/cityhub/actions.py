@@ -43,7 +43,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 DOMAIN_MODULES = ("cityhub.accounts.actions", "cityhub.catalog.actions", "cityhub.datastore.actions", "cityhub.system",
                   "cityhub.interop.datapackage_actions", "cityhub.harvest.actions",
-                  "cityhub.interop.dcat_actions",
+                  "cityhub.interop.dcat_actions", "cityhub.interop.ckan_actions",
                   # the domains' background jobs (they register with cityhub.jobs when imported)
                   "cityhub.catalog.jobs", "cityhub.datastore.jobs", "cityhub.harvest.jobs")
 

@@ -191,7 +191,7 @@ class CallerMiddleware:
     def _error(request: Request, path: str, exc: CityHubError, html: bool = True) -> Response:
         """An error in the shape the caller expects: CKAN's envelope, an HTML page, or our JSON."""
         if ckan.is_ckan_path(path):
-            return ckan.error_response(path, exc)
+            return ckan.error_response(request, exc)
         if html and page_helpers.wants_html(request):
             return page_helpers.error_page(request, exc)
         return deps.error_response(exc)
