@@ -67,30 +67,31 @@ class GroupSearchIn(Strict):
     offset: int = Field(0, ge=0)
 
 
-def _page(items: list[dict[str, Any]], p: GroupSearchIn, title: str, description: str) -> dict[str, Any]:
-    """``_group_or_org_list``'s filter, sort and page, over records with ``name``, ``title``-like keys and
-    ``package_count``. Ties are broken by name, so pages never skip or repeat an entry."""
+def _page(items: list[dict[str, Any]], p: GroupSearchIn, name: str, title: str, description: str) -> dict[str, Any]:
+    """``_group_or_org_list``'s filter, sort and page, over records whose CKAN name, title and description are
+    under the keys given, with ``package_count``. Ties are broken by name, so pages never skip or repeat."""
     q = p.q.strip().casefold()
     if p.names is not None:
         wanted = set(p.names)
-        items = [i for i in items if i["name"] in wanted]
+        items = [i for i in items if i[name] in wanted]
     if q:
-        items = [i for i in items if q in i["name"].casefold() or q in str(i[title]).casefold()
+        items = [i for i in items if q in i[name].casefold() or q in str(i[title]).casefold()
                  or q in str(i.get(description) or "").casefold()]
-    key = {"name": "name", "title": title, "package_count": "package_count"}[p.sort]
-    items.sort(key=lambda i: i["name"])
+    key = {"name": name, "title": title, "package_count": "package_count"}[p.sort]
+    items.sort(key=lambda i: i[name])
     items.sort(key=lambda i: i[key], reverse=p.order == "desc")
     return {"count": len(items), "results": items[p.offset:p.offset + p.limit]}
 
 
 @action(auth.department_search, schema=GroupSearchIn)
 def department_search(ctx: Context, p: GroupSearchIn) -> dict[str, Any]:
-    """Departments (CKAN organizations) filtered by ``q`` / ``names``, sorted by name, title (the department's
-    name) or the number of datasets the caller can list, then paged: ``{count, results}``."""
+    """Departments (CKAN organizations: name = slug, title = the department's name) filtered by ``q`` / ``names``
+    (slugs), sorted by slug, name or the number of datasets the caller can list, then paged: ``{count, results}``
+    (department records with ``package_count``)."""
     counts = _visible_counts(ctx, "organization", include_private=True)
     depts = actions.call("department_list", ctx, {"limit": 10_000})  # its ceiling; a city has ~100
-    items = [{**d, "name": d["slug"], "title": d["name"], "package_count": counts.get(d["slug"], 0)} for d in depts]
-    return _page(items, p, "title", "description")
+    items = [{**d, "package_count": counts.get(d["slug"], 0)} for d in depts]
+    return _page(items, p, "slug", "name", "description")
 
 
 @action(auth.theme_search, schema=GroupSearchIn)
@@ -98,7 +99,7 @@ def theme_search(ctx: Context, p: GroupSearchIn) -> dict[str, Any]:
     """Themes (CKAN groups), as :func:`department_search`; a theme's title is its Chinese name."""
     counts = _visible_counts(ctx, "theme", include_private=False)
     items = [{"name": t[0], "title": t[1], "title_en": t[2], "package_count": counts.get(t[0], 0)} for t in THEMES]
-    return _page(items, p, "title", "title_en")
+    return _page(items, p, "name", "title", "title_en")
 
 
 # -- tags -----------------------------------------------------------------------------------------------------

@@ -359,7 +359,12 @@ def _group_list(request: Request, p: dict[str, Any], action: str, names_key: str
     all_fields = _bool(p, "all_fields", False)
     maximum = settings.ckan_group_list_all_fields_max if all_fields else settings.ckan_group_list_max
     raw_limit = p.get("limit")
-    limit = _natural(p, "limit") if raw_limit else None
+    if raw_limit is None or raw_limit == "":
+        limit = None
+    elif not isinstance(raw_limit, str) and not raw_limit:
+        limit = 0  # a JSON 0: CKAN neither validates it (``if limit:``) nor applies it
+    else:
+        limit = _natural(p, "limit")
     offset = (_natural(p, "offset") or 0) if p.get("offset") else 0
     if limit is None or limit > maximum:
         limit = maximum
@@ -370,7 +375,7 @@ def _group_list(request: Request, p: dict[str, Any], action: str, names_key: str
                                    "sort": field, "order": order, "limit": limit, "offset": offset},
                  via="api")
     if not all_fields:
-        return [g["name"] for g in found["results"]]
+        return [g.get("slug", g["name"]) for g in found["results"]]  # a department's CKAN name is its slug
     return [shape(g, p) for g in found["results"]]
 
 
@@ -627,7 +632,7 @@ def organization_list_for_user(request: Request, p: dict[str, Any]) -> list[dict
     counts: dict[str, int] = {}
     with_count = _bool(p, "include_dataset_count", False)
     if with_count and found:
-        counts = {d["name"]: d["package_count"] for d in
+        counts = {d["slug"]: d["package_count"] for d in
                   call(request, "department_search", {"names": [d["slug"] for d in found]}, via="api")["results"]}
     out = []
     for d in found:
@@ -679,10 +684,15 @@ def help_show(request: Request, p: dict[str, Any]) -> str | None:
     fn = ACTIONS.get(str(name))
     if fn is None:
         raise NotFound("未找到该操作", "Action function not found")
-    return fn.__doc__
+    return fn.__doc__ or HELP.get(str(name))
 
 
 def package_show(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    """Return the metadata of a dataset (package) and its resources.
+
+    :param id: the package's id or name
+    A deleted package is shown (state ``deleted``) to platform admins only; private packages to their department.
+    """
     d = show_dataset(request, _id(p), include_deleted=_can_see_deleted(request), action="dataset_record")
     call(request, "usage_record", {"dataset_id": d["id"], "kind": "api_calls"}, via="api")
     return package(d)
@@ -877,6 +887,10 @@ def datastore_info(request: Request, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def resource_show(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    """Return the metadata of a resource.
+
+    :param id: the resource's id
+    """
     r = call(request, "resource_show", {"id": _id(p)}, via="api")
     d = call(request, "dataset_show", {"id": str(r["dataset_id"])}, via="api")
     return next(x for x in package(d)["resources"] if x["id"] == r["id"])
@@ -902,6 +916,12 @@ def _package_ref(request: Request, p: dict[str, Any], key: str) -> str:
 
 
 def resource_create(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    """Add a resource to a package: a link (``url``) or a multipart ``upload`` (a table is then loaded into the
+    datastore as a job, as xloader does).
+
+    :param package_id: the package's id or name
+    :param name, description, format, url, upload: the resource
+    """
     _csrf(request)
     upload = p.get("upload")
     created = call(request, "resource_create", {
@@ -931,6 +951,10 @@ def resource_update(request: Request, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def resource_delete(request: Request, p: dict[str, Any]) -> None:
+    """Delete a resource (its file goes once the change has committed).
+
+    :param id: the resource's id
+    """
     _csrf(request)
     call(request, "resource_delete", {"id": _id(p)}, via="api")
     return None
@@ -1078,6 +1102,17 @@ READS = {
     "member_list": member_list,
     "vocabulary_list": vocabulary_list,
     "group_package_show": group_package_show,
+}
+# help_show's text for actions whose function carries no docstring
+HELP = {
+    "datastore_search": "Search a DataStore resource (ckanext-datastore's datastore_search): resource_id, filters, q, "
+                        "fields, sort, limit, offset, include_total, distinct, records_format. See docs/datastore.md.",
+    "datastore_search_sql": "Run one read-only SELECT over DataStore tables named by resource id (ckanext-datastore's "
+                            "datastore_search_sql): sql. See docs/datastore.md.",
+    "datastore_info": "The fields and row count of a DataStore resource (ckanext-datastore's datastore_info): id. "
+                      "See docs/datastore.md.",
+    "package_search": "Search datasets (CKAN's package_search): q, fq, rows (capped at 1000), start, sort, "
+                      "facet.field, facet.limit, include_private. See docs/ckan.md.",
 }
 # the registry action whose gate a CKAN write passes first (access before validity, as CKAN's check_access)
 WRITE_GATES = {"package_create": "dataset_save", "package_update": "dataset_save", "package_patch": "dataset_save",
