@@ -674,3 +674,20 @@ def test_cached_package_show_is_per_base_url(demo: Store) -> None:
     assert "http://two.example/" in second.text and "one.example" not in second.text
     assert again.content == first.content
     assert json.loads(second.content)["result"]["id"] == json.loads(first.content)["result"]["id"]
+
+
+def test_base_url_parts() -> None:
+    """The pieces of a request's base URL: trusted peers by address or network, the right-most forwarded value,
+    the default port dropped (as ``url_for(..., _external=True)`` writes it), nothing that is not a host."""
+    from cityhub.web import base_url as b
+
+    proxies = "10.0.0.0/8, 192.168.1.1"
+    assert b.trusted_proxy("10.2.3.4", proxies) and b.trusted_proxy("192.168.1.1", proxies)
+    assert not b.trusted_proxy("192.168.1.2", proxies) and not b.trusted_proxy("testclient", proxies)
+    assert b.trusted_proxy("::1", "::1") and not b.trusted_proxy("10.2.3.4", "")
+    assert b._compose("https", "example.org:443", "", None) == "https://example.org"
+    assert b._compose("http", "example.org:443", "/p/", None) == "http://example.org:443/p"
+    assert b._compose("http", "[::1]:8000", "", None) == "http://[::1]:8000"
+    assert b._compose("http", "a.org/evil", "", ("10.0.0.1", 8000)) == "http://10.0.0.1:8000"
+    assert b._compose("http", "a.org", '/x"><script>', None) == "http://a.org"
+    assert b._last("evil.example, open.gz.gov.cn") == "open.gz.gov.cn"

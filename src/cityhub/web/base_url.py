@@ -55,30 +55,32 @@ def base_url_of(request: Request) -> str:
     configured = settings.public_base_url
     if configured is not None:
         return configured
-    scheme = request.url.scheme if request.url.scheme in ("http", "https") else "http"
+    scope = request.scope
+    scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
     host = request.headers.get("host", "")
-    prefix = str(request.scope.get("root_path", "") or "")
-    peer = request.client.host if request.client else None
-    if trusted_proxy(peer, settings.trusted_proxies):
-        proto = _last(request.headers.get("x-forwarded-proto")).lower()
-        if proto in ("http", "https"):
-            scheme = proto
-        forwarded_host = _last(request.headers.get("x-forwarded-host"))
-        if forwarded_host:
-            host = forwarded_host
-        forwarded_prefix = _last(request.headers.get("x-forwarded-prefix"))
-        if forwarded_prefix and PREFIX_RE.match(forwarded_prefix):
-            prefix = forwarded_prefix
+    prefix = str(scope.get("root_path") or "")
+    if settings.trusted_proxies:
+        client = scope.get("client")
+        if trusted_proxy(client[0] if client else None, settings.trusted_proxies):
+            proto = _last(request.headers.get("x-forwarded-proto")).lower()
+            if proto in ("http", "https"):
+                scheme = proto
+            host = _last(request.headers.get("x-forwarded-host")) or host
+            forwarded_prefix = _last(request.headers.get("x-forwarded-prefix"))
+            if forwarded_prefix and PREFIX_RE.match(forwarded_prefix):
+                prefix = forwarded_prefix
+    server = scope.get("server")
+    return _compose(scheme, host, prefix, tuple(server) if server else None)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compose(scheme: str, host: str, prefix: str, server: tuple[str, int] | None) -> str:
+    """The base URL of checked parts (memoised: the same few hosts arrive on every request)."""
     if not HOST_RE.match(host):
-        server = request.scope.get("server")
         host = f"{server[0]}:{server[1]}" if server else "127.0.0.1"
         if not HOST_RE.match(host):
             host = "127.0.0.1"
-    host = _default_port_dropped(scheme, host)
+    default = ":443" if scheme == "https" else ":80"  # example.org:443 over https is example.org (as url_for)
+    if host.endswith(default):
+        host = host[: -len(default)]
     return f"{scheme}://{host}{prefix.rstrip('/') if PREFIX_RE.match(prefix) else ''}"
-
-
-def _default_port_dropped(scheme: str, host: str) -> str:
-    """``example.org:443`` over https is ``example.org`` (browsers and CKAN's ``url_for`` write it so)."""
-    default = ":443" if scheme == "https" else ":80"
-    return host[: -len(default)] if host.endswith(default) else host
