@@ -66,6 +66,9 @@ def private_package(app_client: Any) -> dict[str, Any]:
                          files={"upload": ("depots.csv", io.BytesIO(b"a,b\n1,2\n"), "text/csv")},
                          headers={"Authorization": steward})
     result(up)
+    from cityhub import jobs
+
+    jobs.wait_idle()  # the upload's datastore load: finished before the test reads (and before the next test)
     return {**result(act(app_client, "package_show", {"id": pkg["id"]}, steward)), "tag": tag}
 
 

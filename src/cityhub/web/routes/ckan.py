@@ -967,15 +967,17 @@ def _mapped(pkg: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError("数据集字段不合法", "Invalid package", fields=exc.fields) from None
 
 
-def _resource_specs(pkg: dict[str, Any]) -> list[dict[str, Any]] | None:
-    """The package's resources for ``dataset_save`` (``None`` when the package has no ``resources`` key)."""
+def _resource_specs(pkg: dict[str, Any], uploaded: frozenset[str] = frozenset()) -> list[dict[str, Any]] | None:
+    """The package's resources for ``dataset_save`` (``None`` when the package has no ``resources`` key).
+    ``uploaded``: the ids of the package's stored files; one of them sent back with its own download URL (under
+    any base) keeps its file rather than becoming a link."""
     if "resources" not in pkg or pkg["resources"] is None:
         return None
     if not isinstance(pkg["resources"], list):
         raise ValidationError("resources 须为列表", "resources must be a list", fields={"resources": ["Not a list"]})
     specs = ckan_map.resource_specs(pkg)
-    for spec in specs:  # a resource's own download URL sent back names its stored file, not a new link
-        if spec.get("id") and ckan_map.is_own_download_url(spec["url"], spec["id"]):
+    for spec in specs:
+        if spec.get("id") in uploaded and ckan_map.is_own_download_url(spec["url"], spec["id"]):
             spec["url"] = ""
     return specs
 
@@ -1017,7 +1019,8 @@ def package_update(request: Request, p: dict[str, Any]) -> dict[str, Any]:
         pkg["owner_org"] = current["department"]
     mapped = _mapped(pkg)
     _check_org(request, mapped["department"])
-    return _save(request, {"id": current["name"], "dataset": mapped, "resources": _resource_specs(pkg)})
+    uploaded = frozenset(r["id"] for r in current.get("resources", []) if r.get("uploaded"))
+    return _save(request, {"id": current["name"], "dataset": mapped, "resources": _resource_specs(pkg, uploaded)})
 
 
 def package_patch(request: Request, p: dict[str, Any]) -> dict[str, Any]:
@@ -1027,7 +1030,9 @@ def package_patch(request: Request, p: dict[str, Any]) -> dict[str, Any]:
     merged = {**current, **{k: v for k, v in p.items() if k != "id"}}
     mapped = _mapped(merged)
     _check_org(request, mapped["department"])
-    return _save(request, {"id": current["name"], "dataset": mapped, "resources": _resource_specs(merged)})
+    uploaded = frozenset(r["id"] for r in current["resources"] if r.get("url_type") == "upload")
+    return _save(request, {"id": current["name"], "dataset": mapped,
+                           "resources": _resource_specs(merged, uploaded)})
 
 
 def package_delete(request: Request, p: dict[str, Any]) -> None:
