@@ -590,6 +590,14 @@ def test_own_download_url_sent_back_keeps_the_file(app_client: Any, private_pack
     assert call_as("admin", "resource_show", {"id": upload["id"]})["source_url"] == ""
 
 
+@conforms("package_create", "resource_create", ckan="ckan/lib/dictization/model_save.py:package_resource_list_save")
+def test_resource_positions_are_their_order(app_client: Any, private_package: dict[str, Any]) -> None:
+    """A resource's ``position`` is its index in the package's list (``package_resource_list_save``); two
+    resources never share one, so every reader lists them in the same order."""
+    assert [r["position"] for r in private_package["resources"]] == [0, 1, 2]
+    assert [r["name"] for r in private_package["resources"]] == ["stops.csv", "lines.json", "depots.csv"]
+
+
 @conforms("package_create", "package_delete", "resource_create", "resource_delete", "organization_member_create",
           ckan="ckan/views/api.py:action")
 def test_writes_answer_in_the_envelope(app_client: Any) -> None:

@@ -547,7 +547,8 @@ def resource_create(ctx: Context, p: s.ResourceCreate) -> dict[str, Any]:
     filename = p.upload.filename if p.upload else ""
     fmt = (p.format or _guess_format(filename, p.url)).upper()
     now = utcnow()
-    res = Resource(id=str(uuid.uuid4()), dataset_id=ds.id, position=len(ds.resources),
+    position = max((r.position for r in ds.resources), default=-1) + 1  # distinct: the order is by position
+    res = Resource(id=str(uuid.uuid4()), dataset_id=ds.id, position=position,
                    name=p.name or Path(filename).name or p.url.rsplit("/", 1)[-1] or "resource",
                    description=p.description, url=p.url if not p.upload else "", format=fmt,
                    media_type=MEDIA_TYPES.get(fmt, mimetypes.guess_type(filename)[0] or "application/octet-stream"),
