@@ -270,7 +270,7 @@ def _set_password(user: User, new: str, now: dt.datetime, field: str = "new_pass
     user.temporary_password_until = None
 
 
-@action(auth.user_password_reset, schema=s.UserName, write=True, target=lambda p, r: p.name)
+@action(auth.user_password_reset, schema=s.UserName, write=True, target=lambda p, r: p.name, roles=DEPT_ADMINS)
 def user_password_reset(ctx: Context, p: s.UserName) -> dict[str, Any]:
     """An administrator's reset: a one-time password (returned once, never stored in clear) that works for
     CITYHUB_TEMPORARY_PASSWORD_HOURS and only to choose a new password at the next sign-in; the user's sessions
@@ -294,7 +294,7 @@ def _other_active_admins(ctx: Context, user: User) -> int:
         User.role == "platform_admin", User.active.is_(True), User.id != user.id)) or 0
 
 
-@action(auth.user_disable, schema=s.UserName, write=True, target=lambda p, r: p.name)
+@action(auth.user_disable, schema=s.UserName, write=True, target=lambda p, r: p.name, roles=DEPT_ADMINS)
 def user_disable(ctx: Context, p: s.UserName) -> dict[str, Any]:
     """Disable an account: it can no longer sign in, its sessions end and its API tokens are revoked."""
     user = get_user(ctx, p.name)
@@ -307,7 +307,7 @@ def user_disable(ctx: Context, p: s.UserName) -> dict[str, Any]:
             **_ended_message(counts, "账户已停用", "Account disabled")}
 
 
-@action(auth.user_enable, schema=s.UserName, write=True, target=lambda p, r: p.name)
+@action(auth.user_enable, schema=s.UserName, write=True, target=lambda p, r: p.name, roles=DEPT_ADMINS)
 def user_enable(ctx: Context, p: s.UserName) -> dict[str, Any]:
     """Enable a disabled account again (its revoked API tokens stay revoked)."""
     user = get_user(ctx, p.name)

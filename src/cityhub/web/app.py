@@ -21,6 +21,7 @@ from cityhub import actions, jobs
 from cityhub.errors import CityHubError, ValidationError
 from cityhub.settings import get_settings
 from cityhub.web import bodies, deps, openapi, page_helpers
+from cityhub.web.base_url import ForwardedHostMiddleware
 from cityhub.web.cache import public_responses
 from cityhub.web.routes import (
     accounts_pages,
@@ -252,6 +253,8 @@ def create_app() -> FastAPI:
     proxies = get_settings().trusted_proxies.strip()
     if proxies:  # outermost: the caller's address and scheme are settled before anything reads them
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=[p.strip() for p in proxies.split(",") if p.strip()])
+        # outside ProxyHeaders (which replaces the proxy's address by the client's): links' host and mount path
+        app.add_middleware(ForwardedHostMiddleware, trusted=proxies)
 
     @app.exception_handler(CityHubError)
     async def cityhub_error(request: Request, exc: CityHubError) -> Response:

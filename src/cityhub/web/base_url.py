@@ -1,10 +1,11 @@
 """The public base URL of a request: the configured ``CITYHUB_BASE_URL`` when set, otherwise what the client used.
 
-Derived from the request's scheme, ``Host`` header and mount path (ASGI ``root_path``). ``X-Forwarded-Proto``,
-``X-Forwarded-Host`` and ``X-Forwarded-Prefix`` are believed only from a peer listed in
-``CITYHUB_TRUSTED_PROXIES`` (anyone else could name any host), and then only their right-most value — the one that
-proxy itself wrote, as werkzeug's ``ProxyFix`` with one trusted hop. Values that are not a plain scheme, host[:port]
-or path are ignored, so a header can never put markup or a second URL into a link.
+Derived from the request's scheme, ``Host`` header and mount path. Behind a reverse proxy listed in
+``CITYHUB_TRUSTED_PROXIES`` (only then: anyone else could name any host), uvicorn's ``ProxyHeadersMiddleware`` sets the
+scheme from ``X-Forwarded-Proto`` and :class:`ForwardedHostMiddleware` (outside it, so it still sees the proxy's
+address) takes the host from ``X-Forwarded-Host`` and the mount path from ``X-Forwarded-Prefix``: their right-most
+values, the ones that proxy itself wrote, as werkzeug's ``ProxyFix`` with one trusted hop. Values that are not a
+plain host[:port] or path are ignored, so a header can never put markup or a second URL into a link.
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ import ipaddress
 import re
 
 from fastapi import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cityhub.settings import get_settings
+
+#: ASGI scope key of the mount path a trusted proxy announced (``X-Forwarded-Prefix``)
+PREFIX_KEY = "cityhub.forwarded_prefix"
 
 HOST_RE = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
                      r"[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$")
@@ -49,28 +54,39 @@ def _last(value: str | None) -> str:
     return value.rsplit(",", 1)[-1].strip() if value else ""
 
 
+class ForwardedHostMiddleware:
+    """From a trusted proxy: ``Host`` becomes the right-most ``X-Forwarded-Host``, and the right-most
+    ``X-Forwarded-Prefix`` is kept as the mount path for links (:data:`PREFIX_KEY`; routing is unchanged)."""
+
+    def __init__(self, app: ASGIApp, trusted: str) -> None:
+        self.app = app
+        self.trusted = trusted
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if scope["type"] in ("http", "websocket") and trusted_proxy(client[0] if client else None, self.trusted):
+            headers = list(scope["headers"])
+            found = {k: v.decode("latin-1") for k, v in headers if k in (b"x-forwarded-host", b"x-forwarded-prefix")}
+            host = _last(found.get(b"x-forwarded-host"))
+            if host and HOST_RE.match(host):
+                headers = [(k, v) for k, v in headers if k != b"host"] + [(b"host", host.encode("latin-1"))]
+                scope = {**scope, "headers": headers}
+            prefix = _last(found.get(b"x-forwarded-prefix"))
+            if prefix and PREFIX_RE.match(prefix):
+                scope = {**scope, PREFIX_KEY: prefix}
+        await self.app(scope, receive, send)
+
+
 def base_url_of(request: Request) -> str:
     """``scheme://host[:port][/prefix]`` without a trailing slash, for links in this request's response."""
-    settings = get_settings()
-    configured = settings.public_base_url
+    configured = get_settings().public_base_url
     if configured is not None:
         return configured
     scope = request.scope
     scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
-    host = request.headers.get("host", "")
-    prefix = str(scope.get("root_path") or "")
-    if settings.trusted_proxies:
-        client = scope.get("client")
-        if trusted_proxy(client[0] if client else None, settings.trusted_proxies):
-            proto = _last(request.headers.get("x-forwarded-proto")).lower()
-            if proto in ("http", "https"):
-                scheme = proto
-            host = _last(request.headers.get("x-forwarded-host")) or host
-            forwarded_prefix = _last(request.headers.get("x-forwarded-prefix"))
-            if forwarded_prefix and PREFIX_RE.match(forwarded_prefix):
-                prefix = forwarded_prefix
+    prefix = str(scope.get(PREFIX_KEY) or scope.get("root_path") or "")
     server = scope.get("server")
-    return _compose(scheme, host, prefix, tuple(server) if server else None)
+    return _compose(scheme, request.headers.get("host", ""), prefix, tuple(server) if server else None)
 
 
 @functools.lru_cache(maxsize=1024)

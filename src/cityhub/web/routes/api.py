@@ -205,7 +205,7 @@ class PasswordChangeBody(BaseModel):
     new_password: str = Field(min_length=1, max_length=1024)
 
 
-@router.post("/users/{name}/password", summary="Change your own password (with the current one)",
+@router.post("/users/{name}/password", dependencies=[access("user_password_change")], summary="Change your own password (with the current one)",
              description="Ends your other sign-in sessions and revokes all your API tokens (the response says how "
              "many). A wrong current password counts as a failed sign-in.",
              responses=ok(o.PasswordChanged, *body_errors(403, 404, 429)))
@@ -215,7 +215,7 @@ def users_password_change(request: Request, name: str,
     return call(request, "user_password_change", {**body.model_dump(), "name": name}, via="api")
 
 
-@router.post("/users/{name}/password-reset", summary="Reset a user's password to a one-time password (admins)",
+@router.post("/users/{name}/password-reset", dependencies=[access("user_password_reset")], summary="Reset a user's password to a one-time password (admins)",
              description="The one-time password is returned once; it serves only to choose a new password at the "
              "next sign-in. The user's sessions end and their API tokens are revoked.",
              responses=ok(o.PasswordReset, 403, 404))
@@ -224,7 +224,7 @@ def users_password_reset(request: Request, name: str) -> Any:
     return call(request, "user_password_reset", {"name": name}, via="api")
 
 
-@router.post("/users/{name}/disable", summary="Disable an account (admins)",
+@router.post("/users/{name}/disable", dependencies=[access("user_disable")], summary="Disable an account (admins)",
              description="The account can no longer sign in; its sessions end and its API tokens are revoked.",
              responses=ok(o.UserDisabled, 403, 404, 409))
 def users_disable(request: Request, name: str) -> Any:
@@ -232,7 +232,7 @@ def users_disable(request: Request, name: str) -> Any:
     return call(request, "user_disable", {"name": name}, via="api")
 
 
-@router.post("/users/{name}/enable", summary="Enable a disabled account (admins)",
+@router.post("/users/{name}/enable", dependencies=[access("user_enable")], summary="Enable a disabled account (admins)",
              responses=ok(o.UserEnabled, 403, 404))
 def users_enable(request: Request, name: str) -> Any:
     _write(request)
