@@ -489,23 +489,30 @@ def group_package_show(request: Request, p: dict[str, Any]) -> list[dict[str, An
 def tag_list(request: Request, p: dict[str, Any]) -> list[Any]:
     """Return a list of the site's tags (those of public datasets).
 
-    :param query: (or ``q``) only tags whose names contain this (any case); then ``limit`` and ``offset`` page
-        the list as in ``tag_search``. Without it every tag is returned, most used first.
+    :param query: (or ``q``) only tags whose names contain this (any case), by name, as in ``tag_search``
+    :param limit, offset: a page of the list (CKAN pages only a ``query``'s list; here every list pages, so a
+        client paging until an empty page stops). Without them every tag is returned, most used first.
     :param vocabulary_id: a vocabulary's name (see ``vocabulary_list``): its tags instead of free tags
     :param all_fields: tag dicts instead of names
     :rtype: list of strings, or of dicts with ``all_fields``
     """
     vocabulary = p.get("vocabulary_id") or None
     query = str(p.get("query") or p.get("q") or "").strip()
+    limit, offset = _natural(p, "limit") or None, _natural(p, "offset") or 0
     if query:
         names = _tag_search(request, {**p, "query": query})["results"]
     elif vocabulary is not None:
-        names = list(ckan_map.VOCABULARIES.get(str(vocabulary), ()))
+        values = list(ckan_map.VOCABULARIES.get(str(vocabulary), ()))
+        names = values[offset:None if limit is None else offset + limit]
     else:
-        names = call(request, "tag_list", {"limit": 100000}, via="api")
+        names = call(request, "tag_list", {"limit": min(limit or TAG_LIST_MAX, TAG_LIST_MAX), "offset": offset},
+                     via="api")
     if _bool(p, "all_fields", False):
         return [ckan_map.tag(n, str(vocabulary) if vocabulary else None) for n in names]
     return list(names)
+
+
+TAG_LIST_MAX = 100_000  # the catalog's tag_list ceiling: the most tags one call returns
 
 
 def _tag_search(request: Request, p: dict[str, Any]) -> dict[str, Any]:
