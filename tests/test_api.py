@@ -224,7 +224,7 @@ def test_ckan_errors(app_client: Any) -> None:
     r = ckan(app_client, "package_show", id="no-such-dataset")
     assert r.status_code == 404
     assert r.json()["success"] is False and r.json()["error"]["__type"] == "Not Found Error"
-    r = ckan(app_client, "package_search", rows="5000")
+    r = ckan(app_client, "package_search", rows="-1")  # over 1000 is capped (limit_to_configured_maximum)
     assert r.status_code == 409 and r.json()["error"]["__type"] == "Validation Error" and "rows" in r.json()["error"]
     r = ckan(app_client, "no_such_action")  # CKAN: 400 and a bare JSON string, not the envelope
     assert r.status_code == 400 and r.json() == "Bad request - Action name not known: no_such_action"

@@ -13,7 +13,7 @@ import pytest
 
 from cityhub.catalog.schemas import UploadedFile
 from cityhub.errors import NotAuthenticated, NotAuthorized
-from tests.conftest import Store, call_as, dataset_payload, unique
+from tests.conftest import Store, call_as, dataset_payload, token_for, unique
 
 OWNER = "steward"  # steward of gz-transport in the demo
 OTHER = "eco_steward"  # steward of gz-ecology-environment
@@ -232,3 +232,110 @@ def test_quality_refresh_is_admin_only(demo: Store, who: str | None) -> None:
     with pytest.raises((NotAuthenticated, NotAuthorized)):
         call_as(who, "quality_refresh", {})
     assert call_as("admin", "quality_refresh", {})["updated"] >= 91
+
+
+# -- access before validity: the registry's gate runs before the input is looked at -------------------------
+
+ROLE_USER = {"public": "citizen", "analyst": "analyst", "steward": OWNER, "dept_admin": "deptadmin",
+             "platform_admin": "admin"}
+# fails every action's schema (no schema has this field; most lack their required fields too)
+GARBAGE: dict[str, Any] = {"__no_such_field__": ["x"]}
+
+
+def _registry() -> dict[str, Any]:
+    from cityhub import actions
+
+    return actions.registry()
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in _registry().items() if s.write))
+def test_every_write_action_refuses_anonymous_before_validating(demo: Store, name: str) -> None:
+    """CKAN calls ``check_access`` before it validates (``ckan/logic/action/create.py``: ``package_create``), so an
+    anonymous write is an Authorization Error, never a Validation Error listing our schema's fields. The
+    refusal is audited."""
+    from cityhub.errors import ValidationError
+
+    with pytest.raises(NotAuthenticated):
+        call_as(None, name, GARBAGE)
+    assert call_as("admin", "audit_list", {"action": name, "limit": 1})[0]["outcome"] == "denied"
+    # a caller the gate lets through gets the validation error
+    with pytest.raises(ValidationError):
+        call_as("system", name, GARBAGE)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in _registry().items() if s.roles is not None))
+def test_roles_gate_runs_before_validation(demo: Store, name: str) -> None:
+    """Every action with a role gate: each signed-in role outside it is refused with garbage input (not told what
+    is wrong with the input), each role inside it reaches validation."""
+    from cityhub.errors import ValidationError
+
+    spec = _registry()[name]
+    for role, user in ROLE_USER.items():
+        if role in spec.roles:
+            with pytest.raises(ValidationError):
+                call_as(user, name, GARBAGE)
+        else:
+            with pytest.raises(NotAuthorized):
+                call_as(user, name, GARBAGE)
+
+
+def test_every_write_action_has_a_gate() -> None:
+    """A write nobody signed-in may skip: every write action's gate excludes anonymous callers."""
+    assert {n for n, s in _registry().items() if s.write and s.roles is None} == set()
+
+
+# native routes whose action anyone may call (signing in) or that only read
+UNGATED_NATIVE = {("POST", "/api/v1/session"), ("POST", "/api/v1/datastore/sql")}
+# write actions the native REST API does not expose (CLI, jobs, the CKAN API's whole-package save)
+NOT_ON_NATIVE_API = {"dataset_save", "usage_import", "search_reindex", "quality_refresh", "datastore_recover",
+                     "harvest_page_import", "user_totp_begin", "user_totp_enable", "user_totp_disable"}
+
+
+def _native_routes() -> list[tuple[str, str, str | None]]:
+    from fastapi.routing import APIRoute
+
+    from cityhub.web import deps
+    from cityhub.web.app import create_app
+
+    def flat(routes: list[Any]) -> list[Any]:
+        out = []
+        for r in routes:
+            inner = getattr(r, "original_router", None)  # an included router (FastAPI ≥ 0.120)
+            out += flat(inner.routes) if inner is not None else [r]
+        return out
+
+    out = []
+    for route in flat(create_app().routes):
+        if not isinstance(route, APIRoute) or not route.path.startswith("/api/") or "/action/" in route.path:
+            continue
+        gates = [d.dependency.action for d in route.dependencies if isinstance(d.dependency, deps.Gate)]
+        for method in sorted(route.methods - {"HEAD"}):
+            out.append((method, route.path, gates[0] if gates else None))
+    return out
+
+
+def test_every_native_write_route_is_gated() -> None:
+    writes = {n for n, s in _registry().items() if s.write}
+    routes = _native_routes()
+    ungated = {(m, p) for m, p, g in routes if g is None and m != "GET"}
+    assert ungated == UNGATED_NATIVE
+    gated = {g for _, _, g in routes if g}
+    assert writes - gated == NOT_ON_NATIVE_API
+    assert all(_registry()[g].roles is not None for g in gated)
+
+
+@pytest.mark.parametrize("method, path, gate", [r for r in _native_routes() if r[2]])
+def test_native_api_refuses_anonymous_before_validating(app_client: Any, method: str, path: str, gate: str) -> None:
+    """Anonymous on any gated native route: 401 whatever the body (fields FastAPI refuses, or not JSON at all)."""
+    url = path.replace("{token_id}", "1").replace("{year}", "2030").replace("{run_id}", "1")
+    url = url.replace("{", "").replace("}", "")
+    for body in ({"content": b'{"__no_such_field__": 1, "title": 5}'}, {"content": b"{not json"}):
+        resp = app_client.request(method, url, headers={"Content-Type": "application/json"}, **body)
+        assert resp.status_code == 401, (method, url, resp.text)
+        assert resp.json()["error"]["type"] == "not_authenticated"
+    resp = app_client.request(method, url, content=b"{not json", headers={
+        "Content-Type": "application/json", "Authorization": token_for("citizen")})
+    if "public" in _registry()[gate].roles:  # past the gate: invalid input, or the record-level rule
+        assert resp.status_code in (200, 403, 404, 422) and "may not call" not in resp.text, (method, url, resp.text)
+    else:
+        assert resp.status_code == 403 and resp.json()["error"]["message_en"] == f"Your role may not call {gate}"

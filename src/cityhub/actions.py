@@ -1,7 +1,10 @@
 """The one registry of named actions (``<noun>_<verb>``) that web, CLI and jobs call.
 
-Each action runs as validate → authorize → do → audit:
+Each action runs as gate → validate → authorize → do → audit:
 
+* a caller with no right to the action at all (anonymous on a write, a public user on a government-only or an
+  admin-only action: the action's ``roles``) is refused first, before the input is looked at, as CKAN checks
+  access before it validates; the denial is audited;
 * its input is validated against the action's pydantic schema (``ValidationError`` with per-field messages);
 * its authorization function — same name, in the domain's ``auth.py`` — decides (deny by default);
 * the action does the work in one database transaction;
@@ -22,16 +25,25 @@ import pydantic
 from sqlalchemy.exc import OperationalError
 
 from cityhub import audit, messages
-from cityhub.context import Context
+from cityhub.context import ROLES, Context
 from cityhub.db import IMMEDIATE, is_locked_error, session_factory
 from cityhub.errors import CityHubError, NotAuthenticated, NotAuthorized, ValidationError
+
+#: who may call an action at all (the coarse gate run before the input is validated); ``None``: anyone
+Roles = frozenset[str] | None
+SIGNED_IN: frozenset[str] = frozenset(ROLES)
+GOVERNMENT: frozenset[str] = frozenset({"platform_admin", "dept_admin", "steward", "analyst"})
+MANAGERS: frozenset[str] = frozenset({"platform_admin", "dept_admin", "steward"})
+DEPT_ADMINS: frozenset[str] = frozenset({"platform_admin", "dept_admin"})
+ADMINS: frozenset[str] = frozenset({"platform_admin"})
+_WRITE_DEFAULT = object()
 
 AuthFunc = Callable[[Context, Any], None]
 F = TypeVar("F", bound=Callable[..., Any])
 
 DOMAIN_MODULES = ("cityhub.accounts.actions", "cityhub.catalog.actions", "cityhub.datastore.actions", "cityhub.system",
                   "cityhub.interop.datapackage_actions", "cityhub.harvest.actions",
-                  "cityhub.interop.dcat_actions",
+                  "cityhub.interop.dcat_actions", "cityhub.interop.ckan_actions",
                   # the domains' background jobs (they register with cityhub.jobs when imported)
                   "cityhub.catalog.jobs", "cityhub.datastore.jobs", "cityhub.harvest.jobs")
 
@@ -44,6 +56,7 @@ class ActionSpec:
     schema: type[pydantic.BaseModel] | None
     write: bool
     target: Callable[[Any, Any], str] | None
+    roles: Roles = None
 
 
 _REGISTRY: dict[str, ActionSpec] = {}
@@ -55,8 +68,17 @@ def action(
     schema: type[pydantic.BaseModel] | None = None,
     write: bool = False,
     target: Callable[[Any, Any], str] | None = None,
+    roles: Roles | object = _WRITE_DEFAULT,
 ) -> Callable[[F], F]:
-    """Register ``func`` under its own name with its authorization function of the same name."""
+    """Register ``func`` under its own name with its authorization function of the same name.
+
+    ``roles``: the roles that may call the action at all, checked before the input is validated (the record
+    level — which department, which dataset — stays with ``auth``, after validation). Default: any signed-in
+    user for a write, anyone (``None``) for a read."""
+    if roles is _WRITE_DEFAULT:
+        gate: Roles = SIGNED_IN if write else None
+    else:
+        gate = roles  # type: ignore[assignment]
 
     def decorate(func: F) -> F:
         name = func.__name__
@@ -64,7 +86,7 @@ def action(
             raise TypeError(f"action {name} must be paired with an auth function of the same name")
         if name in _REGISTRY:
             raise TypeError(f"action {name} registered twice")
-        _REGISTRY[name] = ActionSpec(name, func, auth, schema, write, target)
+        _REGISTRY[name] = ActionSpec(name, func, auth, schema, write, target, gate)
         return func
 
     return decorate
@@ -187,7 +209,54 @@ def _run_hooks(ctx: Context, kind: str) -> None:
             logging.getLogger("cityhub.actions").exception("%s hook failed", kind)
 
 
+def refusal(spec: ActionSpec, ctx: Context) -> CityHubError | None:
+    """Why the caller may not call the action at all (``None``: the gate lets them through to validation)."""
+    if spec.roles is None:
+        return None
+    if ctx.actor is None:
+        return NotAuthenticated("请先登录", "Sign-in required")
+    if ctx.actor.role not in spec.roles:
+        return NotAuthorized(f"当前角色无权执行 {spec.name}", f"Your role may not call {spec.name}")
+    return None
+
+
+def gate(name: str, ctx: Context, data: Any = None) -> None:
+    """Refuse (and audit) a caller with no right to action ``name`` at all, without running it: for a caller
+    (a web route, the CKAN API) that must answer that before it parses or validates anything itself."""
+    spec = registry().get(name)
+    if spec is None:
+        raise CityHubError(f"未知操作 {name}", f"Unknown action {name}")
+    exc = refusal(spec, ctx)
+    if exc is None:
+        return
+    if ctx.session is not None:
+        _audit_failure(ctx, name, _raw_target(data), "denied", {"reason": exc.message_en})
+        raise exc
+    session = session_factory()()
+    ctx.session = session
+    try:
+        _audit_failure(ctx, name, _raw_target(data), "denied", {"reason": exc.message_en})
+    finally:
+        ctx.session = None
+        session.close()
+    raise exc
+
+
+def _raw_target(data: Any) -> str:
+    """The target of a refused call, from input that was never validated (so kept short)."""
+    if isinstance(data, dict):
+        for key in ("id", "name", "username", "dataset", "slug", "resource_id"):
+            value = data.get(key)
+            if isinstance(value, (str, int)) and value != "":
+                return str(value)[:200]
+    return "-"
+
+
 def _run(spec: ActionSpec, ctx: Context, data: Any) -> Any:
+    refused = refusal(spec, ctx)
+    if refused is not None:
+        _audit_failure(ctx, spec.name, _raw_target(data), "denied", {"reason": refused.message_en})
+        raise refused
     try:
         params = _validate(spec, data)
     except ValidationError as exc:
@@ -228,5 +297,6 @@ def describe(name: str) -> dict[str, Any]:
         "name": name,
         "doc": inspect.getdoc(spec.func) or "",
         "write": spec.write,
+        "roles": sorted(spec.roles) if spec.roles is not None else None,
         "schema": spec.schema.model_json_schema() if spec.schema else None,
     }

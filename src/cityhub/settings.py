@@ -36,7 +36,13 @@ class Settings(BaseSettings):
     admin_password: str = Field(
         "", description="Password given to the demo platform admin `admin`; empty: generated and printed once."
     )
-    base_url: str = Field("http://127.0.0.1:8000", description="Public base URL, used in API examples and links.")
+    base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Public base URL (scheme://host[:port][/path]). When set, every link the server builds uses it. "
+        "When not set, links in API responses (CKAN `help`, resource and package URLs) come from each request: its "
+        "scheme, Host and mount path, or X-Forwarded-Proto/-Host/-Prefix from CITYHUB_TRUSTED_PROXIES only; links "
+        "built outside a request (CLI, jobs) use this default.",
+    )
     site_title: str = Field("开放广州", description="Portal title.")
     city_name: str = Field("广州市", description="City name shown in the portal.")
     open_dataset_target: int = Field(800, description="Plan target for the number of open datasets (plan table 1).")
@@ -53,9 +59,10 @@ class Settings(BaseSettings):
         "CITYHUB_LOGIN_WINDOW_MINUTES before that address is refused for the rest of the window.")
     login_window_minutes: int = Field(15, description="Window over which failed sign-ins per address are counted.")
     trusted_proxies: str = Field(
-        "", description="Comma-separated addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For and "
-        "X-Forwarded-Proto are believed (the client is the last address a trusted proxy appended). Empty: no "
-        "proxy is trusted and the client is the connecting address.")
+        "", description="Comma-separated addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For, "
+        "X-Forwarded-Proto, X-Forwarded-Host and X-Forwarded-Prefix are believed (the client is the last address a "
+        "trusted proxy appended; host and prefix are the right-most values). Empty: no proxy is trusted and the "
+        "client is the connecting address.")
     admin_totp_required: bool | None = Field(
         None, description="Platform admins must sign in with a TOTP code. Empty: required when CITYHUB_ENV=production."
     )
@@ -78,7 +85,13 @@ class Settings(BaseSettings):
         "", description="File holding the HMAC-signed head (last sequence number and hash) of the audit log, written "
         "after every commit that appends to it; `cityhub audit verify` detects records cut from the end against "
         "it. Empty: $CITYHUB_HOME/audit-head.json. Put it where the database's administrators cannot write.")
-    search_rows_max: int = Field(1000, description="Largest page size of package_search.")
+    search_rows_max: int = Field(1000, description="Largest page size of package_search (larger rows are capped, as "
+                                 "CKAN's ckan.search.rows_max).")
+    ckan_group_list_max: int = Field(1000, description="Most names organization_list / group_list return in one call "
+                                     "(CKAN's ckan.group_and_organization_list_max; larger limits are capped).")
+    ckan_group_list_all_fields_max: int = Field(
+        25, description="Most dicts organization_list / group_list return with all_fields (CKAN's "
+        "ckan.group_and_organization_list_all_fields_max).")
     datastore_auto_load: bool = Field(True, description="Load uploaded tabular resources into the datastore.")
     datastore_sql_timeout_s: float = Field(
         5.0,
@@ -171,6 +184,11 @@ class Settings(BaseSettings):
     @property
     def resolved_audit_head_path(self) -> Path:
         return Path(self.audit_head_path) if self.audit_head_path else self.home / "audit-head.json"
+
+    @property
+    def public_base_url(self) -> str | None:
+        """The configured public base URL, or ``None`` when CITYHUB_BASE_URL is not set (derive it per request)."""
+        return self.base_url.rstrip("/") if "base_url" in self.model_fields_set else None
 
     @property
     def resolved_database_url(self) -> str:

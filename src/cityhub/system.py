@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from cityhub import audit, system_auth
-from cityhub.actions import action
+from cityhub.actions import ADMINS, action
 from cityhub.context import Context
 
 
@@ -39,7 +39,7 @@ def denial_record(ctx: Context, p: DenialIn) -> dict[str, Any]:
     return {"seq": seq}
 
 
-@action(system_auth.audit_verify, schema=Empty)
+@action(system_auth.audit_verify, schema=Empty, roles=ADMINS)
 def audit_verify(ctx: Context, p: Empty) -> dict[str, Any]:
     """Check the whole audit chain and the signed head kept outside the database; names the first bad record
     (changed, deleted, inserted, reordered, or cut from the end)."""
@@ -55,7 +55,7 @@ def audit_head_show(ctx: Context, p: Empty) -> dict[str, Any]:
     return {"path": str(audit.signed_head_path()), "head": head.as_dict() if head else None}
 
 
-@action(system_auth.audit_list, schema=AuditQuery)
+@action(system_auth.audit_list, schema=AuditQuery, roles=ADMINS)
 def audit_list(ctx: Context, p: AuditQuery) -> list[dict[str, Any]]:
     """Audit records, newest first (platform admins)."""
     q = select(audit.AuditRecord).order_by(audit.AuditRecord.seq.desc()).limit(min(p.limit, 1000)).offset(p.offset)

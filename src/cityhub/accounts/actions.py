@@ -23,7 +23,7 @@ from cityhub.accounts.security import (
     token_hash,
     verify_password,
 )
-from cityhub.actions import action
+from cityhub.actions import ADMINS, DEPT_ADMINS, SIGNED_IN, action
 from cityhub.context import Actor, Context
 from cityhub.db import utcnow
 from cityhub.errors import (
@@ -90,7 +90,7 @@ def _unique_violation(exc: IntegrityError, what: str) -> Conflict:
 # -- departments ----------------------------------------------------------------------------------------
 
 
-@action(auth.department_create, schema=s.DepartmentIn, write=True)
+@action(auth.department_create, schema=s.DepartmentIn, write=True, roles=ADMINS)
 def department_create(ctx: Context, p: s.DepartmentIn) -> dict[str, Any]:
     """Register a department (提供方) with its unified social credit code."""
     for col, value, label in ((Department.slug, p.slug, "slug"), (Department.name, p.name, "name"),
@@ -104,7 +104,7 @@ def department_create(ctx: Context, p: s.DepartmentIn) -> dict[str, Any]:
     return department_dict(dept)
 
 
-@action(auth.department_update, schema=s.DepartmentUpdate, write=True)
+@action(auth.department_update, schema=s.DepartmentUpdate, write=True, roles=DEPT_ADMINS)
 def department_update(ctx: Context, p: s.DepartmentUpdate) -> dict[str, Any]:
     """Change a department's names (Chinese, short, English), unified social credit code, level and district,
     description or contact point; the merged record is validated whole (the code's check character, a
@@ -138,7 +138,7 @@ def department_update(ctx: Context, p: s.DepartmentUpdate) -> dict[str, Any]:
     return department_dict(dept)
 
 
-@action(auth.department_delete, schema=s.SlugIn, write=True)
+@action(auth.department_delete, schema=s.SlugIn, write=True, roles=ADMINS)
 def department_delete(ctx: Context, p: s.SlugIn) -> dict[str, Any]:
     """Remove a department that has no users and no data resources."""
     from cityhub.catalog.models import Dataset  # catalog depends on accounts, not the other way round
@@ -182,7 +182,7 @@ def _check_password(password: str, username: str) -> None:
         raise ValidationError("密码不符合要求", "Password does not meet the policy", fields={"password": problems})
 
 
-@action(auth.user_create, schema=s.UserCreate, write=True, target=lambda p, r: p.name)
+@action(auth.user_create, schema=s.UserCreate, write=True, target=lambda p, r: p.name, roles=DEPT_ADMINS)
 def user_create(ctx: Context, p: s.UserCreate) -> dict[str, Any]:
     """Create a user account with a role (and a department for department roles)."""
     _check_password(p.password, p.name)
@@ -270,7 +270,7 @@ def _set_password(user: User, new: str, now: dt.datetime, field: str = "new_pass
     user.temporary_password_until = None
 
 
-@action(auth.user_password_reset, schema=s.UserName, write=True, target=lambda p, r: p.name)
+@action(auth.user_password_reset, schema=s.UserName, write=True, target=lambda p, r: p.name, roles=DEPT_ADMINS)
 def user_password_reset(ctx: Context, p: s.UserName) -> dict[str, Any]:
     """An administrator's reset: a one-time password (returned once, never stored in clear) that works for
     CITYHUB_TEMPORARY_PASSWORD_HOURS and only to choose a new password at the next sign-in; the user's sessions
@@ -294,7 +294,7 @@ def _other_active_admins(ctx: Context, user: User) -> int:
         User.role == "platform_admin", User.active.is_(True), User.id != user.id)) or 0
 
 
-@action(auth.user_disable, schema=s.UserName, write=True, target=lambda p, r: p.name)
+@action(auth.user_disable, schema=s.UserName, write=True, target=lambda p, r: p.name, roles=DEPT_ADMINS)
 def user_disable(ctx: Context, p: s.UserName) -> dict[str, Any]:
     """Disable an account: it can no longer sign in, its sessions end and its API tokens are revoked."""
     user = get_user(ctx, p.name)
@@ -307,7 +307,7 @@ def user_disable(ctx: Context, p: s.UserName) -> dict[str, Any]:
             **_ended_message(counts, "账户已停用", "Account disabled")}
 
 
-@action(auth.user_enable, schema=s.UserName, write=True, target=lambda p, r: p.name)
+@action(auth.user_enable, schema=s.UserName, write=True, target=lambda p, r: p.name, roles=DEPT_ADMINS)
 def user_enable(ctx: Context, p: s.UserName) -> dict[str, Any]:
     """Enable a disabled account again (its revoked API tokens stay revoked)."""
     user = get_user(ctx, p.name)
@@ -315,7 +315,7 @@ def user_enable(ctx: Context, p: s.UserName) -> dict[str, Any]:
     return {"user": user_dict(user)}
 
 
-@action(auth.user_list, schema=s.ListIn)
+@action(auth.user_list, schema=s.ListIn, roles=DEPT_ADMINS)
 def user_list(ctx: Context, p: s.ListIn) -> list[dict[str, Any]]:
     """Users (a department admin sees the users of their department)."""
     q = select(User).order_by(User.id).limit(p.limit).offset(p.offset)
@@ -325,7 +325,7 @@ def user_list(ctx: Context, p: s.ListIn) -> list[dict[str, Any]]:
     return [user_dict(u) for u in ctx.db.scalars(q).all()]
 
 
-@action(auth.user_show, schema=s.UserName)
+@action(auth.user_show, schema=s.UserName, roles=SIGNED_IN)
 def user_show(ctx: Context, p: s.UserName) -> dict[str, Any]:
     """One user account."""
     return user_dict(get_user(ctx, p.name))
@@ -576,7 +576,7 @@ def token_revoke(ctx: Context, p: s.TokenRevoke) -> dict[str, Any]:
     return {"id": tok.id, "revoked_at": tok.revoked_at.isoformat()}
 
 
-@action(auth.token_list, schema=s.ListIn)
+@action(auth.token_list, schema=s.ListIn, roles=SIGNED_IN)
 def token_list(ctx: Context, p: s.ListIn) -> list[dict[str, Any]]:
     """The caller's tokens (admins: all), without their secrets."""
     assert ctx.actor is not None

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cityhub.accounts.actions import department_dict, get_department
 from cityhub.accounts.models import Department
-from cityhub.actions import action
+from cityhub.actions import ADMINS, MANAGERS, action
 from cityhub.catalog import auth, codes, geojson, quality, search
 from cityhub.catalog import schemas as s
 from cityhub.catalog.models import (
@@ -279,7 +279,7 @@ def refresh_resources(ctx: Context, datasets: list[Dataset]) -> None:
 # -- data resources ---------------------------------------------------------------------------------------
 
 
-@action(auth.dataset_create, schema=s.DatasetCreate, write=True, target=lambda p, r: p.name)
+@action(auth.dataset_create, schema=s.DatasetCreate, write=True, target=lambda p, r: p.name, roles=MANAGERS)
 def dataset_create(ctx: Context, p: s.DatasetCreate) -> dict[str, Any]:
     """Register a data resource with the national core metadata; its catalog code is generated."""
     dept = get_department(ctx, p.department)
@@ -302,7 +302,7 @@ def dataset_create(ctx: Context, p: s.DatasetCreate) -> dict[str, Any]:
     return dataset_dict(ds)
 
 
-@action(auth.dataset_update, schema=s.DatasetPatch, write=True, target=lambda p, r: p.id)
+@action(auth.dataset_update, schema=s.DatasetPatch, write=True, target=lambda p, r: p.id, roles=MANAGERS)
 def dataset_update(ctx: Context, p: s.DatasetPatch) -> dict[str, Any]:
     """Change some metadata fields; the merged record is validated whole, and the change is recorded."""
     ds = auth.find_dataset(ctx, p.id)
@@ -353,7 +353,7 @@ def _refuse_personal_data(ctx: Context, ds: Dataset) -> None:
                        fields={"opening_class": cols})
 
 
-@action(auth.dataset_delete, schema=s.DatasetRef, write=True, target=lambda p, r: p.id)
+@action(auth.dataset_delete, schema=s.DatasetRef, write=True, target=lambda p, r: p.id, roles=MANAGERS)
 def dataset_delete(ctx: Context, p: s.DatasetRef) -> dict[str, Any]:
     """Withdraw a data resource (kept for the record; gone from search, lists and the portal)."""
     ds = auth.find_dataset(ctx, p.id)
@@ -383,7 +383,7 @@ def _field_default(name: str) -> Any:
 
 
 @action(auth.dataset_save, schema=s.DatasetSave, write=True,
-        target=lambda p, r: p.id or str(p.dataset.get("name", "-")))
+        target=lambda p, r: p.id or str(p.dataset.get("name", "-")), roles=MANAGERS)
 def dataset_save(ctx: Context, p: s.DatasetSave) -> dict[str, Any]:
     """Create a data resource, or replace one whole, together with its resources, in one transaction (CKAN's
     ``package_create`` / ``package_update``). On a replace, metadata fields not given return to their
@@ -540,14 +540,15 @@ def _store(ctx: Context, ds: Dataset, res: Resource, upload: s.UploadedFile) -> 
         ctx.extra.setdefault("after_commit", []).append(lambda: storage.delete(old))
 
 
-@action(auth.resource_create, schema=s.ResourceCreate, write=True, target=lambda p, r: p.dataset)
+@action(auth.resource_create, schema=s.ResourceCreate, write=True, target=lambda p, r: p.dataset, roles=MANAGERS)
 def resource_create(ctx: Context, p: s.ResourceCreate) -> dict[str, Any]:
     """Add a file (uploaded) or a link to a data resource."""
     ds = auth.find_dataset(ctx, p.dataset)
     filename = p.upload.filename if p.upload else ""
     fmt = (p.format or _guess_format(filename, p.url)).upper()
     now = utcnow()
-    res = Resource(id=str(uuid.uuid4()), dataset_id=ds.id, position=len(ds.resources),
+    position = max((r.position for r in ds.resources), default=-1) + 1  # distinct: the order is by position
+    res = Resource(id=str(uuid.uuid4()), dataset_id=ds.id, position=position,
                    name=p.name or Path(filename).name or p.url.rsplit("/", 1)[-1] or "resource",
                    description=p.description, url=p.url if not p.upload else "", format=fmt,
                    media_type=MEDIA_TYPES.get(fmt, mimetypes.guess_type(filename)[0] or "application/octet-stream"),
@@ -578,7 +579,7 @@ def _auto_load(ctx: Context, res: Resource) -> dict[str, Any] | None:
     return job
 
 
-@action(auth.resource_update, schema=s.ResourceUpdate, write=True, target=lambda p, r: p.id)
+@action(auth.resource_update, schema=s.ResourceUpdate, write=True, target=lambda p, r: p.id, roles=MANAGERS)
 def resource_update(ctx: Context, p: s.ResourceUpdate) -> dict[str, Any]:
     """Replace a resource's file or link, or change its name, description or format."""
     res = ctx.db.get(Resource, p.id)
@@ -605,7 +606,7 @@ def resource_update(ctx: Context, p: s.ResourceUpdate) -> dict[str, Any]:
     return out
 
 
-@action(auth.resource_delete, schema=s.ResourceRef, write=True, target=lambda p, r: p.id)
+@action(auth.resource_delete, schema=s.ResourceRef, write=True, target=lambda p, r: p.id, roles=MANAGERS)
 def resource_delete(ctx: Context, p: s.ResourceRef) -> dict[str, Any]:
     """Remove a resource (its file is deleted after the change commits)."""
     res = ctx.db.get(Resource, p.id)
@@ -764,7 +765,7 @@ def plan_dict(plan: OpenPlan, today: dt.date) -> dict[str, Any]:
     }
 
 
-@action(auth.plan_upsert, schema=s.PlanUpsert, write=True, target=lambda p, r: f"{p.department}/{p.year}")
+@action(auth.plan_upsert, schema=s.PlanUpsert, write=True, target=lambda p, r: f"{p.department}/{p.year}", roles=MANAGERS)
 def plan_upsert(ctx: Context, p: s.PlanUpsert) -> dict[str, Any]:
     """Create or replace a department's open-data plan (开放计划/清单) for a year."""
     dept = get_department(ctx, p.department)
@@ -865,7 +866,7 @@ def usage_flush(ctx: Context, p: s.Empty) -> dict[str, Any]:
     return {"written": sum(pending.values())}
 
 
-@action(auth.usage_import, schema=s.UsageImport, write=True, target=lambda p, r: f"{len(p.rows)} rows")
+@action(auth.usage_import, schema=s.UsageImport, write=True, target=lambda p, r: f"{len(p.rows)} rows", roles=ADMINS)
 def usage_import(ctx: Context, p: s.UsageImport) -> dict[str, Any]:
     """Import historical daily usage (e.g. when migrating from an older portal); adds to existing counts."""
     names = {r.dataset for r in p.rows}
@@ -959,7 +960,7 @@ def theme_list(ctx: Context, p: s.ListIn) -> list[dict[str, Any]]:
             for t in THEMES]
 
 
-@action(auth.search_reindex, schema=s.Empty, write=True, target=lambda p, r: "search_index")
+@action(auth.search_reindex, schema=s.Empty, write=True, target=lambda p, r: "search_index", roles=ADMINS)
 def search_reindex(ctx: Context, p: s.Empty) -> dict[str, Any]:
     """Rebuild the whole search index (and stored quality scores)."""
     progress = ctx.extra.get("progress")
@@ -983,7 +984,7 @@ def search_reindex(ctx: Context, p: s.Empty) -> dict[str, Any]:
     return {"indexed": done}
 
 
-@action(auth.quality_refresh, schema=s.Empty, write=True, target=lambda p, r: "quality")
+@action(auth.quality_refresh, schema=s.Empty, write=True, target=lambda p, r: "quality", roles=ADMINS)
 def quality_refresh(ctx: Context, p: s.Empty) -> dict[str, Any]:
     """Recompute every stored quality score (freshness changes with time)."""
     n = 0

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from cityhub import audit
-from cityhub.actions import action
+from cityhub.actions import ADMINS, MANAGERS, action
 from cityhub.catalog.models import Resource
 from cityhub.catalog.schemas import UploadedFile
 from cityhub.context import Context, system_context
@@ -110,7 +110,7 @@ def _query_error(exc: query.QueryError) -> CityHubError:
 # -- loads ------------------------------------------------------------------------------------------------------
 
 
-@action(auth.datastore_create, schema=s.LoadIn, write=True, target=lambda p, r: p.resource_id)
+@action(auth.datastore_create, schema=s.LoadIn, write=True, target=lambda p, r: p.resource_id, roles=MANAGERS)
 def datastore_create(ctx: Context, p: s.LoadIn) -> dict[str, Any]:
     """Queue a load of the resource's table (an uploaded file, or the resource's own stored file) as a new
     version; it runs as a background job and goes live only when complete."""
@@ -184,7 +184,7 @@ def _ingest_kept(source: Path, source_name: str, dest: Path, options: IngestOpti
             schema = {**schema, "fields": [f for f in fields if str(f.get("name")) != missing]}
 
 
-@action(auth.datastore_load_run, schema=s.RunIn)
+@action(auth.datastore_load_run, schema=s.RunIn, roles=ADMINS)
 def datastore_load_run(ctx: Context, p: s.RunIn) -> dict[str, Any]:
     """Run a queued load (background jobs call this)."""
     return run_load(p.version_id, ctx.extra.get("progress"))
@@ -301,7 +301,7 @@ def datastore_job_show(ctx: Context, p: s.VersionIn) -> dict[str, Any]:
     return out
 
 
-@action(auth.datastore_recover, schema=s.Empty, write=True, target=lambda p, r: "datastore")
+@action(auth.datastore_recover, schema=s.Empty, write=True, target=lambda p, r: "datastore", roles=ADMINS)
 def datastore_recover(ctx: Context, p: s.Empty) -> dict[str, Any]:
     """Mark loads left queued or running by a stopped process as failed (their files are discarded)."""
     stuck = ctx.db.scalars(select(DatastoreVersion).where(DatastoreVersion.status.in_(("queued", "running")))).all()
@@ -312,7 +312,7 @@ def datastore_recover(ctx: Context, p: s.Empty) -> dict[str, Any]:
     return {"failed": len(stuck)}
 
 
-@action(auth.datastore_rollback, schema=s.RollbackIn, write=True, target=lambda p, r: f"{p.resource_id}@{p.version}")
+@action(auth.datastore_rollback, schema=s.RollbackIn, write=True, target=lambda p, r: f"{p.resource_id}@{p.version}", roles=MANAGERS)
 def datastore_rollback(ctx: Context, p: s.RollbackIn) -> dict[str, Any]:
     """Serve an earlier complete version again."""
     v = ctx.db.scalar(select(DatastoreVersion).where(DatastoreVersion.resource_id == p.resource_id,
@@ -331,7 +331,7 @@ def datastore_rollback(ctx: Context, p: s.RollbackIn) -> dict[str, Any]:
     return version_dict(v, p.version)
 
 
-@action(auth.datastore_delete, schema=s.ResourceIdIn, write=True, target=lambda p, r: p.resource_id)
+@action(auth.datastore_delete, schema=s.ResourceIdIn, write=True, target=lambda p, r: p.resource_id, roles=MANAGERS)
 def datastore_delete(ctx: Context, p: s.ResourceIdIn) -> dict[str, Any]:
     """Remove the resource's datastore table and all its versions."""
     table = ctx.db.get(DatastoreTable, p.resource_id)

@@ -18,7 +18,7 @@ from sqlalchemy import insert, select
 
 from cityhub import actions
 from cityhub.accounts.actions import get_department
-from cityhub.actions import action
+from cityhub.actions import ADMINS, action
 from cityhub.catalog.models import Dataset
 from cityhub.context import Actor, Context
 from cityhub.db import utcnow
@@ -108,7 +108,7 @@ def _counts(ctx: Context, source_id: int) -> dict[str, int]:
 # -- sources ------------------------------------------------------------------------------------------------
 
 
-@action(auth.harvest_source_create, schema=s.SourceCreate, write=True, target=lambda p, r: p.name)
+@action(auth.harvest_source_create, schema=s.SourceCreate, write=True, target=lambda p, r: p.name, roles=ADMINS)
 def harvest_source_create(ctx: Context, p: s.SourceCreate) -> dict[str, Any]:
     """Register a harvest source: a CKAN Action API (the portal's base URL) or a DCAT RDF document or
     endpoint, the local department its datasets go to, and its schedule."""
@@ -127,7 +127,7 @@ def harvest_source_create(ctx: Context, p: s.SourceCreate) -> dict[str, Any]:
     return source_dict(src)
 
 
-@action(auth.harvest_source_update, schema=s.SourceUpdate, write=True, target=lambda p, r: p.name)
+@action(auth.harvest_source_update, schema=s.SourceUpdate, write=True, target=lambda p, r: p.name, roles=ADMINS)
 def harvest_source_update(ctx: Context, p: s.SourceUpdate) -> dict[str, Any]:
     """Change a source's title, URL, department, schedule, enabled flag or options."""
     src = _source(ctx, p.name)
@@ -150,7 +150,7 @@ def harvest_source_update(ctx: Context, p: s.SourceUpdate) -> dict[str, Any]:
     return source_dict(src, _counts(ctx, src.id))
 
 
-@action(auth.harvest_source_delete, schema=s.SourceDelete, write=True, target=lambda p, r: p.name)
+@action(auth.harvest_source_delete, schema=s.SourceDelete, write=True, target=lambda p, r: p.name, roles=ADMINS)
 def harvest_source_delete(ctx: Context, p: s.SourceDelete) -> dict[str, Any]:
     """Delete a source with its runs. Its datasets are withdrawn (kept for the record, gone from the
     portal) by default; with ``withdraw=false`` they are released as ordinary local datasets instead."""
@@ -179,7 +179,7 @@ def harvest_source_delete(ctx: Context, p: s.SourceDelete) -> dict[str, Any]:
     return {"name": p.name, "deleted": True, "withdrawn": withdrawn, "released": released}
 
 
-@action(auth.harvest_source_list, schema=s.ListIn)
+@action(auth.harvest_source_list, schema=s.ListIn, roles=ADMINS)
 def harvest_source_list(ctx: Context, p: s.ListIn) -> list[dict[str, Any]]:
     """Every harvest source with its dataset counts and its last run."""
     sources = ctx.db.scalars(select(HarvestSource).order_by(HarvestSource.name).limit(p.limit).offset(p.offset)).all()
@@ -192,7 +192,7 @@ def harvest_source_list(ctx: Context, p: s.ListIn) -> list[dict[str, Any]]:
     return out
 
 
-@action(auth.harvest_source_show, schema=s.SourceRef)
+@action(auth.harvest_source_show, schema=s.SourceRef, roles=ADMINS)
 def harvest_source_show(ctx: Context, p: s.SourceRef) -> dict[str, Any]:
     """One harvest source with its dataset counts and its recent runs."""
     src = _source(ctx, p.name)
@@ -203,7 +203,7 @@ def harvest_source_show(ctx: Context, p: s.SourceRef) -> dict[str, Any]:
     return d
 
 
-@action(auth.harvest_dataset_list, schema=s.DatasetListIn)
+@action(auth.harvest_dataset_list, schema=s.DatasetListIn, roles=ADMINS)
 def harvest_dataset_list(ctx: Context, p: s.DatasetListIn) -> list[dict[str, Any]]:
     """The datasets a source harvested (withdrawn ones included): name, state, guid, origin and the remote
     modification marker."""
@@ -254,7 +254,7 @@ def _inline(ctx: Context, wait: bool) -> bool:
     return wait or ctx.extra.get("jobs") == "inline" or get_settings().jobs_inline
 
 
-@action(auth.harvest_run, schema=s.RunStart, write=True, target=lambda p, r: p.source)
+@action(auth.harvest_run, schema=s.RunStart, write=True, target=lambda p, r: p.source, roles=ADMINS)
 def harvest_run(ctx: Context, p: s.RunStart) -> dict[str, Any]:
     """Start a run of a source (gather → fetch → import); it is queued as a background job. With ``wait`` it
     runs in the caller's thread once this call has committed: read the result with ``harvest_run_show``."""
@@ -263,7 +263,7 @@ def harvest_run(ctx: Context, p: s.RunStart) -> dict[str, Any]:
     return run_dict(run, src.name)
 
 
-@action(auth.harvest_run_list, schema=s.RunListIn)
+@action(auth.harvest_run_list, schema=s.RunListIn, roles=ADMINS)
 def harvest_run_list(ctx: Context, p: s.RunListIn) -> list[dict[str, Any]]:
     """Recent runs (of one source, or of all), newest first, without their logs."""
     q = select(HarvestRun, HarvestSource.name).join(HarvestSource, HarvestSource.id == HarvestRun.source_id)
@@ -273,7 +273,7 @@ def harvest_run_list(ctx: Context, p: s.RunListIn) -> list[dict[str, Any]]:
     return [run_dict(run, name, log=False) for run, name in rows]
 
 
-@action(auth.harvest_run_show, schema=s.RunRef)
+@action(auth.harvest_run_show, schema=s.RunRef, roles=ADMINS)
 def harvest_run_show(ctx: Context, p: s.RunRef) -> dict[str, Any]:
     """One run with its counts and its log (level, guid, message)."""
     row = ctx.db.execute(select(HarvestRun, HarvestSource.name).join(HarvestSource, HarvestSource.id == HarvestRun.source_id)
@@ -283,7 +283,7 @@ def harvest_run_show(ctx: Context, p: s.RunRef) -> dict[str, Any]:
     return run_dict(row[0], row[1])
 
 
-@action(auth.harvest_due, schema=s.DueIn, write=True, target=lambda p, r: "harvest_due")
+@action(auth.harvest_due, schema=s.DueIn, write=True, target=lambda p, r: "harvest_due", roles=ADMINS)
 def harvest_due(ctx: Context, p: s.DueIn) -> dict[str, Any]:
     """Start a run of every enabled source whose schedule is due (a periodic job in the web process calls
     this, and ``cityhub harvest due``). Sources with a run in progress are skipped."""
@@ -301,7 +301,7 @@ def harvest_due(ctx: Context, p: s.DueIn) -> dict[str, Any]:
     return {"started": started}
 
 
-@action(auth.harvest_job_run, schema=s.RunRef)
+@action(auth.harvest_job_run, schema=s.RunRef, roles=ADMINS)
 def harvest_job_run(ctx: Context, p: s.RunRef) -> dict[str, Any]:
     """Execute a queued run (background jobs call this in the harvester's context)."""
     from cityhub.harvest.engine import execute
@@ -353,7 +353,7 @@ def _set_resources(ctx: Context, ds: Dataset, wanted: list[dict[str, str]]) -> N
         actions.call("resource_create", ctx, {"dataset": ds.name, **r})
 
 
-@action(auth.harvest_page_import, schema=s.PageIn, write=True, target=lambda p, r: f"run {p.run_id}")
+@action(auth.harvest_page_import, schema=s.PageIn, write=True, target=lambda p, r: f"run {p.run_id}", roles=ADMINS)
 def harvest_page_import(ctx: Context, p: s.PageIn) -> list[dict[str, Any]]:
     """Import one page of prepared records in one transaction (the harvester calls this): ``create``,
     ``update`` (``reinstate`` brings back a withdrawn dataset) or ``withdraw``."""

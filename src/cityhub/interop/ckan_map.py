@@ -112,6 +112,51 @@ RESOURCE_KIND: dict[str, str] = {
 }
 
 
+# Our controlled vocabularies, offered as CKAN tag vocabularies (``vocabulary_list``; ``tag_list`` / ``tag_search``
+# / ``tag_show`` with ``vocabulary_id``). Each name is also the ``package_search`` fq field of its values.
+VOCABULARIES: dict[str, tuple[str, ...]] = {
+    "district": tuple(DISTRICT_NAMES),
+    "update_cycle": tuple(UPDATE_CYCLES),
+    "sharing_class": tuple(SHARING_CLASSES),
+    "opening_class": tuple(OPENING_CLASSES),
+    "catalog_type": tuple(CATALOG_TYPES),
+}
+# CKAN organization capacities (``ckan.authz.ROLE_PERMISSIONS``) and their display names (``trans_role``)
+CAPACITY_TITLES = {"admin": "Admin", "editor": "Editor", "member": "Member"}
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "admin": ("admin", "membership"),
+    "editor": ("read", "delete_dataset", "create_dataset", "update_dataset", "manage_group"),
+    "member": ("read", "manage_group"),
+}
+
+
+def capacities_with(permission: str) -> tuple[str, ...]:
+    """The capacities holding ``permission`` (``ckan.authz.get_roles_with_permission``: admin holds all)."""
+    return tuple(c for c, perms in ROLE_PERMISSIONS.items() if permission in perms or "admin" in perms)
+
+
+def tag(name: str, vocabulary: str | None = None) -> dict[str, Any]:
+    """A tag in CKAN's shape (``model_dictize.tag_dictize``); our tags have no ids of their own, the name is one."""
+    return {"id": name, "name": name, "vocabulary_id": vocabulary, "display_name": name}
+
+
+def vocabulary_list() -> list[dict[str, Any]]:
+    """Our controlled vocabularies in CKAN's ``vocabulary_list`` shape (``vocabulary_list_dictize``)."""
+    return [{"id": name, "name": name, "tags": [tag(v, name) for v in values]} for name, values in VOCABULARIES.items()]
+
+
+def license_list() -> list[dict[str, Any]]:
+    """Our licences in CKAN's ``license_list`` shape. CKAN's ``DefaultLicense.copy()`` turns every value into a
+    string (``"False"``, ``"approved"``), so the flags are strings here too."""
+    out = []
+    for lid, (title, _title_en, url) in LICENSES.items():
+        out.append({"domain_content": "False", "id": lid, "domain_data": "True", "domain_software": "False",
+                    "family": "", "is_generic": "False", "od_conformance": "approved",
+                    "osd_conformance": "not reviewed", "maintainer": "", "status": "active", "url": url,
+                    "title": title})
+    return out
+
+
 class MappingError(ValueError):
     """A package that cannot become a dataset; ``fields`` holds CKAN-style per-field messages."""
 
@@ -162,15 +207,28 @@ def same_instant(created_at: str, micros: int) -> bool:
 # -- CityHub → CKAN ------------------------------------------------------------------------------------------
 
 
-def organization(d: dict[str, Any]) -> dict[str, Any]:
-    """A department (``department_list`` record) as a CKAN organization."""
-    return {"id": d["slug"], "name": d["slug"], "title": d["name"], "display_name": d["name"],
-            "description": d.get("description", ""), "type": "organization", "is_organization": True,
-            "state": "active", "image_url": "", "image_display_url": "", "created": d.get("created_at"),
-            "approval_status": "approved", "package_count": d.get("dataset_count", 0),
-            "extras": [{"key": "uscc", "value": d["uscc"]}, {"key": "level", "value": d["level"]},
-                       {"key": "short_name", "value": d["short_name"]}, {"key": "name_en", "value": d["name_en"]}],
-            "groups": [], "tags": [], "users": []}
+def organization(d: dict[str, Any], package_count: int | None = None, *, include_extras: bool = True,
+                 include_groups: bool = True, include_tags: bool = True, include_users: bool = True) -> dict[str, Any]:
+    """A department (``department_list`` record) as a CKAN organization (``group_dictize``): ``package_count`` when
+    given (the datasets the caller can list), the ``include_*`` parts as ``organization_show`` /
+    ``organization_list`` ask for them."""
+    out: dict[str, Any] = {
+        "id": d["slug"], "name": d["slug"], "title": d["name"], "display_name": d["name"],
+        "description": d.get("description", ""), "type": "organization", "is_organization": True,
+        "state": "active", "image_url": "", "image_display_url": "", "created": d.get("created_at"),
+        "approval_status": "approved"}
+    if package_count is not None:
+        out["package_count"] = package_count
+    if include_extras:
+        out["extras"] = [{"key": "uscc", "value": d["uscc"]}, {"key": "level", "value": d["level"]},
+                         {"key": "short_name", "value": d["short_name"]}, {"key": "name_en", "value": d["name_en"]}]
+    if include_groups:
+        out["groups"] = []
+    if include_tags:
+        out["tags"] = []
+    if include_users:
+        out["users"] = []
+    return out
 
 
 def group(slug: str, count: int | None = None) -> dict[str, Any]:
@@ -197,10 +255,23 @@ def package_extras(d: dict[str, Any]) -> list[dict[str, str]]:
     return out
 
 
-def resource(r: dict[str, Any], pkg_id: str) -> dict[str, Any]:
-    """A resource (``resource_dict`` record) in CKAN's resource shape."""
+def download_url(base_url: str, dataset_name: str, resource_id: str) -> str:
+    """Where an uploaded file is served (the portal's download route) under ``base_url``."""
+    return f"{base_url.rstrip('/')}/dataset/{dataset_name}/resource/{resource_id}/download"
+
+
+def is_own_download_url(url: str, resource_id: str) -> bool:
+    """Whether ``url`` is this resource's own download URL under any base (a client sending back what it read,
+    possibly through another host name or proxy): such a URL names the stored file, not a new link."""
+    return url.rstrip("/").endswith(f"/resource/{resource_id}/download") and "://" in url
+
+
+def resource(r: dict[str, Any], pkg_id: str, base_url: str = "", dataset_name: str = "") -> dict[str, Any]:
+    """A resource (``resource_dict`` record) in CKAN's resource shape. An uploaded file's ``url`` is its download
+    URL under ``base_url`` (the base the client reached us by), when given with the dataset's name."""
+    url = download_url(base_url, dataset_name, r["id"]) if r["uploaded"] and base_url and dataset_name else r["url"]
     return {"id": r["id"], "package_id": pkg_id, "name": r["name"], "description": r["description"],
-            "url": r["url"], "format": r["format"], "mimetype": r["media_type"], "size": r["size"],
+            "url": url, "format": r["format"], "mimetype": r["media_type"], "size": r["size"],
             "hash": f"sha256:{r['sha256']}" if r["sha256"] else "", "created": r["created_at"],
             "last_modified": r["modified_at"], "metadata_modified": r["modified_at"], "position": r["position"],
             "state": "active", "url_type": "upload" if r["uploaded"] else None,
@@ -211,7 +282,7 @@ def resource(r: dict[str, Any], pkg_id: str) -> dict[str, Any]:
 def package(d: dict[str, Any], base_url: str) -> dict[str, Any]:
     """A dataset (``dataset_show`` / full ``dataset_search`` record) in CKAN's package shape."""
     pid = package_id(d["id"], d["created_at"])
-    resources = [resource(r, pid) for r in d.get("resources", [])]
+    resources = [resource(r, pid, base_url, d["name"]) for r in d.get("resources", [])]
     org = {"id": d["department"], "name": d["department"], "title": d["department_name"],
            "type": "organization", "description": "", "image_url": "", "created": None,
            "is_organization": True, "approval_status": "approved", "state": "active"}

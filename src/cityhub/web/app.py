@@ -21,6 +21,7 @@ from cityhub import actions, jobs
 from cityhub.errors import CityHubError, ValidationError
 from cityhub.settings import get_settings
 from cityhub.web import bodies, deps, openapi, page_helpers
+from cityhub.web.base_url import ForwardedHostMiddleware
 from cityhub.web.cache import public_responses
 from cityhub.web.routes import (
     accounts_pages,
@@ -203,7 +204,7 @@ class CallerMiddleware:
     def _error(request: Request, path: str, exc: CityHubError, html: bool = True) -> Response:
         """An error in the shape the caller expects: CKAN's envelope, an HTML page, or our JSON."""
         if ckan.is_ckan_path(path):
-            return ckan.error_response(path, exc)
+            return ckan.error_response(request, exc)
         if html and page_helpers.wants_html(request):
             return page_helpers.error_page(request, exc)
         return deps.error_response(exc)
@@ -235,6 +236,18 @@ def _with_headers(send: Send, extra: list[tuple[bytes, bytes]], secure: bool, pr
 SECURITY_HEADERS_RAW = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
 
 
+async def _refused_first(request: Request) -> Response | None:
+    """The refusal of a caller with no right to the route's action at all, when FastAPI refused the input before
+    the route's gate (``deps.access``) ran (a body that is not even JSON): access is checked before validity."""
+    for dep in getattr(request.scope.get("route"), "dependencies", ()):
+        if isinstance(dep.dependency, deps.Gate):
+            try:
+                await asyncio.to_thread(dep.dependency, request)
+            except CityHubError as exc:
+                return deps.error_response(exc)
+    return None
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
         title="CityHub API",
@@ -252,6 +265,8 @@ def create_app() -> FastAPI:
     proxies = get_settings().trusted_proxies.strip()
     if proxies:  # outermost: the caller's address and scheme are settled before anything reads them
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=[p.strip() for p in proxies.split(",") if p.strip()])
+        # outside ProxyHeaders (which replaces the proxy's address by the client's): links' host and mount path
+        app.add_middleware(ForwardedHostMiddleware, trusted=proxies)
 
     @app.exception_handler(CityHubError)
     async def cityhub_error(request: Request, exc: CityHubError) -> Response:
@@ -261,6 +276,9 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
+        refused = await _refused_first(request)
+        if refused is not None:
+            return refused
         fields: dict[str, list[str]] = {}
         for err in exc.errors():
             key = ".".join(str(p) for p in err.get("loc", ())[1:]) or "__all__"
@@ -277,6 +295,9 @@ def create_app() -> FastAPI:
         err = CityHubError(zh, en)
         err.type, err.status = kind, exc.status_code
         if exc.status_code == 400:  # a body FastAPI cannot parse (not UTF-8, broken multipart): invalid input
+            refused = await _refused_first(request)
+            if refused is not None:
+                return refused
             err = ValidationError("请求体无法解析", f"Invalid request body: {exc.detail}",
                                   fields={"body": [str(exc.detail)]})
         if page_helpers.wants_html(request):

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cityhub.accounts.schemas import DepartmentIn, DepartmentUpdate, SessionCreate, UserCreate, UserUpdate
 from cityhub.catalog.schemas import DatasetCreate, DatasetFields, PlanItemIn, UploadedFile
 from cityhub.web import openapi as o
-from cityhub.web.deps import call, check_csrf, set_session_cookie
+from cityhub.web.deps import access, call, check_csrf, set_session_cookie
 from cityhub.web.openapi import body_errors, ok
 
 router = APIRouter(prefix="/api/v1", tags=["native"], generate_unique_id_function=o.operation_id)
@@ -58,7 +58,7 @@ def _write(request: Request) -> None:
     check_csrf(request, None)
 
 
-@router.post("/datasets", status_code=201, summary="Register a data resource",
+@router.post("/datasets", dependencies=[access("dataset_create")], status_code=201, summary="Register a data resource",
              responses=ok(o.Dataset, *body_errors(403, 404, 409), status=201))
 def datasets_create(request: Request, body: Annotated[DatasetCreate, Body(openapi_examples=o.DATASET_EXAMPLE)]) -> Any:
     _write(request)
@@ -72,14 +72,14 @@ def datasets_show(request: Request, name: str) -> Any:
     return result
 
 
-@router.patch("/datasets/{name}", summary="Change metadata fields of a data resource",
+@router.patch("/datasets/{name}", dependencies=[access("dataset_update")], summary="Change metadata fields of a data resource",
               responses=ok(o.Dataset, *body_errors(403, 404, 409)))
 def datasets_update(request: Request, name: str, body: DatasetPatchBody) -> Any:
     _write(request)
     return call(request, "dataset_update", {**body.model_dump(exclude_unset=True), "id": name}, via="api")
 
 
-@router.delete("/datasets/{name}", summary="Withdraw a data resource", responses=ok(o.DatasetDeleted, 403, 404))
+@router.delete("/datasets/{name}", dependencies=[access("dataset_delete")], summary="Withdraw a data resource", responses=ok(o.DatasetDeleted, 403, 404))
 def datasets_delete(request: Request, name: str) -> Any:
     _write(request)
     return call(request, "dataset_delete", {"id": name}, via="api")
@@ -96,7 +96,7 @@ def datasets_quality(request: Request, name: str) -> Any:
     return call(request, "dataset_quality", {"id": name}, via="api")
 
 
-@router.post("/datasets/{name}/resources", status_code=201, summary="Add a file (multipart) or a link",
+@router.post("/datasets/{name}/resources", dependencies=[access("resource_create")], status_code=201, summary="Add a file (multipart) or a link",
              responses=ok(o.ResourceWritten, *body_errors(403, 404), status=201))
 def resources_create(
     request: Request,
@@ -130,14 +130,14 @@ class ResourcePatch(BaseModel):
     format: str | None = Field(None, max_length=20)
 
 
-@router.patch("/resources/{resource_id}", summary="Change a resource's link or details",
+@router.patch("/resources/{resource_id}", dependencies=[access("resource_update")], summary="Change a resource's link or details",
               responses=ok(o.ResourceWritten, *body_errors(403, 404)))
 def resources_update(request: Request, resource_id: str, body: ResourcePatch) -> Any:
     _write(request)
     return call(request, "resource_update", {"id": resource_id, **body.model_dump(exclude_none=True)}, via="api")
 
 
-@router.delete("/resources/{resource_id}", summary="Remove a resource", responses=ok(o.ResourceDeleted, 403, 404))
+@router.delete("/resources/{resource_id}", dependencies=[access("resource_delete")], summary="Remove a resource", responses=ok(o.ResourceDeleted, 403, 404))
 def resources_delete(request: Request, resource_id: str) -> Any:
     _write(request)
     return call(request, "resource_delete", {"id": resource_id}, via="api")
@@ -148,7 +148,7 @@ def departments_list(request: Request) -> Any:
     return call(request, "department_list", {}, via="api")
 
 
-@router.post("/departments", status_code=201, summary="Register a department",
+@router.post("/departments", dependencies=[access("department_create")], status_code=201, summary="Register a department",
              responses=ok(o.Department, *body_errors(403, 409), status=201))
 def departments_create(request: Request,
                        body: Annotated[DepartmentIn, Body(openapi_examples=o.DEPARTMENT_EXAMPLE)]) -> Any:
@@ -161,38 +161,38 @@ def departments_show(request: Request, slug: str) -> Any:
     return call(request, "department_show", {"slug": slug}, via="api")
 
 
-@router.patch("/departments/{slug}", summary="Change a department",
+@router.patch("/departments/{slug}", dependencies=[access("department_update")], summary="Change a department",
               responses=ok(o.Department, *body_errors(403, 404, 409)))
 def departments_update(request: Request, slug: str, body: DepartmentPatchBody) -> Any:
     _write(request)
     return call(request, "department_update", {**body.model_dump(exclude_unset=True), "slug": slug}, via="api")
 
 
-@router.delete("/departments/{slug}", summary="Remove an unused department",
+@router.delete("/departments/{slug}", dependencies=[access("department_delete")], summary="Remove an unused department",
                responses=ok(o.DepartmentDeleted, 403, 404, 409))
 def departments_delete(request: Request, slug: str) -> Any:
     _write(request)
     return call(request, "department_delete", {"slug": slug}, via="api")
 
 
-@router.get("/users", summary="Users (admins)", responses=ok(list[o.User], 403))
+@router.get("/users", dependencies=[access("user_list")], summary="Users (admins)", responses=ok(list[o.User], 403))
 def users_list(request: Request) -> Any:
     return call(request, "user_list", {}, via="api")
 
 
-@router.post("/users", status_code=201, summary="Create a user",
+@router.post("/users", dependencies=[access("user_create")], status_code=201, summary="Create a user",
              responses=ok(o.User, *body_errors(403, 404, 409), status=201))
 def users_create(request: Request, body: Annotated[UserCreate, Body(openapi_examples=o.USER_EXAMPLE)]) -> Any:
     _write(request)
     return call(request, "user_create", body, via="api")
 
 
-@router.get("/users/{name}", summary="Show a user", responses=ok(o.User, 403, 404))
+@router.get("/users/{name}", dependencies=[access("user_show")], summary="Show a user", responses=ok(o.User, 403, 404))
 def users_show(request: Request, name: str) -> Any:
     return call(request, "user_show", {"name": name}, via="api")
 
 
-@router.patch("/users/{name}", summary="Change a user's role, department, display name or e-mail",
+@router.patch("/users/{name}", dependencies=[access("user_update")], summary="Change a user's role, department, display name or e-mail",
               responses=ok(o.User, *body_errors(403, 404)))
 def users_update(request: Request, name: str, body: UserPatchBody) -> Any:
     _write(request)
@@ -205,7 +205,7 @@ class PasswordChangeBody(BaseModel):
     new_password: str = Field(min_length=1, max_length=1024)
 
 
-@router.post("/users/{name}/password", summary="Change your own password (with the current one)",
+@router.post("/users/{name}/password", dependencies=[access("user_password_change")], summary="Change your own password (with the current one)",
              description="Ends your other sign-in sessions and revokes all your API tokens (the response says how "
              "many). A wrong current password counts as a failed sign-in.",
              responses=ok(o.PasswordChanged, *body_errors(403, 404, 429)))
@@ -215,7 +215,7 @@ def users_password_change(request: Request, name: str,
     return call(request, "user_password_change", {**body.model_dump(), "name": name}, via="api")
 
 
-@router.post("/users/{name}/password-reset", summary="Reset a user's password to a one-time password (admins)",
+@router.post("/users/{name}/password-reset", dependencies=[access("user_password_reset")], summary="Reset a user's password to a one-time password (admins)",
              description="The one-time password is returned once; it serves only to choose a new password at the "
              "next sign-in. The user's sessions end and their API tokens are revoked.",
              responses=ok(o.PasswordReset, 403, 404))
@@ -224,7 +224,7 @@ def users_password_reset(request: Request, name: str) -> Any:
     return call(request, "user_password_reset", {"name": name}, via="api")
 
 
-@router.post("/users/{name}/disable", summary="Disable an account (admins)",
+@router.post("/users/{name}/disable", dependencies=[access("user_disable")], summary="Disable an account (admins)",
              description="The account can no longer sign in; its sessions end and its API tokens are revoked.",
              responses=ok(o.UserDisabled, 403, 404, 409))
 def users_disable(request: Request, name: str) -> Any:
@@ -232,7 +232,7 @@ def users_disable(request: Request, name: str) -> Any:
     return call(request, "user_disable", {"name": name}, via="api")
 
 
-@router.post("/users/{name}/enable", summary="Enable a disabled account (admins)",
+@router.post("/users/{name}/enable", dependencies=[access("user_enable")], summary="Enable a disabled account (admins)",
              responses=ok(o.UserEnabled, 403, 404))
 def users_enable(request: Request, name: str) -> Any:
     _write(request)
@@ -245,7 +245,7 @@ class TokenIn(BaseModel):
     days: int = Field(90, ge=1, le=3650)
 
 
-@router.post("/tokens", status_code=201, summary="Create an API token (shown once)",
+@router.post("/tokens", dependencies=[access("token_create")], status_code=201, summary="Create an API token (shown once)",
              responses=ok(o.TokenCreated, *body_errors(403, 404), status=201))
 def tokens_create(request: Request, body: TokenIn) -> Any:
     _write(request)
@@ -254,12 +254,12 @@ def tokens_create(request: Request, body: TokenIn) -> Any:
     return call(request, "token_create", {"user": user or "-", "name": body.name, "days": body.days}, via="api")
 
 
-@router.get("/tokens", summary="Your API tokens", responses=ok(list[o.Token], 403))
+@router.get("/tokens", dependencies=[access("token_list")], summary="Your API tokens", responses=ok(list[o.Token], 403))
 def tokens_list(request: Request) -> Any:
     return call(request, "token_list", {}, via="api")
 
 
-@router.delete("/tokens/{token_id}", summary="Revoke an API token", responses=ok(o.TokenRevoked, 403, 404))
+@router.delete("/tokens/{token_id}", dependencies=[access("token_revoke")], summary="Revoke an API token", responses=ok(o.TokenRevoked, 403, 404))
 def tokens_revoke(request: Request, token_id: Annotated[int, Path(ge=1, le=o.MAX_ID)]) -> Any:
     _write(request)
     return call(request, "token_revoke", {"id": token_id}, via="api")
@@ -276,7 +276,7 @@ class PlanBody(BaseModel):
     items: list[PlanItemIn] = Field(default_factory=list, max_length=1000)
 
 
-@router.put("/plans/{department}/{year}", summary="Create or replace a yearly open-data plan",
+@router.put("/plans/{department}/{year}", dependencies=[access("plan_upsert")], summary="Create or replace a yearly open-data plan",
             responses=ok(o.Plan, *body_errors(403, 404)))
 def plans_upsert(request: Request, department: str, year: Annotated[int, Path(ge=2000, le=2100)],
                  body: Annotated[PlanBody, Body(openapi_examples=o.PLAN_EXAMPLE)]) -> Any:
@@ -299,14 +299,14 @@ def tags(request: Request, limit: int = Query(100, ge=1, le=10000)) -> Any:
     return call(request, "tag_list", {"limit": limit, "all_fields": True}, via="api")
 
 
-@router.get("/audit", summary="Audit records (platform admins)", responses=ok(list[o.AuditEntry], 403))
+@router.get("/audit", dependencies=[access("audit_list")], summary="Audit records (platform admins)", responses=ok(list[o.AuditEntry], 403))
 def audit_list(request: Request, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=o.MAX_OFFSET),
                action: str | None = None, actor: str | None = None) -> Any:
     return call(request, "audit_list", {"limit": limit, "offset": offset, "action": action, "actor": actor},
                 via="api")
 
 
-@router.get("/audit/verify", summary="Verify the audit chain and its signed head (platform admins)",
+@router.get("/audit/verify", dependencies=[access("audit_verify")], summary="Verify the audit chain and its signed head (platform admins)",
             responses=ok(o.AuditVerification, 403))
 def audit_verify(request: Request) -> Any:
     return call(request, "audit_verify", {}, via="api")

@@ -9,10 +9,11 @@ one or more registered actions (validate → authorize → do → audit), this m
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -21,13 +22,13 @@ from fastapi.responses import JSONResponse, Response
 
 from cityhub import __version__
 from cityhub.catalog.schemas import UploadedFile
-from cityhub.catalog.vocab import THEME_BY_SLUG
 from cityhub.errors import CityHubError, Conflict, NotAuthorized, NotFound, ValidationError
 from cityhub.interop import ckan_map
 from cityhub.interop.ckan_map import group, organization
 from cityhub.settings import get_settings
+from cityhub.web.base_url import base_url_of
 from cityhub.web.cache import public_responses
-from cityhub.web.deps import call, check_csrf
+from cityhub.web.deps import Gate, call, check_csrf
 
 router = APIRouter(tags=["ckan"])
 PREFIXES = ("/api/3/action", "/api/action")
@@ -50,11 +51,16 @@ class BadRequest(Exception):
     """A request CKAN answers with ``400 "Bad request - …"`` (a bare JSON string, not the envelope)."""
 
 
+# the public base URL of the request being answered (set by ``ckan_action``; read by ``package()``)
+_BASE: contextvars.ContextVar[str | None] = contextvars.ContextVar("ckan_base_url", default=None)
+
+
 def _base() -> str:
-    return get_settings().base_url.rstrip("/")
+    return _BASE.get() or get_settings().base_url.rstrip("/")
 
 
 def _help(request: Request, name: str) -> str:
+    """CKAN's ``help`` link: ``url_for('api.action', logic_function='help_show', ver=3, name=…, _external=True)``."""
     return f"{_base()}/api/3/action/help_show?name={name}"
 
 
@@ -99,11 +105,11 @@ def is_ckan_path(path: str) -> bool:
     return any(path.startswith(prefix + "/") for prefix in PREFIXES)
 
 
-def error_response(path: str, exc: CityHubError) -> JSONResponse:
+def error_response(request: Request, exc: CityHubError) -> JSONResponse:
     """A CKAN-shaped error for a failure before the action runs (e.g. a revoked token in the middleware)."""
-    name = path.rsplit("/", 1)[-1]
+    name = request.url.path.rsplit("/", 1)[-1]
     error, status = ckan_error(exc)
-    return JSONResponse({"help": f"{_base()}/api/3/action/help_show?name={name}", "success": False,
+    return JSONResponse({"help": f"{base_url_of(request)}/api/3/action/help_show?name={name}", "success": False,
                          "error": error}, status_code=status)
 
 
@@ -130,7 +136,12 @@ def parse_fq(fq: str) -> tuple[dict[str, list[str]], list[str]]:
 
 
 def _params(request: Request, body: dict[str, Any]) -> dict[str, Any]:
-    params: dict[str, Any] = dict(request.query_params)
+    """The URL parameters as CKAN's ``_get_request_data`` reads them (``mixed``: a repeated key is a list), with
+    the body's keys over them."""
+    params: dict[str, Any] = {}
+    for key in request.query_params:
+        values = request.query_params.getlist(key)
+        params[key] = values[0] if len(values) == 1 else values
     params.update(body)
     return params
 
@@ -170,7 +181,7 @@ def package_search(request: Request, p: dict[str, Any]) -> dict[str, Any]:
     for k, v in qf.items():
         filters.setdefault(k, []).extend(v)
     text = " ".join(qrest + rest).strip()
-    rows = _int(p, "rows", 10, 0, 1000)
+    rows = _capped(p, "rows", 10, get_settings().search_rows_max)  # CKAN caps (limit_to_configured_maximum)
     start = _int(p, "start", 0, 0, 1_000_000)
     facets = _facet_fields(p.get("facet.field"))
     unknown = [f for f in facets if f not in FACET_OUT]
@@ -194,13 +205,54 @@ def package_search(request: Request, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def current_package_list_with_resources(request: Request, p: dict[str, Any]) -> list[dict[str, Any]]:
-    """The most recently modified packages with their resources (``limit`` ≤ 1000, ``offset`` or ``page``)."""
-    limit = _int(p, "limit", 10, 1, 1000)
-    offset = _int(p, "offset", 0, 0, 1_000_000) if "offset" in p or "page" not in p else \
-        (_int(p, "page", 1, 1, 1_000_000) - 1) * limit
-    result = call(request, "dataset_search", {"rows": limit, "start": offset, "sort": "metadata_modified desc",
-                                              "include_private": True, "full": True, "quality": False}, via="api")
+    """Return a list of the site's datasets (packages) and their resources, most recently modified first.
+
+    :param limit: datasets per page (default 10; capped at 1000 as ``package_search`` caps ``rows``)
+    :param offset: the first dataset returned
+    :param page: deprecated: with ``limit``, the page (from 1) when no ``offset`` is given
+    Private datasets are listed for platform admins only (CKAN: ``include_private`` for sysadmins).
+    """
+    limit = _natural(p, "limit")
+    offset = _natural(p, "offset") or 0
+    if "offset" not in p and "page" in p:
+        page = _natural(p, "page")
+        if page is not None and page < 1:
+            raise ValidationError("page 须为正整数", "page: Must be a positive integer",
+                                  fields={"page": ["Must be a positive integer"]})
+        offset = (page - 1) * limit if limit and page else 0
+    rows = min(10 if limit is None else limit, get_settings().search_rows_max)
+    actor = getattr(request.state, "actor", None)
+    result = call(request, "dataset_search", {"rows": rows, "start": offset, "sort": "metadata_modified desc",
+                                              "include_private": actor is not None and actor.is_admin,
+                                              "full": True, "quality": False}, via="api")
     return [package(d) for d in result["results"]]
+
+
+def package_list(request: Request, p: dict[str, Any]) -> list[str]:
+    """Return a list of the names of the site's public datasets (packages), by name.
+
+    :param limit: if given, at most this many names (a page); 0 or none: all
+    :param offset: when ``limit`` is given, the first name returned
+    :rtype: list of strings
+    """
+    limit = _natural(p, "limit") or None
+    offset = _natural(p, "offset") or 0
+    out: list[str] = []
+    while limit is None or len(out) < limit:  # our dataset_list pages at 100,000; CKAN's has no ceiling
+        chunk = PACKAGE_LIST_CHUNK if limit is None else min(PACKAGE_LIST_CHUNK, limit - len(out))
+        names = call(request, "dataset_list", {"limit": chunk, "offset": offset + len(out)}, via="api")
+        out += names
+        if len(names) < chunk:
+            break
+    return out
+
+
+PACKAGE_LIST_CHUNK = 100_000
+
+
+def site_read(request: Request, p: dict[str, Any]) -> bool:
+    """Return ``True`` (the site may be read)."""
+    return True
 
 
 def _id(p: dict[str, Any], key: str = "id") -> str:
@@ -227,49 +279,427 @@ def show_dataset(request: Request, ref: str, include_deleted: bool = False,
     return d
 
 
-def _packages_of(request: Request, field: str, ref: str) -> list[dict[str, Any]]:
-    res = call(request, "dataset_search", {"filters": {field: [ref]}, "rows": 1000, "full": True, "quality": False,
+def _packages_of(request: Request, field: str, ref: str, include_private: bool = False) -> list[dict[str, Any]]:
+    """Up to ``ckan.search.rows_max`` (1,000) packages of an organization or group, newest first."""
+    res = call(request, "dataset_search", {"filters": {field: [ref]}, "rows": get_settings().search_rows_max,
+                                           "full": True, "quality": False, "include_private": include_private,
                                            "sort": "metadata_modified desc"}, via="api")
     return [package(d) for d in res["results"]]
 
 
+def _ckan_int(raw: Any, key: str) -> int:
+    """CKAN's ``int_validator``: an integer, a whole float, or a string of one."""
+    if isinstance(raw, bool):
+        return int(raw)
+    if isinstance(raw, float) and raw.is_integer():
+        return int(raw)
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        raise ValidationError(f"{key} 须为整数", f"{key}: Invalid integer", fields={key: ["Invalid integer"]}) from None
+
+
+def _natural(p: dict[str, Any], key: str) -> int | None:
+    """CKAN's ``[ignore_missing, natural_number_validator]``: ``None`` when absent or empty."""
+    raw = p.get(key)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    value = _ckan_int(raw, key)
+    if value < 0:
+        raise ValidationError(f"{key} 须为非负整数", f"{key}: Must be a natural number",
+                              fields={key: ["Must be a natural number"]})
+    return value
+
+
+def _capped(p: dict[str, Any], key: str, default: int, maximum: int) -> int:
+    """A natural number that CKAN caps rather than refuses (``limit_to_configured_maximum``)."""
+    value = _natural(p, key)
+    return min(default if value is None else value, maximum)
+
+
+def _names_param(raw: Any) -> list[str] | None:
+    """``organizations`` / ``groups``: a list, or a comma-separated string (``aslist(sep=",")``)."""
+    if raw in (None, "", []):
+        return None
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    return [str(i).strip() for i in items if str(i).strip()]
+
+
+def _group_sort(p: dict[str, Any]) -> tuple[str, str]:
+    """``_group_or_org_list``'s sort: ``sort`` (or the deprecated ``order_by``), default ``ckan.default_group_sort``
+    (title); ``packages`` / ``package_count`` alone sort descending; one criterion of name, title, package_count
+    (``_unpick_search(..., allowed_fields=[...], total=1)``)."""
+    sort = str(p.get("sort") or p.get("order_by") or "title")
+    if sort.strip() in ("packages", "package_count"):
+        sort = "package_count desc"
+    parts = sort.split(",")
+    picked = []
+    for part in parts:
+        words = part.strip().split()
+        if not words:
+            raise ValidationError("排序为空", "Empty sort criterion")
+        field, order = words[0], (words[1].lower() if len(words) > 1 else "asc")
+        if field not in ("name", "packages", "package_count", "title"):
+            raise ValidationError(f"不能按 {field} 排序", f"Cannot sort by field `{field}`")
+        if order not in ("asc", "desc"):
+            raise ValidationError(f"排序方向无效 {order}", f"Invalid sort direction `{order}`")
+        picked.append(("package_count" if field == "packages" else field, order))
+    if len(picked) > 1:
+        raise ValidationError("只能按一个字段排序", "Too many sort criteria provided only 1 allowed")
+    return picked[0]
+
+
+def _group_list(request: Request, p: dict[str, Any], action: str, names_key: str,
+                shape: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]) -> list[Any]:
+    """``_group_or_org_list``: ``limit`` / ``offset`` (natural numbers, validated only when given), ``limit`` capped
+    at ``ckan.group_and_organization_list_max`` (``…_all_fields_max`` with ``all_fields``), ``sort``, ``q``, the
+    names filter, names or whole dicts. As in CKAN, a JSON ``0`` limit means no limit and a query-string ``0`` an
+    empty page (CKAN tests ``if limit:`` on the value as sent)."""
+    settings = get_settings()
+    all_fields = _bool(p, "all_fields", False)
+    maximum = settings.ckan_group_list_all_fields_max if all_fields else settings.ckan_group_list_max
+    raw_limit = p.get("limit")
+    if raw_limit is None or raw_limit == "":
+        limit = None
+    elif not isinstance(raw_limit, str) and not raw_limit:
+        limit = 0  # a JSON 0: CKAN neither validates it (``if limit:``) nor applies it
+    else:
+        limit = _natural(p, "limit")
+    offset = (_natural(p, "offset") or 0) if p.get("offset") else 0
+    if limit is None or limit > maximum:
+        limit = maximum
+    if limit == 0 and not isinstance(raw_limit, str):  # CKAN's ``if limit: query.limit(limit)`` on a JSON 0
+        limit = 100_000
+    field, order = _group_sort(p)
+    found = call(request, action, {"q": str(p.get("q") or ""), "names": _names_param(p.get(names_key)),
+                                   "sort": field, "order": order, "limit": limit, "offset": offset},
+                 via="api")
+    if not all_fields:
+        return [g.get("slug", g["name"]) for g in found["results"]]  # a department's CKAN name is its slug
+    return [shape(g, p) for g in found["results"]]
+
+
+def _org_shape(d: dict[str, Any], p: dict[str, Any], *, detail: bool = False) -> dict[str, Any]:
+    """An organization as ``organization_show`` gives it: ``include_*`` default false in lists, true in show."""
+    return organization(d, d["package_count"] if _bool(p, "include_dataset_count", True) else None,
+                        include_extras=_bool(p, "include_extras", detail),
+                        include_groups=_bool(p, "include_groups", detail),
+                        include_tags=_bool(p, "include_tags", detail),
+                        include_users=_bool(p, "include_users", detail))
+
+
+def _group_shape(t: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
+    return group(t["name"], t["package_count"] if _bool(p, "include_dataset_count", True) else None)
+
+
 def organization_list(request: Request, p: dict[str, Any]) -> list[Any]:
-    depts = call(request, "department_list", {}, via="api")
-    if _bool(p, "all_fields", False):
-        return [organization(d) for d in depts]
-    return [d["slug"] for d in depts]
+    """Return a list of the names of the site's organizations (our departments).
+
+    :param sort: ``name``, ``title`` or ``package_count``, with ``asc`` / ``desc`` (default ``title asc``;
+        ``package_count`` alone sorts descending); one criterion
+    :param limit: the most organizations returned; capped at 1000, or 25 with ``all_fields``
+        (``CITYHUB_CKAN_GROUP_LIST_MAX`` / ``CITYHUB_CKAN_GROUP_LIST_ALL_FIELDS_MAX``); 0: no limit
+    :param offset: the first organization returned
+    :param q: only organizations whose name, title or description contains this (any case)
+    :param organizations: only these names (a list or a comma-separated string)
+    :param all_fields: organization dicts instead of names (``include_dataset_count`` default true,
+        ``include_extras`` / ``include_users`` / ``include_groups`` / ``include_tags`` default false)
+    :rtype: list of strings, or of dicts with ``all_fields``
+    """
+    return _group_list(request, p, "department_search", "organizations", _org_shape)
 
 
 def organization_show(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    """Return the details of an organization (a department).
+
+    :param id: the organization's name (its id)
+    :param include_datasets: its packages, up to 1000, newest first (default false)
+    :param include_dataset_count: ``package_count``, the datasets you can list (default true)
+    :param include_extras, include_users, include_groups, include_tags: default true
+    """
     ref = _id(p)
-    depts = {d["slug"]: d for d in call(request, "department_list", {}, via="api")}
-    if ref not in depts:
+    found = call(request, "department_search", {"names": [ref], "limit": 1}, via="api")["results"]
+    if not found:
         raise NotFound("未找到组织", "Organization not found")
-    org = organization(depts[ref])
+    org = _org_shape(found[0], p, detail=True)
     if _bool(p, "include_datasets", False):
-        org["packages"] = _packages_of(request, "organization", ref)
+        org["packages"] = _packages_of(request, "organization", ref, include_private=True)
     return org
 
 
 def group_list(request: Request, p: dict[str, Any]) -> list[Any]:
-    themes = call(request, "theme_list", {}, via="api")
-    if _bool(p, "all_fields", False):
-        return [group(t["name"], t["package_count"]) for t in themes]
-    return [t["name"] for t in themes]
+    """Return a list of the names of the site's groups (our themes).
+
+    :param sort: ``name``, ``title`` or ``package_count`` with ``asc`` / ``desc`` (default ``title asc``)
+    :param limit: capped at 1000, or 25 with ``all_fields``; 0: no limit
+    :param offset: the first group returned
+    :param q: only groups whose name, title or description contains this (any case)
+    :param groups: only these names (a list or a comma-separated string)
+    :param all_fields: group dicts instead of names (with ``package_count`` unless ``include_dataset_count``
+        is false)
+    :rtype: list of strings, or of dicts with ``all_fields``
+    """
+    return _group_list(request, p, "theme_search", "groups", _group_shape)
 
 
 def group_show(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    """Return the details of a group (a theme).
+
+    :param id: the group's name (its id)
+    :param include_datasets: its public packages, up to 1000, newest first (default false)
+    :param include_dataset_count: ``package_count`` (default true)
+    """
     ref = _id(p)
-    if ref not in THEME_BY_SLUG:
+    found = call(request, "theme_search", {"names": [ref], "limit": 1}, via="api")["results"]
+    if not found:
         raise NotFound("未找到分组", "Group not found")
-    counts = {t["name"]: t["package_count"] for t in call(request, "theme_list", {}, via="api")}
-    out = group(ref, counts.get(ref, 0))
+    out = _group_shape(found[0], p)
     if _bool(p, "include_datasets", False):
         out["packages"] = _packages_of(request, "theme", ref)
     return out
 
 
+def group_package_show(request: Request, p: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the datasets (packages) of a group: ``package_search`` with ``fq=groups:NAME``.
+
+    :param id: the group's name
+    :param limit: the most datasets returned (default 10, capped at 1000; negative: Validation Error
+        "Limit must be a positive integer")
+    :rtype: list of package dicts, newest first
+    """
+    ref = _id(p)
+    raw = p.get("limit", "")
+    limit = 10
+    if raw not in ("", None):
+        try:
+            limit = _ckan_int(raw, "limit")
+        except ValidationError:
+            limit = -1
+        if limit < 0:
+            raise ValidationError("limit 须为正整数", "Limit must be a positive integer")
+    if not call(request, "theme_search", {"names": [ref], "limit": 1}, via="api")["results"] and not \
+            call(request, "department_search", {"names": [ref], "limit": 1}, via="api")["results"]:
+        raise NotFound("未找到分组", "Group not found")
+    res = call(request, "dataset_search", {"filters": {"theme": [ref]}, "rows": min(limit or 10,
+                                           get_settings().search_rows_max), "full": True, "quality": False,
+                                           "sort": "metadata_modified desc"}, via="api")
+    return [package(d) for d in res["results"]]
+
+
+def tag_list(request: Request, p: dict[str, Any]) -> list[Any]:
+    """Return a list of the site's tags (those of public datasets).
+
+    :param query: (or ``q``) only tags whose names contain this (any case), by name, as in ``tag_search``
+    :param limit, offset: a page of the list (CKAN pages only a ``query``'s list; here every list pages, so a
+        client paging until an empty page stops). Without them every tag is returned, most used first.
+    :param vocabulary_id: a vocabulary's name (see ``vocabulary_list``): its tags instead of free tags
+    :param all_fields: tag dicts instead of names
+    :rtype: list of strings, or of dicts with ``all_fields``
+    """
+    vocabulary = p.get("vocabulary_id") or None
+    query = str(p.get("query") or p.get("q") or "").strip()
+    limit, offset = _natural(p, "limit") or None, _natural(p, "offset") or 0
+    if query:
+        names = _tag_search(request, {**p, "query": query})["results"]
+    elif vocabulary is not None:
+        values = list(ckan_map.VOCABULARIES.get(str(vocabulary), ()))
+        names = values[offset:None if limit is None else offset + limit]
+    else:
+        names = call(request, "tag_list", {"limit": min(limit or TAG_LIST_MAX, TAG_LIST_MAX), "offset": offset},
+                     via="api")
+    if _bool(p, "all_fields", False):
+        return [ckan_map.tag(n, str(vocabulary) if vocabulary else None) for n in names]
+    return list(names)
+
+
+TAG_LIST_MAX = 100_000  # the catalog's tag_list ceiling: the most tags one call returns
+
+
+def _tag_search(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    query = p.get("query") or p.get("q") or []
+    terms = [str(t) for t in (query if isinstance(query, list) else [query])]
+    fields = p.get("fields")
+    if isinstance(fields, dict):  # deprecated ``fields={"tags": "x"}``
+        terms += [str(v) for k, v in fields.items() if k in ("tag", "tags")]
+    vocabulary = p.get("vocabulary_id")
+    return call(request, "tag_search", {"query": terms, "vocabulary": str(vocabulary) if vocabulary else None,
+                                        "limit": _natural(p, "limit"), "offset": _natural(p, "offset") or 0},
+                via="api")
+
+
+def tag_search(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    """Return the tags whose names contain a given string: ``{"count": n, "results": [tag dicts]}``.
+
+    :param query: the string(s) to search for (all must match, any case); no query: no tags
+    :param vocabulary_id: a vocabulary's name, to search its tags instead of free tags
+    :param limit: the most tags returned (default: all)
+    :param offset: the first tag returned
+    """
+    found = _tag_search(request, p)
+    vocabulary = p.get("vocabulary_id") or None
+    return {"count": found["count"], "results": [ckan_map.tag(n, vocabulary) for n in found["results"]]}
+
+
+def tag_autocomplete(request: Request, p: dict[str, Any]) -> list[str]:
+    """Return the names of the tags that contain a given string (``query`` or ``q``; ``vocabulary_id``,
+    ``limit``, ``offset`` as in ``tag_search``)."""
+    return list(_tag_search(request, p)["results"])
+
+
+def tag_show(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    """Return a tag, and with ``include_datasets`` its public datasets (up to 1000).
+
+    :param id: the tag's name (tags' ids are their names here)
+    :param vocabulary_id: the vocabulary the tag is in (default: a free tag)
+    :param include_datasets: include the datasets carrying the tag (default false)
+    """
+    vocabulary = p.get("vocabulary_id") or None
+    found = call(request, "tag_show", {"id": _id(p), "vocabulary": vocabulary}, via="api")
+    out = ckan_map.tag(found["name"], found["vocabulary"])
+    if _bool(p, "include_datasets", False):
+        out["packages"] = _packages_of(request, found["vocabulary"] or "tags", found["name"])
+    return out
+
+
+def _q(p: dict[str, Any]) -> str:
+    q = p.get("q")
+    if q is None or (isinstance(q, str) and not q.strip()):
+        raise ValidationError("缺少参数 q", "Missing value: q", fields={"q": ["Missing value"]})
+    return str(q)
+
+
+def package_autocomplete(request: Request, p: dict[str, Any]) -> list[dict[str, str]]:
+    """Return the datasets you may see whose names or titles contain ``q``: each ``{name, title, match_field,
+    match_displayed}``.
+
+    :param q: the string to search for (required)
+    :param limit: the most datasets returned (default 10)
+    """
+    return list(call(request, "dataset_autocomplete", {"q": _q(p), "limit": min(_natural(p, "limit") or 10, 1000)},
+                     via="api"))
+
+
+def format_autocomplete(request: Request, p: dict[str, Any]) -> list[str]:
+    """Return the resource formats (lower-cased, most used first) whose names contain ``q``.
+
+    :param q: the string to search for (required)
+    :param limit: the most formats returned (default 5)
+    """
+    limit = _natural(p, "limit")
+    return list(call(request, "format_autocomplete", {"q": _q(p), "limit": min(5 if limit is None else limit, 1000)},
+                     via="api"))
+
+
+def organization_autocomplete(request: Request, p: dict[str, Any]) -> list[dict[str, str]]:
+    """Return the organizations whose names or titles contain ``q``: each ``{id, name, title}``.
+
+    :param q: the string to search for (required)
+    :param limit: the most organizations returned (default 20)
+    """
+    limit = _natural(p, "limit")
+    return list(call(request, "department_autocomplete",
+                     {"q": _q(p), "limit": min(20 if limit is None else limit, 1000)}, via="api"))
+
+
+def resource_search(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    """Search the resources of public datasets: ``{"count": n, "results": [resource dicts]}``.
+
+    :param query: ``field:term`` or a list of them, ANDed. Fields: ``name``, ``description``, ``url``,
+        ``format``, ``mimetype``, ``id`` (contain the term, any case), ``hash`` (starts with it),
+        ``size``, ``position`` (equal it), ``package_id`` (a package's id or name)
+    :param order_by: one of those fields, or ``created`` / ``last_modified`` (ascending)
+    :param offset: the first resource returned
+    :param limit: the most resources returned (at most 1000 per call)
+    """
+    query = p.get("query")
+    if query is None:
+        raise ValidationError("缺少参数 query", "Missing value: query", fields={"query": ["Missing value"]})
+    terms = [str(q) for q in query] if isinstance(query, list) else [str(query)]
+    found = call(request, "resource_search", {"query": terms, "order_by": p.get("order_by") or None,
+                                              "offset": _natural(p, "offset") or 0, "limit": _natural(p, "limit")},
+                 via="api")
+    base = _base()
+    results = [ckan_map.resource(r, ckan_map.package_id(r["dataset_id"], r["dataset_created_at"]), base,
+                                 r["dataset_name"]) for r in found["results"]]
+    return {"count": found["count"], "results": results}
+
+
+def organization_list_for_user(request: Request, p: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the organizations a user has a permission in, each with the user's ``capacity``.
+
+    :param id: the user's name or id (default: you; another user's: platform admins only)
+    :param permission: ``manage_group`` (default), ``read``, ``create_dataset``, ``update_dataset``,
+        ``delete_dataset``, ``admin``, ``membership``: department admins are ``admin``, stewards ``editor``,
+        analysts ``member`` of their department; platform admins ``admin`` of every organization
+    :param include_dataset_count: include ``package_count`` (default false)
+    """
+    found = call(request, "department_list_for_user", {"id": str(p["id"]) if p.get("id") else None,
+                                                       "permission": str(p.get("permission") or "manage_group")},
+                 via="api")
+    counts: dict[str, int] = {}
+    with_count = _bool(p, "include_dataset_count", False)
+    if with_count and found:
+        counts = {d["slug"]: d["package_count"] for d in
+                  call(request, "department_search", {"names": [d["slug"] for d in found]}, via="api")["results"]}
+    out = []
+    for d in found:
+        org = organization(d, counts.get(d["slug"], 0) if with_count else None, include_extras=False,
+                           include_groups=False, include_tags=False, include_users=False)
+        org["capacity"] = d["capacity"]
+        out.append(org)
+    return sorted(out, key=lambda o: o["display_name"])
+
+
+def member_list(request: Request, p: dict[str, Any]) -> list[list[str]]:
+    """Return the members of an organization or group: ``[id, type, capacity]`` triples.
+
+    :param id: the organization's or group's name
+    :param object_type: ``user`` or ``package`` (default both)
+    :param capacity: ``admin``, ``editor``, ``member`` (users), ``organization`` / ``public`` (packages)
+    Users are shown to platform admins and the organization's own staff only (CKAN with
+    ``ckan.auth.public_user_details = false``); packages you may not see are left out.
+    """
+    found = call(request, "member_list", {"id": _id(p), "object_type": p.get("object_type") or None,
+                                          "capacity": p.get("capacity") or None}, via="api")
+    return [list(m) for m in found]
+
+
+def vocabulary_list(request: Request, p: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the site's tag vocabularies: our controlled vocabularies (``district``, ``update_cycle``,
+    ``sharing_class``, ``opening_class``, ``catalog_type``), each with its tags. Each name is also a
+    ``package_search`` fq field."""
+    return ckan_map.vocabulary_list()
+
+
+def license_list(request: Request, p: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the list of licenses available for datasets on the site (CKAN's license dicts)."""
+    return ckan_map.license_list()
+
+
+def help_show(request: Request, p: dict[str, Any]) -> str | None:
+    """Return the help string for a particular API action.
+
+    :param name: Action function name (eg `user_create`, `package_search`)
+    :type name: string
+    :returns: The help string for the action function, or None if the function does not have a docstring.
+    :rtype: string
+    :raises: Not Found Error if the action function doesn't exist
+    """
+    name = p.get("name")
+    if not name:
+        raise ValidationError("缺少参数 name", "Missing value: name", fields={"name": ["Missing value"]})
+    fn = ACTIONS.get(str(name))
+    if fn is None:
+        raise NotFound("未找到该操作", "Action function not found")
+    return fn.__doc__ or HELP.get(str(name))
+
+
 def package_show(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    """Return the metadata of a dataset (package) and its resources.
+
+    :param id: the package's id or name
+    A deleted package is shown (state ``deleted``) to platform admins only; private packages to their department.
+    """
     d = show_dataset(request, _id(p), include_deleted=_can_see_deleted(request), action="dataset_record")
     call(request, "usage_record", {"dataset_id": d["id"], "kind": "api_calls"}, via="api")
     return package(d)
@@ -302,9 +732,11 @@ def user_show(request: Request, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def status_show(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    """Return a dictionary with information about the site's configuration (``site_url``: the public base URL
+    this request reached)."""
     s = get_settings()
     return {"ckan_version": "2.10.0", "cityhub_version": __version__, "site_title": s.site_title,
-            "site_url": s.base_url, "site_description": f"{s.city_name}公共数据开放平台", "locale_default": "zh_Hans_CN",
+            "site_url": _base(), "site_description": f"{s.city_name}公共数据开放平台", "locale_default": "zh_Hans_CN",
             "error_emails_to": None, "locale_default_name": "zh_Hans_CN",
             "extensions": ["cityhub", "datastore"]}
 
@@ -462,6 +894,10 @@ def datastore_info(request: Request, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def resource_show(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    """Return the metadata of a resource.
+
+    :param id: the resource's id
+    """
     r = call(request, "resource_show", {"id": _id(p)}, via="api")
     d = call(request, "dataset_show", {"id": str(r["dataset_id"])}, via="api")
     return next(x for x in package(d)["resources"] if x["id"] == r["id"])
@@ -487,6 +923,12 @@ def _package_ref(request: Request, p: dict[str, Any], key: str) -> str:
 
 
 def resource_create(request: Request, p: dict[str, Any]) -> dict[str, Any]:
+    """Add a resource to a package: a link (``url``) or a multipart ``upload`` (a table is then loaded into the
+    datastore as a job, as xloader does).
+
+    :param package_id: the package's id or name
+    :param name, description, format, url, upload: the resource
+    """
     _csrf(request)
     upload = p.get("upload")
     created = call(request, "resource_create", {
@@ -508,12 +950,18 @@ def resource_update(request: Request, p: dict[str, Any]) -> dict[str, Any]:
         data["upload"] = p["upload"]
     elif p.get("url"):
         current = call(request, "resource_show", {"id": data["id"]}, via="api")
-        if str(p["url"]) != current["url"]:  # our own download URL sent back unchanged keeps the file
-            data["url"] = str(p["url"])
+        sent = str(p["url"])
+        # our own download URL sent back (under whatever base the client reached us by) keeps the file
+        if sent != current["url"] and not (current["uploaded"] and ckan_map.is_own_download_url(sent, data["id"])):
+            data["url"] = sent
     return _resource_out(request, call(request, "resource_update", data, via="api"))
 
 
 def resource_delete(request: Request, p: dict[str, Any]) -> None:
+    """Delete a resource (its file goes once the change has committed).
+
+    :param id: the resource's id
+    """
     _csrf(request)
     call(request, "resource_delete", {"id": _id(p)}, via="api")
     return None
@@ -526,13 +974,19 @@ def _mapped(pkg: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError("数据集字段不合法", "Invalid package", fields=exc.fields) from None
 
 
-def _resource_specs(pkg: dict[str, Any]) -> list[dict[str, Any]] | None:
-    """The package's resources for ``dataset_save`` (``None`` when the package has no ``resources`` key)."""
+def _resource_specs(pkg: dict[str, Any], uploaded: frozenset[str] = frozenset()) -> list[dict[str, Any]] | None:
+    """The package's resources for ``dataset_save`` (``None`` when the package has no ``resources`` key).
+    ``uploaded``: the ids of the package's stored files; one of them sent back with its own download URL (under
+    any base) keeps its file rather than becoming a link."""
     if "resources" not in pkg or pkg["resources"] is None:
         return None
     if not isinstance(pkg["resources"], list):
         raise ValidationError("resources 须为列表", "resources must be a list", fields={"resources": ["Not a list"]})
-    return ckan_map.resource_specs(pkg)
+    specs = ckan_map.resource_specs(pkg)
+    for spec in specs:
+        if spec.get("id") in uploaded and ckan_map.is_own_download_url(spec["url"], spec["id"]):
+            spec["url"] = ""
+    return specs
 
 
 def _check_org(request: Request, slug: str) -> None:
@@ -572,7 +1026,8 @@ def package_update(request: Request, p: dict[str, Any]) -> dict[str, Any]:
         pkg["owner_org"] = current["department"]
     mapped = _mapped(pkg)
     _check_org(request, mapped["department"])
-    return _save(request, {"id": current["name"], "dataset": mapped, "resources": _resource_specs(pkg)})
+    uploaded = frozenset(r["id"] for r in current.get("resources", []) if r.get("uploaded"))
+    return _save(request, {"id": current["name"], "dataset": mapped, "resources": _resource_specs(pkg, uploaded)})
 
 
 def package_patch(request: Request, p: dict[str, Any]) -> dict[str, Any]:
@@ -582,7 +1037,9 @@ def package_patch(request: Request, p: dict[str, Any]) -> dict[str, Any]:
     merged = {**current, **{k: v for k, v in p.items() if k != "id"}}
     mapped = _mapped(merged)
     _check_org(request, mapped["department"])
-    return _save(request, {"id": current["name"], "dataset": mapped, "resources": _resource_specs(merged)})
+    uploaded = frozenset(r["id"] for r in current["resources"] if r.get("url_type") == "upload")
+    return _save(request, {"id": current["name"], "dataset": mapped,
+                           "resources": _resource_specs(merged, uploaded)})
 
 
 def package_delete(request: Request, p: dict[str, Any]) -> None:
@@ -629,9 +1086,8 @@ WRITES = {
 
 READS = {
     "status_show": status_show,
-    "site_read": lambda r, p: True,
-    "package_list": lambda r, p: call(r, "dataset_list", {"limit": _int(p, "limit", 100000, 1, 100000),
-                                                           "offset": _int(p, "offset", 0, 0, 10**9)}, via="api"),
+    "site_read": site_read,
+    "package_list": package_list,
     "current_package_list_with_resources": current_package_list_with_resources,
     "package_search": package_search,
     "package_show": package_show,
@@ -639,13 +1095,43 @@ READS = {
     "organization_show": organization_show,
     "group_list": group_list,
     "group_show": group_show,
-    "tag_list": lambda r, p: call(r, "tag_list", {"limit": 100000}, via="api"),
+    "tag_list": tag_list,
     "user_show": user_show,
     "resource_show": resource_show,
     "datastore_search": datastore_search,
     "datastore_search_sql": datastore_search_sql,
     "datastore_info": datastore_info,
+    "help_show": help_show,
+    "license_list": license_list,
+    "tag_show": tag_show,
+    "tag_search": tag_search,
+    "tag_autocomplete": tag_autocomplete,
+    "package_autocomplete": package_autocomplete,
+    "format_autocomplete": format_autocomplete,
+    "organization_autocomplete": organization_autocomplete,
+    "resource_search": resource_search,
+    "organization_list_for_user": organization_list_for_user,
+    "member_list": member_list,
+    "vocabulary_list": vocabulary_list,
+    "group_package_show": group_package_show,
 }
+# help_show's text for actions whose function carries no docstring
+HELP = {
+    "datastore_search": "Search a DataStore resource (ckanext-datastore's datastore_search): resource_id, filters, q, "
+                        "fields, sort, limit, offset, include_total, distinct, records_format. See docs/datastore.md.",
+    "datastore_search_sql": "Run one read-only SELECT over DataStore tables named by resource id (ckanext-datastore's "
+                            "datastore_search_sql): sql. See docs/datastore.md.",
+    "datastore_info": "The fields and row count of a DataStore resource (ckanext-datastore's datastore_info): id. "
+                      "See docs/datastore.md.",
+    "package_search": "Search datasets (CKAN's package_search): q, fq, rows (capped at 1000), start, sort, "
+                      "facet.field, facet.limit, include_private. See docs/ckan.md.",
+}
+# the registry action whose gate a CKAN write passes first (access before validity, as CKAN's check_access)
+WRITE_GATES = {"package_create": "dataset_save", "package_update": "dataset_save", "package_patch": "dataset_save",
+               "package_delete": "dataset_delete", "resource_create": "resource_create",
+               "resource_update": "resource_update", "resource_patch": "resource_update",
+               "resource_delete": "resource_delete", "organization_member_create": "user_update"}
+ACTIONS: dict[str, Callable[[Request, dict[str, Any]], Any]] = {**READS, **WRITES}
 
 
 def _json_object(raw: bytes | str) -> dict[str, Any]:
@@ -684,6 +1170,21 @@ async def _body(request: Request) -> dict[str, Any]:
     return _json_object(raw)
 
 
+def _api_version(ver: int) -> Callable[[], Awaitable[Response]]:
+    async def get_api() -> Response:
+        """``ckan/views/api.py``'s ``get_api``: the API version of the path (``/api``: 1, the REST default)."""
+        return JSONResponse({"version": ver})
+    return get_api
+
+
+# CKAN's root endpoints: /api and /api/1..3, with or without a trailing slash (``strict_slashes=False``)
+for _ver, _paths in ((1, ("/api", "/api/", "/api/1", "/api/1/")), (2, ("/api/2", "/api/2/")),
+                     (3, ("/api/3", "/api/3/"))):
+    for _path in _paths:
+        router.add_api_route(_path, _api_version(_ver), methods=["GET"], include_in_schema=_path == "/api/3",
+                             summary="CKAN API version", operation_id=f"ckan_api_version_{_path.strip('/').replace('/', '_')}")
+
+
 @router.get("/api/3/action/{name}", summary="CKAN action (GET)", operation_id="ckan_action_get")
 async def ckan_action_get(request: Request, name: str) -> Response:
     return await ckan_action(request, name)
@@ -706,16 +1207,25 @@ async def ckan_action_post_unversioned(request: Request, name: str) -> Response:
 
 
 async def ckan_action(request: Request, name: str) -> Response:
-    fn = READS.get(name) or WRITES.get(name)
+    """``ckan/views/api.py``'s ``action``: an unknown name or a write sent with GET is a 400, then the request
+    data is read (a body that is no JSON object: 400), then the action runs. A write first passes the registry
+    gate of the action it becomes (anonymous or unentitled: Authorization Error before any validation)."""
+    fn = ACTIONS.get(name)
     if fn is None:
         return bad_request(f"Action name not known: {name}")
     if request.method == "GET" and name not in READS:
         return bad_request("JSON Error: Invalid request. Please use POST method for your request")
+    _BASE.set(base_url_of(request))
     try:
         params = _params(request, await _body(request))
     except BadRequest as exc:
         return bad_request(str(exc))
+    if "callback" in params:
+        return bad_request("JSONP callbacks are not served (the Content-Security-Policy forbids script APIs); "
+                           "call the API with CORS-free JSON instead")
     try:
+        if name in WRITE_GATES:
+            await asyncio.to_thread(Gate(WRITE_GATES[name]), request)
         if name == "package_show" and request.state.actor is None:
             return await cached_package_show(request, params)
         result = await asyncio.to_thread(fn, request, params)
@@ -743,21 +1253,22 @@ async def _off_loop(fn: Callable[..., T], *args: Any) -> T:
 async def cached_package_show(request: Request, params: dict[str, Any]) -> Response:
     """package_show for anonymous callers: public datasets are served from the stamped cache."""
     ref = _id(params)
+    key = f"{_base()} {ref}"  # the body holds links under the base the client used: one entry per base
     if _show_cache.needs_check():
         await _off_loop(_show_cache.check)
-    hit = _show_cache.get(ref)
+    hit = _show_cache.get(key)
     if hit is not None:
         call(request, "usage_record", {"dataset_id": hit[0], "kind": "api_calls"}, via="api")
         return Response(hit[1], media_type="application/json")
-    return await _off_loop(_build_package_show, request, params, ref)
+    return await _off_loop(_build_package_show, request, params, ref, key)
 
 
-def _build_package_show(request: Request, params: dict[str, Any], ref: str) -> Response:
+def _build_package_show(request: Request, params: dict[str, Any], ref: str, key: str) -> Response:
     stamp = _show_cache.stamp
     d = show_dataset(request, ref, action="dataset_record")
     call(request, "usage_record", {"dataset_id": d["id"], "kind": "api_calls"}, via="api")
     body = json.dumps({"help": _help(request, "package_show"), "success": True, "result": package(d)},
                       ensure_ascii=False, separators=(",", ":")).encode()
     if not d["private"] and d["opening_class"] != "不予开放":
-        _show_cache.put(ref, d["id"], body, stamp)
+        _show_cache.put(key, d["id"], body, stamp)
     return Response(body, media_type="application/json")

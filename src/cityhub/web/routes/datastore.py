@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from cityhub.catalog.schemas import UploadedFile
 from cityhub.errors import ValidationError
 from cityhub.web import openapi as o
-from cityhub.web.deps import call, check_csrf
+from cityhub.web.deps import access, call, check_csrf
 from cityhub.web.openapi import body_errors, ok
 
 router = APIRouter(prefix="/api/v1", tags=["datastore"], generate_unique_id_function=o.operation_id)
@@ -31,7 +31,7 @@ def _json_param(raw: str | None, name: str) -> Any:
         raise ValidationError(f"{name} 须为 JSON", f"{name} must be JSON", fields={name: ["invalid JSON"]}) from None
 
 
-@router.post("/resources/{resource_id}/datastore", status_code=202,
+@router.post("/resources/{resource_id}/datastore", dependencies=[access("datastore_create")], status_code=202,
              summary="Load a table into the datastore (background job; upload a file or reuse the resource's file)",
              responses=ok(o.DatastoreVersion, *body_errors(403, 404), status=202, description="Load queued"))
 def load(request: Request, resource_id: str,
@@ -61,14 +61,14 @@ class RollbackBody(BaseModel):
     version: int = Field(ge=1, le=o.MAX_ID)
 
 
-@router.post("/resources/{resource_id}/datastore/rollback", summary="Make an earlier complete version live",
+@router.post("/resources/{resource_id}/datastore/rollback", dependencies=[access("datastore_rollback")], summary="Make an earlier complete version live",
              responses=ok(o.DatastoreVersion, *body_errors(403, 404, 409)))
 def rollback(request: Request, resource_id: str, body: RollbackBody) -> Any:
     check_csrf(request, None)
     return call(request, "datastore_rollback", {"resource_id": resource_id, "version": body.version}, via="api")
 
 
-@router.delete("/resources/{resource_id}/datastore", summary="Delete the datastore table",
+@router.delete("/resources/{resource_id}/datastore", dependencies=[access("datastore_delete")], summary="Delete the datastore table",
                responses=ok(o.TableDeleted, 403, 404))
 def delete(request: Request, resource_id: str) -> Any:
     check_csrf(request, None)

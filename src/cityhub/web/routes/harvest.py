@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from cityhub.harvest.schemas import SourceCreate, SourceUpdate
-from cityhub.web.deps import call, check_csrf
+from cityhub.web.deps import access, call, check_csrf
 from cityhub.web.openapi import MAX_ID, MAX_OFFSET, Record, body_errors, ok, operation_id, patch_body
 from cityhub.web.page_helpers import acall, render, require_admin
 
@@ -88,47 +88,47 @@ class HarvestDue(Record):
 # -- REST API -----------------------------------------------------------------------------------------------
 
 
-@router.get("/api/harvest/sources", summary="Harvest sources (platform admins)",
+@router.get("/api/harvest/sources", dependencies=[access("harvest_source_list")], summary="Harvest sources (platform admins)",
             responses=ok(list[HarvestSourceOut], 403))
 def sources_list(request: Request, limit: int = Query(100, ge=1, le=1000),
                  offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> Any:
     return call(request, "harvest_source_list", {"limit": limit, "offset": offset}, via="api")
 
 
-@router.post("/api/harvest/sources", status_code=201, summary="Register a harvest source (CKAN or DCAT)",
+@router.post("/api/harvest/sources", dependencies=[access("harvest_source_create")], status_code=201, summary="Register a harvest source (CKAN or DCAT)",
              responses=ok(HarvestSourceOut, *body_errors(403, 404, 409), status=201))
 def sources_create(request: Request, body: SourceCreate) -> Any:
     check_csrf(request, None)
     return call(request, "harvest_source_create", body, via="api")
 
 
-@router.get("/api/harvest/sources/{name}", summary="A harvest source with its recent runs",
+@router.get("/api/harvest/sources/{name}", dependencies=[access("harvest_source_show")], summary="A harvest source with its recent runs",
             responses=ok(HarvestSourceOut, 403, 404))
 def sources_show(request: Request, name: str) -> Any:
     return call(request, "harvest_source_show", {"name": name}, via="api")
 
 
-@router.patch("/api/harvest/sources/{name}", summary="Change a harvest source",
+@router.patch("/api/harvest/sources/{name}", dependencies=[access("harvest_source_update")], summary="Change a harvest source",
               responses=ok(HarvestSourceOut, *body_errors(403, 404)))
 def sources_update(request: Request, name: str, body: SourcePatch) -> Any:
     check_csrf(request, None)
     return call(request, "harvest_source_update", {**body.model_dump(exclude_none=True), "name": name}, via="api")
 
 
-@router.delete("/api/harvest/sources/{name}", summary="Delete a harvest source (its datasets are withdrawn, "
+@router.delete("/api/harvest/sources/{name}", dependencies=[access("harvest_source_delete")], summary="Delete a harvest source (its datasets are withdrawn, "
                "or released with withdraw=false)", responses=ok(HarvestSourceDeleted, 403, 404, 409))
 def sources_delete(request: Request, name: str, withdraw: bool = Query(True)) -> Any:
     check_csrf(request, None)
     return call(request, "harvest_source_delete", {"name": name, "withdraw": withdraw}, via="api")
 
 
-@router.get("/api/harvest/sources/{name}/datasets", summary="Datasets harvested from a source",
+@router.get("/api/harvest/sources/{name}/datasets", dependencies=[access("harvest_dataset_list")], summary="Datasets harvested from a source",
             responses=ok(list[HarvestedDataset], 403, 404))
 def sources_datasets(request: Request, name: str, limit: int = Query(1000, ge=1, le=100000)) -> Any:
     return call(request, "harvest_dataset_list", {"source": name, "limit": limit}, via="api")
 
 
-@router.post("/api/harvest/sources/{name}/runs", status_code=202, summary="Start a run of a source",
+@router.post("/api/harvest/sources/{name}/runs", dependencies=[access("harvest_run")], status_code=202, summary="Start a run of a source",
              responses=ok(HarvestRunOut, *body_errors(403, 404, 409), status=202))
 def runs_create(request: Request, name: str, body: RunBody | None = None) -> Any:
     check_csrf(request, None)
@@ -137,19 +137,19 @@ def runs_create(request: Request, name: str, body: RunBody | None = None) -> Any
     return call(request, "harvest_run_show", {"id": run["id"]}, via="api") if wait else run
 
 
-@router.get("/api/harvest/sources/{name}/runs", summary="Recent runs of a source",
+@router.get("/api/harvest/sources/{name}/runs", dependencies=[access("harvest_run_list")], summary="Recent runs of a source",
             responses=ok(list[HarvestRunOut], 403, 404))
 def runs_list(request: Request, name: str, limit: int = Query(20, ge=1, le=500)) -> Any:
     return call(request, "harvest_run_list", {"source": name, "limit": limit}, via="api")
 
 
-@router.get("/api/harvest/runs/{run_id}", summary="One run with its counts and log",
+@router.get("/api/harvest/runs/{run_id}", dependencies=[access("harvest_run_show")], summary="One run with its counts and log",
             responses=ok(HarvestRunOut, 403, 404))
 def runs_show(request: Request, run_id: int = Path(ge=1, le=MAX_ID)) -> Any:
     return call(request, "harvest_run_show", {"id": run_id}, via="api")
 
 
-@router.post("/api/harvest/due", summary="Start every source whose schedule is due",
+@router.post("/api/harvest/due", dependencies=[access("harvest_due")], summary="Start every source whose schedule is due",
              responses=ok(HarvestDue, 403))
 def runs_due(request: Request) -> Any:
     check_csrf(request, None)
