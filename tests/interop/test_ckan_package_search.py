@@ -304,3 +304,44 @@ def test_sorts_follow_ckan(app_client: Any) -> None:
     no_order = _refused(app_client, 400, sort="name")
     assert no_order == {"__type": "Search Query Error", "message": "Search Query is invalid: "
                         "('Invalid \"sort\" parameter',)"}
+
+
+def test_paging_by_views_is_stable_while_views_are_counted(app_client: Any) -> None:
+    """``sort=views_recent desc`` / ``views_total desc`` (ckanext/tracking: ``views_recent`` is the views of the
+    last 14 days, both indexed by the nightly tracking job, so they do not move while a client pages): counts
+    are taken as of the end of yesterday, and views flushed between pages move nothing; the id tie-break keeps
+    equal counts in one order."""
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    tag = unique("浏览")
+    made = _make(tag, 7)
+    rows = [{"dataset": name, "day": (today - dt.timedelta(days=1)).isoformat(), "views": 70 - 10 * i}
+            for i, name in enumerate(made)]
+    rows += [{"dataset": made[6], "day": (today - dt.timedelta(days=20)).isoformat(), "views": 1000},
+             {"dataset": made[5], "day": (today - dt.timedelta(days=3)).isoformat(), "views": 5}]
+    call_as("system", "usage_import", {"rows": rows})
+    ids = {name: call_as("system", "dataset_show", {"id": name})["id"] for name in made}
+
+    def page_through(sort: str) -> list[str]:
+        seen: list[str] = []
+        for start in range(0, 8, 2):
+            res = _search(app_client, fq=f"tags:{tag}", sort=sort, rows=2, start=start)
+            assert res["count"] == 7
+            seen += [p["name"] for p in res["results"]]
+            # between pages the last dataset is viewed a lot today, and the counts are flushed
+            for _ in range(500):
+                call_as(None, "usage_record", {"dataset_id": ids[made[6]], "kind": "views"})
+            call_as("system", "usage_flush", {})
+        return seen
+
+    recent = page_through("views_recent desc")
+    assert recent == made[:5] + [made[5], made[6]]  # 20+5 recent for made[5]; made[6]'s 1000 are 20 days old
+    total = page_through("views_total desc")
+    assert total == [made[6]] + made[:6]  # 1010 in all before today
+    assert page_through("views_recent asc, name asc") == recent[::-1]
+    tied = _make(tag, 3)  # no views at all: the tie-break (newest row first) orders them
+    order = [p["name"] for p in _search(app_client, fq=f"tags:{tag} views_recent:0", sort="views_recent desc",
+                                        rows=10)["results"]]
+    assert order == tied[::-1]
+    assert _names(_search(app_client, fq=f"tags:{tag} views_total:[60 TO *]", rows=10)) == {made[0], made[1],
+                                                                                          made[6]}
+    assert _names(_search(app_client, fq=f"tags:{tag} views_recent:{{50 TO 70]", rows=10)) == {made[0], made[1]}
