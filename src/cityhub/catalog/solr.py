@@ -24,6 +24,10 @@ What it refuses (``QueryError`` naming the clause): fuzzy ``~``, phrase slop, ``
 regular expressions, local parameters ``{!…}``, ``_query_``, ``filter(…)``, and syntax errors. What a field
 means (which fields exist, which are text) is for the caller: the parser only asks ``drops(field, text)``
 whether analysis leaves nothing of a term (Lucene then drops the clause, as the analyzer does).
+
+Why not a library: luqum (the maintained Python Lucene parser) reads ``&&``, ``||`` and ``!`` as words and builds
+an operator-precedence tree, where Lucene's classic parser has no precedence, only ``addClause``'s occurs; the
+grammar is small, so it is ported here and tested clause by clause.
 """
 
 from __future__ import annotations
