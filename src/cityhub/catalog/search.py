@@ -596,7 +596,7 @@ class _Compiler:
             assert isinstance(node, solr.Term)
             return f"lower({value}) = {self.bind(node.text.lower())}"
         kind = {solr.Range: "ranges", solr.Prefix: "prefix queries (*)", solr.Term: "terms"}.get(type(node), "this")
-        raise _invalid(leaf, f"{kind} are not supported on field {fld}", f"字段 {fld} 不支持此类查询")
+        raise _invalid(leaf, f"{kind} are not supported on this field", "该字段不支持此类查询")
 
     def text_in(self, fts: str) -> str:
         if self.pg:
