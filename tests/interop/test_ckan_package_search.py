@@ -10,10 +10,25 @@ import datetime as dt
 import json
 from typing import Any
 
-from cityhub.interop.ckan_map import package_id
-from tests.conftest import call_as, dataset_payload, unique
+import pytest
 
-ECO = "gz-ecology-environment"
+from cityhub.interop.ckan_map import package_id
+from tests.conftest import Store, call_as, unique
+from tests.conftest import dataset_payload as _payload
+from tests.harvest.conftest import make_department
+
+# Datasets are made in departments of the test's own, so the demo's departments keep their counts and
+# their search results (other tests read them).
+DEPTS: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _own_departments(demo: Store) -> None:
+    DEPTS[:] = [make_department(), make_department()]
+
+
+def dataset_payload(**over: Any) -> dict[str, Any]:
+    return _payload(**{"department": DEPTS[0], **over})
 
 
 def _search(client: Any, **params: Any) -> dict[str, Any]:
@@ -113,7 +128,7 @@ def test_boolean_operators_groups_and_fq_list(app_client: Any) -> None:
     ``fq_list``, each a Solr filter: ``PackageSearchQuery.run`` passes them as a list)."""
     tag = unique("布尔")
     a, b = _make(tag, 2, theme="transport")
-    c, d = _make(tag, 2, department=ECO, theme="environment")
+    c, d = _make(tag, 2, department=DEPTS[1], theme="environment")
 
     def fq(expr: str) -> set[str]:
         return _names(_search(app_client, fq=expr, rows=100))
@@ -121,15 +136,15 @@ def test_boolean_operators_groups_and_fq_list(app_client: Any) -> None:
     assert fq(f"tags:{tag}") == {a, b, c, d}
     assert fq(f"tags:{tag} AND (name:{a} OR name:{c})") == {a, c}
     assert fq(f"tags:{tag} AND name:({a} OR {c} OR nothing-here)") == {a, c}
-    assert fq(f"tags:{tag} -organization:{ECO}") == {a, b}
-    assert fq(f"tags:{tag} NOT organization:{ECO}") == {a, b}
+    assert fq(f"tags:{tag} -organization:{DEPTS[1]}") == {a, b}
+    assert fq(f"tags:{tag} NOT organization:{DEPTS[1]}") == {a, b}
     assert fq(f"tags:{tag} AND NOT groups:transport") == {c, d}
     assert fq(f"+tags:{tag} +groups:environment -name:{d}") == {c}
     assert fq(f"tags:{tag} && (groups:transport || name:{d}) && !name:{a}") == {b, d}
-    assert fq(f"tags:{tag} ((organization:{ECO} AND -name:{c}) OR name:{a})") == {a, d}
-    assert fq(f"tags:{tag} (*:* -organization:{ECO})") == {a, b}
+    assert fq(f"tags:{tag} ((organization:{DEPTS[1]} AND -name:{c}) OR name:{a})") == {a, d}
+    assert fq(f"tags:{tag} (*:* -organization:{DEPTS[1]})") == {a, b}
     assert fq(f'tags:"{tag}" res_format:* -license_id:*') == set()
-    posted = _post(app_client, fq=f"tags:{tag}", fq_list=[f"organization:{ECO}", f"-name:{c}"], rows=100)
+    posted = _post(app_client, fq=f"tags:{tag}", fq_list=[f"organization:{DEPTS[1]}", f"-name:{c}"], rows=100)
     assert _names(posted) == {d}
     listed = app_client.get("/api/3/action/package_search",
                             params=[("fq", f"tags:{tag}"), ("fq_list", "groups:transport")]).json()["result"]
@@ -143,14 +158,14 @@ def test_or_next_to_a_required_clause_filters_nothing_as_on_ckan(app_client: Any
     same; ``organization:(a OR b)`` is the query that filters."""
     tag = unique("或")
     a = _make(tag, 1)[0]
-    e = _make(tag, 1, department=ECO, theme="environment")[0]
-    quirk = _search(app_client, fq=f"organization:{ECO} OR organization:no-such-org", rows=0)
+    e = _make(tag, 1, department=DEPTS[1], theme="environment")[0]
+    quirk = _search(app_client, fq=f"organization:{DEPTS[1]} OR organization:no-such-org", rows=0)
     everything = _search(app_client, rows=0)
     assert quirk["count"] == everything["count"] > 2
-    assert _names(_search(app_client, fq=f"tags:{tag} organization:({ECO} OR no-such-org)")) == {e}
-    assert _names(_search(app_client, fq=f"tags:{tag} organization:{ECO} OR name:{a}")) == {a, e}
+    assert _names(_search(app_client, fq=f"tags:{tag} organization:({DEPTS[1]} OR no-such-org)")) == {e}
+    assert _names(_search(app_client, fq=f"tags:{tag} organization:{DEPTS[1]} OR name:{a}")) == {a, e}
     # include_private: no +capacity:public in front, still +state:(active) behind: the same quirk
-    assert _search(app_client, fq=f"organization:{ECO} OR organization:no-such-org", include_private="true",
+    assert _search(app_client, fq=f"organization:{DEPTS[1]} OR organization:no-such-org", include_private="true",
                    rows=0)["count"] == everything["count"]
     # alone, an OR is a real disjunction (q is not concatenated with anything)
     assert _names(_search(app_client, q=f"name:{a} OR name:{e}")) == {a, e}
