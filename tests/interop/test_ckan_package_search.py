@@ -285,10 +285,10 @@ def test_sorts_follow_ckan(app_client: Any) -> None:
     Solr's error (409 ``Search Error``), a missing order CKAN's ``SearchQueryError`` (400)."""
     tag = unique("srt")
     # created in the order c, a, b; names a < b < c; titles 丙 (U+4E19) < 乙 (U+4E59) < 甲 (U+7532)
-    spec = [("c", "丙 数据", 2, 0), ("a", "甲 数据", 1, 1), ("b", "乙 数据", 0, 0)]
-    for name_part, title, created_day, modified_day in spec:
+    spec = [("c", "丙 数据", 2, 0, 0), ("a", "甲 数据", 1, 1, 1), ("b", "乙 数据", 0, 0, 0)]
+    for name_part, title, created_day, modified_day, dept in spec:
         name = call_as("system", "dataset_create", dataset_payload(name=f"{tag}-{name_part}", title=title,
-                                                                   tags=[tag]))["name"]
+                                                                   tags=[tag], department=DEPTS[dept]))["name"]
         _set_times(name, created=_utc(2020, 1, 1) + dt.timedelta(days=created_day),
                    modified=_utc(2023, 1, 1) + dt.timedelta(days=modified_day))
 
@@ -307,6 +307,12 @@ def test_sorts_follow_ckan(app_client: Any) -> None:
     assert order("metadata_modified asc,name asc") == ["b", "c", "a"]
     # no text to score: score drops out, metadata_modified desc, then the newest row first
     assert order("score desc, metadata_modified desc") == ["a", "b", "c"]
+    # single-valued strings CKAN also sorts on; constant fields order nothing
+    first_dept_first = DEPTS[0] < DEPTS[1]  # c and b are in DEPTS[0], a in DEPTS[1]
+    assert order("organization asc, name asc") == (["b", "c", "a"] if first_dept_first else ["a", "b", "c"])
+    assert order("owner_org desc,name asc") == (["a", "b", "c"] if first_dept_first else ["b", "c", "a"])
+    assert order("private asc, state asc, dataset_type desc, name desc") == ["c", "b", "a"]
+    assert order("capacity desc, license_id asc, type asc, name asc") == ["a", "b", "c"]
     res = _search(app_client, fq=f"tags:{tag}", sort="id asc")
     ids = [p["id"] for p in res["results"]]
     assert ids == sorted(ids) and len(ids) == 3
@@ -349,9 +355,9 @@ def test_paging_by_views_is_stable_while_views_are_counted(app_client: Any) -> N
         return seen
 
     recent = page_through("views_recent desc")
-    assert recent == made[:5] + [made[5], made[6]]  # 20+5 recent for made[5]; made[6]'s 1000 are 20 days old
+    assert recent == [*made[:5], made[5], made[6]]  # 20+5 recent for made[5]; made[6]'s 1000 are 20 days old
     total = page_through("views_total desc")
-    assert total == [made[6]] + made[:6]  # 1010 in all before today
+    assert total == [made[6], *made[:6]]  # 1010 in all before today
     assert page_through("views_recent asc, name asc") == recent[::-1]
     tied = _make(tag, 3)  # no views at all: the tie-break (newest row first) orders them
     order = [p["name"] for p in _search(app_client, fq=f"tags:{tag} views_recent:0", sort="views_recent desc",

@@ -5,6 +5,7 @@ strings (``metadata_modified:[<last run - 1 h>Z TO *]``, organization and group 
 ``rows=100``, ``start`` stepped until an empty page. The incremental run must return exactly the public
 datasets modified since the time, across several pages, also while datasets change between pages."""
 
+# ruff: noqa: UP031, UP032  (the harvester's string formatting is kept as ckanext-harvest writes it)
 from __future__ import annotations
 
 import datetime as dt

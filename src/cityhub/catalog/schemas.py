@@ -278,7 +278,7 @@ class SearchIn(Strict):
     sort: str = Field("relevance", max_length=300,
                       description="relevance | newest | most_used, or Solr's 'field asc|desc, …' over score, "
                                   "metadata_modified, metadata_created, name, title_string, id, views_total, "
-                                  "views_recent, popularity")
+                                  "views_recent, popularity, organization, license_id, capacity")
     facet_fields: list[str] = Field(default_factory=list)
     facet_limit: int = Field(50, ge=1, le=1000)
     include_private: bool = False

@@ -207,7 +207,7 @@ RECENT_DAYS = 14  # CKAN's views_recent: the views of the last 14 days (ckanext/
 MAX_EXPANSION = 64  # "at least k of n" becomes an OR of AND groups in one FTS expression up to this many groups
 SORT_ALIASES = {"relevance": "score desc", "newest": "metadata_modified desc", "most_used": "popularity desc"}
 SORT_FIELDS = ("score", "metadata_modified", "metadata_created", "name", "title_string", "id", "views_total",
-               "views_recent", "popularity")
+               "views_recent", "popularity", "organization", "license_id", "capacity")
 _ONE_MS = dt.timedelta(milliseconds=1)
 
 
@@ -707,6 +707,14 @@ class _Compiler:
                 unique = True
             elif name == "title_string":
                 keys.append(('d.title COLLATE "C"' if self.pg else "d.title", desc))
+            elif name == "organization":
+                slug = "(SELECT slug FROM department WHERE department.id = d.department_id)"
+                keys.append((f'{slug} COLLATE "C"' if self.pg else slug, desc))
+            elif name == "license_id":
+                self.need_ds = True
+                keys.append(('ds.license_id COLLATE "C"' if self.pg else "ds.license_id", desc))
+            elif name == "capacity":  # "private" < "public"
+                keys.append(("CASE WHEN d.public THEN 1 ELSE 0 END", desc))
             elif name == "id":  # package ids are UUIDs of (creation µs, row id): their order is this order
                 self.need_ds = True
                 keys += [("ds.created_at", desc), ("d.dataset_id", desc)]

@@ -574,9 +574,13 @@ EXTRA_KEY = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 # what package_search may sort on (Solr sorts on single-valued, untokenised fields); all map to the same
 # names in cityhub.catalog.search
 SEARCH_SORTS = ("score", "metadata_modified", "metadata_created", "name", "title_string", "id", "views_total",
-                "views_recent")
-UNSORTABLE = frozenset({"title", "notes", "text", "tags", "groups", "res_format", "organization", "owner_org",
-                        "license_id", "capacity", "state", "private", "type", "dataset_type"})
+                "views_recent", "organization", "license_id", "capacity")
+# single-valued string fields CKAN also sorts on: (index sort, whether the order flips), or None: one value
+# for every indexed dataset, so the key orders nothing
+SORT_ALIASES: dict[str, tuple[str, bool] | None] = {"owner_org": ("organization", False),
+                                                    "private": ("capacity", True),  # "false" < "true"
+                                                    "state": None, "type": None, "dataset_type": None}
+UNSORTABLE = frozenset({"title", "notes", "text", "tags", "groups", "res_format"})  # text or multi-valued
 DEFAULT_SORT = "score desc, metadata_modified desc"  # ckan.search.default_package_sort
 
 
@@ -682,10 +686,16 @@ def search_sort(sort: str | None) -> tuple[str, str]:
     sort Solr refuses. None or ``rank``: ``ckan.search.default_package_sort``; empty: Solr's default (score)."""
     if sort is None or sort == "rank":
         sort = DEFAULT_SORT
-    keys = solr.parse_sort(sort)
-    for name, _ in keys:
+    out = []
+    for name, desc in solr.parse_sort(sort):
         if name in UNSORTABLE:
             raise solr.SortError("field", f"can not sort on a tokenized or multivalued field: {name}", name)
-        if name not in SEARCH_SORTS:
+        if name in SORT_ALIASES:
+            alias = SORT_ALIASES[name]
+            if alias is not None:
+                out.append(f"{alias[0]} {'desc' if desc != alias[1] else 'asc'}")
+        elif name in SEARCH_SORTS:
+            out.append(f"{name} {'desc' if desc else 'asc'}")
+        else:
             raise solr.SortError("field", f"sort param field can't be found: {name}", name)
-    return sort, ", ".join(f"{name} {'desc' if desc else 'asc'}" for name, desc in keys) or "score desc"
+    return sort, ", ".join(out) or "score desc"
