@@ -92,6 +92,17 @@ def test_outside_the_subset_is_refused_naming_the_clause(query: str, clause: str
     assert err.value.reason and err.value.reason_zh
 
 
+def test_limits() -> None:
+    """Bounded work for any input: at most 500 clauses (Solr's ``maxBooleanClauses`` is 1,024), parentheses
+    20 deep, 20,000 characters."""
+    assert len(solr.parse(" OR ".join(f"name:n{i}" for i in range(500))).clauses) == 500  # type: ignore[union-attr]
+    for query in (" ".join(f"t{i}" for i in range(501)), "(" * 21 + "a" + ")" * 21, "a" * 20_001):
+        with pytest.raises(solr.QueryError):
+            solr.parse(query)
+    with pytest.raises(solr.QueryError):
+        solr.parse_dismax("w " * 600)
+
+
 def test_drops_asks_analysis() -> None:
     """A term the analyzer reduces to nothing is dropped after ``addClause`` adjusted its neighbour, exactly
     where Lucene drops a null clause."""

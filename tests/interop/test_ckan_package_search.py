@@ -366,3 +366,17 @@ def test_paging_by_views_is_stable_while_views_are_counted(app_client: Any) -> N
     assert _names(_search(app_client, fq=f"tags:{tag} views_total:[60 TO *]", rows=10)) == {made[0], made[1],
                                                                                           made[6]}
     assert _names(_search(app_client, fq=f"tags:{tag} views_recent:{{50 TO 70]", rows=10)) == {made[0], made[1]}
+
+
+def test_largest_queries_answer(app_client: Any) -> None:
+    """The largest queries the parser takes (500 clauses, parentheses 20 deep) compile to SQL both engines
+    run; one clause more is refused by name."""
+    tag = unique("大")
+    a = _make(tag, 1)[0]
+    mixed = " OR ".join(f"name:x{i} OR title:词{i} OR extras_k{i}:v OR views_total:{i}" for i in range(123))
+    assert _names(_search(app_client, fq=f"tags:{tag} AND ({mixed} OR name:{a} OR tags:y OR groups:z)")) == {a}
+    words = " ".join(f"w{i}" for i in range(499))
+    assert _search(app_client, q=words, rows=0)["count"] == 0
+    nested = "(" * 20 + f"name:{a}" + ")" * 20
+    assert _names(_search(app_client, fq=f"tags:{tag} {nested}")) == {a}
+    assert "500" in _refused(app_client, q=words + " w499 w500")["q"][0]

@@ -48,6 +48,9 @@ MUST_NOT: Occur = "must_not"
 CKAN_MM = "2<-1 5<80%"  # ckan/lib/search/query.py PackageSearchQuery.run: query['mm']
 
 Drops = Callable[[str, str], bool]
+MAX_CLAUSES = 500  # clauses per query (Solr's maxBooleanClauses is 1,024; ours also bounds the SQL's depth)
+MAX_DEPTH = 20  # nested parentheses
+MAX_LENGTH = 20_000  # characters
 
 
 class QueryError(ValueError):
@@ -385,6 +388,8 @@ class _Parser:
         self.default_field = default_field
         self.default_and = default_and
         self.drops = drops
+        self.depth = 0
+        self.leaves = 0
 
     # tokens
     def peek(self, ahead: int = 0) -> Tok:
@@ -484,12 +489,19 @@ class _Parser:
             self.take()
             if fld == "*":
                 raise self.error(tok, "*: needs a term", "*: 之后须为 *")
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise self.error(tok, f"parentheses nest at most {MAX_DEPTH} deep", f"括号最多嵌套 {MAX_DEPTH} 层")
             q = self.query(fld)
+            self.depth -= 1
             if self.peek().kind != "RPAREN":
                 raise self.error(self.peek(), "missing closing parenthesis", "缺少右括号")
             self.take()
             self.boost()
             return q
+        self.leaves += 1
+        if self.leaves > MAX_CLAUSES:
+            raise self.error(start_tok, f"at most {MAX_CLAUSES} clauses in a query", f"一个查询最多 {MAX_CLAUSES} 个子句")
         return self.term(fld, start_tok.start)
 
     def boost(self) -> None:
@@ -601,8 +613,8 @@ def parse(text: str, *, default_field: str = "text", default_op: Literal["AND", 
           drops: Drops | None = None) -> Node:
     """A Lucene query (Solr's standard parser with ``df`` and ``q.op``) as a tree; ``QueryError`` if it is
     malformed or outside the subset. A query that analysis leaves empty matches nothing."""
-    if len(text) > 5000:
-        raise QueryError("the query is too long (at most 5,000 characters)", "查询过长(最多 5,000 个字符)",
+    if len(text) > MAX_LENGTH:
+        raise QueryError(f"the query is too long (at most {MAX_LENGTH:,} characters)", f"查询过长(最多 {MAX_LENGTH:,} 个字符)",
                          text[:40] + "…")
     if not text.strip():
         raise QueryError("an empty query", "查询为空", text)
@@ -645,8 +657,8 @@ def parse_dismax(text: str, *, default_field: str = "text", mm: str = CKAN_MM, d
     """A ``q`` as Solr's DisMax parser reads it (``DisMaxQParser.getUserQuery``): unbalanced quotes removed,
     special characters other than ``+ - "`` (and ``&&``/``||``) taken literally, operator OR between
     clauses, then ``mm`` decides how many optional clauses must match."""
-    if len(text) > 5000:
-        raise QueryError("the query is too long (at most 5,000 characters)", "查询过长(最多 5,000 个字符)",
+    if len(text) > MAX_LENGTH:
+        raise QueryError(f"the query is too long (at most {MAX_LENGTH:,} characters)", f"查询过长(最多 {MAX_LENGTH:,} 个字符)",
                          text[:40] + "…")
     if text.count('"') % 2:
         text = text.replace('"', "")  # SolrPluginUtils.stripUnbalancedQuotes
