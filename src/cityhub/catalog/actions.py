@@ -986,6 +986,7 @@ def search_reindex(ctx: Context, p: s.Empty) -> dict[str, Any]:
         if progress:
             progress(done, total)
         ctx.db.expunge_all()
+    search.analyze(ctx.db)
     return {"indexed": done}
 
 

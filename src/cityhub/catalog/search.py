@@ -179,6 +179,14 @@ def index_many(session: Session, datasets: Sequence[Dataset]) -> None:
         _write_facet_keys(session, [d["dataset_id"] for d in docs])
 
 
+def analyze(session: Session) -> None:
+    """PostgreSQL: refresh the planner's statistics of the index after a bulk rewrite. Until autovacuum gets to
+    it the planner has none and guesses, e.g. a nested loop over every dataset for a date range that matches a
+    few hundred (0.5 s instead of 9 ms at 100,000 datasets)."""
+    if is_postgres(session):
+        session.execute(text("ANALYZE search_doc, search_facet, dataset"))
+
+
 def clear(session: Session) -> None:
     if not is_postgres(session):
         session.execute(text("DELETE FROM search_fts"))
@@ -199,7 +207,6 @@ TEXT_FIELDS = ("text", "title", "notes")
 DATE_COLUMNS = {"modified": "d.modified_at", "created": "ds.created_at"}
 INT_FIELDS = ("views_total", "views_recent")
 CONST_FIELDS = {"state": "active", "type": "dataset"}  # only active datasets are indexed, all of type dataset
-STRING_FIELDS = ("name", *FACET_FIELDS)
 INDEX_FIELDS = frozenset({*TEXT_FIELDS, *FACET_FIELDS, "name", "package", *DATE_COLUMNS, "public", *INT_FIELDS,
                           *CONST_FIELDS})
 EXTRA_FIELD = re.compile(r"^extra\.([A-Za-z0-9_-]{1,100})$")
@@ -643,6 +650,9 @@ class _Compiler:
         where: list[str] = []
         rest: list[Norm] = []
         for item in items:
+            if item[0] == "not":  # a negation never drives: it joins the driver below, or filters
+                rest.append(item)
+                continue
             expr = self.pure_text(item)
             if expr is not None:
                 pos.append(expr)
