@@ -145,6 +145,38 @@ def search_queries(rng: random.Random, k: int) -> list[dict[str, Any]]:
     return out
 
 
+DEPT_SLUGS = ["gz-transport", "gz-ecology-environment", "gz-health", "gz-education", "gz-statistics"]
+
+
+def solr_queries(rng: random.Random, k: int) -> list[tuple[str, dict[str, Any]]]:
+    """CKAN-client query shapes beyond field:value (issue 10): ckanext-harvest's incremental page (date range,
+    sort id asc, rows 100), negation with an ORed group, a fielded phrase sorted by name, a theme sorted by
+    recent views, date math on metadata_created. (shape, params)."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    out: list[tuple[str, dict[str, Any]]] = []
+    for i in range(k):
+        shape = i % 5
+        if shape == 0:
+            since = (now - dt.timedelta(days=rng.randint(1, 30), hours=1)).isoformat()
+            out.append(("harvest_incremental", {"fq": f"metadata_modified:[{since}Z TO *]", "sort": "id asc",
+                                                "rows": 100, "start": rng.choice([0, 0, 100])}))
+        elif shape == 1:
+            out.append(("negation_or_group", {
+                "q": rng.choice(QUERY_WORDS), "rows": 10,
+                "fq": f"-organization:{rng.choice(DEPT_SLUGS)} res_format:(CSV OR {rng.choice(FORMATS)})",
+                "facet.field": json.dumps(["organization", "groups", "res_format"])}))
+        elif shape == 2:
+            out.append(("phrase_sort_name", {"q": f'title:"{rng.choice(SUBJECTS)}" AND tags:{rng.choice(TAGS)}',
+                                             "sort": "name asc", "rows": 20}))
+        elif shape == 3:
+            out.append(("views_recent_sort", {"fq": f"groups:{rng.choice(THEMES)}", "sort": "views_recent desc",
+                                              "rows": 20}))
+        else:
+            out.append(("date_math", {"q": "*:*", "fq": f"metadata_created:[NOW-{rng.randint(5, 60)}DAYS TO NOW]",
+                                      "sort": "metadata_modified desc", "rows": 20}))
+    return out
+
+
 def http_search(url: str, queries: list[dict[str, Any]]) -> tuple[list[float], list[int]]:
     import httpx
 
@@ -260,18 +292,28 @@ def generated_store(label: str, backend: str, n: int) -> Iterator[tuple[Path, st
             pg_drop(db_name)
 
 
-def run_backend(backend: str, n: int) -> dict[str, Any]:
+def run_backend(backend: str, n: int, show: bool = True) -> dict[str, Any]:
     with generated_store("catalog", backend, n) as (_home, _url, env):
-        result: dict[str, Any] = {"backend": backend, "datasets": n, "reindex_s": round(reindex(), 1)}
+        result: dict[str, Any] = {"backend": backend, "datasets": n, "reindex_s": round(reindex(), 1),
+                                  "load_average_before_search": os.getloadavg()}
         rng = random.Random(1)
         queries = search_queries(rng, 200)
+        shaped = solr_queries(random.Random(2), 100)
         with Server(env, workers=2) as server:
             ours, ours_counts = http_search(server.url, queries)
             result["package_search"] = summary(ours)
             result["package_search"]["mean_hits"] = round(sum(ours_counts) / len(ours_counts))
-            show = wrk_show(server.url, public_names())
-            result["package_show"] = {k: v for k, v in show.items() if k != "raw"}
-            (OUT / f"wrk-{backend}.txt").write_text(show.get("raw", ""))
+            solr_ms, solr_counts = http_search(server.url, [q for _, q in shaped])
+            result["package_search_solr_syntax"] = summary(solr_ms)
+            for name in dict.fromkeys(shape for shape, _ in shaped):
+                picked = [i for i, (shape, _) in enumerate(shaped) if shape == name]
+                result["package_search_solr_syntax"][name] = {
+                    **summary([solr_ms[i] for i in picked]),
+                    "mean_hits": round(sum(solr_counts[i] for i in picked) / len(picked))}
+            if show:
+                shown = wrk_show(server.url, public_names())
+                result["package_show"] = {k: v for k, v in shown.items() if k != "raw"}
+                (OUT / f"wrk-{backend}.txt").write_text(shown.get("raw", ""))
         base, base_counts = naive_search(queries[:60])
         result["baseline_like_scan"] = summary(base)
         result["baseline_like_scan"]["mean_hits"] = round(sum(base_counts) / len(base_counts))
@@ -285,10 +327,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--no-show", action="store_true", help="skip the package_show load test (search only)")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     results = {"machine": machine(), "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-               "runs": [run_backend(b, args.n) for b in args.backends.split(",")]}
+               "load_average": os.getloadavg(),
+               "runs": [run_backend(b, args.n, show=not args.no_show) for b in args.backends.split(",")]}
     (OUT / "catalog.json").write_text(json.dumps(results, ensure_ascii=False, indent=1))
     print(f"wrote {OUT / 'catalog.json'}")
 

@@ -49,11 +49,35 @@ def test_sorts(demo: Store) -> None:
     newest = call_as(None, "dataset_search", {"sort": "metadata_modified desc", "rows": 20})["results"]
     stamps = [r["modified_at"] for r in newest]
     assert stamps == sorted(stamps, reverse=True)
+    # usage sorts count the days before today (stable while today's counts are flushed)
+    recent = _usage_before_today("sum(views)", 14)
     used = call_as(None, "dataset_search", {"sort": "views_recent desc", "rows": 20})["results"]
-    pop = [r["views"] + 5 * r["downloads"] + r["api_calls"] for r in used]
+    assert [recent.get(r["id"], 0) for r in used] == sorted((recent.get(r["id"], 0) for r in used), reverse=True)
+    assert max(recent.values()) > 0
+    today = _usage_before_today("sum(views + 5 * downloads + api_calls)", 0, today_only=True)
+    popular = call_as(None, "dataset_search", {"sort": "most_used", "rows": 20})["results"]
+    pop = [r["views"] + 5 * r["downloads"] + r["api_calls"] - today.get(r["id"], 0) for r in popular]
     assert pop == sorted(pop, reverse=True)
     titled = call_as(None, "dataset_search", {"sort": "title_string asc", "rows": 20})["results"]
     assert [r["title"] for r in titled] == sorted(r["title"] for r in titled)
+
+
+def _usage_before_today(expr: str, days: int, today_only: bool = False) -> dict[int, int]:
+    """Per dataset id: ``expr`` over its daily usage of the ``days`` days before today (or of today)."""
+    import datetime as dt
+
+    from sqlalchemy import Date, bindparam, text
+
+    from cityhub import db
+    from cityhub.catalog.actions import today_local
+
+    today = today_local()
+    where = "day = :today" if today_only else "day >= :since AND day < :today"
+    stmt = text(f"SELECT dataset_id, {expr} FROM usage_daily WHERE {where} GROUP BY dataset_id").bindparams(
+        bindparam("today", type_=Date()), *([] if today_only else [bindparam("since", type_=Date())]))
+    params = {"today": today} if today_only else {"today": today, "since": today - dt.timedelta(days=days)}
+    with db.get_engine().connect() as conn:
+        return {int(i): int(n) for i, n in conn.execute(stmt, params)}
 
 
 def test_consistent_after_create_update_delete(demo: Store) -> None:
@@ -155,3 +179,31 @@ def test_facet_filters_agree_with_facet_rows_through_changes(demo: Store) -> Non
     check()
     call_as("system", "search_reindex", {})
     check()
+
+
+def test_reindex_refreshes_planner_statistics_on_postgresql(demo: Store) -> None:
+    """After the bulk rewrite of ``search_reindex`` PostgreSQL's planner must not wait for autovacuum: with no
+    statistics it picked a nested loop over every dataset for a date range matching a few hundred (0.5 s
+    instead of 9 ms at 100,000 datasets; BENCHMARKS.md)."""
+    import time
+
+    import pytest
+    from sqlalchemy import text
+
+    from cityhub import db
+
+    if demo.backend != "postgres":
+        pytest.skip("PostgreSQL's planner statistics")
+    with db.get_engine().connect() as conn:
+        before = conn.execute(text("SELECT now()")).scalar_one()
+    call_as("system", "search_reindex", {})
+    deadline = time.monotonic() + 10
+    while True:
+        with db.get_engine().connect() as conn:
+            analyzed = dict(conn.execute(text(
+                "SELECT relname, last_analyze FROM pg_stat_user_tables WHERE relname IN "
+                "('search_doc', 'search_facet', 'dataset')")).all())
+        if all(t is not None and t >= before for t in analyzed.values()) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert len(analyzed) == 3 and all(t is not None and t >= before for t in analyzed.values()), analyzed

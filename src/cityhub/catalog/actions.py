@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from cityhub.accounts.actions import department_dict, get_department
 from cityhub.accounts.models import Department
 from cityhub.actions import ADMINS, MANAGERS, action
-from cityhub.catalog import auth, codes, geojson, quality, search
+from cityhub.catalog import auth, codes, geojson, quality, search, solr
 from cityhub.catalog import schemas as s
 from cityhub.catalog.models import (
     Dataset,
@@ -480,10 +480,16 @@ FACET_DISPLAY: dict[str, Any] = {"theme": {t[0]: (t[1], t[2]) for t in THEMES}}
 def dataset_search(ctx: Context, p: s.SearchIn) -> dict[str, Any]:
     """Full-text search (jieba-segmented Chinese) with facets, visible datasets only."""
     vis, dept = auth.visibility(ctx)
+    where = []
+    for w in p.where:
+        try:
+            where.append((w.param, solr.from_json(w.query)))
+        except ValueError as exc:
+            raise ValidationError("查询树不合法", f"Malformed query tree: {exc}", fields={w.param: [str(exc)]}) from None
     result = search.search(ctx.db, search.Query(
-        q=p.q, filters=_filters(p.filters), rows=p.rows, start=p.start, sort=p.sort,
+        q=p.q, filters=_filters(p.filters), where=where, rows=p.rows, start=p.start, sort=p.sort,
         facet_fields=p.facet_fields, facet_limit=p.facet_limit, visibility=vis, department_id=dept,
-        include_private=p.include_private))
+        include_private=p.include_private, today=today_local(), now=utcnow()))
     if p.full and not p.quality:  # Core rows, no ORM objects (CKAN's package_search)
         rows = list(ctx.db.connection().execute(auth.RECORD.where(Dataset.id.in_(result.ids)))) if result.ids else []
         records = {d["id"]: d for d in dataset_records(ctx, rows)}
@@ -981,6 +987,7 @@ def search_reindex(ctx: Context, p: s.Empty) -> dict[str, Any]:
         if progress:
             progress(done, total)
         ctx.db.expunge_all()
+    search.analyze(ctx.db)
     return {"indexed": done}
 
 

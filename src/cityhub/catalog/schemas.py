@@ -260,12 +260,25 @@ class DatasetSave(Strict):
         None, max_length=1000, description="the resources, in order; absent: leave them as they are")
 
 
+class WhereIn(Strict):
+    """A Lucene/Solr query tree (``cityhub.catalog.solr.to_json``) over the index's field names; ``param`` is
+    the request parameter it came from (``q``, ``fq``), named in errors."""
+
+    param: str = Field(min_length=1, max_length=20)
+    query: dict[str, Any]
+
+
 class SearchIn(Strict):
     q: str = Field("", max_length=500)
     filters: dict[str, list[str] | str] = Field(default_factory=dict)
+    where: list[WhereIn] = Field(default_factory=list, max_length=50,
+                                 description="Lucene/Solr query trees, all of which must match (CKAN q and fq)")
     rows: int = Field(10, ge=0, le=1000)
     start: int = Field(0, ge=0, le=1_000_000)
-    sort: str = Field("relevance", max_length=60)
+    sort: str = Field("relevance", max_length=300,
+                      description="relevance | newest | most_used, or Solr's 'field asc|desc, …' over score, "
+                                  "metadata_modified, metadata_created, name, title_string, id, views_total, "
+                                  "views_recent, popularity, organization, license_id, capacity")
     facet_fields: list[str] = Field(default_factory=list)
     facet_limit: int = Field(50, ge=1, le=1000)
     include_private: bool = False

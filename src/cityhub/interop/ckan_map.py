@@ -10,7 +10,11 @@
 * :func:`package_id` / :func:`parse_package_id` give each dataset a CKAN-style UUID that is unique across
   instances (so ``ckanapi load`` never mistakes another portal's package for one of ours).
 
-Imports only the pure vocabularies (``cityhub.catalog.vocab``, ``cityhub.interop.vocab``, ``cityhub.geo``).
+* :func:`search_queries` / :func:`search_sort` read ``package_search``'s ``q``, ``fq`` and ``sort`` as CKAN does and
+  name the search index's fields (the Lucene parser is :mod:`cityhub.catalog.solr`).
+
+Imports only pure modules (``cityhub.catalog.vocab``, ``cityhub.catalog.solr``, ``cityhub.catalog.textsearch``,
+``cityhub.interop.vocab``, ``cityhub.geo``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import re
 import uuid
 from typing import Any
 
+from cityhub.catalog import solr
+from cityhub.catalog.textsearch import tokens
 from cityhub.catalog.vocab import (
     BASE_CATEGORIES,
     CATALOG_TYPES,
@@ -614,3 +620,153 @@ def package_resources(pkg: dict[str, Any]) -> list[dict[str, str]]:
     """The package's resources as ``resource_create`` inputs (``name``, ``url``, ``format``, ``description``),
     in order; resources without a URL are skipped (CKAN allows them, we do not)."""
     return [{k: v for k, v in spec.items() if k != "id"} for spec in resource_specs(pkg) if spec["url"]]
+
+
+# -- package_search: CKAN's search fields and sorts → the search index -------------------------------------------
+#
+# Field names as CKAN's Solr schema (ckan/config/solr/schema.xml) and indexer (ckan/lib/search/index.py) define
+# them, mapped to the index fields of cityhub.catalog.search. A field outside this list is refused by name.
+
+SEARCH_FIELDS: dict[str, str] = {
+    "text": "text", "title": "title", "notes": "notes",  # text fields (jieba tokens)
+    "name": "name", "id": "package",
+    "organization": "organization", "owner_org": "organization", "groups": "theme", "tags": "tags",
+    "res_format": "res_format", "license_id": "license_id",
+    "metadata_modified": "modified", "metadata_created": "created",
+    "capacity": "public", "private": "public", "state": "state", "dataset_type": "type", "type": "type",
+    "views_total": "views_total", "views_recent": "views_recent",
+    # our catalog fields: CKAN indexes a package's extras under their own key too (index_package)
+    "theme": "theme", "sharing_class": "sharing_class", "opening_class": "opening_class",
+    "update_cycle": "update_cycle", "district": "district", "catalog_type": "catalog_type",
+}
+SEARCH_TEXT_FIELDS = frozenset({"text", "title", "notes"})
+EXTRA_FACETS = frozenset({"sharing_class", "opening_class", "update_cycle", "catalog_type"})
+EXTRA_KEY = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+# what package_search may sort on (Solr sorts on single-valued, untokenised fields); all map to the same
+# names in cityhub.catalog.search
+SEARCH_SORTS = ("score", "metadata_modified", "metadata_created", "name", "title_string", "id", "views_total",
+                "views_recent", "organization", "license_id", "capacity")
+# single-valued string fields CKAN also sorts on: (index sort, whether the order flips), or None: one value
+# for every indexed dataset, so the key orders nothing
+SORT_ALIASES: dict[str, tuple[str, bool] | None] = {"owner_org": ("organization", False),
+                                                    "private": ("capacity", True),  # "false" < "true"
+                                                    "state": None, "type": None, "dataset_type": None}
+UNSORTABLE = frozenset({"title", "notes", "text", "tags", "groups", "res_format"})  # text or multi-valued
+DEFAULT_SORT = "score desc, metadata_modified desc"  # ckan.search.default_package_sort
+
+
+def _drops(fld: str, value: str) -> bool:
+    """Whether analysis leaves nothing of a term (Lucene then drops the clause): text fields only."""
+    return fld in SEARCH_TEXT_FIELDS and not tokens(value)
+
+
+def _index_leaf(node: solr.LeafNode) -> solr.Node:
+    """A leaf with CKAN's field name as the same leaf over the index's field names and values."""
+    fld = node.field
+    if fld.startswith("extras_"):
+        key = fld[len("extras_"):]
+        if key in EXTRA_FACETS:
+            target = key
+        elif not EXTRA_KEY.match(key) or key in RESERVED_EXTRAS:
+            raise solr.QueryError(f"extra {key} is not searchable by field (search its words in q)",
+                                  f"附加字段 {key} 不能按字段检索(可在 q 中检索其中的词)", node.src)
+        else:
+            target = f"extra.{key}"
+    elif fld in SEARCH_FIELDS:
+        target = SEARCH_FIELDS[fld]
+    else:
+        raise solr.QueryError(f"unknown field {fld}", f"未知字段 {fld}", node.src)
+    if isinstance(node, solr.Term):
+        text = node.text
+        if fld == "res_format":
+            text = text.upper()  # our formats are stored upper-cased
+        elif fld == "capacity":
+            text = {"public": "true", "private": "false"}.get(text, "none")
+        elif fld == "private":
+            text = {"true": "false", "false": "true"}.get(text, "none")
+        elif fld == "id":
+            parsed = parse_package_id(text)
+            text = f"{parsed[0]}:{parsed[1]}" if parsed else "none"
+        return solr.Term(target, text, node.phrase, node.src)
+    if isinstance(node, solr.Prefix):
+        return solr.Prefix(target, node.text.upper() if fld == "res_format" else node.text, node.src)
+    if isinstance(node, solr.Exists):
+        return solr.Exists(target, node.src)
+    return solr.Range(target, node.lo, node.hi, node.lo_inc, node.hi_inc, node.src)
+
+
+def search_queries(q: str | None, fq: str | None, fq_list: list[str], *, include_private: bool,
+                   include_drafts: bool = False, include_deleted: bool = False, def_type: str | None = None,
+                   mm: str | None = None) -> list[tuple[str, solr.Node]]:
+    """The queries CKAN's ``package_search`` sends Solr, parsed and over the index's fields: ``[(parameter,
+    tree)]``, all of which must match. Raises ``solr.QueryError`` (``param`` set) naming the clause.
+
+    As ``ckan/logic/action/get.py`` ``package_search`` builds them: ``+capacity:public`` is put in front of
+    ``fq`` unless ``include_private``, and ``+state:(active)`` after it unless it names ``+state`` — in the same
+    string, so they change how the client's clauses combine (``a OR b`` next to a required clause filters
+    nothing, as on CKAN); then ``PackageSearchQuery.run``: an empty ``q`` is ``*:*``, a ``q`` without a colon is
+    read by DisMax with CKAN's ``mm``, any other by the standard parser with ``q.op=AND`` and ``df=text``."""
+    fq = fq or ""
+    if not include_private:
+        fq = "+capacity:public " + fq
+    if "+state" not in fq:
+        states = ["active"] + (["draft"] if include_drafts else []) + (["deleted"] if include_deleted else [])
+        fq += " +state:({})".format(" OR ".join(states))
+    q = q or ""
+    if not q or q in ('""', "''"):
+        q = "*:*"
+    if def_type not in (None, "dismax", "lucene"):
+        raise _param(solr.QueryError(f"defType {def_type} is not supported (dismax or lucene)",
+                                     f"不支持 defType {def_type}(可用 dismax 或 lucene)", def_type), "defType")
+    if mm is not None and not solr.valid_mm(mm):
+        raise _param(solr.QueryError("mm must be a Solr minimum-should-match spec such as 2<-1 5<80%",
+                                     "mm 须为 Solr 的最少匹配数写法,例如 2<-1 5<80%", mm), "mm")
+    out: list[tuple[str, solr.Node]] = []
+    try:
+        if def_type == "dismax" or (def_type is None and ":" not in q):
+            # an explicit defType=dismax keeps DisMax even with a colon; CKAN then sets no mm (Solr: 100% under
+            # q.op=AND)
+            spec = mm or (solr.CKAN_MM if ":" not in q else "100%")
+            tree = solr.parse_dismax(q, default_field="text", mm=spec, drops=_drops)
+        else:
+            tree = solr.parse(q, default_field="text", default_op="AND", drops=_drops)
+        out.append(("q", solr.map_leaves(tree, _index_leaf)))
+    except solr.QueryError as exc:
+        raise _param(exc, "q") from None
+    for param, text in [("fq", fq)] + [("fq_list", f) for f in fq_list]:
+        try:
+            tree = solr.parse(text, default_field="text", default_op="AND", drops=_drops)
+        except solr.QueryError as exc:
+            raise _param(exc, param) from None
+        if tree == solr.MATCH_NONE:
+            continue  # Solr skips a filter query that parses to nothing
+        try:
+            out.append((param, solr.map_leaves(tree, _index_leaf)))
+        except solr.QueryError as exc:
+            raise _param(exc, param) from None
+    return out
+
+
+def _param(exc: solr.QueryError, param: str) -> solr.QueryError:
+    exc.param = param
+    return exc
+
+
+def search_sort(sort: str | None) -> tuple[str, str]:
+    """(the sort CKAN echoes, the index's sort) for ``package_search``'s ``sort``; ``solr.SortError`` for a
+    sort Solr refuses. None or ``rank``: ``ckan.search.default_package_sort``; empty: Solr's default (score)."""
+    if sort is None or sort == "rank":
+        sort = DEFAULT_SORT
+    out = []
+    for name, desc in solr.parse_sort(sort):
+        if name in UNSORTABLE:
+            raise solr.SortError("field", f"can not sort on a tokenized or multivalued field: {name}", name)
+        if name in SORT_ALIASES:
+            alias = SORT_ALIASES[name]
+            if alias is not None:
+                out.append(f"{alias[0]} {'desc' if desc != alias[1] else 'asc'}")
+        elif name in SEARCH_SORTS:
+            out.append(f"{name} {'desc' if desc else 'asc'}")
+        else:
+            raise solr.SortError("field", f"sort param field can't be found: {name}", name)
+    return sort, ", ".join(out) or "score desc"

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
-import re
-import shlex
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -21,6 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from cityhub import __version__
+from cityhub.catalog import solr
 from cityhub.catalog.schemas import UploadedFile
 from cityhub.errors import CityHubError, Conflict, NotAuthorized, NotFound, ValidationError
 from cityhub.interop import ckan_map
@@ -90,6 +89,10 @@ def ckan_error(exc: CityHubError) -> tuple[dict[str, Any], int]:
         return {"__type": "Not Found Error", "message": f"Not found: {exc.message_en}"}, 404
     if exc.status == 429:
         return {"__type": "Authorization Error", "message": f"Access denied: {exc.message_en}"}, 429
+    if exc.ckan_type == "Search Query Error":  # ckan/views/api.py: 'Search Query is invalid: %r' % e.args
+        return {"__type": exc.ckan_type, "message": f"Search Query is invalid: {(exc.message_en,)!r}"}, 400
+    if exc.ckan_type == "Search Error":
+        return {"__type": exc.ckan_type, "message": f"Search error: {(exc.message_en,)!r}"}, 409
     error: dict[str, Any] = ckan_fields(exc.fields) if exc.fields else {"message": exc.message_en}
     error["__type"] = "Validation Error"
     return error, 413 if exc.status == 413 else 409
@@ -116,23 +119,6 @@ def error_response(request: Request, exc: CityHubError) -> JSONResponse:
 def package(d: dict[str, Any]) -> dict[str, Any]:
     """A dataset in CKAN's package shape."""
     return ckan_map.package(d, _base())
-
-
-def parse_fq(fq: str) -> tuple[dict[str, list[str]], list[str]]:
-    """``organization:a tags:"x y" res_format:CSV`` → facet filters; unknown clauses become text."""
-    filters: dict[str, list[str]] = {}
-    rest: list[str] = []
-    try:
-        parts = shlex.split(fq)
-    except ValueError:
-        raise ValidationError("fq 语法错误", "Malformed fq", fields={"fq": ["unbalanced quotes"]}) from None
-    for part in parts:
-        m = re.match(r"^\+?([A-Za-z_]+):(.+)$", part)
-        if m and m.group(1) in FQ_FIELDS:
-            filters.setdefault(FQ_FIELDS[m.group(1)], []).append(m.group(2).strip('"'))
-        elif part not in ("AND", "+"):
-            rest.append(part)
-    return filters, rest
 
 
 def _params(request: Request, body: dict[str, Any]) -> dict[str, Any]:
@@ -172,15 +158,58 @@ def _facet_fields(raw: Any) -> list[str]:
     return [FQ_FIELDS.get(str(f), str(f)) for f in fields]
 
 
+class SearchQueryError(ValidationError):
+    """CKAN's ``SearchQueryError`` (400 ``Search Query Error``): a ``sort`` without ``asc``/``desc``."""
+
+    ckan_type = "Search Query Error"
+
+
+class SearchError(ValidationError):
+    """CKAN's ``SearchError`` (409 ``Search Error``): what Solr refuses, e.g. a sort on an unknown field."""
+
+    ckan_type = "Search Error"
+
+
+def _fq_list(raw: Any) -> list[str]:
+    if raw is None or raw == "":
+        return []
+    items = raw if isinstance(raw, list) else [raw]
+    if not all(isinstance(i, str) for i in items):
+        raise ValidationError("fq_list 须为字符串列表", "fq_list must be a list of strings",
+                              fields={"fq_list": ["Not a list of strings"]})
+    return list(items)
+
+
+def _text_param(p: dict[str, Any], key: str) -> str | None:
+    value = p.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise ValidationError(f"{key} 须为字符串", f"{key} must be a string", fields={key: ["Must be a string"]})
+    return str(value)
+
+
 def package_search(request: Request, p: dict[str, Any]) -> dict[str, Any]:
-    """CKAN ``package_search``: ``q`` (text, ``*:*`` or ``field:value`` clauses), ``fq``, ``rows`` ≤ 1000,
-    ``start``, ``sort``, ``facet.field``, ``facet.limit`` (-1: all, up to 1000), ``include_private``."""
-    q = str(p.get("q", "") or "")
-    filters, rest = parse_fq(str(p.get("fq", "") or ""))
-    qf, qrest = parse_fq(q) if ":" in q and q.strip() != "*:*" else ({}, [q] if q.strip() != "*:*" else [])
-    for k, v in qf.items():
-        filters.setdefault(k, []).extend(v)
-    text = " ".join(qrest + rest).strip()
+    """CKAN ``package_search``: ``q`` and ``fq`` / ``fq_list`` in the Lucene/Solr syntax CKAN clients send (field
+    names as CKAN's; see docs/ckan.md), ``sort`` (``field asc|desc, …``; default ``score desc,
+    metadata_modified desc``), ``rows`` ≤ 1000, ``start``, ``facet.field``, ``facet.limit`` (-1: all, up to 1000),
+    ``include_private``; ``defType`` and ``mm`` as Solr reads them."""
+    try:
+        sort, index_sort = ckan_map.search_sort(_text_param(p, "sort"))
+    except solr.SortError as exc:
+        if exc.kind == "order":
+            raise SearchQueryError("排序参数不合法(须为 字段 asc|desc)", str(exc), fields={"sort": [str(exc)]}) from None
+        raise SearchError(f"不能按 {exc.item} 排序", str(exc), fields={"sort": [str(exc)]}) from None
+    include_private = _bool(p, "include_private", False)
+    try:
+        where = ckan_map.search_queries(
+            _text_param(p, "q"), _text_param(p, "fq"), _fq_list(p.get("fq_list")), include_private=include_private,
+            include_drafts=_bool(p, "include_drafts", False), include_deleted=_bool(p, "include_deleted", False),
+            def_type=_text_param(p, "defType"), mm=_text_param(p, "mm"))
+    except solr.QueryError as exc:
+        raise ValidationError(f"{exc.param} 中的子句 {exc.clause} 不受支持或有误:{exc.reason_zh}",
+                              f"{exc.param}: {exc.reason}: {exc.clause}",
+                              fields={exc.param: [f"{exc.reason}: {exc.clause}"]}) from None
     rows = _capped(p, "rows", 10, get_settings().search_rows_max)  # CKAN caps (limit_to_configured_maximum)
     start = _int(p, "start", 0, 0, 1_000_000)
     facets = _facet_fields(p.get("facet.field"))
@@ -188,11 +217,11 @@ def package_search(request: Request, p: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValidationError("未知分面字段", "Unknown facet field", fields={"facet.field": unknown})
     facet_limit = _int(p, "facet.limit", 50, -1, 1000)
-    sort = str(p.get("sort", "") or ("score desc" if text else "metadata_modified desc")).split(",")[0].strip()
-    include_private = _bool(p, "include_private", False)
+    # visibility is the caller's (CKAN's permission labels); capacity:public is a clause of fq, as in CKAN
     result = call(request, "dataset_search", {
-        "q": text, "filters": filters, "rows": rows, "start": start, "sort": sort, "facet_fields": facets,
-        "facet_limit": 1000 if facet_limit <= 0 else facet_limit, "include_private": include_private,
+        "where": [{"param": param, "query": solr.to_json(tree)} for param, tree in where], "rows": rows,
+        "start": start, "sort": index_sort, "facet_fields": facets,
+        "facet_limit": 1000 if facet_limit <= 0 else facet_limit, "include_private": True,
         "full": True, "quality": False}, via="api")
     search_facets = {}
     plain = {}
