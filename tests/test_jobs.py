@@ -74,6 +74,27 @@ def test_fair_pool_keeps_a_worker_for_the_other_key() -> None:
     pool.shutdown()
 
 
+def test_jobs_of_one_serial_key_run_one_at_a_time_in_order() -> None:
+    """Two workers, two loads of the same table: the second waits for the first (else the first to finish,
+    not the last asked for, would go live), while another table's load takes the free worker."""
+    pool = jobs.FairPool("test-serial", workers=2)
+    started, job = _recorder()
+    gate = threading.Event()
+    pool.submit("A", job, "r1-v1", gate, serial="r1")
+    pool.submit("A", job, "r1-v2", serial="r1")
+    pool.submit("A", job, "r2-v1", serial="r2")
+    deadline = time.monotonic() + 10
+    while len(started) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(0.1)  # a wrongly free second load of r1 would have started by now
+    assert started == ["r1-v1", "r2-v1"]
+    gate.set()
+    pool.join(30)
+    assert started == ["r1-v1", "r2-v1", "r1-v2"]
+    pool.shutdown()
+
+
 def test_a_failing_job_reports_its_error_and_the_pool_goes_on() -> None:
     pool = jobs.FairPool("test-fail", workers=1)
 

@@ -12,6 +12,10 @@ A **fair** pool takes its next job round-robin across keys (a department, for lo
 jobs running goes first, then the key served least recently, and within a key first in, first out. So one
 department's queue of big files holds at most its share of the workers, and another department's single
 file starts as soon as a worker is free instead of after the whole queue.
+
+A job may also name a **serial** key (a resource, for loads): jobs of one serial key never run at the same time
+and start in the order they were submitted, so two loads of the same table go live in the order they were asked
+for, whatever the pool's size (``jobs.submit("datastore_load", v, key=department, serial=resource_id)``).
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ class _Item:
     args: tuple[Any, ...]
     future: Future[Any]
     seq: int
+    serial: str | None = None
 
 
 class FairPool:
@@ -75,13 +80,17 @@ class FairPool:
         self._threads: list[threading.Thread] = []
         self._active = 0
         self._closed = False
+        self._serial_running: set[str] = set()
+        self._key_of: dict[int, str] = {}  # queued job's sequence number -> its key
 
-    def submit(self, key: str, func: Callable[..., Any], *args: Any) -> Future[Any]:
+    def submit(self, key: str, func: Callable[..., Any], *args: Any, serial: str | None = None) -> Future[Any]:
         future: Future[Any] = Future()
         with self._cv:
             if self._closed:
                 raise RuntimeError(f"job pool {self.name} is shut down")
-            self._queues.setdefault(key, deque()).append(_Item(func, args, future, next(self._tick)))
+            item = _Item(func, args, future, next(self._tick), serial)
+            self._queues.setdefault(key, deque()).append(item)
+            self._key_of[item.seq] = key
             if len(self._threads) < self.workers:
                 thread = threading.Thread(target=self._work, name=f"cityhub-{self.name}-{len(self._threads)}",
                                           daemon=True)
@@ -90,27 +99,48 @@ class FairPool:
             self._cv.notify()
         return future
 
-    def _take(self) -> tuple[str, _Item]:
-        """The next job (the lock is held): fewest running for its key, then least recently served key."""
-        key = min(self._queues, key=lambda k: (self._running.get(k, 0), self._served.get(k, -1),
-                                                self._queues[k][0].seq))
+    def _ready(self) -> dict[str, int]:
+        """For each key, the position of its first job that may start now (the lock is held): one without a
+        serial key, or whose serial key is not running and has no earlier job queued."""
+        seen: set[str] = set()
+        ready: dict[str, int] = {}
+        for item in sorted((i for q in self._queues.values() for i in q), key=lambda i: i.seq):
+            if item.serial is not None:
+                if item.serial in seen or item.serial in self._serial_running:
+                    seen.add(item.serial)
+                    continue
+                seen.add(item.serial)
+            key = self._key_of[item.seq]
+            if key not in ready:
+                ready[key] = self._queues[key].index(item)
+        return ready
+
+    def _take(self, ready: dict[str, int]) -> tuple[str, _Item]:
+        """The next job (the lock is held): fewest running for its key, then least recently served key, then
+        first in within the key (skipping jobs held back by their serial key)."""
+        key = min(ready, key=lambda k: (self._running.get(k, 0), self._served.get(k, -1),
+                                        self._queues[k][ready[k]].seq))
         queue = self._queues[key]
-        item = queue.popleft()
+        item = queue[ready[key]]
+        del queue[ready[key]]
+        del self._key_of[item.seq]
         if not queue:
             del self._queues[key]
         self._served[key] = next(self._tick)
         self._running[key] = self._running.get(key, 0) + 1
         self._active += 1
+        if item.serial is not None:
+            self._serial_running.add(item.serial)
         return key, item
 
     def _work(self) -> None:
         while True:
             with self._cv:
-                while not self._queues and not self._closed:
+                while not (ready := self._ready()) and not (self._closed and not self._queues):
                     self._cv.wait()
-                if not self._queues:
+                if not ready:
                     return
-                key, item = self._take()
+                key, item = self._take(ready)
             try:
                 if item.future.set_running_or_notify_cancel():
                     try:
@@ -124,6 +154,8 @@ class FairPool:
                     if not self._running[key]:
                         del self._running[key]
                     self._active -= 1
+                    if item.serial is not None:
+                        self._serial_running.discard(item.serial)
                     self._cv.notify_all()
 
     def pending(self) -> dict[str, int]:
@@ -194,11 +226,12 @@ def _pool(name: str) -> FairPool:
         return running
 
 
-def submit(kind: str, *args: Any, key: str = "") -> Future[Any]:
-    """Queue a job of ``kind``; ``key`` groups jobs for fair scheduling in a fair pool (e.g. a department)."""
+def submit(kind: str, *args: Any, key: str = "", serial: str | None = None) -> Future[Any]:
+    """Queue a job of ``kind``; ``key`` groups jobs for fair scheduling in a fair pool (e.g. a department);
+    jobs with the same ``serial`` run one at a time, in the order submitted (e.g. loads of one resource)."""
     k = _kind(kind)
     spec = _POOL_SPECS.get(k.pool)
-    return _pool(k.pool).submit(key if spec is not None and spec.fair else "", k.func, *args)
+    return _pool(k.pool).submit(key if spec is not None and spec.fair else "", k.func, *args, serial=serial)
 
 
 def run(kind: str, *args: Any) -> Any:

@@ -149,9 +149,10 @@ def datastore_create(ctx: Context, p: s.LoadIn) -> dict[str, Any]:
     inline = p.wait or ctx.extra.get("jobs") == "inline" or get_settings().jobs_inline
     progress = ctx.extra.get("progress")
     department = str(res.dataset.department_id)  # loads are scheduled fairly across departments
+    serial = f"resource:{res.id}"  # and one table's loads one at a time, in order: the last asked goes live last
     ctx.extra.setdefault("after_commit", []).append(
         (lambda: run_load(version_id, progress)) if inline
-        else (lambda: jobs.submit("datastore_load", version_id, key=department)))
+        else (lambda: jobs.submit("datastore_load", version_id, key=department, serial=serial)))
     return version_dict(v)
 
 
