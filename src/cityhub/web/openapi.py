@@ -337,7 +337,7 @@ class User(Record):
     name: str
     display_name: str
     email: str
-    role: Literal["platform_admin", "dept_admin", "steward", "analyst", "public"]
+    role: Literal["platform_admin", "dept_admin", "steward", "analyst", "auditor", "public"]
     department: str | None
     department_name: str | None
     active: bool
