@@ -479,7 +479,7 @@ def _iter_rows(session: Session, batch: int = 20000) -> Iterator[Any]:
         last = rows[-1][0]
 
 
-def verify(session: Session, progress: Callable[[int], Any] | None = None,
+def verify(session: Session, progress: Callable[[int, int], Any] | None = None,
            saved: TreeHead | None = None) -> VerifyResult:
     """Recompute every leaf hash from its record, check each record's MAC, rebuild the tree and compare its
     root at every checkpoint: the database's head, the signed head outside the database, every tree head
@@ -513,6 +513,7 @@ def verify(session: Session, progress: Callable[[int], Any] | None = None,
         return fail(0, EMPTY_ROOT_HEX, None, f"the signed head at {where} is {signed_problem}")
 
     key = _key()
+    total = current_head(session)[0]  # for the progress bar: progress(records done since the last call, total)
     frontier = merkle.Frontier()
     leaf_hash = merkle.leaf_hash
     expected = 1
@@ -539,10 +540,10 @@ def verify(session: Session, progress: Callable[[int], Any] | None = None,
         expected += 1
         pending += 1
         if progress is not None and pending >= 1000:
-            progress(pending)
+            progress(pending, total)
             pending = 0
     if progress is not None and pending:
-        progress(pending)
+        progress(pending, total)
     count = expected - 1
     root_hex = frontier.root().hex()
     row = session.execute(select(AuditHead.seq, AuditHead.hash, AuditHead.frontier).where(AuditHead.id == 1)).first()
