@@ -461,3 +461,16 @@ def test_migration_refuses_a_broken_chain(tmp_path: Path) -> None:
     assert current(store.url) == "0006"
     with db.get_engine().connect() as conn:  # nothing lost
         assert conn.execute(text("SELECT count(*) FROM audit_log")).scalar_one() == 20
+
+
+def test_canonical_time_format_is_the_chains() -> None:
+    """The leaf data keeps the hash chain's time format exactly (the migration's leaves depend on it)."""
+    import datetime as dt
+
+    cases = [dt.datetime(2026, 1, 2, 3, 4, 5, 0, tzinfo=dt.UTC), dt.datetime(2026, 12, 31, 23, 59, 59, 999999,
+                                                                                 tzinfo=dt.UTC),
+             dt.datetime(2026, 6, 1, 8, 0, 0, 123, tzinfo=dt.timezone(dt.timedelta(hours=8)))]
+    for ts in cases:
+        old = json.dumps([1, ts.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "a", "b", "c", "d", "广州", "f",
+                          "{}"], ensure_ascii=False, separators=(",", ":")).encode()
+        assert audit.canonical(1, ts, "a", "b", "c", "d", "广州", "f", "{}") == old

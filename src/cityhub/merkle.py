@@ -235,6 +235,17 @@ class Frontier:
         self.size += 1
         return done
 
+    def push(self, leaf: bytes) -> None:
+        """``append`` without reporting the completed subtrees (the verifier's loop)."""
+        h = leaf
+        index = self.size
+        hashes = self._hashes
+        while index & 1:
+            h = _sha256(b"\x01" + hashes.pop() + h).digest()
+            index >>= 1
+        hashes.append(h)
+        self.size += 1
+
     def root(self) -> bytes:
         if not self._hashes:
             return EMPTY_ROOT
