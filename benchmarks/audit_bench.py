@@ -1,4 +1,4 @@
-"""Audit log benchmark (issue 12, "Provable audit"): ``python -m benchmarks.audit_bench [--verify-n N] [--pg]``.
+"""Audit log benchmark (issue 12, "Provable audit"): ``python -m benchmarks.audit_bench [--backends sqlite,postgres]``.
 
 1. **Append rate** of the Merkle-tree log (``cityhub.audit.record``, the function every action calls) beside the
    previous HMAC hash chain (its ``record`` and signed-head file, reproduced here as it was on main before the
@@ -292,40 +292,39 @@ def main() -> None:
     ap.add_argument("--append-batch-n", type=int, default=20000, help="events per round, 100 per transaction")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--verify-n", type=int, default=1_000_000)
-    ap.add_argument("--pg", action="store_true", help="also PostgreSQL (append and verify)")
+    ap.add_argument("--backends", default="sqlite", help="comma-separated: sqlite, postgres")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"machine": machine(), "loadavg_before": os.getloadavg(),
                               "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                               "targets": {"append_events_per_s": APPEND_TARGET, "verify_1m_s": VERIFY_TARGET_S}}
     print(report["machine"], "load average", report["loadavg_before"], flush=True)
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     with tempfile.TemporaryDirectory(prefix="audit-bench-") as tmp:
-        home = Path(tmp) / "append"
-        home.mkdir()
-        report["append_sqlite"] = bench_append("sqlite", f"sqlite:///{home / 'cityhub.db'}", home,
-                                               args.append_n, args.append_batch_n, args.rounds)
-        vhome = Path(tmp) / "verify"
-        vhome.mkdir()
-        report["verify_sqlite"] = bench_verify("sqlite", f"sqlite:///{vhome / 'cityhub.db'}", vhome, args.verify_n)
-        if args.pg:
+        for backend in backends:
             for kind in ("append", "verify"):
-                name, url = pg_create(f"audit_bench_{kind}")
+                home = Path(tmp) / f"{backend}-{kind}"
+                home.mkdir()
+                name = None
+                if backend == "postgres":
+                    name, url = pg_create(f"audit_bench_{kind}")
+                else:
+                    url = f"sqlite:///{home / 'cityhub.db'}"
                 try:
-                    phome = Path(tmp) / f"pg-{kind}"
-                    phome.mkdir()
                     if kind == "append":
-                        report["append_postgres"] = bench_append("postgres", url, phome, args.append_n,
-                                                                 args.append_batch_n, args.rounds)
+                        report[f"append_{backend}"] = bench_append(backend, url, home, args.append_n,
+                                                                   args.append_batch_n, args.rounds)
                     else:
-                        report["verify_postgres"] = bench_verify("postgres", url, phome, args.verify_n)
+                        report[f"verify_{backend}"] = bench_verify(backend, url, home, args.verify_n)
                 finally:
-                    from cityhub import db
+                    if name:
+                        from cityhub import db
 
-                    db.reset_caches()
-                    pg_drop(name)
+                        db.reset_caches()
+                        pg_drop(name)
     report["loadavg_after"] = os.getloadavg()
     report["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    (OUT / "audit.json").write_text(json.dumps(report, indent=2))
+    (OUT / f"audit-{'-'.join(backends)}.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
 
 
