@@ -474,3 +474,17 @@ def test_canonical_time_format_is_the_chains() -> None:
         old = json.dumps([1, ts.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "a", "b", "c", "d", "广州", "f",
                           "{}"], ensure_ascii=False, separators=(",", ":")).encode()
         assert audit.canonical(1, ts, "a", "b", "c", "d", "广州", "f", "{}") == old
+
+
+def test_appends_of_a_transaction_closed_without_commit_are_gone(sqlite_empty: Store) -> None:
+    _bulk(3)
+    session = db.session_factory()()
+    audit.record(session, None, "never_committed", "-", "success")
+    session.close()  # neither commit nor rollback
+    audit.record(session, None, "committed", "-", "success")  # the same session object, a new transaction
+    session.commit()
+    session.close()
+    result = _verify()
+    assert result.ok and result.count == 4
+    with db.session_scope() as s:
+        assert s.get(audit.AuditRecord, 4).action == "committed"  # type: ignore[union-attr]

@@ -501,6 +501,14 @@ def _forget_after_rollback(session: Session) -> None:
     session.info.pop(_PENDING_HEAD, None)
 
 
+@event.listens_for(Session, "after_transaction_end")
+def _forget_after_end(session: Session, transaction: Any) -> None:
+    """A session closed without commit or rollback: its appends are gone with the transaction."""
+    if transaction.parent is None:
+        session.info.pop(_TX, None)
+        session.info.pop(_PENDING_HEAD, None)
+
+
 # -- proofs ------------------------------------------------------------------------------------------------
 
 
