@@ -209,7 +209,7 @@ def test_cutting_the_end_is_detected_against_a_saved_sth(empty_store: Store, tmp
     exported = json.loads(saved.read_text())
     assert exported["tree_size"] == _verify().count and "BEGIN PUBLIC KEY" in exported["public_key"]
     _bulk(3)
-    assert runner.invoke(app, ["audit", "verify", "--sth", str(saved)]).exit_code == 0
+    assert runner.invoke(app, ["audit", "verify", str(saved)]).exit_code == 0
     keep = exported["tree_size"] - 2
     _cut_end(keep)
     with db.session_scope() as s:  # the attacker also replaces the head file with a valid head of the cut tree
@@ -219,7 +219,7 @@ def test_cutting_the_end_is_detected_against_a_saved_sth(empty_store: Store, tmp
     assert _verify().ok  # nothing inside the platform can tell any more
     result = _verify(audit.TreeHead.from_dict(exported))
     assert not result.ok and result.bad_seq == keep + 1 and "cut" in result.reason
-    cli = runner.invoke(app, ["audit", "verify", "--sth", str(saved)])
+    cli = runner.invoke(app, ["audit", "verify", str(saved)])
     assert cli.exit_code == 1 and f"#{keep + 1}" in cli.output
 
 
@@ -285,7 +285,7 @@ def test_a_saved_sth_that_is_not_one_is_a_clear_error(empty_store: Store, tmp_pa
         call_as("system", "audit_verify", {"sth": {"tree_size": "x"}})
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2")
-    cli = runner.invoke(app, ["audit", "verify", "--sth", str(bad)])
+    cli = runner.invoke(app, ["audit", "verify", str(bad)])
     assert cli.exit_code == 2 and "not JSON" in cli.output
     assert _verify().ok  # nothing lost
 

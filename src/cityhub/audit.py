@@ -19,7 +19,7 @@
   head of the new size, signed, replaces the file ``CITYHUB_AUDIT_HEAD_PATH`` (atomically, under a file lock,
   never moving backwards). Cutting records from the end and rolling ``audit_head`` back leaves a consistent
   tree in the database, but not one that reaches the signed head: ``verify`` names the first record cut, and so
-  it does against any tree head saved elsewhere (``cityhub audit verify --sth FILE``).
+  it does against any tree head saved elsewhere (``cityhub audit verify FILE``).
 """
 
 from __future__ import annotations

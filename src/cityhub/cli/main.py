@@ -106,9 +106,10 @@ def demo_load() -> None:
 
 
 @audit_app.command("verify")
-def audit_verify(sth: Path | None = typer.Option(None, "--sth", exists=True, dir_okay=False,
-                                                 help="a signed tree head saved earlier (JSON, as `cityhub audit "
-                                                 "sth export` writes it): the log must still hold that tree")) -> None:
+def audit_verify(sth: Path | None = typer.Argument(None, exists=True, dir_okay=False,
+                                                   help="a signed tree head saved earlier (JSON, as `cityhub audit "
+                                                   "sth export` writes it): the log must still hold that tree")
+                 ) -> None:
     """Verify the whole audit log (every record's leaf hash and MAC, the Merkle tree against every signed tree
     head); exits 1 and names the first bad record if anything was altered, removed, reordered or cut."""
     data: dict[str, Any] = {}
@@ -166,7 +167,7 @@ def audit_sth_export(out_file: Path | None = typer.Option(None, "--out", help="f
                      fresh: bool = typer.Option(True, help="issue a new tree head first (else: the latest stored)"),
                      ) -> None:
     """Export a signed tree head (JSON, with the public key): keep it elsewhere and check the log against it
-    later with `cityhub audit verify --sth FILE`."""
+    later with `cityhub audit verify FILE`."""
     _write_json(_call("audit_sth_issue" if fresh else "audit_sth_show", {}), out_file)
 
 
