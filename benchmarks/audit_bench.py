@@ -293,7 +293,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--verify-n", type=int, default=1_000_000)
     ap.add_argument("--backends", default="sqlite", help="comma-separated: sqlite, postgres")
-    args = ap.parse_args()
+    args, _ = ap.parse_known_args()  # `make bench` passes every benchmark the same arguments
     OUT.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"machine": machine(), "loadavg_before": os.getloadavg(),
                               "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
