@@ -402,8 +402,8 @@ def _old_chain_store(tmp_path: Path, backend: str, records: int) -> Store:
 
     os.environ.setdefault("CITYHUB_SECRET_KEY", "test-secret-key-migration")
     os.environ["CITYHUB_ENV"] = "test"
-    url = f"sqlite:///{tmp_path / 'cityhub.db'}"
-    store = Store(home=tmp_path, url=url, backend=backend)
+    url = f"sqlite:///{tmp_path / 'cityhub.db'}" if backend == "sqlite" else backend
+    store = Store(home=tmp_path, url=url, backend="sqlite" if backend == "sqlite" else "postgres")
     store.activate()
     upgrade(url, "0006")
     secret = get_settings().secret_key
@@ -417,7 +417,8 @@ def _old_chain_store(tmp_path: Path, backend: str, records: int) -> Store:
             conn.execute(text("INSERT INTO audit_log (seq, ts, actor, source, via, action, target, outcome, detail, "
                               "prev_hash, hash) VALUES (:seq, :ts, 'admin', '127.0.0.1', 'web', 'dataset_create', "
                               ":t, 'success', '{}', :p, :h)"),
-                         {"seq": seq, "ts": ts.replace(tzinfo=None), "t": f"ds-{seq}", "p": prev, "h": digest})
+                         {"seq": seq, "ts": ts.replace(tzinfo=None) if store.backend == "sqlite" else ts,
+                          "t": f"ds-{seq}", "p": prev, "h": digest})
             prev = digest
         conn.execute(text("UPDATE audit_head SET seq = :n, hash = :h WHERE id = 1"), {"n": records, "h": prev})
     head_key = hashlib.sha256(b"cityhub-audit-head:" + secret.encode()).digest()
@@ -428,10 +429,25 @@ def _old_chain_store(tmp_path: Path, backend: str, records: int) -> Store:
     return store
 
 
-def test_migration_builds_the_tree_over_the_old_chain(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgres"])
+def old_backend(request: pytest.FixtureRequest) -> Any:
+    """``sqlite``, or the URL of a fresh PostgreSQL database (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield "sqlite"
+        return
+    from tests.conftest import _create_pg_database, _drop_pg_database, require_postgres
+
+    require_postgres()
+    name, url = _create_pg_database()
+    yield url
+    db.reset_caches()
+    _drop_pg_database(name)
+
+
+def test_migration_builds_the_tree_over_the_old_chain(tmp_path: Path, old_backend: str) -> None:
     from cityhub.migrate import upgrade
 
-    store = _old_chain_store(tmp_path, "sqlite", 600)
+    store = _old_chain_store(tmp_path, old_backend, 600)
     upgrade(store.url)
     result = _verify()
     assert result.ok and result.count == 600, result
@@ -451,10 +467,10 @@ def test_migration_builds_the_tree_over_the_old_chain(tmp_path: Path) -> None:
                                    bytes.fromhex(got["sth"]["root_hash"]))
 
 
-def test_migration_refuses_a_broken_chain(tmp_path: Path) -> None:
+def test_migration_refuses_a_broken_chain(tmp_path: Path, old_backend: str) -> None:
     from cityhub.migrate import current, upgrade
 
-    store = _old_chain_store(tmp_path, "sqlite", 20)
+    store = _old_chain_store(tmp_path, old_backend, 20)
     _tamper("UPDATE audit_log SET target = 'x' WHERE seq = 7")
     with pytest.raises(RuntimeError, match="#7"):
         upgrade(store.url)
