@@ -7,12 +7,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-ROLES = ("platform_admin", "dept_admin", "steward", "analyst", "public")
+ROLES = ("platform_admin", "dept_admin", "steward", "analyst", "auditor", "public")
 ROLE_LABELS = {
     "platform_admin": ("平台管理员", "Platform admin"),
     "dept_admin": ("部门管理员", "Department admin"),
     "steward": ("部门数据专员", "Department data steward"),
     "analyst": ("分析师", "Analyst"),
+    "auditor": ("审计员", "Auditor"),
     "public": ("注册公众用户", "Registered public user"),
 }
 

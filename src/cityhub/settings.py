@@ -82,9 +82,17 @@ class Settings(BaseSettings):
     hsts_seconds: int = Field(
         31536000, description="max-age of the Strict-Transport-Security header sent in production (0: none).")
     audit_head_path: str = Field(
-        "", description="File holding the HMAC-signed head (last sequence number and hash) of the audit log, written "
-        "after every commit that appends to it; `cityhub audit verify` detects records cut from the end against "
-        "it. Empty: $CITYHUB_HOME/audit-head.json. Put it where the database's administrators cannot write.")
+        "", description="File holding the latest signed tree head (size, root, time; Ed25519) of the audit log's "
+        "Merkle tree, written after every commit that appends to it; `cityhub audit verify` detects records cut "
+        "from the end against it. Empty: $CITYHUB_HOME/audit-head.json. Put it where the database's administrators "
+        "cannot write.")
+    audit_signing_key: str = Field(
+        "", description="PEM file of the Ed25519 private key that signs the audit log's tree heads. Empty: "
+        "$CITYHUB_HOME/audit-signing-key.pem. Created (mode 0600) on first use when the file does not exist; "
+        "publish its public key (`cityhub audit sth key`) to whoever keeps or checks tree heads.")
+    audit_sth_minutes: int = Field(
+        10, description="How often the web process issues and stores a signed tree head of the audit log, when the "
+        "log grew since the last one (0: never; `cityhub audit sth issue` issues one on demand).")
     search_rows_max: int = Field(1000, description="Largest page size of package_search (larger rows are capped, as "
                                  "CKAN's ckan.search.rows_max).")
     ckan_group_list_max: int = Field(1000, description="Most names organization_list / group_list return in one call "
@@ -184,6 +192,10 @@ class Settings(BaseSettings):
     @property
     def resolved_audit_head_path(self) -> Path:
         return Path(self.audit_head_path) if self.audit_head_path else self.home / "audit-head.json"
+
+    @property
+    def resolved_audit_signing_key(self) -> Path:
+        return Path(self.audit_signing_key) if self.audit_signing_key else self.home / "audit-signing-key.pem"
 
     @property
     def public_base_url(self) -> str | None:

@@ -1,4 +1,5 @@
-"""Operator actions: the audit-log check, listing and signed head; denials the web layer makes itself."""
+"""Operator actions: the audit-log listing and signed head; denials the web layer makes itself (the tree's check,
+proofs and tree heads: ``cityhub.audit_actions``)."""
 
 from __future__ import annotations
 
@@ -37,15 +38,6 @@ def denial_record(ctx: Context, p: DenialIn) -> dict[str, Any]:
     ``check``, with the caller, their address, the request and the reason."""
     seq = audit.record(ctx.db, ctx, p.check, p.target, "denied", {"reason": p.reason})
     return {"seq": seq}
-
-
-@action(system_auth.audit_verify, schema=Empty, roles=ADMINS)
-def audit_verify(ctx: Context, p: Empty) -> dict[str, Any]:
-    """Check the whole audit chain and the signed head kept outside the database; names the first bad record
-    (changed, deleted, inserted, reordered, or cut from the end)."""
-    result = audit.verify(ctx.db, ctx.extra.get("progress"))
-    return {"ok": result.ok, "count": result.count, "head": result.head_hash, "bad_seq": result.bad_seq,
-            "reason": result.reason, "signed_head_seq": result.signed_head_seq}
 
 
 @action(system_auth.audit_head_show, schema=Empty)

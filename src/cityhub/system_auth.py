@@ -8,10 +8,6 @@ from cityhub.accounts.auth import require_admin
 from cityhub.context import Context
 
 
-def audit_verify(ctx: Context, p: Any) -> None:
-    require_admin(ctx)
-
-
 def audit_list(ctx: Context, p: Any) -> None:
     require_admin(ctx)
 

@@ -13,7 +13,7 @@ SLUG = r"^[a-z0-9][a-z0-9_-]{1,99}$"
 USERNAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$"
 EMAIL = r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$"
 PHONE = r"^$|^\+?[0-9][0-9 ()-]{2,38}$"  # mainland mobiles, landlines with area code and extension
-Role = Literal["platform_admin", "dept_admin", "steward", "analyst", "public"]
+Role = Literal["platform_admin", "dept_admin", "steward", "analyst", "auditor", "public"]
 
 
 class Strict(BaseModel):

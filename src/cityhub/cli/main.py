@@ -21,6 +21,8 @@ app = typer.Typer(help="CityHub 城市数据平台 / city data platform", no_arg
 db_app = typer.Typer(help="数据库 / database schema", no_args_is_help=True)
 demo_app = typer.Typer(help="演示数据 / Guangzhou demo content", no_args_is_help=True)
 audit_app = typer.Typer(help="审计日志 / audit log", no_args_is_help=True)
+sth_app = typer.Typer(help="签名树头 / signed tree heads", no_args_is_help=True)
+audit_app.add_typer(sth_app, name="sth")
 search_app = typer.Typer(help="搜索索引 / search index", no_args_is_help=True)
 datastore_app = typer.Typer(help="数据表 / datastore", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -104,14 +106,27 @@ def demo_load() -> None:
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Verify the audit chain; exits 1 and names the first bad record if anything was altered."""
+def audit_verify(sth: Path | None = typer.Argument(None, exists=True, dir_okay=False,
+                                                   help="a signed tree head saved earlier (JSON, as `cityhub audit "
+                                                   "sth export` writes it): the log must still hold that tree")
+                 ) -> None:
+    """Verify the whole audit log (every record's leaf hash and MAC, the Merkle tree against every signed tree
+    head); exits 1 and names the first bad record if anything was altered, removed, reordered or cut."""
+    data: dict[str, Any] = {}
+    if sth is not None:
+        try:
+            data["sth"] = json.loads(sth.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            err.print(f"[red]错误 error[/red]: {sth} is not JSON: {exc}", soft_wrap=True)
+            raise typer.Exit(2) from None
     with _progress() as bar:
-        task = bar.add_task("审计链校验 verifying", total=None)
-        result = _call("audit_verify", {}, progress=lambda n: bar.advance(task, n))
+        task = bar.add_task("审计树校验 verifying", total=None)
+        result = _call("audit_verify", data,
+                       progress=lambda n, total: bar.update(task, advance=n, total=max(total, 1)))
     if result["ok"]:
         signed = f", signed head #{result['signed_head_seq']}" if result["signed_head_seq"] else ""
-        err.print(f"[green]OK[/green] {result['count']} records, head {result['head'][:16]}…{signed}")
+        err.print(f"[green]OK[/green] {result['count']} records, root {result['head'][:16]}…{signed}, "
+                  f"{result['heads_checked']} tree heads checked")
         return
     where = f"#{result['bad_seq']}" if result["bad_seq"] is not None else "-"
     err.print(f"[red]TAMPERED[/red] first bad record: {where} — {result['reason']}", soft_wrap=True)
@@ -120,12 +135,53 @@ def audit_verify() -> None:
 
 @audit_app.command("head")
 def audit_head() -> None:
-    """Print the signed head kept outside the database (JSON) to copy to a separate system."""
+    """Print the signed tree head kept outside the database (JSON) to copy to a separate system."""
     result = _call("audit_head_show", {})
     if result["head"] is None:
         err.print(f"no signed head at {result['path']} yet")
         raise typer.Exit(1)
     sys.stdout.write(json.dumps(result["head"]) + "\n")
+
+
+@audit_app.command("proof")
+def audit_proof(seq: int = typer.Argument(..., help="the audit record's sequence number"),
+                since: int | None = typer.Option(None, help="also a consistency proof from this tree size")) -> None:
+    """Print the inclusion proof of one audit record against the latest signed tree head (JSON)."""
+    data: dict[str, Any] = {"seq": seq}
+    if since is not None:
+        data["since_size"] = since
+    sys.stdout.write(json.dumps(_call("audit_proof", data), ensure_ascii=False, indent=2) + "\n")
+
+
+def _write_json(value: Any, out_file: Path | None) -> None:
+    text = json.dumps(value, ensure_ascii=False, indent=2) + "\n"
+    if out_file is None:
+        sys.stdout.write(text)
+    else:
+        out_file.write_text(text, encoding="utf-8")
+        err.print(f"written to {out_file}")
+
+
+@sth_app.command("export")
+def audit_sth_export(out_file: Path | None = typer.Option(None, "--out", help="file to write (default: stdout)"),
+                     fresh: bool = typer.Option(True, help="issue a new tree head first (else: the latest stored)"),
+                     ) -> None:
+    """Export a signed tree head (JSON, with the public key): keep it elsewhere and check the log against it
+    later with `cityhub audit verify FILE`."""
+    _write_json(_call("audit_sth_issue" if fresh else "audit_sth_show", {}), out_file)
+
+
+@sth_app.command("issue")
+def audit_sth_issue() -> None:
+    """Issue and store a signed tree head now (the web process also issues them periodically)."""
+    head = _call("audit_sth_issue", {})
+    err.print(f"tree head of {head['tree_size']} records, root {head['root_hash'][:16]}…, id {head.get('id')}")
+
+
+@sth_app.command("key")
+def audit_sth_key() -> None:
+    """Print the public key (PEM) that checks the signed tree heads."""
+    sys.stdout.write(_call("audit_sth_show", {})["public_key"])
 
 
 @audit_app.command("export")

@@ -560,8 +560,11 @@ HISTORY_ACTIONS = {"create": "登记", "update": "修改", "delete": "撤回", "
 #: (a test checks that each registered action has both languages)
 ACTION_LABELS: dict[str, tuple[str, str]] = {
     "audit_list": ("查看审计日志", "View the audit log"),
-    "audit_verify": ("校验审计链", "Verify the audit chain"),
-    "audit_head_show": ("查看审计链头", "View the audit chain head"),
+    "audit_verify": ("校验审计树", "Verify the audit tree"),
+    "audit_head_show": ("查看审计签名树头文件", "View the audit log's signed head file"),
+    "audit_proof": ("获取审计记录包含证明", "Get an audit record's inclusion proof"),
+    "audit_sth_show": ("查看最新签名树头", "View the latest signed tree head"),
+    "audit_sth_issue": ("签发审计签名树头", "Issue a signed tree head"),
     "denial_record": ("记录拒绝访问", "Record a refusal"),
     "user_disable": ("停用用户", "Disable a user"),
     "user_enable": ("启用用户", "Enable a user"),

@@ -337,7 +337,7 @@ class User(Record):
     name: str
     display_name: str
     email: str
-    role: Literal["platform_admin", "dept_admin", "steward", "analyst", "public"]
+    role: Literal["platform_admin", "dept_admin", "steward", "analyst", "auditor", "public"]
     department: str | None
     department_name: str | None
     active: bool
@@ -492,22 +492,55 @@ class AuditEntry(Record):
 class AuditVerification(Record):
     ok: bool
     count: int
-    head: str | None
-    bad_seq: int | None
+    head: str | None = Field(description="root of the Merkle tree recomputed from the records (hex)")
+    bad_seq: int | None = Field(description="the first record found changed, missing, moved or cut")
     reason: str | None
-    signed_head_seq: int | None = Field(description="sequence number in the signed head outside the database")
+    signed_head_seq: int | None = Field(description="tree size in the signed head outside the database")
+    heads_checked: int = Field(0, description="signed tree heads the log was checked against")
 
 
 class SignedHead(Record):
-    seq: int
-    hash: str
-    ts: str
-    sig: str = Field(description="HMAC-SHA256 of the head under a key derived from the secret key")
+    version: str = Field(description="cityhub-audit-sth-v1")
+    tree_size: int
+    root_hash: str = Field(description="RFC 6962 Merkle tree hash of the first tree_size records (hex)")
+    timestamp: int = Field(description="milliseconds since 1970-01-01 UTC")
+    time: str
+    key_id: str = Field(description="SHA-256 of the raw Ed25519 public key (hex)")
+    signature: str = Field(description="Ed25519 signature (base64) of "
+                           "'cityhub-audit-sth-v1\\n<tree_size>\\n<root_hash>\\n<timestamp>\\n'")
 
 
 class AuditSignedHead(Record):
     path: str
     head: SignedHead | None
+
+
+class AuditTreeHead(SignedHead):
+    id: int | None = None
+    issued_by: str | None = Field(None, description="periodic, on demand or migration")
+    public_key: str = Field(description="the Ed25519 public key that checks the signature (PEM)")
+
+
+class AuditInclusion(Record):
+    seq: int
+    leaf_index: int = Field(description="seq - 1")
+    tree_size: int
+    leaf_data: str = Field(description="the record's canonical JSON: its leaf hash is SHA-256(0x00 || leaf_data)")
+    leaf_hash: str
+    stored_leaf_hash: str
+    audit_path: list[str] = Field(description="RFC 6962 audit path, from the leaf's sibling upwards (hex)")
+
+
+class AuditConsistency(Record):
+    from_size: int
+    to_size: int
+    proof: list[str] = Field(description="RFC 6962 consistency proof (hex)")
+
+
+class AuditProof(Record):
+    sth: AuditTreeHead
+    inclusion: AuditInclusion
+    consistency: AuditConsistency | None = None
 
 
 # -- datastore ------------------------------------------------------------------------------------------

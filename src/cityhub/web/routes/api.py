@@ -306,10 +306,29 @@ def audit_list(request: Request, limit: int = Query(100, ge=1, le=1000), offset:
                 via="api")
 
 
-@router.get("/audit/verify", dependencies=[access("audit_verify")], summary="Verify the audit chain and its signed head (platform admins)",
-            responses=ok(o.AuditVerification, 403))
+@router.get("/audit/verify", dependencies=[access("audit_verify")],
+            summary="Verify the whole audit log: leaf hashes, MACs and the Merkle tree against every signed tree head "
+            "(platform admins, auditors)", responses=ok(o.AuditVerification, 403))
 def audit_verify(request: Request) -> Any:
     return call(request, "audit_verify", {}, via="api")
+
+
+@router.get("/audit/sth", dependencies=[access("audit_sth_show")],
+            summary="The latest signed tree head of the audit log, with its public key (platform admins, auditors)",
+            responses=ok(o.AuditTreeHead, 403))
+def audit_sth(request: Request) -> Any:
+    return call(request, "audit_sth_show", {}, via="api")
+
+
+@router.get("/audit/proof/{seq}", dependencies=[access("audit_proof")],
+            summary="Inclusion proof of one audit record against the latest signed tree head; with since_size, also "
+            "the consistency proof from that tree size (platform admins, auditors)",
+            responses=ok(o.AuditProof, 403, 404))
+def audit_proof(request: Request, seq: int = Path(ge=1), since_size: int | None = Query(None, ge=0)) -> Any:
+    data: dict[str, Any] = {"seq": seq}
+    if since_size is not None:
+        data["since_size"] = since_size
+    return call(request, "audit_proof", data, via="api")
 
 
 @router.get("/audit/head", summary="The audit log's signed head, to keep on a separate system (platform admins)",
