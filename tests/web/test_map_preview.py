@@ -1,5 +1,5 @@
 """Map previews on the resource page: GeoJSON files (the preview API: valid, partial, malformed, refused as the
-download is) and the point map of tables with coordinate columns; the district base layer in three datums."""
+download is) and the point map of tables with coordinate columns; the district base layer (WGS-84)."""
 
 from __future__ import annotations
 
@@ -212,20 +212,14 @@ def test_a_table_of_wkt_points(app_client: TestClient) -> None:
 # -- the base layer ---------------------------------------------------------------------------------------------
 
 
-def test_district_base_layer_in_each_datum(app_client: TestClient) -> None:
+def test_district_base_layer_is_wgs84(app_client: TestClient) -> None:
+    """One datum for every map: the base layer is the bundled WGS-84 boundaries whatever is asked; data in
+    GCJ-02 or BD-09 is converted on the page (map.js), never the base layer."""
     from cityhub.geo import districts_geojson
 
     bundled = json.loads(districts_geojson())
-    gcj = app_client.get("/static-geo/guangzhou.json?datum=gcj02")
-    assert gcj.status_code == 200 and json.loads(gcj.content)["features"] == bundled["features"]
-    wgs = json.loads(app_client.get("/static-geo/guangzhou.json").content)
-    bd = json.loads(app_client.get("/static-geo/guangzhou.json?datum=bd09").content)
-    assert wgs["datum"] == "wgs84" and bd["datum"] == "bd09"
-    for a, b, c in zip(bundled["features"], wgs["features"], bd["features"], strict=True):
-        assert a["properties"]["name"] == b["properties"]["name"] == c["properties"]["name"]
-        g, w, d = a["geometry"]["coordinates"][0][0], b["geometry"]["coordinates"][0][0], c["geometry"]["coordinates"][0][0]
-        # GCJ-02 lies about 0.005° east and 0.0025° south of WGS-84 in Guangzhou; BD-09 further still
-        assert 0.004 < g[0] - w[0] < 0.007 and 0.001 < w[1] - g[1] < 0.004
-        assert 0.005 < d[0] - g[0] < 0.008 and 0.004 < d[1] - g[1] < 0.008
-    bad = app_client.get("/static-geo/guangzhou.json?datum=mars")
-    assert bad.status_code == 422
+    got = app_client.get("/static-geo/guangzhou.json")
+    assert got.status_code == 200 and got.headers["content-type"].startswith("application/geo+json")
+    body = json.loads(got.content)
+    assert body["datum"] == "wgs84" and body["features"] == bundled["features"] and len(body["features"]) == 11
+    assert app_client.get("/static-geo/guangzhou.json?datum=gcj02").content == got.content
