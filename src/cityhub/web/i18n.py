@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
-from cityhub.catalog.vocab import OPENING_EN, SHARING_EN, THEMES, UPDATE_CYCLE_EN
+from cityhub.catalog.vocab import LICENSES, OPENING_EN, SHARING_EN, THEMES, UPDATE_CYCLE_EN
 from cityhub.context import ROLE_LABELS
 from cityhub.geo import DISTRICTS
 from cityhub.settings import get_settings
@@ -527,6 +527,7 @@ TERMS: dict[str, str] = {
     **UPDATE_CYCLE_EN,
     **{t[1]: t[2] for t in THEMES},
     **{d[1]: d[2] for d in DISTRICTS},
+    **{zh: en for zh, en, _url in LICENSES.values()},
     **{zh: en for zh, en in ROLE_LABELS.values()},
     "接口": "API",
     "文件下载": "file download",
