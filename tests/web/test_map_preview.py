@@ -189,6 +189,7 @@ def test_tables_with_coordinate_columns_get_a_point_map_tab(app_client: TestClie
     assert points["kind"] == "columns" and (points["lng"], points["lat"]) == ("经度", "纬度")
     assert points["label"] == "公园名称" and "面积_公顷" in points["numeric"] and points["limit"] == 5000
     assert '<option value="面积_公顷">面积_公顷</option>' in html
+    assert (points["datum"], points["datum_named"]) == ("wgs84", True)  # the data items say WGS84坐标系
     # filtered to nothing: still judged on the table's first rows
     assert map_config(page(app_client, url + "?filter.所属区=无此区"))["points"]["lng"] == "经度"
 
@@ -207,6 +208,21 @@ def test_a_table_of_wkt_points(app_client: TestClient) -> None:
     points = map_config(page(app_client, f"/dataset/{name}/resource/{rid}"))["points"]
     assert points["kind"] == "wkt" and points["column"] == "位置" and points["label"] == "站点"
     assert points["numeric"] == ["客流"]
+
+
+def test_the_data_dictionary_declares_a_tables_datum(app_client: TestClient) -> None:
+    """Coordinates copied from AMap, said so in the data items: the map starts at GCJ-02 and moves the points
+    onto the WGS-84 base layer (map.js)."""
+    items = [{"name": "站点", "type": "string", "description": "站点名称"},
+             {"name": "经度", "type": "number", "description": "高德地图坐标(GCJ-02)经度"},
+             {"name": "纬度", "type": "number", "description": "高德地图坐标(GCJ-02)纬度"}]
+    name = new_dataset(data_items=items)
+    csv = "站点,经度,纬度\n广州塔,113.329921,23.103798\n体育西路,113.327101,23.132312\n"
+    rid = call_as("steward", "resource_create", {
+        "dataset": name, "name": "gcj.csv", "upload": UploadedFile(filename="gcj.csv", stream=io.BytesIO(csv.encode()))})["id"]
+    call_as("steward", "datastore_create", {"resource_id": rid, "wait": True})
+    points = map_config(page(app_client, f"/dataset/{name}/resource/{rid}"))["points"]
+    assert (points["lng"], points["lat"], points["datum"], points["datum_named"]) == ("经度", "纬度", "gcj02", True)
 
 
 # -- the base layer ---------------------------------------------------------------------------------------------
