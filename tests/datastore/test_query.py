@@ -660,7 +660,8 @@ def test_full_csv_path_written_once_per_version(t10k: TableRef, tdir: Path) -> N
     cache = tdir / "csvcache"
     p1 = full_csv_path(t10k, cache)
     assert p1.is_file() and p1.parent == cache
-    rows = list(csv.reader(p1.open(encoding="utf-8")))
+    with p1.open(encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
     assert rows[0] == ["_id", "所属区", "值", "备注"]
     assert len(rows) == 10_001 and rows[1][0] == "1" and rows[-1][0] == "10000"
     mtime = p1.stat().st_mtime_ns

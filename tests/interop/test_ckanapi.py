@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import pytest
@@ -50,14 +50,16 @@ class Instance:
         self.store = store
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
+        self.log_file: IO[bytes] | None = None
 
     def __enter__(self) -> Instance:
         env = {**os.environ, "CITYHUB_HOME": str(self.store.home), "CITYHUB_DATABASE_URL": self.store.url,
                "CITYHUB_BASE_URL": self.url}
+        self.log_file = self.log.open("wb")  # closed on exit (the server writes to its own copy of the fd)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "cityhub.web.app:create_app", "--host", "127.0.0.1",
              "--port", str(self.port), "--log-level", "warning"],
-            env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+            env=env, stdout=self.log_file, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -77,6 +79,9 @@ class Instance:
             self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            self.proc.wait(timeout=15)
+        if self.log_file is not None:
+            self.log_file.close()
 
 
 def ckanapi(*args: str, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess[str]:

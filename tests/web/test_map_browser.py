@@ -100,9 +100,13 @@ def test_geojson_features_on_the_district_map(server: str, browser: Any, sqlite_
     expect(page.locator("#geo-props h3")).to_contain_text("Polygon")
     page.screenshot(path=str(SHOTS / f"map-geojson-polygons-{lang}.png"), full_page=True)
 
-    # the datum: the base layer is redrawn in GCJ-02 under the same features
+    # the datum: data said to be GCJ-02 moves onto the WGS-84 base layer, about 0.005° west and 0.0025° north
+    first_vertex = "() => echarts.getInstanceByDom(document.getElementById('geo-map')).getOption().series[0].data[0].value"
+    before_xy = page.evaluate(first_vertex)
     page.select_option("#geo-datum", "gcj02")
     expect(page.locator("#geo-map")).to_have_attribute("data-datum", "gcj02")
+    after_xy = page.evaluate(first_vertex)
+    assert 0.004 < before_xy[0] - after_xy[0] < 0.007 and 0.001 < after_xy[1] - before_xy[1] < 0.004
     assert not errors, errors
     context.close()
 

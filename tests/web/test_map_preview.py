@@ -1,5 +1,5 @@
 """Map previews on the resource page: GeoJSON files (the preview API: valid, partial, malformed, refused as the
-download is) and the point map of tables with coordinate columns; the district base layer in three datums."""
+download is) and the point map of tables with coordinate columns; the district base layer (WGS-84)."""
 
 from __future__ import annotations
 
@@ -189,6 +189,7 @@ def test_tables_with_coordinate_columns_get_a_point_map_tab(app_client: TestClie
     assert points["kind"] == "columns" and (points["lng"], points["lat"]) == ("经度", "纬度")
     assert points["label"] == "公园名称" and "面积_公顷" in points["numeric"] and points["limit"] == 5000
     assert '<option value="面积_公顷">面积_公顷</option>' in html
+    assert (points["datum"], points["datum_named"]) == ("wgs84", True)  # the data items say WGS84坐标系
     # filtered to nothing: still judged on the table's first rows
     assert map_config(page(app_client, url + "?filter.所属区=无此区"))["points"]["lng"] == "经度"
 
@@ -209,23 +210,32 @@ def test_a_table_of_wkt_points(app_client: TestClient) -> None:
     assert points["numeric"] == ["客流"]
 
 
+def test_the_data_dictionary_declares_a_tables_datum(app_client: TestClient) -> None:
+    """Coordinates copied from AMap, said so in the data items: the map starts at GCJ-02 and moves the points
+    onto the WGS-84 base layer (map.js)."""
+    items = [{"name": "站点", "type": "string", "description": "站点名称"},
+             {"name": "经度", "type": "number", "description": "高德地图坐标(GCJ-02)经度"},
+             {"name": "纬度", "type": "number", "description": "高德地图坐标(GCJ-02)纬度"}]
+    name = new_dataset(data_items=items)
+    csv = "站点,经度,纬度\n广州塔,113.329921,23.103798\n体育西路,113.327101,23.132312\n"
+    rid = call_as("steward", "resource_create", {
+        "dataset": name, "name": "gcj.csv", "upload": UploadedFile(filename="gcj.csv", stream=io.BytesIO(csv.encode()))})["id"]
+    call_as("steward", "datastore_create", {"resource_id": rid, "wait": True})
+    points = map_config(page(app_client, f"/dataset/{name}/resource/{rid}"))["points"]
+    assert (points["lng"], points["lat"], points["datum"], points["datum_named"]) == ("经度", "纬度", "gcj02", True)
+
+
 # -- the base layer ---------------------------------------------------------------------------------------------
 
 
-def test_district_base_layer_in_each_datum(app_client: TestClient) -> None:
+def test_district_base_layer_is_wgs84(app_client: TestClient) -> None:
+    """One datum for every map: the base layer is the bundled WGS-84 boundaries whatever is asked; data in
+    GCJ-02 or BD-09 is converted on the page (map.js), never the base layer."""
     from cityhub.geo import districts_geojson
 
     bundled = json.loads(districts_geojson())
-    gcj = app_client.get("/static-geo/guangzhou.json?datum=gcj02")
-    assert gcj.status_code == 200 and json.loads(gcj.content)["features"] == bundled["features"]
-    wgs = json.loads(app_client.get("/static-geo/guangzhou.json").content)
-    bd = json.loads(app_client.get("/static-geo/guangzhou.json?datum=bd09").content)
-    assert wgs["datum"] == "wgs84" and bd["datum"] == "bd09"
-    for a, b, c in zip(bundled["features"], wgs["features"], bd["features"], strict=True):
-        assert a["properties"]["name"] == b["properties"]["name"] == c["properties"]["name"]
-        g, w, d = a["geometry"]["coordinates"][0][0], b["geometry"]["coordinates"][0][0], c["geometry"]["coordinates"][0][0]
-        # GCJ-02 lies about 0.005° east and 0.0025° south of WGS-84 in Guangzhou; BD-09 further still
-        assert 0.004 < g[0] - w[0] < 0.007 and 0.001 < w[1] - g[1] < 0.004
-        assert 0.005 < d[0] - g[0] < 0.008 and 0.004 < d[1] - g[1] < 0.008
-    bad = app_client.get("/static-geo/guangzhou.json?datum=mars")
-    assert bad.status_code == 422
+    got = app_client.get("/static-geo/guangzhou.json")
+    assert got.status_code == 200 and got.headers["content-type"].startswith("application/geo+json")
+    body = json.loads(got.content)
+    assert body["datum"] == "wgs84" and body["features"] == bundled["features"] and len(body["features"]) == 11
+    assert app_client.get("/static-geo/guangzhou.json?datum=gcj02").content == got.content

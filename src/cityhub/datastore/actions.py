@@ -275,7 +275,11 @@ def run_load(version_id: int, progress: Callable[[float, str], None] | None = No
             table.current_version, table.updated_at = number, utcnow()
             db.add(table)
             now = utcnow()
-            res.modified_at, ds.data_updated_at, ds.modified_at = now, now, now
+            ds.modified_at = now
+            if source_key != res.file_path:  # a table uploaded to the datastore: new data, updated now
+                res.modified_at, ds.data_updated_at = now, now
+            # loading the resource's own file adds no data: its upload already dated it (with the steward's
+            # "last modified" when given, as the demo's files are), and a re-load must not make it look fresh
             res.datastore_active = True
             audit.record(db, ctx, "datastore_load", rid, "success", {"version": number, "rows": result.rows})
             blocked = False

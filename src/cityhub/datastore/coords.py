@@ -10,8 +10,11 @@ A table gets a point map when :func:`detect_points` finds, by name and by the ra
 * or one text column of ``lng,lat`` pairs (named like ``坐标``/``经纬度``/``location``/``coordinates``…; the order
   ``lat,lng`` when the name says so or the values show it) or of WKT ``POINT (lng lat)`` values (any name).
 
-The datum is guessed from the names: ``gcj``/``高德``/``火星``/``amap``/``腾讯`` → GCJ-02, ``bd09``/``百度``/``baidu``
-→ BD-09, otherwise WGS-84 (``datum_named`` says whether a name said so). See docs/maps.md on datums.
+The datum is declared by the coordinate columns' descriptions in the data dictionary (``WGS84坐标系经度``,
+``高德坐标(GCJ-02)``), else by their names: ``gcj``/``高德``/``火星``/``amap``/``腾讯`` → GCJ-02,
+``bd09``/``百度``/``baidu`` → BD-09, ``wgs``/``gps``/``cgcs2000``/``4326`` → WGS-84, otherwise WGS-84 undeclared
+(``datum_named`` says whether a description or a name said so). The map converts GCJ-02 and BD-09 points to
+WGS-84, the datum of its base layer. See docs/maps.md on datums.
 """
 
 from __future__ import annotations
@@ -116,12 +119,19 @@ def _rest(name: str, axis: str) -> str:
 
 
 def datum_of(*names: str) -> tuple[str, bool]:
-    """The datum the column names speak of, and whether they do."""
+    """The datum the column names (or descriptions) speak of, and whether they do."""
     text = " ".join(names)
     for datum, pattern in DATUMS:
         if pattern.search(text):
             return datum, True
     return "wgs84", False
+
+
+def _declared(columns: Sequence[Mapping[str, Any]], *names: str | None) -> tuple[str, bool]:
+    """The datum the data dictionary's descriptions of the columns ``names`` declare, else their names'."""
+    described = [str(c.get("description") or "") for c in columns if c.get("name") in names]
+    found = datum_of(*described)
+    return found if found[1] else datum_of(*(n for n in names if n))
 
 
 def parse_point(value: Any, kind: str, order: str = "lnglat") -> tuple[float, float] | None:
@@ -139,7 +149,8 @@ def parse_point(value: Any, kind: str, order: str = "lnglat") -> tuple[float, fl
 
 
 def detect_points(columns: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]]) -> PointColumns | None:
-    """Where the points of a table with ``columns`` (``name``, ``type``) are, judged on the sample ``rows``;
+    """Where the points of a table with ``columns`` (``name``, ``type``, optionally the data dictionary's
+    ``description``) are, judged on the sample ``rows``;
     None when the table has no point coordinates (see the module's docstring)."""
     usable = [c for c in columns if c.get("type") in ("number", "integer", "string")]
     found = _pair_of_columns(usable, rows, _axis) or _pair_of_columns(usable, rows, _xy)
@@ -159,7 +170,7 @@ def detect_points(columns: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[s
             parsed = [parse_point(v, kind, order) for v in values]
             good = [p for p in parsed if p is not None]
             if good and len(good) >= MIN_SHARE * len(values) and any(p != (0.0, 0.0) for p in good):
-                datum, named = datum_of(name)
+                datum, named = _declared(columns, name)
                 return PointColumns(kind=kind, column=name, order=order, datum=datum, datum_named=named)
     return None
 
@@ -191,7 +202,7 @@ def _pair_of_columns(columns: Sequence[Mapping[str, Any]], rows: Sequence[Mappin
         xs, ys = _numbers(rows, x), _numbers(rows, y)
         if xs is None or ys is None:
             continue
-        datum, named = datum_of(x, y)
+        datum, named = _declared(columns, x, y)
         if _degrees(xs, ys):
             return PointColumns(kind="columns", lng=x, lat=y, datum=datum, datum_named=named)
         if _degrees(ys, xs):  # "longitude" holds latitudes and the other way round

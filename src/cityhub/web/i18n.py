@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
-from cityhub.catalog.vocab import OPENING_EN, SHARING_EN, THEMES, UPDATE_CYCLE_EN
+from cityhub.catalog.vocab import LICENSES, OPENING_EN, SHARING_EN, THEMES, UPDATE_CYCLE_EN
 from cityhub.context import ROLE_LABELS
 from cityhub.geo import DISTRICTS
 from cityhub.settings import get_settings
@@ -214,10 +214,10 @@ EN: dict[str, str] = {
     "数据坐标系": "Datum of the data",
     "高德、腾讯": "AMap, Tencent",
     "百度": "Baidu",
-    "底图为广州市各区边界(离线,不加载地图瓦片)。GeoJSON 规定使用 WGS-84 坐标;数据若取自高德、腾讯或百度地图,请选相应坐标系,底图会随之换算。":
-        "The base map is Guangzhou's district boundaries (offline: no map tiles are loaded). GeoJSON coordinates are "
-        "WGS-84; if the data comes from AMap, Tencent or Baidu maps, choose that datum and the base map is converted "
-        "to it.",
+    "底图为广州市各区边界(WGS-84,离线,不加载地图瓦片)。GeoJSON 规定使用 WGS-84 坐标;数据若取自高德、腾讯或百度地图,请选相应坐标系,数据会换算到 WGS-84 显示。":
+        "The base map is Guangzhou's district boundaries (WGS-84, offline: no map tiles are loaded). GeoJSON coordinates are "
+        "WGS-84; if the data comes from AMap, Tencent or Baidu maps, choose that datum and the data is converted to "
+        "WGS-84 for display.",
     "点击要素查看属性": "Click a feature to see its properties",
     "地图需要启用 JavaScript。": "The map needs JavaScript.",
     "大小和颜色": "Size and colour",
@@ -527,6 +527,7 @@ TERMS: dict[str, str] = {
     **UPDATE_CYCLE_EN,
     **{t[1]: t[2] for t in THEMES},
     **{d[1]: d[2] for d in DISTRICTS},
+    **{zh: en for zh, en, _url in LICENSES.values()},
     **{zh: en for zh, en in ROLE_LABELS.values()},
     "接口": "API",
     "文件下载": "file download",

@@ -157,6 +157,9 @@ class Worker:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self.kill()
+        with contextlib.suppress(Exception):
+            if self.proc.stdout is not None:
+                self.proc.stdout.close()  # else a ResourceWarning when the pipe is collected
 
 
 _idle: dict[int, list[Worker]] = {}

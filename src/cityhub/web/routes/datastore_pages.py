@@ -20,7 +20,7 @@ from starlette.datastructures import UploadFile
 from cityhub.catalog.schemas import UploadedFile
 from cityhub.datastore.coords import detect_points
 from cityhub.errors import CityHubError, Conflict, NotAuthorized, NotFound, ValidationError
-from cityhub.geo import DATUMS, DISTRICT_NAMES, DISTRICTS, districts_geojson_in
+from cityhub.geo import DATUMS, DISTRICT_NAMES, DISTRICTS, districts_geojson
 from cityhub.web import i18n
 from cityhub.web.deps import call, check_csrf, lang
 from cityhub.web.page_helpers import (
@@ -245,7 +245,9 @@ def _resource_page(request: Request, name: str, rid: str, *, errors: dict[str, l
     job = _job(request, job_id)
 
     geo = _geo_preview(res, columns)
-    points = _point_map(request, rid, columns, state, result) if live else None
+    described = {str(i.get("name")): i.get("description") for i in ds.get("data_items") or []}
+    points = (_point_map(request, rid, [{**c, "description": described.get(c["name"])} for c in columns], state,
+                         result) if live else None)
 
     sort_col, sort_dir = _parse_sort(state["sort"])
     base_params = [("q", state["q"])] + [(f"filter.{k}", str(v)) for k, v in state["filters"].items()]
@@ -307,15 +309,12 @@ def _resource_page(request: Request, name: str, rid: str, *, errors: dict[str, l
 
 
 @router.get("/static-geo/guangzhou.json")
-def guangzhou_geojson(datum: str = "wgs84") -> Response:
-    """The 11 districts' boundaries, the base layer of the maps (see cityhub/data/NOTICE.md), in ``datum``:
-    ``wgs84`` (default), ``gcj02`` (as bundled) or ``bd09``, to lie under data of that datum."""
-    if datum not in DATUMS:
-        raise ValidationError("datum 须为 wgs84、gcj02 或 bd09", "datum must be wgs84, gcj02 or bd09",
-                              fields={"datum": ["wgs84 | gcj02 | bd09"]})
-    if datum not in _geojson_cache:
-        _geojson_cache[datum] = districts_geojson_in(datum).encode("utf-8")
-    return Response(_geojson_cache[datum], media_type="application/geo+json",
+def guangzhou_geojson() -> Response:
+    """The 11 districts' boundaries in WGS-84, the base layer of every map (see cityhub/data/NOTICE.md); data in
+    GCJ-02 or BD-09 is converted to WGS-84 on the page, never the base layer."""
+    if not _geojson_cache:
+        _geojson_cache["wgs84"] = districts_geojson().encode("utf-8")
+    return Response(_geojson_cache["wgs84"], media_type="application/geo+json",
                     headers={"Cache-Control": "public, max-age=86400"})
 
 

@@ -1,7 +1,7 @@
 // The resource page's maps (Apache ECharts, offline): a stored GeoJSON file's features on the district map with a
 // feature table beside it, and the point map of a table whose columns hold coordinates. The base layer is the 11
-// districts' boundaries (/static-geo/guangzhou.json?datum=…), converted on the server to the datum of the data:
-// nothing is loaded from another host. Data comes from the native API: /api/v1/resources/{id}/preview (GeoJSON,
+// districts' boundaries in WGS-84 (/static-geo/guangzhou.json); data in GCJ-02 (AMap, Tencent) or BD-09 (Baidu) is
+// converted to WGS-84 for display (toWgs84, PRCoords' transforms). Nothing is loaded from another host. Data comes from the native API: /api/v1/resources/{id}/preview (GeoJSON,
 // bounded on the server) and /api/v1/resources/{id}/datastore/search (the table, with the preview's filters).
 (function () {
   "use strict";
@@ -81,16 +81,83 @@
     if (g.type === "GeometryCollection") g.geometries.forEach(function (part) { eachGeometry(part, fn); });
     else fn(g);
   }
-  function loadBase(datum) {
-    if (!bases[datum]) {
-      bases[datum] = getJSON(cfg.base + "?" + query([["datum", datum]])).then(function (geo) {
-        var name = "guangzhou-" + datum;
-        window.echarts.registerMap(name, geo);
-        return { name: name, bbox: bboxOf(geo.features) };
+  function loadBase() {
+    if (!bases.wgs84) {
+      bases.wgs84 = getJSON(cfg.base).then(function (geo) {
+        window.echarts.registerMap("guangzhou", geo);
+        return { name: "guangzhou", bbox: bboxOf(geo.features) };
       });
     }
-    return bases[datum];
+    return bases.wgs84;
   }
+
+  // -- datums: the base layer is WGS-84; GCJ-02 and BD-09 data is moved onto it (a port of PRCoords, CC0,
+  // the same transforms as cityhub.geo.to_wgs84: GCJ-02 inverted by iteration to about 0.1 mm) ---------------
+  var GCJ_A = 6378245;
+  var GCJ_EE = 0.00669342162296594323;
+  function inChina(lng, lat) { return lat >= 0.8293 && lat <= 55.8271 && lng >= 72.004 && lng <= 137.8347; }
+  function wgsToGcj(lng, lat) {
+    if (!inChina(lng, lat)) return [lng, lat];
+    var x = lng - 105;
+    var y = lat - 35;
+    var pi = Math.PI;
+    var dLat = -100 + 2 * x + 3 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x)) +
+      (2 * Math.sin(x * 6 * pi) + 2 * Math.sin(x * 2 * pi) + 2 * Math.sin(y * pi) + 4 * Math.sin(y / 3 * pi) +
+       16 * Math.sin(y / 12 * pi) + 32 * Math.sin(y / 30 * pi)) * 20 / 3;
+    var dLng = 300 + x + 2 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x)) +
+      (2 * Math.sin(x * 6 * pi) + 2 * Math.sin(x * 2 * pi) + 2 * Math.sin(x * pi) + 4 * Math.sin(x / 3 * pi) +
+       15 * Math.sin(x / 12 * pi) + 30 * Math.sin(x / 30 * pi)) * 20 / 3;
+    var rad = lat * pi / 180;
+    var magic = 1 - GCJ_EE * Math.pow(Math.sin(rad), 2);
+    var latLen = (GCJ_A * (1 - GCJ_EE)) / Math.pow(magic, 1.5) * pi / 180;
+    var lngLen = GCJ_A * Math.cos(rad) / Math.sqrt(magic) * pi / 180;
+    return [lng + dLng / lngLen, lat + dLat / latLen];
+  }
+  function gcjToWgs(lng, lat) {
+    if (!inChina(lng, lat)) return [lng, lat];
+    var g = wgsToGcj(lng, lat);
+    var w = [2 * lng - g[0], 2 * lat - g[1]];
+    for (var i = 0; i < 10; i++) {
+      var d = wgsToGcj(w[0], w[1]);
+      var dx = d[0] - lng;
+      var dy = d[1] - lat;
+      w = [w[0] - dx, w[1] - dy];
+      if (Math.sqrt(dx * dx + dy * dy) < 1e-9) break;
+    }
+    return w;
+  }
+  function bdToGcj(lng, lat) {
+    var x = lng - 0.0065;
+    var y = lat - 0.006;
+    var r = Math.sqrt(x * x + y * y) - 0.00002 * Math.sin(y * Math.PI / 180 * 3000);
+    var t = Math.atan2(y, x) - 0.000003 * Math.cos(x * Math.PI / 180 * 3000);
+    return [r * Math.cos(t), r * Math.sin(t)];
+  }
+  function toWgs84(lng, lat, datum) {
+    if (datum === "gcj02") return gcjToWgs(lng, lat);
+    if (datum === "bd09") { var g = bdToGcj(lng, lat); return gcjToWgs(g[0], g[1]); }
+    return [lng, lat];
+  }
+  window.cityhubDatum = { toWgs84: toWgs84 };  // for the browser tests
+  // a GeoJSON geometry (a copy) with its positions in WGS-84
+  function geometryToWgs84(g, datum) {
+    if (!g || datum === "wgs84") return g;
+    if (g.type === "GeometryCollection") {
+      return { type: g.type, geometries: g.geometries.map(function (part) { return geometryToWgs84(part, datum); }) };
+    }
+    function conv(c) {
+      if (typeof c[0] === "number") return toWgs84(c[0], c[1], datum);
+      return c.map(conv);
+    }
+    return { type: g.type, coordinates: conv(g.coordinates) };
+  }
+  function featuresToWgs84(features, datum) {
+    if (datum === "wgs84") return features;
+    return features.map(function (f) {
+      return { type: "Feature", properties: f.properties, geometry: geometryToWgs84(f.geometry, datum) };
+    });
+  }
+
   // centre and zoom that fit the data's extent (the geo component's zoom 1 shows the whole base layer)
   function fit(box, base) {
     if (!box || !base.bbox) return { center: null, zoom: 1 };
@@ -282,9 +349,10 @@
     renderProps(index);
     var chart = geoState.chart;
     if (!chart) return;
-    var option = { series: featureSeries(remap(f, index), "sel-", true) };
+    var shown = (geoState.shown || geoState.features)[index];
+    var option = { series: featureSeries(remap(shown, index), "sel-", true) };
     if (fromTable) {
-      var box = bboxOf([f]);
+      var box = bboxOf([shown]);
       if (box) option.geo = { center: [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2] };
     }
     chart.setOption(option);
@@ -325,15 +393,17 @@
     if (!chart) { showError($("geo-error"), T("地图组件未加载")); return Promise.resolve(); }
     geoState.chart = chart;
     var datum = datumOf($("geo-datum"), "wgs84");
-    return loadBase(datum).then(function (base) {
-      var data = geoSeriesData(body.features);
+    return loadBase().then(function (base) {
+      var shown = featuresToWgs84(body.features, datum);  // the base layer is WGS-84: the data moves onto it
+      geoState.shown = shown;
+      var data = geoSeriesData(shown);
       var option = {
         textStyle: { fontFamily: FONT }, animation: false,
         tooltip: { trigger: "item", confine: true, className: "map-tooltip", formatter: function (p) {
           var i = p.data && p.data.f;
           return i === undefined ? "" : propsHtml(geoState.features[i], i);
         } },
-        geo: geoComponent(base, fit(body.bbox, base)),
+        geo: geoComponent(base, fit(datum === "wgs84" ? body.bbox : bboxOf(shown), base)),
         series: featureSeries(data, "", false).concat(featureSeries({ points: [], lines: [], polys: [] }, "sel-", true))
       };
       chart.setOption(option, true);
@@ -442,7 +512,7 @@
     el.setAttribute("aria-busy", "true");
     el.removeAttribute("data-drawn");
     var url = "/api/v1/resources/" + encodeURIComponent(cfg.rid) + "/datastore/search?" + query(pairs);
-    Promise.all([getJSON(url), loadBase(datum)]).then(function (got) {
+    Promise.all([getJSON(url), loadBase()]).then(function (got) {
       if (seq !== pmState.seq) return;
       var body = got[0];
       var base = got[1];
@@ -454,7 +524,8 @@
         if (!p) { missing += 1; return; }
         var v = valueCol ? num(r[valueCol]) : null;
         if (v !== null) hi = Math.max(hi, v);
-        pts.push({ value: [p[0], p[1], v], name: pm.label ? show(r[pm.label]) : "" });
+        var w = toWgs84(p[0], p[1], datum);  // drawn on the WGS-84 base layer; the tooltip says the row's own
+        pts.push({ value: [w[0], w[1], v], raw: p, name: pm.label ? show(r[pm.label]) : "" });
       });
       var total = body.total;
       var parts = [F("显示 {n} 个点", { n: fmt(pts.length) })];
@@ -478,7 +549,8 @@
           var lines = [];
           if (p.data.name) lines.push("<b>" + esc(p.data.name) + "</b>");
           if (valueCol) lines.push(esc(valueCol) + ": " + esc(show(d[2])));
-          lines.push(esc(T("经度")) + " " + fmt(d[0]) + ", " + esc(T("纬度")) + " " + fmt(d[1]));
+          var raw = p.data.raw || d;
+          lines.push(esc(T("经度")) + " " + fmt(raw[0]) + ", " + esc(T("纬度")) + " " + fmt(raw[1]));
           return lines.join("<br>");
         } },
         geo: geoComponent(base, fit(box, base)),
