@@ -566,6 +566,7 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "audit_proof": ("获取审计记录包含证明", "Get an audit record's inclusion proof"),
     "audit_sth_show": ("查看最新签名树头", "View the latest signed tree head"),
     "audit_sth_issue": ("签发审计签名树头", "Issue a signed tree head"),
+    "audit_export": ("导出审计日志", "Export the audit log"),
     "denial_record": ("记录拒绝访问", "Record a refusal"),
     "user_disable": ("停用用户", "Disable a user"),
     "user_enable": ("启用用户", "Enable a user"),
@@ -680,6 +681,21 @@ OUTCOME_LABELS: dict[str, tuple[str, str]] = {
     "totp_failure": ("动态验证码错误", "wrong one-time code"),
     "totp_required": ("需要动态验证码", "one-time code needed"),
     "totp_not_enrolled": ("未启用两步验证", "two-step verification not set up"),
+}
+#: harvest runs: status, stage of the progress, log levels
+RUN_STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "queued": ("排队中", "queued"), "running": ("采集中", "running"), "succeeded": ("成功", "succeeded"),
+    "partial": ("部分成功", "partly succeeded"), "failed": ("失败", "failed"),
+}
+RUN_STAGE_LABELS: dict[str, tuple[str, str]] = {
+    "queued": ("等待开始", "waiting to start"), "running": ("进行中", "in progress"), "gather": ("收集目录", "gathering"),
+    "import": ("导入数据集", "importing"), "finished": ("已结束", "finished"),
+}
+SCHEDULE_LABELS: dict[str, tuple[str, str]] = {
+    "manual": ("手动", "manual"), "hourly": ("每小时", "hourly"), "daily": ("每天", "daily"), "weekly": ("每周", "weekly"),
+}
+LOG_LEVEL_LABELS: dict[str, tuple[str, str]] = {
+    "info": ("信息", "info"), "warning": ("警告", "warning"), "error": ("错误", "error"),
 }
 #: audit channels
 VIA_LABELS: dict[str, tuple[str, str]] = {
