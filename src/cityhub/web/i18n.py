@@ -305,6 +305,7 @@ EN: dict[str, str] = {
     "条结果": "results",
     "排序": "Sort",
     "相关度": "Relevance",
+    "最新": "Newest",
     "最常用": "Most used",
     "标题": "Title",
     "筛选": "Filters",
