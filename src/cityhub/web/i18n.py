@@ -745,7 +745,7 @@ OUTCOME_LABELS: dict[str, tuple[str, str]] = {
     "failure": ("失败", "failed"),
     "error": ("出错", "error"),
     "invalid": ("输入不合法", "invalid input"),
-    "validation_error": ("输入不合法", "invalid input"),
+    "validation_error": ("执行中校验未通过", "rejected by a check in the action"),
     "denied": ("拒绝", "denied"),
     "not_authorized": ("无权限", "not allowed"),
     "not_authenticated": ("未登录", "not signed in"),
