@@ -758,6 +758,8 @@ OUTCOME_LABELS: dict[str, tuple[str, str]] = {
     "totp_failure": ("动态验证码错误", "wrong one-time code"),
     "totp_required": ("需要动态验证码", "one-time code needed"),
     "totp_not_enrolled": ("未启用两步验证", "two-step verification not set up"),
+    "password_change_required": ("须先设置新密码", "new password required"),
+    "temporary_password_expired": ("一次性密码已过期", "one-time password expired"),
 }
 #: harvest runs: status, stage of the progress, log levels
 RUN_STATUS_LABELS: dict[str, tuple[str, str]] = {

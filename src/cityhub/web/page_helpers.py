@@ -154,6 +154,7 @@ def _base_context(request: Request) -> dict[str, Any]:
         "action_label": lambda name: i18n.label(i18n.ACTION_LABELS, name, language),
         "outcome_label": lambda outcome: i18n.label(i18n.OUTCOME_LABELS, outcome, language),
         "via_label": lambda via: i18n.label(i18n.VIA_LABELS, via, language),
+        "localized": lambda message: localize(message or "", language),
         "run_status": lambda status: i18n.label(i18n.RUN_STATUS_LABELS, status, language),
         "run_stage": lambda stage: i18n.label(i18n.RUN_STAGE_LABELS, stage, language),
         "schedule_label": lambda schedule: i18n.label(i18n.SCHEDULE_LABELS, schedule, language),
