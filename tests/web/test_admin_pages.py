@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import call_as, unique
+from tests.conftest import call_as, token_for, unique
 from tests.web.test_pages import HTML, csrf_of, page, signed_in
 
 PASSWORD = "Long-Enough-Pass-77"
@@ -223,6 +223,14 @@ def test_audit_filters_and_keyset_paging(app_client: TestClient, demo_passwords:
     assert "Sign in" in english and "failed" in english
     assert 'id="audit-empty"' in page(app_client, f"/admin/audit?target={marker}&outcome=success")
     assert 'id="audit-empty"' in page(app_client, f"/admin/audit?target={marker}&since=2001-01-01&until=2001-01-02")
+    api = TestClient(app_client.app).get("/api/v1/audit", params={"target": marker, "outcome": "failure",
+                                                                  "since": "2001-01-01T00:00:00Z"},
+                                         headers={"Authorization": f"Bearer {token_for('admin')}"})
+    assert api.status_code == 200 and [r["target"] for r in api.json()] == [marker] * 3
+    top = api.json()[0]["seq"]
+    assert [r["seq"] for r in TestClient(app_client.app).get(
+        "/api/v1/audit", params={"target": marker, "before_seq": top},
+        headers={"Authorization": f"Bearer {token_for('admin')}"}).json()] == [r["seq"] for r in api.json()[1:]]
     bad = app_client.get("/admin/audit?since=yesterday", headers=HTML)
     assert bad.status_code == 422 and 'id="err-since"' in bad.text
 
