@@ -54,8 +54,8 @@ def best_ms(data: dict[str, Any], reps: int = 7) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=100_000)
-    args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="cityhub-audit-bench-"))
+    args, _others = parser.parse_known_args()  # run_all passes every benchmark the same arguments
+    home = Path(tempfile.mkdtemp(prefix="cityhub-audit-admin-bench-"))
     url = f"sqlite:///{home / 'cityhub.db'}"
     activate(home, url)
     from cityhub import actions
