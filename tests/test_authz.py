@@ -221,7 +221,9 @@ def test_every_write_action_is_covered_by_a_matrix() -> None:
                             "datastore_create", "datastore_rollback", "datastore_delete", "datastore_recover",
                             # tests/harvest/test_authz.py: the harvest matrix and the harvester-only page import
                             "harvest_source_create", "harvest_source_update", "harvest_source_delete",
-                            "harvest_run", "harvest_due", "harvest_page_import"}
+                            "harvest_run", "harvest_due", "harvest_page_import",
+                            # tests/web/test_admin_pages.py: audit_export for platform admins only
+                            "audit_export"}
     writes = {n for n, s in actions.registry().items() if s.write}
     admin_only_reads_and_jobs = {"quality_refresh"}
     assert writes - covered - admin_only_reads_and_jobs == set()
@@ -288,7 +290,9 @@ def test_every_write_action_has_a_gate() -> None:
 UNGATED_NATIVE = {("POST", "/api/v1/session"), ("POST", "/api/v1/datastore/sql")}
 # write actions the native REST API does not expose (CLI, jobs, the CKAN API's whole-package save)
 NOT_ON_NATIVE_API = {"dataset_save", "usage_import", "search_reindex", "quality_refresh", "datastore_recover",
-                     "harvest_page_import", "user_totp_begin", "user_totp_enable", "user_totp_disable"}
+                     "harvest_page_import", "user_totp_begin", "user_totp_enable", "user_totp_disable",
+                     # the admin page's CSV/JSON download (/admin/audit/export.*); API clients page GET /api/v1/audit
+                     "audit_export"}
 
 
 def _native_routes() -> list[tuple[str, str, str | None]]:

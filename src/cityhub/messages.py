@@ -85,6 +85,8 @@ PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (re.compile(r"^(?:must be )?at most (\d+)$"), "最多 {0}", "At most {0}"),
     (re.compile(r"^unknown field (.+)$"), "未知字段 {0}", "Unknown field {0}"),
     (re.compile(r"^(.+) belongs to another department$"), "{0} 属于其他部门", "{0} belongs to another department"),
+    # pydantic's pattern message shows the regular expression, which tells a person nothing
+    (re.compile(r"^String should match pattern '.*'$", re.S), "格式不正确", "Wrong format"),
 )
 
 

@@ -12,6 +12,10 @@ def audit_list(ctx: Context, p: Any) -> None:
     require_admin(ctx)
 
 
+def audit_export(ctx: Context, p: Any) -> None:
+    require_admin(ctx)
+
+
 def audit_head_show(ctx: Context, p: Any) -> None:
     require_admin(ctx)
 

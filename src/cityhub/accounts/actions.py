@@ -154,7 +154,7 @@ def department_delete(ctx: Context, p: s.SlugIn) -> dict[str, Any]:
 
 @action(auth.department_list, schema=s.ListIn)
 def department_list(ctx: Context, p: s.ListIn) -> list[dict[str, Any]]:
-    """All departments with their dataset counts."""
+    """All departments with their dataset and user counts."""
     from cityhub.catalog.models import Dataset
 
     counts = dict(
@@ -162,9 +162,11 @@ def department_list(ctx: Context, p: s.ListIn) -> list[dict[str, Any]]:
             select(Dataset.department_id, func.count()).where(Dataset.state == "active").group_by(Dataset.department_id)
         ).all()
     )
+    users = dict(ctx.db.execute(select(User.department_id, func.count()).group_by(User.department_id)).all())
     depts = ctx.db.scalars(select(Department).order_by(Department.level.desc(), Department.id)
                            .limit(p.limit).offset(p.offset)).all()
-    return [department_dict(d, {"dataset_count": int(counts.get(d.id, 0))}) for d in depts]
+    return [department_dict(d, {"dataset_count": int(counts.get(d.id, 0)), "user_count": int(users.get(d.id, 0))})
+            for d in depts]
 
 
 @action(auth.department_show, schema=s.SlugIn)
@@ -315,13 +317,22 @@ def user_enable(ctx: Context, p: s.UserName) -> dict[str, Any]:
     return {"user": user_dict(user)}
 
 
-@action(auth.user_list, schema=s.ListIn, roles=DEPT_ADMINS)
-def user_list(ctx: Context, p: s.ListIn) -> list[dict[str, Any]]:
-    """Users (a department admin sees the users of their department)."""
+@action(auth.user_list, schema=s.UserListIn, roles=DEPT_ADMINS)
+def user_list(ctx: Context, p: s.UserListIn) -> list[dict[str, Any]]:
+    """Users, optionally of one department, one role, enabled or disabled only (a department admin sees the users
+    of their department)."""
     q = select(User).order_by(User.id).limit(p.limit).offset(p.offset)
     assert ctx.actor is not None
     if not ctx.actor.is_admin:
         q = q.where(User.department_id == ctx.actor.department_id)
+    if p.department == "":
+        q = q.where(User.department_id.is_(None))
+    elif p.department is not None:
+        q = q.where(User.department_id == get_department(ctx, p.department).id)
+    if p.role is not None:
+        q = q.where(User.role == p.role)
+    if p.active is not None:
+        q = q.where(User.active.is_(p.active))
     return [user_dict(u) for u in ctx.db.scalars(q).all()]
 
 

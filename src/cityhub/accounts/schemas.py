@@ -116,6 +116,12 @@ class ListIn(Strict):
     offset: int = Field(0, ge=0)
 
 
+class UserListIn(ListIn):
+    department: str | None = Field(None, max_length=100, description="department slug; empty string: no department")
+    role: Role | None = None
+    active: bool | None = Field(None, description="true: enabled accounts only; false: disabled ones only")
+
+
 class SessionCreate(Strict):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)

@@ -23,7 +23,7 @@ from cityhub.catalog.models import Dataset
 from cityhub.context import Actor, Context
 from cityhub.db import utcnow
 from cityhub.errors import Conflict, NotFound
-from cityhub.harvest import auth
+from cityhub.harvest import auth, progress
 from cityhub.harvest import schemas as s
 from cityhub.harvest.models import HarvestObject, HarvestRun, HarvestSource
 from cityhub.settings import get_settings
@@ -87,6 +87,7 @@ def run_dict(run: HarvestRun, source_name: str, *, log: bool = True) -> dict[str
         "errors": run.errors,
         "error": run.error,
     }
+    out["progress"] = progress.of(run.id, run.status)
     if log:
         out["log"] = list(run.log or [])
     return out
@@ -237,14 +238,15 @@ def _queue(ctx: Context, src: HarvestSource, inline: bool) -> HarvestRun:
     run = HarvestRun(source_id=src.id, status="queued", created_at=utcnow(), created_by=ctx.actor_name, log=[])
     ctx.db.add(run)
     ctx.db.flush()
-    run_id, progress = run.id, ctx.extra.get("progress")
+    run_id, report = run.id, ctx.extra.get("progress")
+    tracker = progress.tracker
     from cityhub import jobs
 
     hooks = ctx.extra.setdefault("after_commit", [])
     if inline:
         from cityhub.harvest.engine import execute
 
-        hooks.append(lambda: execute(run_id, progress))
+        hooks.append(lambda: execute(run_id, tracker(run_id, report)))
     else:
         hooks.append(lambda: jobs.submit("harvest_run", run_id))
     return run
@@ -306,7 +308,7 @@ def harvest_job_run(ctx: Context, p: s.RunRef) -> dict[str, Any]:
     """Execute a queued run (background jobs call this in the harvester's context)."""
     from cityhub.harvest.engine import execute
 
-    return execute(p.id, ctx.extra.get("progress"))
+    return execute(p.id, progress.tracker(p.id, ctx.extra.get("progress")))
 
 
 # -- the harvester's page import ----------------------------------------------------------------------------

@@ -519,6 +519,83 @@ EN: dict[str, str] = {
     "请先登录。": "Please sign in first.",
     "没有权限": "Not allowed",
     "未找到": "Not found",
+    # administration (departments, users, audit log, harvest sources)
+    "(无部门)": "(no department)",
+    "CKAN 接口": "CKAN Action API",
+    "CKAN 过滤条件 (fq)": "CKAN filter (fq)",
+    "CKAN:门户的根地址;DCAT:RDF 文档或目录接口的地址。只连接公网地址(内网地址须由管理员放行)。":
+        "CKAN: the portal's base URL; DCAT: the URL of the RDF document or catalogue endpoint. Only public addresses "
+        "are reached (an admin can allow internal networks).",
+    "DCAT 最多页数": "DCAT: most pages",
+    "DCAT 目录(RDF)": "DCAT catalogue (RDF)",
+    "一次性密码(只显示这一次,请通过安全渠道交给用户):":
+        "One-time password (shown only this once; hand it to the user over a safe channel):",
+    "保留其数据集,转为本地数据集": "Keep its datasets as local datasets",
+    "修改采集来源": "Edit harvest source",
+    "停用后该用户不能再登录;其全部登录会话将结束,全部API令牌将被撤销(重新启用后令牌仍保持撤销)。":
+        "Once disabled, the user can no longer sign in; all their sign-in sessions end and all their API tokens are "
+        "revoked (they stay revoked if the account is enabled again).",
+    "停用账户": "Disable account",
+    "全部": "All",
+    "其登录会话已结束,API令牌已撤销。": "Their sign-in sessions ended and their API tokens were revoked.",
+    "删除后该来源及其采集记录不再保留。": "The source and its run records will be deleted.",
+    "删除采集来源": "Delete harvest source",
+    "启用(按计划自动采集)": "Enabled (harvested on schedule)",
+    "启用账户": "Enable account",
+    "审计记录": "Audit records",
+    "密码修改时间": "Password changed",
+    "导出 CSV": "Export CSV",
+    "导出 JSON": "Export JSON",
+    "将为该用户生成一次性密码(只显示一次),用户下次登录时须设置新密码;其全部登录会话将结束,全部API令牌将被撤销。":
+        "A one-time password will be generated (shown once); the user must choose a new password at the next "
+        "sign-in; all their sign-in sessions end and all their API tokens are revoked.",
+    "尚无日志。": "No log entries yet.",
+    "尚无采集来源。": "No harvest sources yet.",
+    "尚无采集记录。": "No runs yet.",
+    "已保存": "Saved",
+    "已创建": "Created",
+    "已删除": "Deleted",
+    "库外签名链头": "signed head outside the database",
+    "待设新密码": "must set a new password",
+    "截止日期": "To",
+    "起始日期": "From",
+    "手动": "manual",
+    "每小时": "hourly",
+    "每天": "daily",
+    "每周": "weekly",
+    "按来源机构匹配本地部门": "Match the remote organisation to a local department",
+    "撤回其数据集(保留记录,不再公开)": "Withdraw its datasets (kept for the record, no longer public)",
+    "新建采集来源": "New harvest source",
+    "日期按北京时间;截止日期当天包含在内。": "Dates in Beijing time; the end date is included.",
+    "日期格式应为 YYYY-MM-DD": "A date as YYYY-MM-DD",
+    "最大响应(MiB)": "Largest response (MiB)",
+    "有效期至": "Valid until",
+    "每次请求超时(秒)": "Timeout per request (s)",
+    "没有符合条件的用户。": "No users match.",
+    "没有符合条件的记录。": "No records match.",
+    "用户数": "Users",
+    "用户用它登录后须立即设置新密码。": "After signing in with it the user must choose a new password at once.",
+    "确认停用": "Disable",
+    "确认重置": "Reset",
+    "编辑用户": "Edit user",
+    "编辑部门": "Edit department",
+    "详情": "Detail",
+    "账户": "Account",
+    "账户已停用": "Account disabled",
+    "账户已启用": "Account enabled",
+    "较新": "Newer",
+    "较早": "Older",
+    "返回用户列表": "Back to the users",
+    "进度": "Progress",
+    "选项": "Options",
+    "逐条核对哈希链及库外签名的链头,报告第一条被改动、删除、插入或截断的记录。":
+        "Checks every link of the hash chain and the signed head kept outside the database; names the first record "
+        "changed, deleted, inserted or cut.",
+    "部门名称、信用代码、层级和所属区只能由平台管理员修改。":
+        "A department's names, credit code, level and district are changed by platform admins only.",
+    "采集进度": "Harvest progress",
+    "重置密码": "Reset password",
+    "页面每2秒自动刷新": "this page refreshes every 2 seconds",
 }
 
 TERMS: dict[str, str] = {
@@ -566,6 +643,7 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "audit_proof": ("获取审计记录包含证明", "Get an audit record's inclusion proof"),
     "audit_sth_show": ("查看最新签名树头", "View the latest signed tree head"),
     "audit_sth_issue": ("签发审计签名树头", "Issue a signed tree head"),
+    "audit_export": ("导出审计日志", "Export the audit log"),
     "denial_record": ("记录拒绝访问", "Record a refusal"),
     "user_disable": ("停用用户", "Disable a user"),
     "user_enable": ("启用用户", "Enable a user"),
@@ -667,7 +745,7 @@ OUTCOME_LABELS: dict[str, tuple[str, str]] = {
     "failure": ("失败", "failed"),
     "error": ("出错", "error"),
     "invalid": ("输入不合法", "invalid input"),
-    "validation_error": ("输入不合法", "invalid input"),
+    "validation_error": ("执行中校验未通过", "rejected by a check in the action"),
     "denied": ("拒绝", "denied"),
     "not_authorized": ("无权限", "not allowed"),
     "not_authenticated": ("未登录", "not signed in"),
@@ -680,6 +758,23 @@ OUTCOME_LABELS: dict[str, tuple[str, str]] = {
     "totp_failure": ("动态验证码错误", "wrong one-time code"),
     "totp_required": ("需要动态验证码", "one-time code needed"),
     "totp_not_enrolled": ("未启用两步验证", "two-step verification not set up"),
+    "password_change_required": ("须先设置新密码", "new password required"),
+    "temporary_password_expired": ("一次性密码已过期", "one-time password expired"),
+}
+#: harvest runs: status, stage of the progress, log levels
+RUN_STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "queued": ("排队中", "queued"), "running": ("采集中", "running"), "succeeded": ("成功", "succeeded"),
+    "partial": ("部分成功", "partly succeeded"), "failed": ("失败", "failed"),
+}
+RUN_STAGE_LABELS: dict[str, tuple[str, str]] = {
+    "queued": ("等待开始", "waiting to start"), "running": ("进行中", "in progress"), "gather": ("收集目录", "gathering"),
+    "import": ("导入数据集", "importing"), "finished": ("已结束", "finished"),
+}
+SCHEDULE_LABELS: dict[str, tuple[str, str]] = {
+    "manual": ("手动", "manual"), "hourly": ("每小时", "hourly"), "daily": ("每天", "daily"), "weekly": ("每周", "weekly"),
+}
+LOG_LEVEL_LABELS: dict[str, tuple[str, str]] = {
+    "info": ("信息", "info"), "warning": ("警告", "warning"), "error": ("错误", "error"),
 }
 #: audit channels
 VIA_LABELS: dict[str, tuple[str, str]] = {

@@ -301,9 +301,17 @@ def tags(request: Request, limit: int = Query(100, ge=1, le=10000)) -> Any:
 
 @router.get("/audit", dependencies=[access("audit_list")], summary="Audit records (platform admins)", responses=ok(list[o.AuditEntry], 403))
 def audit_list(request: Request, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=o.MAX_OFFSET),
-               action: str | None = None, actor: str | None = None) -> Any:
-    return call(request, "audit_list", {"limit": limit, "offset": offset, "action": action, "actor": actor},
-                via="api")
+               action: str | None = None, actor: str | None = None,
+               outcome: str | None = Query(None, max_length=40), target: str | None = Query(None, max_length=500,
+                                                                                          description="part of the target"),
+               since: str | None = Query(None, max_length=40, description="ISO 8601, at or after"),
+               until: str | None = Query(None, max_length=40, description="ISO 8601, before"),
+               before_seq: int | None = Query(None, ge=1, le=o.MAX_ID, description="keyset paging: older than this record"),
+               after_seq: int | None = Query(None, ge=0, le=o.MAX_ID, description="keyset paging: newer than this record")
+               ) -> Any:
+    query = {"limit": limit, "offset": offset, "action": action, "actor": actor, "outcome": outcome,
+             "target": target, "since": since, "until": until, "before_seq": before_seq, "after_seq": after_seq}
+    return call(request, "audit_list", {k: v for k, v in query.items() if v is not None}, via="api")
 
 
 @router.get("/audit/verify", dependencies=[access("audit_verify")],

@@ -4,15 +4,18 @@ runs with their logs and a "run now" button. Every route parses its input and ca
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from cityhub.errors import CityHubError, Conflict, NotFound, ValidationError
 from cityhub.harvest.schemas import SourceCreate, SourceUpdate
-from cityhub.web.deps import access, call, check_csrf
+from cityhub.web.deps import access, call, check_csrf, lang
 from cityhub.web.openapi import MAX_ID, MAX_OFFSET, Record, body_errors, ok, operation_id, patch_body
-from cityhub.web.page_helpers import acall, render, require_admin
+from cityhub.web.page_helpers import acall, field_errors, redirect, render, require_admin
 
 router = APIRouter(tags=["harvest"], generate_unique_id_function=operation_id)
 pages_router = APIRouter(include_in_schema=False)
@@ -166,7 +169,9 @@ def admin_sources(request: Request) -> Response:
         return gate
     sources = call(request, "harvest_source_list", {})
     runs = call(request, "harvest_run_list", {"limit": 20})
-    return render(request, "harvest/sources.html", {"sources": sources, "runs": runs, "nav": "admin"})
+    flash = {"deleted": request.query_params["deleted"]} if request.query_params.get("deleted") else None
+    return render(request, "harvest/sources.html", {"sources": sources, "runs": runs, "flash": flash,
+                                                    "nav": "admin"})
 
 
 @pages_router.get("/admin/harvest/runs/{run_id}", response_class=HTMLResponse)
@@ -178,13 +183,107 @@ def admin_run(request: Request, run_id: int) -> Response:
     return render(request, "harvest/run.html", {"run": run, "nav": "admin"})
 
 
-@pages_router.get("/admin/harvest/{name}", response_class=HTMLResponse)
-def admin_source(request: Request, name: str) -> Response:
+SOURCE_FIELDS = ("name", "title", "kind", "url", "department", "schedule")
+CONFIG_FIELDS = ("fq", "timeout", "max_mb", "max_pages")
+
+
+def _source_values(form: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in (*SOURCE_FIELDS, *CONFIG_FIELDS)}
+    values["enabled"] = bool(form.get("enabled"))
+    values["map_organizations"] = bool(form.get("map_organizations"))
+    return values
+
+
+def _source_data(values: dict[str, Any], *, create: bool) -> dict[str, Any]:
+    """The form as the action's input; the options go to ``config`` (empty numbers: the defaults)."""
+    keys = SOURCE_FIELDS if create else tuple(k for k in SOURCE_FIELDS if k not in ("kind",))
+    data: dict[str, Any] = {k: values[k] for k in keys}
+    data["enabled"] = values["enabled"]
+    config: dict[str, Any] = {"fq": values["fq"], "map_organizations": values["map_organizations"]}
+    for key in ("timeout", "max_mb", "max_pages"):
+        if values[key]:
+            config[key] = values[key]
+    data["config"] = config
+    return data
+
+
+def _form_errors(exc: CityHubError, language: str) -> tuple[dict[str, list[str]], list[str]]:
+    """The action's errors by form field: ``config.timeout`` is the "timeout" field."""
+    exc.fields = {k.removeprefix("config."): v for k, v in exc.fields.items()}
+    exc.fields_zh = {k.removeprefix("config."): v for k, v in exc.fields_zh.items()}
+    return field_errors(exc, language)
+
+
+def _source_form(request: Request, values: dict[str, Any], errors: dict[str, list[str]] | None = None,
+                 general: list[str] | None = None, source: dict[str, Any] | None = None,
+                 status: int = 200) -> Response:
+    departments = call(request, "department_list", {})
+    return render(request, "harvest/source_form.html", {
+        "values": values, "errors": errors or {}, "general": general or [], "source": source,
+        "departments": departments, "nav": "admin"}, status=status)
+
+
+@pages_router.get("/admin/harvest/new", response_class=HTMLResponse)
+def admin_source_new(request: Request) -> Response:
+    gate = require_admin(request)
+    if gate is not None:
+        return gate
+    values = {"kind": "ckan", "schedule": "manual", "enabled": True, "map_organizations": True, "fq": "",
+              "timeout": "30", "max_mb": "200", "max_pages": "1000"}
+    return _source_form(request, values)
+
+
+@pages_router.post("/admin/harvest/new", response_class=HTMLResponse)
+async def admin_source_create(request: Request) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    gate = require_admin(request)
+    if gate is not None:
+        return gate
+    values = _source_values(form)
+    try:
+        created = await acall(request, "harvest_source_create", _source_data(values, create=True))
+    except (ValidationError, Conflict, NotFound) as exc:
+        errors, general = _form_errors(exc, lang(request))
+        if isinstance(exc, NotFound):
+            errors.setdefault("department", general[:1])
+        status = exc.status if not isinstance(exc, NotFound) else 422
+        return await run_in_threadpool(lambda: _source_form(request, values, errors, general, status=status))
+    return redirect(f"/admin/harvest/{created['name']}?created=1")
+
+
+def _values_of(source: dict[str, Any]) -> dict[str, Any]:
+    config = source["config"]
+    return {**{k: source[k] for k in SOURCE_FIELDS}, "enabled": source["enabled"],
+            "map_organizations": config.get("map_organizations", True),
+            **{k: str(config.get(k, "")) for k in CONFIG_FIELDS}}
+
+
+@pages_router.get("/admin/harvest/{name}/edit", response_class=HTMLResponse)
+def admin_source_edit(request: Request, name: str) -> Response:
     gate = require_admin(request)
     if gate is not None:
         return gate
     source = call(request, "harvest_source_show", {"name": name})
-    return render(request, "harvest/source.html", {"source": source, "nav": "admin"})
+    return _source_form(request, _values_of(source), source=source)
+
+
+@pages_router.post("/admin/harvest/{name}/edit", response_class=HTMLResponse)
+async def admin_source_update(request: Request, name: str) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    gate = require_admin(request)
+    if gate is not None:
+        return gate
+    source = await acall(request, "harvest_source_show", {"name": name})
+    values = {**_source_values(form), "name": name, "kind": source["kind"]}
+    try:
+        await acall(request, "harvest_source_update", _source_data(values, create=False))
+    except (ValidationError, Conflict, NotFound) as exc:
+        errors, general = _form_errors(exc, lang(request))
+        status = exc.status if not isinstance(exc, NotFound) else 422
+        return await run_in_threadpool(lambda: _source_form(request, values, errors, general, source, status))
+    return redirect(f"/admin/harvest/{name}?updated=1")
 
 
 @pages_router.post("/admin/harvest/{name}/run", response_class=HTMLResponse)
@@ -196,6 +295,44 @@ async def admin_run_now(request: Request, name: str) -> Response:
     check_csrf(request, str(form.get("csrf_token") or ""))
     run = await acall(request, "harvest_run", {"source": name})
     return RedirectResponse(f"/admin/harvest/runs/{run['id']}", status_code=303)
+
+
+@pages_router.post("/admin/harvest/{name}/{switch}", response_class=HTMLResponse)
+async def admin_source_switch(request: Request, name: str, switch: str) -> Response:
+    """Enable or disable a source (a disabled one is never started by its schedule), or delete it."""
+    if switch not in ("enable", "disable", "delete"):
+        raise NotFound("页面不存在", "Page not found")
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    gate = require_admin(request)
+    if gate is not None:
+        return gate
+    if switch == "delete":
+        withdraw = str(form.get("datasets") or "withdraw") != "release"
+        await acall(request, "harvest_source_delete", {"name": name, "withdraw": withdraw})
+        return redirect("/admin/harvest?" + urlencode({"deleted": name}))
+    await acall(request, "harvest_source_update", {"name": name, "enabled": switch == "enable"})
+    return redirect(f"/admin/harvest/{name}?updated=1")
+
+
+@pages_router.get("/admin/harvest/{name}/delete", response_class=HTMLResponse)
+def admin_source_delete_confirm(request: Request, name: str) -> Response:
+    gate = require_admin(request)
+    if gate is not None:
+        return gate
+    source = call(request, "harvest_source_show", {"name": name})
+    return render(request, "harvest/source_delete.html", {"source": source, "nav": "admin"})
+
+
+@pages_router.get("/admin/harvest/{name}", response_class=HTMLResponse)
+def admin_source(request: Request, name: str) -> Response:
+    gate = require_admin(request)
+    if gate is not None:
+        return gate
+    source = call(request, "harvest_source_show", {"name": name})
+    qp = request.query_params
+    flash = {"created": name} if qp.get("created") else {"updated": name} if qp.get("updated") else None
+    return render(request, "harvest/source.html", {"source": source, "flash": flash, "nav": "admin"})
 
 
 router.include_router(pages_router)
