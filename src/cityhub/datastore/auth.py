@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from cityhub.accounts.auth import require_admin, require_user
-from cityhub.catalog.auth import can_read, require_manager, require_not_harvested
+from cityhub.catalog import visibility
+from cityhub.catalog.auth import require_manager, require_not_harvested
 from cityhub.catalog.models import Resource
 from cityhub.context import Context
-from cityhub.db import utcnow
 from cityhub.errors import NotAuthorized, NotFound
 
 
@@ -21,18 +21,16 @@ def find_resource(ctx: Context, rid: str) -> Resource:
 
 
 def readable(ctx: Context, res: Resource) -> bool:
-    """Visible to the caller: the dataset is readable and already opened (its publication date has come)."""
-    ds = res.dataset
-    if ctx.actor is not None and ctx.actor.manages(ds.department_id):
-        return True
-    if not can_read(ctx, ds):
-        return False
-    return ds.published_on is None or ds.published_on <= utcnow().date()
+    """The caller may read the resource's table: the visibility rule for the resource's bytes
+    (``catalog.visibility``: hidden datasets, withheld loads, publication date, conditional opening)."""
+    return visibility.may_read_resource(ctx, res.dataset, res)
 
 
 def _read(ctx: Context, rid: str) -> None:
-    if not readable(ctx, find_resource(ctx, rid)):
-        raise NotAuthorized("无权读取该数据表", "You may not read this table")
+    res = ctx.db.get(Resource, rid)
+    if res is None or res.dataset.state != "active" or not visibility.can_see(ctx.actor, res.dataset):
+        raise NotFound(f"未找到资源 {rid}", f"Resource not found: {rid}")  # existence does not leak
+    visibility.require_resource(ctx, res.dataset, res)
 
 
 def _write(ctx: Context, rid: str) -> None:

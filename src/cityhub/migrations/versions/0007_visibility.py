@@ -1,0 +1,53 @@
+"""visibility: a resource's withholding load state; approved applications for conditionally open data
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-04 16:20:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+import cityhub.db
+
+revision = '0007'
+down_revision = '0006'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("resource") as batch_op:
+        batch_op.add_column(sa.Column("load_state", sa.String(length=12), server_default="", nullable=False))
+    # resources whose newest load failed or was blocked by the personal-data scan are withheld from now on
+    op.execute(
+        "UPDATE resource SET load_state = (SELECT v.status FROM datastore_version v WHERE v.resource_id = resource.id"
+        " ORDER BY v.version DESC LIMIT 1) WHERE (SELECT v.status FROM datastore_version v"
+        " WHERE v.resource_id = resource.id ORDER BY v.version DESC LIMIT 1) IN ('failed', 'blocked')")
+    op.create_table(
+        "data_grant",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("dataset_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("granted_by", sa.String(length=64), nullable=False),
+        sa.Column("granted_at", cityhub.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", cityhub.db.UTCDateTime(), nullable=True),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(["dataset_id"], ["dataset.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["user_id"], ["user_account.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("data_grant") as batch_op:
+        batch_op.create_index("ix_data_grant_dataset_user", ["dataset_id", "user_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_data_grant_user_id"), ["user_id"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("data_grant") as batch_op:
+        batch_op.drop_index(batch_op.f("ix_data_grant_user_id"))
+        batch_op.drop_index("ix_data_grant_dataset_user")
+    op.drop_table("data_grant")
+    with op.batch_alter_table("resource") as batch_op:
+        batch_op.drop_column("load_state")
