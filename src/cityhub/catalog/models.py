@@ -88,8 +88,8 @@ class Resource(Base):
     modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     reachable: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     datastore_active: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
-    # The outcome of the newest datastore load of this resource when it withholds the file: "failed" or
-    # "blocked" (personal data found); "" otherwise. Kept here (set by the datastore's loads) so the visibility
+    # The outcome of the newest datastore load of this resource when it withholds the resource: "blocked"
+    # (personal data found) or "failed" (a load of the stored file itself failed); "" otherwise. Kept here (set by the datastore's loads) so the visibility
     # rule (``catalog/visibility.py``) reads it from the resource row itself, with no query per resource.
     load_state: Mapped[str] = mapped_column(String(12), default="", server_default="")
 

@@ -225,5 +225,10 @@ def require_resource(ctx: Context, ds: Any, res: Any) -> None:
         raise err
 
 
+def refusal(ctx: Context, ds: Any, res: Any) -> CityHubError | None:
+    """:func:`resource_refusal` for the context's caller (the grant looked up when it matters)."""
+    return resource_refusal(ctx.actor, ds, res, _granted(ctx, ds))
+
+
 def may_read_resource(ctx: Context, ds: Any, res: Any) -> bool:
-    return resource_refusal(ctx.actor, ds, res, _granted(ctx, ds)) is None
+    return refusal(ctx, ds, res) is None

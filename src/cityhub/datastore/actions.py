@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from cityhub import audit
 from cityhub.actions import ADMINS, MANAGERS, action
+from cityhub.catalog import visibility
 from cityhub.catalog.models import Resource
 from cityhub.catalog.schemas import UploadedFile
 from cityhub.context import Context, system_context
@@ -211,10 +212,14 @@ def _set_load_state(db: Any, rid: str, version: int, state: str) -> None:
         res.modified_at = res.dataset.modified_at = utcnow()
 
 
-def _failed(version_id: int, rid: str, version: int, **values: Any) -> None:
+def _failed(version_id: int, rid: str, version: int, source_key: str, **values: Any) -> None:
+    """A failed load. When it read the resource's own stored file, that file is a failed file and is withheld
+    (``load_state``); a failed load of a separately uploaded table leaves the file and the live version served."""
     _update(version_id, status="failed", **values)
     with session_scope() as db:
-        _set_load_state(db, rid, version, "failed")
+        res = db.get(Resource, rid)
+        if res is not None and res.file_path and res.file_path == source_key:
+            _set_load_state(db, rid, version, "failed")
 
 
 def run_load(version_id: int, progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
@@ -253,13 +258,13 @@ def run_load(version_id: int, progress: Callable[[float, str], None] | None = No
             result = ingest(source, source_name, dest, ingest_options, report)
     except IngestError as exc:
         shutil.rmtree(dest, ignore_errors=True)
-        _failed(version_id, rid, number, error_code=exc.code, error=exc.message, error_en=exc.message_en,
+        _failed(version_id, rid, number, source_key, error_code=exc.code, error=exc.message, error_en=exc.message_en,
                 finished_at=utcnow(), seconds=time.perf_counter() - started)
         return {"id": version_id, "status": "failed", "error": exc.message_en}
     except Exception as exc:  # a crash must not leave the job "running" forever
         log.exception("datastore load %s failed", version_id)
         shutil.rmtree(dest, ignore_errors=True)
-        _failed(version_id, rid, number, error_code="internal", error="导入失败:内部错误",
+        _failed(version_id, rid, number, source_key, error_code="internal", error="导入失败:内部错误",
                 error_en=f"Load failed: {type(exc).__name__}", finished_at=utcnow(),
                 seconds=time.perf_counter() - started)
         return {"id": version_id, "status": "failed", "error": type(exc).__name__}
@@ -335,7 +340,9 @@ def datastore_recover(ctx: Context, p: s.Empty) -> dict[str, Any]:
         v.error, v.error_en, v.finished_at = "导入被中断(服务重启),请重新上传", "Interrupted by a restart; load again", utcnow()
         shutil.rmtree(_version_dir(v.resource_id, v.version), ignore_errors=True)
         ctx.db.flush()
-        _set_load_state(ctx.db, v.resource_id, v.version, "failed")
+        res = ctx.db.get(Resource, v.resource_id)
+        if res is not None and res.file_path and res.file_path == v.source_key:
+            _set_load_state(ctx.db, v.resource_id, v.version, "failed")
     return {"failed": len(stuck)}
 
 
@@ -451,8 +458,11 @@ def datastore_search_sql(ctx: Context, p: s.SqlIn) -> dict[str, Any]:
         res = ctx.db.get(Resource, name)
         if res is None or res.dataset.state != "active":
             return None
-        if not auth.readable(ctx, res):
+        refused = visibility.refusal(ctx, res.dataset, res)
+        if refused is not None:
             _audit_denied(ctx, "datastore_search_sql", name, "the SQL names a table the caller may not read")
+            if isinstance(refused, NotAuthorized) and visibility.can_see(ctx.actor, res.dataset):
+                raise refused  # conditionally open: the caller sees the dataset, so say what it takes
             return None
         try:
             return table_ref(_live(ctx, name))

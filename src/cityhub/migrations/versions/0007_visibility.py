@@ -21,11 +21,13 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("resource") as batch_op:
         batch_op.add_column(sa.Column("load_state", sa.String(length=12), server_default="", nullable=False))
-    # resources whose newest load failed or was blocked by the personal-data scan are withheld from now on
-    op.execute(
-        "UPDATE resource SET load_state = (SELECT v.status FROM datastore_version v WHERE v.resource_id = resource.id"
-        " ORDER BY v.version DESC LIMIT 1) WHERE (SELECT v.status FROM datastore_version v"
-        " WHERE v.resource_id = resource.id ORDER BY v.version DESC LIMIT 1) IN ('failed', 'blocked')")
+    # resources whose newest load was blocked by the personal-data scan, or failed on the stored file itself,
+    # are withheld from now on (the rule of ``Resource.load_state``)
+    newest = ("(SELECT {col} FROM datastore_version v WHERE v.resource_id = resource.id"
+              " ORDER BY v.version DESC LIMIT 1)")
+    status, source = newest.format(col="v.status"), newest.format(col="v.source_key")
+    op.execute(f"UPDATE resource SET load_state = {status} WHERE {status} = 'blocked'"
+               f" OR ({status} = 'failed' AND {source} = resource.file_path)")
     op.create_table(
         "data_grant",
         sa.Column("id", sa.Integer(), nullable=False),
