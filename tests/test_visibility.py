@@ -36,7 +36,7 @@ def _resident_ids(n: int) -> list[str]:
 
     out = []
     for i in range(n):
-        body = f"440106{1980 + i % 18}{1 + i % 12:02d}{1 + i % 28:02d}{100 + i:03d}"
+        body = f"440106{2001 + i % 18}{1 + i % 12:02d}{1 + i % 28:02d}{100 + i:03d}"
         out.append(body + ric.calc_check_digit(body + "0"))
     return out
 
