@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cityhub import audit
 from cityhub.accounts.auth import require_admin, require_user
 from cityhub.catalog import visibility
 from cityhub.catalog.auth import require_manager, require_not_harvested
@@ -26,11 +27,20 @@ def readable(ctx: Context, res: Resource) -> bool:
     return visibility.may_read_resource(ctx, res.dataset, res)
 
 
-def _read(ctx: Context, rid: str) -> None:
+def _read(ctx: Context, rid: str, action: str) -> None:
+    """The visibility rule for the table's bytes. A refusal of an existing table is audited with its id (also
+    when it answers "not found", which keeps a hidden dataset's existence from leaking)."""
     res = ctx.db.get(Resource, rid)
-    if res is None or res.dataset.state != "active" or not visibility.can_see(ctx.actor, res.dataset):
-        raise NotFound(f"未找到资源 {rid}", f"Resource not found: {rid}")  # existence does not leak
-    visibility.require_resource(ctx, res.dataset, res)
+    if res is None or res.dataset.state != "active":
+        raise NotFound(f"未找到资源 {rid}", f"Resource not found: {rid}")
+    refused = visibility.refusal(ctx, res.dataset, res)
+    if refused is None:
+        return
+    if not isinstance(refused, NotAuthorized):  # the registry audits NotAuthorized itself
+        audit.record_separately(ctx, action, rid, "denied", {"reason": refused.message_en})
+    if not visibility.can_see(ctx.actor, res.dataset):
+        raise NotFound(f"未找到资源 {rid}", f"Resource not found: {rid}")
+    raise refused
 
 
 def _write(ctx: Context, rid: str) -> None:
@@ -52,23 +62,23 @@ def datastore_delete(ctx: Context, p: Any) -> None:
 
 
 def datastore_info(ctx: Context, p: Any) -> None:
-    _read(ctx, p.id)
+    _read(ctx, p.id, "datastore_info")
 
 
 def datastore_search(ctx: Context, p: Any) -> None:
-    _read(ctx, p.resource_id)
+    _read(ctx, p.resource_id, "datastore_search")
 
 
 def datastore_aggregate(ctx: Context, p: Any) -> None:
-    _read(ctx, p.resource_id)
+    _read(ctx, p.resource_id, "datastore_aggregate")
 
 
 def datastore_stats(ctx: Context, p: Any) -> None:
-    _read(ctx, p.resource_id)
+    _read(ctx, p.resource_id, "datastore_stats")
 
 
 def datastore_export(ctx: Context, p: Any) -> None:
-    _read(ctx, p.resource_id)
+    _read(ctx, p.resource_id, "datastore_export")
 
 
 def datastore_search_sql(ctx: Context, p: Any) -> None:
