@@ -286,3 +286,12 @@ def test_conditional_data_is_refused_with_the_message(cases: dict[str, dict[str,
     assert resp.status_code == 403
     assert visibility.CONDITIONAL[0] in resp.text or visibility.CONDITIONAL[1] in resp.text
 
+
+
+def test_resource_page_says_what_conditional_data_takes(cases: dict[str, dict[str, Any]], client: Any) -> None:
+    c = cases["conditional"]
+    body = client.get(f"/dataset/{c['name']}/resource/{c['rid']}", headers={"Accept": "text/html"}).text
+    assert visibility.CONDITIONAL[0] in body and "站点0" not in body
+    blocked = cases["blocked"]
+    assert client.get(f"/dataset/{blocked['name']}/resource/{blocked['rid']}",
+                      headers={"Accept": "text/html"}).status_code == 404
