@@ -295,3 +295,14 @@ def test_resource_page_says_what_conditional_data_takes(cases: dict[str, dict[st
     blocked = cases["blocked"]
     assert client.get(f"/dataset/{blocked['name']}/resource/{blocked['rid']}",
                       headers={"Accept": "text/html"}).status_code == 404
+
+
+def test_ckan_resource_search_and_show_leave_withheld_resources_out(cases: dict[str, dict[str, Any]]) -> None:
+    for case in ("failed", "blocked", "open"):
+        rid = cases[case]["rid"]
+        found = call_as(None, "resource_search", {"query": [f"id:{rid}"]})
+        assert (found["count"] == 1) is (case == "open"), case
+        if case != "open":
+            with pytest.raises(NotFound):
+                call_as(None, "resource_show", {"id": rid})
+            assert call_as("steward", "resource_show", {"id": rid})["id"] == rid
