@@ -169,6 +169,9 @@ def test_metadata_follows_the_rule(cases: dict[str, dict[str, Any]]) -> None:
             rids = [r["id"] for r in shown["resources"]]
             withheld = case in ("failed", "blocked") and who not in OWNERS
             assert (c["rid"] in rids) is not withheld, (case, who)
+            if c["rid"] in rids:  # the department sees it, marked
+                flag = next(r["withheld"] for r in shown["resources"] if r["id"] == c["rid"])
+                assert flag is (case in ("failed", "blocked")), (case, who)
             names = {d["name"] for d in call_as(who, "dataset_search", {"q": "", "rows": 1000,
                                                                         "include_private": True})["results"]}
             assert c["name"] in names, (case, who)
