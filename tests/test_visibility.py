@@ -309,3 +309,12 @@ def test_ckan_resource_search_and_show_leave_withheld_resources_out(cases: dict[
             with pytest.raises(NotFound):
                 call_as(None, "resource_show", {"id": rid})
             assert call_as("steward", "resource_show", {"id": rid})["id"] == rid
+
+
+def test_a_withheld_resource_does_not_make_its_dataset_found_by_format(cases: dict[str, dict[str, Any]]) -> None:
+    """``res_format:CSV`` finds a dataset only by resources the public is shown."""
+    found = call_as(None, "dataset_search", {"filters": {"res_format": "CSV"}, "rows": 1000, "full": True})
+    names = {d["name"] for d in found["results"]}
+    assert cases["open"]["name"] in names
+    assert cases["blocked"]["name"] not in names and cases["failed"]["name"] not in names
+    assert all("CSV" in {r["format"] for r in d["resources"]} for d in found["results"])

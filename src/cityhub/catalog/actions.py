@@ -127,9 +127,9 @@ def dataset_dict(ds: Dataset, *, full: bool = True, viewer: Context | None = Non
     """The dataset as the API shows it; with ``viewer``, its resources as that caller may list them (resources
     withheld by a failed or blocked load only for their department: ``visibility.listed_resources``)."""
     dept = ds.department
-    out = dataset_fields(ds, dept.slug, dept.name, dept.uscc, [r.format for r in ds.resources])
+    shown = ds.resources if viewer is None else visibility.listed_resources(viewer.actor, ds, ds.resources)
+    out = dataset_fields(ds, dept.slug, dept.name, dept.uscc, [r.format for r in shown])
     if full:
-        shown = ds.resources if viewer is None else visibility.listed_resources(viewer.actor, ds, ds.resources)
         out.update(_full_fields(ds), resources=[resource_dict(r) for r in shown], quality=quality_of(ds))
     return out
 
@@ -210,10 +210,9 @@ def dataset_records(ctx: Context, rows: list[Any]) -> list[dict[str, Any]]:
     base = get_settings().base_url.rstrip("/")
     out = []
     for row in rows:
-        resources = by_dataset.get(row.id, [])
+        resources = visibility.listed_resources(ctx.actor, row, by_dataset.get(row.id, []))
         d = dataset_fields(row, row.dept_slug, row.dept_name, row.dept_uscc, [r.format for r in resources])
-        d.update(_full_fields(row), resources=[resource_fields(r, row.name, base)
-                                               for r in visibility.listed_resources(ctx.actor, row, resources)])
+        d.update(_full_fields(row), resources=[resource_fields(r, row.name, base) for r in resources])
         out.append(d)
     return out
 

@@ -44,7 +44,7 @@ FACET_KEYS_SQL = ("SELECT dataset_id, group_concat(CASE field "
 def facet_values(ds: Dataset) -> Iterable[tuple[str, str]]:
     yield "organization", ds.department.slug
     yield "theme", ds.theme
-    for fmt in {r.format.upper() for r in ds.resources if r.format}:
+    for fmt in _formats(ds):
         yield "res_format", fmt
     yield "sharing_class", ds.sharing_class
     yield "opening_class", ds.opening_class
@@ -56,6 +56,12 @@ def facet_values(ds: Dataset) -> Iterable[tuple[str, str]]:
         yield "district", d
     for t in set(ds.tags):
         yield "tags", t[:200]
+
+
+def _formats(ds: Dataset) -> set[str]:
+    """The formats a dataset is found by: those of its resources not withheld by a failed or blocked load (the
+    public's listings leave those out, ``visibility.listed_resources``)."""
+    return {r.format.upper() for r in ds.resources if r.format and not visibility.withheld(r)}
 
 
 def is_public(ds: Dataset) -> bool:
@@ -144,7 +150,7 @@ def index_formats(session: Session, datasets: Sequence[Dataset]) -> None:
     ids = [ds.id for ds in active]
     session.execute(delete(SearchFacet).where(SearchFacet.dataset_id.in_(ids), SearchFacet.field == "res_format"))
     rows = [{"dataset_id": ds.id, "field": "res_format", "value": fmt}
-            for ds in active for fmt in sorted({r.format.upper() for r in ds.resources if r.format})]
+            for ds in active for fmt in sorted(_formats(ds))]
     if rows:
         session.execute(insert(SearchFacet), rows)
     if not is_postgres(session):

@@ -210,6 +210,9 @@ def _set_load_state(db: Any, rid: str, version: int, state: str) -> None:
         res.load_state = state
         # what the dataset lists changed: move its modification time (response caches and harvesters follow it)
         res.modified_at = res.dataset.modified_at = utcnow()
+        from cityhub.catalog.search import index_formats
+
+        index_formats(db, [res.dataset])  # its format is no longer (or again) one the dataset is found by
 
 
 def _failed(version_id: int, rid: str, version: int, source_key: str, **values: Any) -> None:
@@ -379,6 +382,9 @@ def datastore_delete(ctx: Context, p: s.ResourceIdIn) -> dict[str, Any]:
         res.datastore_active = False
         res.load_state = ""  # no load left: the department has decided about its file
         res.modified_at = res.dataset.modified_at = utcnow()
+        from cityhub.catalog.search import index_formats
+
+        index_formats(ctx.db, [res.dataset])  # its format is no longer (or again) one the dataset is found by
     folder = get_settings().datastore_dir / p.resource_id
     ctx.extra.setdefault("after_commit", []).append(lambda: shutil.rmtree(folder, ignore_errors=True))
     return {"resource_id": p.resource_id, "deleted": True}
