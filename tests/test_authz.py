@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from cityhub.catalog.schemas import UploadedFile
-from cityhub.errors import NotAuthenticated, NotAuthorized
+from cityhub.errors import NotAuthenticated, NotAuthorized, NotFound
 from tests.conftest import Store, call_as, dataset_payload, token_for, unique
 
 OWNER = "steward"  # steward of gz-transport in the demo
@@ -154,11 +154,11 @@ def test_private_and_closed_datasets_are_hidden(demo: Store) -> None:
     closed = call_as("system", "dataset_create", dataset_payload(
         opening_class="不予开放", sharing_class="有条件共享", sharing_condition="仅限政务部门",
         sharing_basis="《政务信息资源共享管理暂行办法》"))
-    for who in (None, "citizen", OTHER):
-        with pytest.raises(NotAuthorized):
+    for who in (None, "citizen", OTHER):  # not found, not "forbidden": existence does not leak
+        with pytest.raises(NotFound):
             call_as(who, "dataset_show", {"id": priv["name"]})
     assert call_as(OWNER, "dataset_show", {"id": priv["name"]})["private"] is True
-    with pytest.raises(NotAuthorized):
+    with pytest.raises(NotFound):
         call_as("citizen", "dataset_show", {"id": closed["name"]})
     assert call_as("analyst", "dataset_show", {"id": closed["name"]})["opening_class"] == "不予开放"
     public_names = {r["name"] for r in call_as(None, "dataset_search", {"rows": 1000})["results"]}

@@ -102,7 +102,7 @@ def test_record_visibility_matches_dataset_show(app_client: Any, demo: Store) ->
                     got = type(exc)
                 assert got is expected, (who, name, include_deleted)
     # anonymous CKAN callers: private and closed datasets refused, withdrawn ones not found
-    for name, status in ((priv["name"], 403), (closed["name"], 403), (gone["name"], 404)):
+    for name, status in ((priv["name"], 404), (closed["name"], 404), (gone["name"], 404)):
         assert app_client.get("/api/3/action/package_show", params={"id": name}).status_code == status
 
 

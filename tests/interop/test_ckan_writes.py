@@ -349,4 +349,4 @@ def test_package_search_field_syntax_and_private(app_client: Any, demo: Store) -
     assert priv["name"] not in {p["name"] for p in search(None, **q)["results"]}
     assert priv["name"] not in {p["name"] for p in search(token_for("eco_steward"), **q)["results"]}
     assert priv["name"] not in {p["name"] for p in search(steward, **{**q, "include_private": "false"})["results"]}
-    error(act(app_client, "package_show", {"id": priv["id"]}), "Authorization Error")
+    error(act(app_client, "package_show", {"id": priv["id"]}), "Not Found Error")  # existence does not leak

@@ -161,14 +161,25 @@ def test_dataset_page_shows_metadata_quality_and_resources(app_client: TestClien
 
 
 def test_download_returns_the_file(app_client: TestClient) -> None:
-    ds = call_as(None, "dataset_show", {"id": "traffic-accident-statistics"})
-    res = ds["resources"][0]
+    found = call_as(None, "dataset_search", {"filters": {"opening_class": "无条件开放", "res_format": "CSV"},
+                                            "rows": 50, "full": True})["results"]
+    ds, res = next((d, r) for d in found for r in d["resources"]
+                   if r["uploaded"] and r["format"] == "CSV" and not r["name"].isascii()  # a demo file's name
+                   and (d["published_on"] or "") <= "2026-01-01")
     resp = app_client.get(f"/dataset/{ds['name']}/resource/{res['id']}/download")
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("text/csv")
     assert len(resp.content) == res["size"] > 0
     disposition = resp.headers["content-disposition"]
     assert disposition.startswith("attachment") and "filename*=utf-8''" in disposition.lower()
+
+
+def test_conditionally_open_file_needs_an_approved_application(app_client: TestClient) -> None:
+    """Issue 9: 有条件开放 data was served to anyone; now the download says what it takes."""
+    ds = call_as(None, "dataset_show", {"id": "traffic-accident-statistics"})
+    assert ds["opening_class"] == "有条件开放"
+    resp = app_client.get(f"/dataset/{ds['name']}/resource/{ds['resources'][0]['id']}/download")
+    assert resp.status_code == 403 and "有条件开放" in resp.text
 
 
 def test_missing_pages_get_an_html_error(app_client: TestClient) -> None:

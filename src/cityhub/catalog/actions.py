@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from cityhub.accounts.actions import department_dict, get_department
 from cityhub.accounts.models import Department
 from cityhub.actions import ADMINS, MANAGERS, action
-from cityhub.catalog import auth, codes, geojson, quality, search, solr
+from cityhub.catalog import auth, codes, geojson, quality, search, solr, visibility
 from cityhub.catalog import schemas as s
 from cityhub.catalog.models import (
     Dataset,
@@ -39,7 +39,7 @@ from cityhub.catalog.vocab import (
     THEMES,
     UPDATE_CYCLES,
 )
-from cityhub.context import Context
+from cityhub.context import Actor, Context
 from cityhub.db import is_postgres, utcnow
 from cityhub.errors import Conflict, NotFound, ValidationError
 from cityhub.settings import get_settings
@@ -82,6 +82,8 @@ def resource_fields(r: Any, dataset_name: str, base: str) -> dict[str, Any]:
         "modified_at": r.modified_at.isoformat(),
         "reachable": r.reachable,
         "datastore_active": r.datastore_active,
+        # withheld by a blocked or failed load: listed for its department only (``visibility.listed_resources``)
+        "withheld": visibility.withheld(r),
     }
 
 
@@ -121,11 +123,14 @@ def quality_of(ds: Dataset) -> dict[str, Any]:
     }
 
 
-def dataset_dict(ds: Dataset, *, full: bool = True) -> dict[str, Any]:
+def dataset_dict(ds: Dataset, *, full: bool = True, viewer: Context | None = None) -> dict[str, Any]:
+    """The dataset as the API shows it; with ``viewer``, its resources as that caller may list them (resources
+    withheld by a failed or blocked load only for their department: ``visibility.listed_resources``)."""
     dept = ds.department
-    out = dataset_fields(ds, dept.slug, dept.name, dept.uscc, [r.format for r in ds.resources])
+    shown = ds.resources if viewer is None else visibility.listed_resources(viewer.actor, ds, ds.resources)
+    out = dataset_fields(ds, dept.slug, dept.name, dept.uscc, [r.format for r in shown])
     if full:
-        out.update(_full_fields(ds), resources=[resource_dict(r) for r in ds.resources], quality=quality_of(ds))
+        out.update(_full_fields(ds), resources=[resource_dict(r) for r in shown], quality=quality_of(ds))
     return out
 
 
@@ -169,6 +174,7 @@ def dataset_fields(ds: Any, dept_slug: str, dept_name: str, dept_uscc: str, form
         "temporal_end": ds.temporal_end.isoformat() if ds.temporal_end else None,
         "districts": list(ds.districts),
         "private": ds.private,
+        "public": visibility.public(ds),  # the public sees it (not private, not 不予开放): CKAN's ``private``
         "state": ds.state,
         "created_at": ds.created_at.isoformat(),
         "modified_at": ds.modified_at.isoformat(),
@@ -194,8 +200,9 @@ _RESOURCES_OF = (select(*cast(Table, Resource.__table__).c).where(Resource.datas
 
 
 def dataset_records(ctx: Context, rows: list[Any]) -> list[dict[str, Any]]:
-    """``dataset_dict(ds, full=True)`` without the quality report for Core rows of ``auth.RECORD``: two Core
-    statements in all and no ORM objects (the CKAN API's package_show and package_search serialise these)."""
+    """``dataset_dict(ds, full=True, viewer=ctx)`` without the quality report for Core rows of ``auth.RECORD``:
+    two Core statements in all and no ORM objects (the CKAN API's package_show and package_search serialise
+    these)."""
     by_dataset: dict[int, list[Any]] = {}
     if rows:
         for r in ctx.db.connection().execute(_RESOURCES_OF, {"ids": [row.id for row in rows]}):
@@ -203,7 +210,7 @@ def dataset_records(ctx: Context, rows: list[Any]) -> list[dict[str, Any]]:
     base = get_settings().base_url.rstrip("/")
     out = []
     for row in rows:
-        resources = by_dataset.get(row.id, [])
+        resources = visibility.listed_resources(ctx.actor, row, by_dataset.get(row.id, []))
         d = dataset_fields(row, row.dept_slug, row.dept_name, row.dept_uscc, [r.format for r in resources])
         d.update(_full_fields(row), resources=[resource_fields(r, row.name, base) for r in resources])
         out.append(d)
@@ -368,7 +375,7 @@ def dataset_delete(ctx: Context, p: s.DatasetRef) -> dict[str, Any]:
 def dataset_show(ctx: Context, p: s.DatasetShowIn) -> dict[str, Any]:
     """One data resource with its resources, quality score and freshness (platform admins may ask for a
     deleted one with ``include_deleted``)."""
-    return dataset_dict(auth.find_dataset(ctx, p.id, deleted=auth.with_deleted(ctx, p)))
+    return dataset_dict(auth.find_dataset(ctx, p.id, deleted=auth.with_deleted(ctx, p)), viewer=ctx)
 
 
 @action(auth.dataset_record, schema=s.DatasetShowIn)
@@ -497,7 +504,7 @@ def dataset_search(ctx: Context, p: s.SearchIn) -> dict[str, Any]:
     else:
         by_id = {d.id: d for d in ctx.db.scalars(select(Dataset).where(Dataset.id.in_(result.ids)))} if result.ids \
             else {}
-        results = [dataset_dict(by_id[i], full=p.full) for i in result.ids if i in by_id]
+        results = [dataset_dict(by_id[i], full=p.full, viewer=ctx) for i in result.ids if i in by_id]
     depts = {}
     if "organization" in result.facets:
         depts = dict(ctx.db.execute(select(Department.slug, Department.name)).all())
@@ -519,8 +526,7 @@ def dataset_search(ctx: Context, p: s.SearchIn) -> dict[str, Any]:
 @action(auth.dataset_list, schema=s.ListIn)
 def dataset_list(ctx: Context, p: s.ListIn) -> list[str]:
     """Names of the public datasets."""
-    q = (select(Dataset.name).where(Dataset.state == "active", Dataset.private.is_(False),
-                                    Dataset.opening_class != "不予开放")
+    q = (select(Dataset.name).where(visibility.public_sql())
          .order_by(Dataset.name).limit(p.limit).offset(p.offset))
     return list(ctx.db.scalars(q))
 
@@ -542,6 +548,7 @@ def _store(ctx: Context, ds: Dataset, res: Resource, upload: s.UploadedFile) -> 
     ctx.extra.setdefault("on_rollback", []).append(lambda: storage.delete(key))
     old = res.file_path
     res.file_path, res.size, res.sha256 = key, size, digest
+    res.load_state = ""  # new bytes: no load has failed or been blocked on them (their own load decides)
     if old:
         ctx.extra.setdefault("after_commit", []).append(lambda: storage.delete(old))
 
@@ -729,11 +736,14 @@ def resource_preview(ctx: Context, p: s.ResourceRef) -> dict[str, Any]:
 # -- open-data plans ----------------------------------------------------------------------------------------
 
 
-def plan_item_status(item: PlanItem, today: dt.date) -> dict[str, Any]:
+def plan_item_status(item: PlanItem, today: dt.date, actor: Actor | None = None) -> dict[str, Any]:
+    """An item's status; its dataset's name and title only for a caller who may see the dataset (a plan is
+    public, a private dataset's title is not)."""
     ds = item.dataset
     opened_on = None
-    if ds is not None and ds.state == "active" and not ds.private and ds.opening_class != "不予开放":
+    if ds is not None and visibility.open_to_public(ds):
         opened_on = ds.published_on or ds.created_at.date()
+    shown = ds if ds is not None and ds.state == "active" and visibility.can_see(actor, ds) else None
     if opened_on is not None:
         status = "opened"
     elif item.target_date < today:
@@ -743,8 +753,8 @@ def plan_item_status(item: PlanItem, today: dt.date) -> dict[str, Any]:
     return {
         "id": item.id,
         "title": item.title,
-        "dataset": ds.name if ds else None,
-        "dataset_title": ds.title if ds else None,
+        "dataset": shown.name if shown else None,
+        "dataset_title": shown.title if shown else None,
         "target_date": item.target_date.isoformat(),
         "format": item.format,
         "update_cycle": item.update_cycle,
@@ -754,8 +764,8 @@ def plan_item_status(item: PlanItem, today: dt.date) -> dict[str, Any]:
     }
 
 
-def plan_dict(plan: OpenPlan, today: dt.date) -> dict[str, Any]:
-    items = [plan_item_status(i, today) for i in plan.items]
+def plan_dict(plan: OpenPlan, today: dt.date, actor: Actor | None = None) -> dict[str, Any]:
+    items = [plan_item_status(i, today, actor) for i in plan.items]
     counts = Counter(i["status"] for i in items)
     return {
         "id": plan.id,
@@ -798,7 +808,7 @@ def plan_upsert(ctx: Context, p: s.PlanUpsert) -> dict[str, Any]:
     ctx.db.flush()
     for item in plan.items:
         ctx.db.refresh(item)
-    return plan_dict(plan, today_local())
+    return plan_dict(plan, today_local(), ctx.actor)
 
 
 @action(auth.plan_list, schema=s.PlanQuery)
@@ -810,7 +820,7 @@ def plan_list(ctx: Context, p: s.PlanQuery) -> dict[str, Any]:
     if p.year:
         q = q.where(OpenPlan.year == p.year)
     today = today_local()
-    plans = [plan_dict(pl, today) for pl in ctx.db.scalars(q)]
+    plans = [plan_dict(pl, today, ctx.actor) for pl in ctx.db.scalars(q)]
     totals: Counter[str] = Counter()
     for pl in plans:
         totals.update({k: pl["summary"][k] for k in ("total", "opened", "late", "planned")})
@@ -892,7 +902,7 @@ def usage_import(ctx: Context, p: s.UsageImport) -> dict[str, Any]:
 
 
 def _open_filter() -> Any:
-    return (Dataset.state == "active") & Dataset.private.is_(False) & (Dataset.opening_class != "不予开放")
+    return visibility.public_sql()
 
 
 _STAMP_QUERY = select(func.max(Dataset.modified_at))

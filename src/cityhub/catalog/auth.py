@@ -10,11 +10,12 @@ from sqlalchemy.orm import joinedload
 
 from cityhub.accounts.auth import require_admin, require_user
 from cityhub.accounts.models import Department
+from cityhub.catalog import visibility as vis
 from cityhub.catalog.models import Dataset, Resource
 from cityhub.context import Context
 from cityhub.errors import NotAuthorized, NotFound
 
-GOVERNMENT_ROLES = ("platform_admin", "dept_admin", "steward", "analyst")
+GOVERNMENT_ROLES = vis.GOVERNMENT_ROLES
 
 
 # one query with the resources joined (the default select-in load costs a second round trip), built once:
@@ -74,24 +75,20 @@ def find_record(ctx: Context, ref: str, *, deleted: bool = False) -> Any:
 
 
 def can_read(ctx: Context, ds: Any) -> bool:
-    """Whether the caller may see ``ds`` (a :class:`Dataset` or a row of :data:`RECORD`)."""
-    actor = ctx.actor
-    if actor is not None and actor.manages(ds.department_id):
-        return True
-    if ds.private:
-        return False
-    if ds.opening_class == "不予开放":
-        return actor is not None and actor.role in GOVERNMENT_ROLES
-    return True
+    """Whether the caller may see the metadata of ``ds`` (a :class:`Dataset` or a row of :data:`RECORD`): the
+    visibility rule's :func:`~cityhub.catalog.visibility.can_see`."""
+    return vis.can_see(ctx.actor, ds)
 
 
 def visibility(ctx: Context) -> tuple[str, int | None]:
-    actor = ctx.actor
-    if actor is None or actor.role == "public":
-        return "public", None
-    if actor.is_admin:
-        return "all", None
-    return "government", actor.department_id
+    """The search index's filter for the caller (:func:`~cityhub.catalog.visibility.search_scope`)."""
+    return vis.search_scope(ctx.actor)
+
+
+def require_visible(ctx: Context, ds: Any, ref: str) -> None:
+    """Not found unless the caller may see the dataset: a hidden dataset does not reveal that it exists."""
+    if not vis.can_see(ctx.actor, ds):
+        raise vis.not_found(ref)
 
 
 def require_manager(ctx: Context, department_id: int | None) -> None:
@@ -151,13 +148,11 @@ def dataset_save(ctx: Context, p: Any) -> None:
 
 
 def dataset_show(ctx: Context, p: Any) -> None:
-    if not can_read(ctx, find_dataset(ctx, p.id, deleted=with_deleted(ctx, p))):
-        raise NotAuthorized("无权查看该数据资源", "You may not view this dataset")
+    require_visible(ctx, find_dataset(ctx, p.id, deleted=with_deleted(ctx, p)), p.id)
 
 
 def dataset_record(ctx: Context, p: Any) -> None:
-    if not can_read(ctx, find_record(ctx, p.id, deleted=with_deleted(ctx, p))):
-        raise NotAuthorized("无权查看该数据资源", "You may not view this dataset")
+    require_visible(ctx, find_record(ctx, p.id, deleted=with_deleted(ctx, p)), p.id)
 
 
 def catalog_stamp(ctx: Context, p: Any) -> None:
@@ -203,18 +198,27 @@ def resource_delete(ctx: Context, p: Any) -> None:
     _resource_write(ctx, p.id)
 
 
+def _find_resource(ctx: Context, rid: str) -> Resource:
+    """The resource if the caller may see its dataset's metadata; else not found (existence does not leak)."""
+    res = ctx.db.get(Resource, rid)
+    if res is None or res.dataset.state != "active" or not vis.can_see(ctx.actor, res.dataset):
+        raise NotFound("未找到资源", "Resource not found")
+    return res
+
+
 def resource_show(ctx: Context, p: Any) -> None:
-    res = ctx.db.get(Resource, p.id)
-    if res is None:
-        raise NotFound("未找到资源", "Resource not found")
-    if res.dataset.state != "active":
-        raise NotFound("未找到资源", "Resource not found")
-    if not can_read(ctx, res.dataset):
-        raise NotAuthorized("无权查看该资源", "You may not view this resource")
+    """A resource withheld by a failed or blocked load is listed for its department only (not found for others,
+    as in the dataset's resource lists)."""
+    res = _find_resource(ctx, p.id)
+    if vis.withheld(res) and not vis.is_owner(ctx.actor, res.dataset.department_id):
+        raise vis.withheld_error()
 
 
 def resource_download(ctx: Context, p: Any) -> None:
-    resource_show(ctx, p)
+    """The file's bytes: the visibility rule for this resource (withheld loads, publication date, conditional
+    opening)."""
+    res = _find_resource(ctx, p.id)
+    vis.require_resource(ctx, res.dataset, res)
 
 
 def plan_upsert(ctx: Context, p: Any) -> None:

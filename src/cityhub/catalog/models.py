@@ -88,6 +88,10 @@ class Resource(Base):
     modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     reachable: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     datastore_active: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The outcome of the newest datastore load of this resource when it withholds the resource: "blocked"
+    # (personal data found) or "failed" (a load of the stored file itself failed); "" otherwise. Kept here (set by the datastore's loads) so the visibility
+    # rule (``catalog/visibility.py``) reads it from the resource row itself, with no query per resource.
+    load_state: Mapped[str] = mapped_column(String(12), default="", server_default="")
 
     dataset: Mapped[Dataset] = relationship(back_populates="resources")
 
@@ -103,6 +107,23 @@ class DatasetRevision(Base):
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(40))
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DataGrant(Base):
+    """An approved application for the data of a conditionally open (有条件开放) dataset: the user may read its
+    data until ``expires_at`` (none: no end). The sharing workflow fills this table; the visibility rule
+    (``catalog/visibility.py``, ``has_data_grant``) only reads it."""
+
+    __tablename__ = "data_grant"
+    __table_args__ = (Index("ix_data_grant_dataset_user", "dataset_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("dataset.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    granted_by: Mapped[str] = mapped_column(String(64), default="")
+    granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
 
 
 class OpenPlan(Base):

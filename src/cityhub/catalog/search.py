@@ -23,7 +23,7 @@ from typing import Any, cast
 from sqlalchemy import Date, Table, bindparam, delete, event, insert, text, update
 from sqlalchemy.orm import Session, attributes
 
-from cityhub.catalog import solr
+from cityhub.catalog import solr, visibility
 from cityhub.catalog.models import Dataset, SearchDoc, SearchFacet
 from cityhub.catalog.textsearch import query_tokens, segment_doc, tokens
 from cityhub.db import UTCDateTime, is_postgres
@@ -44,7 +44,7 @@ FACET_KEYS_SQL = ("SELECT dataset_id, group_concat(CASE field "
 def facet_values(ds: Dataset) -> Iterable[tuple[str, str]]:
     yield "organization", ds.department.slug
     yield "theme", ds.theme
-    for fmt in {r.format.upper() for r in ds.resources if r.format}:
+    for fmt in _formats(ds):
         yield "res_format", fmt
     yield "sharing_class", ds.sharing_class
     yield "opening_class", ds.opening_class
@@ -58,8 +58,15 @@ def facet_values(ds: Dataset) -> Iterable[tuple[str, str]]:
         yield "tags", t[:200]
 
 
+def _formats(ds: Dataset) -> set[str]:
+    """The formats a dataset is found by: those of its resources not withheld by a failed or blocked load (the
+    public's listings leave those out, ``visibility.listed_resources``)."""
+    return {r.format.upper() for r in ds.resources if r.format and not visibility.withheld(r)}
+
+
 def is_public(ds: Dataset) -> bool:
-    return ds.state == "active" and not ds.private and ds.opening_class != "不予开放"
+    """The index's ``public`` flag: listed for everyone (``visibility.open_to_public``)."""
+    return visibility.open_to_public(ds)
 
 
 def doc_source(ds: Dataset) -> tuple[str, str, tuple[str, ...]]:
@@ -106,7 +113,7 @@ def index(session: Session, ds: Dataset) -> None:
     # Core inserts (as in index_many): no ORM unit-of-work bookkeeping for rows nothing reads back
     session.execute(insert(SearchDoc), [{
         "dataset_id": ds.id, "title_tokens": title, "body_tokens": body, "public": is_public(ds),
-        "private": ds.private, "department_id": ds.department_id, "modified_at": ds.modified_at,
+        "private": visibility.hidden(ds), "department_id": ds.department_id, "modified_at": ds.modified_at,
         "popularity": ds.views_total + ds.downloads_total * 5 + ds.api_calls_total, "title": ds.title}])
     session.execute(insert(SearchFacet), [{"dataset_id": ds.id, "field": f, "value": v}
                                           for f, v in sorted(set(facet_values(ds)))])
@@ -143,7 +150,7 @@ def index_formats(session: Session, datasets: Sequence[Dataset]) -> None:
     ids = [ds.id for ds in active]
     session.execute(delete(SearchFacet).where(SearchFacet.dataset_id.in_(ids), SearchFacet.field == "res_format"))
     rows = [{"dataset_id": ds.id, "field": "res_format", "value": fmt}
-            for ds in active for fmt in sorted({r.format.upper() for r in ds.resources if r.format})]
+            for ds in active for fmt in sorted(_formats(ds))]
     if rows:
         session.execute(insert(SearchFacet), rows)
     if not is_postgres(session):
@@ -160,7 +167,7 @@ def index_many(session: Session, datasets: Sequence[Dataset]) -> None:
     for ds in active:
         title, body = doc_text(ds)
         docs.append({"dataset_id": ds.id, "title_tokens": title, "body_tokens": body, "public": is_public(ds),
-                     "private": ds.private, "department_id": ds.department_id, "modified_at": ds.modified_at,
+                     "private": visibility.hidden(ds), "department_id": ds.department_id, "modified_at": ds.modified_at,
                      "popularity": ds.views_total + ds.downloads_total * 5 + ds.api_calls_total, "title": ds.title})
         facets.extend({"dataset_id": ds.id, "field": f, "value": v} for f, v in set(facet_values(ds)))
         fts.append({"id": ds.id, "t": title, "b": body})
@@ -738,16 +745,33 @@ class _Compiler:
         return keys
 
 
+def _scope(comp: _Compiler, scope: str, department_id: int | None, include_private: bool) -> list[str]:
+    """The visibility rule as conditions on ``search_doc d`` (``visibility.search_scope``'s answer)."""
+    where = []
+    if scope == "public":
+        where.append(f"d.public = {comp.bind(True)}")
+    elif scope == "government":
+        where.append(f"(d.private = {comp.bind(False)} OR d.department_id = {comp.bind(department_id or -1)})")
+    if not include_private and scope != "public":
+        where.append(f"d.private = {comp.bind(False)}")
+    return where
+
+
+def department_counts(session: Session, scope: str, department_id: int | None,
+                      include_private: bool = True) -> dict[int, int]:
+    """Datasets per department that a caller of this visibility scope lists (what ``search`` would count with
+    an ``organization`` filter): one grouped scan of the index."""
+    comp = _Compiler(is_postgres(session), Query())
+    cond = " AND ".join(["1=1", *_scope(comp, scope, department_id, include_private)])
+    stmt = text(f"SELECT d.department_id, count(*) FROM search_doc d WHERE {cond} GROUP BY d.department_id")
+    stmt = stmt.bindparams(*(bindparam(k, type_=t) for k, t in comp.types.items()))
+    return {int(k): int(n) for k, n in session.execute(stmt, comp.params)}
+
+
 def search(session: Session, query: Query) -> Result:
     pg = is_postgres(session)
     comp = _Compiler(pg, query)
-    where = ["1=1"]
-    if query.visibility == "public":
-        where.append(f"d.public = {comp.bind(True)}")
-    elif query.visibility == "government":
-        where.append(f"(d.private = {comp.bind(False)} OR d.department_id = {comp.bind(query.department_id or -1)})")
-    if not query.include_private and query.visibility != "public":
-        where.append(f"d.private = {comp.bind(False)}")
+    where = ["1=1", *_scope(comp, query.visibility, query.department_id, query.include_private)]
     parts: list[Norm] = []
     if query.q.strip():
         toks = query_tokens(query.q) or [query.q.strip().lower()]

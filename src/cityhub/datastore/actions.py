@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from cityhub import audit
 from cityhub.actions import ADMINS, MANAGERS, action
+from cityhub.catalog import visibility
 from cityhub.catalog.models import Resource
 from cityhub.catalog.schemas import UploadedFile
 from cityhub.context import Context, system_context
@@ -199,6 +200,31 @@ def _update(version_id: int, **values: Any) -> None:
                 setattr(v, key, value)
 
 
+def _set_load_state(db: Any, rid: str, version: int, state: str) -> None:
+    """Record on the resource what its newest load means for serving it (``Resource.load_state``, read by the
+    visibility rule): "failed" or "blocked" withhold its file and everything made from it; "" serves it. A load
+    older than the newest one changes nothing."""
+    newest = db.scalar(select(func.max(DatastoreVersion.version)).where(DatastoreVersion.resource_id == rid))
+    res = db.get(Resource, rid)
+    if res is not None and (newest is None or version >= newest) and res.load_state != state:
+        res.load_state = state
+        # what the dataset lists changed: move its modification time (response caches and harvesters follow it)
+        res.modified_at = res.dataset.modified_at = utcnow()
+        from cityhub.catalog.search import index_formats
+
+        index_formats(db, [res.dataset])  # its format is no longer (or again) one the dataset is found by
+
+
+def _failed(version_id: int, rid: str, version: int, source_key: str, **values: Any) -> None:
+    """A failed load. When it read the resource's own stored file, that file is a failed file and is withheld
+    (``load_state``); a failed load of a separately uploaded table leaves the file and the live version served."""
+    _update(version_id, status="failed", **values)
+    with session_scope() as db:
+        res = db.get(Resource, rid)
+        if res is not None and res.file_path and res.file_path == source_key:
+            _set_load_state(db, rid, version, "failed")
+
+
 def run_load(version_id: int, progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
     """Ingest one version; on success (and no personal data in an unconditionally open dataset) make it live."""
     settings = get_settings()
@@ -235,13 +261,13 @@ def run_load(version_id: int, progress: Callable[[float, str], None] | None = No
             result = ingest(source, source_name, dest, ingest_options, report)
     except IngestError as exc:
         shutil.rmtree(dest, ignore_errors=True)
-        _update(version_id, status="failed", error_code=exc.code, error=exc.message, error_en=exc.message_en,
+        _failed(version_id, rid, number, source_key, error_code=exc.code, error=exc.message, error_en=exc.message_en,
                 finished_at=utcnow(), seconds=time.perf_counter() - started)
         return {"id": version_id, "status": "failed", "error": exc.message_en}
     except Exception as exc:  # a crash must not leave the job "running" forever
         log.exception("datastore load %s failed", version_id)
         shutil.rmtree(dest, ignore_errors=True)
-        _update(version_id, status="failed", error_code="internal", error="导入失败:内部错误",
+        _failed(version_id, rid, number, source_key, error_code="internal", error="导入失败:内部错误",
                 error_en=f"Load failed: {type(exc).__name__}", finished_at=utcnow(),
                 seconds=time.perf_counter() - started)
         return {"id": version_id, "status": "failed", "error": type(exc).__name__}
@@ -268,6 +294,7 @@ def run_load(version_id: int, progress: Callable[[float, str], None] | None = No
             v.error_en = "An unconditionally open dataset cannot publish columns with personal data: " + ", ".join(
                 f"{c['name']} ({c['pii']})" for c in pii)
             audit.record(db, ctx, "datastore_load", rid, "blocked", {"columns": [c["name"] for c in pii]})
+            _set_load_state(db, rid, number, "blocked")
             blocked = True
         else:
             v.status = "complete"
@@ -281,6 +308,7 @@ def run_load(version_id: int, progress: Callable[[float, str], None] | None = No
             # loading the resource's own file adds no data: its upload already dated it (with the steward's
             # "last modified" when given, as the demo's files are), and a re-load must not make it look fresh
             res.datastore_active = True
+            _set_load_state(db, rid, number, "")
             audit.record(db, ctx, "datastore_load", rid, "success", {"version": number, "rows": result.rows})
             blocked = False
     if blocked:
@@ -314,6 +342,10 @@ def datastore_recover(ctx: Context, p: s.Empty) -> dict[str, Any]:
         v.status, v.error_code = "failed", "interrupted"
         v.error, v.error_en, v.finished_at = "导入被中断(服务重启),请重新上传", "Interrupted by a restart; load again", utcnow()
         shutil.rmtree(_version_dir(v.resource_id, v.version), ignore_errors=True)
+        ctx.db.flush()
+        res = ctx.db.get(Resource, v.resource_id)
+        if res is not None and res.file_path and res.file_path == v.source_key:
+            _set_load_state(ctx.db, v.resource_id, v.version, "failed")
     return {"failed": len(stuck)}
 
 
@@ -348,7 +380,11 @@ def datastore_delete(ctx: Context, p: s.ResourceIdIn) -> dict[str, Any]:
     res = ctx.db.get(Resource, p.resource_id)
     if res is not None:
         res.datastore_active = False
+        res.load_state = ""  # no load left: the department has decided about its file
         res.modified_at = res.dataset.modified_at = utcnow()
+        from cityhub.catalog.search import index_formats
+
+        index_formats(ctx.db, [res.dataset])  # its format is no longer (or again) one the dataset is found by
     folder = get_settings().datastore_dir / p.resource_id
     ctx.extra.setdefault("after_commit", []).append(lambda: shutil.rmtree(folder, ignore_errors=True))
     return {"resource_id": p.resource_id, "deleted": True}
@@ -428,8 +464,11 @@ def datastore_search_sql(ctx: Context, p: s.SqlIn) -> dict[str, Any]:
         res = ctx.db.get(Resource, name)
         if res is None or res.dataset.state != "active":
             return None
-        if not auth.readable(ctx, res):
+        refused = visibility.refusal(ctx, res.dataset, res)
+        if refused is not None:
             _audit_denied(ctx, "datastore_search_sql", name, "the SQL names a table the caller may not read")
+            if isinstance(refused, NotAuthorized) and visibility.can_see(ctx.actor, res.dataset):
+                raise refused  # conditionally open: the caller sees the dataset, so say what it takes
             return None
         try:
             return table_ref(_live(ctx, name))

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from cityhub import audit
 from cityhub.accounts.auth import require_admin, require_user
-from cityhub.catalog.auth import can_read, require_manager, require_not_harvested
+from cityhub.catalog import visibility
+from cityhub.catalog.auth import require_manager, require_not_harvested
 from cityhub.catalog.models import Resource
 from cityhub.context import Context
-from cityhub.db import utcnow
 from cityhub.errors import NotAuthorized, NotFound
 
 
@@ -21,18 +22,25 @@ def find_resource(ctx: Context, rid: str) -> Resource:
 
 
 def readable(ctx: Context, res: Resource) -> bool:
-    """Visible to the caller: the dataset is readable and already opened (its publication date has come)."""
-    ds = res.dataset
-    if ctx.actor is not None and ctx.actor.manages(ds.department_id):
-        return True
-    if not can_read(ctx, ds):
-        return False
-    return ds.published_on is None or ds.published_on <= utcnow().date()
+    """The caller may read the resource's table: the visibility rule for the resource's bytes
+    (``catalog.visibility``: hidden datasets, withheld loads, publication date, conditional opening)."""
+    return visibility.may_read_resource(ctx, res.dataset, res)
 
 
-def _read(ctx: Context, rid: str) -> None:
-    if not readable(ctx, find_resource(ctx, rid)):
-        raise NotAuthorized("无权读取该数据表", "You may not read this table")
+def _read(ctx: Context, rid: str, action: str) -> None:
+    """The visibility rule for the table's bytes. A refusal of an existing table is audited with its id (also
+    when it answers "not found", which keeps a hidden dataset's existence from leaking)."""
+    res = ctx.db.get(Resource, rid)
+    if res is None or res.dataset.state != "active":
+        raise NotFound(f"未找到资源 {rid}", f"Resource not found: {rid}")
+    refused = visibility.refusal(ctx, res.dataset, res)
+    if refused is None:
+        return
+    if not isinstance(refused, NotAuthorized):  # the registry audits NotAuthorized itself
+        audit.record_separately(ctx, action, rid, "denied", {"reason": refused.message_en})
+    if not visibility.can_see(ctx.actor, res.dataset):
+        raise NotFound(f"未找到资源 {rid}", f"Resource not found: {rid}")
+    raise refused
 
 
 def _write(ctx: Context, rid: str) -> None:
@@ -54,23 +62,23 @@ def datastore_delete(ctx: Context, p: Any) -> None:
 
 
 def datastore_info(ctx: Context, p: Any) -> None:
-    _read(ctx, p.id)
+    _read(ctx, p.id, "datastore_info")
 
 
 def datastore_search(ctx: Context, p: Any) -> None:
-    _read(ctx, p.resource_id)
+    _read(ctx, p.resource_id, "datastore_search")
 
 
 def datastore_aggregate(ctx: Context, p: Any) -> None:
-    _read(ctx, p.resource_id)
+    _read(ctx, p.resource_id, "datastore_aggregate")
 
 
 def datastore_stats(ctx: Context, p: Any) -> None:
-    _read(ctx, p.resource_id)
+    _read(ctx, p.resource_id, "datastore_stats")
 
 
 def datastore_export(ctx: Context, p: Any) -> None:
-    _read(ctx, p.resource_id)
+    _read(ctx, p.resource_id, "datastore_export")
 
 
 def datastore_search_sql(ctx: Context, p: Any) -> None:

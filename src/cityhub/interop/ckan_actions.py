@@ -19,6 +19,7 @@ from sqlalchemy import Select, false, func, select
 from cityhub import actions
 from cityhub.accounts.models import Department, User
 from cityhub.actions import action
+from cityhub.catalog import visibility
 from cityhub.catalog.actions import resource_fields
 from cityhub.catalog.auth import can_read
 from cityhub.catalog.models import Dataset, Resource, SearchFacet
@@ -245,12 +246,13 @@ def _criteria(query: list[str]) -> list[tuple[str, str]]:
 
 @action(auth.resource_search, schema=ResourceSearchIn)
 def resource_search(ctx: Context, p: ResourceSearchIn) -> dict[str, Any]:
-    """Resources of public datasets matching every ``field:term`` (``resource_search``): text fields (name,
+    """Resources of public datasets (none withheld by a blocked or failed load) matching every ``field:term``
+    (``resource_search``): text fields (name,
     description, url, format, mimetype, id) contain the term in any case, ``hash`` starts with it (with or
     without ``sha256:``), ``size`` / ``position`` equal it, ``package_id`` is a package's id or name.
     ``{count, results}``; at most ``search_rows_max`` results per call (``offset`` pages on)."""
     q = (select(Resource, Dataset.name, Dataset.created_at).join(Dataset, Dataset.id == Resource.dataset_id)
-         .where(published_filter()))
+         .where(published_filter(), Resource.load_state.not_in(visibility.WITHHELD_STATES)))
     for fld, term in _criteria(p.query):
         if fld in TEXT_COLUMNS:
             q = q.where(func.lower(TEXT_COLUMNS[fld]).like(_like(term), escape="\\"))

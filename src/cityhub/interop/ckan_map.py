@@ -299,7 +299,8 @@ def package(d: dict[str, Any], base_url: str) -> dict[str, Any]:
         "notes": d["abstract"],
         "type": "dataset",
         "state": d["state"],
-        "private": d["private"],
+        # CKAN's private: the public cannot see it (private, 不予开放 or not published; ``visibility.public``)
+        "private": not d.get("public", not d["private"]),
         "owner_org": d["department"],
         "organization": org,
         "groups": [group(d["theme"])],
@@ -310,7 +311,7 @@ def package(d: dict[str, Any], base_url: str) -> dict[str, Any]:
         "license_id": d["license_id"],
         "license_title": d["license_title"],
         "license_url": d["license_url"],
-        "isopen": d["license_id"] in LICENSES and not d["private"],
+        "isopen": d["license_id"] in LICENSES and d.get("public", not d["private"]),
         "metadata_created": d["created_at"],
         "metadata_modified": d["modified_at"],
         "maintainer": d.get("contact_name", ""),

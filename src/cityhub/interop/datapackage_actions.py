@@ -26,6 +26,7 @@ from typing import Any
 
 from cityhub.actions import action
 from cityhub.catalog import schemas as cs
+from cityhub.catalog import visibility
 from cityhub.catalog.actions import dataset_dict, record_usage
 from cityhub.catalog.auth import find_dataset
 from cityhub.catalog.models import Dataset, Resource
@@ -137,10 +138,11 @@ def _link_entry(res: Resource) -> Entry:
 
 
 def entries(ctx: Context, ds: Dataset) -> list[Entry]:
-    """The dataset's resources in order: datastore tables, stored files, links."""
+    """The dataset's resources in order: datastore tables, stored files, links; those withheld by a failed or
+    blocked load only for their department (``visibility.listed_resources``)."""
     base = get_settings().base_url.rstrip("/")
     out: list[Entry] = []
-    for res in ds.resources:
+    for res in visibility.listed_resources(ctx.actor, ds, ds.resources):
         entry = _table_entry(ctx, res, base) if res.datastore_active else None
         if entry is None and res.file_path:
             entry = _file_entry(ds, res, base)

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from cityhub.actions import action, call
+from cityhub.catalog import visibility
 from cityhub.catalog.actions import dataset_dict, resource_dict
 from cityhub.catalog.auth import find_dataset
 from cityhub.catalog.models import Dataset
@@ -53,13 +54,13 @@ def current_site() -> dcat.Site:
 
 
 def published_filter() -> Any:
-    """Datasets the catalog lists: active, not private, and open (unconditionally or on conditions)."""
-    return (Dataset.state == "active") & Dataset.private.is_(False) & (Dataset.opening_class != "不予开放")
+    """Datasets the catalog lists: those the public sees (``visibility.public_sql``)."""
+    return visibility.public_sql()
 
 
 def is_published(ds: Dataset) -> bool:
-    """:func:`published_filter` for a loaded row."""
-    return ds.state == "active" and not ds.private and ds.opening_class != "不予开放"
+    """:func:`published_filter` for a loaded row (``visibility.open_to_public``)."""
+    return visibility.open_to_public(ds)
 
 
 @dataclass(frozen=True)
@@ -213,8 +214,10 @@ def _with_department(out: dict[str, Any], ds: Dataset) -> dict[str, Any]:
 
 def dcat_dict(ds: Dataset) -> dict[str, Any]:
     """``dataset_show``'s dict minus the quality report (which checks every stored file: too slow for a page
-    of hundreds of datasets, and not part of DCAT)."""
+    of hundreds of datasets, and not part of DCAT), as the public sees it: no distribution of a resource
+    withheld by a failed or blocked load (the catalog is one public document)."""
     out = dataset_dict(ds, full=False)
     out.update(related_codes=list(ds.related_codes), contact_name=ds.contact_name, contact_email=ds.contact_email,
-               contact_phone=ds.contact_phone, resources=[resource_dict(r) for r in ds.resources])
+               contact_phone=ds.contact_phone,
+               resources=[resource_dict(r) for r in visibility.listed_resources(None, ds, ds.resources)])
     return _with_department(out, ds)

@@ -87,6 +87,7 @@ EN: dict[str, str] = {
     "CKAN 兼容接口": "CKAN-compatible API",
     # datastore: resource page
     "可在线查询": "queryable table",
+    "仅本部门可见:导入失败或发现个人信息": "department only: its load failed or found personal data",
     "预览": "Preview",
     "统计": "Column statistics",
     "图表": "Chart",

@@ -199,6 +199,8 @@ class Resource(Record):
     modified_at: dt.datetime
     reachable: bool | None
     datastore_active: bool
+    withheld: bool = Field(description="its load failed or was blocked by the personal-data scan: shown to its "
+                                       "department only (docs/visibility.md)")
 
 
 class ResourceWritten(Resource):
@@ -249,6 +251,7 @@ class DatasetSummary(Record):
     temporal_end: dt.date | None
     districts: list[str]
     private: bool
+    public: bool = Field(description="the public sees it (not private, not 不予开放): CKAN's private is its negation")
     state: str
     created_at: dt.datetime
     modified_at: dt.datetime

@@ -1298,6 +1298,6 @@ def _build_package_show(request: Request, params: dict[str, Any], ref: str, key:
     call(request, "usage_record", {"dataset_id": d["id"], "kind": "api_calls"}, via="api")
     body = json.dumps({"help": _help(request, "package_show"), "success": True, "result": package(d)},
                       ensure_ascii=False, separators=(",", ":")).encode()
-    if not d["private"] and d["opening_class"] != "不予开放":
+    if d["public"]:  # the visibility rule's public datasets only (an anonymous caller's view)
         _show_cache.put(key, d["id"], body, stamp)
     return Response(body, media_type="application/json")

@@ -216,9 +216,12 @@ def _resource_page(request: Request, name: str, rid: str, *, errors: dict[str, l
     res = _find_resource(ds, rid)
     may_edit = may_manage(request, ds["department"])
     info: dict[str, Any] | None = None
+    refused = ""
     try:
         info = call(request, "datastore_info", {"id": rid})
-    except (NotFound, NotAuthorized):
+    except NotAuthorized as exc:  # e.g. conditionally open: say what it takes (the visibility rule's message)
+        refused = _message(exc, language)
+    except NotFound:
         info = None
     columns: list[dict[str, Any]] = info["columns"] if info else []
     live = bool(info and info["current_version"] is not None)
@@ -294,7 +297,7 @@ def _resource_page(request: Request, name: str, rid: str, *, errors: dict[str, l
     type_rows = [{"name": c["name"], "type": c["type"], "chosen": kept.get(c["name"], "")} for c in columns]
     return render(request, "resource.html", {
         "ds": ds, "res": res, "info": info, "live": live, "columns": columns, "headers": headers,
-        "result": result, "state": state, "pages": pages, "preview_error": preview_error, "job": job,
+        "result": result, "state": state, "pages": pages, "preview_error": preview_error, "refused": refused, "job": job,
         "may_edit": may_edit, "examples": api_examples(base, rid, state, columns),
         "downloads": download_links(rid), "filtered_downloads": download_links(rid, state),
         "filtered": bool(state["filters"] or state["q"] or state["sort"]),
