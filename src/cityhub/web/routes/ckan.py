@@ -1042,6 +1042,9 @@ def package_create(request: Request, p: dict[str, Any]) -> dict[str, Any]:
     _csrf(request)
     mapped = _mapped(p)
     _check_org(request, mapped["department"])
+    # CKAN creates an active package unless sent ``state: draft``: a reviewer's (or the data office's) package
+    # is published at once, a steward's is submitted for the department's review (docs/ckan.md)
+    mapped["publication"] = "draft" if p.get("state") == "draft" else "published"
     return _save(request, {"dataset": mapped, "resources": _resource_specs(p)})
 
 
