@@ -33,6 +33,7 @@ from cityhub.web.routes import (
     datastore_pages,
     home_pages,
     plans_pages,
+    publish_pages,
 )
 from cityhub.web.routes import datapackage as datapackage_routes
 from cityhub.web.routes import dcat as dcat_routes
@@ -321,6 +322,7 @@ def create_app() -> FastAPI:
     app.include_router(home_pages.router)
     app.include_router(catalog_pages.router)
     app.include_router(plans_pages.router)
+    app.include_router(publish_pages.router)
     app.include_router(accounts_pages.router)
     app.include_router(admin_pages.router)
     app.include_router(datastore_pages.router)  # after catalog_pages: /dataset/{name}/resource/new wins
