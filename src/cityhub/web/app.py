@@ -33,6 +33,7 @@ from cityhub.web.routes import (
     datastore_pages,
     home_pages,
     plans_pages,
+    publish,
     publish_pages,
 )
 from cityhub.web.routes import datapackage as datapackage_routes
@@ -314,6 +315,7 @@ def create_app() -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(ckan.router)  # first: the busiest read API (routes are tried in order)
     app.include_router(api.router)
+    app.include_router(publish.router)
     app.include_router(datastore.router)
     app.include_router(datapackage_routes.router)
     app.include_router(harvest_routes.router)  # before pages: /admin/harvest is ours
