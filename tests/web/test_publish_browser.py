@@ -112,6 +112,7 @@ def test_steward_drafts_fixes_a_load_and_submits_reviewer_approves(
         expect(failed).to_have_count(1)
         expect(failed.first).to_contain_text("停车场.csv")
         expect(steward.locator(f"#draft-{name}")).to_be_visible()
+        expect(steward.locator("#dashboard-dept")).to_have_text("广州市交通运输局")
         shot(steward, "02-dashboard-failed-load.png")
 
         failed.first.locator("a.fix-load").click()
@@ -150,6 +151,8 @@ def test_steward_drafts_fixes_a_load_and_submits_reviewer_approves(
         reviewer.goto(f"{server}/dataset/{name}")
         expect(reviewer.locator("#btn-approve")).to_be_visible()
         expect(reviewer.locator("#btn-reject")).to_be_visible()
+        reviewer.locator("#btn-reject").click()  # the form to send it back, with its comment
+        expect(reviewer.locator("#review-comment-input")).to_be_visible()
         shot(reviewer, "06-reviewer-dataset.png")
         reviewer.locator("#btn-approve").click()
         reviewer.wait_for_url(f"{server}/dataset/{name}")

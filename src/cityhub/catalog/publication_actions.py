@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from cityhub.accounts.actions import get_department
+from cityhub.accounts.models import Department
 from cityhub.actions import DEPT_ADMINS, MANAGERS, action
 from cityhub.catalog import auth, publication, quality
 from cityhub.catalog import schemas as s
@@ -154,7 +155,9 @@ def dashboard_show(ctx: Context, p: s.DashboardIn) -> dict[str, Any]:
                             "days_overdue": fresh.days_overdue})
         overdue.sort(key=lambda d: (-(d["days_overdue"] or 0), d["name"]))
     failed = actions.call("datastore_failure_list", ctx, {"department_id": dept, "limit": p.limit})
-    return {"department": p.department, "drafts": drafts, "submitted": submitted, "overdue": overdue[:p.limit],
+    scope = ctx.db.get(Department, dept) if dept is not None else None
+    return {"department": scope.slug if scope else None, "department_name": scope.name if scope else None,
+            "drafts": drafts, "submitted": submitted, "overdue": overdue[:p.limit],
             "failed_loads": failed,
             "counts": {"drafts": len(drafts), "rejected": sum(1 for d in drafts if d["review_comment"]),
                        "submitted": len(submitted), "overdue": len(overdue), "failed_loads": len(failed)}}
