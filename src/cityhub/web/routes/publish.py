@@ -54,7 +54,8 @@ def datasets_withdraw(request: Request, name: str, body: ReviewBody) -> Any:
 
 
 @router.get("/review-queue", dependencies=[access("review_list")],
-            summary="Submitted datasets awaiting the caller's review", responses=ok(list[dict[str, Any]], 401, 403))
+            summary="Submitted datasets awaiting the caller's review",
+            responses=ok(list[dict[str, Any]], 401, 403, 404))
 def review_queue(request: Request, department: str | None = Query(None, max_length=60),
                  limit: int = Query(200, ge=1, le=1000)) -> Any:
     return call(request, "review_list", {"department": department, "limit": limit}, via="api")
