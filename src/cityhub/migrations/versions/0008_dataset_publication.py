@@ -3,8 +3,8 @@
 Existing datasets are published (they were open before the workflow existed); the search index keeps whether
 each dataset is published, so the visibility filter stays one indexed column of ``search_doc``.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-04 16:30:00
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import cityhub.db
 
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
