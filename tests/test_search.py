@@ -132,13 +132,14 @@ def test_rjieba_agrees_with_python_jieba_on_catalog_texts() -> None:
 
 
 def _facet_truth(filters: list[tuple[str, str]]) -> set[int]:
-    """Public active datasets with every (field, value) of ``filters``, straight from the facet rows."""
+    """Public, published, active datasets with every (field, value) of ``filters``, straight from the facet rows."""
     from sqlalchemy import text
 
     from cityhub import db
 
     with db.get_engine().connect() as conn:
-        ids = set(conn.execute(text("SELECT dataset_id FROM search_doc WHERE public = :t"), {"t": True}).scalars())
+        ids = set(conn.execute(text("SELECT dataset_id FROM search_doc WHERE public = :t AND published = :t"),
+                                    {"t": True}).scalars())
         for fld, value in filters:
             ids &= set(conn.execute(text("SELECT dataset_id FROM search_facet WHERE field = :f AND value = :v"),
                                     {"f": fld, "v": value}).scalars())
