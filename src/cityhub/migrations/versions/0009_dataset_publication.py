@@ -3,8 +3,8 @@
 Existing datasets are published (they were open before the workflow existed); the search index keeps whether
 each dataset is published, so the visibility filter stays one indexed column of ``search_doc``.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-04 16:30:00
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import cityhub.db
 
-revision = '0008'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
