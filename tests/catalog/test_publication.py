@@ -185,9 +185,10 @@ def test_a_draft_is_seen_by_its_department_and_the_data_office_only(
     assert all(d["name"] != name for d in stats["newest"])
 
     # the HTTP paths: page, download, CKAN, DCAT
-    assert app_client.get(f"/dataset/{name}", headers=HTML).status_code == 403
-    assert app_client.get(f"/dataset/{name}/resource/{rid}/download").status_code == 403
-    assert app_client.get(f"/api/3/action/package_show?id={name}").status_code == 403
+    # hidden datasets are not found (the visibility rule), not refused
+    assert app_client.get(f"/dataset/{name}", headers=HTML).status_code == 404
+    assert app_client.get(f"/dataset/{name}/resource/{rid}/download").status_code == 404
+    assert app_client.get(f"/api/3/action/package_show?id={name}").status_code == 404
     search = app_client.get(f"/api/3/action/package_search?q={word}&include_drafts=true&include_private=true"
                             ).json()["result"]
     assert search["count"] == 0
@@ -228,7 +229,7 @@ def test_ckan_package_create_follows_the_caller(demo: Store, app_client: TestCli
     assert call_as("deptadmin", "review_list", {})[0]["name"] in {pending["name"]} | {
         d["name"] for d in call_as("deptadmin", "review_list", {})}
     assert create("admin", state="draft")["state"] == "draft"
-    assert app_client.get(f"/api/3/action/package_show?id={pending['name']}").status_code == 403
+    assert app_client.get(f"/api/3/action/package_show?id={pending['name']}").status_code == 404
 
 
 # -- the queue, the dashboard ---------------------------------------------------------------------------------

@@ -137,8 +137,8 @@ def test_steward_drafts_fixes_a_load_and_submits_reviewer_approves(
         visitor = new_page()
         visitor.goto(f"{server}/dataset?q={word}")
         expect(visitor.locator("#result-count")).to_have_text("0")
-        assert visitor.goto(f"{server}/dataset/{name}").status == 403  # type: ignore[union-attr]
-        assert errors == ["Failed to load resource: the server responded with a status of 403 (Forbidden)"]
+        assert visitor.goto(f"{server}/dataset/{name}").status == 404  # type: ignore[union-attr]
+        assert errors == ["Failed to load resource: the server responded with a status of 404 (Not Found)"]
         errors.clear()  # that refusal was the point
 
         # -- the reviewer (the department's admin) approves from the queue ------------------------------------
