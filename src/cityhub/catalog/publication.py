@@ -4,9 +4,10 @@ A department's steward drafts a dataset and submits it; the department's reviewe
 data office (a platform admin) approves it, or rejects it back to draft with a comment; a department admin or a
 platform admin may withdraw a published dataset to draft. Nobody approves their own submission.
 
-Until it is published a dataset is seen only by its own department's government users and platform admins.
-That condition lives here, in :func:`is_published` (a loaded dataset or row) and :func:`search_condition` (the
-search index query), and nowhere else: ``auth.can_read`` and ``search.search`` call them.
+Until it is published a dataset is hidden as a private one is (the visibility rule, ``catalog/visibility.py``,
+whose ``_published`` hook calls :func:`is_published`): seen only by its department's stewards and admins and by
+platform admins, on every path. :func:`search_condition` keeps unpublished datasets out of a search unless the
+caller asks for drafts (CKAN's ``include_drafts``).
 """
 
 from __future__ import annotations
@@ -26,21 +27,11 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "dataset_withdraw": ((PUBLISHED,), DRAFT),
 }
 STATE_LABELS = {DRAFT: ("草稿", "Draft"), SUBMITTED: ("待审核", "Awaiting review"), PUBLISHED: ("已发布", "Published")}
-GOVERNMENT_ROLES = ("platform_admin", "dept_admin", "steward", "analyst")
 
 
 def is_published(ds: Any) -> bool:
     """Whether ``ds`` (an ORM object or a row with a ``publication`` column) has been published."""
     return bool(ds.publication == PUBLISHED)
-
-
-def may_see_unpublished(actor: Any, department_id: int | None) -> bool:
-    """Who sees a dataset before it is published: platform admins and its own department's government users."""
-    if actor is None:
-        return False
-    if actor.role == "platform_admin":
-        return True
-    return actor.role in GOVERNMENT_ROLES and department_id is not None and actor.department_id == department_id
 
 
 def search_condition(visibility: str, department_id: int | None, include_drafts: bool,
