@@ -32,7 +32,7 @@ def test_create_show_update_delete_with_token(app_client: Any, demo: Store) -> N
     r = app_client.post("/api/v1/datasets", json=data, headers=auth(tok))
     assert r.status_code == 201, r.text
     assert r.json()["code"].startswith("202001/") and r.json()["publication"] == "draft"
-    _error(app_client.get(f"/api/v1/datasets/{data['name']}"), 403, "not_authorized")  # a draft: its department only
+    _error(app_client.get(f"/api/v1/datasets/{data['name']}"), 404, "not_found")  # a draft: its department only
     assert app_client.post(f"/api/v1/datasets/{data['name']}/submit", headers=auth(tok)).json()["publication"] \
         == "submitted"
     _error(app_client.post(f"/api/v1/datasets/{data['name']}/approve", headers=auth(tok)), 403, "not_authorized")

@@ -148,7 +148,7 @@ def test_python_api_reads_writes_and_errors(source: Instance, sqlite_demo_store:
     assert {e["key"]: e["value"] for e in created["extras"]}["update_cycle"] == "每日"
     # a steward's package awaits the department's review (CKAN's draft, docs/ckan.md); the reviewer approves it
     assert created["state"] == "draft"
-    with pytest.raises(ck.NotAuthorized):
+    with pytest.raises(ck.NotFound):  # hidden from the public: not found
         anon.action.package_show(id=created["name"])
     call_as("deptadmin", "dataset_approve", {"id": created["name"]})
     assert anon.action.package_show(id=created["name"])["state"] == "active"

@@ -763,7 +763,8 @@ def department_counts(session: Session, scope: str, department_id: int | None,
     """Datasets per department that a caller of this visibility scope lists (what ``search`` would count with
     an ``organization`` filter): one grouped scan of the index."""
     comp = _Compiler(is_postgres(session), Query())
-    cond = " AND ".join(["1=1", *_scope(comp, scope, department_id, include_private)])
+    drafts = publication.search_condition(scope, department_id, False, comp.bind)  # as search() without drafts
+    cond = " AND ".join(["1=1", *_scope(comp, scope, department_id, include_private), *([drafts] if drafts else [])])
     stmt = text(f"SELECT d.department_id, count(*) FROM search_doc d WHERE {cond} GROUP BY d.department_id")
     stmt = stmt.bindparams(*(bindparam(k, type_=t) for k, t in comp.types.items()))
     return {int(k): int(n) for k, n in session.execute(stmt, comp.params)}
