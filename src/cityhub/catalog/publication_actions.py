@@ -16,7 +16,7 @@ from cityhub.accounts.models import Department
 from cityhub.actions import DEPT_ADMINS, MANAGERS, action
 from cityhub.catalog import auth, publication, quality
 from cityhub.catalog import schemas as s
-from cityhub.catalog.actions import _revision, dataset_dict, refresh, today_local
+from cityhub.catalog.actions import _revision, dataset_dict, refresh
 from cityhub.catalog.models import Dataset
 from cityhub.catalog.publication import DRAFT, PUBLISHED, SUBMITTED, TRANSITIONS
 from cityhub.catalog.vocab import UPDATE_CYCLES
@@ -66,8 +66,8 @@ def dataset_approve(ctx: Context, p: s.ReviewIn) -> dict[str, Any]:
     class allows. Not by the person who submitted it."""
     ds = _step(ctx, "dataset_approve", p)
     ds.review_comment = p.comment
-    if ds.published_on is None:
-        ds.published_on = today_local()
+    if ds.published_on is None:  # the day the rule compares with (visibility.not_yet_open: the UTC date), so
+        ds.published_on = utcnow().date()  # that the data opens with the approval, not tomorrow in Shanghai
     refresh(ctx, ds)
     return dataset_dict(ds)
 
