@@ -248,3 +248,21 @@ def dataset_payload(department: str = "gz-transport", **over: Any) -> dict[str, 
     }
     data.update(over)
     return data
+
+
+def publish(name: str) -> dict[str, Any]:
+    """Take a dataset from draft (a person's new dataset) to published through the workflow, as the local
+    operator (the review itself is tested in tests/catalog/test_publication.py)."""
+    ds: dict[str, Any] = call_as("system", "dataset_show", {"id": name})
+    if ds["publication"] == "draft":
+        call_as("system", "dataset_submit", {"id": name})
+    if ds["publication"] != "published":
+        ds = call_as("system", "dataset_approve", {"id": name})
+    return ds
+
+
+def open_dataset(who: str = "steward", **over: Any) -> dict[str, Any]:
+    """A published dataset created by ``who`` from :func:`dataset_payload` (``over``: its fields)."""
+    department = over.pop("department", "gz-transport")
+    created = call_as(who, "dataset_create", dataset_payload(department, **over))
+    return publish(created["name"])

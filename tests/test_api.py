@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from cityhub import db
-from tests.conftest import Store, dataset_payload, login, token_for, unique
+from tests.conftest import Store, dataset_payload, login, publish, token_for, unique
 
 
 def _error(resp: Any, status: int, kind: str) -> dict[str, Any]:
@@ -31,7 +31,13 @@ def test_create_show_update_delete_with_token(app_client: Any, demo: Store) -> N
     data = dataset_payload()
     r = app_client.post("/api/v1/datasets", json=data, headers=auth(tok))
     assert r.status_code == 201, r.text
-    assert r.json()["code"].startswith("202001/")
+    assert r.json()["code"].startswith("202001/") and r.json()["publication"] == "draft"
+    _error(app_client.get(f"/api/v1/datasets/{data['name']}"), 404, "not_found")  # a draft: its department only
+    assert app_client.post(f"/api/v1/datasets/{data['name']}/submit", headers=auth(tok)).json()["publication"] \
+        == "submitted"
+    _error(app_client.post(f"/api/v1/datasets/{data['name']}/approve", headers=auth(tok)), 403, "not_authorized")
+    r = app_client.post(f"/api/v1/datasets/{data['name']}/approve", headers=auth(token_for("deptadmin")))
+    assert r.status_code == 200 and r.json()["publication"] == "published", r.text
     r = app_client.patch(f"/api/v1/datasets/{data['name']}", json={"title": "API 改名"}, headers=auth(tok, bearer=False))
     assert r.status_code == 200 and r.json()["title"] == "API 改名"
     assert app_client.get(f"/api/v1/datasets/{data['name']}").json()["title"] == "API 改名"
@@ -90,6 +96,7 @@ def test_upload_download_and_size_limit(app_client: Any, demo: Store, monkeypatc
     tok = token_for("steward")
     data = dataset_payload()
     app_client.post("/api/v1/datasets", json=data, headers=auth(tok))
+    publish(data["name"])
     content = "线路,所属区\n1路,越秀区\n".encode()
     r = app_client.post(f"/api/v1/datasets/{data['name']}/resources", headers=auth(tok),
                         files={"file": ("lines.csv", content, "text/csv")}, data={"description": "线路表"})

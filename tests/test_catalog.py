@@ -8,7 +8,7 @@ import pytest
 
 from cityhub.catalog import codes, quality
 from cityhub.errors import Conflict, NotFound, ValidationError
-from tests.conftest import Store, call_as, dataset_payload
+from tests.conftest import Store, call_as, dataset_payload, open_dataset
 
 
 def _fields(exc: pytest.ExceptionInfo[ValidationError]) -> str:
@@ -92,7 +92,7 @@ def test_reclassification_issues_a_new_code(demo: Store) -> None:
 
 
 def test_delete_hides_everywhere(demo: Store) -> None:
-    ds = call_as("steward", "dataset_create", dataset_payload(title="即将删除的停车场数据"))
+    ds = open_dataset(title="即将删除的停车场数据")
     assert any(r["name"] == ds["name"] for r in call_as(None, "dataset_search", {"q": "停车场", "rows": 100})["results"])
     call_as("steward", "dataset_delete", {"id": ds["name"]})
     with pytest.raises(NotFound):
@@ -102,7 +102,7 @@ def test_delete_hides_everywhere(demo: Store) -> None:
 
 
 def test_quality_score_and_freshness(demo: Store) -> None:
-    ds = call_as("steward", "dataset_create", dataset_payload(license_id="", districts=[]))
+    ds = open_dataset(license_id="", districts=[])
     q = call_as(None, "dataset_quality", {"id": ds["name"]})
     crit = {c["key"]: c["ok"] for c in q["criteria"]}
     assert crit["license"] is False and crit["spatial_coverage"] is False and crit["temporal_coverage"] is True
@@ -128,7 +128,7 @@ def test_freshness_pure_function() -> None:
 
 
 def test_plan_item_statuses(demo: Store) -> None:
-    opened = call_as("steward", "dataset_create", dataset_payload(published_on="2020-03-01"))
+    opened = open_dataset(published_on="2020-03-01")
     plan = call_as("steward", "plan_upsert", {"department": "gz-transport", "year": 2032, "published_on": "2032-01-10",
                                               "items": [
         {"title": "按期开放", "dataset": opened["name"], "target_date": "2020-06-30"},

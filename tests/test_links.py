@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from cityhub import db
-from tests.conftest import Store, call_as, dataset_payload, token_for, unique
+from tests.conftest import Store, call_as, dataset_payload, publish, token_for, unique
 
 BAD = ["javascript:alert(document.cookie)", "JavaScript:alert(1)", "data:text/html;base64,PHNjcmlwdD4=",
        "vbscript:msgbox(1)", "file:///etc/passwd", "java\tscript:alert(1)", "//evil.example/x.csv", "http:///x"]
@@ -30,6 +30,7 @@ def dataset(app_client: Any) -> tuple[str, str, str]:
     r = app_client.post(f"/api/v1/datasets/{data['name']}/resources", headers=auth(tok),
                         data={"url": "https://example.org/lines.csv", "name": "lines"})
     assert r.status_code == 201, r.text
+    publish(data["name"])
     return tok, data["name"], r.json()["id"]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cityhub.catalog.textsearch import query_tokens, tokens
-from tests.conftest import Store, call_as, dataset_payload, unique
+from tests.conftest import Store, call_as, open_dataset, unique
 
 
 def _names(result: dict) -> list[str]:
@@ -27,8 +27,8 @@ def test_keyword_finds_words_inside_titles(demo: Store) -> None:
 
 def test_search_by_column_name_and_department(demo: Store) -> None:
     col = unique("字段")
-    ds = call_as("steward", "dataset_create", dataset_payload(
-        data_items=[{"name": f"{col}编号", "type": "string", "description": "专门用于搜索测试"}]))
+    ds = open_dataset(
+        data_items=[{"name": f"{col}编号", "type": "string", "description": "专门用于搜索测试"}])
     assert ds["name"] in _names(call_as(None, "dataset_search", {"q": f"{col}编号", "rows": 10}))
     by_dept = call_as(None, "dataset_search", {"q": "生态环境局", "rows": 100})
     assert by_dept["count"] >= 1
@@ -82,7 +82,7 @@ def _usage_before_today(expr: str, days: int, today_only: bool = False) -> dict[
 
 def test_consistent_after_create_update_delete(demo: Store) -> None:
     word = unique("冷链")
-    ds = call_as("steward", "dataset_create", dataset_payload(title=f"{word}物流车辆", theme="transport"))
+    ds = open_dataset(title=f"{word}物流车辆", theme="transport")
     assert _names(call_as(None, "dataset_search", {"q": word})) == [ds["name"]]
     call_as("steward", "dataset_update", {"id": ds["name"], "title": "普通物流车辆", "theme": "economy"})
     assert _names(call_as(None, "dataset_search", {"q": word})) == []
@@ -132,13 +132,14 @@ def test_rjieba_agrees_with_python_jieba_on_catalog_texts() -> None:
 
 
 def _facet_truth(filters: list[tuple[str, str]]) -> set[int]:
-    """Public active datasets with every (field, value) of ``filters``, straight from the facet rows."""
+    """Public, published, active datasets with every (field, value) of ``filters``, straight from the facet rows."""
     from sqlalchemy import text
 
     from cityhub import db
 
     with db.get_engine().connect() as conn:
-        ids = set(conn.execute(text("SELECT dataset_id FROM search_doc WHERE public = :t"), {"t": True}).scalars())
+        ids = set(conn.execute(text("SELECT dataset_id FROM search_doc WHERE public = :t AND published = :t"),
+                                    {"t": True}).scalars())
         for fld, value in filters:
             ids &= set(conn.execute(text("SELECT dataset_id FROM search_facet WHERE field = :f AND value = :v"),
                                     {"f": fld, "v": value}).scalars())
@@ -158,7 +159,7 @@ def test_facet_filters_agree_with_facet_rows_through_changes(demo: Store) -> Non
     """Facet filters (on SQLite an FTS5 query over facet tokens) select exactly the datasets whose facet rows
     match, after a create, a resource change (only the format facet is rewritten), a delete and a reindex."""
     odd = "智慧 城市-2.0"  # a space, a dash, a dot and Chinese in one tag
-    ds = call_as("steward", "dataset_create", dataset_payload(tags=[odd, "公交"], districts=["天河区", "越秀区"]))
+    ds = open_dataset(tags=[odd, "公交"], districts=["天河区", "越秀区"])
     cases = [[("tags", odd)], [("tags", odd), ("district", "天河区")], [("theme", "transport"), ("tags", "公交")],
              [("tags", odd), ("district", "荔湾区")], [("organization", "gz-transport"), ("res_format", "CSV")],
              [("tags", "no-such-tag")], [("tags", odd), ("tags", "公交"), ("opening_class", "无条件开放")]]

@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 
 from cityhub.catalog.actions import today_local
-from tests.conftest import Store, call_as, dataset_payload
+from tests.conftest import Store, call_as, open_dataset
 
 
 def test_counts_are_flushed_per_day_and_add_up(demo: Store) -> None:
-    a = call_as("steward", "dataset_create", dataset_payload())
-    b = call_as("steward", "dataset_create", dataset_payload())
+    a = open_dataset()
+    b = open_dataset()
     call_as("system", "usage_flush", {})  # start from an empty buffer
     before = call_as(None, "portal_stats", {})
     for kind, n in (("views", 7), ("downloads", 3), ("api_calls", 2)):

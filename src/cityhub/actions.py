@@ -42,7 +42,7 @@ AuthFunc = Callable[[Context, Any], None]
 F = TypeVar("F", bound=Callable[..., Any])
 
 DOMAIN_MODULES = ("cityhub.accounts.actions", "cityhub.catalog.actions", "cityhub.datastore.actions", "cityhub.system",
-                  "cityhub.audit_actions",
+                  "cityhub.audit_actions", "cityhub.catalog.publication_actions",
                   "cityhub.interop.datapackage_actions", "cityhub.harvest.actions",
                   "cityhub.interop.dcat_actions", "cityhub.interop.ckan_actions",
                   # the domains' background jobs (they register with cityhub.jobs when imported)

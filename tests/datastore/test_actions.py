@@ -16,7 +16,7 @@ from cityhub.cli.main import app as cli
 from cityhub.datastore import jobs as datastore_jobs
 from cityhub.errors import Conflict, NotAuthenticated, NotAuthorized, NotFound, ValidationError
 from cityhub.ids import uscc_check_char  # noqa: F401 - keeps the identifiers module imported for stdnum
-from tests.conftest import Store, call_as, dataset_payload, token_for
+from tests.conftest import Store, call_as, open_dataset, token_for
 
 CSV = "站点名称,所属区,日期,PM2_5,是否达标\n" + "".join(
     f"站点{i},{['天河区', '越秀区', '海珠区'][i % 3]},2020-01-{1 + i % 28:02d},{10 + i % 90},{'是' if i % 2 else '否'}\n"
@@ -35,7 +35,7 @@ def _ids(n: int) -> list[str]:
 
 
 def _dataset(**over: Any) -> dict[str, Any]:
-    return call_as("steward", "dataset_create", dataset_payload(**over))
+    return open_dataset(**over)
 
 
 def _load(ds: str, data: bytes, filename: str = "t.csv", who: str = "steward", **extra: Any) -> dict[str, Any]:

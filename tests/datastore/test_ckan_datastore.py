@@ -19,7 +19,7 @@ import pytest
 
 from cityhub import jobs
 from cityhub.catalog.schemas import UploadedFile
-from tests.conftest import Store, call_as, dataset_payload
+from tests.conftest import Store, call_as, open_dataset
 
 KINDS = ["Bus Stop", "Metro Station", "Bus Terminal", "Ferry Pier"]
 DISTRICTS = ["天河区", "越秀区", "海珠区"]
@@ -36,7 +36,7 @@ CSV_TEXT = "站点名称,类别,所属区,数量\n" + "".join(_row(i) for i in r
 
 @pytest.fixture
 def rid(demo: Store) -> str:
-    ds = call_as("steward", "dataset_create", dataset_payload())
+    ds = open_dataset()
     res = call_as("steward", "resource_create",
                   {"dataset": ds["name"], "upload": UploadedFile("stops.csv", io.BytesIO(CSV_TEXT.encode()))})
     jobs.wait_idle()

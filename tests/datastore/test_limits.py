@@ -21,7 +21,7 @@ from cityhub.catalog.schemas import UploadedFile
 from cityhub.datastore.actions import query_limits
 from cityhub.datastore.query import Limits, QueryError, TableRef, aggregate, column_stats, export, search
 from cityhub.datastore.query.engine import query_slot
-from tests.conftest import Store, call_as, dataset_payload
+from tests.conftest import Store, call_as, open_dataset
 from tests.datastore.test_query import write_range_table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -207,7 +207,7 @@ def small_limits(monkeypatch: pytest.MonkeyPatch, demo: Store):
 def test_busy_and_too_large_through_the_apis(app_client: Any, small_limits: None) -> None:
     """Native API: 429 with Retry-After and the bilingual message; CKAN API: 429 with CKAN's envelope. A SQL
     answer past the byte cap is a 409 Validation Error keyed ``query`` (CKAN) / a 422 (native)."""
-    ds = call_as("steward", "dataset_create", dataset_payload())
+    ds = open_dataset()
     csv = "a,b\n" + "".join(f"{i},{'x' * 50}\n" for i in range(2000))
     res = call_as("steward", "resource_create",
                   {"dataset": ds["name"], "upload": UploadedFile("t.csv", io.BytesIO(csv.encode()))})

@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Store, call_as, token_for, unique
-from tests.interop.test_ckan_writes import act, error, foreign_package, result
+from tests.interop.test_ckan_writes import act, created, error, foreign_package, result
 
 F = TypeVar("F", bound=Callable[..., Any])
 #: CKAN action → the CKAN function(s) cited by the cases that cover it
@@ -60,7 +60,7 @@ def private_package(app_client: Any) -> dict[str, Any]:
     """A private package of gz-transport with a tag, a CSV link and an uploaded CSV file."""
     steward = token_for("steward")
     tag = unique("私有标签")
-    pkg = result(act(app_client, "package_create", foreign_package(private=True, tags=[{"name": tag}],
+    pkg = created(app_client, act(app_client, "package_create", foreign_package(private=True, tags=[{"name": tag}],
                                                                     title="Secret bus depots 私有"), steward))
     up = app_client.post("/api/3/action/resource_create", data={"package_id": pkg["id"], "name": "depots.csv"},
                          files={"upload": ("depots.csv", io.BytesIO(b"a,b\n1,2\n"), "text/csv")},
@@ -614,7 +614,7 @@ def test_writes_answer_in_the_envelope(app_client: Any) -> None:
     """Successful writes answer ``{help, success, result}``; ``package_delete`` / ``resource_delete`` answer
     ``result: null``."""
     steward = token_for("steward")
-    pkg = result(act(app_client, "package_create", foreign_package(), steward))
+    pkg = created(app_client, act(app_client, "package_create", foreign_package(), steward))
     res = result(act(app_client, "resource_create", {"package_id": pkg["id"], "url": "https://example.org/r.csv",
                                                      "name": "r"}, steward))
     assert res["package_id"] == pkg["id"]

@@ -14,7 +14,7 @@ from cityhub.errors import NotAuthorized, NotFound
 from cityhub.interop import ckan_map
 from cityhub.settings import get_settings
 from tests.conftest import Store, actor_ctx, call_as, token_for
-from tests.interop.test_ckan_writes import act, foreign_package, result
+from tests.interop.test_ckan_writes import act, created, foreign_package, result
 
 
 def _all_names() -> list[str]:
@@ -36,10 +36,10 @@ def _body(pkg: dict[str, Any]) -> bytes:
 def test_record_equals_dataset_show_without_quality(app_client: Any, demo: Store) -> None:
     steward = token_for("steward")
     # a package with free-form extras, two resources, tags and groups; one withdrawn; one private
-    extra = result(act(app_client, "package_create", foreign_package(), steward))
-    gone = result(act(app_client, "package_create", foreign_package(), steward))
+    extra = created(app_client, act(app_client, "package_create", foreign_package(), steward))
+    gone = created(app_client, act(app_client, "package_create", foreign_package(), steward))
     result(act(app_client, "package_delete", {"id": gone["id"]}, steward))
-    result(act(app_client, "package_create", foreign_package(private=True), steward))
+    created(app_client, act(app_client, "package_create", foreign_package(private=True), steward))
     assert {"frequency", "spatial_uri", "source_system"} <= {e["key"] for e in extra["extras"]}
     admin = actor_ctx("admin")
     base = get_settings().base_url
@@ -80,11 +80,11 @@ def test_package_show_bytes_unchanged(app_client: Any, demo: Store) -> None:
 
 def test_record_visibility_matches_dataset_show(app_client: Any, demo: Store) -> None:
     steward = token_for("steward")
-    priv = result(act(app_client, "package_create", foreign_package(private=True), steward))
-    closed = result(act(app_client, "package_create", foreign_package(), steward))
+    priv = created(app_client, act(app_client, "package_create", foreign_package(private=True), steward))
+    closed = created(app_client, act(app_client, "package_create", foreign_package(), steward))
     call_as("admin", "dataset_update", {"id": closed["name"], "opening_class": "不予开放",
                                         "sharing_basis": "x", "opening_condition": ""})
-    gone = result(act(app_client, "package_create", foreign_package(), steward))
+    gone = created(app_client, act(app_client, "package_create", foreign_package(), steward))
     result(act(app_client, "package_delete", {"id": gone["id"]}, steward))
     for who in (None, "steward", "eco_steward", "admin"):
         for name in (priv["name"], closed["name"], gone["name"], "air-quality-hourly"):
@@ -110,7 +110,7 @@ def test_search_records_equal_full_records(app_client: Any, demo: Store) -> None
     """``dataset_search`` with ``quality=False`` (CKAN's package_search, current_package_list_with_resources and
     the organization/group package lists) gives the full records minus the quality report, in the same order."""
     steward = token_for("steward")
-    result(act(app_client, "package_create", foreign_package(), steward))
+    created(app_client, act(app_client, "package_create", foreign_package(), steward))
     for who in (None, "steward", "admin"):
         for q in ({"rows": 1000, "sort": "metadata_modified desc", "include_private": True},
                   {"q": "公交", "rows": 50, "facet_fields": ["organization", "tags"]},

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from cityhub import db
-from tests.conftest import Store, call_as, token_for, unique
+from tests.conftest import Store, call_as, publish, token_for, unique
 
 ERROR_STATUS = {"Validation Error": 409, "Not Found Error": 404, "Authorization Error": 403}
 
@@ -28,6 +28,14 @@ def result(resp: Any) -> Any:
     body = resp.json()
     assert body["success"] is True and body["help"].endswith("help_show?name=" + resp.url.path.rsplit("/", 1)[-1])
     return body["result"]
+
+
+def created(client: Any, resp: Any) -> Any:
+    """The package ``package_create`` answered, taken through the department's review (a steward's package awaits
+    it, docs/ckan.md) so that anyone may see it: as ``package_show`` shows it now."""
+    pkg = result(resp)
+    publish(pkg["name"])
+    return result(act(client, "package_show", {"id": pkg["id"]}, token_for("admin")))
 
 
 def error(resp: Any, kind: str) -> dict[str, Any]:
@@ -69,7 +77,7 @@ def extras_of(pkg: dict[str, Any]) -> dict[str, str]:
 def test_package_create_maps_foreign_package_with_defaults(app_client: Any, demo: Store) -> None:
     steward = token_for("steward")
     sent = foreign_package()
-    pkg = result(act(app_client, "package_create", sent, steward))
+    pkg = created(app_client, act(app_client, "package_create", sent, steward))
     assert pkg["name"] == sent["name"] and pkg["title"] == sent["title"] and pkg["notes"] == sent["notes"]
     assert pkg["organization"]["name"] == "gz-transport" and pkg["owner_org"] == "gz-transport"
     assert [g["name"] for g in pkg["groups"]] == ["transport"]  # the group titled 交通
@@ -92,7 +100,7 @@ def test_package_create_maps_foreign_package_with_defaults(app_client: Any, demo
     error(act(app_client, "package_show", {"id": str(native["id"])}), "Not Found Error")
     assert native["extras"]["source_system"] == "legacy-ckan"  # the native API shows the extras too
     # a private foreign package is not opened by default; short notes become a valid abstract
-    priv = result(act(app_client, "package_create", foreign_package(private=True, notes="short", groups=[]),
+    priv = created(app_client, act(app_client, "package_create", foreign_package(private=True, notes="short", groups=[]),
                       steward))
     assert priv["private"] is True and extras_of(priv)["opening_class"] == "不予开放"
     assert priv["notes"].startswith("short") and len(priv["notes"]) >= 10
@@ -101,7 +109,7 @@ def test_package_create_maps_foreign_package_with_defaults(app_client: Any, demo
 
 def test_package_update_replaces_and_patch_merges(app_client: Any, demo: Store) -> None:
     steward = token_for("steward")
-    pkg = result(act(app_client, "package_create", foreign_package(), steward))
+    pkg = created(app_client, act(app_client, "package_create", foreign_package(), steward))
     first, second = pkg["resources"]
     # package_update replaces: the dropped resource is deleted, the kept one updated, a new one added;
     # fields and extras not sent are cleared
@@ -137,7 +145,7 @@ def test_package_update_replaces_and_patch_merges(app_client: Any, demo: Store) 
 
 def test_package_delete_is_soft(app_client: Any, demo: Store) -> None:
     steward, admin = token_for("steward"), token_for("admin")
-    pkg = result(act(app_client, "package_create", foreign_package(), steward))
+    pkg = created(app_client, act(app_client, "package_create", foreign_package(), steward))
     assert result(act(app_client, "package_delete", {"id": pkg["id"]}, steward)) is None
     error(act(app_client, "package_show", {"id": pkg["name"]}), "Not Found Error")
     error(act(app_client, "package_show", {"id": pkg["name"]}, steward), "Not Found Error")
@@ -151,7 +159,7 @@ def test_package_delete_is_soft(app_client: Any, demo: Store) -> None:
 @pytest.fixture
 def own_package(app_client: Any, demo: Store) -> dict[str, Any]:
     """A fresh gz-transport package with one resource."""
-    pkg: dict[str, Any] = result(act(app_client, "package_create", foreign_package(), token_for("steward")))
+    pkg: dict[str, Any] = created(app_client, act(app_client, "package_create", foreign_package(), token_for("steward")))
     return pkg
 
 
@@ -188,7 +196,7 @@ def test_write_authorization(app_client: Any, demo: Store, own_package: dict[str
     if action == "package_create":
         data = foreign_package()
     elif action in ("package_delete", "resource_delete"):
-        data = _write_cases(result(act(app_client, "package_create", foreign_package(),
+        data = _write_cases(created(app_client, act(app_client, "package_create", foreign_package(),
                                        token_for("steward"))))[action]()[1]
     result(act(app_client, name, data, token_for("admin")))
     denied = call_as("admin", "audit_list", {"actor": "eco_steward", "limit": 20})
@@ -220,7 +228,7 @@ def test_organization_member_create(app_client: Any, demo: Store) -> None:
           "Not Found Error")
     # the member's own token now writes in the department
     tok = token_for(user)
-    result(act(app_client, "package_create", foreign_package(), tok))
+    created(app_client, act(app_client, "package_create", foreign_package(), tok))
 
 
 def test_bad_input(app_client: Any, demo: Store) -> None:
@@ -264,7 +272,7 @@ def test_bad_input(app_client: Any, demo: Store) -> None:
 
 def test_script_like_notes_are_sanitised_on_display(app_client: Any, demo: Store) -> None:
     notes = 'Stops <img src="https://evil.example/x.png"> and <b>bold</b> and [link](https://example.org/ok)'
-    pkg = result(act(app_client, "package_create", foreign_package(notes=notes), token_for("steward")))
+    pkg = created(app_client, act(app_client, "package_create", foreign_package(notes=notes), token_for("steward")))
     assert pkg["notes"] == notes  # stored as sent (CKAN keeps the text; display escapes it)
     page = app_client.get(f"/dataset/{pkg['name']}").text
     assert '<img src="https://evil.example' not in page and "&lt;img" in page
@@ -342,7 +350,7 @@ def test_package_search_field_syntax_and_private(app_client: Any, demo: Store) -
     assert "rows" in error(app_client.get("/api/3/action/package_search", params={"rows": -1}), "Validation Error")
     # include_private: only for callers who may see the private package
     steward = token_for("steward")
-    priv = result(act(app_client, "package_create", foreign_package(private=True), steward))
+    priv = created(app_client, act(app_client, "package_create", foreign_package(private=True), steward))
     q = {"q": "organization:gz-transport", "rows": 1000, "include_private": "true"}
     assert priv["name"] in {p["name"] for p in search(steward, **q)["results"]}
     assert priv["name"] in {p["name"] for p in search(token_for("admin"), **q)["results"]}

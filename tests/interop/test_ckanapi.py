@@ -146,6 +146,12 @@ def test_python_api_reads_writes_and_errors(source: Instance, sqlite_demo_store:
         owner_org="gz-transport", tags=[{"name": "ckanapi"}], extras=[{"key": "frequency", "value": "daily"}],
         resources=[{"name": "link", "url": "https://example.org/data.csv", "format": "CSV"}])
     assert {e["key"]: e["value"] for e in created["extras"]}["update_cycle"] == "每日"
+    # a steward's package awaits the department's review (CKAN's draft, docs/ckan.md); the reviewer approves it
+    assert created["state"] == "draft"
+    with pytest.raises(ck.NotFound):  # hidden from the public: not found
+        anon.action.package_show(id=created["name"])
+    call_as("deptadmin", "dataset_approve", {"id": created["name"]})
+    assert anon.action.package_show(id=created["name"])["state"] == "active"
     with pytest.raises(ck.ValidationError) as dup:
         steward.action.package_create(name=created["name"], owner_org="gz-transport", title="dup")
     assert dup.value.error_dict["name"] == ["That URL is already in use."]

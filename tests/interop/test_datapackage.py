@@ -21,7 +21,7 @@ from cityhub import jobs
 from cityhub.catalog.schemas import UploadedFile
 from cityhub.demo import content
 from cityhub.interop import datapackage as dp
-from tests.conftest import Store, call_as, dataset_payload, token_for
+from tests.conftest import Store, call_as, open_dataset, token_for
 
 BASE = "http://127.0.0.1:8000"  # settings.base_url in tests, and the test client's base
 FRICTIONLESS = Path(sys.executable).parent / "frictionless"
@@ -85,7 +85,7 @@ def _demo_tables(limit_per_format: int = 1) -> list[dict[str, Any]]:
 
 
 def _dataset(**over: Any) -> dict[str, Any]:
-    return call_as("steward", "dataset_create", dataset_payload(**over))
+    return open_dataset(**over)
 
 
 def _upload(ds: str, filename: str, data: bytes, **extra: Any) -> dict[str, Any]:

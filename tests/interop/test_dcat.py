@@ -16,7 +16,7 @@ from cityhub.catalog.vocab import LICENSES, THEMES, UPDATE_CYCLES
 from cityhub.geo import DISTRICTS
 from cityhub.interop import dcat
 from cityhub.interop import vocab as v
-from tests.conftest import SHARED, Store, actor_ctx, call_as, dataset_payload
+from tests.conftest import SHARED, Store, actor_ctx, call_as, dataset_payload, open_dataset, publish
 
 # the official shapes, kept in tests/data so the suite runs from a clone anywhere (see tests/data/README.md)
 SHAPES = Path(__file__).resolve().parents[1] / "data" / "dcat-ap-3-shacl-shapes.ttl"
@@ -218,11 +218,11 @@ def test_demo_catalog_lists_exactly_the_published_datasets(demo: Store) -> None:
 
 
 def test_private_withdrawn_and_closed_datasets_never_appear(demo: Store) -> None:
-    private = call_as("steward", "dataset_create", dataset_payload(private=True))["name"]
-    closed = call_as("steward", "dataset_create", dataset_payload(opening_class="不予开放"))["name"]
-    gone = call_as("steward", "dataset_create", dataset_payload())["name"]
+    private = open_dataset(private=True)["name"]
+    closed = open_dataset(opening_class="不予开放")["name"]
+    gone = open_dataset()["name"]
     call_as("steward", "dataset_delete", {"id": gone})
-    shown = call_as("steward", "dataset_create", dataset_payload())["name"]
+    shown = open_dataset()["name"]
     names: set[str] = set()
     page, pages = 1, 1
     while page <= pages:
@@ -249,7 +249,7 @@ def test_dataset_description_mappings_and_language_tags(demo: Store) -> None:
                               districts=["天河区", "越秀区"], temporal_start="2019-01-01", temporal_end="2020-12-31",
                               contact_name="王工", contact_email="wang@example.gov.cn", contact_phone="020-12345678",
                               tags=["公交", "线路"])
-    name = call_as("steward", "dataset_create", payload)["name"]
+    name = publish(call_as("steward", "dataset_create", payload)["name"])["name"]
     call_as("steward", "resource_create", {"dataset": name, "name": "线路表", "url": "https://example.org/routes.csv",
                                            "format": "CSV"})
     g = _parse(call_as(None, "dataset_dcat", {"id": name})["body"], "turtle")
@@ -440,7 +440,7 @@ def test_published_list_is_patched_as_the_catalog_changes(demo: Store, monkeypat
     def listed(name: str) -> bool:
         return name in _dataset_names(_parse(_catalog(fmt="nt")["body"], "nt"))
 
-    name = call_as("steward", "dataset_create", dataset_payload())["name"]
+    name = open_dataset()["name"]
     assert listed(name)
     call_as("steward", "dataset_update", {"id": name, "private": True})
     assert not listed(name)
@@ -449,6 +449,12 @@ def test_published_list_is_patched_as_the_catalog_changes(demo: Store, monkeypat
     call_as("steward", "dataset_update", {"id": name, "opening_class": "不予开放"})
     assert not listed(name)
     call_as("steward", "dataset_update", {"id": name, "opening_class": "无条件开放"})
+    assert listed(name)
+    call_as("deptadmin", "dataset_withdraw", {"id": name, "comment": "数据待核对"})  # the publication workflow
+    assert not listed(name)
+    call_as("steward", "dataset_submit", {"id": name})
+    assert not listed(name)
+    call_as("deptadmin", "dataset_approve", {"id": name})
     assert listed(name)
     call_as("steward", "dataset_delete", {"id": name})
     assert not listed(name)

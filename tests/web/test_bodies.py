@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Store, dataset_payload, token_for
+from tests.conftest import Store, dataset_payload, publish, token_for
 
 CAP_MB = 1
 CHUNK = 64 << 10
@@ -154,6 +154,7 @@ def steward_dataset(small_cap: Store) -> tuple[str, str, str]:
     tok = token_for("steward")
     data = dataset_payload()
     call_as("steward", "dataset_create", data)
+    publish(data["name"])
     res = call_as("steward", "resource_create", {"dataset": data["name"], "url": "https://example.org/a.csv"})
     return tok, data["name"], res["id"]
 

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from fastapi.testclient import TestClient
 from stdnum.cn import ric
 
-from tests.conftest import call_as, dataset_payload
+from tests.conftest import call_as, open_dataset
 from tests.web.test_pages import HTML, csrf_of, page, signed_in
 
 
@@ -29,7 +29,7 @@ def resource_url(ds_name: str, rid: str) -> str:
 
 
 def new_dataset(**over: Any) -> dict[str, Any]:
-    created: dict[str, Any] = call_as("steward", "dataset_create", dataset_payload(**over))
+    created: dict[str, Any] = open_dataset(**over)
     return created
 
 

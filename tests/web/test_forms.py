@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from cityhub import jobs
 from cityhub.web.page_helpers import templates
-from tests.conftest import call_as, dataset_payload
+from tests.conftest import call_as, open_dataset
 from tests.web.test_pages import HTML, csrf_of, form_payload, page, signed_in
 
 
@@ -47,7 +47,7 @@ def test_text_field_renders_extra_attributes_as_real_attributes() -> None:
 
 
 def _own_dataset(**over: Any) -> dict[str, Any]:
-    created: dict[str, Any] = call_as("steward", "dataset_create", dataset_payload(**over))
+    created: dict[str, Any] = open_dataset(**over)
     return created
 
 

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cityhub.catalog.schemas import UploadedFile
-from tests.conftest import call_as, dataset_payload, set_settings, token_for
+from tests.conftest import call_as, open_dataset, set_settings, token_for
 from tests.web.test_pages import page
 
 SQUARE = [[113.30, 23.10], [113.32, 23.10], [113.32, 23.12], [113.30, 23.12], [113.30, 23.10]]
@@ -33,7 +33,7 @@ def encode(data: Any) -> bytes:
 
 def new_dataset(user: str = "steward", **over: Any) -> str:
     department = "gz-transport" if user == "steward" else "gz-ecology-environment"
-    name: str = call_as(user, "dataset_create", dataset_payload(department=department, **over))["name"]
+    name: str = open_dataset(user, department=department, **over)["name"]
     return name
 
 

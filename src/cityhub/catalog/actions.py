@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from cityhub.accounts.actions import department_dict, get_department
 from cityhub.accounts.models import Department
 from cityhub.actions import ADMINS, MANAGERS, action
-from cityhub.catalog import auth, codes, geojson, quality, search, solr, visibility
+from cityhub.catalog import auth, codes, geojson, publication, quality, search, solr, visibility
 from cityhub.catalog import schemas as s
 from cityhub.catalog.models import (
     Dataset,
@@ -187,6 +187,10 @@ def dataset_fields(ds: Any, dept_slug: str, dept_name: str, dept_uscc: str, form
         "extras": dict(ds.extras or {}),
         "harvested": ds.harvest_source_id is not None,
         "origin_url": ds.origin_url,
+        "publication": ds.publication,
+        "review_comment": ds.review_comment,
+        "submitted_by": ds.submitted_by,
+        "submitted_at": ds.submitted_at.isoformat() if ds.submitted_at else None,
     }
 
 
@@ -298,6 +302,7 @@ def dataset_create(ctx: Context, p: s.DatasetCreate) -> dict[str, Any]:
     code = p.code if p.code and _code_free(ctx, p.code, prefix) else _next_code(ctx, prefix)
     ds = Dataset(name=p.name, code=code, created_at=now, modified_at=now)
     _apply(ds, p, dept)
+    _initial_publication(ctx, ds, p.publication, dept.id)
     ds.resources = []
     ctx.db.add(ds)
     try:
@@ -307,6 +312,20 @@ def dataset_create(ctx: Context, p: s.DatasetCreate) -> dict[str, Any]:
     _revision(ctx, ds, "create", {k: [None, v] for k, v in p.model_dump().items() if v not in (None, "", [], False)})
     refresh(ctx, ds)
     return dataset_dict(ds)
+
+
+def _initial_publication(ctx: Context, ds: Dataset, asked: str | None, department_id: int) -> None:
+    """A person's new dataset is a draft for the department to review (``catalog/publication.py``); asked to be
+    published, it is when the caller may approve it and is submitted for review otherwise. The harvester (the
+    source published it) and the local operator (CLI, demo) create published datasets unless asked for a draft."""
+    trusted = ctx.via == "harvest" or (ctx.actor is not None and ctx.actor.id == 0)
+    if asked == publication.DRAFT or (asked is None and not trusted):
+        ds.publication = publication.DRAFT
+    elif trusted or auth.may_review(ctx, department_id):
+        ds.publication = publication.PUBLISHED
+    else:
+        ds.publication = publication.SUBMITTED
+        ds.submitted_by, ds.submitted_at = ctx.actor_name, utcnow()
 
 
 @action(auth.dataset_update, schema=s.DatasetPatch, write=True, target=lambda p, r: p.id, roles=MANAGERS)
@@ -496,7 +515,7 @@ def dataset_search(ctx: Context, p: s.SearchIn) -> dict[str, Any]:
     result = search.search(ctx.db, search.Query(
         q=p.q, filters=_filters(p.filters), where=where, rows=p.rows, start=p.start, sort=p.sort,
         facet_fields=p.facet_fields, facet_limit=p.facet_limit, visibility=vis, department_id=dept,
-        include_private=p.include_private, today=today_local(), now=utcnow()))
+        include_private=p.include_private, include_drafts=p.include_drafts, today=today_local(), now=utcnow()))
     if p.full and not p.quality:  # Core rows, no ORM objects (CKAN's package_search)
         rows = list(ctx.db.connection().execute(auth.RECORD.where(Dataset.id.in_(result.ids)))) if result.ids else []
         records = {d["id"]: d for d in dataset_records(ctx, rows)}

@@ -264,3 +264,70 @@ def quality_refresh(ctx: Context, p: Any) -> None:
 def resource_preview(ctx: Context, p: Any) -> None:
     """A file's preview shows its content: the same rule as its download."""
     resource_download(ctx, p)
+
+
+# -- the publication workflow (catalog/publication.py) -------------------------------------------------------
+
+
+def may_review(ctx: Context, department_id: int | None) -> bool:
+    """The department's reviewer (its ``dept_admin``) or the data office (a platform admin)."""
+    actor = ctx.actor
+    if actor is None:
+        return False
+    return actor.is_admin or (actor.role == "dept_admin" and department_id is not None
+                              and actor.department_id == department_id)
+
+
+def _workflow_dataset(ctx: Context, ref: str) -> Dataset:
+    """The dataset a workflow step is about; one the caller may not even see is "not found"."""
+    ds = find_dataset(ctx, ref)
+    if not can_read(ctx, ds):
+        raise NotFound(f"未找到数据资源 {ref}", f"Dataset not found: {ref}")
+    require_not_harvested(ctx, ds)
+    return ds
+
+
+def require_reviewer(ctx: Context, ds: Dataset) -> None:
+    require_user(ctx)
+    if not may_review(ctx, ds.department_id):
+        raise NotAuthorized("只有本部门的审核人(部门管理员)或平台管理员可以审核发布",
+                            "Only the department's reviewer (its department admin) or a platform admin may review "
+                            "a publication")
+
+
+def dataset_submit(ctx: Context, p: Any) -> None:
+    require_manager(ctx, _workflow_dataset(ctx, p.id).department_id)
+
+
+def dataset_approve(ctx: Context, p: Any) -> None:
+    ds = _workflow_dataset(ctx, p.id)
+    require_reviewer(ctx, ds)
+    assert ctx.actor is not None
+    if ds.submitted_by and ds.submitted_by == ctx.actor.name and ctx.actor.id != 0:  # id 0: the local operator
+        raise NotAuthorized("不能审核自己提交的数据资源,请由本部门其他审核人或平台管理员审核",
+                            "You may not approve your own submission: another reviewer of the department or a "
+                            "platform admin must approve it")
+
+
+def dataset_reject(ctx: Context, p: Any) -> None:
+    require_reviewer(ctx, _workflow_dataset(ctx, p.id))
+
+
+def dataset_withdraw(ctx: Context, p: Any) -> None:
+    require_reviewer(ctx, _workflow_dataset(ctx, p.id))
+
+
+def review_list(ctx: Context, p: Any) -> None:
+    require_user(ctx)
+    assert ctx.actor is not None
+    if p.department is not None and not may_review(ctx, _dept_id(ctx, p.department)):
+        raise NotAuthorized("只能审核本部门的数据资源", "You may only review your own department's datasets")
+
+
+def dashboard_show(ctx: Context, p: Any) -> None:
+    require_user(ctx)
+    assert ctx.actor is not None
+    if p.department is not None:
+        require_manager(ctx, _dept_id(ctx, p.department))
+    elif ctx.actor.department_id is None and not ctx.actor.is_admin:
+        raise NotAuthorized("只有部门用户有数据专员工作台", "Only department users have a steward's dashboard")

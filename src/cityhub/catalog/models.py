@@ -63,6 +63,13 @@ class Dataset(Base):
     harvest_source_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     harvest_guid: Mapped[str] = mapped_column(String(500), default="", server_default="")
     origin_url: Mapped[str] = mapped_column(String(2000), default="", server_default="")
+    # The publication workflow (catalog/publication.py): draft -> submitted -> published; a reviewer's comment on
+    # the last rejection or withdrawal, and who submitted (nobody approves their own submission).
+    publication: Mapped[str] = mapped_column(String(10), default="published", server_default="published",
+                                             index=True)
+    review_comment: Mapped[str] = mapped_column(Text, default="", server_default="")
+    submitted_by: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     department: Mapped[Department] = relationship(lazy="joined")
     resources: Mapped[list[Resource]] = relationship(
@@ -186,6 +193,7 @@ class SearchDoc(Base):
     body_tokens: Mapped[str] = mapped_column(Text)
     public: Mapped[bool] = mapped_column(Boolean, default=True)
     private: Mapped[bool] = mapped_column(Boolean, default=False)
+    published: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     department_id: Mapped[int] = mapped_column(Integer)
     modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     popularity: Mapped[int] = mapped_column(Integer, default=0)

@@ -208,6 +208,11 @@ class DatasetCreate(DatasetFields):
     code: str | None = Field(None, pattern=r"^[1-3]\d{5}\d{0,6}/\d{6}$",
                              description="catalog code to keep (e.g. from a CityHub dump); used when free and "
                                          "matching the classification, otherwise a new one is generated")
+    publication: Literal["draft", "published"] | None = Field(
+        None, description="draft (the default for a person): the department reviews it before it is open; "
+                          "published: open at once when the caller may approve it (the department's admin, a "
+                          "platform admin), otherwise submitted for review. The harvester and the local operator "
+                          "create published datasets.")
 
 
 class DatasetPatch(Strict):
@@ -282,6 +287,8 @@ class SearchIn(Strict):
     facet_fields: list[str] = Field(default_factory=list)
     facet_limit: int = Field(50, ge=1, le=1000)
     include_private: bool = False
+    include_drafts: bool = Field(False, description="unpublished datasets too (those the caller may see: its own "
+                                                    "department's, or all for platform admins)")
     full: bool = Field(False, description="return whole records (resources, data items, quality) like dataset_show")
     quality: bool = Field(True, description="with full: include the quality report (false: leave it out, faster)")
 
@@ -439,3 +446,20 @@ class ListIn(Strict):
     limit: int = Field(1000, ge=1, le=100000)
     offset: int = Field(0, ge=0)
     all_fields: bool = False
+
+
+class ReviewIn(DatasetRef):
+    """A publication step on one dataset; a rejection or a withdrawal says why."""
+
+    comment: str = Field("", max_length=2000, description="the reviewer's comment (required to reject or withdraw)")
+
+
+class ReviewListIn(Strict):
+    department: str | None = Field(None, max_length=60, description="department slug (default: the caller's)")
+    limit: int = Field(200, ge=1, le=1000)
+
+
+class DashboardIn(Strict):
+    department: str | None = Field(None, max_length=60,
+                                   description="department slug (default: the caller's; platform admins: any)")
+    limit: int = Field(100, ge=1, le=1000)

@@ -23,7 +23,7 @@ from typing import Any, cast
 from sqlalchemy import Date, Table, bindparam, delete, event, insert, text, update
 from sqlalchemy.orm import Session, attributes
 
-from cityhub.catalog import solr, visibility
+from cityhub.catalog import publication, solr, visibility
 from cityhub.catalog.models import Dataset, SearchDoc, SearchFacet
 from cityhub.catalog.textsearch import query_tokens, segment_doc, tokens
 from cityhub.db import UTCDateTime, is_postgres
@@ -113,7 +113,7 @@ def index(session: Session, ds: Dataset) -> None:
     # Core inserts (as in index_many): no ORM unit-of-work bookkeeping for rows nothing reads back
     session.execute(insert(SearchDoc), [{
         "dataset_id": ds.id, "title_tokens": title, "body_tokens": body, "public": is_public(ds),
-        "private": visibility.hidden(ds), "department_id": ds.department_id, "modified_at": ds.modified_at,
+        "private": visibility.hidden(ds), "published": publication.is_published(ds), "department_id": ds.department_id, "modified_at": ds.modified_at,
         "popularity": ds.views_total + ds.downloads_total * 5 + ds.api_calls_total, "title": ds.title}])
     session.execute(insert(SearchFacet), [{"dataset_id": ds.id, "field": f, "value": v}
                                           for f, v in sorted(set(facet_values(ds)))])
@@ -167,7 +167,7 @@ def index_many(session: Session, datasets: Sequence[Dataset]) -> None:
     for ds in active:
         title, body = doc_text(ds)
         docs.append({"dataset_id": ds.id, "title_tokens": title, "body_tokens": body, "public": is_public(ds),
-                     "private": visibility.hidden(ds), "department_id": ds.department_id, "modified_at": ds.modified_at,
+                     "private": visibility.hidden(ds), "published": publication.is_published(ds), "department_id": ds.department_id, "modified_at": ds.modified_at,
                      "popularity": ds.views_total + ds.downloads_total * 5 + ds.api_calls_total, "title": ds.title})
         facets.extend({"dataset_id": ds.id, "field": f, "value": v} for f, v in set(facet_values(ds)))
         fts.append({"id": ds.id, "t": title, "b": body})
@@ -238,6 +238,7 @@ class Query:
     visibility: str = "public"  # public | government | all
     department_id: int | None = None
     include_private: bool = False
+    include_drafts: bool = False  # unpublished datasets too (those the caller may see: catalog/publication.py)
     today: dt.date | None = None  # the local day usage counts are kept by (views sorts count the days before it)
     now: dt.datetime | None = None  # NOW in date math
 
@@ -762,7 +763,8 @@ def department_counts(session: Session, scope: str, department_id: int | None,
     """Datasets per department that a caller of this visibility scope lists (what ``search`` would count with
     an ``organization`` filter): one grouped scan of the index."""
     comp = _Compiler(is_postgres(session), Query())
-    cond = " AND ".join(["1=1", *_scope(comp, scope, department_id, include_private)])
+    drafts = publication.search_condition(scope, department_id, False, comp.bind)  # as search() without drafts
+    cond = " AND ".join(["1=1", *_scope(comp, scope, department_id, include_private), *([drafts] if drafts else [])])
     stmt = text(f"SELECT d.department_id, count(*) FROM search_doc d WHERE {cond} GROUP BY d.department_id")
     stmt = stmt.bindparams(*(bindparam(k, type_=t) for k, t in comp.types.items()))
     return {int(k): int(n) for k, n in session.execute(stmt, comp.params)}
@@ -772,6 +774,9 @@ def search(session: Session, query: Query) -> Result:
     pg = is_postgres(session)
     comp = _Compiler(pg, query)
     where = ["1=1", *_scope(comp, query.visibility, query.department_id, query.include_private)]
+    drafts = publication.search_condition(query.visibility, query.department_id, query.include_drafts, comp.bind)
+    if drafts is not None:
+        where.append(drafts)
     parts: list[Norm] = []
     if query.q.strip():
         toks = query_tokens(query.q) or [query.q.strip().lower()]

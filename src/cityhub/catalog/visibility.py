@@ -30,8 +30,9 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import or_, select, true
+from sqlalchemy import or_, select
 
+from cityhub.catalog import publication
 from cityhub.context import Actor, Context
 from cityhub.db import utcnow
 from cityhub.errors import CityHubError, NotAuthorized, NotFound
@@ -52,14 +53,16 @@ def _published(ds: Any) -> bool:
     published. Today every dataset is; the workflow returns ``False`` here for a draft or submitted dataset, and
     it becomes visible only to its department and platform admins (rule 2), in every path at once: the search
     index's ``private``/``public`` flags (:func:`hidden`, :func:`open_to_public`), CKAN's ``private``, DCAT,
-    counts, pages and every byte path."""
-    return True
+    counts, pages and every byte path. The workflow's own rule: ``catalog/publication.py``."""
+    return publication.is_published(ds)
 
 
 def _published_sql() -> Any:
     """:func:`_published` as a condition on the ``dataset`` table (for the listings that filter in SQL:
     :func:`public_sql`); the publication workflow changes both together."""
-    return true()
+    from cityhub.catalog.models import Dataset
+
+    return Dataset.publication == publication.PUBLISHED
 
 
 def hidden(ds: Any) -> bool:

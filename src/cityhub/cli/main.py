@@ -16,6 +16,7 @@ from cityhub.cli.accounts import department_app, token_app, user_app
 from cityhub.cli.common import call as _call
 from cityhub.cli.common import err, out
 from cityhub.cli.harvest import harvest_app
+from cityhub.cli.publish import dataset_app
 
 app = typer.Typer(help="CityHub 城市数据平台 / city data platform", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="数据库 / database schema", no_args_is_help=True)
@@ -34,6 +35,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(search_app, name="search")
 app.add_typer(datastore_app, name="datastore")
 app.add_typer(harvest_app, name="harvest")
+app.add_typer(dataset_app, name="dataset")
 
 
 

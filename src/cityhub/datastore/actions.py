@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from cityhub import audit
 from cityhub.actions import ADMINS, MANAGERS, action
 from cityhub.catalog import visibility
-from cityhub.catalog.models import Resource
+from cityhub.catalog.models import Dataset, Resource
 from cityhub.catalog.schemas import UploadedFile
 from cityhub.context import Context, system_context
 from cityhub.datastore import auth, query
@@ -540,3 +540,24 @@ def is_tabular(fmt: str) -> bool:
     return fmt.upper() in TABULAR
 
 
+
+
+@action(auth.datastore_failure_list, schema=s.FailureListIn, roles=MANAGERS)
+def datastore_failure_list(ctx: Context, p: s.FailureListIn) -> list[dict[str, Any]]:
+    """Resources whose latest load failed or was blocked (personal data in an open dataset), newest first: what a
+    steward has to fix (the steward's dashboard). A later successful load of the resource clears it."""
+    latest = (select(DatastoreVersion.resource_id, func.max(DatastoreVersion.version).label("v"))
+              .group_by(DatastoreVersion.resource_id).subquery())
+    q = (select(DatastoreVersion, Resource.name, Dataset.name, Dataset.title)
+         .join(latest, (latest.c.resource_id == DatastoreVersion.resource_id) & (latest.c.v == DatastoreVersion.version))
+         .join(Resource, Resource.id == DatastoreVersion.resource_id)
+         .join(Dataset, Dataset.id == Resource.dataset_id)
+         .where(DatastoreVersion.status.in_(("failed", "blocked")), Dataset.state == "active"))
+    if p.department_id is not None:
+        q = q.where(Dataset.department_id == p.department_id)
+    q = q.order_by(DatastoreVersion.created_at.desc(), DatastoreVersion.id.desc()).limit(p.limit)
+    return [{"resource_id": v.resource_id, "resource_name": rname, "dataset": dname, "dataset_title": dtitle,
+             "version": v.version, "status": v.status, "error_code": v.error_code, "error": v.error,
+             "error_en": v.error_en, "source_name": v.source_name,
+             "finished_at": v.finished_at.isoformat() if v.finished_at else None}
+            for v, rname, dname, dtitle in ctx.db.execute(q)]

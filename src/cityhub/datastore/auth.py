@@ -102,3 +102,11 @@ def datastore_recover(ctx: Context, p: Any) -> None:
 
 def datastore_pii_columns(ctx: Context, p: Any) -> None:
     return None  # names columns only, for the dataset's own publish checks
+
+
+def datastore_failure_list(ctx: Context, p: Any) -> None:
+    """A department's failed loads: its stewards and admins (every department's: platform admins)."""
+    if p.department_id is None:
+        require_admin(ctx)
+    else:
+        require_manager(ctx, p.department_id)

@@ -124,3 +124,8 @@ class DatasetIdIn(Strict):
 
 class Empty(Strict):
     pass
+
+
+class FailureListIn(Strict):
+    department_id: int | None = Field(None, description="the department's resources (absent: all; platform admins)")
+    limit: int = Field(100, ge=1, le=1000)

@@ -200,7 +200,8 @@ def dataset_autocomplete(ctx: Context, p: AutocompleteIn) -> list[dict[str, str]
     q = p.q.strip()
     pattern = _like(q)
     name_hit = func.lower(Dataset.name).like(pattern, escape="\\")
-    base = (select(Dataset.name, Dataset.title, Dataset.department_id, Dataset.private, Dataset.opening_class)
+    base = (select(Dataset.name, Dataset.title, Dataset.department_id, Dataset.private, Dataset.opening_class,
+                   Dataset.publication)
             .where(Dataset.state == "active", name_hit | func.lower(Dataset.title).like(pattern, escape="\\"))
             .order_by(name_hit.desc(), Dataset.name).limit(AUTOCOMPLETE_SCAN))
     out: list[dict[str, str]] = []
@@ -296,7 +297,7 @@ class MemberListIn(Strict):
 
 def _packages(ctx: Context, where: Any) -> Iterator[str]:
     rows = ctx.db.execute(select(Dataset.id, Dataset.created_at, Dataset.department_id, Dataset.private,
-                                 Dataset.opening_class).where(Dataset.state == "active", where).order_by(Dataset.id))
+                                 Dataset.opening_class, Dataset.publication).where(Dataset.state == "active", where).order_by(Dataset.id))
     for row in rows:
         if can_read(ctx, row):
             yield ckan_map.package_id(row.id, row.created_at.isoformat())

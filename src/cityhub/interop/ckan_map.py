@@ -298,7 +298,9 @@ def package(d: dict[str, Any], base_url: str) -> dict[str, Any]:
         "title": d["title"],
         "notes": d["abstract"],
         "type": "dataset",
-        "state": d["state"],
+        # CKAN's ``draft``: not yet published (drafts and submissions awaiting review, docs/ckan.md)
+        "state": "draft" if d["state"] == "active" and d.get("publication", "published") != "published"
+        else d["state"],
         # CKAN's private: the public cannot see it (private, 不予开放 or not published; ``visibility.public``)
         "private": not d.get("public", not d["private"]),
         "owner_org": d["department"],

@@ -33,6 +33,8 @@ from cityhub.web.routes import (
     datastore_pages,
     home_pages,
     plans_pages,
+    publish,
+    publish_pages,
 )
 from cityhub.web.routes import datapackage as datapackage_routes
 from cityhub.web.routes import dcat as dcat_routes
@@ -313,6 +315,7 @@ def create_app() -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(ckan.router)  # first: the busiest read API (routes are tried in order)
     app.include_router(api.router)
+    app.include_router(publish.router)
     app.include_router(datastore.router)
     app.include_router(datapackage_routes.router)
     app.include_router(harvest_routes.router)  # before pages: /admin/harvest is ours
@@ -321,6 +324,7 @@ def create_app() -> FastAPI:
     app.include_router(home_pages.router)
     app.include_router(catalog_pages.router)
     app.include_router(plans_pages.router)
+    app.include_router(publish_pages.router)
     app.include_router(accounts_pages.router)
     app.include_router(admin_pages.router)
     app.include_router(datastore_pages.router)  # after catalog_pages: /dataset/{name}/resource/new wins

@@ -632,7 +632,9 @@ TERMS: dict[str, str] = {
 
 
 HISTORY_ACTIONS = {"create": "登记", "update": "修改", "delete": "撤回", "resource_create": "添加资源文件",
-                   "resource_update": "更新资源文件", "resource_delete": "删除资源文件"}
+                   "resource_update": "更新资源文件", "resource_delete": "删除资源文件",
+                   # the publication workflow (catalog/publication_actions.py)
+                   "submit": "提交审核", "approve": "批准发布", "reject": "退回修改", "withdraw": "撤回发布"}
 
 
 #: every registered action (and the load jobs' own audit entries) as people say it: the audit log shows these
@@ -653,6 +655,13 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "catalog_dcat": ("导出目录(DCAT)", "Export the catalogue (DCAT)"),
     "catalog_stamp": ("读取目录版本", "Read the catalogue stamp"),
     "dataset_create": ("登记数据集", "Register a dataset"),
+    "dataset_submit": ("提交数据集审核", "Submit a dataset for review"),
+    "dataset_approve": ("批准发布数据集", "Approve a dataset for publication"),
+    "dataset_reject": ("退回数据集修改", "Send a dataset back to draft"),
+    "dataset_withdraw": ("撤回已发布的数据集", "Withdraw a published dataset"),
+    "review_list": ("查看待审核数据集", "View the review queue"),
+    "dashboard_show": ("查看数据专员工作台", "View the steward's dashboard"),
+    "datastore_failure_list": ("列出导入失败的资源", "List failed table loads"),
     "dataset_datapackage": ("生成数据包描述", "Build a Data Package descriptor"),
     "dataset_datapackage_zip": ("下载数据包", "Download a Data Package"),
     "dataset_dcat": ("导出数据集(DCAT)", "Export a dataset (DCAT)"),
@@ -739,6 +748,59 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
 }
 #: actions that are not registered but write their own audit entries
 UNREGISTERED_AUDIT_ACTIONS = frozenset({"datastore_load"})
+
+#: the publication workflow's pages (catalog/publication.py; routes/publish_pages.py, _publication.html,
+#: review.html, dashboard.html)
+PUBLISH_EN: dict[str, str] = {
+    "工作台": "Dashboard",
+    "数据专员工作台": "Steward's dashboard",
+    "待审核": "Review queue",
+    "待审核数据集": "Datasets awaiting review",
+    "提交审核": "Submit for review",
+    "批准发布": "Approve and publish",
+    "退回修改": "Send back",
+    "撤回发布": "Withdraw",
+    "确认退回": "Send back to draft",
+    "确认撤回": "Withdraw to draft",
+    "审核意见": "Reviewer's comment",
+    "必填,说明原因": "required: say why",
+    "提交人": "Submitted by",
+    "提交时间": "Submitted",
+    "发布状态": "Publication",
+    "已提交审核,审核通过前仅本部门和平台管理员可见。":
+        "Submitted for review: until it is approved only the department and platform admins can see it.",
+    "草稿:发布前仅本部门和平台管理员可见。提交审核后,由本部门审核人(部门管理员)或平台管理员批准发布。":
+        "Draft: until it is published only the department and platform admins can see it. Once submitted, the "
+        "department's reviewer (its department admin) or a platform admin approves it.",
+    "草稿与退回": "Drafts and sent back",
+    "已提交,待审核": "Submitted, awaiting review",
+    "更新逾期": "Overdue updates",
+    "导入失败的数据表": "Failed table loads",
+    "已退回": "Sent back",
+    "没有草稿。": "No drafts.",
+    "没有待审核的提交。": "No submissions awaiting review.",
+    "没有逾期未更新的数据集。": "No overdue updates.",
+    "没有导入失败的数据表。": "No failed loads.",
+    "审核队列为空。": "The review queue is empty.",
+    "应更新日期": "Update due",
+    "逾期天数": "Days overdue",
+    "最近更新": "Last updated",
+    "原因": "Reason",
+    "上传新文件修复": "Upload a fixed file",
+    "被拦截": "Blocked",
+    "导入失败": "Failed",
+    "全部部门": "All departments",
+    "审核": "Review",
+    "数据集": "Dataset",
+    "资源": "Resource",
+    "状态": "Status",
+    "草稿": "Draft",
+    "已发布": "Published",
+    "登记新数据集": "Register a dataset",
+    "本部门的待审核提交": "Your department's submissions awaiting review",
+    "全部部门的待审核提交": "Submissions awaiting review, all departments",
+}
+EN.update({k: v for k, v in PUBLISH_EN.items() if k not in EN})
 
 #: audit outcomes (``cityhub.actions`` writes the error type of a failed write)
 OUTCOME_LABELS: dict[str, tuple[str, str]] = {

@@ -20,6 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from cityhub.catalog.publication import STATE_LABELS
 from cityhub.catalog.vocab import (
     BASE_CATEGORIES,
     CATALOG_TYPES,
@@ -64,6 +65,7 @@ DATASET_FIELD_LABELS = {
     "private": "非公开", "update_cycle": "更新周期", "published_on": "发布日期", "temporal_start": "时间范围",
     "temporal_end": "时间范围", "districts": "空间范围", "theme": "主题", "tags": "标签", "contact_name": "联系人姓名",
     "contact_email": "联系邮箱", "contact_phone": "联系电话", "resource": "数据资源", "state": "状态", "extras": "附加字段",
+    "publication": "发布状态", "comment": "审核意见",
 }
 # model-level validation messages → the form field they are about
 RULE_FIELDS = (("依据", "sharing_basis"), ("共享条件", "sharing_condition"), ("开放条件", "opening_condition"),
@@ -152,6 +154,7 @@ def _base_context(request: Request) -> dict[str, Any]:
         else key,
         "actor_label": lambda name: i18n.t("系统", language) if name in ("system", "-", "") else name,
         "action_label": lambda name: i18n.label(i18n.ACTION_LABELS, name, language),
+        "publication_label": lambda state: i18n.label(STATE_LABELS, state, language),
         "outcome_label": lambda outcome: i18n.label(i18n.OUTCOME_LABELS, outcome, language),
         "via_label": lambda via: i18n.label(i18n.VIA_LABELS, via, language),
         "localized": lambda message: localize(message or "", language),
@@ -319,3 +322,25 @@ def parse_table_schema(text: str) -> dict[str, Any] | None:
     except ValueError as exc:
         raise ValidationError("Table Schema 格式不正确", "Table Schema is malformed",
                               fields={"schema": [str(exc).splitlines()[0] if str(exc) else "invalid"]}) from None
+
+
+def publication_steps(request: Request, ds: dict[str, Any]) -> list[str]:
+    """The publication steps (``catalog/publication.py``) the signed-in user may take on ``ds`` now, for its
+    buttons: ``submit`` (the department's stewards and admins), ``approve`` / ``reject`` (its reviewer or a
+    platform admin; not one's own submission), ``withdraw`` (the same, once published). The actions decide."""
+    actor = getattr(request.state, "actor", None)
+    if actor is None or ds.get("harvested") or ds.get("state") != "active":
+        return []
+    state = ds.get("publication", "published")
+    manages = may_manage(request, ds["department"])
+    reviews = actor.is_admin or (actor.role == "dept_admin" and manages)
+    steps = []
+    if state == "draft" and manages:
+        steps.append("submit")
+    if state == "submitted" and reviews:
+        if ds.get("submitted_by") != actor.name:
+            steps.append("approve")
+        steps.append("reject")
+    if state == "published" and reviews:
+        steps.append("withdraw")
+    return steps

@@ -33,6 +33,7 @@ from cityhub.web.page_helpers import (
     login_redirect,
     may_manage,
     parse_table_schema,
+    publication_steps,
     redirect,
     render,
 )
@@ -308,7 +309,8 @@ def dataset_page(request: Request, name: str) -> Response:
         "search": f"curl '{base}/api/v1/datasets?q={ds['theme_name']}&rows=5'",
     }
     response = render(request, "dataset.html", {"ds": ds, "history": history, "examples": examples,
-                                                "may_edit": may_manage(request, ds["department"]), "nav": "dataset"})
+                                                "may_edit": may_manage(request, ds["department"]),
+                                                "steps": publication_steps(request, ds), "nav": "dataset"})
     response.headers.add_vary_header("Accept")  # RDF clients get RDF at this URL (routes/dcat.py)
     return response
 

@@ -222,7 +222,8 @@ def package_search(request: Request, p: dict[str, Any]) -> dict[str, Any]:
         "where": [{"param": param, "query": solr.to_json(tree)} for param, tree in where], "rows": rows,
         "start": start, "sort": index_sort, "facet_fields": facets,
         "facet_limit": 1000 if facet_limit <= 0 else facet_limit, "include_private": True,
-        "full": True, "quality": False}, via="api")
+        # CKAN's include_drafts: the caller's unpublished datasets too (its department's; all for admins)
+        "include_drafts": _bool(p, "include_drafts", False), "full": True, "quality": False}, via="api")
     search_facets = {}
     plain = {}
     for fld, items in result["facets"].items():
@@ -1042,6 +1043,9 @@ def package_create(request: Request, p: dict[str, Any]) -> dict[str, Any]:
     _csrf(request)
     mapped = _mapped(p)
     _check_org(request, mapped["department"])
+    # CKAN creates an active package unless sent ``state: draft``: a reviewer's (or the data office's) package
+    # is published at once, a steward's is submitted for the department's review (docs/ckan.md)
+    mapped["publication"] = "draft" if p.get("state") == "draft" else "published"
     return _save(request, {"dataset": mapped, "resources": _resource_specs(p)})
 
 
