@@ -329,15 +329,21 @@ def transcode_parallel(
         with dst.open("rb") as fh:
             if fh.read(3) == b"\xef\xbb\xbf":  # a BOM character after the skipped bytes: transcode strips it
                 raise UnicodeDecodeError(encoding, b"", 0, 1, "BOM")
-        with dst.open("ab") as fout:
+        with dst.open("r+b") as fout:  # not "ab": copy_file_range refuses O_APPEND
+            fout.seek(0, os.SEEK_END)
             for part in outs[1:]:
                 with part.open("rb") as fin:
                     left = part.stat().st_size
-                    while left > 0:
-                        n = os.copy_file_range(fin.fileno(), fout.fileno(), left)
-                        if n <= 0:
-                            break
-                        left -= n
+                    try:
+                        while left > 0:
+                            n = os.copy_file_range(fin.fileno(), fout.fileno(), left)
+                            if n <= 0:
+                                break
+                            left -= n
+                    except OSError:  # a file system without it: copy through user space
+                        fin.seek(part.stat().st_size - left)
+                        fout.seek(0, os.SEEK_END)
+                        shutil.copyfileobj(fin, fout, 8 << 20)
     except UnicodeDecodeError as exc:
         if exc.reason != "BOM":
             raise

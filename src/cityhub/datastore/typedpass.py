@@ -52,7 +52,7 @@ SIDE_PREFIX = "__side_"
 WHOLE_SAMPLE_BYTES = 16 << 20
 #: larger files: this many chunks spread evenly over the file, SAMPLE_BYTES in all
 SAMPLE_CHUNKS = 64
-SAMPLE_BYTES = 12 << 20
+SAMPLE_BYTES = 4 << 20
 
 
 def visible_columns_sql() -> str:
@@ -251,7 +251,7 @@ def ingest_pass(
     try:
         try:
             return _run(source, filename, dest_dir, options, report, work, tmp_parquet, size, started)
-        except (IngestError, UnicodeDecodeError, duckdb.Error):
+        except (IngestError, UnicodeDecodeError, duckdb.Error, OSError):
             return None  # the staged path gives the answer (and the error message)
     finally:
         with contextlib.suppress(OSError):
