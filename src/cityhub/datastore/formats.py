@@ -329,21 +329,21 @@ def transcode_parallel(
         with dst.open("rb") as fh:
             if fh.read(3) == b"\xef\xbb\xbf":  # a BOM character after the skipped bytes: transcode strips it
                 raise UnicodeDecodeError(encoding, b"", 0, 1, "BOM")
-        with dst.open("r+b") as fout:  # not "ab": copy_file_range refuses O_APPEND
-            fout.seek(0, os.SEEK_END)
+        with dst.open("r+b") as dst_fh:  # not "ab": copy_file_range refuses O_APPEND
+            dst_fh.seek(0, os.SEEK_END)
             for part in outs[1:]:
-                with part.open("rb") as fin:
+                with part.open("rb") as part_fh:
                     left = part.stat().st_size
                     try:
                         while left > 0:
-                            n = os.copy_file_range(fin.fileno(), fout.fileno(), left)
+                            n = os.copy_file_range(part_fh.fileno(), dst_fh.fileno(), left)
                             if n <= 0:
                                 break
                             left -= n
                     except OSError:  # a file system without it: copy through user space
-                        fin.seek(part.stat().st_size - left)
-                        fout.seek(0, os.SEEK_END)
-                        shutil.copyfileobj(fin, fout, 8 << 20)
+                        part_fh.seek(part.stat().st_size - left)
+                        dst_fh.seek(0, os.SEEK_END)
+                        shutil.copyfileobj(part_fh, dst_fh, 8 << 20)
     except UnicodeDecodeError as exc:
         if exc.reason != "BOM":
             raise
