@@ -132,3 +132,12 @@ def test_column_named_like_a_side_column(write_file, run_ingest):
     r = run_ingest(write_file("a.csv", "__side_0,b\n1,2\n3,4\n"))
     assert r.engine == "staged"
     assert [c.name for c in r.columns] == ["__side_0", "b"]
+
+
+def test_cluster_of_odd_cells_in_the_sample_is_counted_over_the_file(tmp_path, run_ingest, small_samples):
+    rows = ["x"] * 2_500 + [str(i) for i in range(297_500)]  # 0.83 % text, all of it in the first sample chunk
+    src = tmp_path / "cluster.csv"
+    src.write_text("v\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    r = run_ingest(src)
+    assert col(r, "v").type == "integer"
+    assert r.bad_cell_count == 2_500

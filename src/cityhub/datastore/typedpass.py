@@ -155,6 +155,18 @@ def _derived_sql(t: str, side: str, type_: str, k: int) -> list[tuple[str, str]]
     return out
 
 
+def _near(st: infer.ColumnStats, ratio: float) -> bool:
+    """The sample says text, but some type fits at least (1 - 10 x ratio) of its cells: the sample may have
+    caught a cluster of odd cells, so the whole column is counted."""
+    n = st.nonnull
+    if n == 0:
+        return False
+    fits = [st.boolean if st.bool_word else 0, st.date + st.date8, st.datetime]
+    if st.code == 0:  # one code keeps a column from integer and number anyway
+        fits += [st.integer, st.number]
+    return max(fits) >= n * (1 - 10 * ratio)
+
+
 def _add(a: infer.ColumnStats, b: infer.ColumnStats) -> infer.ColumnStats:
     out = infer.ColumnStats()
     for name in infer.STAT_FIELDS:
@@ -390,7 +402,8 @@ def _run(
         for i, c in enumerate(cols):
             t = proposed[i]
             if t == "string":
-                if sparse[i]:  # too few values in the sample to trust it: count the (mostly null) column
+                if sparse[i] or (not whole and _near(sampled[i], options.bad_cell_ratio)):
+                    # too few values in the sample to trust it, or a type almost fits: count the column
                     stage = staged._Stage(relation=f"(SELECT {_q(names[i])} AS c FROM {pq})", rowid="", cols=[])
                     full = staged._compute_stats(con, stage, [staged._Col(src="c", source_name="", name=c.name)])[0]
                     if infer.choose_type(full, options.bad_cell_ratio) != "string":
