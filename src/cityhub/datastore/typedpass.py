@@ -399,6 +399,18 @@ def _run(
             assert row is not None
             for (i, key, _), value in zip(sel, row, strict=True):
                 derived[i][key] = int(value or 0)
+        # the exact tests over every side cell: one scan of the rows that have any
+        side_stats: dict[int, infer.ColumnStats] = {}
+        if typed:
+            sides = [_q(SIDE_PREFIX + str(i)) for i in typed]
+            stage = staged._Stage(
+                relation=f"(SELECT {', '.join(f'{infer.sql_clean(x)} AS s{i}' for x, i in zip(sides, typed, strict=True))} "
+                f"FROM {pq} WHERE {' OR '.join(f'{x} IS NOT NULL' for x in sides)})",
+                rowid="",
+                cols=[],
+            )
+            got_stats = staged._compute_stats(con, stage, [staged._Col(src=f"s{i}", source_name="", name=names[i]) for i in typed])
+            side_stats = dict(zip(typed, got_stats, strict=True))
         for i, c in enumerate(cols):
             t = proposed[i]
             if t == "string":
@@ -413,12 +425,7 @@ def _run(
                     c.stats = sampled[i]
                 c.type = "string"
                 continue
-            side = _q(SIDE_PREFIX + str(i))
-            stage = staged._Stage(
-                relation=f"(SELECT {infer.sql_clean(side)} AS c FROM {pq} WHERE {side} IS NOT NULL)", rowid="", cols=[]
-            )
-            side_stats = staged._compute_stats(con, stage, [staged._Col(src="c", source_name="", name=c.name)])[0]
-            merged = _add(_fast_stats(t, derived[i]["n"], derived[i]), side_stats)
+            merged = _add(_fast_stats(t, derived[i]["n"], derived[i]), side_stats[i])
             if infer.choose_type(merged, options.bad_cell_ratio) != t:
                 return None  # a late surprise: second pass
             c.stats = merged
