@@ -242,7 +242,9 @@ def open_sandbox(
             p = abspath(path)
             try:
                 conn.execute(
-                    f"CREATE VIEW {quote_ident(name)} AS SELECT * FROM read_parquet({sql_literal(p)})"
+                    # the one-pass ingest leaves hidden side columns (``__side_N``) in the file
+                    f"CREATE VIEW {quote_ident(name)} AS SELECT COLUMNS(lambda c: NOT starts_with(c, '__side_')) "
+                    f"FROM read_parquet({sql_literal(p)})"
                 )
             except duckdb.Error as e:
                 raise err(

@@ -1,0 +1,526 @@
+"""One-pass typed CSV ingest (issue 10, "the restated target"): same types, bad cells and values as the
+staged path in ``ingest.py``, with one streaming pass over the file instead of a staged copy and several
+scans.
+
+1. sample   -- types are proposed from a sample spread across the file (files up to ``WHOLE_SAMPLE_BYTES``:
+               the whole file, so the proposal is already exact).
+2. pass     -- ONE streaming ``COPY (SELECT ... FROM read_csv(...)) TO parquet``: each cell of a typed column
+               is cast cheaply when it clearly fits the proposed type (a guarded ``TRY_CAST`` whose result is
+               the exact rule's result, e.g. an integer whose text is its canonical form); every other cell
+               goes through the exact rules of ``infer`` (null markers, trimming, Chinese dates, codes...)
+               and its raw text is copied into a hidden side column (``SIDE_PREFIX``, nearly all null).
+               ``_id`` is the row position (``row_number() OVER ()``, a streaming window).
+3. count    -- each column's whole-file counts = the cells that clearly fit (their flags are known by
+               construction; the few value-dependent counts -- 8-digit integers, 0/1, midnight -- come from a
+               scan of the typed column) + the exact flags of the side cells. ``infer.choose_type`` decides;
+               a column whose type differs from the proposal (a late surprise such as ``0042`` in the last
+               row) sends the whole file to the staged path (the second pass).
+4. report   -- bad cells are the side cells that are not null and have no typed value (file order), the
+               null counts come from the Parquet statistics, PII is scanned as in the staged path.
+
+``ingest_pass`` returns None whenever it would not give the staged path's answer by construction (another
+format, a declared Table Schema, an encoding confirmed late, an empty file, a parse error, a surprise):
+the caller then runs the staged path, which also produces every error message.
+
+GB18030 (and other non-UTF-8 text) is transcoded to UTF-8 first; with ``iconv`` available the file is cut
+into ``TRANSCODE_PARTS`` parts at line boundaries and the parts are transcoded by parallel ``iconv``
+processes into one file (see ``formats.transcode_parallel``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from cityhub.datastore import formats, infer
+from cityhub.datastore import ingest as staged
+from cityhub.datastore.formats import IngestError
+
+__all__ = ["SIDE_PREFIX", "ingest_pass", "visible_columns_sql"]
+
+#: hidden side columns in data.parquet (the query engine's views do not show them)
+SIDE_PREFIX = "__side_"
+#: files up to this many bytes are their own sample (every proposal is then exact)
+WHOLE_SAMPLE_BYTES = 16 << 20
+#: larger files: this many chunks spread evenly over the file, SAMPLE_BYTES in all
+SAMPLE_CHUNKS = 64
+SAMPLE_BYTES = 4 << 20
+
+
+def visible_columns_sql() -> str:
+    """Select-list that hides the side columns of a data.parquet written by this module."""
+    return f"COLUMNS(lambda c: NOT starts_with(c, {infer.sql_str(SIDE_PREFIX)}))"
+
+
+def _q(name: str) -> str:
+    return infer.quote_ident(name)
+
+
+def _lit(value: str) -> str:
+    return infer.sql_str(value)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the cheap casts: a value only when the cell clearly fits, and then it equals the exact rule's value
+
+
+def _digit_first(v: str) -> str:
+    return f"({v} >= '0' AND {v} < ':')"
+
+
+def _fast_inner(v: str, type_: str) -> str:
+    """First stage of the cheap cast (computed once per cell)."""
+    if type_ == "integer":
+        return f"TRY_CAST({v} AS BIGINT)"
+    if type_ == "number":
+        # digits first and last, a decimal point, no exponent / underscore / sign: DuckDB's DOUBLE cast and
+        # the exact rule (regex + the same cast) agree on every such text
+        return (
+            f"CASE WHEN {_digit_first(v)} AND right({v}, 1) >= '0' AND right({v}, 1) < ':' AND contains({v}, '.') "
+            f"AND NOT contains({v}, '_') AND NOT contains({v}, 'e') AND NOT contains({v}, 'E') "
+            f"THEN TRY_CAST({v} AS DOUBLE) END"
+        )
+    if type_ == "date":
+        return (
+            f"CASE WHEN {_digit_first(v)} THEN CASE "
+            f"WHEN strlen({v}) <= 10 AND (substr({v}, 5, 1) = '-' OR substr({v}, 5, 1) = '/') "
+            f"THEN TRY_CAST({v} AS DATE) "
+            f"WHEN substr({v}, 5, 1) = '年' AND suffix({v}, '日') "
+            f"THEN CAST(try_strptime({v}, '%Y年%-m月%-d日') AS DATE) END END"
+        )
+    if type_ == "datetime":
+        return (
+            f"CASE WHEN {_digit_first(v)} AND strlen({v}) = 19 AND substr({v}, 5, 1) = '-' "
+            f"AND (substr({v}, 11, 1) = ' ' OR substr({v}, 11, 1) = 'T') AND substr({v}, 14, 1) = ':' "
+            f"AND substr({v}, 17, 1) = ':' THEN TRY_CAST({v} AS TIMESTAMP) END"
+        )
+    if type_ == "boolean":
+        words = infer.TRUE_WORDS + infer.FALSE_WORDS
+        return (
+            f"CASE WHEN strlen({v}) <= 5 AND {v} IN ({', '.join(_lit(w) for w in words)}) "
+            f"THEN {v} IN ({', '.join(_lit(w) for w in infer.TRUE_WORDS)}) END"
+        )
+    raise ValueError(type_)
+
+
+def _fast_value(v: str, x: str, type_: str) -> str:
+    """Second stage: the clearly-fitting value (or NULL) from the raw text ``v`` and the first stage ``x``."""
+    if type_ == "integer":
+        # canonical text only: no sign '+', no leading zero (codes), no spaces, at most 15 characters
+        return f"CASE WHEN strlen({v}) <= {infer.MAX_INT_DIGITS} AND CAST({x} AS VARCHAR) = {v} THEN {x} END"
+    return x
+
+
+def _fast_stats(type_: str, n: int, derived: dict[str, int]) -> infer.ColumnStats:
+    """Counts of ``n`` cells that clearly fit ``type_`` (every flag is known by construction, except the
+    value-dependent ones in ``derived``)."""
+    s = infer.ColumnStats(nonnull=n)
+    if type_ == "integer":
+        s.integer = s.number = n
+        s.int8 = derived["int8"]
+        s.date8 = derived["date8"]
+        s.boolean = derived["b01"]
+    elif type_ == "number":
+        s.number = n
+    elif type_ == "date":
+        s.date = s.datetime = n
+    elif type_ == "datetime":
+        s.datetime = n
+        s.date = derived["midnight"]
+    elif type_ == "boolean":
+        s.boolean = s.bool_word = n
+    return s
+
+
+def _derived_sql(t: str, side: str, type_: str, k: int) -> list[tuple[str, str]]:
+    fast = f"{side} IS NULL AND {t} IS NOT NULL"
+    out = [("n", f"count_if({fast}) AS n{k}")]
+    if type_ == "integer":
+        out += [
+            ("int8", f"count_if({fast} AND ({t} BETWEEN 10000000 AND 99999999 OR {t} BETWEEN -9999999 AND -1000000)) AS i8{k}"),
+            ("date8", f"count(CASE WHEN {fast} AND {t} BETWEEN 19000000 AND 21999999 "
+                      f"THEN try_strptime(CAST({t} AS VARCHAR), '%Y%m%d') END) AS d8{k}"),
+            ("b01", f"count_if({fast} AND {t} IN (0, 1)) AS b{k}"),
+        ]
+    elif type_ == "datetime":
+        out.append(("midnight", f"count_if({fast} AND CAST({t} AS TIME) = TIME '00:00:00') AS m{k}"))
+    return out
+
+
+def _near(st: infer.ColumnStats, ratio: float) -> bool:
+    """The sample says text, but some type fits at least (1 - 10 x ratio) of its cells: the sample may have
+    caught a cluster of odd cells, so the whole column is counted."""
+    n = st.nonnull
+    if n == 0:
+        return False
+    fits = [st.boolean if st.bool_word else 0, st.date + st.date8, st.datetime]
+    if st.code == 0:  # one code keeps a column from integer and number anyway
+        fits += [st.integer, st.number]
+    return max(fits) >= n * (1 - 10 * ratio)
+
+
+def _add(a: infer.ColumnStats, b: infer.ColumnStats) -> infer.ColumnStats:
+    out = infer.ColumnStats()
+    for name in infer.STAT_FIELDS:
+        setattr(out, name, getattr(a, name) + getattr(b, name))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# reading
+
+
+def _csv_source(path: Path, dialect: formats.Dialect, parallel: bool, rejects: str) -> str:
+    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(dialect.columns)) + "}"
+    return (
+        f"read_csv({_lit(str(path))}, columns = {columns}, header = {str(dialect.has_header).lower()}, "
+        f"delim = {_lit(dialect.delimiter)}, quote = '\"', escape = '\"', auto_detect = false, null_padding = true, "
+        f"strict_mode = true, store_rejects = true, rejects_table = {_lit(rejects)}, "
+        f"rejects_scan = {_lit(rejects + '_scan')}, max_line_size = 8388608, buffer_size = 33554432, "
+        f"encoding = 'utf-8', parallel = {str(parallel).lower()})"
+    )
+
+
+def _run_read(con: duckdb.DuckDBPyConnection, make_sql: Callable[[bool], str], rejects: str) -> None:
+    """Run ``make_sql(parallel)``; quoted newlines + null padding need the single-threaded scanner."""
+    for parallel in (True, False):
+        con.execute(f"DROP TABLE IF EXISTS {rejects}")
+        con.execute(f"DROP TABLE IF EXISTS {rejects}_scan")
+        try:
+            con.execute(make_sql(parallel))
+            return
+        except duckdb.Error as exc:
+            if not parallel or "parallel" not in str(exc):
+                raise
+
+
+def _spread_sample(path: Path, out: Path, has_header: bool, size: int) -> None:
+    """Header + whole lines from ``SAMPLE_CHUNKS`` chunks spread evenly over the file (quoted newlines may
+    misalign a chunk: the sample only proposes, the pass counts every row)."""
+    chunk = max(1 << 16, SAMPLE_BYTES // SAMPLE_CHUNKS)
+    with path.open("rb") as fin, out.open("wb") as fout:
+        first = fin.readline()
+        start = fin.tell()
+        if has_header:
+            fout.write(first if first.endswith(b"\n") else first + b"\n")
+        else:
+            start = 0
+        span = max(size - start - chunk, 0)
+        for k in range(SAMPLE_CHUNKS):
+            pos = start + span * k // max(SAMPLE_CHUNKS - 1, 1)
+            fin.seek(pos)
+            data = fin.read(chunk)
+            if pos > start:
+                cut = data.find(b"\n")
+                data = data[cut + 1 :] if cut >= 0 else b""
+            end = data.rfind(b"\n")
+            if end < 0:
+                continue
+            fout.write(data[: end + 1])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# entry point
+
+
+def ingest_pass(
+    source: Path,
+    filename: str,
+    dest_dir: Path,
+    options: staged.IngestOptions,
+    progress: staged.ProgressFn | None = None,
+) -> staged.IngestResult | None:
+    """The one-pass ingest of a CSV file, or None when the staged path must decide (see the module doc)."""
+    if options.schema:
+        return None
+    started = time.perf_counter()
+    source, dest_dir = Path(source), Path(dest_dir)
+    try:
+        size = source.stat().st_size
+        if size == 0:
+            return None
+        with source.open("rb") as fh:
+            head = fh.read(formats.SNIFF_BYTES)
+        if formats.sniff_format(head, filename) != formats.CSV:
+            return None
+    except (OSError, IngestError):
+        return None
+    report = staged._Progress(progress)
+    report(0.0, "sniff")
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    work_parent = Path(options.temp_dir) if options.temp_dir else dest_dir
+    work_parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".ingest-", dir=work_parent))
+    tmp_parquet = dest_dir / f".data-{uuid.uuid4().hex}.parquet.tmp"
+    try:
+        try:
+            return _run(source, filename, dest_dir, options, report, work, tmp_parquet, size, started)
+        except (IngestError, UnicodeDecodeError, duckdb.Error, OSError):
+            return None  # the staged path gives the answer (and the error message)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp_parquet.unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(
+    source: Path,
+    filename: str,
+    dest_dir: Path,
+    options: staged.IngestOptions,
+    report: staged._Progress,
+    work: Path,
+    tmp_parquet: Path,
+    size: int,
+    started: float,
+) -> staged.IngestResult | None:
+    warnings: list[str] = []
+    # -- decode ------------------------------------------------------------------------------------------
+    report(0.02, "decode")
+    enc = formats.detect_encoding(source, options.encoding, staged.ENCODING_CHECK_BYTES)
+    text_path = source
+    if enc.needs_transcode:
+        text_path = work / "utf8.txt"
+
+        def tick(done: int, total: int) -> None:
+            report(0.05 + 0.15 * done / max(total, 1), "decode")
+
+        formats.transcode_parallel(source, text_path, enc.encoding, enc.bom, tick)
+    warnings += enc.warnings
+
+    # -- sample: propose types ---------------------------------------------------------------------------
+    report(0.2, "read")
+    sample_text = formats.read_sample(text_path)
+    if not sample_text.strip():
+        return None
+    dialect = formats.sniff_dialect(sample_text, filename, options.delimiter, options.has_header, infer.detect_header)
+    n = dialect.columns
+    if n == 0 or n > options.max_columns:
+        return None
+    raw_names = list(dialect.header) if dialect.has_header else []
+    raw_names += [""] * (n - len(raw_names))
+    names = formats.clean_column_names(formats.clean_name(x) for x in raw_names)
+    if any(name.startswith(SIDE_PREFIX) for name in names):
+        return None
+    source_names = [formats.clean_name(x) for x in raw_names]
+
+    con = staged._connect(work, options)
+    try:
+        text_size = text_path.stat().st_size
+        whole = text_size <= WHOLE_SAMPLE_BYTES
+        sample_path = text_path
+        if not whole:
+            sample_path = work / "sample.csv"
+            _spread_sample(text_path, sample_path, dialect.has_header, text_size)
+        cleaned = ", ".join(f"{infer.sql_clean(f'c{i}')} AS c{i}" for i in range(n))
+        _run_read(
+            con,
+            lambda parallel: f"CREATE OR REPLACE TABLE sample AS SELECT {cleaned} FROM "
+            f"{_csv_source(sample_path, dialect, parallel, 'sample_rej')}",
+            "sample_rej",
+        )
+        cols = [staged._Col(src=f"c{i}", source_name=source_names[i], name=names[i]) for i in range(n)]
+        sample_stage = staged._Stage(relation="sample", rowid="rowid", cols=cols)
+        sampled = staged._compute_stats(con, sample_stage, cols)
+        con.execute("DROP TABLE sample")
+        proposed: list[str] = []
+        sparse: list[bool] = []
+        for st in sampled:
+            proposed.append(infer.choose_type(st, options.bad_cell_ratio))
+            sparse.append(not whole and st.nonnull < staged.SAMPLE_MIN_NONNULL)
+
+        # -- the pass ----------------------------------------------------------------------------------------
+        report(0.3, "write")
+        lvl2: list[str] = []
+        lvl3: list[str] = []
+        outs: list[str] = []
+        for i, t in enumerate(proposed):
+            v = f"c{i}"
+            if t == "string":
+                lvl2.append(v)
+                lvl3.append(v)
+                outs.append(f"{infer.sql_clean(v)} AS {_q(names[i])}")
+                continue
+            lvl2.append(f"{v}, {_fast_inner(v, t)} AS x{i}")
+            lvl3.append(f"{v}, {_fast_value(v, f'x{i}', t)} AS f{i}")
+            exact = infer.sql_cast(f"({infer.sql_clean(v)})", t)
+            outs.append(f"CASE WHEN f{i} IS NOT NULL THEN f{i} ELSE {exact} END AS {_q(names[i])}")
+            outs.append(f"CASE WHEN f{i} IS NULL THEN {v} END AS {_q(SIDE_PREFIX + str(i))}")
+
+        def pass_sql(parallel: bool) -> str:
+            src = _csv_source(text_path, dialect, parallel, "pass_rej")
+            return (
+                f"COPY (SELECT CAST(row_number() OVER () AS BIGINT) AS _id, {', '.join(outs)} FROM "
+                f"(SELECT {', '.join(lvl3)} FROM (SELECT {', '.join(lvl2)} FROM {src}))) "
+                f"TO {_lit(str(tmp_parquet))} (FORMAT parquet, COMPRESSION snappy, PARQUET_VERSION V2)"
+            )
+
+        _run_read(con, pass_sql, "pass_rej")
+        total = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE error_type = 'INVALID ENCODING') FROM pass_rej"
+        ).fetchone()
+        rejected_total = int(total[0]) if total else 0
+        if total and total[1] and not enc.verified:
+            return None  # the encoding decided on the head does not hold: the staged path detects again
+        offset = 1 if dialect.has_header else 0
+        rejected = [
+            (int(line) - offset, str(err), str(text or ""))
+            for line, err, text in con.execute(
+                "SELECT line, error_type, csv_line FROM pass_rej ORDER BY line LIMIT ?",
+                [options.max_bad_cells_reported],
+            ).fetchall()
+        ]
+        got = con.execute("SELECT sum(num_rows) FROM parquet_file_metadata(?)", [str(tmp_parquet)]).fetchone()
+        rows = int(got[0]) if got and got[0] is not None else 0
+        if rows == 0:
+            return None
+        if rejected_total:
+            warnings.append(f"{rejected_total} row(s) with too many fields or broken quoting were skipped")
+
+        # -- count: whole-file statistics ---------------------------------------------------------------------
+        report(0.75, "infer")
+        pq = f"read_parquet({_lit(str(tmp_parquet))})"
+        typed = [i for i, t in enumerate(proposed) if t != "string"]
+        derived: dict[int, dict[str, int]] = {i: {} for i in typed}
+        if typed:
+            sel: list[tuple[int, str, str]] = []
+            for i in typed:
+                for key, expr in _derived_sql(_q(names[i]), _q(SIDE_PREFIX + str(i)), proposed[i], i):
+                    sel.append((i, key, expr))
+            row = con.execute(f"SELECT {', '.join(e for _, _, e in sel)} FROM {pq}").fetchone()
+            assert row is not None
+            for (i, key, _), value in zip(sel, row, strict=True):
+                derived[i][key] = int(value or 0)
+        # the exact tests over every side cell: one scan of the rows that have any
+        side_stats: dict[int, infer.ColumnStats] = {}
+        if typed:
+            sides = [_q(SIDE_PREFIX + str(i)) for i in typed]
+            stage = staged._Stage(
+                relation=f"(SELECT {', '.join(f'{infer.sql_clean(x)} AS s{i}' for x, i in zip(sides, typed, strict=True))} "
+                f"FROM {pq} WHERE {' OR '.join(f'{x} IS NOT NULL' for x in sides)})",
+                rowid="",
+                cols=[],
+            )
+            got_stats = staged._compute_stats(con, stage, [staged._Col(src=f"s{i}", source_name="", name=names[i]) for i in typed])
+            side_stats = dict(zip(typed, got_stats, strict=True))
+        for i, c in enumerate(cols):
+            t = proposed[i]
+            if t == "string":
+                if sparse[i] or (not whole and _near(sampled[i], options.bad_cell_ratio)):
+                    # too few values in the sample to trust it, or a type almost fits: count the column
+                    stage = staged._Stage(relation=f"(SELECT {_q(names[i])} AS c FROM {pq})", rowid="", cols=[])
+                    full = staged._compute_stats(con, stage, [staged._Col(src="c", source_name="", name=c.name)])[0]
+                    if infer.choose_type(full, options.bad_cell_ratio) != "string":
+                        return None  # a late surprise: second pass
+                    c.stats = full
+                else:
+                    c.stats = sampled[i]
+                c.type = "string"
+                continue
+            merged = _add(_fast_stats(t, derived[i]["n"], derived[i]), side_stats[i])
+            if infer.choose_type(merged, options.bad_cell_ratio) != t:
+                return None  # a late surprise: second pass
+            c.stats = merged
+            c.type = t
+        for c in cols:
+            assert c.stats is not None
+            c.sql_type = infer.SQL_TYPES[c.type]
+            c.bad = 0 if c.type == "string" else c.stats.nonnull - c.stats.ok(c.type)
+            if c.bad and c.stats.nonnull:
+                warnings.append(f"column {c.name!r}: {c.bad} value(s) do not fit {c.type} and were set to null")
+
+        bad_cells = _bad_cells(con, pq, cols, rejected, max(0, options.max_bad_cells_reported))
+        bad_cell_count = rejected_total + sum(c.bad for c in cols)
+
+        # -- pii -------------------------------------------------------------------------------------------
+        report(0.9, "pii")
+        nulls = staged._null_counts(con, tmp_parquet, [c.name for c in cols], rows)
+        infos = [
+            staged.ColumnInfo(
+                name=c.name,
+                source_name=c.source_name,
+                type=c.type,
+                nulls=nulls.get(c.name, 0),
+                bad_cells=c.bad,
+                declared=False,
+                sql_type=c.sql_type,
+            )
+            for c in cols
+        ]
+        staged._scan_pii(con, tmp_parquet, infos)
+    finally:
+        con.close()
+    os.replace(tmp_parquet, dest_dir / "data.parquet")
+    report.finish()
+    return staged.IngestResult(
+        rows=rows,
+        columns=infos,
+        format=formats.CSV,
+        encoding=enc.label,
+        delimiter=dialect.delimiter,
+        has_header=dialect.has_header,
+        bad_cells=bad_cells,
+        bad_cell_count=bad_cell_count,
+        warnings=warnings,
+        parquet_path=dest_dir / "data.parquet",
+        source_bytes=size,
+        seconds=time.perf_counter() - started,
+        rejected_rows=rejected_total,
+        timings=report.timings,
+        engine="pass",
+    )
+
+
+def _bad_cells(
+    con: duckdb.DuckDBPyConnection,
+    pq: str,
+    cols: list[staged._Col],
+    rejected: list[tuple[int, str, str]],
+    budget: int,
+) -> list[staged.BadCell]:
+    """The first ``budget`` bad cells in file order: rejected rows, then side cells without a typed value."""
+    if budget <= 0:
+        return []
+    cells: list[staged.BadCell] = []
+    rejected_rows = sorted(r for r, _, _ in rejected)
+    for row, err, line in rejected[:budget]:
+        reason = "ragged row" if err == "TOO MANY COLUMNS" else err.lower().replace("_", " ")
+        cells.append(
+            staged.BadCell(row=row, column="*", value=line.strip("\r\n")[: staged.MAX_REPORTED_VALUE], reason=reason)
+        )
+    bad = [(i, c) for i, c in enumerate(cols) if c.type != "string" and c.bad > 0]
+    for start in range(0, len(bad), staged.STATS_BATCH):
+        batch = bad[start : start + staged.STATS_BATCH]
+        inner: list[str] = []
+        for k, (i, c) in enumerate(batch):
+            side = _q(SIDE_PREFIX + str(i))
+            inner.append(f"{infer.sql_clean(side)} AS v{k}")
+            inner.append(f"{_q(c.name)} AS t{k}")
+        conds = " OR ".join(f"(v{k} IS NOT NULL AND t{k} IS NULL)" for k in range(len(batch)))
+        sides = " OR ".join(f"{_q(SIDE_PREFIX + str(i))} IS NOT NULL" for i, _ in batch)
+        sql = f"SELECT * FROM (SELECT _id, {', '.join(inner)} FROM {pq} WHERE {sides}) WHERE {conds} LIMIT {int(budget)}"
+        for hit in con.execute(sql).fetchall():
+            rid = int(hit[0]) - 1
+            for k, (_, c) in enumerate(batch):
+                value, typed = hit[1 + 2 * k], hit[2 + 2 * k]
+                if value is not None and typed is None:
+                    cells.append(
+                        staged.BadCell(
+                            row=staged._source_row(rid, rejected_rows),
+                            column=c.name,
+                            value=str(value)[: staged.MAX_REPORTED_VALUE],
+                            reason=infer.REASONS.get(c.type, "bad value"),
+                            id=rid + 1,
+                        )
+                    )
+    order = {c.name: i for i, c in enumerate(cols)}
+    cells.sort(key=lambda b: (b.row, order.get(b.column, -1)))
+    return cells[:budget]
