@@ -21,7 +21,7 @@ from cityhub import jobs
 from cityhub.catalog import visibility
 from cityhub.catalog.schemas import UploadedFile
 from cityhub.errors import NotAuthorized, NotFound, ValidationError
-from tests.conftest import Store, call_as, dataset_payload
+from tests.conftest import Store, call_as, dataset_payload, publish
 
 ROLES: list[str | None] = [None, "citizen", "eco_steward", "analyst", "steward", "admin"]
 OWNERS = {"steward", "admin"}  # steward of gz-transport (the datasets' department) and the platform admin
@@ -62,6 +62,7 @@ def _make_case(case: str) -> dict[str, Any]:
     elif case.startswith("conditional"):
         over = {"opening_class": "有条件开放", "opening_condition": "经申请审核后开放"}
     ds = call_as("steward", "dataset_create", dataset_payload(**over))
+    publish(ds["name"])  # through the review: a draft is hidden from all but its department (tested elsewhere)
     res = call_as("steward", "resource_create", {"dataset": ds["name"], "upload": _upload("t.csv", CSV.encode())})
     jobs.wait_idle()
     if case == "failed":  # the stored file is replaced by one that cannot load (the table of the old one stays)

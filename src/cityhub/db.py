@@ -52,6 +52,15 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+# China has one time zone and no daylight saving: the platform's days (publication dates, usage days, deadlines)
+SH = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+
+
+def today_local() -> dt.date:
+    """Today in Beijing time: the day publication dates, usage counts and plans are written in."""
+    return utcnow().astimezone(SH).date()
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # take transaction control from pysqlite so BEGIN can be IMMEDIATE for writers (see _sqlite_begin)
     dbapi_conn.isolation_level = None

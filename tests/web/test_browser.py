@@ -96,7 +96,9 @@ def test_home_search_dataset_download(server: str, browser: object, sqlite_demo_
     expect(page.locator("#result-count")).to_have_text(str(expected["count"]))
     page.screenshot(path=str(SHOTS / "02-search.png"), full_page=True)
 
-    first = cards.first.locator(".dataset-title a")
+    # the first result open to everyone with a file (a conditionally open one offers no download: tested below)
+    pick = next(d for d in expected["results"] if d["opening_class"] == "无条件开放" and d["resource_formats"])
+    first = page.locator(f'.dataset-card .dataset-title a[href="/dataset/{pick["name"]}"]')
     title = first.inner_text()
     first.click()
     page.wait_for_url("**/dataset/*")

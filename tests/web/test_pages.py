@@ -150,8 +150,8 @@ def test_dataset_page_shows_metadata_quality_and_resources(app_client: TestClien
     assert ds["code"] in body and ds["title"] in body
     assert f'<b id="quality-score">{ds["quality"]["score"]}</b>' in body
     assert body.count('class="mark"') == 9
-    for r in ds["resources"]:
-        assert f'/dataset/{ds["name"]}/resource/{r["id"]}/download' in body
+    for r in ds["resources"]:  # listed; conditionally open, so no download (test_conditionally_open_dataset_page_…)
+        assert f'href="/dataset/{ds["name"]}/resource/{r["id"]}"' in body
     for item in ds["data_items"]:
         assert html.escape(item["name"]) in body
     assert f"curl 'http://127.0.0.1:8000/api/3/action/package_show?id={ds['name']}'" in html.unescape(body)
@@ -180,6 +180,24 @@ def test_conditionally_open_file_needs_an_approved_application(app_client: TestC
     assert ds["opening_class"] == "有条件开放"
     resp = app_client.get(f"/dataset/{ds['name']}/resource/{ds['resources'][0]['id']}/download")
     assert resp.status_code == 403 and "有条件开放" in resp.text
+
+
+def test_conditionally_open_dataset_page_offers_no_download(app_client: TestClient,
+                                                             demo_passwords: dict[str, str]) -> None:
+    """The public sees the metadata and why the data is not theirs, and no download, preview or data package
+    button that would only answer 403; the owning department (here the data office) keeps them."""
+    ds = call_as(None, "dataset_show", {"id": "traffic-accident-statistics"})
+    assert ds["data_access"]["status"] == 403
+    body = page(app_client, f"/dataset/{ds['name']}")
+    assert 'id="data-refusal"' in body and "有条件开放" in body
+    assert "/download" not in body and 'id="datapackage-zip"' not in body and 'class="btn btn-ghost preview"' not in body
+    english = page(app_client, f"/dataset/{ds['name']}?lang=en")
+    refusal = english[english.index('id="data-refusal"'):]
+    assert "conditionally open" in refusal[:400].lower()
+    signed_in(app_client, demo_passwords, "admin")  # the data office sees every department's data
+    own = page(app_client, f"/dataset/{ds['name']}")
+    assert 'id="data-refusal"' not in own and f"/resource/{ds['resources'][0]['id']}/download" in own
+    assert call_as("admin", "dataset_show", {"id": ds["name"]})["data_access"] is None
 
 
 def test_missing_pages_get_an_html_error(app_client: TestClient) -> None:

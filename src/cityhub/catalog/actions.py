@@ -40,19 +40,14 @@ from cityhub.catalog.vocab import (
     UPDATE_CYCLES,
 )
 from cityhub.context import Actor, Context
-from cityhub.db import is_postgres, utcnow
+from cityhub.db import is_postgres, today_local, utcnow
 from cityhub.errors import Conflict, NotFound, ValidationError
 from cityhub.settings import get_settings
 from cityhub.storage import get_storage
 from cityhub.urls import link_url
 
-SH = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 TABULAR_FORMATS = frozenset({"CSV", "TSV", "XLSX", "XLS", "JSON", "NDJSON", "JSONL", "PARQUET"})
 FIELDS = tuple(s.DatasetFields.model_fields)
-
-
-def today_local() -> dt.date:
-    return utcnow().astimezone(SH).date()
 
 
 # -- representation -------------------------------------------------------------------------------------
@@ -131,6 +126,10 @@ def dataset_dict(ds: Dataset, *, full: bool = True, viewer: Context | None = Non
     out = dataset_fields(ds, dept.slug, dept.name, dept.uscc, [r.format for r in shown])
     if full:
         out.update(_full_fields(ds), resources=[resource_dict(r) for r in shown], quality=quality_of(ds))
+    if viewer is not None:  # whether this caller may have the data, and if not why (pages hide the downloads)
+        refused = visibility.data_refusal_of(viewer, ds)
+        out["data_access"] = (None if refused is None else
+                              {"status": refused.status, "message": refused.message, "message_en": refused.message_en})
     return out
 
 

@@ -21,7 +21,7 @@ from cityhub.catalog.models import Dataset
 from cityhub.catalog.publication import DRAFT, PUBLISHED, SUBMITTED, TRANSITIONS
 from cityhub.catalog.vocab import UPDATE_CYCLES
 from cityhub.context import Context
-from cityhub.db import utcnow
+from cityhub.db import today_local, utcnow
 from cityhub.errors import Conflict, ValidationError
 
 _STATE_ZH = {k: v[0] for k, v in publication.STATE_LABELS.items()}
@@ -66,8 +66,8 @@ def dataset_approve(ctx: Context, p: s.ReviewIn) -> dict[str, Any]:
     class allows. Not by the person who submitted it."""
     ds = _step(ctx, "dataset_approve", p)
     ds.review_comment = p.comment
-    if ds.published_on is None:  # the day the rule compares with (visibility.not_yet_open: the UTC date), so
-        ds.published_on = utcnow().date()  # that the data opens with the approval, not tomorrow in Shanghai
+    if ds.published_on is None:  # today in Beijing time, the day the rule compares with (not_yet_open)
+        ds.published_on = today_local()
     refresh(ctx, ds)
     return dataset_dict(ds)
 

@@ -34,7 +34,7 @@ from sqlalchemy import or_, select
 
 from cityhub.catalog import publication
 from cityhub.context import Actor, Context
-from cityhub.db import utcnow
+from cityhub.db import today_local, utcnow
 from cityhub.errors import CityHubError, NotAuthorized, NotFound
 
 GOVERNMENT_ROLES = ("platform_admin", "dept_admin", "steward", "analyst")
@@ -142,7 +142,7 @@ def conditional_error() -> NotAuthorized:
 
 
 def not_yet_open(ds: Any, today: dt.date | None = None) -> bool:
-    return ds.published_on is not None and ds.published_on > (today or utcnow().date())
+    return ds.published_on is not None and ds.published_on > (today or today_local())
 
 
 def data_refusal(actor: Actor | None, ds: Any, granted: bool) -> CityHubError | None:
@@ -212,6 +212,11 @@ def _granted(ctx: Context, ds: Any) -> bool:
     if ds.opening_class != CONDITIONAL_CLASS or is_owner(ctx.actor, ds.department_id):
         return False
     return has_data_grant(ctx, ds)
+
+
+def data_refusal_of(ctx: Context, ds: Any) -> CityHubError | None:
+    """:func:`data_refusal` for the context's caller (the grant looked up when it matters)."""
+    return data_refusal(ctx.actor, ds, _granted(ctx, ds))
 
 
 def require_data(ctx: Context, ds: Any) -> None:

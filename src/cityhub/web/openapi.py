@@ -263,6 +263,12 @@ class DatasetSummary(Record):
     resource_formats: list[str]
 
 
+class DataAccess(Record):
+    status: int
+    message: str
+    message_en: str
+
+
 class Dataset(DatasetSummary):
     """A whole data resource record: metadata, data items, resources, quality."""
 
@@ -273,6 +279,8 @@ class Dataset(DatasetSummary):
     contact_phone: str
     resources: list[Resource]
     quality: Quality
+    data_access: DataAccess | None = Field(None, description="null when the caller may have the data; else why not "
+                                           "(status 403: conditionally open, apply; 404: not yet opened)")
 
 
 class Facet(Record):
