@@ -202,3 +202,38 @@ def test_a_departments_load_starts_before_another_departments_queue_drains(one_l
     a_starts = sorted(shown[v]["started_at"] for v in a_loads)
     assert shown[b_load]["started_at"] < a_starts[-1]  # before A's queue drained
     assert shown[b_load]["started_at"] < a_starts[0]  # in fact first: A had just been served
+
+
+def test_a_new_file_is_withheld_until_its_load_and_scan_end(one_load_worker: None) -> None:
+    """Issue 9: a file with resident IDs was downloadable between its upload and the end of its load (the scan
+    had not run). While its load waits (the only load worker is held), the public cannot list or fetch it; its
+    department can. Once loaded, a clean file is served and the one with resident IDs stays withheld."""
+    from cityhub.catalog.schemas import UploadedFile
+    from cityhub.errors import NotFound
+    from tests.conftest import open_dataset
+    from tests.test_visibility import PII_CSV
+
+    gate = threading.Event()
+    jobs.register("test_hold", _hold, pool="datastore_load")
+    jobs.submit("test_hold", gate, key="0")
+    ds = open_dataset(opening_class="无条件开放")
+    clean = call_as("steward", "resource_create", {"dataset": ds["name"], "upload": UploadedFile("ok.csv", io.BytesIO(CSV))})
+    pii = call_as("steward", "resource_create",
+                  {"dataset": ds["name"], "upload": UploadedFile("pii.csv", io.BytesIO(PII_CSV.encode()))})
+    try:
+        for res in (clean, pii):
+            with pytest.raises(NotFound):
+                call_as(None, "resource_download", {"id": res["id"]})
+        assert call_as(None, "dataset_show", {"id": ds["name"]})["resources"] == []
+        own = {r["id"]: r for r in call_as("steward", "dataset_show", {"id": ds["name"]})["resources"]}
+        assert own[pii["id"]]["load_state"] == "checking" and own[pii["id"]]["withheld"]
+    finally:
+        gate.set()
+    jobs.wait_idle(timeout=300)
+    served = call_as(None, "resource_download", {"id": clean["id"]})
+    assert served is not None
+    with pytest.raises(NotFound):
+        call_as(None, "resource_download", {"id": pii["id"]})
+    listed = [r["id"] for r in call_as(None, "dataset_show", {"id": ds["name"]})["resources"]]
+    assert listed == [clean["id"]]
+    assert call_as("steward", "dataset_show", {"id": ds["name"]})["resources"][1]["load_state"] == "blocked"

@@ -77,8 +77,10 @@ def resource_fields(r: Any, dataset_name: str, base: str) -> dict[str, Any]:
         "modified_at": r.modified_at.isoformat(),
         "reachable": r.reachable,
         "datastore_active": r.datastore_active,
-        # withheld by a blocked or failed load: listed for its department only (``visibility.listed_resources``)
+        # withheld by a blocked or failed load, or one still checking a new file: listed for its department only
+        # (``visibility.listed_resources``)
         "withheld": visibility.withheld(r),
+        "load_state": r.load_state or None,
     }
 
 

@@ -40,8 +40,10 @@ from cityhub.errors import CityHubError, NotAuthorized, NotFound
 GOVERNMENT_ROLES = ("platform_admin", "dept_admin", "steward", "analyst")
 CLOSED = "不予开放"
 CONDITIONAL_CLASS = "有条件开放"
-#: the load states (``Resource.load_state``) that withhold a resource's file and everything made from it
-WITHHELD_STATES = frozenset({"failed", "blocked"})
+#: the load states (``Resource.load_state``) that withhold a resource's file and everything made from it:
+#: its load failed, or the personal-data scan blocked it, or its load (and so the scan) has not finished yet
+#: ("checking": a new file is served once it has been looked at, not before)
+WITHHELD_STATES = frozenset({"failed", "blocked", "checking"})
 
 CONDITIONAL = ("该数据资源为有条件开放:数据仅向开放申请已获批准的用户提供,请先提交申请并等待批准",
                "This dataset is conditionally open: its data is served only to users whose application for it has "
@@ -134,7 +136,8 @@ def not_opened(ds: Any) -> NotFound:
 
 def withheld_error() -> NotFound:
     return NotFound("未找到该资源的数据(导入未完成或未通过个人信息检查)",
-                    "This resource's data is not available (its load failed or was blocked by the personal-data scan)")
+                    "This resource's data is not available (its load has not finished, failed, or was blocked by the "
+                    "personal-data scan)")
 
 
 def conditional_error() -> NotAuthorized:
@@ -160,7 +163,7 @@ def data_refusal(actor: Actor | None, ds: Any, granted: bool) -> CityHubError | 
 
 
 def withheld(res: Any) -> bool:
-    """The resource's newest datastore load failed or was blocked (rule 4)."""
+    """The resource's newest datastore load failed, was blocked, or is still checking its own file (rule 4)."""
     return (getattr(res, "load_state", "") or "") in WITHHELD_STATES
 
 

@@ -145,6 +145,8 @@ def datastore_create(ctx: Context, p: s.LoadIn) -> dict[str, Any]:
         ctx.db.add(DatastoreTable(resource_id=res.id, current_version=None))
     ctx.db.flush()
     version_id = v.id
+    if key == res.file_path:  # the resource's own file: withheld until this load (and its personal-data scan) ends
+        _set_load_state(ctx.db, res.id, number, "checking")
     from cityhub import jobs
 
     inline = p.wait or ctx.extra.get("jobs") == "inline" or get_settings().jobs_inline

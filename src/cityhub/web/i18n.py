@@ -88,6 +88,7 @@ EN: dict[str, str] = {
     # datastore: resource page
     "可在线查询": "queryable table",
     "仅本部门可见:导入失败或发现个人信息": "department only: its load failed or found personal data",
+    "正在导入和检查,完成前仅本部门可见": "loading and checking: department only until done",
     "预览": "Preview",
     "统计": "Column statistics",
     "图表": "Chart",

@@ -199,8 +199,10 @@ class Resource(Record):
     modified_at: dt.datetime
     reachable: bool | None
     datastore_active: bool
-    withheld: bool = Field(description="its load failed or was blocked by the personal-data scan: shown to its "
-                                       "department only (docs/visibility.md)")
+    withheld: bool = Field(description="its load failed, was blocked by the personal-data scan, or is still "
+                                       "checking a new file: shown to its department only (docs/visibility.md)")
+    load_state: Literal["checking", "failed", "blocked"] | None = Field(
+        None, description="why it is withheld (null: served)")
 
 
 class ResourceWritten(Resource):
