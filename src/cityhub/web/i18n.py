@@ -557,7 +557,7 @@ EN: dict[str, str] = {
     "已保存": "Saved",
     "已创建": "Created",
     "已删除": "Deleted",
-    "库外签名链头": "signed head outside the database",
+    "库外签名树头": "signed tree head outside the database",
     "待设新密码": "must set a new password",
     "截止日期": "To",
     "起始日期": "From",
@@ -590,9 +590,9 @@ EN: dict[str, str] = {
     "返回用户列表": "Back to the users",
     "进度": "Progress",
     "选项": "Options",
-    "逐条核对哈希链及库外签名的链头,报告第一条被改动、删除、插入或截断的记录。":
-        "Checks every link of the hash chain and the signed head kept outside the database; names the first record "
-        "changed, deleted, inserted or cut.",
+    "逐条重算记录的叶哈希与 Merkle 树根,并与库外签名的树头核对,报告第一条被改动、删除、插入或截断的记录。":
+        "Recomputes every record's leaf hash and the Merkle tree's root and checks them against the signed tree head "
+        "kept outside the database; names the first record changed, deleted, inserted or cut.",
     "部门名称、信用代码、层级和所属区只能由平台管理员修改。":
         "A department's names, credit code, level and district are changed by platform admins only.",
     "采集进度": "Harvest progress",
