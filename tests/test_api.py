@@ -103,6 +103,9 @@ def test_upload_download_and_size_limit(app_client: Any, demo: Store, monkeypatc
     assert r.status_code == 201, r.text
     res = r.json()
     assert res["format"] == "CSV" and res["size"] == len(content)
+    from cityhub import jobs
+
+    jobs.wait_idle()  # a new table is served once its load (and personal-data scan) has ended
     dl = app_client.get(res["url"].replace("http://127.0.0.1:8000", ""))
     assert dl.status_code == 200 and dl.content == content
 

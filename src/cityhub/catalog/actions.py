@@ -128,10 +128,6 @@ def dataset_dict(ds: Dataset, *, full: bool = True, viewer: Context | None = Non
     out = dataset_fields(ds, dept.slug, dept.name, dept.uscc, [r.format for r in shown])
     if full:
         out.update(_full_fields(ds), resources=[resource_dict(r) for r in shown], quality=quality_of(ds))
-    if viewer is not None:  # whether this caller may have the data, and if not why (pages hide the downloads)
-        refused = visibility.data_refusal_of(viewer, ds)
-        out["data_access"] = (None if refused is None else
-                              {"status": refused.status, "message": refused.message, "message_en": refused.message_en})
     return out
 
 
@@ -395,7 +391,13 @@ def dataset_delete(ctx: Context, p: s.DatasetRef) -> dict[str, Any]:
 def dataset_show(ctx: Context, p: s.DatasetShowIn) -> dict[str, Any]:
     """One data resource with its resources, quality score and freshness (platform admins may ask for a
     deleted one with ``include_deleted``)."""
-    return dataset_dict(auth.find_dataset(ctx, p.id, deleted=auth.with_deleted(ctx, p)), viewer=ctx)
+    ds = auth.find_dataset(ctx, p.id, deleted=auth.with_deleted(ctx, p))
+    out = dataset_dict(ds, viewer=ctx)
+    # whether this caller may have the data, and if not why (the dataset page then offers no download)
+    refused = visibility.data_refusal_of(ctx, ds)
+    out["data_access"] = (None if refused is None else
+                          {"status": refused.status, "message": refused.message, "message_en": refused.message_en})
+    return out
 
 
 @action(auth.dataset_record, schema=s.DatasetShowIn)
