@@ -172,3 +172,14 @@ def test_bad_policies_are_refused_with_both_languages() -> None:
         deid.Policy.from_dict({}, default="mask")
     with pytest.raises(SharingInputError):
         deid.generaliser("shoe_size")
+
+
+def test_a_rule_built_directly_is_checked_too() -> None:
+    assert deid.Rule("mask", {"kind": "mobile"}).apply("13812345678") == "138****5678"
+    assert deid.Rule("mask", {"kind": "mobile"}) == deid.Rule.build("mask", kind="mobile")
+    with pytest.raises(SharingInputError):
+        deid.Rule("mask", {"kind": "passport"})
+    with pytest.raises(SharingInputError):
+        deid.Rule("hash")
+    with pytest.raises(SharingInputError):
+        deid.Rule("pseudonym")  # no key: never a silent identity

@@ -225,28 +225,34 @@ def age_band(value: Any, width: int = 10) -> str | None:
 
 @dataclass(frozen=True)
 class Rule:
-    """One column's operator and parameters, checked when built (``Rule.build``)."""
+    """One column's operator and parameters, checked when built: ``Rule("mask", {"kind": "mobile"})`` or
+    ``Rule.build("mask", kind="mobile")``; ``rule.apply(value)`` de-identifies one value."""
 
     op: str
     params: Mapping[str, Any] = field(default_factory=dict)
-    apply: Callable[[Any], Any] = field(default=lambda v: v, compare=False, repr=False)
+    column: str | None = field(default=None, compare=False)
+    apply: Callable[[Any], Any] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.op not in _PARAMS:
+            raise _err(
+                f"未知的脱敏方式:{self.op}(可用:{'、'.join(OPERATORS)})",
+                f"Unknown de-identification operator: {self.op} (one of {', '.join(OPERATORS)})",
+                self.column,
+            )
+        unknown = sorted(set(self.params) - _PARAMS[self.op])
+        if unknown:
+            raise _err(
+                f"{self.op} 不接受参数:{', '.join(unknown)}",
+                f"{self.op} takes no parameter {', '.join(unknown)}",
+                self.column,
+            )
+        object.__setattr__(self, "params", dict(self.params))
+        object.__setattr__(self, "apply", _make(self.op, self.params, self.column))
 
     @classmethod
     def build(cls, op: str, column: str | None = None, **params: Any) -> Rule:
-        if op not in _PARAMS:
-            raise _err(
-                f"未知的脱敏方式:{op}(可用:{'、'.join(OPERATORS)})",
-                f"Unknown de-identification operator: {op} (one of {', '.join(OPERATORS)})",
-                column,
-            )
-        unknown = sorted(set(params) - _PARAMS[op])
-        if unknown:
-            raise _err(
-                f"{op} 不接受参数:{', '.join(unknown)}",
-                f"{op} takes no parameter {', '.join(unknown)}",
-                column,
-            )
-        return cls(op=op, params=dict(params), apply=_make(op, params, column))
+        return cls(op=op, params=params, column=column)
 
 
 def _int_param(

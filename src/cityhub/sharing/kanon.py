@@ -142,7 +142,7 @@ def suggest(
 ) -> list[Suggestion]:
     """For each quasi column with a generaliser (a function, or a ``deid`` generalisation name such as
     ``"age_band"``), the k reached by generalising that column alone; best first (highest k, then fewest
-    records below the target, then fewest classes... then the column name)."""
+    records below the target, then fewest classes, then the column name)."""
     cols = _check_args(quasi, target_k, 0)
     data = [dict(r) for r in rows]
     before = _report(cols, _count(data, cols), target_k, 0).k
