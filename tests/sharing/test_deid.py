@@ -183,3 +183,21 @@ def test_a_rule_built_directly_is_checked_too() -> None:
         deid.Rule("hash")
     with pytest.raises(SharingInputError):
         deid.Rule("pseudonym")  # no key: never a silent identity
+
+
+def test_resident_id_check_is_exactly_stdnum() -> None:
+    from stdnum.cn import ric
+
+    rnd = __import__("random").Random(5)
+    codes = ["440106", "440103", "440114", "440183", "110105", "999999", "440100", "441900"]
+    seen_valid = 0
+    for _ in range(3000):
+        body = rnd.choice(codes) + f"{rnd.randrange(1900, 2030):04d}{rnd.randrange(1, 14):02d}"
+        body += f"{rnd.randrange(1, 32):02d}{rnd.randrange(1000):03d}"
+        number = body + (
+            ric.calc_check_digit(body + "0") if rnd.random() < 0.8 else rnd.choice("0123456789X")
+        )
+        ours = deid.normalise_resident_id(number) is not None
+        assert ours == ric.is_valid(number), number
+        seen_valid += ours
+    assert 500 < seen_valid < 3000  # both outcomes were exercised

@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import chinese_calendar
 
@@ -121,8 +121,14 @@ def is_working_day(day: dt.date, extra: Calendar | None = None) -> bool | None:
     if extra is not None and day.year in extra.years:
         return extra.is_working_day(day)
     if package_knows(day.year):
-        return bool(chinese_calendar.is_workday(day))
+        return _package_workday(day)
     return None
+
+
+@lru_cache(maxsize=8192)
+def _package_workday(day: dt.date) -> bool:
+    # the package scans all its holidays for its year range on every call (~30 µs): remember the answers
+    return bool(chinese_calendar.is_workday(day))
 
 
 def _step(day: dt.date, extra: Calendar | None) -> tuple[bool, bool]:
