@@ -97,9 +97,9 @@ def normalise_resident_id(value: Any) -> str | None:
     v = str(value).strip().upper().replace(" ", "")
     if not _RIC_RE.fullmatch(v) or v[-1] != ric.calc_check_digit(v):
         return None
-    try:
-        born = ric.get_birth_date(v)
-    except ValidationError:
+    try:  # ric.get_birth_date without its clean-up (the number is already compact): a tenth of the time
+        born = dt.date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
+    except ValueError:
         return None
     return v if _birthplace_known(v[:6], born.year) else None
 
@@ -205,7 +205,7 @@ def birth_year(value: Any) -> int | None:
 
 def resident_birth_year(value: Any) -> int | None:
     v = normalise_resident_id(value)
-    return ric.get_birth_date(v).year if v else None
+    return int(v[6:10]) if v else None
 
 
 def resident_region(value: Any, level: str = "city") -> str | None:
