@@ -201,3 +201,16 @@ def test_resident_id_check_is_exactly_stdnum() -> None:
         assert ours == ric.is_valid(number), number
         seen_valid += ours
     assert 500 < seen_valid < 3000  # both outcomes were exercised
+
+
+def test_the_platform_key_is_given_to_pseudonym_rules_that_name_none() -> None:
+    stored = {
+        "person": {"op": "pseudonym", "kind": "resident_id"},
+        "other": {"op": "pseudonym", "key": b"x" * 16},
+    }
+    policy = deid.Policy.from_dict(stored, key=KEY)
+    assert policy.apply_column("person", [ID_X]) == [deid.pseudonym(ID_X, KEY, kind="resident_id")]
+    assert policy.apply_column("other", ["a"]) == [deid.pseudonym("a", b"x" * 16)]
+    assert "key" not in stored["person"]  # the stored form is not changed
+    with pytest.raises(SharingInputError):
+        deid.Policy.from_dict(stored)  # no key anywhere: refused, never an unkeyed hash

@@ -361,8 +361,12 @@ class Policy:
     default: str = "drop"
 
     @classmethod
-    def from_dict(cls, spec: Mapping[str, Mapping[str, Any]], default: str = "drop") -> Policy:
-        """From ``{"id_no": {"op": "mask", "kind": "resident_id"}, …}`` (the stored, JSON form)."""
+    def from_dict(
+        cls, spec: Mapping[str, Mapping[str, Any]], default: str = "drop", key: bytes | str | None = None
+    ) -> Policy:
+        """From ``{"id_no": {"op": "mask", "kind": "resident_id"}, …}`` (the stored, JSON form). ``key`` is the
+        platform's pseudonym secret, given to every ``pseudonym`` rule that names none, so the stored policy
+        never holds it."""
         if default not in ("drop", "keep"):
             raise _err(
                 "未列出的列只能删除或保留", "Columns not listed can only be dropped or kept", "default"
@@ -374,6 +378,8 @@ class Policy:
             if not isinstance(entry, Mapping) or not isinstance(entry.get("op"), str):
                 raise _err("每一列需要指定脱敏方式(op)", "Each column needs an operator (op)", str(column))
             params = {k: v for k, v in entry.items() if k != "op"}
+            if entry["op"] == "pseudonym" and "key" not in params and key is not None:
+                params["key"] = key
             rules[str(column)] = Rule.build(entry["op"], str(column), **params)
         return cls(rules=rules, default=default)
 
