@@ -590,7 +590,7 @@ EN: dict[str, str] = {
     "返回用户列表": "Back to the users",
     "进度": "Progress",
     "选项": "Options",
-    "逐条重算记录的叶哈希与 Merkle 树根,并与库外签名的树头核对,报告第一条被改动、删除、插入或截断的记录。":
+    "逐条重算记录的叶哈希与默克尔树根,并与库外签名的树头核对,报告第一条被改动、删除、插入或截断的记录。":
         "Recomputes every record's leaf hash and the Merkle tree's root and checks them against the signed tree head "
         "kept outside the database; names the first record changed, deleted, inserted or cut.",
     "部门名称、信用代码、层级和所属区只能由平台管理员修改。":

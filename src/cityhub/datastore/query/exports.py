@@ -138,11 +138,12 @@ def export(
     sql = f"SELECT {select_list(names, types, mode=mode)} FROM {quote_ident(table.resource_id)}"
     if conds:
         sql += " WHERE " + " AND ".join(conds)
-    if order and [(k.name, k.direction) for k in order] != [("_id", "asc")]:
+    if order:
         sql += " ORDER BY " + ", ".join(k.sql() for k in order)
         if all(k.name != "_id" for k in order):
             sql += ', "_id" ASC'
-    # otherwise file order = ascending _id, kept by DuckDB's insertion-order preservation
+    else:  # ascending _id always: a parallel one-pass load need not write the file in _id order
+        sql += ' ORDER BY "_id" ASC'
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
