@@ -106,7 +106,7 @@ def _rewrite_with_hash(seq: int, target: str) -> None:
     _tamper("UPDATE audit_log SET target = :t WHERE seq = :s", t=target, s=seq)
     with db.session_scope() as s:
         r = s.get(audit.AuditRecord, seq)
-        assert r is not None
+        assert r is not None and r.target == target  # the edit took: only the MAC can now tell
         leaf = merkle.leaf_hash(audit.canonical(r.seq, r.ts, r.actor, r.source, r.via, r.action, r.target,
                                                 r.outcome, r.detail))
     _tamper("UPDATE audit_log SET hash = :h WHERE seq = :s", h=leaf.hex(), s=seq)
@@ -126,7 +126,7 @@ def _insert_forged(at: int) -> None:
     _tamper("UPDATE audit_log SET seq = seq - 99999 WHERE seq >= :a", a=at)
     with db.session_scope() as s:
         r = s.get(audit.AuditRecord, at + 1)
-        assert r is not None
+        assert r is not None and r.seq == at + 1  # the renumbering left a record in the forged slot's place
         leaf = merkle.leaf_hash(audit.canonical(at, r.ts, "admin", r.source, r.via, "dataset_delete", "forged",
                                                 "success", "{}"))
     _tamper("INSERT INTO audit_log (seq, ts, actor, source, via, action, target, outcome, detail, hash, mac) "

@@ -7,6 +7,7 @@ import io
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -231,7 +232,7 @@ def test_a_new_file_is_withheld_until_its_load_and_scan_end(one_load_worker: Non
         gate.set()
     jobs.wait_idle(timeout=300)
     served = call_as(None, "resource_download", {"id": clean["id"]})
-    assert served is not None
+    assert Path(served["path"]).read_bytes() == CSV  # the clean file itself, to anyone
     with pytest.raises(NotFound):
         call_as(None, "resource_download", {"id": pii["id"]})
     listed = [r["id"] for r in call_as(None, "dataset_show", {"id": ds["name"]})["resources"]]
