@@ -20,12 +20,12 @@ from tests.harvest.conftest import (
     start_instance,
     stop_instance,
 )
-from tests.web.test_browser import _free_port
+from tests.live import free_port
 
 
 @pytest.fixture(scope="module")
 def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
-    inst = start_instance(tmp_path_factory.mktemp("remote-cityhub"), _free_port())
+    inst = start_instance(tmp_path_factory.mktemp("remote-cityhub"), free_port())
     yield inst
     stop_instance(inst)
 
@@ -42,7 +42,7 @@ def _serve_local(store: Store) -> tuple[str, object, threading.Thread]:
     from cityhub.web.app import create_app
 
     store.activate()
-    port = _free_port()
+    port = free_port()
     srv = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

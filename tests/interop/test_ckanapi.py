@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import httpx
 import pytest
 
 from tests.conftest import Store, call_as, make_store, token_for, unique
+from tests.live import free_port
 
 VENV_BIN = Path(sys.executable).parent
 CKANAPI = str(VENV_BIN / "ckanapi")
@@ -34,18 +34,11 @@ COMPARED = ("name", "title", "notes", "license_id", "private", "maintainer", "ma
 NOT_COMPARED_EXTRAS = {"quality_score"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class Instance:
     """One CityHub store served by ``uvicorn`` in a child process."""
 
     def __init__(self, store: Store, log: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.store = store
         self.log = log

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Store, call_as, unique
-from tests.web.test_browser import browser, server  # noqa: F401  (the module's fixtures)
 
 pytestmark = pytest.mark.browser
 PASSWORD = "Long-Enough-Pass-77"
@@ -37,7 +36,7 @@ def _login(page: object, server_url: str, name: str, password: str) -> None:
     page.locator('#login-form button[type="submit"]').click()
 
 
-def test_admin_walk(server: str, browser: object, sqlite_demo_store: Store, tmp_path: Path) -> None:  # noqa: F811
+def test_admin_walk(server: str, browser: object, sqlite_demo_store: Store, tmp_path: Path) -> None:
     from playwright.sync_api import Browser, expect
 
     assert isinstance(browser, Browser)

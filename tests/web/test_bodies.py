@@ -21,8 +21,6 @@ import os
 import select
 import socket
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +29,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Store, dataset_payload, publish, token_for
+from tests.live import serve_in_thread
 
 CAP_MB = 1
 CHUNK = 64 << 10
@@ -167,9 +166,14 @@ def _assert_stopped_at_cap(answer: Answer) -> None:
 
 
 def test_chunked_uploads_past_the_cap_stop_at_the_cap(app: Any, small_cap: Store,
-                                                      steward_dataset: tuple[str, str, str]) -> None:
+                                                      steward_dataset: tuple[str, str, str],
+                                                      tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from cityhub import actions
     from cityhub.context import Context
+
+    # a temporary directory of this test's own: /tmp is shared with the other test worker and anything else
+    # running, so files appearing there say nothing about this upload's spooled parts
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
     tok, name, rid = steward_dataset
     big = 3 << 20  # three times the cap, no Content-Length
@@ -244,22 +248,11 @@ def test_a_real_server_answers_a_chunked_upload_before_reading_it(small_cap: Sto
                                                                  steward_dataset: tuple[str, str, str]) -> None:
     """Over a socket, to uvicorn: an anonymous chunked upload gets its 401 with no body byte sent, and an
     authorised one past the cap gets its 413 after about the cap, not after the whole body."""
-    import uvicorn
-
     from cityhub.web.app import create_app
 
     tok, name, _rid = steward_dataset
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    try:
+    with serve_in_thread(create_app(), lifespan="auto") as url:
+        port = int(url.rsplit(":", 1)[1])
         head = (f"POST /api/v1/datasets/{name}/resources HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                 f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nTransfer-Encoding: chunked\r\n")
 
@@ -289,9 +282,6 @@ def test_a_real_server_answers_a_chunked_upload_before_reading_it(small_cap: Sto
         answer, sent = upload(f"Authorization: Bearer {tok}\r\n", 50 << 20)
         assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
         assert sent < 8 << 20, sent  # stopped near the 2 MiB cap, far from the 50 MiB body
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def _nested(depth: int) -> bytes:

@@ -17,7 +17,6 @@ import pytest
 
 from cityhub.geo import to_wgs84
 from tests.conftest import Store, call_as
-from tests.web.test_browser import browser, server  # noqa: F401 (module fixtures: a uvicorn and a Chromium)
 
 pytestmark = pytest.mark.browser
 
@@ -39,7 +38,7 @@ COUNT_ORANGE = """(id) => {
 }"""
 
 
-def _search_and_open(page: Any, server: str, q: str, slug: str, lang: str) -> None:  # noqa: F811
+def _search_and_open(page: Any, server: str, q: str, slug: str, lang: str) -> None:
     from playwright.sync_api import expect
 
     page.goto(f"{server}/?lang={lang}")
@@ -55,7 +54,7 @@ def _search_and_open(page: Any, server: str, q: str, slug: str, lang: str) -> No
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_citizen_finds_previews_maps_and_downloads(server: str, browser: Any, sqlite_demo_store: Store,  # noqa: F811
+def test_citizen_finds_previews_maps_and_downloads(server: str, browser: Any, sqlite_demo_store: Store,
                                                    lang: str, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Store, call_as
-from tests.web.test_browser import SHOTS, browser, server  # noqa: F401 (module fixtures: a uvicorn and a Chromium)
+from tests.web.test_browser import SHOTS
 
 pytestmark = pytest.mark.browser
 
@@ -44,7 +44,7 @@ def new_page(chromium: Any, lang: str) -> tuple[Any, Any, list[str]]:
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_geojson_features_on_the_district_map(server: str, browser: Any, sqlite_demo_store: Store,  # noqa: F811
+def test_geojson_features_on_the_district_map(server: str, browser: Any, sqlite_demo_store: Store,
                                               lang: str) -> None:
     from playwright.sync_api import expect
 
@@ -112,7 +112,7 @@ def test_geojson_features_on_the_district_map(server: str, browser: Any, sqlite_
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_point_map_of_a_table_follows_the_preview_filters(server: str, browser: Any,  # noqa: F811
+def test_point_map_of_a_table_follows_the_preview_filters(server: str, browser: Any,
                                                           sqlite_demo_store: Store, lang: str) -> None:
     from playwright.sync_api import expect
 

@@ -6,42 +6,16 @@ from the queue; an anonymous visitor then finds the dataset. Screenshots go to t
 from __future__ import annotations
 
 import shutil
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Store, call_as, unique
-from tests.web.test_browser import CHROMIUM, _free_port, _require_chromium
+from tests.live import launch_chromium
 
 pytestmark = pytest.mark.browser
 SHARED_SHOTS = Path("/tmp/shots/publish")
 GOOD_CSV = "停车场名称,所属区,泊位数\n天河体育中心停车场,天河区,820\n北京路停车场,越秀区,310\n琶洲会展停车场,海珠区,1500\n"
-
-
-@pytest.fixture(scope="module")
-def server(sqlite_demo_store: Store) -> Iterator[str]:
-    _require_chromium()
-    import uvicorn
-
-    from cityhub.web.app import create_app
-
-    sqlite_demo_store.activate()
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning",
-                                        lifespan="on"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
 
 
 def test_steward_drafts_fixes_a_load_and_submits_reviewer_approves(
@@ -74,8 +48,7 @@ def test_steward_drafts_fixes_a_load_and_submits_reviewer_approves(
     good.write_text(GOOD_CSV, encoding="utf-8")
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = launch_chromium(p)
         errors: list[str] = []
 
         def new_page() -> Page:
