@@ -19,6 +19,7 @@ from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
 
 from cityhub.catalog.publication import STATE_LABELS
 from cityhub.catalog.vocab import (
@@ -41,7 +42,7 @@ from cityhub.messages import localize
 from cityhub.settings import get_settings
 from cityhub.urls import link_url
 from cityhub.web import i18n
-from cityhub.web.deps import call, error_response, lang
+from cityhub.web.deps import call, check_csrf, error_response, lang
 from cityhub.web.markdown import plain
 from cityhub.web.markdown import render as markdown
 
@@ -219,6 +220,13 @@ def safe_next(value: str | None) -> str:
     if any(c in value for c in "\r\n\t") or "\\" in value:
         return "/"
     return value
+
+
+async def checked_form(request: Request) -> FormData:
+    """The posted form of a page write, once its CSRF token is checked (the check every cookie write makes)."""
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf_token") or ""))
+    return form
 
 
 def login_redirect(request: Request) -> RedirectResponse:

@@ -23,9 +23,10 @@ from cityhub.errors import (
 )
 from cityhub.settings import get_settings
 from cityhub.web import i18n
-from cityhub.web.deps import SESSION_COOKIE, call, check_csrf, lang, record_csrf_refusal, set_session_cookie
+from cityhub.web.deps import SESSION_COOKIE, call, lang, record_csrf_refusal, set_session_cookie
 from cityhub.web.page_helpers import (
     acall,
+    checked_form,
     field_errors,
     int_param,
     login_redirect,
@@ -106,8 +107,7 @@ async def login_post(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    await checked_form(request)
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         await acall(request, "session_delete", {"token": token})
@@ -146,8 +146,7 @@ def account(request: Request) -> Response:
 
 @router.post("/account/tokens", response_class=HTMLResponse)
 async def token_create(request: Request) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    form = await checked_form(request)
     actor = request.state.actor
     data = {"user": actor.name, "name": str(form.get("name") or "").strip(),
             "days": int_param(str(form.get("days") or ""), get_settings().token_default_days, 1, 3650)}
@@ -163,8 +162,7 @@ async def token_create(request: Request) -> Response:
 
 @router.post("/account/tokens/{token_id}/revoke")
 async def token_revoke(request: Request, token_id: int) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    await checked_form(request)
     await acall(request, "token_revoke", {"id": token_id})
     return redirect("/account")
 
@@ -176,8 +174,7 @@ async def account_totp(request: Request, step: str) -> Response:
         return login_redirect(request)
     if step not in ("begin", "enable", "disable"):
         raise NotFound("页面不存在", "Page not found")
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    form = await checked_form(request)
     name = request.state.actor.name
     code = str(form.get("code") or "").strip()[:12]
     try:
@@ -206,8 +203,7 @@ async def account_password(request: Request) -> Response:
     """Change one's password with the current one; the page then says which sessions and tokens ended."""
     if request.state.actor is None:
         return login_redirect(request)
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    form = await checked_form(request)
     data = {"name": request.state.actor.name, "current_password": str(form.get("current_password") or ""),
             "new_password": str(form.get("new_password") or "")}
     try:

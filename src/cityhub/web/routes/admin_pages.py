@@ -26,8 +26,17 @@ from cityhub.context import ROLES
 from cityhub.datastore.query.params import formula_safe
 from cityhub.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from cityhub.web import i18n
-from cityhub.web.deps import call, check_csrf, lang
-from cityhub.web.page_helpers import SH, acall, field_errors, login_redirect, redirect, render, require_admin
+from cityhub.web.deps import call, lang
+from cityhub.web.page_helpers import (
+    SH,
+    acall,
+    checked_form,
+    field_errors,
+    login_redirect,
+    redirect,
+    render,
+    require_admin,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -94,8 +103,7 @@ def admin_departments(request: Request) -> Response:
 
 @router.post("/admin/departments", response_class=HTMLResponse)
 async def admin_departments_post(request: Request) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    form = await checked_form(request)
     gate = require_admin(request)
     if gate is not None:
         return gate
@@ -147,8 +155,7 @@ def admin_department_edit(request: Request, slug: str) -> Response:
 
 @router.post("/admin/departments/{slug}/edit", response_class=HTMLResponse)
 async def admin_department_edit_post(request: Request, slug: str) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    form = await checked_form(request)
     gate = require_manager(request)
     if gate is not None:
         return gate
@@ -215,8 +222,7 @@ def admin_users(request: Request) -> Response:
 
 @router.post("/admin/users", response_class=HTMLResponse)
 async def admin_users_post(request: Request) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    form = await checked_form(request)
     gate = require_manager(request)
     if gate is not None:
         return gate
@@ -268,8 +274,7 @@ def admin_user_edit(request: Request, name: str) -> Response:
 
 @router.post("/admin/users/{name}/edit", response_class=HTMLResponse)
 async def admin_user_edit_post(request: Request, name: str) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    form = await checked_form(request)
     gate = require_manager(request)
     if gate is not None:
         return gate
@@ -308,8 +313,7 @@ def raise_not_found(request: Request) -> None:
 
 
 async def _user_step(request: Request, name: str, action_name: str) -> tuple[dict[str, Any] | None, Response | None]:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    await checked_form(request)
     gate = require_manager(request)
     if gate is not None:
         return None, gate

@@ -24,10 +24,11 @@ from cityhub.catalog.vocab import THEME_BY_SLUG
 from cityhub.errors import Conflict, NotAuthorized, NotFound, ValidationError
 from cityhub.settings import get_settings
 from cityhub.web import i18n
-from cityhub.web.deps import call, check_csrf, lang
+from cityhub.web.deps import call, lang
 from cityhub.web.page_helpers import (
     SH,
     acall,
+    checked_form,
     field_errors,
     int_param,
     login_redirect,
@@ -277,8 +278,7 @@ def dataset_new(request: Request) -> Response:
 
 @router.post("/dataset/new", response_class=HTMLResponse)
 async def dataset_new_post(request: Request) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    form = await checked_form(request)
     data = _dataset_form_data(form)
     data["name"] = str(form.get("name") or "").strip()
     stepped = await run_in_threadpool(_form_step, request, form, data, None)
@@ -347,8 +347,7 @@ def _normal(value: Any) -> Any:
 
 @router.post("/dataset/{name}/edit", response_class=HTMLResponse)
 async def dataset_edit_post(request: Request, name: str) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    form = await checked_form(request)
     current = await acall(request, "dataset_show", {"id": name})
     data = _dataset_form_data(form)
     stepped = await run_in_threadpool(_form_step, request, form, data, current)
@@ -376,8 +375,7 @@ def dataset_delete_confirm(request: Request, name: str) -> Response:
 
 @router.post("/dataset/{name}/delete")
 async def dataset_delete(request: Request, name: str) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    await checked_form(request)
     ds = await acall(request, "dataset_show", {"id": name})
     await acall(request, "dataset_delete", {"id": name})
     return redirect(f"/organization/{ds['department']}")
@@ -412,8 +410,7 @@ def resource_new(request: Request, name: str) -> Response:
 
 @router.post("/dataset/{name}/resource/new", response_class=HTMLResponse)
 async def resource_new_post(request: Request, name: str) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    form = await checked_form(request)
     if request.state.actor is None:
         return login_redirect(request)
     file = form.get("file")
@@ -462,8 +459,7 @@ def resource_edit(request: Request, name: str, rid: str) -> Response:
 async def resource_edit_post(request: Request, name: str, rid: str) -> Response:
     """Change a resource's name, description, format or link, or replace its file (a replaced table is loaded
     again, with the column types chosen for this resource before)."""
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    form = await checked_form(request)
     if request.state.actor is None:
         return login_redirect(request)
     ds = await run_in_threadpool(_editable_dataset, request, name)
@@ -511,8 +507,7 @@ def resource_delete_confirm(request: Request, name: str, rid: str) -> Response:
 
 @router.post("/dataset/{name}/resource/{rid}/delete")
 async def resource_delete(request: Request, name: str, rid: str) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    await checked_form(request)
     if request.state.actor is None:
         return login_redirect(request)
     ds = await run_in_threadpool(_editable_dataset, request, name)

@@ -22,9 +22,10 @@ from cityhub.datastore.coords import detect_points
 from cityhub.errors import CityHubError, Conflict, NotAuthorized, NotFound, ValidationError
 from cityhub.geo import DATUMS, DISTRICT_NAMES, DISTRICTS, districts_geojson
 from cityhub.web import i18n
-from cityhub.web.deps import call, check_csrf, lang
+from cityhub.web.deps import call, lang
 from cityhub.web.page_helpers import (
     acall,
+    checked_form,
     field_errors,
     int_param,
     login_redirect,
@@ -328,8 +329,7 @@ def resource_page(request: Request, name: str, rid: str) -> Response:
 
 @router.post("/dataset/{name}/resource/{rid}/rollback")
 async def resource_rollback(request: Request, name: str, rid: str) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    form = await checked_form(request)
     if request.state.actor is None:
         return login_redirect(request)
     version = int_param(str(form.get("version") or ""), 0)
@@ -346,8 +346,7 @@ async def resource_rollback(request: Request, name: str, rid: str) -> Response:
 @router.post("/dataset/{name}/resource/{rid}/datastore", response_class=HTMLResponse)
 async def resource_reload(request: Request, name: str, rid: str) -> Response:
     """Load the table again (an uploaded file, or the resource's own file) with an optional Table Schema."""
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    form = await checked_form(request)
     if request.state.actor is None:
         return login_redirect(request)
     file = form.get("file")

@@ -15,7 +15,7 @@ from cityhub.errors import CityHubError, Conflict, NotFound, ValidationError
 from cityhub.harvest.schemas import SourceCreate, SourceUpdate
 from cityhub.web.deps import access, call, check_csrf, lang
 from cityhub.web.openapi import MAX_ID, MAX_OFFSET, Record, body_errors, ok, operation_id, patch_body
-from cityhub.web.page_helpers import acall, field_errors, redirect, render, require_admin
+from cityhub.web.page_helpers import acall, checked_form, field_errors, redirect, render, require_admin
 
 router = APIRouter(tags=["harvest"], generate_unique_id_function=operation_id)
 pages_router = APIRouter(include_in_schema=False)
@@ -235,8 +235,7 @@ def admin_source_new(request: Request) -> Response:
 
 @pages_router.post("/admin/harvest/new", response_class=HTMLResponse)
 async def admin_source_create(request: Request) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    form = await checked_form(request)
     gate = require_admin(request)
     if gate is not None:
         return gate
@@ -270,8 +269,7 @@ def admin_source_edit(request: Request, name: str) -> Response:
 
 @pages_router.post("/admin/harvest/{name}/edit", response_class=HTMLResponse)
 async def admin_source_update(request: Request, name: str) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    form = await checked_form(request)
     gate = require_admin(request)
     if gate is not None:
         return gate
@@ -291,8 +289,7 @@ async def admin_run_now(request: Request, name: str) -> Response:
     gate = require_admin(request)
     if gate is not None:
         return gate
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    await checked_form(request)
     run = await acall(request, "harvest_run", {"source": name})
     return RedirectResponse(f"/admin/harvest/runs/{run['id']}", status_code=303)
 
@@ -302,8 +299,7 @@ async def admin_source_switch(request: Request, name: str, switch: str) -> Respo
     """Enable or disable a source (a disabled one is never started by its schedule), or delete it."""
     if switch not in ("enable", "disable", "delete"):
         raise NotFound("页面不存在", "Page not found")
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    form = await checked_form(request)
     gate = require_admin(request)
     if gate is not None:
         return gate

@@ -10,9 +10,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from cityhub.errors import Conflict, NotAuthorized, ValidationError
-from cityhub.web.deps import call, check_csrf, lang
+from cityhub.web.deps import call, lang
 from cityhub.web.page_helpers import (
     acall,
+    checked_form,
     field_errors,
     int_param,
     login_redirect,
@@ -104,8 +105,7 @@ def plan_edit(request: Request, department: str, year: int) -> Response:
 
 @router.post("/plans/{department}/{year}/edit", response_class=HTMLResponse)
 async def plan_edit_post(request: Request, department: str, year: int) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    form = await checked_form(request)
     if request.state.actor is None:
         return login_redirect(request)
     values = {k: str(form.get(k) or "") for k in ("published_on", "note")}

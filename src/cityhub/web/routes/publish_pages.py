@@ -10,8 +10,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from cityhub.errors import NotFound
-from cityhub.web.deps import call, check_csrf
-from cityhub.web.page_helpers import acall, login_redirect, redirect, render
+from cityhub.web.deps import call
+from cityhub.web.page_helpers import acall, checked_form, login_redirect, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -20,8 +20,7 @@ STEPS = ("submit", "approve", "reject", "withdraw")
 
 @router.post("/dataset/{name}/publication/{step}")
 async def publication_step(request: Request, name: str, step: str) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    form = await checked_form(request)
     if request.state.actor is None:
         return login_redirect(request)
     if step not in STEPS:
