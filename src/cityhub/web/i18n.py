@@ -746,6 +746,20 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "user_totp_disable": ("停用两步验证", "Turn off two-step verification"),
     "user_totp_enable": ("启用两步验证", "Turn on two-step verification"),
     "user_update": ("修改用户", "Change a user"),
+    # sharing (issue 12)
+    "system_register": ("登记应用系统", "Register a system"),
+    "system_list": ("列出应用系统", "List systems"),
+    "system_token_rotate": ("更换系统密钥", "Rotate a system's secret"),
+    "system_deactivate": ("停用应用系统", "Deactivate a system"),
+    "share_request_create": ("提交共享申请", "File a share request"),
+    "share_request_show": ("查看共享申请", "View a share request"),
+    "share_request_list": ("列出共享申请", "List share requests"),
+    "share_request_approve": ("批准共享申请", "Approve a share request"),
+    "share_request_refuse": ("拒绝共享申请", "Refuse a share request"),
+    "share_request_withdraw": ("撤回共享申请", "Withdraw a share request"),
+    "share_request_escalate": ("逾期申请升级", "Escalate overdue requests"),
+    "grant_list": ("列出授权", "List grants"),
+    "grant_revoke": ("撤销授权", "Revoke a grant"),
 }
 #: actions that are not registered but write their own audit entries
 UNREGISTERED_AUDIT_ACTIONS = frozenset({"datastore_load"})
