@@ -25,8 +25,8 @@ def make_dataset(with_table: bool = False, **over: Any) -> dict[str, Any]:
     publish(ds["name"])
     res = call_as("steward", "resource_create", {"dataset": ds["name"],
                                                  "upload": UploadedFile("t.csv", io.BytesIO(CSV.encode()))})
+    jobs.wait_idle()  # one load at a time: loads running while the next dataset is written contend on SQLite
     if with_table:  # served once its load (and personal-data scan) has ended
-        jobs.wait_idle()
         deadline = time.monotonic() + 60
         while call_as("steward", "resource_show", {"id": res["id"]}).get("load_state") and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -48,7 +48,7 @@ USERS = [("admin", "platform_admin", None), ("steward", "steward", "gz-transport
          ("third", "steward", "gz-education"), ("citizen", "public", None), ("citizen2", "public", None)]
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     store, db_name = make_store(tmp_path_factory.mktemp(f"sharing-{request.param}"), request.param)
     for dept in DEPARTMENTS:
@@ -82,6 +82,6 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture
 def w(world: dict[str, Any]) -> dict[str, Any]:
-    """The module's world, its store activated for this test."""
+    """The world (one per backend for the session), its store activated for this test."""
     world["store"].activate()
     return world

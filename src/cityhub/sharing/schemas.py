@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 #: an X-Road style subsystem code: segments of letters, digits, ``.``, ``_`` and ``-`` joined by ``/``
 #: (``GZ-GA/population-check``)
 SYSTEM_CODE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,49}(/[A-Za-z0-9][A-Za-z0-9._-]{0,49}){0,3}$"
-MAX_DURATION_DAYS = 3 * 366  # a grant lasts at most three years; the requester applies again after
+MAX_DURATION_DAYS = 3 * 366
+MAX_ID = 2**31 - 1  # integer primary keys (PostgreSQL ``integer``): a larger number is not an id  # a grant lasts at most three years; the requester applies again after
 
 
 class Strict(BaseModel):
@@ -67,7 +68,7 @@ class SystemListIn(Strict):
 
 
 class SystemRef(Strict):
-    id: int = Field(ge=1)
+    id: int = Field(ge=1, le=MAX_ID)
 
 
 # -- requests ----------------------------------------------------------------------------------------------
@@ -79,7 +80,7 @@ class RequestCreate(Strict):
     dataset: str = Field(min_length=1, max_length=100, description="dataset name or id")
     resource_id: str | None = Field(None, min_length=1, max_length=36,
                                     description="one resource; none: every resource of the dataset")
-    system_id: int | None = Field(None, ge=1, description="share: the requesting department's system")
+    system_id: int | None = Field(None, ge=1, le=MAX_ID, description="share: the requesting department's system")
     purpose: str = Field(min_length=4, max_length=2000)
     legal_basis: str = Field("", max_length=2000)
     columns: list[str] | None = Field(None, max_length=1000, description="columns wanted; none: all")
@@ -99,7 +100,7 @@ class RequestCreate(Strict):
 
 
 class RequestRef(Strict):
-    id: int = Field(ge=1)
+    id: int = Field(ge=1, le=MAX_ID)
 
 
 class RequestListIn(Strict):
@@ -110,11 +111,11 @@ class RequestListIn(Strict):
     overdue: bool = Field(False, description="only requests past their deadline and still unanswered")
     dataset: str | None = Field(None, min_length=1, max_length=100)
     limit: int = Field(100, ge=1, le=1000)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=10**9)
 
 
 class RequestApprove(Strict):
-    id: int = Field(ge=1)
+    id: int = Field(ge=1, le=MAX_ID)
     columns: list[str] | None = Field(None, max_length=1000,
                                       description="columns granted (none: as requested); never more than requested")
     row_filter: dict[str, Any] | None = Field(
@@ -136,17 +137,18 @@ class RequestApprove(Strict):
 
 
 class RequestRefuse(Strict):
-    id: int = Field(ge=1)
+    id: int = Field(ge=1, le=MAX_ID)
     reason: str = Field(min_length=2, max_length=2000, description="why (a refusal must give its reason)")
 
 
 class RequestWithdraw(Strict):
-    id: int = Field(ge=1)
+    id: int = Field(ge=1, le=MAX_ID)
     note: str = Field("", max_length=2000)
 
 
 class EscalateIn(Strict):
-    today: dt.date | None = Field(None, description="the day to judge deadlines on (default: today in China)")
+    today: dt.date | None = Field(None, ge=dt.date(2004, 1, 1), le=dt.date(2100, 12, 31),
+                                  description="the day to judge deadlines on (default: today in China)")
 
 
 # -- grants ------------------------------------------------------------------------------------------------
@@ -156,16 +158,16 @@ class GrantListIn(Strict):
     side: Literal["consumer", "provider", "all"] = Field(
         "consumer", description="consumer: grants to the caller's department's systems (or to the caller); "
         "provider: grants on the caller's department's data; all: the data office")
-    request_id: int | None = Field(None, ge=1)
-    system_id: int | None = Field(None, ge=1)
+    request_id: int | None = Field(None, ge=1, le=MAX_ID)
+    system_id: int | None = Field(None, ge=1, le=MAX_ID)
     active: bool = Field(True, description="only grants in force (not revoked, not expired)")
     limit: int = Field(100, ge=1, le=1000)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=10**9)
 
 
 class GrantRevoke(Strict):
-    id: int | None = Field(None, ge=1, description="one grant")
-    request_id: int | None = Field(None, ge=1, description="every grant of a request")
+    id: int | None = Field(None, ge=1, le=MAX_ID, description="one grant")
+    request_id: int | None = Field(None, ge=1, le=MAX_ID, description="every grant of a request")
     reason: str = Field(min_length=2, max_length=2000)
 
     @model_validator(mode="after")
