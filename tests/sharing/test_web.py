@@ -140,3 +140,30 @@ def test_systems_page_and_data_office_overview(client: TestClient, w: dict[str, 
     client.cookies.set(LANG_COOKIE, "en")
     english = client.get("/sharing/requests?box=all")
     assert english.status_code == 200 and "All requests (data office)" in english.text
+
+
+@pytest.mark.parametrize("who", ["steward", "eco_steward", "citizen", "admin"])
+def test_chinese_pages_show_no_english_only_text(client: TestClient, w: dict[str, Any], who: str) -> None:
+    from tests.web.crawl import parse
+    from tests.web.test_i18n import english_only
+
+    signed_in(client, w, who)
+    client.cookies.set(LANG_COOKIE, "zh")
+    urls = ["/sharing/requests?box=mine", "/sharing/grants?inactive=1"]
+    if who != "citizen":
+        urls += ["/sharing/requests?box=review", "/sharing/systems"]
+        box = "all" if who == "admin" else "review" if who == "steward" else "mine"
+        listed = client.get("/api/sharing/requests", params={"box": box, "limit": 5}).json()["results"]
+        urls += [f"/sharing/request/{r['id']}" for r in listed]
+    else:
+        urls += [f"/sharing/request/new?dataset={w['open_conditional']['name']}"]
+    if who == "admin":
+        urls += ["/sharing/requests?box=all&overdue=1"]
+    found: dict[str, set[str]] = {}
+    for url in urls:
+        resp = client.get(url)
+        assert resp.status_code == 200, (url, resp.status_code)
+        for text in parse(url, resp.text).texts:
+            if english_only(text):
+                found.setdefault(text[:120], set()).add(url)
+    assert not found, found
