@@ -295,3 +295,30 @@ def test_open_application_makes_the_portal_serve_the_data(w: dict[str, Any]) -> 
 
     call_as("steward", "grant_revoke", {"request_id": req["id"], "reason": "研究项目已结束"})
     assert access("citizen") is not None and download("citizen") == "403"
+
+
+def test_expired_grants_end_the_request_and_the_portal_access(w: dict[str, Any]) -> None:
+    from sqlalchemy import select, update
+
+    from cityhub.catalog.models import DataGrant
+    from cityhub.db import session_scope, utcnow
+    from cityhub.sharing.models import ShareGrant
+
+    ds = w["open_conditional"]
+    req = call_as("citizen2", "share_request_create", {"kind": "open", "dataset": ds["name"],
+                                                       "purpose": "城市空气质量课程作业", "duration_days": 5})
+    call_as("steward", "share_request_approve", {"id": req["id"]})
+    assert call_as("citizen2", "dataset_show", {"id": ds["name"]})["data_access"] is None
+    past = utcnow() - dt.timedelta(minutes=1)
+    with session_scope() as db:  # time passes: the grant's end is reached
+        db.execute(update(ShareGrant).where(ShareGrant.request_id == req["id"]).values(expires_at=past))
+        db.execute(update(DataGrant).where(DataGrant.note == f"share_request:{req['id']}").values(expires_at=past))
+    assert call_as("citizen2", "dataset_show", {"id": ds["name"]})["data_access"] is not None
+    out = call_as("system", "share_request_escalate", {})
+    assert req["id"] in out["expired"]
+    seen = call_as("citizen2", "share_request_show", {"id": req["id"]})
+    assert seen["status"] == "expired" and seen["events"][-1]["event"] == "expired"
+    assert not seen["grants"][0]["in_force"]
+    with session_scope() as db:
+        assert db.scalar(select(DataGrant.id).where(DataGrant.note == f"share_request:{req['id']}")) is None
+    assert req["id"] not in call_as("system", "share_request_escalate", {})["expired"]
