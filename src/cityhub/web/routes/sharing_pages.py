@@ -14,8 +14,8 @@ from fastapi.responses import HTMLResponse
 
 from cityhub.errors import CityHubError, NotFound, ValidationError
 from cityhub.web import i18n
-from cityhub.web.deps import call, check_csrf, lang
-from cityhub.web.page_helpers import acall, field_errors, int_param, login_redirect, redirect
+from cityhub.web.deps import call, lang
+from cityhub.web.page_helpers import acall, checked_form, field_errors, int_param, login_redirect, redirect
 from cityhub.web.page_helpers import render as _render
 
 router = APIRouter(include_in_schema=False)
@@ -132,8 +132,7 @@ def request_form(request: Request) -> Response:
 
 @router.post("/sharing/request/new", response_class=HTMLResponse)
 async def request_create(request: Request) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    form = await checked_form(request)
     if request.state.actor is None:
         return login_redirect(request)
     values = {k: str(form.get(k) or "").strip() for k in
@@ -171,8 +170,7 @@ STEPS = ("approve", "refuse", "withdraw", "revoke")
 
 @router.post("/sharing/request/{rid}/{step}", response_class=HTMLResponse)
 async def request_step(request: Request, rid: str, step: str) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    form = await checked_form(request)
     if request.state.actor is None:
         return login_redirect(request)
     if step not in STEPS or not rid.isdigit() or int(rid) > 2**31 - 1:
@@ -217,8 +215,7 @@ def grants_page(request: Request) -> Response:
 
 @router.post("/sharing/grant/{gid}/revoke", response_class=HTMLResponse)
 async def grant_revoke(request: Request, gid: str) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    form = await checked_form(request)
     if request.state.actor is None:
         return login_redirect(request)
     if not gid.isdigit() or int(gid) > 2**31 - 1:
@@ -239,8 +236,7 @@ def systems_page(request: Request) -> Response:
 
 @router.post("/sharing/systems", response_class=HTMLResponse)
 async def systems_post(request: Request) -> Response:
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf_token") or ""))
+    form = await checked_form(request)
     if request.state.actor is None:
         return login_redirect(request)
     op = str(form.get("op") or "register")
