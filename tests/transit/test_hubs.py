@@ -115,3 +115,40 @@ def test_holiday_surge_against_a_baseline_day() -> None:
 def test_params_must_be_positive() -> None:
     with pytest.raises(ValueError, match="gap_s"):
         HubParams(gap_s=0)
+
+
+def test_the_simulator_known_totals_are_recovered() -> None:
+    from cityhub.transit.hubsim import HUB_ZONE_IDS, simulate_days, simulate_hub
+
+    sim = simulate_hub(date(2026, 9, 24), people=800, seed=7)
+    assert sim.pings.schema == PINGS
+    # 8 staff; of the 792 others 45 % depart (356), 45 % arrive (356), 10 % change metro lines (79)
+    assert sim.counts["people"] == sim.truth.num_rows == 356 + 356 + 79 + 8
+    again = simulate_hub(date(2026, 9, 24), people=800, seed=7)
+    assert again.pings.equals(sim.pings)  # seeded
+    params = HubParams(gap_s=900, interval_s=3600, dwell_threshold_s=1800, hub_zones=HUB_ZONE_IDS)
+    result = analyse(sim.pings, params)
+    # one stay per person, with its exact start, end, origin and destination
+    got = {r["device_id"]: r for r in result.stays.to_pylist()}
+    assert len(got) == result.stays.num_rows == sim.truth.num_rows
+    for t in sim.truth.to_pylist():
+        s = got[t["device_id"]]
+        assert (s["start"], s["end"], s["origin_zone"], s["destination_zone"], s["first_zone"]) == \
+            (t["arrive"], t["leave"], t["origin_zone"], t["destination_zone"], t["first_zone"])
+    # hub arrivals per hour equal the true ones
+    true_by_hour: dict[int, int] = {}
+    for t in sim.truth.to_pylist():
+        true_by_hour[t["arrive"].hour] = true_by_hour.get(t["arrive"].hour, 0) + 1
+    hub = {r["interval_start"].hour: r["arrivals"] for r in result.presence.to_pylist()
+           if r["zone_id"] == HUB and r["interval_start"].date() == date(2026, 9, 24)}
+    assert {h: n for h, n in hub.items() if n} == true_by_hour
+    staff = [r for r in sim.truth.to_pylist() if r["kind"] == "staff"]
+    assert all(r["dwell_s"] == 8 * 3600 for r in staff)
+    # a holiday: more people, longer waits, and the surge view shows it
+    both = simulate_days([(date(2026, 9, 24), False), (date(2026, 10, 1), True)], people=800, seed=7)
+    assert both.counts["departing"] == 356 + 677 and both.counts["people"] > 1.5 * sim.counts["people"]
+    res2 = analyse(both.pings, params)
+    s = surge(res2.presence, date(2026, 10, 1), date(2026, 9, 24))
+    assert sum(s.column("arrivals").to_pylist()) == both.truth.num_rows - sim.truth.num_rows
+    assert sum(s.column("arrivals_baseline").to_pylist()) == sim.truth.num_rows
+    assert sum(s.column("present").to_pylist()) > 1.4 * sum(s.column("present_baseline").to_pylist())
