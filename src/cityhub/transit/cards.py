@@ -305,7 +305,7 @@ def read_taps(path: str | Path, mapping: CardMapping = SHENZHEN) -> tuple[pa.Tab
                           .fetchall()[0][0]) if mapping.fields.get("fare") else 0
     cols = ", ".join(TAPS.names)
     table = con.sql(f"SELECT DISTINCT {cols} FROM parsed WHERE reason IS NULL "
-                    "ORDER BY card_id, ts, kind, stop_id, route_id, vehicle_id, fare_fen").to_arrow_table().cast(TAPS)
+                    "ORDER BY card_id, ts, kind, mode, stop_id, route_id, vehicle_id, fare_fen").to_arrow_table().cast(TAPS)
     kept = con.execute("SELECT count(*) FROM parsed WHERE reason IS NULL").fetchall()[0][0]
     report.duplicates = int(kept) - table.num_rows
     report.rows_loaded = table.num_rows
@@ -335,8 +335,8 @@ def load_taps(paths: Iterable[str | Path], mapping: CardMapping = SHENZHEN) -> t
         return TAPS.empty_table(), reports
     con = duckdb.connect()
     con.register("t", pa.concat_tables(tables))
-    out = con.sql(f"SELECT DISTINCT {', '.join(TAPS.names)} FROM t ORDER BY card_id, ts, kind, stop_id, route_id, "
-                  "vehicle_id, fare_fen").to_arrow_table().cast(TAPS)
+    out = con.sql(f"SELECT DISTINCT {', '.join(TAPS.names)} FROM t ORDER BY card_id, ts, kind, mode, stop_id, "
+                  "route_id, vehicle_id, fare_fen").to_arrow_table().cast(TAPS)
     across = sum(t.num_rows for t in tables) - out.num_rows
     if across:
         last = [r for r in reports if r.error is None][-1]
