@@ -49,6 +49,7 @@ def spark_session(cores: int = 2, app: str = "cityhub-transit") -> SparkSession:
             .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
             # GB18030 and the other Java charsets for CSV (Spark 4 otherwise takes UTF-8/16/32 and Latin-1 only)
             .config("spark.sql.legacy.javaCharsets", "true")
+            .config("spark.ui.showConsoleProgress", "false")
             .getOrCreate())
 
 
@@ -233,9 +234,9 @@ def normalise_taps(spark: SparkSession, path: str, mapping: CardMapping = SHENZH
             return F.lit(None).cast("string")
         if isinstance(spec, str):
             return F.col(f"src_{spec}")
-        expr = None
-        for m, c in spec.items():
-            expr = (F.when(F.col("mode") == m, F.col(f"src_{c}")) if expr is None
+        expr: Column = F.lit(None).cast("string")
+        for k, (m, c) in enumerate(spec.items()):
+            expr = (F.when(F.col("mode") == m, F.col(f"src_{c}")) if k == 0
                     else expr.when(F.col("mode") == m, F.col(f"src_{c}")))
         return expr
 
