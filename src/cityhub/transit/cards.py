@@ -152,6 +152,21 @@ def mapping_from_file(path: str | Path) -> CardMapping:
     return mapping_from_dict(spec)
 
 
+def avl_mapping_from_file(path: str | Path) -> AvlMapping:
+    """An AVL mapping from YAML/JSON: ``name``, ``fields`` ({vehicle_id, ts, lat, lon, route_id?, direction?}),
+    ``time_format``, ``timezone``."""
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        spec = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+        fmt = spec.get("time_format", "%Y-%m-%d %H:%M:%S")
+        return AvlMapping(name=str(spec.get("name", "avl")), fields=dict(spec.get("fields") or {}),
+                          time_format=tuple(fmt) if isinstance(fmt, list) else fmt,
+                          timezone=str(spec.get("timezone", "Asia/Shanghai")))
+    except (ValueError, yaml.YAMLError, AttributeError, TypeError) as exc:
+        raise TransitInputError(f"映射文件无法解析:{exc}", f"The mapping file cannot be parsed: {exc}",
+                                "mapping") from exc
+
+
 @dataclass
 class CardsReport:
     """What happened to one file."""
