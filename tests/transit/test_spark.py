@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from cityhub.transit.cards import read_taps
@@ -34,6 +35,7 @@ def test_java_time_patterns() -> None:
 
 def test_hubs_in_spark_equal_duckdb(spark: Any) -> None:
     sim = simulate_days([(date(2026, 9, 24), False), (date(2026, 10, 1), True)], people=150, seed=3)
+    sim.pings = pa.concat_tables([sim.pings, sim.pings.slice(0, 40)])  # exact duplicate pings too
     params = HubParams(gap_s=900, interval_s=1800, dwell_threshold_s=1800, hub_zones=HUB_ZONE_IDS)
     v = visits(sim.pings, params)
     s = stays(v, params)

@@ -240,10 +240,9 @@ def _source(path: Path, tmp: Path) -> tuple[str, str | None]:
             f"strict_mode = false, null_padding = true)"), enc
 
 
-def _check_columns(con: duckdb.DuckDBPyConnection, src: str, wanted: Iterable[str], file: str) -> int:
+def _check_columns(con: duckdb.DuckDBPyConnection, src: str, wanted: Iterable[str], file: str) -> None:
     try:
         names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
-        rows = con.execute(f"SELECT count(*) FROM {src}").fetchall()[0][0]
     except duckdb.Error as exc:
         raise TransitInputError(f"文件无法读取:{file}({exc})", f"Cannot read {file} ({exc})", "file") from exc
     missing = [c for c in wanted if c not in names]
@@ -251,7 +250,6 @@ def _check_columns(con: duckdb.DuckDBPyConnection, src: str, wanted: Iterable[st
         raise TransitInputError(f"{file} 缺少列:{', '.join(missing)}(现有列:{', '.join(names)})",
                                 f"{file} lacks the column(s) {', '.join(missing)} (it has {', '.join(names)})",
                                 "columns")
-    return int(rows)
 
 
 def taps_sql(src: str, mapping: CardMapping) -> str:
@@ -302,9 +300,10 @@ def read_taps(path: str | Path, mapping: CardMapping = SHENZHEN) -> tuple[pa.Tab
     con = duckdb.connect()
     with tempfile.TemporaryDirectory(prefix="cityhub-cards-") as tmp:
         src, report.encoding = _source(path, Path(tmp))
-        report.rows_read = _check_columns(con, src, mapping.source_columns(), path.name)
+        _check_columns(con, src, mapping.source_columns(), path.name)
         _register_lookups(con, mapping)
         con.execute(f"CREATE TEMP TABLE parsed AS {taps_sql(src, mapping)}")
+    report.rows_read = int(con.execute("SELECT count(*) FROM parsed").fetchall()[0][0])
     for reason, n in con.execute("SELECT reason, count(*) FROM parsed WHERE reason IS NOT NULL GROUP BY 1").fetchall():
         report.rejected[reason] = int(n)
         ex = con.execute("SELECT concat_ws(' | ', card_id, ts_raw, type_raw, stop_raw) FROM parsed WHERE reason = ? "
@@ -387,12 +386,13 @@ def read_avl(path: str | Path, mapping: AvlMapping) -> tuple[pa.Table, CardsRepo
     con = duckdb.connect()
     with tempfile.TemporaryDirectory(prefix="cityhub-avl-") as tmp:
         src, report.encoding = _source(path, Path(tmp))
-        report.rows_read = _check_columns(con, src, [c for c in mapping.fields.values() if c], path.name)
+        _check_columns(con, src, [c for c in mapping.fields.values() if c], path.name)
         con.execute(f"""CREATE TEMP TABLE parsed AS SELECT *,
             CASE WHEN vehicle_id IS NULL THEN 'missing_vehicle' WHEN ts IS NULL THEN 'bad_time'
                  WHEN lat IS NULL OR lon IS NULL OR abs(lat) > 90 OR abs(lon) > 180
                       OR (abs(lat) <= 1 AND abs(lon) <= 1) THEN 'bad_coordinates' END AS reason
             FROM ({avl_sql(src, mapping)})""")
+    report.rows_read = int(con.execute("SELECT count(*) FROM parsed").fetchall()[0][0])
     for reason, n in con.execute("SELECT reason, count(*) FROM parsed WHERE reason IS NOT NULL GROUP BY 1").fetchall():
         report.rejected[reason] = int(n)
         report.examples[reason] = [r[0] for r in con.execute(

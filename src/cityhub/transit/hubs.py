@@ -86,17 +86,19 @@ def _in_hub(params: HubParams, col: str = "zone_id") -> str:
 
 
 def visits_sql(params: HubParams) -> str:
-    """Visits from the table ``pings`` (times as epoch seconds in ``e``)."""
+    """Visits from the table ``pings`` (times as epoch seconds in ``e``). An exact duplicate ping sorts next to
+    its twin, so it neither starts a visit nor counts as a ping (cheaper than a DISTINCT first)."""
     return f"""
-        WITH p AS (SELECT DISTINCT device_id, zone_id, CAST(epoch(ts) AS BIGINT) AS e FROM pings),
+        WITH p AS (SELECT device_id, zone_id, CAST(epoch(ts) AS BIGINT) AS e FROM pings),
         l AS (SELECT *, lag(zone_id) OVER w AS pz, lag(e) OVER w AS pe
               FROM p WINDOW w AS (PARTITION BY device_id ORDER BY e, zone_id)),
-        f AS (SELECT *, CASE WHEN pz IS NULL OR pz <> zone_id OR e - pe > {int(params.gap_s)} THEN 1 ELSE 0 END AS new
+        f AS (SELECT *, CASE WHEN pz IS NULL OR pz <> zone_id OR e - pe > {int(params.gap_s)} THEN 1 ELSE 0 END AS new,
+                        CASE WHEN pz = zone_id AND pe = e THEN 0 ELSE 1 END AS one
               FROM l),
         g AS (SELECT *, sum(new) OVER (PARTITION BY device_id ORDER BY e, zone_id ROWS UNBOUNDED PRECEDING)
                         AS visit_no FROM f)
         SELECT device_id, CAST(visit_no AS BIGINT) AS visit_no, any_value(zone_id) AS zone_id,
-               min(e) AS start_e, max(e) AS end_e, count(*) AS pings
+               min(e) AS start_e, max(e) AS end_e, CAST(sum(one) AS BIGINT) AS pings
         FROM g GROUP BY device_id, visit_no"""
 
 

@@ -86,14 +86,16 @@ def hub_visits(pings: DataFrame, params: HubParams) -> DataFrame:
     """Visits (device_id, visit_no, zone_id, start_e, end_e, pings) from (device_id, zone_id, e)."""
     F, _, Window = _pyspark()
     w = Window.partitionBy("device_id").orderBy("e", "zone_id")
-    p = pings.select("device_id", "zone_id", "e").distinct()
+    p = pings.select("device_id", "zone_id", "e")
     p = p.withColumn("pz", F.lag("zone_id").over(w)).withColumn("pe", F.lag("e").over(w))
     p = p.withColumn("new", F.when(F.col("pz").isNull() | (F.col("pz") != F.col("zone_id"))
                                    | (F.col("e") - F.col("pe") > int(params.gap_s)), 1).otherwise(0))
+    p = p.withColumn("one", F.when((F.col("pz") == F.col("zone_id")) & (F.col("pe") == F.col("e")), 0)
+                     .otherwise(1))
     p = p.withColumn("visit_no", F.sum("new").over(w.rowsBetween(Window.unboundedPreceding, Window.currentRow)))
     return p.groupBy("device_id", "visit_no").agg(
         F.min("zone_id").alias("zone_id"), F.min("e").alias("start_e"), F.max("e").alias("end_e"),
-        F.count(F.lit(1)).alias("pings"))
+        F.sum("one").cast("long").alias("pings"))
 
 
 def hub_stays(visits: DataFrame, params: HubParams) -> DataFrame:
