@@ -3,6 +3,8 @@ sample plus bad rows)."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,9 +24,31 @@ from cityhub.transit.spark import (
     normalise_taps,
     pings_frame,
 )
+from tests.conftest import IN_CI
 from tests.transit.test_cards import ROWS, SAMPLE, write
 
 pytestmark = pytest.mark.spark
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local Spark session for the run (starting the JVM is the slow part)."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        if IN_CI:
+            pytest.fail("PySpark is missing in CI: the dev extra installs it")
+        pytest.skip("PySpark is not installed (pip install -e '.[spark]')")
+    if shutil.which("java") is None:
+        if IN_CI:
+            pytest.fail("Java is missing in CI: Spark needs Java 17")
+        pytest.skip("Java is not installed: Spark needs Java 17")
+    from cityhub.transit.spark import spark_session
+
+    session = spark_session(cores=2, app="cityhub-tests")
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
 
 
 def test_java_time_patterns() -> None:
