@@ -468,11 +468,10 @@ def _build(con: duckdb.DuckDBPyConnection, chk: _Checker, report: GtfsReport, me
         GROUP BY ALL ORDER BY s.stop_id""").to_arrow_table().cast(STOPS)
     con.register("out_stops", served)
     # representative pattern per route direction: the stop sequence most trips run (ties: longest, then first)
+    con.execute("CREATE TEMP TABLE pat AS SELECT route_id, direction, trip_id, list(stop_id ORDER BY seq) AS stops "
+                "FROM ok_st WHERE mode IS NOT NULL GROUP BY ALL")
     route_stops = con.sql(f"""
-        WITH pat AS (
-            SELECT route_id, direction, trip_id, list(stop_id ORDER BY seq) AS stops
-            FROM ok_st WHERE mode IS NOT NULL GROUP BY ALL),
-        best AS (
+        WITH best AS (
             SELECT route_id, direction, stops FROM pat GROUP BY route_id, direction, stops
             QUALIFY row_number() OVER (PARTITION BY route_id, direction
                                        ORDER BY count(*) DESC, len(stops) DESC, list_aggr(stops, 'string_agg', '|'))
@@ -489,9 +488,8 @@ def _build(con: duckdb.DuckDBPyConnection, chk: _Checker, report: GtfsReport, me
                sum(coalesce({_haversine_sql('plat', 'plon', 'lat', 'lon')}, 0)) OVER
                    (PARTITION BY route_id, direction ORDER BY seq) AS dist_m
         FROM geo ORDER BY route_id, direction, seq""").to_arrow_table().cast(ROUTE_STOPS)
-    multi = con.execute("SELECT count(*) FROM (SELECT route_id, direction FROM (SELECT route_id, direction, trip_id, "
-                        "list(stop_id ORDER BY seq) AS p FROM ok_st GROUP BY ALL) GROUP BY ALL "
-                        "HAVING count(DISTINCT p) > 1)").fetchall()[0]
+    multi = con.execute("SELECT count(*) FROM (SELECT route_id, direction FROM pat GROUP BY ALL "
+                        "HAVING count(DISTINCT stops) > 1)").fetchall()[0]
     if multi and multi[0]:
         report.notes.append(f"{multi[0]} route direction(s) run more than one stop pattern; ROUTE_STOPS keeps the "
                             "one most trips run")
