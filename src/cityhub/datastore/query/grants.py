@@ -17,13 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .engine import GrantScope, QueryError, TableRef, err, quote_ident
 from .params import MAX_IN_VALUES, coerce_value, outside_grant
 
-__all__ = ["outside_grant", "scoped", "sql_value", "where_sql"]
+__all__ = ["GRANTED_READ", "GrantedRead", "outside_grant", "scoped", "sql_value", "where_sql"]
 
 
 def _invalid(zh: str, en: str) -> QueryError:
@@ -78,8 +78,10 @@ def where_sql(types: Mapping[str, str], row_filter: Mapping[str, Any] | None) ->
     return " AND ".join(conds)
 
 
-def scoped(table: TableRef, columns: Sequence[str] | None, row_filter: Mapping[str, Any] | None) -> TableRef:
-    """``table`` as a grant with ``columns`` (None: every column) and ``row_filter`` lets its holder read it.
+def scoped(table: TableRef, columns: Sequence[str] | None, row_filter: Mapping[str, Any] | None,
+           exclude: Sequence[str] = ()) -> TableRef:
+    """``table`` as a grant with ``columns`` (None: every column) and ``row_filter`` lets its holder read it;
+    ``exclude``: columns left out whatever the grant says (personal data the grant does not allow).
 
     Granted columns the table no longer has are left out (a grant never widens); ``_id`` is always readable
     (it is the row's key for paging). A scoped table scoped again keeps only what both scopes allow."""
@@ -92,6 +94,7 @@ def scoped(table: TableRef, columns: Sequence[str] | None, row_filter: Mapping[s
             raise _invalid("列清单必须是文本列表。", "the columns must be a list of names.")
         wanted = set(columns)
         keep = [c for c in present if c in wanted]
+    keep = [c for c in keep if c not in set(exclude)]
     cond = where_sql(types, row_filter)
     hidden = frozenset(n for n in types if n != "_id" and n not in keep)
     if table.scope is not None:
@@ -100,3 +103,24 @@ def scoped(table: TableRef, columns: Sequence[str] | None, row_filter: Mapping[s
             cond = f"({table.scope.where_sql})" + (f" AND ({cond})" if cond else "")
     scope = GrantScope(columns=tuple(keep), where_sql=cond, hidden=hidden)
     return replace(table, columns=[(n, t) for n, t in table.columns if n in keep], scope=scope)
+
+
+#: the key of ``Context.extra`` under which the sharing layer hands a ``GrantedRead`` to the datastore actions
+GRANTED_READ = "granted_read"
+
+
+@dataclass(frozen=True)
+class GrantedRead:
+    """A read the sharing layer has authorised with a grant (or unconditional sharing): this resource only, these
+    columns (None: all) and rows (None: all). The datastore actions then scope every query to it
+    (``scoped``) and resolve no other table."""
+
+    resource_id: str
+    columns: tuple[str, ...] | None = None
+    row_filter: Mapping[str, Any] | None = None
+    grant_id: int | None = None
+    #: columns left out whatever the grant says (personal data the grant does not allow)
+    exclude: tuple[str, ...] = ()
+
+    def apply(self, table: TableRef) -> TableRef:
+        return scoped(table, self.columns, self.row_filter, self.exclude)
