@@ -414,3 +414,21 @@ def test_http_usage_report_for_signed_in_users(world: dict[str, Any], client: An
     r = client.get("/api/v1/exchange/usage", headers={"Authorization": f"Bearer {token_for('admin')}"})
     assert r.status_code == 200 and r.json()["total"]["calls"] > 0
     assert client.get("/api/v1/exchange/usage").status_code == 401
+
+
+def test_cli_usage_report(world: dict[str, Any]) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from cityhub.cli.main import app as cli
+
+    search(world, limit=2)
+    result = CliRunner().invoke(cli, ["sharing", "usage", "--json", "--grant", str(world["grant_id"])])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["grant_id"] == world["grant_id"] and report["total"]["records"] >= 2
+    table = CliRunner().invoke(cli, ["sharing", "usage"])
+    assert table.exit_code == 0 and "records" in table.output
+    bad = CliRunner().invoke(cli, ["sharing", "usage", "--from", "2026-1"])
+    assert bad.exit_code == 2

@@ -229,17 +229,21 @@ def _remove_spill_dirs(temp_dir: Path | None, pid: int) -> None:
             shutil.rmtree(d, ignore_errors=True)
 
 
-_MISSING_COLUMN = re.compile(r'Referenced column "([^"]+)" not found')
+#: DuckDB's binder errors naming a column the query's relations do not have
+_MISSING_COLUMN = re.compile(r'(?:Referenced column|does not have a column named) "([^"]+)"')
 
 
 def _hidden_named(sql: str, hidden: set[str]) -> str | None:
     """The first column outside the caller's grant that the SQL names as an identifier (plain or quoted)."""
     lowered = {h.lower(): h for h in hidden}
     for pos, (start, kind) in enumerate(tokens := duckdb.tokenize(sql)):
-        if str(kind).rsplit(".", 1)[-1] != "identifier":
-            continue
+        kind_name = str(kind).rsplit(".", 1)[-1]
         end = tokens[pos + 1][0] if pos + 1 < len(tokens) else len(sql)
         text = sql[start:end].strip()
+        if kind_name == "numeric_const" and text.startswith("."):  # the tokenizer's ``t.col``: "t", ".col"
+            text = text[1:]
+        elif kind_name != "identifier":
+            continue  # keywords (DuckDB's ``name``, ``date``…) are left to the binder's error, mapped below
         if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
             text = text[1:-1].replace('""', '"')
         found = lowered.get(text.lower())
