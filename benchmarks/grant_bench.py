@@ -150,7 +150,7 @@ def run_wrk(url: str, script: str, name: str, seconds: int) -> dict[str, Any]:
     path.write_text(script)
     subprocess.run(["wrk", "-t2", "-c50", "-d3s", "-s", str(path), url], capture_output=True, check=True)  # warm
     load = os.getloadavg()
-    proc = subprocess.run(["wrk", "-t2", "-c50", f"-d{seconds}s", "--latency", "-s", str(path), url],
+    proc = subprocess.run(["wrk", "-t2", "-c50", f"-d{seconds}s", "--timeout", "10s", "--latency", "-s", str(path), url],
                           capture_output=True, text=True, check=True)
     out = proc.stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]

@@ -299,15 +299,15 @@ def test_revocation_and_expiry_hold_from_the_next_call(world: dict[str, Any]) ->
 
 
 def test_personal_columns_need_a_grant_that_allows_personal_data(world: dict[str, Any]) -> None:
-    from cityhub.datastore.query.grants import GrantedRead
-
-    read = GrantedRead("r", None, None, exclude=("姓名",))
     from pathlib import Path
 
     from cityhub.datastore.query import TableRef
+    from cityhub.datastore.query.grants import GrantedRead
 
-    ref = read.apply(TableRef("r", Path("/nonexistent"), 0, [("编号", "integer"), ("姓名", "string")]))
+    table = TableRef("r", Path("/nonexistent"), 0, [("编号", "integer"), ("姓名", "string")])
+    ref = GrantedRead("r", None, None).apply(table, ["姓名"])
     assert ref.columns == [("编号", "integer")] and ref.scope is not None and "姓名" in ref.scope.hidden
+    assert GrantedRead("r", None, None, allow_personal=True).apply(table, ["姓名"]).columns == table.columns
 
 
 # -- metering and usage reports ---------------------------------------------------------------------------------

@@ -80,7 +80,7 @@ def test_a_grant_fails_closed_on_a_column_the_table_no_longer_has(table: query.T
         scoped(table, None, {"gone": "x"})
     assert e.value.code == "scope_invalid"
     assert scoped(table, ["code", "gone"], None).columns == [("code", "integer")]  # never widened
-    assert GrantedRead("res1", ("code", "name"), None, exclude=("name",)).apply(table).columns == [("code", "integer")]
+    assert GrantedRead("res1", ("code", "name"), None).apply(table, ["name"]).columns == [("code", "integer")]
 
 
 @pytest.mark.parametrize(("sql", "code"), [

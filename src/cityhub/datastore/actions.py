@@ -80,8 +80,8 @@ def read_ref(ctx: Context, v: DatastoreVersion) -> query.TableRef:
         return ref
     if granted.resource_id != v.resource_id:  # never another table than the one granted
         raise NotFound(f"未找到资源 {v.resource_id}", f"Resource not found: {v.resource_id}")
-    try:
-        return granted.apply(ref)
+    try:  # personal-data columns (flagged by the load's scan) only for a grant that allows them
+        return granted.apply(ref, [c["name"] for c in v.columns if c.get("pii")])
     except query.QueryError as exc:
         raise _query_error(exc) from None
 

@@ -15,7 +15,8 @@ Then ``authorize_read`` decides what the system may read of the resource, again 
 * 有条件共享 → the newest grant of this system on this resource that is in force (not revoked, not expired), or
   the one named by ``grant_id`` if it is in force; none → 403. Its columns and row filter become the scope every
   datastore query of the call runs in (``datastore.query.grants``).
-* Columns the load flagged as personal data are left out unless the grant allows personal data.
+* Columns the load flagged as personal data are left out unless the grant allows personal data (the datastore
+  applies it with the live version's column flags).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from cityhub import actions
 from cityhub.accounts.models import Department
 from cityhub.accounts.security import token_hash
 from cityhub.catalog.models import Resource
@@ -91,13 +91,6 @@ def caller_of(ctx: Context) -> Caller:
     return caller
 
 
-def _personal_columns(ctx: Context, res: Resource) -> tuple[str, ...]:
-    for table in actions.call("datastore_pii_columns", ctx, {"dataset_id": res.dataset_id}):
-        if table["resource_id"] == res.id:
-            return tuple(table["columns"])
-    return ()
-
-
 def authorize_read(ctx: Context, caller: Caller, rid: str, grant_id: int | None) -> GrantedRead:
     """What ``caller`` may read of resource ``rid`` now, as the scope the datastore applies; refuses otherwise."""
     res = ctx.db.get(Resource, rid)
@@ -123,11 +116,10 @@ def authorize_read(ctx: Context, caller: Caller, rid: str, grant_id: int | None)
             raise NotAuthorized("授权已撤销", "The grant has been revoked")
         if grant.expires_at <= now:
             raise NotAuthorized("授权已过期", "The grant has expired")
-    personal = () if grant is not None and grant.allow_personal else _personal_columns(ctx, res)
     if grant is None:
-        return GrantedRead(rid, None, None, None, exclude=personal)
+        return GrantedRead(rid, None, None, None)
     columns = tuple(grant.columns) if grant.columns is not None else None
-    return GrantedRead(rid, columns, grant.row_filter or None, grant.id, exclude=personal)
+    return GrantedRead(rid, columns, grant.row_filter or None, grant.id, allow_personal=grant.allow_personal)
 
 
 def _read(ctx: Context, p: Any) -> None:

@@ -17,6 +17,7 @@ import contextlib
 import datetime as dt
 import decimal
 import fcntl
+import hashlib
 import itertools
 import math
 import os
@@ -90,7 +91,7 @@ def parse_bytes(text: str) -> int:
     return int(float(m.group(1)) * _UNITS[(m.group(2) or "").lower()])
 
 
-#: the per-connection view a grant-scoped query reads instead of the table (see ``GrantScope``)
+#: the prefix of the views grant-scoped queries read instead of the table (see ``GrantScope``)
 SCOPED_VIEW = "__granted"
 
 
@@ -112,6 +113,11 @@ class GrantScope:
         """Identifies the scope for caches of derived values (value counts of the scoped rows)."""
         return repr((self.columns, self.where_sql))
 
+    @property
+    def view_name(self) -> str:
+        """The name of this scope's view in a table's cached database (one per distinct scope)."""
+        return f"{SCOPED_VIEW}_{hashlib.sha256(self.key().encode()).hexdigest()[:24]}"
+
 
 class ColumnTypes(dict[str, str]):
     """Column name → type of what a query may read; ``hidden`` are columns outside the caller's grant."""
@@ -123,9 +129,9 @@ class ColumnTypes(dict[str, str]):
 class TableRef:
     """One readable table version. ``columns`` are (name, type) in file order; ``_id`` may be omitted.
 
-    With a ``scope`` (a grant), ``columns`` are the granted ones and every query reads the view ``SCOPED_VIEW``
-    that ``table_sandbox`` creates on the query's own connection (the granted columns of the granted rows)
-    instead of the table; ``rows`` is then not the number of rows the holder may read."""
+    With a ``scope`` (a grant), ``columns`` are the granted ones and every query reads the scope's view (the
+    granted columns of the granted rows, made by ``table_sandbox``) instead of the table; ``rows`` is then not the
+    number of rows the holder may read."""
 
     resource_id: str
     path: Path
@@ -136,7 +142,7 @@ class TableRef:
     @property
     def view(self) -> str:
         """The name queries read: the table's view, or the connection's scoped view."""
-        return self.resource_id if self.scope is None else SCOPED_VIEW
+        return self.resource_id if self.scope is None else self.scope.view_name
 
     def column_types(self) -> dict[str, str]:
         out = ColumnTypes({"_id": "integer"})
@@ -341,6 +347,8 @@ _sandbox_cache: collections.OrderedDict[tuple[Any, ...], duckdb.DuckDBPyConnecti
     collections.OrderedDict()
 )
 _sandbox_lock = threading.Lock()
+#: the scope views made in each cached database (cache key → (database, view names))
+_scoped_views: dict[tuple[Any, ...], tuple[duckdb.DuckDBPyConnection, set[str]]] = {}
 
 
 def timeout_error(timeout_s: float) -> QueryError:
@@ -465,9 +473,12 @@ def table_sandbox(table: TableRef, limits: Limits = DEFAULT_LIMITS) -> Iterator[
     connection settings, so a replaced file gets a fresh database). Same settings and lock as
     ``sandbox``; the Parquet footer is cached across queries.
 
-    A grant-scoped ``table`` gets, on this connection only, the temporary view ``SCOPED_VIEW`` of its granted
-    columns and rows (DuckDB keeps temporary views per connection: no other query sees it, and it is gone
-    when the connection closes); every query of a scoped table reads that view (``TableRef.view``)."""
+    A grant-scoped ``table`` reads the view of its granted columns and rows (``GrantScope.view_name``), made in
+    the cached database the first time that scope is queried and kept with it: a view holds a definition, not a
+    decision, so whether the caller may use the grant is still decided on every request before any query (the
+    sharing layer), and only our own generated SQL runs on these databases (user SQL runs in a worker's fresh
+    sandbox that holds the scoped view alone). Every query of a scoped table names that view (``TableRef.view``).
+    """
     path = abspath(table.path)
     try:
         st = os.stat(path)
@@ -492,14 +503,24 @@ def table_sandbox(table: TableRef, limits: Limits = DEFAULT_LIMITS) -> Iterator[
             while len(_sandbox_cache) > TABLE_SANDBOX_CACHE:
                 # not close(): that would also close cursors still streaming an export; dropping
                 # the reference frees the database once the last cursor is gone
-                _sandbox_cache.popitem(last=False)
+                evicted, _ = _sandbox_cache.popitem(last=False)
+                _scoped_views.pop(evicted, None)
     conn = base.cursor()
     try:
         if table.scope is not None:
-            conn.execute(
-                f"CREATE TEMP VIEW {quote_ident(SCOPED_VIEW)} AS "
-                + table.scope.select_sql(f"main.{quote_ident(table.resource_id)}")
-            )
+            name = table.scope.view_name
+            with _sandbox_lock:
+                made = _scoped_views.get(key)
+                if made is None or made[0] is not base:
+                    made = _scoped_views[key] = (base, set())
+                ready = name in made[1]
+            if not ready:
+                conn.execute(
+                    f"CREATE VIEW IF NOT EXISTS {quote_ident(name)} AS "
+                    + table.scope.select_sql(quote_ident(table.resource_id))
+                )
+                with _sandbox_lock:
+                    made[1].add(name)
         yield conn
     finally:
         conn.close()

@@ -119,8 +119,13 @@ class GrantedRead:
     columns: tuple[str, ...] | None = None
     row_filter: Mapping[str, Any] | None = None
     grant_id: int | None = None
-    #: columns left out whatever the grant says (personal data the grant does not allow)
+    #: the grant allows personal data: columns the load flagged as personal stay readable
+    allow_personal: bool = False
+    #: columns left out whatever the grant says
     exclude: tuple[str, ...] = ()
 
-    def apply(self, table: TableRef) -> TableRef:
-        return scoped(table, self.columns, self.row_filter, self.exclude)
+    def apply(self, table: TableRef, personal: Sequence[str] = ()) -> TableRef:
+        """``table`` in this grant's scope; ``personal``: the table's personal-data columns, left out unless the
+        grant allows personal data."""
+        leave_out = (*self.exclude, *(() if self.allow_personal else personal))
+        return scoped(table, self.columns, self.row_filter, leave_out)
