@@ -66,7 +66,7 @@ def _json_param(raw: str | None, name: str) -> Any:
 
 
 @router.get("/api/exchange/{resource_id}/search", summary="Rows of a shared resource for a registered system",
-            responses=ok(o.DatastoreRows, 401, 403, 404))
+            responses=ok(o.DatastoreRows, 403, 404))
 def search_get(request: Request, response: Response, resource_id: str,
                filters: str | None = Query(None, max_length=10000, description="JSON object column → value or list"),
                q: str | None = Query(None, max_length=1000), fields: str | None = Query(None, max_length=10000),
@@ -83,14 +83,14 @@ def search_get(request: Request, response: Response, resource_id: str,
 
 
 @router.post("/api/exchange/{resource_id}/search", summary="Rows of a shared resource (datastore_search body)",
-             responses=ok(o.DatastoreRows, 401, 403, 404, 422))
+             responses=ok(o.DatastoreRows, *o.body_errors(403, 404)))
 def search_post(request: Request, response: Response, resource_id: str,
                 body: dict[str, Any] = Body(default_factory=dict)) -> Any:
     return _run(request, response, "exchange_search", {**body, "resource_id": resource_id})
 
 
 @router.get("/api/exchange/{resource_id}/sql", summary="One SELECT over a shared resource (its id as table name)",
-            responses=ok(o.QueryResult, 401, 403, 404, 422))
+            responses=ok(o.QueryResult, 403, 404))
 def sql_get(request: Request, response: Response, resource_id: str,
             sql: str = Query(..., max_length=20000), row_cap: int = Query(10000, ge=1, le=100000),
             grant_id: int | None = Query(None, ge=1, le=o.MAX_ID)) -> Any:
@@ -99,14 +99,14 @@ def sql_get(request: Request, response: Response, resource_id: str,
 
 
 @router.post("/api/exchange/{resource_id}/sql", summary="One SELECT over a shared resource (JSON body)",
-             responses=ok(o.QueryResult, 401, 403, 404, 422))
+             responses=ok(o.QueryResult, *o.body_errors(403, 404)))
 def sql_post(request: Request, response: Response, resource_id: str,
              body: dict[str, Any] = Body(default_factory=dict)) -> Any:
     return _run(request, response, "exchange_sql", {**body, "resource_id": resource_id})
 
 
 @router.get("/api/v1/exchange/usage", summary="Exchange usage: per month, department (consumer, provider), grant",
-            responses=ok(ExchangeUsage, 401, 403, 422))
+            responses=ok(ExchangeUsage, 403))
 def usage(request: Request, month_from: str | None = Query(None, max_length=7),
           month_to: str | None = Query(None, max_length=7),
           department_id: int | None = Query(None, ge=1, le=o.MAX_ID),
