@@ -18,6 +18,7 @@ from cityhub.cli.common import err, out
 from cityhub.cli.exchange import register as register_exchange
 from cityhub.cli.harvest import harvest_app
 from cityhub.cli.publish import dataset_app
+from cityhub.cli.sharing import sharing_app
 
 app = typer.Typer(help="CityHub 城市数据平台 / city data platform", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="数据库 / database schema", no_args_is_help=True)
@@ -38,7 +39,6 @@ app.add_typer(datastore_app, name="datastore")
 app.add_typer(harvest_app, name="harvest")
 app.add_typer(dataset_app, name="dataset")
 # sharing and exchange (issue 12): the exchange's commands (cli/exchange.py) join the sharing group
-sharing_app = typer.Typer(help="共享交换 / sharing and exchange", no_args_is_help=True)
 register_exchange(sharing_app)
 app.add_typer(sharing_app, name="sharing")
 

@@ -35,11 +35,13 @@ from cityhub.web.routes import (
     plans_pages,
     publish,
     publish_pages,
+    sharing_pages,
 )
 from cityhub.web.routes import datapackage as datapackage_routes
 from cityhub.web.routes import dcat as dcat_routes
 from cityhub.web.routes import exchange as exchange_routes
 from cityhub.web.routes import harvest as harvest_routes
+from cityhub.web.routes import sharing as sharing_routes
 
 log = logging.getLogger("cityhub.web")
 STATIC = Path(__file__).parent / "static"
@@ -331,5 +333,7 @@ def create_app() -> FastAPI:
     app.include_router(accounts_pages.router)
     app.include_router(admin_pages.router)
     app.include_router(datastore_pages.router)  # after catalog_pages: /dataset/{name}/resource/new wins
+    app.include_router(sharing_routes.router)  # /api/sharing/... (issue 12)
+    app.include_router(sharing_pages.router)  # /sharing/... pages
     return app
 
