@@ -62,8 +62,9 @@ def authenticate(ctx: Context) -> Caller:
     if not isinstance(client, str) or not isinstance(token, str) or not token or len(client) > MAX_CLIENT:
         raise NotAuthenticated("需要系统凭证：X-Road-Client 头和 Bearer 令牌",
                                "System credentials required: the X-Road-Client header and a Bearer token")
+    # the department's slug or credit code holds no "/"; a system code may (``GZ-GA/population-check``)
     dept_code, sep, system_code = client.strip().partition("/")
-    if not sep or not dept_code or not system_code or "/" in system_code:
+    if not sep or not dept_code or not system_code:
         raise NotAuthenticated("X-Road-Client 应为 <部门>/<系统代码>",
                                "X-Road-Client must be <department>/<system code>")
     found = ctx.db.execute(
