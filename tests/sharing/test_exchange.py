@@ -408,6 +408,15 @@ def test_http_refusals_have_the_one_error_shape(world: dict[str, Any], client: A
     assert "records" not in r.json()
 
 
+def test_http_no_credentials_is_401_whatever_the_input(world: dict[str, Any], client: Any) -> None:
+    rid = world["cond"]
+    for path, body in (("search", {"no_such_field": 1, "limit": "x"}), ("sql", {"sql": 5})):
+        r = client.post(f"/api/exchange/{rid}/{path}", json=body)
+        assert r.status_code == 401 and r.json()["error"]["type"] == "not_authenticated", r.text
+    r = client.post(f"/api/exchange/{rid}/search", json={"no_such_field": 1}, headers=headers(world))
+    assert r.status_code == 422  # a known system's bad input: said what is wrong
+
+
 def test_http_usage_report_for_signed_in_users(world: dict[str, Any], client: Any) -> None:
     from tests.conftest import token_for
 
