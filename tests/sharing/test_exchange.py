@@ -1,6 +1,7 @@
 """The exchange API: a registered system reads a shared resource within its grant, through every datastore path
 (search with filters, q, fields, sort, distinct, totals, cursor; SQL), and never a column or row outside it;
-credentials and grants are checked on every call; every call is metered and reported."""
+credentials and grants are checked on every call; every call is metered and reported. On SQLite and PostgreSQL
+(the sharing tests' own small store, `tests/sharing/conftest.py`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from cityhub.catalog.schemas import UploadedFile
 from cityhub.context import Context
 from cityhub.errors import NotAuthenticated, NotAuthorized, NotFound, ValidationError
 from cityhub.sharing.exchange_schemas import CLIENT, TOKEN
-from tests.conftest import Store, call_as, open_dataset, unique
+from tests.conftest import call_as, open_dataset, unique
 
 DISTRICTS = ["天河区", "越秀区", "海珠区"]
 CSV = "编号,所属区,姓名,人数,日期\n" + "".join(
@@ -27,10 +28,10 @@ ROW_FILTER = {"所属区": ["天河区", "海珠区"]}
 
 
 @pytest.fixture(scope="module")
-def world(sqlite_demo_store: Store) -> Iterator[dict[str, Any]]:
+def xw(world: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """A conditionally shared table of the transport bureau, an unconditionally shared one, a 不予共享 one; two
     systems of the ecology bureau (one deactivated), a grant of three columns and two districts."""
-    sqlite_demo_store.activate()
+    world["store"].activate()  # the sharing tests' own small store (tests/sharing/conftest.py), per backend
     from cityhub.accounts.models import Department
     from cityhub.accounts.security import token_hash
     from cityhub.db import session_scope, utcnow
@@ -85,24 +86,24 @@ def world(sqlite_demo_store: Store) -> Iterator[dict[str, Any]]:
     yield out
 
 
-def sys_ctx(world: dict[str, Any], key: str = "sys", client: str | None = None, token: str | None = None) -> Context:
+def sys_ctx(xw: dict[str, Any], key: str = "sys", client: str | None = None, token: str | None = None) -> Context:
     ctx = Context(source="127.0.0.1", via="test")
-    ctx.extra[CLIENT] = client if client is not None else world["clients"][key]
-    ctx.extra[TOKEN] = token if token is not None else world["tokens"][key]
+    ctx.extra[CLIENT] = client if client is not None else xw["clients"][key]
+    ctx.extra[TOKEN] = token if token is not None else xw["tokens"][key]
     return ctx
 
 
-def ex(world: dict[str, Any], action: str, data: dict[str, Any], key: str = "sys", **creds: Any) -> Any:
-    return actions.call(action, sys_ctx(world, key, **creds), data)
+def ex(xw: dict[str, Any], action: str, data: dict[str, Any], key: str = "sys", **creds: Any) -> Any:
+    return actions.call(action, sys_ctx(xw, key, **creds), data)
 
 
-def search(world: dict[str, Any], **params: Any) -> dict[str, Any]:
-    result: dict[str, Any] = ex(world, "exchange_search", {"resource_id": world["cond"], **params})
+def search(xw: dict[str, Any], **params: Any) -> dict[str, Any]:
+    result: dict[str, Any] = ex(xw, "exchange_search", {"resource_id": xw["cond"], **params})
     return result
 
 
-def owner_search(world: dict[str, Any], **params: Any) -> dict[str, Any]:
-    result: dict[str, Any] = call_as("steward", "datastore_search", {"resource_id": world["cond"], **params})
+def owner_search(xw: dict[str, Any], **params: Any) -> dict[str, Any]:
+    result: dict[str, Any] = call_as("steward", "datastore_search", {"resource_id": xw["cond"], **params})
     return result
 
 
@@ -120,29 +121,29 @@ def owner_search(world: dict[str, Any], **params: Any) -> dict[str, Any]:
     {"records_format": "csv", "limit": 50},
     {"filters": {"所属区": "越秀区"}},  # outside the grant's rows: nothing
 ])
-def test_scoped_search_equals_unscoped_search_with_the_grant_applied(world: dict[str, Any],
+def test_scoped_search_equals_unscoped_search_with_the_grant_applied(xw: dict[str, Any],
                                                                      params: dict[str, Any]) -> None:
-    got = search(world, **params)
+    got = search(xw, **params)
     own_filters = dict(params.get("filters") or {})
     mine = own_filters.pop("所属区", None)
     allowed = ROW_FILTER["所属区"] if mine is None else [d for d in ROW_FILTER["所属区"] if d == mine] or ["-none-"]
     q = params.get("q")
     ranks = [] if q is None else ["rank"] if isinstance(q, str) else [f"rank {c}" for c in q]
     fields = params.get("fields") or ["_id", *GRANTED, *ranks]
-    want = owner_search(world, **{**params, "filters": {**own_filters, "所属区": allowed}, "fields": fields})
+    want = owner_search(xw, **{**params, "filters": {**own_filters, "所属区": allowed}, "fields": fields})
     assert got["records"] == want["records"]
     assert got["total"] == want["total"]
     assert [f["id"] for f in got["fields"]] == [f["id"] for f in want["fields"]]
-    assert got["grant_id"] == world["grant_id"]
+    assert got["grant_id"] == xw["grant_id"]
 
 
-def test_whole_scope_total_and_cursor_paging_stay_inside_the_grant(world: dict[str, Any]) -> None:
-    first = search(world, limit=30)
+def test_whole_scope_total_and_cursor_paging_stay_inside_the_grant(xw: dict[str, Any]) -> None:
+    first = search(xw, limit=30)
     assert first["total"] == 80 and [f["id"] for f in first["fields"]] == ["_id", *GRANTED]
     seen = list(first["records"])
     cursor = first["next_cursor"]
     while cursor:
-        page = search(world, limit=30, cursor=cursor)
+        page = search(xw, limit=30, cursor=cursor)
         seen += page["records"]
         cursor = page["next_cursor"]
     assert len(seen) == 80 and {r["所属区"] for r in seen} == {"天河区", "海珠区"}
@@ -160,28 +161,28 @@ def test_whole_scope_total_and_cursor_paging_stay_inside_the_grant(world: dict[s
     {"q": {"姓名": "居民"}},
     {"fields": ["日期"], "distinct": True},
 ])
-def test_a_column_outside_the_grant_is_refused_by_name(world: dict[str, Any], params: dict[str, Any]) -> None:
+def test_a_column_outside_the_grant_is_refused_by_name(xw: dict[str, Any], params: dict[str, Any]) -> None:
     with pytest.raises(ValidationError) as e:
-        search(world, **params)
+        search(xw, **params)
     assert "outside your grant" in str(e.value.fields)
     assert "姓名" in str(e.value.fields) or "日期" in str(e.value.fields)
 
 
-def test_full_text_over_the_whole_row_does_not_search_hidden_columns(world: dict[str, Any]) -> None:
-    assert owner_search(world, q="居民5")["total"] == 1  # the name column holds it
-    assert search(world, q="居民5")["total"] == 0
+def test_full_text_over_the_whole_row_does_not_search_hidden_columns(xw: dict[str, Any]) -> None:
+    assert owner_search(xw, q="居民5")["total"] == 1  # the name column holds it
+    assert search(xw, q="居民5")["total"] == 0
 
 
-def sql(world: dict[str, Any], text: str, key: str = "sys") -> dict[str, Any]:
-    result: dict[str, Any] = ex(world, "exchange_sql", {"resource_id": world["cond"], "sql": text}, key)
+def sql(xw: dict[str, Any], text: str, key: str = "sys") -> dict[str, Any]:
+    result: dict[str, Any] = ex(xw, "exchange_sql", {"resource_id": xw["cond"], "sql": text}, key)
     return result
 
 
-def test_sql_reads_only_the_granted_columns_and_rows(world: dict[str, Any]) -> None:
-    rid = world["cond"]
-    got = sql(world, f'SELECT "所属区", count(*) AS n FROM "{rid}" GROUP BY 1 ORDER BY 1')
+def test_sql_reads_only_the_granted_columns_and_rows(xw: dict[str, Any]) -> None:
+    rid = xw["cond"]
+    got = sql(xw, f'SELECT "所属区", count(*) AS n FROM "{rid}" GROUP BY 1 ORDER BY 1')
     assert got["records"] == [{"所属区": "天河区", "n": 40}, {"所属区": "海珠区", "n": 40}]
-    star = sql(world, f'SELECT * FROM "{rid}" LIMIT 1')
+    star = sql(xw, f'SELECT * FROM "{rid}" LIMIT 1')
     assert [f["id"] for f in star["fields"]] == ["_id", *GRANTED]
 
 
@@ -191,9 +192,9 @@ def test_sql_reads_only_the_granted_columns_and_rows(world: dict[str, Any]) -> N
     'SELECT "编号" FROM "{rid}" WHERE "日期" > DATE \'2024-01-05\'',
     'SELECT * FROM "{rid}" ORDER BY "姓名"',
 ])
-def test_sql_naming_a_column_outside_the_grant_is_refused_by_name(world: dict[str, Any], text: str) -> None:
+def test_sql_naming_a_column_outside_the_grant_is_refused_by_name(xw: dict[str, Any], text: str) -> None:
     with pytest.raises(ValidationError) as e:
-        sql(world, text.format(rid=world["cond"]))
+        sql(xw, text.format(rid=xw["cond"]))
     assert "outside your grant" in str(e.value.fields)
 
 
@@ -206,8 +207,8 @@ def test_sql_naming_a_column_outside_the_grant_is_refused_by_name(world: dict[st
     'WHERE "所属区" = \'越秀区\'',
     'SELECT count(*) AS n FROM "{rid}" WHERE "_id" IN (SELECT "_id" + 1 FROM "{rid}") AND "所属区" = \'越秀区\'',
 ])
-def test_sql_subqueries_joins_ctes_and_unions_stay_inside_the_rows(world: dict[str, Any], text: str) -> None:
-    assert sql(world, text.format(rid=world["cond"]))["records"] == [{"n": 0}]
+def test_sql_subqueries_joins_ctes_and_unions_stay_inside_the_rows(xw: dict[str, Any], text: str) -> None:
+    assert sql(xw, text.format(rid=xw["cond"]))["records"] == [{"n": 0}]
 
 
 @pytest.mark.parametrize("text", [
@@ -220,60 +221,60 @@ def test_sql_subqueries_joins_ctes_and_unions_stay_inside_the_rows(world: dict[s
     "SELECT * FROM read_parquet('/etc/passwd')",
     "SELECT * FROM '{rid}.parquet'",
 ])
-def test_sql_reaching_another_table_or_a_file_is_refused(world: dict[str, Any], text: str) -> None:
+def test_sql_reaching_another_table_or_a_file_is_refused(xw: dict[str, Any], text: str) -> None:
     with pytest.raises((NotFound, ValidationError)):
-        sql(world, text.format(rid=world["cond"], other=world["other"], free=world["free"]))
+        sql(xw, text.format(rid=xw["cond"], other=xw["other"], free=xw["free"]))
 
 
-def test_another_resource_without_a_grant_is_refused(world: dict[str, Any]) -> None:
+def test_another_resource_without_a_grant_is_refused(xw: dict[str, Any]) -> None:
     with pytest.raises(NotAuthorized):
-        ex(world, "exchange_search", {"resource_id": world["other"]})
+        ex(xw, "exchange_search", {"resource_id": xw["other"]})
     with pytest.raises(NotAuthorized):
-        ex(world, "exchange_search", {"resource_id": world["cond"]}, "bare")  # a system with no grant
+        ex(xw, "exchange_search", {"resource_id": xw["cond"]}, "bare")  # a system with no grant
     with pytest.raises(NotAuthorized):
-        ex(world, "exchange_search", {"resource_id": world["cond"], "grant_id": world["grant_id"]}, "bare")
+        ex(xw, "exchange_search", {"resource_id": xw["cond"], "grant_id": xw["grant_id"]}, "bare")
 
 
-def test_unconditional_sharing_reads_the_whole_table_and_not_shared_is_refused(world: dict[str, Any]) -> None:
-    whole = ex(world, "exchange_search", {"resource_id": world["free"], "limit": 1}, "bare")
+def test_unconditional_sharing_reads_the_whole_table_and_not_shared_is_refused(xw: dict[str, Any]) -> None:
+    whole = ex(xw, "exchange_search", {"resource_id": xw["free"], "limit": 1}, "bare")
     assert whole["total"] == 120 and whole["grant_id"] is None
     assert [f["id"] for f in whole["fields"]] == ["_id", "编号", "所属区", "姓名", "人数", "日期"]
     with pytest.raises(NotAuthorized):
-        ex(world, "exchange_search", {"resource_id": world["closed"]}, "bare")
+        ex(xw, "exchange_search", {"resource_id": xw["closed"]}, "bare")
     with pytest.raises(NotFound):
-        ex(world, "exchange_search", {"resource_id": "no-such-resource"}, "bare")
+        ex(xw, "exchange_search", {"resource_id": "no-such-resource"}, "bare")
 
 
 # -- credentials and the grant's life ---------------------------------------------------------------------------
 
 
-def test_credentials_are_checked_on_every_call(world: dict[str, Any]) -> None:
-    data = {"resource_id": world["cond"]}
-    other_code = world["clients"]["bare"]
+def test_credentials_are_checked_on_every_call(xw: dict[str, Any]) -> None:
+    data = {"resource_id": xw["cond"]}
+    other_code = xw["clients"]["bare"]
     with pytest.raises(NotAuthenticated):  # a forged system code: the token belongs to another system
-        ex(world, "exchange_search", data, client=other_code)
+        ex(xw, "exchange_search", data, client=other_code)
     with pytest.raises(NotAuthenticated):  # the right name, a wrong token
-        ex(world, "exchange_search", data, token="x" * 32)
+        ex(xw, "exchange_search", data, token="x" * 32)
     with pytest.raises(NotAuthenticated):  # another department's name
-        ex(world, "exchange_search", data, client=world["clients"]["sys"].replace("gz-ecology-environment",
+        ex(xw, "exchange_search", data, client=xw["clients"]["sys"].replace("gz-ecology-environment",
                                                                                      "gz-transport"))
     with pytest.raises(NotAuthenticated):
-        ex(world, "exchange_search", data, client="", token="")
+        ex(xw, "exchange_search", data, client="", token="")
     with pytest.raises(NotAuthenticated):
-        ex(world, "exchange_search", data, client="no-slash")
+        ex(xw, "exchange_search", data, client="no-slash")
     with pytest.raises(NotAuthorized):  # a deactivated system
-        ex(world, "exchange_search", data, "off")
+        ex(xw, "exchange_search", data, "off")
 
 
-def test_revocation_and_expiry_hold_from_the_next_call(world: dict[str, Any]) -> None:
+def test_revocation_and_expiry_hold_from_the_next_call(xw: dict[str, Any]) -> None:
     from cityhub.db import session_scope, utcnow
     from cityhub.sharing.models import ShareGrant
 
-    assert search(world, limit=1)["total"] == 80
+    assert search(xw, limit=1)["total"] == 80
 
     def set_grant(**values: Any) -> None:
         with session_scope() as db:
-            grant = db.get(ShareGrant, world["grant_id"])
+            grant = db.get(ShareGrant, xw["grant_id"])
             assert grant is not None
             for k, v in values.items():
                 setattr(grant, k, v)
@@ -281,24 +282,24 @@ def test_revocation_and_expiry_hold_from_the_next_call(world: dict[str, Any]) ->
     try:
         set_grant(revoked_at=utcnow(), revoked_by="steward")
         with pytest.raises(NotAuthorized):
-            search(world, limit=1)
+            search(xw, limit=1)
         with pytest.raises(NotAuthorized) as e:
-            ex(world, "exchange_search", {"resource_id": world["cond"], "grant_id": world["grant_id"]})
+            ex(xw, "exchange_search", {"resource_id": xw["cond"], "grant_id": xw["grant_id"]})
         assert "revoked" in e.value.message_en
         with pytest.raises(NotAuthorized):
-            sql(world, f'SELECT 1 FROM "{world["cond"]}"')
+            sql(xw, f'SELECT 1 FROM "{xw["cond"]}"')
         set_grant(revoked_at=None, revoked_by="", expires_at=utcnow() - dt.timedelta(seconds=1))
         with pytest.raises(NotAuthorized):
-            search(world, limit=1)
+            search(xw, limit=1)
         with pytest.raises(NotAuthorized) as e:
-            ex(world, "exchange_search", {"resource_id": world["cond"], "grant_id": world["grant_id"]})
+            ex(xw, "exchange_search", {"resource_id": xw["cond"], "grant_id": xw["grant_id"]})
         assert "expired" in e.value.message_en
     finally:
         set_grant(revoked_at=None, revoked_by="", expires_at=utcnow() + dt.timedelta(days=30))
-    assert search(world, limit=1)["total"] == 80
+    assert search(xw, limit=1)["total"] == 80
 
 
-def test_personal_columns_need_a_grant_that_allows_personal_data(world: dict[str, Any]) -> None:
+def test_personal_columns_need_a_grant_that_allows_personal_data(xw: dict[str, Any]) -> None:
     from pathlib import Path
 
     from cityhub.datastore.query import TableRef
@@ -313,17 +314,17 @@ def test_personal_columns_need_a_grant_that_allows_personal_data(world: dict[str
 # -- metering and usage reports ---------------------------------------------------------------------------------
 
 
-def test_every_call_is_metered_and_reported(world: dict[str, Any]) -> None:
+def test_every_call_is_metered_and_reported(xw: dict[str, Any]) -> None:
     from cityhub.sharing.exchange_actions import flush_pending
 
     flush_pending()
-    before = call_as("admin", "exchange_usage_show", {"grant_id": world["grant_id"]})["total"]
-    search(world, limit=5)
-    search(world, limit=3, filters={"所属区": "天河区"})
-    sql(world, f'SELECT "编号" FROM "{world["cond"]}" LIMIT 4')
+    before = call_as("admin", "exchange_usage_show", {"grant_id": xw["grant_id"]})["total"]
+    search(xw, limit=5)
+    search(xw, limit=3, filters={"所属区": "天河区"})
+    sql(xw, f'SELECT "编号" FROM "{xw["cond"]}" LIMIT 4')
     with pytest.raises(ValidationError):
-        search(world, fields=["姓名"])  # let in, then refused: metered as an error with no rows
-    report = call_as("admin", "exchange_usage_show", {"grant_id": world["grant_id"]})
+        search(xw, fields=["姓名"])  # let in, then refused: metered as an error with no rows
+    report = call_as("admin", "exchange_usage_show", {"grant_id": xw["grant_id"]})
     after = report["total"]
     assert after["calls"] - before["calls"] == 4
     assert after["records"] - before["records"] == 12
@@ -335,18 +336,18 @@ def test_every_call_is_metered_and_reported(world: dict[str, Any]) -> None:
     providers = {c["slug"]: c for c in report["by_provider"]}
     assert consumers["gz-ecology-environment"]["records"] >= 12
     assert providers["gz-transport"]["records"] >= 12
-    assert report["by_grant"][0]["grant_id"] == world["grant_id"]
+    assert report["by_grant"][0]["grant_id"] == xw["grant_id"]
     city = call_as("admin", "exchange_usage_show", {"month_from": month, "month_to": month})
     assert city["total"]["records"] >= after["records"]
 
 
-def test_usage_is_shown_to_the_departments_involved_only(world: dict[str, Any]) -> None:
+def test_usage_is_shown_to_the_departments_involved_only(xw: dict[str, Any]) -> None:
     mine = call_as("eco_steward", "exchange_usage_show", {})
-    assert mine["department_id"] == world["eco"] and mine["total"]["calls"] > 0
+    assert mine["department_id"] == xw["eco"] and mine["total"]["calls"] > 0
     provider = call_as("steward", "exchange_usage_show", {})
-    assert provider["department_id"] == world["transport"]
+    assert provider["department_id"] == xw["transport"]
     with pytest.raises(NotAuthorized):
-        call_as("eco_steward", "exchange_usage_show", {"department_id": world["transport"]})
+        call_as("eco_steward", "exchange_usage_show", {"department_id": xw["transport"]})
     with pytest.raises(NotAuthorized):
         call_as("citizen", "exchange_usage_show", {})
     with pytest.raises(NotAuthenticated):
@@ -359,7 +360,7 @@ def test_usage_is_shown_to_the_departments_involved_only(world: dict[str, Any]) 
 
 
 @pytest.fixture(scope="module")
-def client(world: dict[str, Any]) -> Iterator[Any]:
+def client(xw: dict[str, Any]) -> Iterator[Any]:
     from fastapi.testclient import TestClient
 
     from cityhub.web.app import create_app
@@ -368,37 +369,37 @@ def client(world: dict[str, Any]) -> Iterator[Any]:
         yield c
 
 
-def headers(world: dict[str, Any], key: str = "sys", **over: str) -> dict[str, str]:
-    return {"X-Road-Client": over.get("client", world["clients"][key]),
-            "Authorization": "Bearer " + over.get("token", world["tokens"][key])}
+def headers(xw: dict[str, Any], key: str = "sys", **over: str) -> dict[str, str]:
+    return {"X-Road-Client": over.get("client", xw["clients"][key]),
+            "Authorization": "Bearer " + over.get("token", xw["tokens"][key])}
 
 
-def test_http_search_and_sql_with_system_credentials(world: dict[str, Any], client: Any) -> None:
-    rid = world["cond"]
+def test_http_search_and_sql_with_system_credentials(xw: dict[str, Any], client: Any) -> None:
+    rid = xw["cond"]
     r = client.get(f"/api/exchange/{rid}/search", params={"filters": '{"所属区": "天河区"}', "fields": "编号,人数",
-                                                          "limit": 2}, headers=headers(world))
+                                                          "limit": 2}, headers=headers(xw))
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["total"] == 40 and [f["id"] for f in body["fields"]] == ["编号", "人数"]
     assert r.headers["cache-control"] == "no-store"
-    r = client.post(f"/api/exchange/{rid}/search", json={"sort": "编号 desc", "limit": 1}, headers=headers(world))
+    r = client.post(f"/api/exchange/{rid}/search", json={"sort": "编号 desc", "limit": 1}, headers=headers(xw))
     assert r.status_code == 200 and r.json()["records"][0]["所属区"] in ("天河区", "海珠区")
     r = client.post(f"/api/exchange/{rid}/sql", json={"sql": f'SELECT count(*) AS n FROM "{rid}"'},
-                    headers=headers(world))
+                    headers=headers(xw))
     assert r.status_code == 200 and r.json()["records"] == [{"n": 80}]
 
 
 @pytest.mark.parametrize(("case", "status"), [("none", 401), ("forged", 401), ("token", 401), ("off", 403),
                                               ("bare", 403), ("column", 422)])
-def test_http_refusals_have_the_one_error_shape(world: dict[str, Any], client: Any, case: str, status: int) -> None:
-    rid = world["cond"]
+def test_http_refusals_have_the_one_error_shape(xw: dict[str, Any], client: Any, case: str, status: int) -> None:
+    rid = xw["cond"]
     h: dict[str, str] = {
         "none": {},
-        "forged": headers(world, client=world["clients"]["bare"]),
-        "token": headers(world, token="y" * 32),
-        "off": headers(world, "off"),
-        "bare": headers(world, "bare"),
-        "column": headers(world),
+        "forged": headers(xw, client=xw["clients"]["bare"]),
+        "token": headers(xw, token="y" * 32),
+        "off": headers(xw, "off"),
+        "bare": headers(xw, "bare"),
+        "column": headers(xw),
     }[case]
     params = {"fields": "姓名"} if case == "column" else {}
     r = client.get(f"/api/exchange/{rid}/search", params=params, headers=h)
@@ -408,16 +409,16 @@ def test_http_refusals_have_the_one_error_shape(world: dict[str, Any], client: A
     assert "records" not in r.json()
 
 
-def test_http_no_credentials_is_401_whatever_the_input(world: dict[str, Any], client: Any) -> None:
-    rid = world["cond"]
+def test_http_no_credentials_is_401_whatever_the_input(xw: dict[str, Any], client: Any) -> None:
+    rid = xw["cond"]
     for path, body in (("search", {"no_such_field": 1, "limit": "x"}), ("sql", {"sql": 5})):
         r = client.post(f"/api/exchange/{rid}/{path}", json=body)
         assert r.status_code == 401 and r.json()["error"]["type"] == "not_authenticated", r.text
-    r = client.post(f"/api/exchange/{rid}/search", json={"no_such_field": 1}, headers=headers(world))
+    r = client.post(f"/api/exchange/{rid}/search", json={"no_such_field": 1}, headers=headers(xw))
     assert r.status_code == 422  # a known system's bad input: said what is wrong
 
 
-def test_http_usage_report_for_signed_in_users(world: dict[str, Any], client: Any) -> None:
+def test_http_usage_report_for_signed_in_users(xw: dict[str, Any], client: Any) -> None:
     from tests.conftest import token_for
 
     r = client.get("/api/v1/exchange/usage", headers={"Authorization": f"Bearer {token_for('admin')}"})
@@ -425,18 +426,18 @@ def test_http_usage_report_for_signed_in_users(world: dict[str, Any], client: An
     assert client.get("/api/v1/exchange/usage").status_code == 401
 
 
-def test_cli_usage_report(world: dict[str, Any]) -> None:
+def test_cli_usage_report(xw: dict[str, Any]) -> None:
     import json
 
     from typer.testing import CliRunner
 
     from cityhub.cli.main import app as cli
 
-    search(world, limit=2)
-    result = CliRunner().invoke(cli, ["sharing", "usage", "--json", "--grant", str(world["grant_id"])])
+    search(xw, limit=2)
+    result = CliRunner().invoke(cli, ["sharing", "usage", "--json", "--grant", str(xw["grant_id"])])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert report["grant_id"] == world["grant_id"] and report["total"]["records"] >= 2
+    assert report["grant_id"] == xw["grant_id"] and report["total"]["records"] >= 2
     table = CliRunner().invoke(cli, ["sharing", "usage"])
     assert table.exit_code == 0 and "records" in table.output
     bad = CliRunner().invoke(cli, ["sharing", "usage", "--from", "2026-1"])
