@@ -290,6 +290,8 @@ def test_every_write_action_has_a_gate() -> None:
 
 # native routes whose action anyone may call (signing in) or that only read
 UNGATED_NATIVE = {("POST", "/api/v1/session"), ("POST", "/api/v1/datastore/sql")}
+# the exchange API's reads by POST: registered systems, authenticated by their own credentials (no user role)
+UNGATED_NATIVE |= {("POST", "/api/exchange/{resource_id}/search"), ("POST", "/api/exchange/{resource_id}/sql")}
 # write actions the native REST API does not expose (CLI, jobs, the CKAN API's whole-package save)
 NOT_ON_NATIVE_API = {"dataset_save", "usage_import", "search_reindex", "quality_refresh", "datastore_recover",
                      "harvest_page_import", "user_totp_begin", "user_totp_enable", "user_totp_disable",

@@ -47,7 +47,8 @@ DOMAIN_MODULES = ("cityhub.accounts.actions", "cityhub.catalog.actions", "cityhu
                   "cityhub.interop.dcat_actions", "cityhub.interop.ckan_actions",
                   # the domains' background jobs (they register with cityhub.jobs when imported)
                   "cityhub.catalog.jobs", "cityhub.datastore.jobs", "cityhub.harvest.jobs",
-                  "cityhub.sharing.actions", "cityhub.sharing.jobs")
+                  "cityhub.sharing.actions", "cityhub.sharing.jobs",
+                  "cityhub.sharing.exchange_actions", "cityhub.sharing.exchange_jobs")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from cityhub.catalog.schemas import UploadedFile
 from cityhub.cli.accounts import department_app, token_app, user_app
 from cityhub.cli.common import call as _call
 from cityhub.cli.common import err, out
+from cityhub.cli.exchange import register as register_exchange
 from cityhub.cli.harvest import harvest_app
 from cityhub.cli.publish import dataset_app
 from cityhub.cli.sharing import sharing_app
@@ -37,6 +38,8 @@ app.add_typer(search_app, name="search")
 app.add_typer(datastore_app, name="datastore")
 app.add_typer(harvest_app, name="harvest")
 app.add_typer(dataset_app, name="dataset")
+# sharing and exchange (issue 12): the exchange's commands (cli/exchange.py) join the sharing group
+register_exchange(sharing_app)
 app.add_typer(sharing_app, name="sharing")
 
 

@@ -71,6 +71,21 @@ def table_ref(v: DatastoreVersion) -> query.TableRef:
                           rows=v.rows or 0, columns=[(c["name"], c["type"]) for c in v.columns])
 
 
+def read_ref(ctx: Context, v: DatastoreVersion) -> query.TableRef:
+    """The table a read action queries: the whole live version, or, for a call the sharing layer authorised with
+    a grant, only the grant's columns and rows (every query path then reads the scoped view)."""
+    ref = table_ref(v)
+    granted = auth.granted_read(ctx)
+    if granted is None:
+        return ref
+    if granted.resource_id != v.resource_id:  # never another table than the one granted
+        raise NotFound(f"未找到资源 {v.resource_id}", f"Resource not found: {v.resource_id}")
+    try:  # personal-data columns (flagged by the load's scan) only for a grant that allows them
+        return granted.apply(ref, [c["name"] for c in v.columns if c.get("pii")])
+    except query.QueryError as exc:
+        raise _query_error(exc) from None
+
+
 def _count(ctx: Context, rid: str, kind: str) -> None:
     from cityhub.catalog.actions import record_usage
 
@@ -425,7 +440,7 @@ def datastore_search(ctx: Context, p: s.SearchIn) -> dict[str, Any]:
     # CKAN caps limit at ckan.datastore.search.rows_max (limit_to_configured_maximum) and echoes the cap
     limit = min(p.limit, query.CSV_LIMIT if p.records_format in ("csv", "tsv") else query.CKAN_LIMIT)
     try:
-        out = query.search(table_ref(v), filters=p.filters, q=p.q, full_text=p.full_text, plain=p.plain,
+        out = query.search(read_ref(ctx, v), filters=p.filters, q=p.q, full_text=p.full_text, plain=p.plain,
                            language=p.language, fields=p.fields, sort=p.sort, limit=limit, offset=p.offset,
                            include_total=p.include_total, distinct=p.distinct, cursor=p.cursor,
                            records_format=p.records_format, limits=query_limits())
@@ -441,7 +456,7 @@ def datastore_aggregate(ctx: Context, p: s.AggregateIn) -> dict[str, Any]:
     """Group by one or two columns with count/sum/avg/min/max (for charts)."""
     v = _live(ctx, p.resource_id)
     try:
-        return query.aggregate(table_ref(v), group_by=p.group_by, metrics=p.metrics, filters=p.filters, q=p.q,
+        return query.aggregate(read_ref(ctx, v), group_by=p.group_by, metrics=p.metrics, filters=p.filters, q=p.q,
                                limit=p.limit, limits=query_limits())
     except query.QueryError as exc:
         raise _query_error(exc) from None
@@ -452,7 +467,7 @@ def datastore_stats(ctx: Context, p: s.StatsIn) -> dict[str, Any]:
     """Column statistics: type, nulls, distinct, min/max/mean, top values, histogram."""
     v = _live(ctx, p.resource_id)
     try:
-        return query.column_stats(table_ref(v), p.column, bins=p.bins, limits=query_limits())
+        return query.column_stats(read_ref(ctx, v), p.column, bins=p.bins, limits=query_limits())
     except query.QueryError as exc:
         raise _query_error(exc) from None
 
@@ -462,10 +477,20 @@ def datastore_search_sql(ctx: Context, p: s.SqlIn) -> dict[str, Any]:
     """One read-only SELECT over live tables named by resource id, sandboxed (no files, no settings), with a
     time limit and a row cap. Tables the caller may not read look nonexistent."""
 
+    granted = auth.granted_read(ctx)
+
     def resolve(name: str) -> query.TableRef | None:
         res = ctx.db.get(Resource, name)
         if res is None or res.dataset.state != "active":
             return None
+        if granted is not None:  # a grant reads its own resource, scoped; any other table looks absent
+            if name != granted.resource_id:
+                _audit_denied(ctx, "datastore_search_sql", name, "the SQL names a table outside the caller's grant")
+                return None
+            try:
+                return read_ref(ctx, _live(ctx, name))
+            except NotFound:
+                return None
         refused = visibility.refusal(ctx, res.dataset, res)
         if refused is not None:
             _audit_denied(ctx, "datastore_search_sql", name, "the SQL names a table the caller may not read")
@@ -499,11 +524,11 @@ def datastore_export(ctx: Context, p: s.ExportIn) -> dict[str, Any]:
     JSON or Parquet. Returns a file path (whole-table CSV, cached per version) or a chunk iterator."""
     v = _live(ctx, p.resource_id)
     res = auth.find_resource(ctx, p.resource_id)
-    ref = table_ref(v)
+    ref = read_ref(ctx, v)
     stem = f"{res.dataset.name}-{Path(res.name).stem}-v{v.version}"[:120]
     out: dict[str, Any] = {"filename": f"{stem}.{p.format}", "media_type": EXPORT_MEDIA[p.format],
                            "path": None, "prefix": b"", "chunks": None}
-    unfiltered = not (p.filters or p.q or p.fields or p.sort)
+    unfiltered = not (p.filters or p.q or p.fields or p.sort) and ref.scope is None  # the cached file is whole
     try:
         if p.format == "csv" and unfiltered:
             out["path"] = str(query.full_csv_path(ref, get_settings().datastore_dir / "cache",

@@ -11,6 +11,7 @@ from cityhub.catalog import visibility
 from cityhub.catalog.auth import require_manager, require_not_harvested
 from cityhub.catalog.models import Resource
 from cityhub.context import Context
+from cityhub.datastore.query.grants import GRANTED_READ, GrantedRead
 from cityhub.errors import NotAuthorized, NotFound
 
 
@@ -27,12 +28,26 @@ def readable(ctx: Context, res: Resource) -> bool:
     return visibility.may_read_resource(ctx, res.dataset, res)
 
 
+def granted_read(ctx: Context) -> GrantedRead | None:
+    """The grant the sharing layer authorised this call with (``sharing.exchange_actions``), if any."""
+    found = ctx.extra.get(GRANTED_READ)
+    return found if isinstance(found, GrantedRead) else None
+
+
 def _read(ctx: Context, rid: str, action: str) -> None:
     """The visibility rule for the table's bytes. A refusal of an existing table is audited with its id (also
-    when it answers "not found", which keeps a hidden dataset's existence from leaking)."""
+    when it answers "not found", which keeps a hidden dataset's existence from leaking).
+
+    A call the sharing layer authorised with a grant (``granted_read``) reads that grant's resource only, in its
+    scope (the actions apply it): the grant, not the portal's visibility rule, is the authorization."""
     res = ctx.db.get(Resource, rid)
     if res is None or res.dataset.state != "active":
         raise NotFound(f"未找到资源 {rid}", f"Resource not found: {rid}")
+    granted = granted_read(ctx)
+    if granted is not None:
+        if granted.resource_id != rid:
+            raise NotFound(f"未找到资源 {rid}", f"Resource not found: {rid}")
+        return
     refused = visibility.refusal(ctx, res.dataset, res)
     if refused is None:
         return

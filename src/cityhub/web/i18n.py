@@ -842,6 +842,13 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "grant_list": ("列出授权", "List grants"),
     "grant_revoke": ("撤销授权", "Revoke a grant"),
 }
+# the exchange API (sharing/exchange_actions.py)
+ACTION_LABELS.update({
+    "exchange_search": ("交换接口查询数据", "Read shared data through the exchange"),
+    "exchange_sql": ("交换接口 SQL 查询", "Query shared data with SQL through the exchange"),
+    "exchange_usage_show": ("查看交换用量", "View exchange usage"),
+    "exchange_call_flush": ("写入交换计量记录", "Write the metered exchange calls"),
+})
 #: actions that are not registered but write their own audit entries
 UNREGISTERED_AUDIT_ACTIONS = frozenset({"datastore_load"})
 

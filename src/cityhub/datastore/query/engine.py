@@ -17,6 +17,7 @@ import contextlib
 import datetime as dt
 import decimal
 import fcntl
+import hashlib
 import itertools
 import math
 import os
@@ -90,19 +91,65 @@ def parse_bytes(text: str) -> int:
     return int(float(m.group(1)) * _UNITS[(m.group(2) or "").lower()])
 
 
+#: the prefix of the views grant-scoped queries read instead of the table (see ``GrantScope``)
+SCOPED_VIEW = "__granted"
+
+
+@dataclass(frozen=True)
+class GrantScope:
+    """What a grant lets its holder read of one table: the granted ``columns`` (``_id`` always) and the rows
+    that pass ``where_sql`` (conditions with literal values, built by ``query.grants.scoped``). ``hidden``: the
+    table's other columns, named in the error when a query asks for one."""
+
+    columns: tuple[str, ...]
+    where_sql: str = ""
+    hidden: frozenset[str] = frozenset()
+
+    def select_sql(self, source: str) -> str:
+        cols = ", ".join(quote_ident(c) for c in ("_id", *self.columns))
+        return f"SELECT {cols} FROM {source}" + (f" WHERE {self.where_sql}" if self.where_sql else "")
+
+    def key(self) -> str:
+        """Identifies the scope for caches of derived values (value counts of the scoped rows)."""
+        return repr((self.columns, self.where_sql))
+
+    @property
+    def view_name(self) -> str:
+        """The name of this scope's view in a table's cached database (one per distinct scope)."""
+        return f"{SCOPED_VIEW}_{hashlib.sha256(self.key().encode()).hexdigest()[:24]}"
+
+
+class ColumnTypes(dict[str, str]):
+    """Column name → type of what a query may read; ``hidden`` are columns outside the caller's grant."""
+
+    hidden: frozenset[str] = frozenset()
+
+
 @dataclass
 class TableRef:
-    """One readable table version. ``columns`` are (name, type) in file order; ``_id`` may be omitted."""
+    """One readable table version. ``columns`` are (name, type) in file order; ``_id`` may be omitted.
+
+    With a ``scope`` (a grant), ``columns`` are the granted ones and every query reads the scope's view (the
+    granted columns of the granted rows, made by ``table_sandbox``) instead of the table; ``rows`` is then not the
+    number of rows the holder may read."""
 
     resource_id: str
     path: Path
     rows: int
     columns: list[tuple[str, str]] = field(default_factory=list)
+    scope: GrantScope | None = None
+
+    @property
+    def view(self) -> str:
+        """The name queries read: the table's view, or the connection's scoped view."""
+        return self.resource_id if self.scope is None else self.scope.view_name
 
     def column_types(self) -> dict[str, str]:
-        out = {"_id": "integer"}
+        out = ColumnTypes({"_id": "integer"})
         for name, typ in self.columns:
             out[name] = typ
+        if self.scope is not None:
+            out.hidden = self.scope.hidden
         return out
 
 
@@ -226,9 +273,14 @@ def configure(conn: duckdb.DuckDBPyConnection, limits: Limits) -> None:
 
 
 def open_sandbox(
-    views: Mapping[str, Path | str], limits: Limits = DEFAULT_LIMITS, *, metadata_cache: bool = False
+    views: Mapping[str, Path | str],
+    limits: Limits = DEFAULT_LIMITS,
+    *,
+    metadata_cache: bool = False,
+    scopes: Mapping[str, GrantScope] | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """A new locked in-memory DuckDB database that can read exactly ``views`` (see ``sandbox``)."""
+    """A new locked in-memory DuckDB database that can read exactly ``views`` (see ``sandbox``). A view named
+    in ``scopes`` holds only the granted columns and rows: nothing else of that file is readable."""
     conn = duckdb.connect(":memory:")
     try:
         configure(conn, limits)
@@ -240,12 +292,19 @@ def open_sandbox(
         paths: list[str] = []
         for name, path in views.items():
             p = abspath(path)
+            granted = (scopes or {}).get(name)
             try:
-                conn.execute(
-                    # the one-pass ingest leaves hidden side columns (``__side_N``) in the file
-                    f"CREATE VIEW {quote_ident(name)} AS SELECT COLUMNS(lambda c: NOT starts_with(c, '__side_')) "
-                    f"FROM read_parquet({sql_literal(p)})"
-                )
+                if granted is not None:
+                    conn.execute(
+                        f"CREATE VIEW {quote_ident(name)} AS "
+                        + granted.select_sql(f"read_parquet({sql_literal(p)})")
+                    )
+                else:
+                    conn.execute(
+                        # the one-pass ingest leaves hidden side columns (``__side_N``) in the file
+                        f"CREATE VIEW {quote_ident(name)} AS SELECT COLUMNS(lambda c: NOT starts_with(c, '__side_')) "
+                        f"FROM read_parquet({sql_literal(p)})"
+                    )
             except duckdb.Error as e:
                 raise err(
                     "unavailable",
@@ -264,7 +323,9 @@ def open_sandbox(
 
 @contextlib.contextmanager
 def sandbox(
-    views: Mapping[str, Path | str], limits: Limits = DEFAULT_LIMITS
+    views: Mapping[str, Path | str],
+    limits: Limits = DEFAULT_LIMITS,
+    scopes: Mapping[str, GrantScope] | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB connection that can read exactly ``views`` (name → Parquet path).
 
@@ -272,7 +333,7 @@ def sandbox(
     still on, then ``allowed_paths`` lists their files, ``enable_external_access=false`` shuts off
     every other file, extension and URL, and ``lock_configuration`` stops any later SET.
     """
-    conn = open_sandbox(views, limits)
+    conn = open_sandbox(views, limits, scopes=scopes)
     try:
         yield conn
     finally:
@@ -286,6 +347,8 @@ _sandbox_cache: collections.OrderedDict[tuple[Any, ...], duckdb.DuckDBPyConnecti
     collections.OrderedDict()
 )
 _sandbox_lock = threading.Lock()
+#: the scope views made in each cached database (cache key → (database, view names))
+_scoped_views: dict[tuple[Any, ...], tuple[duckdb.DuckDBPyConnection, set[str]]] = {}
 
 
 def timeout_error(timeout_s: float) -> QueryError:
@@ -408,7 +471,14 @@ class TimeLimit:
 def table_sandbox(table: TableRef, limits: Limits = DEFAULT_LIMITS) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to the cached sandbox of ``table`` (keyed by id, path, size, mtime and the limits'
     connection settings, so a replaced file gets a fresh database). Same settings and lock as
-    ``sandbox``; the Parquet footer is cached across queries."""
+    ``sandbox``; the Parquet footer is cached across queries.
+
+    A grant-scoped ``table`` reads the view of its granted columns and rows (``GrantScope.view_name``), made in
+    the cached database the first time that scope is queried and kept with it: a view holds a definition, not a
+    decision, so whether the caller may use the grant is still decided on every request before any query (the
+    sharing layer), and only our own generated SQL runs on these databases (user SQL runs in a worker's fresh
+    sandbox that holds the scoped view alone). Every query of a scoped table names that view (``TableRef.view``).
+    """
     path = abspath(table.path)
     try:
         st = os.stat(path)
@@ -433,9 +503,24 @@ def table_sandbox(table: TableRef, limits: Limits = DEFAULT_LIMITS) -> Iterator[
             while len(_sandbox_cache) > TABLE_SANDBOX_CACHE:
                 # not close(): that would also close cursors still streaming an export; dropping
                 # the reference frees the database once the last cursor is gone
-                _sandbox_cache.popitem(last=False)
+                evicted, _ = _sandbox_cache.popitem(last=False)
+                _scoped_views.pop(evicted, None)
     conn = base.cursor()
     try:
+        if table.scope is not None:
+            name = table.scope.view_name
+            with _sandbox_lock:
+                made = _scoped_views.get(key)
+                if made is None or made[0] is not base:
+                    made = _scoped_views[key] = (base, set())
+                ready = name in made[1]
+            if not ready:
+                conn.execute(
+                    f"CREATE VIEW IF NOT EXISTS {quote_ident(name)} AS "
+                    + table.scope.select_sql(quote_ident(table.resource_id))
+                )
+                with _sandbox_lock:
+                    made[1].add(name)
         yield conn
     finally:
         conn.close()

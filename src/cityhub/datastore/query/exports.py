@@ -126,7 +126,7 @@ def export(
             TimeLimit(conn, limits.export_timeout_s, {abspath(table.path): table.resource_id}),
         ):
             hits = plan.collect(
-                conn, quote_ident(table.resource_id), types, conds, params,
+                conn, quote_ident(table.view), types, conds, params,
                 time.monotonic() + limits.export_timeout_s, lambda: timeout_error(limits.export_timeout_s),
             )  # fmt: skip
             conn.unregister(HITS_VIEW)
@@ -135,7 +135,7 @@ def export(
         limit = check_limit(limit, "limit", 0, 2**62)
     batch_rows = check_limit(batch_rows, "batch_rows", 1, 1_000_000)
     mode = {"csv": "csv_file", "json": "json"}.get(fmt, "plain")
-    sql = f"SELECT {select_list(names, types, mode=mode)} FROM {quote_ident(table.resource_id)}"
+    sql = f"SELECT {select_list(names, types, mode=mode)} FROM {quote_ident(table.view)}"
     if conds:
         sql += " WHERE " + " AND ".join(conds)
     if order:
@@ -161,10 +161,18 @@ def export(
             ):
                 got = first(
                     conn.execute(
-                        f"SELECT count(*) FROM {quote_ident(table.resource_id)} WHERE " + " AND ".join(conds),
+                        f"SELECT count(*) FROM {quote_ident(table.view)} WHERE " + " AND ".join(conds),
                         params[: len(params) - (1 if limit is not None else 0)],
                     ).fetchall()
                 )
+                n = int(got[0]) if got else 0
+        elif table.scope is not None:  # the granted rows only
+            with (
+                query_slot(limits),
+                table_sandbox(table, limits) as conn,
+                TimeLimit(conn, limits.export_timeout_s, {abspath(table.path): table.resource_id}),
+            ):
+                got = first(conn.execute(f"SELECT count(*) FROM {quote_ident(table.view)}").fetchall())
                 n = int(got[0]) if got else 0
         else:
             n = int(table.rows)
@@ -346,7 +354,9 @@ def _xlsx_chunks(reader: pa.RecordBatchReader, names: list[str], temp_dir: Path 
 def full_csv_path(table: TableRef, cache_dir: Path, *, limits: Limits = DEFAULT_LIMITS) -> Path:
     """The whole table as CSV (header, UTF-8, no BOM; formula cells neutralised as in ``export``), written
     once per table version with DuckDB ``COPY`` and reused; older cached versions of the same resource are removed. The COPY holds a
-    query slot and runs within ``limits.export_timeout_s``."""
+    query slot and runs within ``limits.export_timeout_s``. Never for a grant-scoped table (``export`` serves it)."""
+    if table.scope is not None:
+        raise err("invalid", "授权范围内的导出不使用整表缓存。", "A grant-scoped export never uses the whole-table file.")
     src = abspath(table.path)
     try:
         st = os.stat(src)

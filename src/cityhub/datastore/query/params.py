@@ -21,7 +21,14 @@ from .engine import QueryError, err, quote_ident
 MAX_IN_VALUES = 1_000
 
 
+def outside_grant(name: str, fld: str) -> QueryError:
+    """A grant-scoped query named a column of the table that its grant does not cover."""
+    return err("outside_grant", f"列 {name} 不在授权范围内。", f"The column {name} is outside your grant.", fld)
+
+
 def check_column(types: Mapping[str, str], name: Any, fld: str) -> str:
+    if isinstance(name, str) and name in getattr(types, "hidden", ()):
+        raise outside_grant(name, fld)
     if not isinstance(name, str) or name not in types:
         shown = name if isinstance(name, str) else repr(name)
         raise err("unknown_column", f"没有名为 {shown} 的列。", f"There is no column named {shown}.", fld)
@@ -473,6 +480,8 @@ def parse_sort(types: Mapping[str, str], sort: Any, extra: Sequence[str] = ()) -
                 )
                 direction = (m.group("dir") or "asc").lower()
                 nulls = (m.group("nulls") or "").lower()
+        if name is not None and name in getattr(types, "hidden", ()):
+            raise outside_grant(name, "sort")
         if name is None or (name not in types and name not in extra):
             raise bad(item)
         if any(k.name == name for k in out):

@@ -112,7 +112,8 @@ def _index_key(table: TableRef, column: str) -> tuple[Any, ...] | None:
         st = os.stat(abspath(table.path))
     except OSError:
         return None
-    return (abspath(table.path), st.st_size, st.st_mtime_ns, column)
+    # a grant-scoped table counts only its granted rows: a value count per scope
+    return (abspath(table.path), st.st_size, st.st_mtime_ns, column, table.scope.key() if table.scope else None)
 
 
 def _value_counts(conn: duckdb.DuckDBPyConnection, table: TableRef, column: str) -> dict[Any, int] | None:
@@ -124,7 +125,7 @@ def _value_counts(conn: duckdb.DuckDBPyConnection, table: TableRef, column: str)
         if key in _count_index:
             _count_index.move_to_end(key)
             return _count_index[key]
-    view, ident = quote_ident(table.resource_id), quote_ident(column)
+    view, ident = quote_ident(table.view), quote_ident(column)
     counts: dict[Any, int] | None = None
     sample = first(
         conn.execute(
@@ -274,7 +275,7 @@ def search(
     if after is not None:
         page_conds.append('"_id" > ?' if keyset_dir == "asc" else '"_id" < ?')
         page_params.append(after)
-    view = quote_ident(table.resource_id)
+    view = quote_ident(table.view)
     source = view if plan is None else f'{view} JOIN {HITS_VIEW} ON {view}."_id" = {HITS_VIEW}."__id"'
     mode = "csv" if text else "plain"
     sel_sql = select_list(sel_names, types, mode=mode, virtual=virtual)
@@ -371,7 +372,7 @@ def search(
         if include_total:
             if hits is not None and not distinct:
                 total = hits.num_rows  # the filters were applied while scoring
-            elif not conds and not distinct and plan is None:
+            elif not conds and not distinct and plan is None and table.scope is None:
                 total = int(table.rows)
             elif (
                 not distinct

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import select
 import shutil
 import struct
@@ -19,9 +20,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import duckdb
+
 from ..sqlguard import CheckedSql, check_sql
 from .engine import (
     DEFAULT_LIMITS,
+    GrantScope,
     Limits,
     QueryError,
     TableRef,
@@ -31,6 +35,7 @@ from .engine import (
     query_slot,
     timeout_error,
 )
+from .params import outside_grant
 from .rows import CSV_LIMIT
 
 #: after the deadline, the worker gets this long to report the interrupt before it is killed
@@ -224,6 +229,34 @@ def _remove_spill_dirs(temp_dir: Path | None, pid: int) -> None:
             shutil.rmtree(d, ignore_errors=True)
 
 
+#: DuckDB's binder errors naming a column the query's relations do not have
+_MISSING_COLUMN = re.compile(r'(?:Referenced column|does not have a column named) "([^"]+)"')
+
+
+def _hidden_named(sql: str, hidden: set[str]) -> str | None:
+    """The first column outside the caller's grant that the SQL names as an identifier (plain or quoted)."""
+    lowered = {h.lower(): h for h in hidden}
+    for pos, (start, kind) in enumerate(tokens := duckdb.tokenize(sql)):
+        kind_name = str(kind).rsplit(".", 1)[-1]
+        end = tokens[pos + 1][0] if pos + 1 < len(tokens) else len(sql)
+        text = sql[start:end].strip()
+        if kind_name == "numeric_const" and text.startswith("."):  # the tokenizer's ``t.col``: "t", ".col"
+            text = text[1:]
+        elif kind_name != "identifier":
+            continue  # keywords (DuckDB's ``name``, ``date``…) are left to the binder's error, mapped below
+        if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+            text = text[1:-1].replace('""', '"')
+        found = lowered.get(text.lower())
+        if found is not None:
+            return found
+    return None
+
+
+def scope_of(spec: dict[str, Any]) -> GrantScope:
+    """The grant scope a worker request carries for one view."""
+    return GrantScope(columns=tuple(str(c) for c in spec["columns"]), where_sql=str(spec.get("where") or ""))
+
+
 def run_sql(
     sql: str,
     resolve: Callable[[str], TableRef | None],
@@ -246,6 +279,8 @@ def run_sql(
     checked: CheckedSql = check_sql(sql)
     views: dict[str, str] = {}
     hide: dict[str, str] = {}
+    scopes: dict[str, dict[str, Any]] = {}
+    hidden: set[str] = set()
     for name in checked.tables:
         ref = resolve(name)
         if ref is None:
@@ -257,10 +292,18 @@ def run_sql(
             )
         views[name] = abspath(ref.path)
         hide[abspath(ref.path)] = name
+        if ref.scope is not None:  # the sandbox's only view of this table is the granted columns and rows
+            scopes[name] = {"columns": list(ref.scope.columns), "where": ref.scope.where_sql}
+            hidden |= ref.scope.hidden
+    if hidden:
+        named = _hidden_named(checked.sql, hidden)
+        if named is not None:
+            raise outside_grant(named, "sql")
     request = {
         "sql": checked.sql,
         "views": views,
         "hide": hide,
+        "scopes": scopes,
         "timeout_s": limits.timeout_s,
         "row_cap": row_cap,
         "max_bytes": limits.max_result_bytes,
@@ -284,6 +327,9 @@ def run_sql(
         if answer.get("retire"):
             w.retired = True
     if not answer.get("ok"):
+        missing = _MISSING_COLUMN.search(str(answer.get("message_en") or ""))
+        if missing and hidden and missing.group(1).lower() in {h.lower() for h in hidden}:
+            raise outside_grant(missing.group(1), "sql")
         raise err(str(answer["code"]), str(answer["message"]), str(answer["message_en"]), answer.get("field"))
     names = [f[0] for f in answer["fields"]]
     return {

@@ -106,11 +106,11 @@ def aggregate(
         exprs.append(expr)
     conds, params = where(types, filters)
     plan = text_plan(types, q)
-    view = quote_ident(table.resource_id)
+    view = quote_ident(table.view)
     if plan is not None:
         conds.append(f'"_id" IN (SELECT "__id" FROM {HITS_VIEW})')
     gsel = ", ".join(quote_ident(g) for g in groups)
-    sql = f"SELECT {gsel}, {', '.join(exprs)} FROM {quote_ident(table.resource_id)}"
+    sql = f"SELECT {gsel}, {', '.join(exprs)} FROM {quote_ident(table.view)}"
     if conds:
         sql += " WHERE " + " AND ".join(conds)
     sql += " GROUP BY " + ", ".join(str(i + 1) for i in range(len(groups)))
@@ -162,7 +162,7 @@ def column_stats(
     bins = check_limit(bins, "bins", 1, 200)
     typ = types[col]
     ident = quote_ident(col)
-    view = quote_ident(table.resource_id)
+    view = quote_ident(table.view)
     numeric = typ in ("integer", "number")
     out: dict[str, Any] = {"column": col, "type": typ}
     with (

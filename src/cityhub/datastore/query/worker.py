@@ -53,6 +53,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         result_too_large,
         sandbox,
     )
+    from .sql import scope_of
 
     lim = request["limits"]
     limits = Limits(
@@ -64,7 +65,10 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     row_cap, max_bytes = int(request["row_cap"]), int(request["max_bytes"])
     try:
         with (
-            sandbox(request["views"], limits) as conn,
+            sandbox(
+                request["views"], limits,
+                {name: scope_of(spec) for name, spec in (request.get("scopes") or {}).items()},
+            ) as conn,
             TimeLimit(conn, float(request["timeout_s"]), request["hide"]),
         ):
             cur = conn.execute(request["sql"])

@@ -1,0 +1,155 @@
+"""Authentication and authorization of the exchange actions (same names as the actions). Deny by default.
+
+A call comes from a registered system (``sharing_system``, an X-Road subsystem) that names itself in the header
+``X-Road-Client: <department>/<system code>`` (the department by its slug or its unified social credit code) and
+proves it with ``Authorization: Bearer <system token>``. The route puts both in ``ctx.extra`` (never in the
+action's input, so they reach no log); ``authenticate`` checks them on every call (nothing is cached beyond
+one request):
+
+* no or malformed header, unknown token, or a token of another system than the header names → 401;
+* the system is deactivated → 403.
+
+Then ``authorize_read`` decides what the system may read of the resource, again on every call:
+
+* 不予共享 → 403; the provider's own systems and 无条件共享 resources → the whole table;
+* 有条件共享 → the newest grant of this system on this resource that is in force (not revoked, not expired), or
+  the one named by ``grant_id`` if it is in force; none → 403. Its columns and row filter become the scope every
+  datastore query of the call runs in (``datastore.query.grants``).
+* Columns the load flagged as personal data are left out unless the grant allows personal data (the datastore
+  applies it with the live version's column flags).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from cityhub.accounts.models import Department
+from cityhub.accounts.security import token_hash
+from cityhub.catalog.models import Resource
+from cityhub.context import Actor, Context
+from cityhub.datastore.query.grants import GRANTED_READ, GrantedRead
+from cityhub.db import utcnow
+from cityhub.errors import NotAuthenticated, NotAuthorized, NotFound
+from cityhub.sharing.exchange_schemas import CLIENT, TOKEN
+from cityhub.sharing.models import ShareGrant, SharingSystem
+
+CALLER = "exchange_caller"
+PROVIDER = "exchange_provider"
+MAX_CLIENT = 250
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated system of one exchange call."""
+
+    system_id: int
+    department_id: int
+    client: str  # "<department slug>/<system code>"
+
+
+def _bad_credentials() -> NotAuthenticated:
+    return NotAuthenticated("系统凭证无效（X-Road-Client 与令牌不符或不存在）",
+                            "Invalid system credentials (X-Road-Client and token do not match a registered system)")
+
+
+def authenticate(ctx: Context) -> Caller:
+    """The registered system that makes this call (checked against the database now)."""
+    client = ctx.extra.get(CLIENT)
+    token = ctx.extra.get(TOKEN)
+    if not isinstance(client, str) or not isinstance(token, str) or not token or len(client) > MAX_CLIENT:
+        raise NotAuthenticated("需要系统凭证：X-Road-Client 头和 Bearer 令牌",
+                               "System credentials required: the X-Road-Client header and a Bearer token")
+    # the department's slug or credit code holds no "/"; a system code may (``GZ-GA/population-check``)
+    dept_code, sep, system_code = client.strip().partition("/")
+    if not sep or not dept_code or not system_code:
+        raise NotAuthenticated("X-Road-Client 应为 <部门>/<系统代码>",
+                               "X-Road-Client must be <department>/<system code>")
+    found = ctx.db.execute(
+        select(SharingSystem, Department).join(Department, Department.id == SharingSystem.department_id)
+        .where(SharingSystem.token_hash == token_hash(token))).first()
+    if found is None:
+        raise _bad_credentials()
+    system, dept = found
+    if system.code != system_code or dept_code not in (dept.slug, dept.uscc):  # a forged or borrowed name
+        raise _bad_credentials()
+    if not system.active:
+        raise NotAuthorized("该系统已停用", "This system is deactivated")
+    caller = Caller(system.id, dept.id, f"{dept.slug}/{system.code}")
+    ctx.extra[CALLER] = caller
+    if ctx.actor is None:  # who the audit log and nested datastore calls name
+        ctx.actor = Actor(id=-system.id, name=caller.client[:64], role="analyst", department_id=dept.id,
+                          display_name=system.name)
+    return caller
+
+
+def caller_of(ctx: Context) -> Caller:
+    caller = ctx.extra.get(CALLER)
+    if not isinstance(caller, Caller):
+        raise NotAuthenticated("需要系统凭证", "System credentials required")
+    return caller
+
+
+def authorize_read(ctx: Context, caller: Caller, rid: str, grant_id: int | None) -> GrantedRead:
+    """What ``caller`` may read of resource ``rid`` now, as the scope the datastore applies; refuses otherwise."""
+    res = ctx.db.get(Resource, rid)
+    if res is None or res.dataset.state != "active":
+        raise NotFound(f"未找到资源 {rid}", f"Resource not found: {rid}")
+    ds = res.dataset
+    ctx.extra[PROVIDER] = ds.department_id
+    now = utcnow()
+    grant: ShareGrant | None = None
+    if grant_id is not None or (ds.sharing_class != "无条件共享" and ds.department_id != caller.department_id):
+        if ds.sharing_class == "不予共享" and ds.department_id != caller.department_id:
+            raise NotAuthorized("该资源不予共享", "This resource is not shared (不予共享)")
+        q = (select(ShareGrant).where(ShareGrant.system_id == caller.system_id, ShareGrant.resource_id == rid)
+             .order_by(ShareGrant.created_at.desc(), ShareGrant.id.desc()))
+        if grant_id is not None:
+            q = q.where(ShareGrant.id == grant_id)
+        else:
+            q = q.where(ShareGrant.revoked_at.is_(None), ShareGrant.expires_at > now)
+        grant = ctx.db.scalars(q.limit(1)).first()
+        if grant is None:
+            raise NotAuthorized("该系统没有此资源的有效授权", "This system holds no grant in force for this resource")
+        if grant.revoked_at is not None:
+            raise NotAuthorized("授权已撤销", "The grant has been revoked")
+        if grant.expires_at <= now:
+            raise NotAuthorized("授权已过期", "The grant has expired")
+    if grant is None:
+        return GrantedRead(rid, None, None, None)
+    columns = tuple(grant.columns) if grant.columns is not None else None
+    return GrantedRead(rid, columns, grant.row_filter or None, grant.id, allow_personal=grant.allow_personal)
+
+
+def _read(ctx: Context, p: Any) -> None:
+    caller = authenticate(ctx)
+    ctx.extra[GRANTED_READ] = authorize_read(ctx, caller, p.resource_id, p.grant_id)
+
+
+def exchange_search(ctx: Context, p: Any) -> None:
+    _read(ctx, p)
+
+
+def exchange_sql(ctx: Context, p: Any) -> None:
+    _read(ctx, p)
+
+
+def exchange_usage_show(ctx: Context, p: Any) -> None:
+    """Platform admins and auditors see the whole city; anyone else of a department, their department's calls
+    (as consumer or provider) only."""
+    if ctx.actor is None:
+        raise NotAuthenticated("请先登录", "Sign-in required")
+    if ctx.actor.role in ("platform_admin", "auditor"):
+        return
+    if ctx.actor.department_id is None or (p.department_id is not None and p.department_id != ctx.actor.department_id):
+        raise NotAuthorized("只能查看本部门的交换用量", "You may see your own department's exchange usage only")
+
+
+def exchange_call_flush(ctx: Context, p: Any) -> None:
+    if ctx.actor is None or not (ctx.actor.name == "system" or ctx.actor.is_admin):
+        raise NotAuthorized("仅后台任务可执行", "Only background jobs flush the exchange log")
+
+
+__all__ = ["Caller", "authenticate", "authorize_read", "caller_of"]
