@@ -25,14 +25,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from cityhub.db import is_locked_error, session_scope, utcnow
 from cityhub.sensing import alarms, devicetypes, notify, rules, tsstore
 from cityhub.sensing.message import RawMessage
-from cityhub.sensing.models import DeadLetter, Device, DeviceLatest, RuleState, SensingRule
+from cityhub.sensing.models import DeadLetter, Device, RuleState, SensingRule
 from cityhub.settings import get_settings
 
 log = logging.getLogger("cityhub.sensing.ingest")
@@ -205,7 +205,7 @@ class Ingestor:
         dead: list[dict[str, Any]] = []
         cols: tuple[list[str], list[str], list[int], list[str], list[float]] = ([], [], [], [], [])
         by_device: dict[str, list[tuple[float, dict[str, float]]]] = {}
-        recent_added: list[tuple[str, int]] = []
+        recent_added: set[tuple[str, int]] = set()
         events: list[dict[str, Any]] = []
 
         def reject(m: RawMessage, code: str, reason: str, raw: Any, detail: str = "") -> None:
@@ -233,7 +233,7 @@ class Ingestor:
             if table.num_rows:
                 self.store.append(table)
             if dead:
-                session.execute(insert(DeadLetter), dead)
+                session.connection().execute(insert(DeadLetter), dead)
             if by_device:
                 self._latest(session, by_device)
                 events = self._evaluate(session, by_device, res)
@@ -297,7 +297,7 @@ class Ingestor:
     def _reading(self, m: RawMessage, dev: DeviceInfo, reading: Any, now: float,
                  cols: tuple[list[str], list[str], list[int], list[str], list[float]],
                  by_device: dict[str, list[tuple[float, dict[str, float]]]],
-                 recent_added: list[tuple[str, int]], res: Result, reject: Callable[..., None]) -> None:
+                 recent_added: set[tuple[str, int]], res: Result, reject: Callable[..., None]) -> None:
         if not isinstance(reading, dict):
             reject(m, dev.code, BAD_FORMAT, reading, "a reading must be an object")
             return
@@ -334,7 +334,7 @@ class Ingestor:
         if key in self._recent.get(dev.code, ()) or (dev.code, key) in recent_added:
             res.duplicates += 1
             return
-        recent_added.append((dev.code, key))
+        recent_added.add((dev.code, key))
         device_col, type_col, ts_col, attr_col, value_col = cols
         for name, v in clean.items():
             device_col.append(dev.code)
@@ -357,18 +357,23 @@ class Ingestor:
                     cur = latest.get((dev_id, attr))
                     if cur is None or ts >= cur[0]:
                         latest[(dev_id, attr)] = (ts, v)
-        rows = [{"device_id": d, "attribute": a, "ts": _dt(t), "value": v} for (d, a), (t, v) in latest.items()]
-        ins = alarms._insert(session, DeviceLatest)
-        stmt = ins.on_conflict_do_update(
-            index_elements=["device_id", "attribute"],
-            set_={"ts": ins.excluded.ts, "value": ins.excluded.value},
-            where=DeviceLatest.ts <= ins.excluded.ts,
-        )
+        # the hottest statement of the pipeline: sent to the driver as it is (SQLAlchemy's per-row type
+        # processing cost more than the database's work); SQLite keeps SQLAlchemy's DATETIME text format
+        conn = session.connection()
+        pg = conn.dialect.name == "postgresql"
+        mark = "%s" if pg else "?"
+        sql = (f"INSERT INTO sensing_latest (device_id, attribute, ts, value) VALUES ({mark}, {mark}, {mark}, {mark}) "
+               "ON CONFLICT (device_id, attribute) DO UPDATE SET ts = excluded.ts, value = excluded.value "
+               "WHERE sensing_latest.ts <= excluded.ts")
+        conv: Callable[[float], Any] = _dt if pg else _sqlite_ts
+        stamps = {t: conv(t) for t in {t for t, _ in latest.values()}}
+        rows = [(d, a, stamps[t], v) for (d, a), (t, v) in latest.items()]
         for i in range(0, len(rows), 5000):
-            session.execute(stmt, rows[i:i + 5000])
+            conn.exec_driver_sql(sql, rows[i:i + 5000])
         last = utcnow()
-        for dev_id in seen:
-            session.execute(update(Device).where(Device.id == dev_id).values(last_seen_at=last))
+        dev_t = Device.__table__
+        conn.execute(update(dev_t).where(dev_t.c.id == bindparam("b_id")).values(last_seen_at=last),  # type: ignore[arg-type]
+                     [{"b_id": d} for d in seen])
 
     def _state(self, session: Session, rule_id: int, device_id: int) -> rules.State:
         key = (rule_id, device_id)
@@ -467,6 +472,10 @@ class SensingRuleInfo:
     device_id: int | None
     alarm_type: str
     severity: str
+
+
+def _sqlite_ts(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _dt(ts: float) -> dt.datetime:
