@@ -177,6 +177,11 @@ class Settings(BaseSettings):
                                    "provisional `HJ633-2026`, see docs/sensing.md).")
     sensing_webhook_timeout_seconds: float = Field(5.0, description="Sensing: time allowed for one webhook "
                                                    "delivery before it is retried with back-off.")
+    sensing_aqi_dataset: str = Field("station-aqi-hourly", description="Sensing: name of the open dataset the "
+                                     "hourly AQI of every station is appended to (job `sensing_aqi_publish`, "
+                                     "hourly; created as 无条件开放 on first use).")
+    sensing_aqi_department: str = Field("gz-ecology-environment", description="Sensing: department (slug) that "
+                                        "owns the AQI dataset.")
 
     @model_validator(mode="after")
     def _networks(self) -> Settings:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import secrets
 import time
 from collections import Counter
@@ -526,3 +527,105 @@ def sensing_retain(ctx: Context, p: s.Empty) -> dict[str, Any]:
     result: dict[str, Any] = get_ingestor().store.retain(utcnow(), get_settings().sensing_raw_days)
     ctx.extra["audit_detail"] = result
     return result
+
+
+# -- the hourly AQI as open data -------------------------------------------------------------------------------
+
+AQI_COLUMNS = ["站点编码", "站点名称", "所属区划代码", "监测时间", "PM2_5浓度", "PM10浓度", "SO2浓度", "NO2浓度", "CO浓度",
+               "O3浓度", "O3_8小时浓度", "AQI", "级别", "类别", "首要污染物"]
+AQI_BACKFILL = dt.timedelta(days=7)
+
+
+def _aqi_dir() -> Any:
+    d = get_settings().home / "sensing" / "aqi"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _ensure_aqi_dataset(ctx: Context, name: str) -> dict[str, Any]:
+    from cityhub import actions
+
+    try:
+        ds: dict[str, Any] = actions.call("dataset_show", ctx, {"id": name})
+        return ds
+    except NotFound:
+        pass
+    actions.call("dataset_create", ctx, {
+        "name": name, "title": "空气质量监测站点小时AQI", "title_en": "Hourly AQI of air-quality stations",
+        "department": get_settings().sensing_aqi_department, "catalog_type": "主题", "class_item": "08",
+        "class_category": "001", "class_sub": "1",
+        "abstract": "城市感知平台按HJ 633-2012由各空气质量监测站点逐小时的PM2.5、PM10、二氧化硫、二氧化氮、一氧化碳、臭氧"
+                    "浓度计算的实时空气质量指数（AQI）、级别、类别与首要污染物，每小时自动追加。",
+        "format": "电子表格",
+        "data_items": [{"name": c, "type": "string", "description": c} for c in AQI_COLUMNS],
+        "sharing_class": "无条件共享", "opening_class": "无条件开放", "update_cycle": "实时",
+        "theme": "environment", "tags": ["空气质量", "AQI", "城市感知"], "license_id": "cc-by-4.0"})
+    ds = actions.call("dataset_show", ctx, {"id": name})
+    if ds.get("publication") == "draft":
+        actions.call("dataset_submit", ctx, {"id": name})
+    if ds.get("publication") != "published":
+        ds = actions.call("dataset_approve", ctx, {"id": name})
+    return actions.call("dataset_show", ctx, {"id": name})
+
+
+@action(auth.sensing_aqi_publish, schema=s.Empty, write=True, target=lambda p, r: r.get("dataset", "-"), roles=ADMINS)
+def sensing_aqi_publish(ctx: Context, p: s.Empty) -> dict[str, Any]:
+    """Append the completed hours' AQI of every active station to the open dataset (CITYHUB_SENSING_AQI_DATASET,
+    created 无条件开放 on first use) and load it into the datastore, so anyone can query it through the datastore
+    API. The job ``sensing_aqi_publish`` runs it hourly; hours already published are not repeated."""
+    from cityhub import actions
+    from cityhub.catalog.schemas import UploadedFile
+
+    settings = get_settings()
+    folder = _aqi_dir()
+    state_path, csv_path = folder / "state.json", folder / "station_aqi_hourly.csv"
+    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    now = utcnow()
+    end = now.replace(minute=0, second=0, microsecond=0)       # hours before this one are complete
+    start = dt.datetime.fromisoformat(state["next"]) if state.get("next") else end - AQI_BACKFILL
+    if start >= end:
+        return {"dataset": settings.sensing_aqi_dataset, "rows": 0}
+    store = get_ingestor().store
+    stations = ctx.db.execute(select(Device.code, Device.name, Device.district_code)
+                              .where(Device.type == "air_quality", Device.active.is_(True))
+                              .order_by(Device.code)).all()
+    rows = []
+    for code, name, district in stations:
+        hours = station_hourly(store, code, start - dt.timedelta(hours=23), end)
+        for h in hourly_aqi_series(hours, start, end, settings.sensing_aqi_table):
+            c = h["concentrations"]
+            rows.append([code, name, district, h["hour_local"][:19].replace("T", " "), c.get("pm25", ""),
+                         c.get("pm10", ""), c.get("so2", ""), c.get("no2", ""), c.get("co", ""), c.get("o3", ""),
+                         h["o3_8h"] if h["o3_8h"] is not None else "", h["aqi"] if h["aqi"] is not None else "",
+                         h["level_zh"], h["category_zh"], "、".join(h["primary"]) or "—"])
+    new_state = {"next": end.isoformat()}
+    if not rows:
+        ctx.extra.setdefault("after_commit", []).append(lambda: state_path.write_text(json.dumps(new_state)))
+        return {"dataset": settings.sensing_aqi_dataset, "rows": 0}
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    previous = csv_path.read_text(encoding="utf-8") if csv_path.exists() else ""
+    if not previous:
+        writer.writerow(AQI_COLUMNS)
+    writer.writerows(rows)
+    content = previous + buf.getvalue()
+    ds = _ensure_aqi_dataset(ctx, settings.sensing_aqi_dataset)
+    upload = UploadedFile(filename="station_aqi_hourly.csv", stream=io.BytesIO(content.encode("utf-8")))
+    ours = [r for r in ds.get("resources", []) if r.get("name") == "站点小时AQI"]
+    if ours:
+        res = actions.call("resource_update", ctx, {"id": ours[0]["id"], "upload": upload})
+    else:
+        res = actions.call("resource_create", ctx, {"dataset": settings.sensing_aqi_dataset, "name": "站点小时AQI",
+                                                    "description": "各站点逐小时AQI（CSV，每小时追加）",
+                                                    "format": "CSV", "upload": upload})
+
+    def keep() -> None:
+        tmp = csv_path.with_suffix(".tmp")
+        tmp.write_text(content, encoding="utf-8")
+        tmp.replace(csv_path)
+        state_path.write_text(json.dumps(new_state))
+
+    ctx.extra.setdefault("after_commit", []).append(keep)
+    ctx.extra["audit_detail"] = {"rows": len(rows), "until": end.isoformat()}
+    return {"dataset": settings.sensing_aqi_dataset, "resource_id": res["id"], "rows": len(rows),
+            "until": end.isoformat()}

@@ -52,10 +52,16 @@ def sensing_retention() -> dict[str, Any]:
     return result
 
 
+def sensing_aqi_publish() -> dict[str, Any]:
+    result: dict[str, Any] = actions.call("sensing_aqi_publish", system_context("job"), {})
+    return result
+
+
 jobs.pool("sensing_webhook", workers=4, fair=True)
 jobs.register("sensing_webhook_deliver", deliver, pool="sensing_webhook")
 jobs.every("sensing_webhooks", sensing_webhooks, seconds=1)
 jobs.every("sensing_tick", sensing_tick, seconds=30)
 jobs.every("sensing_flush", sensing_flush, seconds=1, at_exit=True)
 jobs.every("sensing_retention", sensing_retention, seconds=24 * 3600)
+jobs.every("sensing_aqi_publish", sensing_aqi_publish, seconds=3600)
 jobs.at_startup("sensing_webhooks_recover", sensing_webhooks_recover)

@@ -15,6 +15,7 @@ hourly and daily values (device, hour/day, attribute: count, mean, min, max), ke
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import os
 import shutil
@@ -450,3 +451,6 @@ def close_all() -> None:
         for store in _STORES.values():
             store.close()
         _STORES.clear()
+
+
+atexit.register(close_all)  # flush buffers and close DuckDB before the interpreter tears down

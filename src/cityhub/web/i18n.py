@@ -768,6 +768,7 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "aqi_show": ("查看空气质量指数", "View the AQI"),
     "sensing_overview": ("查看感知总览", "View the sensing overview"),
     "sensing_retain": ("感知数据保留与降采样", "Sensing retention and downsampling"),
+    "sensing_aqi_publish": ("发布站点小时AQI", "Publish the stations' hourly AQI"),
 }
 #: actions that are not registered but write their own audit entries
 UNREGISTERED_AUDIT_ACTIONS = frozenset({"datastore_load"})
