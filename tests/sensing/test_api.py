@@ -93,7 +93,7 @@ def test_rule_alarm_stream_ack_clear(client: TestClient) -> None:
     lines: list[str] = []
 
     def listen() -> None:
-        with client.stream("GET", "/api/sensing/alarms/stream", headers=_h(analyst), params={"seconds": 4}) as s:
+        with client.stream("GET", "/events/sensing/alarms", headers=_h(analyst), params={"seconds": 4}) as s:
             assert s.status_code == 200
             for line in s.iter_lines():
                 lines.append(line)

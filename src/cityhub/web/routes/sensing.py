@@ -1,6 +1,6 @@
 """The sensing hub over HTTP: device telemetry (``POST /api/telemetry`` with the device token as bearer,
 ``/api/telemetry/{device}``, ThingsBoard's ``/api/v1/{token}/telemetry``), devices, alarms (with a server-sent
-events stream of alarm changes), rules, dead letters, the AQI of a station and the city overview. Every route
+events stream of alarm changes at ``/events/sensing/alarms``), rules, dead letters, the AQI of a station and the city overview. Every route
 parses its input and calls one action (the live stream subscribes to ``sensing.notify``)."""
 
 from __future__ import annotations
@@ -175,10 +175,11 @@ def alarm_clear(request: Request, alarm_id: int = Path(ge=1, le=MAX_ID)) -> Any:
     return call(request, "alarm_clear", {"id": alarm_id}, via="api")
 
 
-@router.get("/api/sensing/alarms/stream", dependencies=[access("alarm_list")], include_in_schema=False)
+@router.get("/events/sensing/alarms", dependencies=[access("alarm_list")], include_in_schema=False)
 async def alarm_stream(request: Request, seconds: float = Query(3600, gt=0, le=86400)) -> StreamingResponse:
     """Server-sent events: one ``alarm`` event per alarm change, a comment every 15 s to keep the connection;
-    the stream ends after ``seconds``. Government users (the gate above)."""
+    the stream ends after ``seconds``. Government users (the gate above). Outside ``/api/``: a long-lived stream,
+    not a request/response operation of the OpenAPI document."""
     await run_in_threadpool(call, request, "alarm_list", {"limit": 1}, "api")  # the record-level rule too
     listener = notify.subscribe(asyncio.get_running_loop())
     end = asyncio.get_running_loop().time() + seconds
