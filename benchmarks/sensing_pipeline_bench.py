@@ -36,9 +36,9 @@ VALUES = ("pm25", "pm10", "so2", "no2", "co", "o3")
 def make_batches(devices: int, batches: int, batch: int, t0: float) -> list[list[tuple[str, bytes]]]:
     out = []
     n = 0
-    for b in range(batches):
+    for _b in range(batches):
         msgs = []
-        for i in range(batch):
+        for _i in range(batch):
             d = n % devices
             ts = int((t0 + n // devices) * 1000)
             n += 1

@@ -133,6 +133,7 @@ class Ingestor:
         self._rules_at = 0.0
         self._states: dict[tuple[int, int], rules.State] = {}
         self._recent: dict[str, dict[int, None]] = {}
+        self._seen_written: dict[int, float] = {}
 
     @property
     def store(self) -> Any:
@@ -324,7 +325,12 @@ class Ingestor:
             reject(m, dev.code, devicetypes.UNKNOWN_ATTRIBUTE, reading, f"unknown device type {dev.type}")
             return
         clean: dict[str, float] = {}
+        ranges = _RANGES.get(dev.type) or _ranges(dtype)
         for name, value in values.items():
+            rng = ranges.get(name)  # fast path: a plain number within its range, no unit given
+            if rng is not None and units is None and type(value) in (int, float) and rng[0] <= value <= rng[1]:
+                clean[name] = float(value)
+                continue
             v, why = devicetypes.check_value(dtype, name, value, units.get(name) if units else None)
             if v is None:
                 reject(m, dev.code, why, reading, f"{name}={value!r}"[:200])
@@ -336,12 +342,12 @@ class Ingestor:
             return
         recent_added.add((dev.code, key))
         device_col, type_col, ts_col, attr_col, value_col = cols
-        for name, v in clean.items():
-            device_col.append(dev.code)
-            type_col.append(dev.type)
-            ts_col.append(key)
-            attr_col.append(name)
-            value_col.append(v)
+        n = len(clean)
+        device_col.extend([dev.code] * n)
+        type_col.extend([dev.type] * n)
+        ts_col.extend([key] * n)
+        attr_col.extend(clean)
+        value_col.extend(clean.values())
         res.readings += 1
         res.values += len(clean)
         by_device.setdefault(dev.code, []).append((ts, clean))
@@ -371,6 +377,12 @@ class Ingestor:
         for i in range(0, len(rows), 5000):
             conn.exec_driver_sql(sql, rows[i:i + 5000])
         last = utcnow()
+        mono = time.monotonic()  # last_seen_at is kept to the minute: written at most once a minute per device
+        seen = {d: t for d, t in seen.items() if mono - self._seen_written.get(d, -1e9) >= 60}
+        if not seen:
+            return
+        for d in seen:
+            self._seen_written[d] = mono
         dev_t = Device.__table__
         conn.execute(update(dev_t).where(dev_t.c.id == bindparam("b_id")).values(last_seen_at=last),  # type: ignore[arg-type]
                      [{"b_id": d} for d in seen])
@@ -472,6 +484,17 @@ class SensingRuleInfo:
     device_id: int | None
     alarm_type: str
     severity: str
+
+
+_RANGES: dict[str, dict[str, tuple[float, float]]] = {}
+
+
+def _ranges(dtype: devicetypes.DeviceType) -> dict[str, tuple[float, float]]:
+    """The numeric attributes of a type with both bounds: what the fast validation path checks."""
+    out = {a.name: (a.min, a.max) for a in dtype.attributes
+           if a.kind == "number" and a.min is not None and a.max is not None}
+    _RANGES[dtype.code] = out
+    return out
 
 
 def _sqlite_ts(ts: float) -> str:

@@ -409,7 +409,7 @@ class PostgresStore:
         cutoff = dt.datetime.combine(now.astimezone(UTC).date() - dt.timedelta(days=raw_days), dt.time(), UTC)
         conn = self._conn()
         with conn.transaction():
-            conn.execute("INSERT INTO sensing_reading_hourly SELECT device, any_value(type), date_trunc('hour', ts), "
+            conn.execute("INSERT INTO sensing_reading_hourly SELECT device, min(type), date_trunc('hour', ts), "
                          "attribute, count(*), avg(value), min(value), max(value) FROM sensing_reading "
                          "WHERE ts < %s GROUP BY device, date_trunc('hour', ts), attribute "
                          "ON CONFLICT (device, attribute, hour) DO NOTHING", [cutoff])

@@ -80,6 +80,8 @@ async def _telemetry(request: Request, token: str | None, device: str, kind: str
 _TELEMETRY_DOC = ("Readings of the device whose token is the bearer: one reading `{\"ts\": ms, \"values\": {…}}`, "
                   "a flat `{attr: value}`, or a list of readings; `kind=gateway`: `{\"<device>\": [readings…]}`. "
                   "Refused readings are dead-lettered.")
+_NO_404 = (" An unknown device or token is answered 401, like a wrong token (no device enumeration); 404 is "
+           "declared for the document's rule on path parameters and not sent.")
 
 
 @router.post("/api/telemetry", summary="Send readings (device token as bearer)", description=_TELEMETRY_DOC,
@@ -89,13 +91,13 @@ async def telemetry(request: Request, kind: Literal["device", "gateway"] = Query
 
 
 @router.post("/api/telemetry/{device}", summary="Send readings of a named device (its token as bearer)",
-             description=_TELEMETRY_DOC, responses=ok(IngestOut, *body_errors()))
+             description=_TELEMETRY_DOC + _NO_404, responses=ok(IngestOut, *body_errors(404)))
 async def telemetry_device(request: Request, device: str = Path(max_length=100)) -> Any:
     return await _telemetry(request, token_from_header(request), device, "device")
 
 
 @router.post("/api/v1/{token}/telemetry", summary="Send readings, ThingsBoard style (token in the path)",
-             description=_TELEMETRY_DOC, responses=ok(IngestOut, *body_errors()))
+             description=_TELEMETRY_DOC + _NO_404, responses=ok(IngestOut, *body_errors(404)))
 async def telemetry_thingsboard(request: Request, token: str = Path(max_length=200)) -> Any:
     return await _telemetry(request, token, "", "device")
 
