@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from cityhub.db import session_scope
@@ -131,3 +132,25 @@ def test_hourly_city_aggregate(pipe: Pipe) -> None:
     assert res["dropped"] == 1
     rows2 = pipe.store.hourly("air_quality", day, day + dt.timedelta(days=1))
     assert [(r["hour"].hour, r["n"], r["mean"]) for r in rows2] == [(0, 2, 10.5), (1, 2, 20.5), (2, 2, 30.5)]
+
+
+def test_a_failed_transaction_does_not_lose_an_alarm(pipe: Pipe, monkeypatch: Any) -> None:
+    from cityhub.sensing import alarms
+
+    _rule("pm25", {"attr": "pm25", "op": ">", "value": 75})
+    real = alarms.queue_webhooks
+    calls = {"n": 0}
+
+    def flaky(session: Any, event: dict[str, Any]) -> int:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("the database went away")
+        return real(session, event)
+
+    monkeypatch.setattr(alarms, "queue_webhooks", flaky)
+    m = msg({"ts": int((NOW - 60) * 1000), "values": {"pm25": 100}}, "tok-air-1")
+    with pytest.raises(RuntimeError):
+        pipe.ingest([m])
+    assert pipe.ingest([m]).raised == 1   # sent again (not acknowledged): the alarm is raised this time
+    with session_scope() as s:
+        assert s.scalar(select(func.count()).select_from(Alarm)) == 1

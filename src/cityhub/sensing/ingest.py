@@ -194,8 +194,10 @@ class Ingestor:
             for attempt in range(1, 6):
                 try:
                     return self._ingest(messages)
-                except OperationalError as exc:
-                    if not is_locked_error(exc) or attempt == 5:
+                except BaseException as exc:
+                    # the rule states advanced in memory with a transaction that did not commit: read them again
+                    self._states.clear()
+                    if not isinstance(exc, OperationalError) or not is_locked_error(exc) or attempt == 5:
                         raise
                     time.sleep(0.05 * attempt)
         raise AssertionError("unreachable")
@@ -448,6 +450,14 @@ class Ingestor:
 
     def tick(self, now: float | None = None) -> Result:
         """Evaluate the rules that time alone can change (no data, durations) for every device of their type."""
+        try:
+            return self._tick(now)
+        except BaseException:
+            with self._lock:
+                self._states.clear()  # advanced in memory by a transaction that did not commit
+            raise
+
+    def _tick(self, now: float | None) -> Result:
         res = Result()
         now = self.now() if now is None else now
         events: list[dict[str, Any]] = []
