@@ -139,3 +139,20 @@ def test_device_import_all_or_nothing(client: TestClient) -> None:
     good = f"\ufeffcode,type,name,lat,lon,district_code\n{a},noise,一号,23.1,113.3,440104\n{b},flood,二号,,,\n"
     out = call_as(admin_ctx, "device_import", {"csv": good})
     assert out["created"] == 2 and {t["code"] for t in out["tokens"]} == {a, b}
+
+
+def test_overview_page_in_both_languages_and_offline(client: TestClient) -> None:
+    admin = token_for("admin")
+    dev = _device(client, admin)
+    client.post("/api/telemetry", headers=_h(dev["token"]), json={"values": {"pm25": 80, "pm10": 40}})
+    client.cookies.set("cityhub_lang", "zh")
+    page = client.get("/sensing")
+    assert page.status_code == 200 and "城市感知总览" in page.text and dev["code"] in page.text
+    assert "轻度污染" in page.text           # AQI 107 from the latest readings
+    import re
+
+    sources = re.findall(r'<script[^>]+src="([^"]+)"', page.text)
+    assert sources and all(s.startswith("/") and not s.startswith("//") for s in sources)
+    client.cookies.set("cityhub_lang", "en")
+    en = client.get("/sensing")
+    assert "City sensing overview" in en.text and "Lightly polluted" in en.text

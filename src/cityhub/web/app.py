@@ -35,6 +35,7 @@ from cityhub.web.routes import (
     plans_pages,
     publish,
     publish_pages,
+    sensing_pages,
 )
 from cityhub.web.routes import datapackage as datapackage_routes
 from cityhub.web.routes import dcat as dcat_routes
@@ -330,5 +331,6 @@ def create_app() -> FastAPI:
     app.include_router(accounts_pages.router)
     app.include_router(admin_pages.router)
     app.include_router(datastore_pages.router)  # after catalog_pages: /dataset/{name}/resource/new wins
+    app.include_router(sensing_pages.router)
     return app
 

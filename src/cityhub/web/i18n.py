@@ -826,6 +826,17 @@ PUBLISH_EN: dict[str, str] = {
 }
 EN.update({k: v for k, v in PUBLISH_EN.items() if k not in EN})
 
+#: the sensing hub's page (/sensing)
+SENSING_EN: dict[str, str] = {
+    "城市感知总览": "City sensing overview", "设备总数": "Devices", "近一小时在线": "Online in the last hour",
+    "活动告警": "Active alarms", "24小时内被拒读数": "Readings refused in 24 hours",
+    "空气质量监测站点": "Air-quality stations", "各站点AQI地图": "Map of the stations' AQI", "站点": "Station",
+    "所属区划代码": "District code", "类别": "Category", "首要污染物": "Primary pollutant",
+    "暂无空气质量监测站点": "No air-quality stations yet", "设备类型": "Device types", "类型": "Type",
+    "设备数": "Devices", "暂无设备": "No devices yet",
+}
+EN.update({k: v for k, v in SENSING_EN.items() if k not in EN})
+
 #: audit outcomes (``cityhub.actions`` writes the error type of a failed write)
 OUTCOME_LABELS: dict[str, tuple[str, str]] = {
     "success": ("成功", "success"),
