@@ -531,7 +531,7 @@ def sensing_retain(ctx: Context, p: s.Empty) -> dict[str, Any]:
 
 # -- the hourly AQI as open data -------------------------------------------------------------------------------
 
-AQI_COLUMNS = ["站点编码", "站点名称", "所属区划代码", "监测时间", "PM2_5浓度", "PM10浓度", "SO2浓度", "NO2浓度", "CO浓度",
+AQI_COLUMNS = ["站点编码", "站点名称", "所属区划代码", "监测时间", "PM2_5浓度", "PM10浓度", "SO2浓度", "NO2浓度", "一氧化碳浓度",
                "O3浓度", "O3_8小时浓度", "AQI", "级别", "类别", "首要污染物"]
 AQI_BACKFILL = dt.timedelta(days=7)
 
@@ -551,10 +551,10 @@ def _ensure_aqi_dataset(ctx: Context, name: str) -> dict[str, Any]:
     except NotFound:
         pass
     actions.call("dataset_create", ctx, {
-        "name": name, "title": "空气质量监测站点小时AQI", "title_en": "Hourly AQI of air-quality stations",
+        "name": name, "title": "空气质量监测站点小时 AQI", "title_en": "Hourly AQI of air-quality stations",
         "department": get_settings().sensing_aqi_department, "catalog_type": "主题", "class_item": "08",
         "class_category": "001", "class_sub": "1",
-        "abstract": "城市感知平台按HJ 633-2012由各空气质量监测站点逐小时的PM2.5、PM10、二氧化硫、二氧化氮、一氧化碳、臭氧"
+        "abstract": "城市感知平台按 HJ 633-2012 由各空气质量监测站点逐小时的PM2.5、PM10、二氧化硫、二氧化氮、一氧化碳、臭氧"
                     "浓度计算的实时空气质量指数（AQI）、级别、类别与首要污染物，每小时自动追加。",
         "format": "电子表格",
         "data_items": [{"name": c, "type": "string", "description": c} for c in AQI_COLUMNS],
@@ -611,12 +611,12 @@ def sensing_aqi_publish(ctx: Context, p: s.Empty) -> dict[str, Any]:
     content = previous + buf.getvalue()
     ds = _ensure_aqi_dataset(ctx, settings.sensing_aqi_dataset)
     upload = UploadedFile(filename="station_aqi_hourly.csv", stream=io.BytesIO(content.encode("utf-8")))
-    ours = [r for r in ds.get("resources", []) if r.get("name") == "站点小时AQI"]
+    ours = [r for r in ds.get("resources", []) if r.get("name") == "站点小时 AQI"]
     if ours:
         res = actions.call("resource_update", ctx, {"id": ours[0]["id"], "upload": upload})
     else:
-        res = actions.call("resource_create", ctx, {"dataset": settings.sensing_aqi_dataset, "name": "站点小时AQI",
-                                                    "description": "各站点逐小时AQI（CSV，每小时追加）",
+        res = actions.call("resource_create", ctx, {"dataset": settings.sensing_aqi_dataset, "name": "站点小时 AQI",
+                                                    "description": "各站点逐小时 AQI（CSV，每小时追加）",
                                                     "format": "CSV", "upload": upload})
 
     def keep() -> None:

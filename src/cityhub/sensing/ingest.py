@@ -39,6 +39,7 @@ log = logging.getLogger("cityhub.sensing.ingest")
 
 PAYLOAD_CHARS = 2000
 RECENT_KEYS = 4096          # per device: (time) keys remembered for de-duplication
+STATE_SAVE_SECONDS = 10.0   # a rule state whose decision did not change is written at most this often
 CACHE_SECONDS = 10.0        # devices and rules are re-read at least this often (other processes' changes)
 
 # dead-letter reason codes (the type errors come from devicetypes)
@@ -134,6 +135,7 @@ class Ingestor:
         self._states: dict[tuple[int, int], rules.State] = {}
         self._recent: dict[str, dict[int, None]] = {}
         self._seen_written: dict[int, float] = {}
+        self._saved: dict[tuple[int, int], tuple[Any, float]] = {}
 
     @property
     def store(self) -> Any:
@@ -197,6 +199,7 @@ class Ingestor:
                 except BaseException as exc:
                     # the rule states advanced in memory with a transaction that did not commit: read them again
                     self._states.clear()
+                    self._saved.clear()
                     if not isinstance(exc, OperationalError) or not is_locked_error(exc) or attempt == 5:
                         raise
                     time.sleep(0.05 * attempt)
@@ -443,10 +446,25 @@ class Ingestor:
     def _save_states(self, session: Session, touched: list[tuple[int, int]]) -> None:
         if not touched:
             return
-        rows = [{"rule_id": r, "device_id": d, "state": self._states[(r, d)].to_json()} for r, d in set(touched)]
-        ins = alarms._insert(session, RuleState)
-        session.execute(ins.on_conflict_do_update(index_elements=["rule_id", "device_id"],
-                                                  set_={"state": ins.excluded.state}), rows)
+        # a state is written when what decides the rule changed (active, since when a threshold holds, a rate
+        # tripped) or every STATE_SAVE_SECONDS otherwise: after a restart a rate or no-data timer may start from a
+        # value up to that old, never from a wrong decision
+        mono = time.monotonic()
+        rows = []
+        for key in set(touched):
+            st = self._states[key]
+            sig = (st.active, tuple(sorted(st.since.items())), tuple(sorted(st.rate_hit.items())))
+            saved = self._saved.get(key)
+            if saved is not None and saved[0] == sig and mono - saved[1] < STATE_SAVE_SECONDS:
+                continue
+            self._saved[key] = (sig, mono)
+            rows.append({"rule_id": key[0], "device_id": key[1], "state": st.to_json()})
+        if not rows:
+            return
+        table = RuleState.__table__
+        ins = alarms._insert(session, table)
+        session.connection().execute(ins.on_conflict_do_update(index_elements=["rule_id", "device_id"],
+                                                               set_={"state": ins.excluded.state}), rows)
 
     def tick(self, now: float | None = None) -> Result:
         """Evaluate the rules that time alone can change (no data, durations) for every device of their type."""
@@ -455,6 +473,7 @@ class Ingestor:
         except BaseException:
             with self._lock:
                 self._states.clear()  # advanced in memory by a transaction that did not commit
+                self._saved.clear()
             raise
 
     def _tick(self, now: float | None) -> Result:

@@ -768,7 +768,7 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "aqi_show": ("查看空气质量指数", "View the AQI"),
     "sensing_overview": ("查看感知总览", "View the sensing overview"),
     "sensing_retain": ("感知数据保留与降采样", "Sensing retention and downsampling"),
-    "sensing_aqi_publish": ("发布站点小时AQI", "Publish the stations' hourly AQI"),
+    "sensing_aqi_publish": ("发布各站点小时 AQI", "Publish the stations' hourly AQI"),
 }
 #: actions that are not registered but write their own audit entries
 UNREGISTERED_AUDIT_ACTIONS = frozenset({"datastore_load"})
@@ -830,7 +830,7 @@ EN.update({k: v for k, v in PUBLISH_EN.items() if k not in EN})
 SENSING_EN: dict[str, str] = {
     "城市感知总览": "City sensing overview", "设备总数": "Devices", "近一小时在线": "Online in the last hour",
     "活动告警": "Active alarms", "24小时内被拒读数": "Readings refused in 24 hours",
-    "空气质量监测站点": "Air-quality stations", "各站点AQI地图": "Map of the stations' AQI", "站点": "Station",
+    "空气质量监测站点": "Air-quality stations", "各站点 AQI 地图": "Map of the stations' AQI", "站点": "Station",
     "所属区划代码": "District code", "类别": "Category", "首要污染物": "Primary pollutant",
     "暂无空气质量监测站点": "No air-quality stations yet", "设备类型": "Device types", "类型": "Type",
     "设备数": "Devices", "暂无设备": "No devices yet",
