@@ -61,6 +61,10 @@ def test_station_aqi_from_readings(sqlite_empty: Any) -> None:
     res26 = call_as(None, "aqi_show", {"device": "gz-tianhe", "date": day.isoformat(), "table": "HJ633-2026"})
     # 2026 (provisional): pm25 80 in 60–115 → 50/55 × 20 + 100 = 118.2 → 119
     assert res26["daily"]["iaqi"]["pm25"] == 119 and "PROVISIONAL" in res26["table_note"]
+    city = call_as(None, "sensing_hourly", {"type": "air_quality", "date": day.isoformat()})
+    pm25 = [h for h in city["hours"] if h["attribute"] == "pm25"]
+    assert len(pm25) == 24 and {(h["n"], h["mean"], h["min"], h["max"]) for h in pm25} == {(2, 80.0, 70.0, 90.0)}
+    assert pm25[0]["hour_local"].startswith("2026-11-20T00:00")
 
 
 def test_hourly_aqi_published_as_open_data(sqlite_demo_store: Any) -> None:

@@ -520,6 +520,19 @@ def sensing_overview(ctx: Context, p: s.Empty) -> dict[str, Any]:
             "stations": sorted(stations, key=lambda x: x["code"]), "aqi_table": table}
 
 
+@action(auth.sensing_hourly, schema=s.HourlyIn, roles=None)
+def sensing_hourly(ctx: Context, p: s.HourlyIn) -> dict[str, Any]:
+    """City-wide hourly aggregates (count, mean, min, max per attribute) of a device type for one day (Asia/Shanghai),
+    from raw readings or, for days past retention, from the kept hourly aggregates."""
+    day = p.date or dt.datetime.now(SH).date()
+    start = dt.datetime.combine(day, dt.time(), SH).astimezone(UTC)
+    rows = get_ingestor().store.hourly(p.type, start, start + dt.timedelta(days=1), attributes=p.attributes)
+    return {"type": p.type, "date": day.isoformat(),
+            "hours": [{"hour": r["hour"].isoformat(), "hour_local": r["hour"].astimezone(SH).isoformat(),
+                       "attribute": r["attribute"], "n": int(r["n"]), "mean": r["mean"], "min": r["min"],
+                       "max": r["max"]} for r in rows]}
+
+
 @action(auth.sensing_retain, schema=s.Empty, write=True, target=lambda p, r: "tsstore", roles=ADMINS)
 def sensing_retain(ctx: Context, p: s.Empty) -> dict[str, Any]:
     """Aggregate finished days of readings to hourly and daily values, compact them, and drop raw readings older

@@ -106,6 +106,11 @@ def sensing_overview(ctx: Context, p: Any) -> None:
     return None
 
 
+def sensing_hourly(ctx: Context, p: Any) -> None:
+    """Public: city-wide hourly means of a device type (no device is named)."""
+    return None
+
+
 def sensing_retain(ctx: Context, p: Any) -> None:
     require_admin(ctx)
 

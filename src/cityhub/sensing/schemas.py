@@ -156,6 +156,17 @@ class SeriesIn(Strict):
     attributes: list[str] | None = None
 
 
+class HourlyIn(Strict):
+    type: str = "air_quality"
+    date: dt.date | None = Field(None, description="day in Asia/Shanghai (default: today)")
+    attributes: list[str] | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _t(cls, v: str) -> str:
+        return _type(v)
+
+
 class WebhookCreate(Strict):
     name: str = Field(pattern=CODE)
     url: str = Field(min_length=8, max_length=2000)

@@ -767,6 +767,7 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "webhook_list": ("列出告警推送", "List webhooks"),
     "aqi_show": ("查看空气质量指数", "View the AQI"),
     "sensing_overview": ("查看感知总览", "View the sensing overview"),
+    "sensing_hourly": ("查看全市小时统计", "View city-wide hourly statistics"),
     "sensing_retain": ("感知数据保留与降采样", "Sensing retention and downsampling"),
     "sensing_aqi_publish": ("发布各站点小时 AQI", "Publish the stations' hourly AQI"),
 }

@@ -107,6 +107,15 @@ def overview(request: Request) -> Any:
     return call(request, "sensing_overview", {}, via="api")
 
 
+@router.get("/api/sensing/hourly", summary="City-wide hourly means of a device type for a day (public)",
+            responses=ok(Record))
+def hourly(request: Request, type: str = Query("air_quality", max_length=40), date: dt.date | None = Query(None)) -> Any:
+    data: dict[str, Any] = {"type": type}
+    if date is not None:
+        data["date"] = date
+    return call(request, "sensing_hourly", data, via="api")
+
+
 @router.get("/api/sensing/devices", dependencies=[access("device_list")], summary="Devices (government users)",
             responses=ok(DeviceList, 403))
 def devices(request: Request, type: str | None = Query(None, max_length=40),
