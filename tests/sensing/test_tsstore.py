@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from cityhub.sensing import tsstore
 from cityhub.sensing.tsstore import ParquetStore, PostgresStore, table_from_columns
 from tests.conftest import PG_ADMIN_URL, _drop_pg_database, require_postgres
 
@@ -26,7 +28,9 @@ def test_write_ahead_file_survives_a_stop(tmp_path: Path) -> None:
     store.append(_rows(30))  # type: ignore[arg-type]
     wal = list((tmp_path / "wal").glob("*.arrow"))
     assert len(wal) == 1 and not list((tmp_path / "raw").rglob("*.parquet"))
-    # the process stops without flushing: a new store replays the file into Parquet
+    # the process stops without flushing (as far as the files know: its write-ahead file is no longer open),
+    # and a new store replays the file into Parquet
+    tsstore._OPEN_WALS.clear()
     reopened = ParquetStore(tmp_path)
     assert reopened.count() == 30 and not list((tmp_path / "wal").glob("*.arrow"))
     assert list((tmp_path / "raw" / "type=air_quality").glob("day=2026-11-01/*.parquet"))
@@ -81,3 +85,26 @@ def test_postgres_store(pg_url: str) -> None:
     again = store.hourly("air_quality", DAY, DAY + dt.timedelta(days=1))
     assert [(h["hour"].hour, h["n"]) for h in again] == [(0, 70), (1, 30)]
     store.close()
+
+
+def test_a_live_process_keeps_its_write_ahead_file(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    writer = ParquetStore(tmp_path, flush_rows=10**9, flush_seconds=10**9)
+    writer.append(_rows(5))  # type: ignore[arg-type]
+    # another process's live file (a sleeping child's pid) is left alone; a dead one's is replayed
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        live = tmp_path / "wal" / f"{child.pid}-1-aaaa.arrow"
+        live.write_bytes(next((tmp_path / "wal").glob(f"{os.getpid()}-*.arrow")).read_bytes())
+        other = ParquetStore(tmp_path)
+        assert live.exists() and len(list((tmp_path / "wal").glob("*.arrow"))) == 2
+        assert other.count() == 0   # nothing replayed: both files belong to live writers
+    finally:
+        child.kill()
+        child.wait()
+    third = ParquetStore(tmp_path)
+    assert not live.exists() and third.count() == 5   # the dead child's file replayed (its rows equal ours)
+    writer.close()
+    assert third.count() == 5

@@ -62,6 +62,26 @@ def _naive(t: dt.datetime) -> dt.datetime:
     return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t
 
 
+_OPEN_WALS: set[Path] = set()  # write-ahead files this process is writing
+
+
+def _owner_alive(path: Path) -> bool:
+    """Whether the process that named the write-ahead file ``<pid>-…`` is running (another than this one)."""
+    try:
+        pid = int(path.name.split("-", 1)[0])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return False  # ours but not open (a store of this process that was dropped): replay it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _sql_list(paths: Sequence[str]) -> str:
     """A DuckDB list literal of file paths (views cannot take parameters)."""
     return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
@@ -101,7 +121,11 @@ class ParquetStore:
     # -- writing ------------------------------------------------------------------------------------------------
 
     def _recover(self) -> None:
+        """Replay the write-ahead files of stopped processes (a live process's file, ours or another's, is left
+        to it: several processes — the web server, MQTT and JetStream workers — may share the directory)."""
         for path in sorted(self.wal_dir.glob("*.arrow")):
+            if path in _OPEN_WALS or _owner_alive(path):
+                continue
             batches: list[pa.RecordBatch] = []
             try:
                 with pa.OSFile(str(path), "rb") as f:
@@ -123,7 +147,8 @@ class ParquetStore:
         table = table.cast(SCHEMA) if table.schema != SCHEMA else table
         with self._lock:
             if self._wal is None:
-                self._wal_path = self.wal_dir / f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.arrow"
+                self._wal_path = self.wal_dir / f"{os.getpid()}-{time.time_ns()}-{uuid.uuid4().hex[:8]}.arrow"
+                _OPEN_WALS.add(self._wal_path)
                 self._wal_file = open(self._wal_path, "wb")  # noqa: SIM115 - kept open across appends
                 self._wal = ipc.new_stream(self._wal_file, SCHEMA)
                 self._since = time.monotonic()
@@ -147,6 +172,7 @@ class ParquetStore:
                 self._wal_file.close()
                 if self._wal_path is not None:
                     self._wal_path.unlink(missing_ok=True)
+                    _OPEN_WALS.discard(self._wal_path)
                 self._wal = self._wal_file = self._wal_path = None
 
     def flush_if_due(self) -> None:
