@@ -48,7 +48,8 @@ DOMAIN_MODULES = ("cityhub.accounts.actions", "cityhub.catalog.actions", "cityhu
                   # the domains' background jobs (they register with cityhub.jobs when imported)
                   "cityhub.catalog.jobs", "cityhub.datastore.jobs", "cityhub.harvest.jobs",
                   "cityhub.sharing.actions", "cityhub.sharing.jobs",
-                  "cityhub.sharing.exchange_actions", "cityhub.sharing.exchange_jobs")
+                  "cityhub.sharing.exchange_actions", "cityhub.sharing.exchange_jobs",
+                  "cityhub.sensing.actions", "cityhub.sensing.jobs")
 
 
 @dataclass(frozen=True)

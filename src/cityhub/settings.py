@@ -156,6 +156,32 @@ class Settings(BaseSettings):
         "e.g. `10.20.0.0/16,127.0.0.1`). Empty: public addresses only; loopback, private, link-local, CGNAT, "
         "multicast, reserved and IPv6 unique-local addresses are refused."
     )
+    sensing_future_minutes: int = Field(
+        5, description="Sensing: a reading time-stamped more than this many minutes ahead of the server's clock is "
+        "dead-lettered (`future_timestamp`)."
+    )
+    sensing_ts_backend: str = Field(
+        "parquet", description="Sensing time series: `parquet` (embedded: day/type-partitioned Parquet files read "
+        "with DuckDB, under CITYHUB_HOME/sensing) or `postgres` (the table `sensing_reading` in "
+        "CITYHUB_SENSING_TS_URL, or in the catalog database when that is PostgreSQL)."
+    )
+    sensing_ts_url: str = Field("", description="Sensing: PostgreSQL URL of the time-series store (empty: the "
+                                "catalog database).")
+    sensing_flush_rows: int = Field(200000, description="Sensing: readings buffered in memory before a Parquet "
+                                    "file is written.")
+    sensing_flush_seconds: float = Field(2.0, description="Sensing: the longest a buffered reading waits before it "
+                                         "is written (the ingest call returns only once its readings are durable).")
+    sensing_raw_days: int = Field(30, description="Sensing: days raw readings are kept; hourly and daily "
+                                  "aggregates are kept without limit (job `sensing_retention`).")
+    sensing_aqi_table: str = Field("HJ633-2012", description="Sensing: AQI breakpoint table (`HJ633-2012`, or the "
+                                   "provisional `HJ633-2026`, see docs/sensing.md).")
+    sensing_webhook_timeout_seconds: float = Field(5.0, description="Sensing: time allowed for one webhook "
+                                                   "delivery before it is retried with back-off.")
+    sensing_aqi_dataset: str = Field("station-aqi-hourly", description="Sensing: name of the open dataset the "
+                                     "hourly AQI of every station is appended to (job `sensing_aqi_publish`, "
+                                     "hourly; created as 无条件开放 on first use).")
+    sensing_aqi_department: str = Field("gz-ecology-environment", description="Sensing: department (slug) that "
+                                        "owns the AQI dataset.")
 
     @model_validator(mode="after")
     def _networks(self) -> Settings:

@@ -19,6 +19,7 @@ from cityhub.cli.exchange import register as register_exchange
 from cityhub.cli.harvest import harvest_app
 from cityhub.cli.publish import dataset_app
 from cityhub.cli.sharing import sharing_app
+from cityhub.cli.sensing import sensing_app
 
 app = typer.Typer(help="CityHub 城市数据平台 / city data platform", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="数据库 / database schema", no_args_is_help=True)
@@ -41,6 +42,7 @@ app.add_typer(dataset_app, name="dataset")
 # sharing and exchange (issue 12): the exchange's commands (cli/exchange.py) join the sharing group
 register_exchange(sharing_app)
 app.add_typer(sharing_app, name="sharing")
+app.add_typer(sensing_app, name="sensing")
 
 
 

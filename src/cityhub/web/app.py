@@ -36,12 +36,14 @@ from cityhub.web.routes import (
     publish,
     publish_pages,
     sharing_pages,
+    sensing_pages,
 )
 from cityhub.web.routes import datapackage as datapackage_routes
 from cityhub.web.routes import dcat as dcat_routes
 from cityhub.web.routes import exchange as exchange_routes
 from cityhub.web.routes import harvest as harvest_routes
 from cityhub.web.routes import sharing as sharing_routes
+from cityhub.web.routes import sensing as sensing_routes
 
 log = logging.getLogger("cityhub.web")
 STATIC = Path(__file__).parent / "static"
@@ -149,7 +151,9 @@ class CallerMiddleware:
             if body_kind and length and length.isdigit() and int(length) > cap:
                 raise bodies.too_large(body_kind, settings)
             # the exchange API authenticates registered systems itself (X-Road-Client + system token)
-            if path.startswith(("/static/", "/api/exchange/")) or deps.anonymous(request):
+            # device telemetry authenticates with the device's token (sensing_routes.is_device_path)
+            if (path.startswith(("/static/", "/api/exchange/")) or deps.anonymous(request)
+                    or sensing_routes.is_device_path(path)):
                 deps.clear(request)
             else:
                 await asyncio.to_thread(deps.resolve, request)
@@ -324,6 +328,7 @@ def create_app() -> FastAPI:
     app.include_router(exchange_routes.router)
     app.include_router(datapackage_routes.router)
     app.include_router(harvest_routes.router)  # before pages: /admin/harvest is ours
+    app.include_router(sensing_routes.router)  # its device paths carry a device token, not a user's
     app.include_router(dcat_routes.router)  # before pages: RDF by content negotiation on /dataset/{name}
     # portal pages, one module per domain (shared helpers: web/page_helpers.py)
     app.include_router(home_pages.router)
@@ -335,5 +340,6 @@ def create_app() -> FastAPI:
     app.include_router(datastore_pages.router)  # after catalog_pages: /dataset/{name}/resource/new wins
     app.include_router(sharing_routes.router)  # /api/sharing/... (issue 12)
     app.include_router(sharing_pages.router)  # /sharing/... pages
+    app.include_router(sensing_pages.router)
     return app
 

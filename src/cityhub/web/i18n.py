@@ -841,6 +841,30 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "share_request_escalate": ("逾期申请升级", "Escalate overdue requests"),
     "grant_list": ("列出授权", "List grants"),
     "grant_revoke": ("撤销授权", "Revoke a grant"),
+    # the sensing hub (sensing/actions.py)
+    "device_create": ("登记感知设备", "Register a device"),
+    "device_update": ("修改感知设备", "Change a device"),
+    "device_list": ("列出感知设备", "List devices"),
+    "device_show": ("查看感知设备", "View a device"),
+    "device_series": ("查看设备读数", "View a device's readings"),
+    "device_token_rotate": ("更换设备令牌", "Rotate a device token"),
+    "device_import": ("批量导入感知设备", "Import devices"),
+    "asset_create": ("登记资产", "Register an asset"),
+    "asset_list": ("列出资产", "List assets"),
+    "telemetry_ingest": ("接收设备读数", "Receive readings"),
+    "alarm_list": ("列出告警", "List alarms"),
+    "alarm_ack": ("确认告警", "Acknowledge an alarm"),
+    "alarm_clear": ("清除告警", "Clear an alarm"),
+    "rule_create": ("新建告警规则", "Create an alarm rule"),
+    "rule_list": ("列出告警规则", "List alarm rules"),
+    "deadletter_list": ("查看被拒读数", "List refused readings"),
+    "webhook_create": ("新建告警推送", "Create a webhook"),
+    "webhook_list": ("列出告警推送", "List webhooks"),
+    "aqi_show": ("查看空气质量指数", "View the AQI"),
+    "sensing_overview": ("查看感知总览", "View the sensing overview"),
+    "sensing_hourly": ("查看全市小时统计", "View city-wide hourly statistics"),
+    "sensing_retain": ("感知数据保留与降采样", "Sensing retention and downsampling"),
+    "sensing_aqi_publish": ("发布各站点小时 AQI", "Publish the stations' hourly AQI"),
 }
 # the exchange API (sharing/exchange_actions.py)
 ACTION_LABELS.update({
@@ -904,6 +928,17 @@ PUBLISH_EN: dict[str, str] = {
     "全部部门的待审核提交": "Submissions awaiting review, all departments",
 }
 EN.update({k: v for k, v in PUBLISH_EN.items() if k not in EN})
+
+#: the sensing hub's page (/sensing)
+SENSING_EN: dict[str, str] = {
+    "城市感知总览": "City sensing overview", "设备总数": "Devices", "近一小时在线": "Online in the last hour",
+    "活动告警": "Active alarms", "24小时内被拒读数": "Readings refused in 24 hours",
+    "空气质量监测站点": "Air-quality stations", "各站点 AQI 地图": "Map of the stations' AQI", "站点": "Station",
+    "所属区划代码": "District code", "类别": "Category", "首要污染物": "Primary pollutant",
+    "暂无空气质量监测站点": "No air-quality stations yet", "设备类型": "Device types", "类型": "Type",
+    "设备数": "Devices", "暂无设备": "No devices yet",
+}
+EN.update({k: v for k, v in SENSING_EN.items() if k not in EN})
 
 #: audit outcomes (``cityhub.actions`` writes the error type of a failed write)
 OUTCOME_LABELS: dict[str, tuple[str, str]] = {
