@@ -18,8 +18,8 @@ from cityhub.cli.common import err, out
 from cityhub.cli.exchange import register as register_exchange
 from cityhub.cli.harvest import harvest_app
 from cityhub.cli.publish import dataset_app
-from cityhub.cli.sharing import sharing_app
 from cityhub.cli.sensing import sensing_app
+from cityhub.cli.sharing import sharing_app
 
 app = typer.Typer(help="CityHub 城市数据平台 / city data platform", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="数据库 / database schema", no_args_is_help=True)

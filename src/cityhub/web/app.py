@@ -35,15 +35,15 @@ from cityhub.web.routes import (
     plans_pages,
     publish,
     publish_pages,
-    sharing_pages,
     sensing_pages,
+    sharing_pages,
 )
 from cityhub.web.routes import datapackage as datapackage_routes
 from cityhub.web.routes import dcat as dcat_routes
 from cityhub.web.routes import exchange as exchange_routes
 from cityhub.web.routes import harvest as harvest_routes
-from cityhub.web.routes import sharing as sharing_routes
 from cityhub.web.routes import sensing as sensing_routes
+from cityhub.web.routes import sharing as sharing_routes
 
 log = logging.getLogger("cityhub.web")
 STATIC = Path(__file__).parent / "static"
