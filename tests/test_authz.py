@@ -225,7 +225,15 @@ def test_every_write_action_is_covered_by_a_matrix() -> None:
                             # tests/web/test_admin_pages.py: audit_export for platform admins only
                             "audit_export",
                             # tests/catalog/test_publication.py: the publication workflow's matrix
-                            "dataset_submit", "dataset_approve", "dataset_reject", "dataset_withdraw"}
+                            "dataset_submit", "dataset_approve", "dataset_reject", "dataset_withdraw",
+                            # tests/sharing/test_flow.py: systems, requests (wrong department, widening), grants
+                            "system_register", "system_token_rotate", "system_deactivate", "share_request_create",
+                            "share_request_approve", "share_request_refuse", "share_request_withdraw",
+                            "share_request_escalate", "grant_revoke",
+                            # tests/sensing/test_gates.py: admin-only device management, government alarm handling
+                            "device_create", "device_update", "device_token_rotate", "device_import", "asset_create",
+                            "rule_create", "webhook_create", "sensing_retain", "sensing_aqi_publish", "alarm_ack",
+                            "alarm_clear"}
     writes = {n for n, s in actions.registry().items() if s.write}
     admin_only_reads_and_jobs = {"quality_refresh"}
     assert writes - covered - admin_only_reads_and_jobs == set()
