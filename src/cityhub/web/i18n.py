@@ -746,6 +746,22 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "user_totp_disable": ("停用两步验证", "Turn off two-step verification"),
     "user_totp_enable": ("启用两步验证", "Turn on two-step verification"),
     "user_update": ("修改用户", "Change a user"),
+    # sharing: de-identified views, 一数一源, corrections (issue 12)
+    "deid_policy_set": ("设置脱敏策略", "Set a de-identification policy"),
+    "deid_policy_show": ("查看脱敏策略", "View a de-identification policy"),
+    "deid_view_build": ("生成脱敏视图", "Build a de-identified view"),
+    "deid_view_release": ("发布脱敏视图", "Release a de-identified view"),
+    "deid_view_show": ("查看脱敏视图", "View de-identified views"),
+    "base_item_set": ("指定基础数据项权威来源", "Set a base item's authoritative source"),
+    "base_item_list": ("列出基础数据项", "List base data items"),
+    "base_item_check": ("检查重复采集基础数据", "Check for duplicated base data"),
+    "base_item_coverage": ("基础数据项覆盖情况", "Base data item coverage"),
+    "correction_create": ("提交数据校核", "Report a disputed record"),
+    "correction_accept": ("受理数据校核", "Accept a correction ticket"),
+    "correction_resolve": ("答复数据校核", "Answer a correction ticket"),
+    "correction_apply": ("应用数据更正", "Apply a correction"),
+    "correction_show": ("查看校核工单", "View a correction ticket"),
+    "correction_list": ("列出校核工单", "List correction tickets"),
 }
 #: actions that are not registered but write their own audit entries
 UNREGISTERED_AUDIT_ACTIONS = frozenset({"datastore_load"})
