@@ -15,6 +15,7 @@ from cityhub.catalog.schemas import UploadedFile
 from cityhub.cli.accounts import department_app, token_app, user_app
 from cityhub.cli.common import call as _call
 from cityhub.cli.common import err, out
+from cityhub.cli.deid import correction_app, deid_app
 from cityhub.cli.harvest import harvest_app
 from cityhub.cli.publish import dataset_app
 
@@ -36,6 +37,8 @@ app.add_typer(search_app, name="search")
 app.add_typer(datastore_app, name="datastore")
 app.add_typer(harvest_app, name="harvest")
 app.add_typer(dataset_app, name="dataset")
+app.add_typer(deid_app, name="deid")
+app.add_typer(correction_app, name="correction")
 
 
 

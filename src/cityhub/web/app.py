@@ -31,6 +31,7 @@ from cityhub.web.routes import (
     ckan,
     datastore,
     datastore_pages,
+    deid_pages,
     home_pages,
     plans_pages,
     publish,
@@ -38,6 +39,7 @@ from cityhub.web.routes import (
 )
 from cityhub.web.routes import datapackage as datapackage_routes
 from cityhub.web.routes import dcat as dcat_routes
+from cityhub.web.routes import deid as deid_routes
 from cityhub.web.routes import harvest as harvest_routes
 
 log = logging.getLogger("cityhub.web")
@@ -328,5 +330,7 @@ def create_app() -> FastAPI:
     app.include_router(accounts_pages.router)
     app.include_router(admin_pages.router)
     app.include_router(datastore_pages.router)  # after catalog_pages: /dataset/{name}/resource/new wins
+    app.include_router(deid_routes.router)  # sharing (issue 12): de-identified views, base items, corrections
+    app.include_router(deid_pages.router)
     return app
 
