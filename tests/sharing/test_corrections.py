@@ -112,3 +112,52 @@ def test_upheld_correction_becomes_the_next_version(demo: Store) -> None:
     assert [r["_id"] for r in rows] == list(range(1, 31))
     with pytest.raises(Conflict):
         call_as("steward", "correction_apply", {"id": t["id"]})
+
+
+def test_correction_desk_pages_api_and_cli(app_client: Any, demo_passwords: dict[str, str]) -> None:
+    from typer.testing import CliRunner
+
+    from cityhub.cli.main import app as cli
+    from tests.conftest import token_for
+    from tests.web.test_pages import HTML, csrf_of, page, signed_in
+
+    rid = _table()
+    signed_in(app_client, demo_passwords, "eco_steward")
+    form = page(app_client, f"/corrections/new?resource_id={rid}")
+    assert "提交数据校核" in form
+    bad = app_client.post("/corrections/new", headers=HTML, follow_redirects=False, data={
+        "csrf_token": csrf_of(form, "correction-form"), "resource_id": rid, "key_column": "_id", "key_value": "999",
+        "field": "所属区", "claimed_value": "白云区", "evidence": "核查"})
+    assert bad.status_code == 422 and "未找到该记录" in bad.text
+    made = app_client.post("/corrections/new", headers=HTML, follow_redirects=False, data={
+        "csrf_token": csrf_of(form, "correction-form"), "resource_id": rid, "key_column": "_id", "key_value": "2",
+        "field": "所属区", "claimed_value": "白云区", "evidence": "核查"})
+    assert made.status_code == 303
+    url = made.headers["location"]
+    body = page(app_client, url)
+    assert "provider-actions" not in body  # the reporter cannot answer it
+    assert url.rsplit("/", 1)[1] in page(app_client, "/corrections")
+    app_client.post("/api/v1/session/logout", headers={"X-CSRF-Token": csrf_of(body)})
+    app_client.cookies.clear()
+    signed_in(app_client, demo_passwords, "steward")
+    body = page(app_client, url)
+    assert "provider-actions" in body
+    resp = app_client.post(f"{url}/resolve", headers=HTML, follow_redirects=False, data={
+        "csrf_token": csrf_of(body, "resolve-form"), "outcome": "upheld", "corrected_value": "", "reason": ""})
+    assert resp.status_code == 303
+    assert 'data-status="upheld"' in page(app_client, url)
+    # the API, with a token: the provider lists and applies
+    app_client.cookies.clear()
+    auth = {"Authorization": f"Bearer {token_for('steward')}"}
+    listed = app_client.get("/api/v1/corrections?status=upheld", headers=auth).json()
+    cid = int(url.rsplit("/", 1)[1])
+    assert cid in [t["id"] for t in listed]
+    other = {"Authorization": f"Bearer {token_for('eco_steward')}"}
+    assert app_client.post(f"/api/v1/corrections/{cid}/apply", headers=other).status_code == 403
+    applied = app_client.post(f"/api/v1/corrections/{cid}/apply", headers=auth)
+    assert applied.status_code == 200 and applied.json()["status"] == "applied"
+    jobs.wait_idle()
+    # the CLI (the local operator): list and show
+    result = CliRunner().invoke(cli, ["correction", "show", str(cid)])
+    assert result.exit_code == 0 and '"applied"' in result.output
+    assert CliRunner().invoke(cli, ["correction", "accept", str(cid)]).exit_code == 2  # not open any more

@@ -182,3 +182,35 @@ def test_text_recognizers_validate_candidates() -> None:
     assert "6222" in out and order in out
     bad = ids[1][:-1] + ("0" if ids[1][-1] != "0" else "1")  # wrong check character: not an ID, left alone
     assert textpii.redact(bad) == bad
+
+
+def test_policy_editor_page_and_api(app_client: Any, demo_passwords: dict[str, str]) -> None:
+    from tests.conftest import token_for
+    from tests.web.test_pages import HTML, csrf_of, page, signed_in
+
+    rid, _, _ = load_people(30)
+    signed_in(app_client, demo_passwords, "steward")
+    body = page(app_client, f"/deid/resource/{rid}")
+    assert "policy-table" in body and 'value="pseudonym_id" selected' in body  # the scan's suggestion
+    data: dict[str, Any] = {"csrf_token": csrf_of(body, "policy-form"), "default": "drop", "form_action": "save",
+                            "column": [], "rule": [], "custom": [], "quasi": ["住址", "年龄"]}
+    for name, rule in (("住址", "district"), ("年龄", "keep"), ("性别", "keep"), ("身份证号", "pseudonym_id")):
+        data["column"].append(name)
+        data["rule"].append(rule)
+        data["custom"].append("")
+    assert app_client.post(f"/deid/resource/{rid}", data=data, headers=HTML, follow_redirects=False).status_code == 303
+    data["form_action"] = "build"
+    assert app_client.post(f"/deid/resource/{rid}", data=data, headers=HTML, follow_redirects=False).status_code == 303
+    data["form_action"] = "release"
+    refused = app_client.post(f"/deid/resource/{rid}", data=data, headers=HTML, follow_redirects=False)
+    assert refused.status_code == 409 and 'id="k-refused"' in refused.text
+    app_client.cookies.clear()
+    auth = {"Authorization": f"Bearer {token_for('steward')}"}
+    api = app_client.post(f"/api/v1/deid/{rid}/release", headers=auth, json={})
+    assert api.status_code == 409 and api.json()["error"]["fields"]["k"] == ["1"]
+    ok = app_client.post(f"/api/v1/deid/{rid}/release", headers=auth, json={"quasi": ["住址"]})
+    assert ok.status_code == 200 and ok.json()["status"] == "released" and ok.json()["k"] == 10
+    other = {"Authorization": f"Bearer {token_for('eco_steward')}"}
+    assert app_client.get(f"/api/v1/deid/{rid}/policy", headers=other).status_code == 403
+    shown = app_client.get(f"/api/v1/deid/{rid}/views", headers=auth).json()
+    assert shown["released"]["id"] == ok.json()["id"]
