@@ -79,7 +79,8 @@ def base_item_check(ctx: Context, p: Any) -> None:
 def _dataset(ctx: Context, ref: str) -> Dataset:
     from sqlalchemy import or_, select
 
-    cond = or_(Dataset.name == ref, Dataset.id == int(ref)) if ref.isdigit() else Dataset.name == ref
+    numeric = ref.isascii() and ref.isdigit() and len(ref) <= 9  # an integer key, never an overflow
+    cond = or_(Dataset.name == ref, Dataset.id == int(ref)) if numeric else Dataset.name == ref
     ds = ctx.db.scalar(select(Dataset).where(cond))
     if ds is None or ds.state != "active":
         raise NotFound(f"未找到数据资源 {ref}", f"Dataset not found: {ref}")

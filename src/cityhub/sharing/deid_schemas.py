@@ -72,11 +72,11 @@ class CorrectionCreate(Strict):
 
 
 class CorrectionRef(Strict):
-    id: int = Field(ge=1)
+    id: int = Field(ge=1, le=2**31 - 1)
 
 
 class CorrectionResolve(Strict):
-    id: int = Field(ge=1)
+    id: int = Field(ge=1, le=2**31 - 1)
     outcome: Literal["upheld", "rejected"]
     corrected_value: str | None = Field(None, max_length=5000,
                                         description="the value to write (default: the claimed value)")
