@@ -3,10 +3,12 @@ nothing else from CityHub but the sharing algorithms).
 
 ``compile_policy(columns, spec, default=…, key=…)`` gives one SELECT list: every operator that SQL can express
 runs as SQL (keep; generic, mobile masks; keyed pseudonyms as HMAC-SHA256 written with DuckDB's ``sha256`` —
-``H((K⊕opad) ‖ H((K⊕ipad) ‖ m))``; district and age-band generalisation; year of a DATE column). What needs
-``python-stdnum``'s region table — anything reading a resident ID (mask, pseudonym ``kind=resident_id``, birth
-year, region), a year out of date *text*, and free-text redaction (``sharing.textpii``) — runs the very
-function ``sharing.deid`` applies, once per *distinct* value: the caller reads the column's distinct values
+``H((K⊕opad) ‖ H((K⊕ipad) ‖ m))``; district and age-band generalisation; year of a DATE column). A resident ID is
+checked in SQL as ``sharing.deid.normalise_resident_id`` checks it (shape, ISO 7064 check character, a real birth
+date) except for the birthplace code, which needs ``python-stdnum``'s region table: that is looked up once per
+distinct (region code, birth year) — a few thousand pairs for millions of IDs. What remains — a year out of date
+*text*, and free-text redaction (``sharing.textpii``) — runs the very function ``sharing.deid`` applies, once per
+*distinct* value: the caller reads the column's distinct values
 (one DuckDB query), maps them in Python, registers the mapping as an Arrow table and the SELECT joins it
 (``Compiled.lookups``). The result equals ``Policy.apply`` value for value (a test compares them).
 """
@@ -25,7 +27,10 @@ from cityhub.sharing.problems import SharingInputError
 EXTRA_OPERATORS = ("redact",)
 DATE_TYPES = frozenset({"date", "datetime", "timestamp"})
 NUMBER_TYPES = frozenset({"integer", "number", "float", "double", "bigint"})
-_SPACE = r"[\s\x{00A0}\x{3000}]"
+#: the characters Python's ``str.strip()`` removes, for DuckDB's ``trim(text, characters)``
+_SPACES = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+#: ISO 7064 MOD 11-2 as ``stdnum.cn.ric`` computes it: check = (1 − Σ dᵢ·Wᵢ) mod 11, 10 → X (Wᵢ = 2^(18−i) mod 11)
+_RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
 def quote(name: str) -> str:
@@ -44,6 +49,10 @@ class Compiled:
 
     select: list[str] = field(default_factory=list)
     params: list[Any] = field(default_factory=list)
+    #: columns computed once per row before the SELECT, over the table as ``t``: a normalised resident ID
+    #: (``pre``), then whether its shape, check character and birth date hold (``pre2``, over ``pre``'s output)
+    pre: list[str] = field(default_factory=list)
+    pre2: list[str] = field(default_factory=list)
     lookups: dict[str, tuple[Callable[[Any], Any], str, str]] = field(default_factory=dict)
     columns: list[str] = field(default_factory=list)
 
@@ -67,13 +76,38 @@ def split_spec(spec: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, dict[st
 
 
 def _strip(s: str) -> str:
-    return f"regexp_replace({s}, '^{_SPACE}+|{_SPACE}+$', '', 'g')"
+    return f"trim({s}, {_lit(_SPACES)})"
 
 
 def _mobile_digits(s: str) -> str:
     """The 11 digits of a mainland mobile number, '' when it is not one (as ``deid.normalise_mobile``)."""
     cleaned = f"regexp_replace({s}, '[\\s\\-()]', '', 'g')"
     return f"regexp_extract({cleaned}, '^(?:\\+?86|0086)?(1[3-9][0-9]{{9}})$', 1)"
+
+
+def _birthplace(code_year: str) -> bool:
+    try:
+        return deid._birthplace_known(code_year[:6], int(code_year[6:10]))
+    except (ValueError, OverflowError):
+        return False
+
+
+def _resident_id(s: str, index: int, out: Compiled) -> tuple[str, str]:
+    """SQL for (the normalised number, whether it is a valid resident ID) of the text ``s``; the number is
+    computed once per row (``Compiled.pre``)."""
+    name, ok = f"__deid_v_{index}", f"__deid_ok_{index}"
+    v = f't."{name}"'
+    shape = f"regexp_full_match({v}, '[0-9]{{17}}[0-9X]')"
+    if not any(p.endswith(f'AS "{name}"') for p in out.pre):
+        out.pre.append(f'upper(replace({_strip(s)}, \' \', \'\')) AS "{name}"')
+        total = " + ".join(f"(ascii(substr({v}, {i + 1}, 1)) - 48) * {w}" for i, w in enumerate(_RIC_WEIGHTS))
+        check_char = f"substr('0123456789X', ((1 - ({total})) % 11 + 11) % 11 + 1, 1)"
+        born = f"try_strptime(substr({v}, 7, 8), '%Y%m%d') IS NOT NULL"
+        out.pre2.append(f'coalesce({shape} AND right({v}, 1) = {check_char} AND {born}, false) AS "{ok}"')
+    lookup = f"_deid_{index}_bp"
+    out.lookups[lookup] = (_birthplace, "BOOLEAN", f'CASE WHEN t."{ok}" THEN left({v}, 10) END')
+    valid = f'(t."{ok}" AND coalesce("{lookup}"._deid_dst, false))'
+    return v, valid
 
 
 def _hmac(text_sql: str, key: bytes, params: list[Any]) -> str:
@@ -137,7 +171,9 @@ def _rule_sql(rule: deid.Rule, col: str, kind: str, index: int, out: Compiled) -
     if rule.op == "mask":
         m = p.get("kind", "generic")
         if m == "resident_id":
-            return udf("VARCHAR")
+            v, valid = _resident_id(s, index, out)
+            return (f"CASE WHEN {col} IS NULL THEN NULL WHEN {valid} THEN left({v}, 6) || '********' || right({v}, 4) "
+                    "ELSE '******************' END")
         if m == "mobile":
             n = _mobile_digits(s)
             return (f"CASE WHEN {col} IS NULL THEN NULL WHEN {n} <> '' THEN left({n}, 3) || '****' || right({n}, 4) "
@@ -148,11 +184,12 @@ def _rule_sql(rule: deid.Rule, col: str, kind: str, index: int, out: Compiled) -
                 f"CASE WHEN {last} > 0 THEN right({s}, {last}) ELSE '' END END")
     if rule.op == "pseudonym":
         m = p.get("kind", "generic")
-        if m == "resident_id":
-            return udf("VARCHAR")
         key = p["key"].encode("utf-8") if isinstance(p["key"], str) else p["key"]
         text = _strip(s)
-        if m == "mobile":
+        if m == "resident_id":
+            v, valid = _resident_id(s, index, out)
+            text = f"CASE WHEN {valid} THEN {v} ELSE upper({text}) END"
+        elif m == "mobile":
             n = _mobile_digits(text)
             text = f"CASE WHEN {n} <> '' THEN {n} ELSE {text} END"
         prefix, length = str(p.get("prefix", "P")), int(p.get("length", 16))
@@ -176,6 +213,10 @@ def _rule_sql(rule: deid.Rule, col: str, kind: str, index: int, out: Compiled) -
                 f"CAST({low} AS VARCHAR) || '-' || CAST({low} + {width - 1} AS VARCHAR) END")
     if to == "year" and kind in DATE_TYPES:
         return f"CAST(year({col}) AS BIGINT)"
-    if to in ("year", "birth_year"):
+    if to == "year":
         return udf("BIGINT")
-    return udf("VARCHAR")  # region
+    v, valid = _resident_id(s, index, out)
+    if to == "birth_year":
+        return f"CASE WHEN {valid} THEN CAST(substr({v}, 7, 4) AS BIGINT) END"
+    digits = {"county": 6, "city": 4, "province": 2}[str(p.get("level", "city"))]
+    return f"CASE WHEN {valid} THEN rpad(left({v}, {digits}), 6, '0') END"  # region

@@ -55,10 +55,9 @@ class Built:
 def _lookup(con: duckdb.DuckDBPyConnection, source: str, src_sql: str, func: Callable[[Any], Any],
             ret: str) -> pa.Table:
     """The distinct non-null values of one column (as text) and what ``func`` makes of each."""
-    values = con.sql(f"SELECT DISTINCT {src_sql} AS v FROM read_parquet('{source}') t "
-                     f"WHERE {src_sql} IS NOT NULL").to_arrow_table()
+    values = con.sql(f"SELECT DISTINCT {src_sql} AS v FROM {source} t WHERE {src_sql} IS NOT NULL").to_arrow_table()
     texts = values.column(0).to_pylist() if values.num_rows else []
-    kind = pa.int64() if ret == "BIGINT" else pa.string()
+    kind = {"BIGINT": pa.int64(), "BOOLEAN": pa.bool_()}.get(ret, pa.string())
     return pa.table({"_deid_src": pa.array(texts, type=pa.string()),
                      "_deid_dst": pa.array([func(v) for v in texts], type=kind)})
 
@@ -84,10 +83,15 @@ def build(source: Path, columns: Sequence[tuple[str, str]], rules: dict[str, Any
     out = str(tmp).replace("'", "''")
     con = _connect()
     try:
+        pre, pre2 = "".join(f", {p}" for p in compiled.pre), "".join(f", {p}" for p in compiled.pre2)
+        # the per-row checks are computed once, not once per query reading them (a table then; spilled to disk
+        # under the memory limit), when a lookup reads them too
+        kind = "TABLE" if compiled.pre else "VIEW"
+        con.execute(f"CREATE TEMP {kind} deid_src AS SELECT t.*{pre2} FROM (SELECT t.*{pre} FROM read_parquet('{src}') t) t")
         for name, (func, ret, src_sql) in compiled.lookups.items():
-            con.register(name, _lookup(con, src, src_sql, func, ret))
+            con.register(name, _lookup(con, "deid_src", src_sql, func, ret))
         select_list = ", ".join(['t."_id"', *compiled.select])
-        con.execute(f"COPY (SELECT {select_list} FROM read_parquet('{src}') t {compiled.joins()} ORDER BY t.\"_id\") "
+        con.execute(f"COPY (SELECT {select_list} FROM deid_src t {compiled.joins()} ORDER BY t.\"_id\") "
                     f"TO '{out}' (FORMAT parquet, COMPRESSION {COMPRESSION})", compiled.params)
         rows = con.execute(f"SELECT count(*) FROM read_parquet('{out}')").fetchone()
     finally:
