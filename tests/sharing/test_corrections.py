@@ -161,3 +161,15 @@ def test_correction_desk_pages_api_and_cli(app_client: Any, demo_passwords: dict
     result = CliRunner().invoke(cli, ["correction", "show", str(cid)])
     assert result.exit_code == 0 and '"applied"' in result.output
     assert CliRunner().invoke(cli, ["correction", "accept", str(cid)]).exit_code == 2  # not open any more
+
+
+def test_a_record_one_may_not_read_cannot_be_disputed(demo: Store) -> None:
+    ds = open_dataset(private=True)
+    res = call_as("steward", "resource_create", {"dataset": ds["name"], "upload": UploadedFile(
+        "air.csv", io.BytesIO(CSV.encode()))})
+    jobs.wait_idle()
+    with pytest.raises(NotFound):  # the value would leak through the ticket
+        _report(str(res["id"]))
+    assert call_as("steward", "correction_create", {  # its own department may
+        "resource_id": res["id"], "key_value": "1", "field": "所属区", "claimed_value": "越秀区",
+        "evidence": "内部核查"})["current_value"] == "天河区"

@@ -88,8 +88,14 @@ def _dataset(ctx: Context, ref: str) -> Dataset:
 
 
 def correction_create(ctx: Context, p: Any) -> None:
+    """A record can be disputed by whoever may read the resource's table (the catalog's visibility rule; a
+    grant-holding department once the exchange serves grants): a ticket shows the record's current value."""
+    from cityhub.catalog import visibility
+
     _actor(ctx)
-    resource(ctx, p.resource_id)
+    res = resource(ctx, p.resource_id)
+    if not visibility.may_read_resource(ctx, res.dataset, res):
+        raise NotFound(f"未找到资源 {p.resource_id}", f"Resource not found: {p.resource_id}")
 
 
 def ticket(ctx: Context, cid: int) -> Correction:
