@@ -94,6 +94,9 @@ def build(source: Path, columns: Sequence[tuple[str, str]], rules: dict[str, Any
         con.execute(f"COPY (SELECT {select_list} FROM deid_src t {compiled.joins()} ORDER BY t.\"_id\") "
                     f"TO '{out}' (FORMAT parquet, COMPRESSION {COMPRESSION})", compiled.params)
         rows = con.execute(f"SELECT count(*) FROM read_parquet('{out}')").fetchone()
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     finally:
         con.close()
     tmp.replace(dest)
