@@ -155,6 +155,9 @@ def test_only_the_department_sets_policies_and_bad_policies_are_refused(demo: St
                                                                                 "性别": {"op": "keep"}}})
     with pytest.raises(NotAuthorized):
         call_as("eco_steward", "deid_view_build", {"resource_id": rid})
+    for action in ("deid_view_release", "deid_policy_show", "deid_view_show"):
+        with pytest.raises(NotAuthorized):
+            call_as("eco_steward", action, {"resource_id": rid})
     with pytest.raises(ValidationError) as exc:
         call_as("steward", "deid_policy_set", {"resource_id": rid, "rules": {"姓名": {"op": "shred"}}})
     assert "姓名" in exc.value.fields
