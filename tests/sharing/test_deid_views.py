@@ -195,16 +195,16 @@ def test_policy_editor_page_and_api(app_client: Any, demo_passwords: dict[str, s
     signed_in(app_client, demo_passwords, "steward")
     body = page(app_client, f"/deid/resource/{rid}")
     assert "policy-table" in body and 'value="pseudonym_id" selected' in body  # the scan's suggestion
-    data: dict[str, Any] = {"csrf_token": csrf_of(body, "policy-form"), "default": "drop", "form_action": "save",
+    data: dict[str, Any] = {"csrf_token": csrf_of(body, "policy-form"), "default": "drop", "form_action": "policy_save",
                             "column": [], "rule": [], "custom": [], "quasi": ["住址", "年龄"]}
     for name, rule in (("住址", "district"), ("年龄", "keep"), ("性别", "keep"), ("身份证号", "pseudonym_id")):
         data["column"].append(name)
         data["rule"].append(rule)
         data["custom"].append("")
     assert app_client.post(f"/deid/resource/{rid}", data=data, headers=HTML, follow_redirects=False).status_code == 303
-    data["form_action"] = "build"
+    data["form_action"] = "view_build"
     assert app_client.post(f"/deid/resource/{rid}", data=data, headers=HTML, follow_redirects=False).status_code == 303
-    data["form_action"] = "release"
+    data["form_action"] = "view_release"
     refused = app_client.post(f"/deid/resource/{rid}", data=data, headers=HTML, follow_redirects=False)
     assert refused.status_code == 409 and 'id="k-refused"' in refused.text
     app_client.cookies.clear()

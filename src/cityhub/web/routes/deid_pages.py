@@ -176,11 +176,11 @@ async def policy_post(request: Request, rid: str) -> Response:
     check_csrf(request, str(form.get("csrf_token") or ""))
     if request.state.actor is None:
         return login_redirect(request)
-    step = str(form.get("form_action") or "save")
+    step = str(form.get("form_action") or "policy_save")
     try:
-        if step == "build":
+        if step == "view_build":
             await acall(request, "deid_view_build", {"resource_id": rid})
-        elif step == "release":
+        elif step == "view_release":
             await acall(request, "deid_view_release", {"resource_id": rid})
         else:
             posted = _posted_policy(form)
@@ -191,7 +191,7 @@ async def policy_post(request: Request, rid: str) -> Response:
                 return await run_in_threadpool(_policy_page, request, rid, errors, general, exc.status, None, posted)
     except (ValidationError, Conflict) as exc:
         errors, general = field_errors(exc, lang(request))
-        refused = exc.fields if step == "release" and "smallest" in exc.fields else None
+        refused = exc.fields if step == "view_release" and "smallest" in exc.fields else None
         return await run_in_threadpool(_policy_page, request, rid, errors, general, exc.status, refused)
     return redirect(f"/deid/resource/{rid}")
 
