@@ -233,7 +233,10 @@ def test_every_write_action_is_covered_by_a_matrix() -> None:
                             # tests/sensing/test_gates.py: admin-only device management, government alarm handling
                             "device_create", "device_update", "device_token_rotate", "device_import", "asset_create",
                             "rule_create", "webhook_create", "sensing_retain", "sensing_aqi_publish", "alarm_ack",
-                            "alarm_clear"}
+                            "alarm_clear",
+                            # tests/sharing/test_deid_views.py, test_baseitems.py, test_corrections.py
+                            "deid_policy_set", "deid_view_build", "deid_view_release", "base_item_set",
+                            "correction_create", "correction_accept", "correction_resolve", "correction_apply"}
     writes = {n for n, s in actions.registry().items() if s.write}
     admin_only_reads_and_jobs = {"quality_refresh"}
     assert writes - covered - admin_only_reads_and_jobs == set()

@@ -45,6 +45,7 @@ DOMAIN_MODULES = ("cityhub.accounts.actions", "cityhub.catalog.actions", "cityhu
                   "cityhub.audit_actions", "cityhub.catalog.publication_actions",
                   "cityhub.interop.datapackage_actions", "cityhub.harvest.actions",
                   "cityhub.interop.dcat_actions", "cityhub.interop.ckan_actions",
+                  "cityhub.sharing.deid_actions", "cityhub.sharing.baseitems", "cityhub.sharing.corrections",
                   # the domains' background jobs (they register with cityhub.jobs when imported)
                   "cityhub.catalog.jobs", "cityhub.datastore.jobs", "cityhub.harvest.jobs",
                   "cityhub.sharing.actions", "cityhub.sharing.jobs",

@@ -183,6 +183,15 @@ class Settings(BaseSettings):
     sensing_aqi_department: str = Field("gz-ecology-environment", description="Sensing: department (slug) that "
                                         "owns the AQI dataset.")
 
+    deid_pseudonym_key: str = Field(
+        "", description="Secret key (at least 16 characters) of the keyed pseudonyms (HMAC-SHA256) in de-identified "
+        "views; policies never hold it. The same key gives the same token for the same value in every view "
+        "(joinable); changing it changes every token. Empty: derived from CITYHUB_SECRET_KEY.")
+    deid_min_k: int = Field(
+        5, ge=1, description="Smallest k (records in the smallest class over the steward's quasi-identifiers) a "
+        "de-identified view may be released with (GB/T 37964-2019 k-anonymity check); below it the release is "
+        "refused with the smallest classes.")
+
     @model_validator(mode="after")
     def _networks(self) -> Settings:
         import ipaddress
@@ -204,6 +213,8 @@ class Settings(BaseSettings):
             )
         if len(self.secret_key) < 16:
             raise ValueError("CITYHUB_SECRET_KEY must be at least 16 characters")
+        if self.deid_pseudonym_key and len(self.deid_pseudonym_key.encode("utf-8")) < 16:
+            raise ValueError("CITYHUB_DEID_PSEUDONYM_KEY must be at least 16 bytes")
         return self
 
     @property
@@ -241,6 +252,16 @@ class Settings(BaseSettings):
     @property
     def datastore_dir(self) -> Path:
         return self.home / "datastore"
+
+    @property
+    def resolved_deid_key(self) -> bytes:
+        """The pseudonym key of de-identified views: CITYHUB_DEID_PSEUDONYM_KEY, else one derived from the secret key."""
+        if self.deid_pseudonym_key:
+            return self.deid_pseudonym_key.encode("utf-8")
+        import hashlib
+        import hmac
+
+        return hmac.new(self.secret_key.encode("utf-8"), b"cityhub-deid-pseudonym", hashlib.sha256).digest()
 
 
 @functools.cache

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from cityhub.accounts.actions import department_dict, get_department
 from cityhub.accounts.models import Department
 from cityhub.actions import ADMINS, MANAGERS, action
+from cityhub.actions import call as call_action
 from cityhub.catalog import auth, codes, geojson, publication, quality, search, solr, visibility
 from cityhub.catalog import schemas as s
 from cityhub.catalog.models import (
@@ -308,7 +309,12 @@ def dataset_create(ctx: Context, p: s.DatasetCreate) -> dict[str, Any]:
         raise Conflict("数据资源名称或代码重复", "Duplicate dataset name or code") from None
     _revision(ctx, ds, "create", {k: [None, v] for k, v in p.model_dump().items() if v not in (None, "", [], False)})
     refresh(ctx, ds)
-    return dataset_dict(ds)
+    out = dataset_dict(ds)
+    # 一数一源: a base data item another department is the authoritative source of (issue 12, sharing.baseitems)
+    warnings = call_action("base_item_check", ctx, {"dataset": ds.name})["warnings"]
+    if warnings:
+        out["base_item_warnings"] = warnings
+    return out
 
 
 def _initial_publication(ctx: Context, ds: Dataset, asked: str | None, department_id: int) -> None:

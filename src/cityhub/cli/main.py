@@ -15,6 +15,7 @@ from cityhub.catalog.schemas import UploadedFile
 from cityhub.cli.accounts import department_app, token_app, user_app
 from cityhub.cli.common import call as _call
 from cityhub.cli.common import err, out
+from cityhub.cli.deid import correction_app, deid_app
 from cityhub.cli.exchange import register as register_exchange
 from cityhub.cli.harvest import harvest_app
 from cityhub.cli.publish import dataset_app
@@ -43,6 +44,8 @@ app.add_typer(dataset_app, name="dataset")
 register_exchange(sharing_app)
 app.add_typer(sharing_app, name="sharing")
 app.add_typer(sensing_app, name="sensing")
+app.add_typer(deid_app, name="deid")
+app.add_typer(correction_app, name="correction")
 
 
 

@@ -47,7 +47,7 @@ def version_dict(v: DatastoreVersion, current: int | None = None) -> dict[str, A
         "error_en": v.error_en, "created_by": v.created_by, "created_at": v.created_at.isoformat(),
         "started_at": v.started_at.isoformat() if v.started_at else None,
         "finished_at": v.finished_at.isoformat() if v.finished_at else None, "seconds": v.seconds,
-        "declared_schema": v.declared_schema,
+        "declared_schema": v.declared_schema, "note": (v.options or {}).get("note", ""),
     }
 
 
@@ -147,6 +147,8 @@ def datastore_create(ctx: Context, p: s.LoadIn) -> dict[str, Any]:
         raise ValidationError("该资源是外部链接,请上传文件", "This resource is a link; upload a file to load",
                               fields={"upload": ["required"]})
     options: dict[str, Any] = {"encoding": p.encoding, "delimiter": p.delimiter}
+    if p.note:
+        options["note"] = p.note
     declared = p.table_schema.model_dump() if p.table_schema else None
     if declared is None:  # no types given: the column types chosen for this resource before apply again
         declared = kept_schema(ctx, res.id)

@@ -31,6 +31,7 @@ class LoadIn(Strict):
     encoding: Literal["utf-8", "gb18030", "gbk"] | None = None
     delimiter: str | None = Field(None, max_length=1)
     wait: bool = False
+    note: str = Field("", max_length=1000, description="why this version was loaded (e.g. the correction ticket)")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, arbitrary_types_allowed=True)
 

@@ -55,6 +55,12 @@ def _yaml(name: str) -> Any:
     return yaml.load(_files().joinpath(name).read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (safe loader)
 
 
+def base_items() -> list[dict[str, Any]]:
+    """The authoritative department (and demo dataset) of each base data item (``base_items.yaml``)."""
+    items: list[dict[str, Any]] = _yaml("base_items.yaml")
+    return items
+
+
 def _table(name: str) -> list[dict[str, str]]:
     text = _files().joinpath("tables", name).read_text(encoding="utf-8")
     return list(csv.DictReader(io.StringIO(text)))

@@ -151,6 +151,12 @@ def load(progress: Progress | None = None, ctx: Context | None = None) -> dict[s
         created["plans"] += 1
         step("开放计划 plans", i, len(demo.plans))
 
+    for item in content.base_items():  # 一数一源 (issue 12): the authoritative source of each base data item
+        held = actions.call("dataset_show", ctx, {"id": item["dataset"]}) if item.get("dataset") else None
+        actions.call("base_item_set", ctx, {
+            "code": item["code"], "department": item["department"],
+            "resource_id": held["resources"][0]["id"] if held and held["resources"] else None})
+
     actions.call("usage_import", ctx, {"rows": usage_rows(demo, demo.clock.today)})
     return created
 

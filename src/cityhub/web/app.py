@@ -31,6 +31,7 @@ from cityhub.web.routes import (
     ckan,
     datastore,
     datastore_pages,
+    deid_pages,
     home_pages,
     plans_pages,
     publish,
@@ -40,6 +41,7 @@ from cityhub.web.routes import (
 )
 from cityhub.web.routes import datapackage as datapackage_routes
 from cityhub.web.routes import dcat as dcat_routes
+from cityhub.web.routes import deid as deid_routes
 from cityhub.web.routes import exchange as exchange_routes
 from cityhub.web.routes import harvest as harvest_routes
 from cityhub.web.routes import sensing as sensing_routes
@@ -341,5 +343,7 @@ def create_app() -> FastAPI:
     app.include_router(sharing_routes.router)  # /api/sharing/... (issue 12)
     app.include_router(sharing_pages.router)  # /sharing/... pages
     app.include_router(sensing_pages.router)
+    app.include_router(deid_routes.router)  # sharing (issue 12): de-identified views, base items, corrections
+    app.include_router(deid_pages.router)
     return app
 

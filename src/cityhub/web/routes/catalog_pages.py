@@ -308,8 +308,11 @@ def dataset_page(request: Request, name: str) -> Response:
         "native": f"curl '{base}/api/v1/datasets/{ds['name']}'",
         "search": f"curl '{base}/api/v1/datasets?q={ds['theme_name']}&rows=5'",
     }
+    may_edit = may_manage(request, ds["department"])
+    # 一数一源 (issue 12): the department's stewards see when the dataset duplicates another's base data item
+    base_warnings = call(request, "base_item_check", {"dataset": ds["name"]})["warnings"] if may_edit else []
     response = render(request, "dataset.html", {"ds": ds, "history": history, "examples": examples,
-                                                "may_edit": may_manage(request, ds["department"]),
+                                                "may_edit": may_edit, "base_warnings": base_warnings,
                                                 "steps": publication_steps(request, ds), "nav": "dataset"})
     response.headers.add_vary_header("Accept")  # RDF clients get RDF at this URL (routes/dcat.py)
     return response
