@@ -303,6 +303,9 @@ def test_every_write_action_has_a_gate() -> None:
 UNGATED_NATIVE = {("POST", "/api/v1/session"), ("POST", "/api/v1/datastore/sql")}
 # the exchange API's reads by POST: registered systems, authenticated by their own credentials (no user role)
 UNGATED_NATIVE |= {("POST", "/api/exchange/{resource_id}/search"), ("POST", "/api/exchange/{resource_id}/sql")}
+# device telemetry: devices authenticate with their own token (tests/sensing/test_api.py), readings with a wrong or
+# missing token are dead-lettered and answered 401
+UNGATED_NATIVE |= {("POST", "/api/telemetry"), ("POST", "/api/telemetry/{device}"), ("POST", "/api/v1/{token}/telemetry")}
 # write actions the native REST API does not expose (CLI, jobs, the CKAN API's whole-package save)
 NOT_ON_NATIVE_API = {"dataset_save", "usage_import", "search_reindex", "quality_refresh", "datastore_recover",
                      "harvest_page_import", "user_totp_begin", "user_totp_enable", "user_totp_disable",
