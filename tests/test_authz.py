@@ -310,7 +310,9 @@ UNGATED_NATIVE |= {("POST", "/api/telemetry"), ("POST", "/api/telemetry/{device}
 NOT_ON_NATIVE_API = {"dataset_save", "usage_import", "search_reindex", "quality_refresh", "datastore_recover",
                      "harvest_page_import", "user_totp_begin", "user_totp_enable", "user_totp_disable",
                      # the admin page's CSV/JSON download (/admin/audit/export.*); API clients page GET /api/v1/audit
-                     "audit_export"}
+                     "audit_export",
+                     # the sensing hub's hourly jobs (also `cityhub sensing retain` / the AQI publishing job)
+                     "sensing_retain", "sensing_aqi_publish"}
 
 
 def _native_routes() -> list[tuple[str, str, str | None]]:

@@ -156,3 +156,25 @@ def test_overview_page_in_both_languages_and_offline(client: TestClient) -> None
     client.cookies.set("cityhub_lang", "en")
     en = client.get("/sensing")
     assert "City sensing overview" in en.text and "Lightly polluted" in en.text
+
+
+def test_device_import_and_update_over_http(client: TestClient) -> None:
+    admin, steward = token_for("admin"), token_for("steward")
+    a, b = unique("pk"), unique("pk")
+    csv_text = f"code,type,name,lat,lon,district_code\n{a},parking_spot,一号泊位,23.12,113.32,440106\n{b},parking_spot,二号泊位,,,\n"
+    assert client.post("/api/sensing/devices/import", headers=_h(steward), json={"csv": csv_text}).status_code == 403
+    assert client.get(f"/api/sensing/devices/{a}", headers=_h(admin)).status_code == 404
+    r = client.post("/api/sensing/devices/import", headers=_h(admin), json={"csv": csv_text})
+    assert r.status_code == 200, r.text
+    assert r.json()["created"] == 2 and {t["code"] for t in r.json()["tokens"]} == {a, b}
+    again = client.post("/api/sensing/devices/import", headers=_h(admin), json={"csv": csv_text})
+    assert again.status_code == 422 and "already registered" in again.text
+
+    assert client.patch(f"/api/sensing/devices/{b}", headers=_h(steward), json={"name": "x"}).status_code == 403
+    r = client.patch(f"/api/sensing/devices/{b}", headers=_h(admin),
+                     json={"name": "二号泊位(体育西)", "district_code": "440106", "active": False})
+    assert r.status_code == 200, r.text
+    shown = client.get(f"/api/sensing/devices/{b}", headers=_h(admin)).json()
+    assert (shown["name"], shown["district_code"], shown["active"]) == ("二号泊位(体育西)", "440106", False)
+    assert client.patch(f"/api/sensing/devices/{b}", headers=_h(admin), json={"code": "other"}).status_code == 422
+    assert client.patch(f"/api/sensing/devices/{unique('none')}", headers=_h(admin), json={"name": "x"}).status_code == 404

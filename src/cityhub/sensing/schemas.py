@@ -49,8 +49,9 @@ class DeviceCreate(DeviceFields):
         return self.type == "gateway"
 
 
-class DeviceUpdate(Strict):
-    code: str = Field(pattern=CODE)
+class DeviceChange(Strict):
+    """What may change on a registered device (``None``: unchanged)."""
+
     name: str | None = Field(None, max_length=300)
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
@@ -58,6 +59,10 @@ class DeviceUpdate(Strict):
     asset: str | None = Field(None, max_length=100)
     active: bool | None = None
 
+
+
+class DeviceUpdate(DeviceChange):
+    code: str = Field(pattern=CODE)
 
 class DeviceRef(Strict):
     code: str = Field(pattern=CODE)

@@ -16,7 +16,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from cityhub.sensing import notify
-from cityhub.sensing.schemas import AssetCreate, DeviceCreate, RuleCreate, WebhookCreate
+from cityhub.sensing.schemas import (
+    AssetCreate,
+    DeviceChange,
+    DeviceCreate,
+    DeviceImport,
+    RuleCreate,
+    WebhookCreate,
+)
 from cityhub.web.deps import access, call, check_csrf, token_from_header
 from cityhub.web.openapi import MAX_ID, MAX_OFFSET, Record, body_errors, ok, operation_id
 
@@ -131,6 +138,22 @@ def devices(request: Request, type: str | None = Query(None, max_length=40),
 def device_create(request: Request, body: DeviceCreate) -> Any:
     check_csrf(request, None)
     return call(request, "device_create", body, via="api")
+
+
+@router.post("/api/sensing/devices/import", dependencies=[access("device_import")],
+             summary="Register devices from CSV, all or nothing (the new tokens are in the answer, once)",
+             responses=ok(Record, *body_errors(403)))
+def device_import(request: Request, body: DeviceImport) -> Any:
+    check_csrf(request, None)
+    return call(request, "device_import", body, via="api")
+
+
+@router.patch("/api/sensing/devices/{code}", dependencies=[access("device_update")],
+              summary="Change a device (name, place, district, asset, active)",
+              responses=ok(DeviceOut, *body_errors(403, 404)))
+def device_update(request: Request, body: DeviceChange, code: str = Path(max_length=100)) -> Any:
+    check_csrf(request, None)
+    return call(request, "device_update", {**body.model_dump(exclude_unset=True), "code": code}, via="api")
 
 
 @router.get("/api/sensing/devices/{code}", dependencies=[access("device_show")],
