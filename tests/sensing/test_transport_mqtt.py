@@ -61,6 +61,7 @@ def publisher(url: str, client_id: str | None = None) -> paho.Client:
     c.max_inflight_messages_set(100)
     c.max_queued_messages_set(0)
     c.reconnect_delay_set(0.2, 1)
+    c.username_pw_set(addr.username or "device")
     c.connect(addr.host, addr.port)
     c.loop_start()
     return c
