@@ -43,3 +43,35 @@ def test_embedded_broker_carries_telemetry_and_keeps_the_session() -> None:
             pub.disconnect()
     finally:
         broker.stop()
+
+
+def test_start_receiving_without_a_broker_url_uses_the_embedded_one(tmp_path) -> None:
+    """`cityhub sensing receive` with no CITYHUB_MQTT_URL: embedded broker + receiver; here into the Parquet
+    stand-in sink, which keeps readings and dead-letters what is not JSON."""
+    import pyarrow.parquet as pq
+
+    from cityhub.sensing.transport.service import load_sink, start_receiving
+    from cityhub.settings import Settings
+
+    s = Settings(mqtt_url="", mqtt_embedded_port=free_port(), mqtt_client_id=f"rx-{uuid.uuid4().hex[:6]}",
+                 nats_url="", mqtt_batch_ms=20)
+    sink = load_sink(f"parquet:{tmp_path}")
+    running = start_receiving(s, sink)
+    try:
+        assert running.broker is not None and running.receiver.connected.is_set()
+        pub = publisher(running.broker.url)
+        pub.publish(gateway_topic("cityhub/v1", "gw"), json.dumps(
+            {"PK-1": [{"ts": 1000, "values": {"status": "free"}}], "SL-1": {"ts": 1000, "values": {"voltage": 220}}}),
+            qos=1)
+        pub.publish(device_topic("cityhub/v1", "AQ-1", "tok"), b'{"pm25": 12.5}', qos=1)
+        pub.publish(device_topic("cityhub/v1", "AQ-1", "tok"), b"\xffbroken", qos=1)
+        assert wait_for(lambda: sink.readings == 3 and sink.dead == 1, 10), (sink.readings, sink.dead)
+        pub.loop_stop()
+        pub.disconnect()
+    finally:
+        running.stop()
+    rows = pq.read_table(sorted(tmp_path.glob("part-*.parquet"))).to_pylist()
+    assert sorted((r["device"], r["attribute"], r["value"], r["text"]) for r in rows) == [
+        ("AQ-1", "pm25", 12.5, None), ("PK-1", "status", None, "free"), ("SL-1", "voltage", 220.0, None)]
+    dead = pq.read_table(sorted(tmp_path.glob("dead-*.parquet"))).to_pylist()
+    assert dead[0]["payload"] == b"\xffbroken" and "not JSON" in dead[0]["reason"]
