@@ -74,3 +74,16 @@ def start_receiving(s: Settings, sink: Sink | None = None) -> Receiving:
                       shared_group=s.mqtt_shared_group, batch_size=s.mqtt_batch_size, batch_ms=s.mqtt_batch_ms,
                       receive_maximum=s.mqtt_receive_maximum, protocol=protocol).start()
     return Receiving(rx, broker, appender)
+
+
+_receiving_sink: Sink | None = None
+
+
+def receiving_sink(s: Settings) -> Sink:
+    """The sink a receiver in this process (the HTTP telemetry route, an in-process MQTT receiver) hands raw
+    messages to: the JetStream appender when ``CITYHUB_NATS_URL`` is set (one per process), else the
+    pipeline's sink. The HTTP route answers 2xx only after it returned, as the MQTT receiver acknowledges."""
+    global _receiving_sink
+    if _receiving_sink is None:
+        _receiving_sink = StreamAppender(stream_config(s)) if s.nats_url else load_sink()
+    return _receiving_sink
