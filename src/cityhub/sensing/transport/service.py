@@ -18,8 +18,8 @@ from cityhub.settings import Settings
 
 log = logging.getLogger(__name__)
 
-#: the ingest pipeline's sink factory (sensing-core): called with no argument, returns a ``Sink``
-PIPELINE_SINK = "cityhub.sensing.ingest:make_sink"
+#: the ingest pipeline's sink factory (sensing-core): called with no argument, returns a ``Sink`` (the Ingestor)
+PIPELINE_SINK = "cityhub.sensing.ingest:get_ingestor"
 
 
 def stream_config(s: Settings) -> StreamConfig:
@@ -35,7 +35,7 @@ def load_sink(spec: str = PIPELINE_SINK) -> Sink:
 
         return ParquetSink(spec.split(":", 1)[1])
     module, _, attr = spec.partition(":")
-    factory: Callable[[], Sink] = getattr(importlib.import_module(module), attr or "make_sink")
+    factory: Callable[[], Sink] = getattr(importlib.import_module(module), attr or "get_ingestor")
     return factory()
 
 
