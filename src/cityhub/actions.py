@@ -46,7 +46,8 @@ DOMAIN_MODULES = ("cityhub.accounts.actions", "cityhub.catalog.actions", "cityhu
                   "cityhub.interop.datapackage_actions", "cityhub.harvest.actions",
                   "cityhub.interop.dcat_actions", "cityhub.interop.ckan_actions",
                   # the domains' background jobs (they register with cityhub.jobs when imported)
-                  "cityhub.catalog.jobs", "cityhub.datastore.jobs", "cityhub.harvest.jobs")
+                  "cityhub.catalog.jobs", "cityhub.datastore.jobs", "cityhub.harvest.jobs",
+                  "cityhub.sensing.actions", "cityhub.sensing.jobs")
 
 
 @dataclass(frozen=True)

@@ -192,6 +192,28 @@ class Settings(BaseSettings):
         120.0, description="JetStream deduplication window: a message re-published with the same Nats-Msg-Id "
         "within it (a receiver retrying after a crash) is stored once.")
 
+    sensing_future_minutes: int = Field(
+        5, description="Sensing: a reading time-stamped more than this many minutes ahead of the server's clock is "
+        "dead-lettered (`future_timestamp`)."
+    )
+    sensing_ts_backend: str = Field(
+        "parquet", description="Sensing time series: `parquet` (embedded: day/type-partitioned Parquet files read "
+        "with DuckDB, under CITYHUB_HOME/sensing) or `postgres` (the table `sensing_reading` in "
+        "CITYHUB_SENSING_TS_URL, or in the catalog database when that is PostgreSQL)."
+    )
+    sensing_ts_url: str = Field("", description="Sensing: PostgreSQL URL of the time-series store (empty: the "
+                                "catalog database).")
+    sensing_flush_rows: int = Field(200000, description="Sensing: readings buffered in memory before a Parquet "
+                                    "file is written.")
+    sensing_flush_seconds: float = Field(2.0, description="Sensing: the longest a buffered reading waits before it "
+                                         "is written (the ingest call returns only once its readings are durable).")
+    sensing_raw_days: int = Field(30, description="Sensing: days raw readings are kept; hourly and daily "
+                                  "aggregates are kept without limit (job `sensing_retention`).")
+    sensing_aqi_table: str = Field("HJ633-2012", description="Sensing: AQI breakpoint table (`HJ633-2012`, or the "
+                                   "provisional `HJ633-2026`, see docs/sensing.md).")
+    sensing_webhook_timeout_seconds: float = Field(5.0, description="Sensing: time allowed for one webhook "
+                                                   "delivery before it is retried with back-off.")
+
     @model_validator(mode="after")
     def _networks(self) -> Settings:
         import ipaddress

@@ -10,6 +10,7 @@ from cityhub.catalog import models as _catalog  # noqa: F401
 from cityhub.datastore import models as _datastore  # noqa: F401
 from cityhub.db import Base, make_engine
 from cityhub.harvest import models as _harvest  # noqa: F401
+from cityhub.sensing import models as _sensing  # noqa: F401
 
 config = context.config
 

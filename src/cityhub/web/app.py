@@ -39,6 +39,7 @@ from cityhub.web.routes import (
 from cityhub.web.routes import datapackage as datapackage_routes
 from cityhub.web.routes import dcat as dcat_routes
 from cityhub.web.routes import harvest as harvest_routes
+from cityhub.web.routes import sensing as sensing_routes
 
 log = logging.getLogger("cityhub.web")
 STATIC = Path(__file__).parent / "static"
@@ -145,7 +146,7 @@ class CallerMiddleware:
             length = request.headers.get("content-length")
             if body_kind and length and length.isdigit() and int(length) > cap:
                 raise bodies.too_large(body_kind, settings)
-            if path.startswith("/static/") or deps.anonymous(request):
+            if path.startswith("/static/") or deps.anonymous(request) or sensing_routes.is_device_path(path):
                 deps.clear(request)
             else:
                 await asyncio.to_thread(deps.resolve, request)
@@ -319,6 +320,7 @@ def create_app() -> FastAPI:
     app.include_router(datastore.router)
     app.include_router(datapackage_routes.router)
     app.include_router(harvest_routes.router)  # before pages: /admin/harvest is ours
+    app.include_router(sensing_routes.router)  # its device paths carry a device token, not a user's
     app.include_router(dcat_routes.router)  # before pages: RDF by content negotiation on /dataset/{name}
     # portal pages, one module per domain (shared helpers: web/page_helpers.py)
     app.include_router(home_pages.router)

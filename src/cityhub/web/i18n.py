@@ -746,6 +746,28 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "user_totp_disable": ("停用两步验证", "Turn off two-step verification"),
     "user_totp_enable": ("启用两步验证", "Turn on two-step verification"),
     "user_update": ("修改用户", "Change a user"),
+    # the sensing hub (sensing/actions.py)
+    "device_create": ("登记感知设备", "Register a device"),
+    "device_update": ("修改感知设备", "Change a device"),
+    "device_list": ("列出感知设备", "List devices"),
+    "device_show": ("查看感知设备", "View a device"),
+    "device_series": ("查看设备读数", "View a device's readings"),
+    "device_token_rotate": ("更换设备令牌", "Rotate a device token"),
+    "device_import": ("批量导入感知设备", "Import devices"),
+    "asset_create": ("登记资产", "Register an asset"),
+    "asset_list": ("列出资产", "List assets"),
+    "telemetry_ingest": ("接收设备读数", "Receive readings"),
+    "alarm_list": ("列出告警", "List alarms"),
+    "alarm_ack": ("确认告警", "Acknowledge an alarm"),
+    "alarm_clear": ("清除告警", "Clear an alarm"),
+    "rule_create": ("新建告警规则", "Create an alarm rule"),
+    "rule_list": ("列出告警规则", "List alarm rules"),
+    "deadletter_list": ("查看被拒读数", "List refused readings"),
+    "webhook_create": ("新建告警推送", "Create a webhook"),
+    "webhook_list": ("列出告警推送", "List webhooks"),
+    "aqi_show": ("查看空气质量指数", "View the AQI"),
+    "sensing_overview": ("查看感知总览", "View the sensing overview"),
+    "sensing_retain": ("感知数据保留与降采样", "Sensing retention and downsampling"),
 }
 #: actions that are not registered but write their own audit entries
 UNREGISTERED_AUDIT_ACTIONS = frozenset({"datastore_load"})

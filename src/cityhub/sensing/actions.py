@@ -1,0 +1,528 @@
+"""Sensing actions: devices (create, update, list, show, token rotation, CSV import), assets, telemetry over
+HTTP (the same pipeline as MQTT), alarms (list, acknowledge, clear; audited), rules, dead letters, webhooks, the
+AQI of a station (hourly and daily, HJ 633) and the city overview.
+
+Device tokens are shown once (create, rotate, import) and stored as SHA-256 hashes."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import secrets
+import time
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import func, select
+
+from cityhub.actions import ADMINS, GOVERNMENT, action
+from cityhub.context import Context
+from cityhub.db import SH, utcnow
+from cityhub.errors import Conflict, NotAuthenticated, NotFound, ValidationError
+from cityhub.sensing import aqi, auth, devicetypes, notify, rules
+from cityhub.sensing import schemas as s
+from cityhub.sensing.alarms import alarm_dict, queue_webhooks
+from cityhub.sensing.ingest import REASONS, get_ingestor, token_hash
+from cityhub.sensing.message import RawMessage
+from cityhub.sensing.models import (
+    Alarm,
+    DeadLetter,
+    Device,
+    DeviceLatest,
+    SensingAsset,
+    SensingAssetRelation,
+    SensingRule,
+    Webhook,
+)
+from cityhub.settings import get_settings
+
+UTC = dt.UTC
+AUTH_REASONS = {"wrong_token", "unknown_device", "not_gateway", "inactive_device"}
+POLLUTANTS = ("so2", "no2", "co", "o3", "pm10", "pm25")
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _refresh_pipeline(ctx: Context) -> None:
+    ctx.extra.setdefault("after_commit", []).append(lambda: get_ingestor().invalidate())
+
+
+def _device(ctx: Context, code: str) -> Device:
+    dev = ctx.db.scalar(select(Device).where(Device.code == code))
+    if dev is None:
+        raise NotFound(f"未找到设备 {code}", f"Device not found: {code}")
+    return dev
+
+
+def _asset_id(ctx: Context, code: str) -> int | None:
+    if not code:
+        return None
+    aid = ctx.db.scalar(select(SensingAsset.id).where(SensingAsset.code == code))
+    if aid is None:
+        raise ValidationError(f"未找到资产 {code}", f"Asset not found: {code}", fields={"asset": ["unknown asset"]})
+    return int(aid)
+
+
+def device_dict(d: Device, asset: str = "") -> dict[str, Any]:
+    t = devicetypes.get(d.type)
+    return {"code": d.code, "type": d.type, "type_label_zh": t.label_zh if t else d.type,
+            "type_label_en": t.label_en if t else d.type, "name": d.name, "lat": d.lat, "lon": d.lon,
+            "district_code": d.district_code, "asset": asset, "gateway": d.gateway, "active": d.active,
+            "created_at": d.created_at.isoformat(),
+            "last_seen_at": d.last_seen_at.isoformat() if d.last_seen_at else None}
+
+
+def _asset_code(ctx: Context, asset_id: int | None) -> str:
+    if asset_id is None:
+        return ""
+    return ctx.db.scalar(select(SensingAsset.code).where(SensingAsset.id == asset_id)) or ""
+
+
+# -- devices ---------------------------------------------------------------------------------------------------
+
+
+def _create(ctx: Context, p: s.DeviceCreate) -> tuple[Device, str]:
+    if ctx.db.scalar(select(Device.id).where(Device.code == p.code)) is not None:
+        raise Conflict(f"设备编码已被使用: {p.code}", f"Device code already in use: {p.code}",
+                       fields={"code": ["duplicate"]})
+    token = new_token()
+    dev = Device(code=p.code, type=p.type, name=p.name, lat=p.lat, lon=p.lon, district_code=p.district_code,
+                 asset_id=_asset_id(ctx, p.asset), token_hash=token_hash(token), gateway=p.gateway, active=p.active,
+                 created_by=ctx.actor_name, created_at=utcnow())
+    ctx.db.add(dev)
+    return dev, token
+
+
+@action(auth.device_create, schema=s.DeviceCreate, write=True, target=lambda p, r: p.code, roles=ADMINS)
+def device_create(ctx: Context, p: s.DeviceCreate) -> dict[str, Any]:
+    """Register a device; the answer carries its access token, shown only this once."""
+    dev, token = _create(ctx, p)
+    ctx.db.flush()
+    _refresh_pipeline(ctx)
+    return {**device_dict(dev, p.asset), "token": token}
+
+
+@action(auth.device_update, schema=s.DeviceUpdate, write=True, target=lambda p, r: p.code, roles=ADMINS)
+def device_update(ctx: Context, p: s.DeviceUpdate) -> dict[str, Any]:
+    """Change a device's name, place, district, asset or active flag (an inactive device's readings are refused)."""
+    dev = _device(ctx, p.code)
+    for key in ("name", "lat", "lon", "district_code", "active"):
+        value = getattr(p, key)
+        if value is not None:
+            setattr(dev, key, value)
+    if p.asset is not None:
+        dev.asset_id = _asset_id(ctx, p.asset)
+    _refresh_pipeline(ctx)
+    return device_dict(dev, _asset_code(ctx, dev.asset_id))
+
+
+@action(auth.device_token_rotate, schema=s.DeviceRef, write=True, target=lambda p, r: p.code, roles=ADMINS)
+def device_token_rotate(ctx: Context, p: s.DeviceRef) -> dict[str, Any]:
+    """Give a device a new access token (the old one stops working at once); the new token is shown once."""
+    dev = _device(ctx, p.code)
+    token = new_token()
+    dev.token_hash = token_hash(token)
+    _refresh_pipeline(ctx)
+    return {"code": dev.code, "token": token}
+
+
+@action(auth.device_list, schema=s.DeviceList, roles=GOVERNMENT)
+def device_list(ctx: Context, p: s.DeviceList) -> dict[str, Any]:
+    """Devices, filtered by type and district, with the total."""
+    q = select(Device)
+    if p.type:
+        q = q.where(Device.type == p.type)
+    if p.district_code:
+        q = q.where(Device.district_code == p.district_code)
+    total = ctx.db.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = ctx.db.scalars(q.order_by(Device.code).limit(p.limit).offset(p.offset)).all()
+    assets = dict(ctx.db.execute(select(SensingAsset.id, SensingAsset.code)).all())
+    return {"count": total, "devices": [device_dict(d, assets.get(d.asset_id, "") if d.asset_id else "")
+                                        for d in rows]}
+
+
+@action(auth.device_show, schema=s.DeviceRef, roles=GOVERNMENT)
+def device_show(ctx: Context, p: s.DeviceRef) -> dict[str, Any]:
+    """A device with its latest values (as sent: enumerations by name, booleans) and its active alarms."""
+    dev = _device(ctx, p.code)
+    t = devicetypes.get(dev.type)
+    latest = ctx.db.execute(select(DeviceLatest.attribute, DeviceLatest.ts, DeviceLatest.value)
+                            .where(DeviceLatest.device_id == dev.id).order_by(DeviceLatest.attribute)).all()
+    alarms = ctx.db.scalars(select(Alarm).where(Alarm.device_id == dev.id, Alarm.active.is_(True))).all()
+    return {**device_dict(dev, _asset_code(ctx, dev.asset_id)),
+            "latest": {a: {"ts": ts.isoformat(), "value": devicetypes.display_value(t, a, v) if t else v,
+                           "unit": t.by_name[a].unit if t and a in t.by_name else ""} for a, ts, v in latest},
+            "alarms": [alarm_dict(a, dev.code) for a in alarms]}
+
+
+@action(auth.device_series, schema=s.SeriesIn, roles=GOVERNMENT)
+def device_series(ctx: Context, p: s.SeriesIn) -> dict[str, Any]:
+    """One device's readings over the last ``hours`` hours (default 24)."""
+    dev = _device(ctx, p.device)
+    end = utcnow()
+    start = end - dt.timedelta(hours=p.hours)
+    rows = get_ingestor().store.series(dev.code, start, end, p.attributes, type_=dev.type)
+    return {"device": dev.code, "start": start.isoformat(), "end": end.isoformat(),
+            "readings": [{"ts": r["ts"].isoformat(), "attribute": r["attribute"], "value": r["value"]} for r in rows]}
+
+
+@action(auth.device_import, schema=s.DeviceImport, write=True, target=lambda p, r: f"{r['created']} devices",
+        roles=ADMINS)
+def device_import(ctx: Context, p: s.DeviceImport) -> dict[str, Any]:
+    """Register devices from CSV (header: code,type[,name,lat,lon,district_code,asset]); all or nothing: a file
+    with any bad row creates none and names every bad row. The answer carries each new device's token once."""
+    reader = csv.DictReader(io.StringIO(p.csv.lstrip("\ufeff")))
+    if not reader.fieldnames or not {"code", "type"} <= {f.strip() for f in reader.fieldnames}:
+        raise ValidationError("CSV须有 code 与 type 列", "The CSV needs code and type columns",
+                              fields={"csv": ["missing code/type header"]})
+    problems: dict[str, list[str]] = {}
+    parsed: list[s.DeviceCreate] = []
+    seen: set[str] = set()
+    for line, row in enumerate(reader, start=2):
+        data = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+        for key in ("lat", "lon"):
+            if data.get(key) == "":
+                data.pop(key)
+        data = {k: v for k, v in data.items() if k in s.DeviceCreate.model_fields}
+        try:
+            dc = s.DeviceCreate.model_validate(data)
+        except Exception as exc:  # pydantic's ValidationError: named per line
+            problems[f"line {line}"] = [str(e.get("msg", e)) for e in getattr(exc, "errors", lambda: [])()] or [str(exc)]
+            continue
+        if dc.code in seen:
+            problems[f"line {line}"] = [f"duplicate code {dc.code} in the file"]
+        seen.add(dc.code)
+        parsed.append(dc)
+    existing = set(ctx.db.scalars(select(Device.code).where(Device.code.in_(seen))).all()) if seen else set()
+    for dc in parsed:
+        if dc.code in existing:
+            problems.setdefault(f"code {dc.code}", []).append("already registered")
+    if problems:
+        raise ValidationError(f"CSV有 {len(problems)} 处错误，未导入任何设备",
+                              f"The CSV has {len(problems)} problems; no device was imported", fields=problems)
+    tokens = []
+    for dc in parsed:
+        dev, token = _create(ctx, dc)
+        tokens.append({"code": dev.code, "token": token})
+    ctx.db.flush()
+    _refresh_pipeline(ctx)
+    ctx.extra["audit_detail"] = {"created": len(tokens)}
+    return {"created": len(tokens), "tokens": tokens}
+
+
+# -- assets ----------------------------------------------------------------------------------------------------
+
+
+@action(auth.asset_create, schema=s.AssetCreate, write=True, target=lambda p, r: p.code, roles=ADMINS)
+def asset_create(ctx: Context, p: s.AssetCreate) -> dict[str, Any]:
+    """Register an asset (station, pump house, road segment, district…), optionally inside another one."""
+    if ctx.db.scalar(select(SensingAsset.id).where(SensingAsset.code == p.code)) is not None:
+        raise Conflict(f"资产编码已被使用: {p.code}", f"Asset code already in use: {p.code}",
+                       fields={"code": ["duplicate"]})
+    asset = SensingAsset(code=p.code, name=p.name, kind=p.kind, district_code=p.district_code, lat=p.lat, lon=p.lon)
+    ctx.db.add(asset)
+    ctx.db.flush()
+    if p.parent:
+        parent = _asset_id(ctx, p.parent)
+        ctx.db.add(SensingAssetRelation(from_id=parent, to_id=asset.id, kind="contains"))
+    return {"code": asset.code, "name": asset.name, "kind": asset.kind, "district_code": asset.district_code,
+            "parent": p.parent}
+
+
+@action(auth.asset_list, schema=s.ListIn, roles=GOVERNMENT)
+def asset_list(ctx: Context, p: s.ListIn) -> list[dict[str, Any]]:
+    """Assets with their device counts and the assets they contain."""
+    assets = ctx.db.scalars(select(SensingAsset).order_by(SensingAsset.code).limit(p.limit).offset(p.offset)).all()
+    counts = dict(ctx.db.execute(select(Device.asset_id, func.count()).group_by(Device.asset_id)).all())
+    codes = dict(ctx.db.execute(select(SensingAsset.id, SensingAsset.code)).all())
+    children: dict[int, list[str]] = {}
+    for f, t in ctx.db.execute(select(SensingAssetRelation.from_id, SensingAssetRelation.to_id)
+                               .where(SensingAssetRelation.kind == "contains")):
+        children.setdefault(f, []).append(codes.get(t, ""))
+    return [{"code": a.code, "name": a.name, "kind": a.kind, "district_code": a.district_code, "lat": a.lat,
+             "lon": a.lon, "devices": counts.get(a.id, 0), "contains": sorted(children.get(a.id, []))} for a in assets]
+
+
+# -- telemetry over HTTP ---------------------------------------------------------------------------------------
+
+
+@action(auth.telemetry_ingest, schema=s.TelemetryIngest, roles=None)
+def telemetry_ingest(ctx: Context, p: s.TelemetryIngest) -> dict[str, Any]:
+    """Readings sent over HTTP (``POST /api/telemetry`` with the device token as bearer, or ThingsBoard's
+    ``/api/v1/{token}/telemetry``): the same pipeline as MQTT. Refused readings are dead-lettered; a wrong token is
+    401, readings that all failed validation 422, otherwise the counts."""
+    msg = RawMessage(kind=p.kind, credential=p.token, payload=p.payload.encode("utf-8"), received_at=time.time(),
+                     source="http", device=p.device)
+    res = get_ingestor()([msg])
+    if res.readings == 0 and res.duplicates == 0 and res.rejected:
+        reason = next(iter(res.reasons))
+        zh, en = REASONS.get(reason, (reason, reason))
+        if set(res.reasons) <= AUTH_REASONS:
+            raise NotAuthenticated(zh, en)
+        raise ValidationError(f"读数被拒绝: {zh}", f"Readings refused: {en}",
+                              fields={"payload": [f"{k}: {v}" for k, v in res.reasons.items()]})
+    return res.as_dict()
+
+
+# -- alarms ----------------------------------------------------------------------------------------------------
+
+
+def _alarm_q(p: s.AlarmList) -> Any:
+    q = select(Alarm, Device.code).join(Device, Device.id == Alarm.device_id)
+    if p.status == "active":
+        q = q.where(Alarm.active.is_(True))
+    elif p.status == "cleared":
+        q = q.where(Alarm.active.is_(False))
+    elif p.status != "all":
+        q = q.where(Alarm.status == p.status)
+    if p.device:
+        q = q.where(Device.code == p.device)
+    if p.severity:
+        q = q.where(Alarm.severity == p.severity)
+    return q
+
+
+@action(auth.alarm_list, schema=s.AlarmList, roles=GOVERNMENT)
+def alarm_list(ctx: Context, p: s.AlarmList) -> dict[str, Any]:
+    """Alarms (default: the active ones), newest first, with the total."""
+    q = _alarm_q(p)
+    total = ctx.db.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = ctx.db.execute(q.order_by(Alarm.last_seen.desc(), Alarm.id.desc()).limit(p.limit).offset(p.offset)).all()
+    return {"count": total, "alarms": [alarm_dict(a, code) for a, code in rows]}
+
+
+def _alarm(ctx: Context, alarm_id: int) -> tuple[Alarm, str]:
+    row = ctx.db.execute(select(Alarm, Device.code).join(Device, Device.id == Alarm.device_id)
+                         .where(Alarm.id == alarm_id)).first()
+    if row is None:
+        raise NotFound(f"未找到告警 {alarm_id}", f"Alarm not found: {alarm_id}")
+    return row[0], row[1]
+
+
+def _announce(ctx: Context, a: Alarm, code: str, event: str) -> None:
+    ev = {"event": event, "alarm_id": a.id, "device": code, "type": a.type, "severity": a.severity,
+          "status": a.status, "by": ctx.actor_name, "ts": utcnow().isoformat()}
+    queue_webhooks(ctx.db, ev)
+    ctx.extra.setdefault("after_commit", []).append(lambda: notify.publish(ev))
+
+
+@action(auth.alarm_ack, schema=s.AlarmRef, write=True, target=lambda p, r: str(p.id), roles=GOVERNMENT)
+def alarm_ack(ctx: Context, p: s.AlarmRef) -> dict[str, Any]:
+    """Acknowledge an alarm (active or cleared): someone has seen it."""
+    a, code = _alarm(ctx, p.id)
+    if a.status.endswith("_ack"):
+        raise Conflict("告警已确认", "Alarm already acknowledged")
+    a.status = "active_ack" if a.active else "cleared_ack"
+    a.ack_by = ctx.actor_name
+    a.ack_at = utcnow()
+    _announce(ctx, a, code, "alarm_acknowledged")
+    return alarm_dict(a, code)
+
+
+@action(auth.alarm_clear, schema=s.AlarmRef, write=True, target=lambda p, r: str(p.id), roles=GOVERNMENT)
+def alarm_clear(ctx: Context, p: s.AlarmRef) -> dict[str, Any]:
+    """Clear an active alarm by hand (a new reading that breaks the rule raises a new one)."""
+    a, code = _alarm(ctx, p.id)
+    if not a.active:
+        raise Conflict("告警已清除", "Alarm already cleared")
+    a.active = False
+    a.status = "cleared_ack" if a.status == "active_ack" else "cleared_unack"
+    a.clear_by = ctx.actor_name
+    a.cleared_at = utcnow()
+    ctx.db.flush()
+    _announce(ctx, a, code, "alarm_cleared")
+    return alarm_dict(a, code)
+
+
+# -- rules, dead letters, webhooks -----------------------------------------------------------------------------
+
+
+def rule_dict(r: SensingRule, device: str = "") -> dict[str, Any]:
+    return {"id": r.id, "name": r.name, "device_type": r.device_type, "device": device, "alarm_type": r.alarm_type,
+            "severity": r.severity, "condition": r.condition, "enabled": r.enabled, "created_by": r.created_by,
+            "created_at": r.created_at.isoformat()}
+
+
+@action(auth.rule_create, schema=s.RuleCreate, write=True, target=lambda p, r: p.name, roles=ADMINS)
+def rule_create(ctx: Context, p: s.RuleCreate) -> dict[str, Any]:
+    """Add an alarm rule for the devices of a type (or one device); see docs/sensing.md for conditions."""
+    if ctx.db.scalar(select(SensingRule.id).where(SensingRule.name == p.name)) is not None:
+        raise Conflict(f"规则名称已被使用: {p.name}", f"Rule name already in use: {p.name}",
+                       fields={"name": ["duplicate"]})
+    t = devicetypes.TYPES[p.device_type]
+    unknown = rules.attributes(rules.parse(p.condition)) - set(t.by_name)
+    if unknown:
+        raise ValidationError("规则引用了设备类型没有的属性", "The rule names attributes the device type lacks",
+                              fields={"condition": [f"unknown attribute {a}" for a in sorted(unknown)]})
+    device_id = None
+    if p.device:
+        dev = _device(ctx, p.device)
+        if dev.type != p.device_type:
+            raise ValidationError("设备类型不符", "The device is of another type", fields={"device": ["wrong type"]})
+        device_id = dev.id
+    rule = SensingRule(name=p.name, device_type=p.device_type, device_id=device_id, alarm_type=p.alarm_type,
+                       severity=p.severity, condition=p.condition, created_by=ctx.actor_name, created_at=utcnow())
+    ctx.db.add(rule)
+    ctx.db.flush()
+    _refresh_pipeline(ctx)
+    return rule_dict(rule, p.device)
+
+
+@action(auth.rule_list, schema=s.ListIn, roles=GOVERNMENT)
+def rule_list(ctx: Context, p: s.ListIn) -> list[dict[str, Any]]:
+    """Alarm rules."""
+    rows = ctx.db.execute(select(SensingRule, Device.code).outerjoin(Device, Device.id == SensingRule.device_id)
+                          .order_by(SensingRule.name).limit(p.limit).offset(p.offset)).all()
+    return [rule_dict(r, code or "") for r, code in rows]
+
+
+@action(auth.deadletter_list, schema=s.DeadLetterList, roles=GOVERNMENT)
+def deadletter_list(ctx: Context, p: s.DeadLetterList) -> dict[str, Any]:
+    """Refused readings, newest first, with the total and the count per reason (zh/en labels)."""
+    q = select(DeadLetter)
+    if p.reason:
+        q = q.where(DeadLetter.reason == p.reason)
+    if p.device:
+        q = q.where(DeadLetter.device_code == p.device)
+    total = ctx.db.scalar(select(func.count()).select_from(q.subquery())) or 0
+    by_reason = dict(ctx.db.execute(select(DeadLetter.reason, func.count()).group_by(DeadLetter.reason)).all())
+    rows = ctx.db.scalars(q.order_by(DeadLetter.id.desc()).limit(p.limit).offset(p.offset)).all()
+    return {"count": total,
+            "by_reason": {k: {"count": v, "label_zh": REASONS.get(k, (k, k))[0], "label_en": REASONS.get(k, (k, k))[1]}
+                          for k, v in sorted(by_reason.items())},
+            "dead_letters": [{"id": d.id, "received_at": d.received_at.isoformat(), "source": d.source,
+                              "device": d.device_code, "reason": d.reason, "detail": d.detail, "payload": d.payload}
+                             for d in rows]}
+
+
+@action(auth.webhook_create, schema=s.WebhookCreate, write=True, target=lambda p, r: p.name, roles=ADMINS)
+def webhook_create(ctx: Context, p: s.WebhookCreate) -> dict[str, Any]:
+    """Subscribe an HTTP endpoint to alarm changes at or above a severity (POSTed as JSON, signed with HMAC-SHA256
+    of the secret in ``X-CityHub-Signature``, retried with back-off)."""
+    if ctx.db.scalar(select(Webhook.id).where(Webhook.name == p.name)) is not None:
+        raise Conflict(f"名称已被使用: {p.name}", f"Name already in use: {p.name}", fields={"name": ["duplicate"]})
+    hook = Webhook(name=p.name, url=p.url, secret=p.secret, min_severity=p.min_severity, created_by=ctx.actor_name)
+    ctx.db.add(hook)
+    ctx.db.flush()
+    return {"id": hook.id, "name": hook.name, "url": hook.url, "min_severity": hook.min_severity, "enabled": True}
+
+
+@action(auth.webhook_list, schema=s.ListIn, roles=ADMINS)
+def webhook_list(ctx: Context, p: s.ListIn) -> list[dict[str, Any]]:
+    """Webhook subscriptions."""
+    rows = ctx.db.scalars(select(Webhook).order_by(Webhook.name).limit(p.limit).offset(p.offset)).all()
+    return [{"id": h.id, "name": h.name, "url": h.url, "min_severity": h.min_severity, "enabled": h.enabled}
+            for h in rows]
+
+
+# -- AQI and overview ------------------------------------------------------------------------------------------
+
+
+def station_hourly(store: Any, code: str, start: dt.datetime, end: dt.datetime) -> dict[dt.datetime, dict[str, float]]:
+    """Hourly mean concentrations of one air-quality station in [start, end): {hour start (UTC): {pollutant: mean}}."""
+    out: dict[dt.datetime, dict[str, float]] = {}
+    for r in store.hourly("air_quality", start, end, per_device=True, attributes=POLLUTANTS):
+        if r["device"] == code:
+            out.setdefault(r["hour"], {})[r["attribute"]] = float(r["mean"])
+    return out
+
+
+def hourly_aqi_series(hours: dict[dt.datetime, dict[str, float]], start: dt.datetime, end: dt.datetime,
+                      table: str) -> list[dict[str, Any]]:
+    """The real-time AQI of each hour in [start, end) from hourly means (``hours`` should reach 23 hours earlier
+    for the O3 8-hour and SO2 24-hour means)."""
+    out = []
+    h = start
+    while h < end:
+        cur = hours.get(h)
+        if cur:
+            o3_window = [hours.get(h - dt.timedelta(hours=i), {}).get("o3") for i in range(7, -1, -1)]
+            so2_window = [v for i in range(24) if (v := hours.get(h - dt.timedelta(hours=i), {}).get("so2")) is not None]
+            o3_8h = aqi.moving_average(o3_window)[-1]
+            so2_24h = sum(so2_window) / len(so2_window) if len(so2_window) >= 20 else None
+            r = aqi.hourly_aqi(so2=cur.get("so2"), no2=cur.get("no2"), co=cur.get("co"), o3=cur.get("o3"),
+                               pm10=cur.get("pm10"), pm25=cur.get("pm25"), o3_8h=o3_8h, so2_24h=so2_24h, version=table)
+            out.append({"hour": h.isoformat(), "hour_local": h.astimezone(SH).isoformat(),
+                        "concentrations": {k: round(v, 3) for k, v in cur.items()},
+                        "o3_8h": round(o3_8h, 3) if o3_8h is not None else None, **r.as_dict()})
+        h += dt.timedelta(hours=1)
+    return out
+
+
+@action(auth.aqi_show, schema=s.AqiShow, roles=None)
+def aqi_show(ctx: Context, p: s.AqiShow) -> dict[str, Any]:
+    """A monitoring station's AQI for one day (Asia/Shanghai): each hour's real-time AQI and the daily AQI
+    (HJ 633; the table in CITYHUB_SENSING_AQI_TABLE unless one is named)."""
+    dev = _device(ctx, p.device)
+    if dev.type != "air_quality":
+        raise ValidationError("该设备不是空气质量监测站", "Not an air-quality station", fields={"device": ["wrong type"]})
+    table = p.table or get_settings().sensing_aqi_table
+    day = p.date or dt.datetime.now(SH).date()
+    start = dt.datetime.combine(day, dt.time(), SH).astimezone(UTC)
+    end = start + dt.timedelta(days=1)
+    hours = station_hourly(get_ingestor().store, dev.code, start - dt.timedelta(hours=23), end)
+    hourly = hourly_aqi_series(hours, start, end, table)
+    day_hours = [hours.get(start + dt.timedelta(hours=i), {}) for i in range(24)]
+    prev = [hours.get(start - dt.timedelta(hours=i), {}) for i in range(7, 0, -1)]
+    inputs = aqi.daily_inputs(day_hours, previous=prev)
+    daily = aqi.daily_aqi(so2=inputs["so2"], no2=inputs["no2"], co=inputs["co"], pm10=inputs["pm10"],
+                          pm25=inputs["pm25"], o3_1h_max=inputs["o3_1h_max"], o3_8h_max=inputs["o3_8h_max"],
+                          version=table)
+    return {"device": dev.code, "name": dev.name, "date": day.isoformat(), "table": table,
+            "table_note": aqi.TABLE_NOTES[table], "hourly": hourly,
+            "daily": {"inputs": {k: (round(v, 3) if v is not None else None) for k, v in inputs.items()},
+                      **daily.as_dict()}}
+
+
+@action(auth.sensing_overview, schema=s.Empty, roles=None)
+def sensing_overview(ctx: Context, p: s.Empty) -> dict[str, Any]:
+    """The city at a glance: devices by type and district, online in the last hour, active alarms by severity,
+    dead letters (last 24 hours and in all) and each station's AQI from its latest readings."""
+    now = utcnow()
+    by_type = Counter(dict(ctx.db.execute(select(Device.type, func.count()).group_by(Device.type)).all()))
+    by_district = dict(ctx.db.execute(select(Device.district_code, func.count())
+                                      .group_by(Device.district_code)).all())
+    online = ctx.db.scalar(select(func.count()).select_from(Device)
+                           .where(Device.last_seen_at >= now - dt.timedelta(hours=1))) or 0
+    alarms = dict(ctx.db.execute(select(Alarm.severity, func.count()).where(Alarm.active.is_(True))
+                                 .group_by(Alarm.severity)).all())
+    dead_day = ctx.db.scalar(select(func.count()).select_from(DeadLetter)
+                             .where(DeadLetter.received_at >= now - dt.timedelta(days=1))) or 0
+    dead_all = ctx.db.scalar(select(func.count()).select_from(DeadLetter)) or 0
+    table = get_settings().sensing_aqi_table
+    stations = []
+    rows = ctx.db.execute(select(Device.code, Device.name, Device.lat, Device.lon, Device.district_code,
+                                 DeviceLatest.attribute, DeviceLatest.value)
+                          .join(DeviceLatest, DeviceLatest.device_id == Device.id)
+                          .where(Device.type == "air_quality", Device.active.is_(True))).all()
+    latest: dict[str, dict[str, Any]] = {}
+    for code, name, lat, lon, district, attr, value in rows:
+        entry = latest.setdefault(code, {"code": code, "name": name, "lat": lat, "lon": lon,
+                                         "district_code": district, "values": {}})
+        entry["values"][attr] = value
+    for entry in latest.values():
+        v = entry["values"]
+        r = aqi.hourly_aqi(**{k: v.get(k) for k in POLLUTANTS}, version=table)
+        stations.append({**{k: entry[k] for k in ("code", "name", "lat", "lon", "district_code")},
+                         "aqi": r.aqi, "primary": r.primary, "category_zh": r.category_zh,
+                         "category_en": r.category_en, "colour": r.colour})
+    types = [{"type": t, "label_zh": devicetypes.TYPES[t].label_zh if t in devicetypes.TYPES else t,
+              "label_en": devicetypes.TYPES[t].label_en if t in devicetypes.TYPES else t, "devices": n}
+             for t, n in sorted(by_type.items())]
+    return {"devices": sum(by_type.values()), "online_last_hour": online, "types": types,
+            "districts": by_district, "alarms_active": {sev: alarms.get(sev, 0) for sev in
+                                                         ("critical", "major", "minor", "warning")},
+            "dead_letters_24h": dead_day, "dead_letters": dead_all,
+            "stations": sorted(stations, key=lambda x: x["code"]), "aqi_table": table}
+
+
+@action(auth.sensing_retain, schema=s.Empty, write=True, target=lambda p, r: "tsstore", roles=ADMINS)
+def sensing_retain(ctx: Context, p: s.Empty) -> dict[str, Any]:
+    """Aggregate finished days of readings to hourly and daily values, compact them, and drop raw readings older
+    than CITYHUB_SENSING_RAW_DAYS (the job ``sensing_retention`` runs it daily)."""
+    result: dict[str, Any] = get_ingestor().store.retain(utcnow(), get_settings().sensing_raw_days)
+    ctx.extra["audit_detail"] = result
+    return result

@@ -1,0 +1,452 @@
+"""The time-series store behind one interface: readings in long form (device, type, ts, attribute, value).
+
+* ``ParquetStore`` (default, embedded): ``append`` writes the batch to a write-ahead Arrow IPC file (flushed and
+  fsynced: once ``append`` returns the readings survive a crash) and keeps it in memory; the buffer becomes Parquet
+  files partitioned by type and day (``raw/type=…/day=YYYY-MM-DD/…``) when it reaches ``flush_rows`` or is
+  ``flush_seconds`` old. Queries read the Parquet files and the buffer with DuckDB. On opening, a write-ahead
+  file left by a stopped process is replayed into Parquet.
+* ``PostgresStore``: the table ``sensing_reading`` (primary key device, attribute, ts) written with COPY and
+  ``ON CONFLICT DO NOTHING``; aggregates in ``sensing_reading_hourly``.
+
+Duplicates (same device, attribute and time) are idempotent: queries and aggregates keep one value of each,
+compaction keeps one row. Retention (``retain``): raw days older than ``raw_days`` are first aggregated to
+hourly and daily values (device, hour/day, attribute: count, mean, min, max), kept without limit, then dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import duckdb
+import pyarrow as pa
+import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
+
+UTC = dt.UTC
+SCHEMA = pa.schema([
+    ("device", pa.string()), ("type", pa.string()), ("ts", pa.timestamp("us", tz="UTC")),
+    ("attribute", pa.string()), ("value", pa.float64()),
+])
+
+
+def table_from_columns(device: Sequence[str], type_: Sequence[str], ts_us: Sequence[int],
+                       attribute: Sequence[str], value: Sequence[float]) -> pa.Table:
+    return pa.table([pa.array(device, pa.string()), pa.array(type_, pa.string()),
+                     pa.array(ts_us, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+                     pa.array(attribute, pa.string()), pa.array(value, pa.float64())], schema=SCHEMA)
+
+
+class TimeSeriesStore(Protocol):
+    def append(self, table: pa.Table) -> None: ...
+    def flush(self) -> None: ...
+    def series(self, device: str, start: dt.datetime, end: dt.datetime,
+               attributes: Sequence[str] | None = None) -> list[dict[str, Any]]: ...
+    def hourly(self, type_: str, start: dt.datetime, end: dt.datetime, *, per_device: bool = False,
+               attributes: Sequence[str] | None = None) -> list[dict[str, Any]]: ...
+    def retain(self, now: dt.datetime, raw_days: int) -> dict[str, Any]: ...
+    def count(self) -> int: ...
+    def close(self) -> None: ...
+
+
+def _naive(t: dt.datetime) -> dt.datetime:
+    """``t`` as a naive UTC datetime (how DuckDB's ``TIMESTAMP`` columns of the views compare)."""
+    return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t
+
+
+def _sql_list(paths: Sequence[str]) -> str:
+    """A DuckDB list literal of file paths (views cannot take parameters)."""
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+
+
+def _day(d: dt.date) -> str:
+    return d.isoformat()
+
+
+def _days(start: dt.datetime, end: dt.datetime) -> list[str]:
+    s, e = start.astimezone(UTC).date(), end.astimezone(UTC).date()
+    return [_day(s + dt.timedelta(days=i)) for i in range((e - s).days + 1)]
+
+
+class ParquetStore:
+    def __init__(self, root: Path, *, flush_rows: int = 200_000, flush_seconds: float = 2.0) -> None:
+        self.root = root
+        self.raw = root / "raw"
+        self.agg = root / "hourly"
+        self.daily = root / "daily"
+        self.wal_dir = root / "wal"
+        for d in (self.raw, self.agg, self.daily, self.wal_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        self.flush_rows = flush_rows
+        self.flush_seconds = flush_seconds
+        self._lock = threading.RLock()
+        self._buffer: list[pa.Table] = []
+        self._rows = 0
+        self._since = 0.0
+        self._wal: Any = None
+        self._wal_file: Any = None
+        self._wal_path: Path | None = None
+        self._db = duckdb.connect()
+        self._db.execute("SET threads TO 2")
+        self._recover()
+
+    # -- writing ------------------------------------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        for path in sorted(self.wal_dir.glob("*.arrow")):
+            batches: list[pa.RecordBatch] = []
+            try:
+                with pa.OSFile(str(path), "rb") as f:
+                    reader = ipc.open_stream(f)
+                    while True:
+                        try:
+                            batches.append(reader.read_next_batch())
+                        except StopIteration:
+                            break
+            except (pa.ArrowInvalid, OSError):
+                pass  # a torn last batch: what was read before it is kept
+            if batches:
+                self._write_parquet(pa.Table.from_batches(batches, SCHEMA))
+            path.unlink()
+
+    def append(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        table = table.cast(SCHEMA) if table.schema != SCHEMA else table
+        with self._lock:
+            if self._wal is None:
+                self._wal_path = self.wal_dir / f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.arrow"
+                self._wal_file = open(self._wal_path, "wb")  # noqa: SIM115 - kept open across appends
+                self._wal = ipc.new_stream(self._wal_file, SCHEMA)
+                self._since = time.monotonic()
+            self._wal.write_table(table)
+            self._wal_file.flush()
+            os.fsync(self._wal_file.fileno())
+            self._buffer.append(table)
+            self._rows += table.num_rows
+            if self._rows >= self.flush_rows or time.monotonic() - self._since >= self.flush_seconds:
+                self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            if not self._buffer:
+                return
+            self._write_parquet(pa.concat_tables(self._buffer))
+            self._buffer = []
+            self._rows = 0
+            if self._wal is not None:
+                self._wal.close()
+                self._wal_file.close()
+                if self._wal_path is not None:
+                    self._wal_path.unlink(missing_ok=True)
+                self._wal = self._wal_file = self._wal_path = None
+
+    def flush_if_due(self) -> None:
+        with self._lock:
+            if self._buffer and time.monotonic() - self._since >= self.flush_seconds:
+                self.flush()
+
+    def _write_parquet(self, table: pa.Table) -> None:
+        day = pa.compute.strftime(table["ts"], format="%Y-%m-%d")
+        table = table.append_column("day", day)
+        name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
+        for type_ in pa.compute.unique(table["type"]).to_pylist():
+            part = table.filter(pa.compute.equal(table["type"], type_))
+            for d in pa.compute.unique(part["day"]).to_pylist():
+                rows = part.filter(pa.compute.equal(part["day"], d)).drop_columns(["day"])
+                target = self.raw / f"type={type_}" / f"day={d}"
+                target.mkdir(parents=True, exist_ok=True)
+                tmp = target / f".{name}.tmp"
+                pq.write_table(rows.sort_by([("device", "ascending"), ("ts", "ascending")]), tmp,
+                               compression="zstd")
+                tmp.rename(target / name)
+
+    # -- reading ------------------------------------------------------------------------------------------------
+
+    def _raw_files(self, types: Sequence[str] | None, days: Sequence[str] | None) -> list[str]:
+        out: list[str] = []
+        type_dirs = [self.raw / f"type={t}" for t in types] if types else sorted(self.raw.glob("type=*"))
+        for td in type_dirs:
+            day_dirs = [td / f"day={d}" for d in days] if days else sorted(td.glob("day=*"))
+            for dd in day_dirs:
+                out.extend(str(p) for p in sorted(dd.glob("*.parquet")))
+        return out
+
+    def _relation(self, con: Any, types: Sequence[str] | None, days: Sequence[str] | None) -> str:
+        """A SQL name for the raw readings (files and buffer) of those types and days, deduplicated."""
+        parts = []
+        files = self._raw_files(types, days)
+        if files:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW f AS SELECT device, type, ts, attribute, value FROM "
+                        f"read_parquet({_sql_list(files)})")
+            parts.append("SELECT * FROM f")
+        with self._lock:
+            buf = pa.concat_tables(self._buffer) if self._buffer else None
+        if buf is not None:
+            con.register("buf", buf)
+            parts.append("SELECT * FROM buf")
+        if not parts:
+            con.register("empty", SCHEMA.empty_table())
+            parts.append("SELECT * FROM empty")
+        # naive UTC timestamps out of DuckDB (timestamptz would need the ICU extension and pytz)
+        con.execute("CREATE OR REPLACE TEMP VIEW r AS SELECT device, any_value(type) AS type, "
+                    "make_timestamp(epoch_us(ts)) AS ts, attribute, any_value(value) AS value FROM ("
+                    + " UNION ALL ".join(parts) + ") GROUP BY device, ts, attribute")
+        return "r"
+
+    def series(self, device: str, start: dt.datetime, end: dt.datetime,
+               attributes: Sequence[str] | None = None, type_: str | None = None) -> list[dict[str, Any]]:
+        """One device's readings between ``start`` and ``end`` (inclusive), in time order."""
+        con = self._db.cursor()
+        try:
+            rel = self._relation(con, [type_] if type_ else None, _days(start, end))
+            sql = f"SELECT ts, attribute, value FROM {rel} WHERE device = ? AND ts BETWEEN ? AND ?"
+            params: list[Any] = [device, _naive(start), _naive(end)]
+            if attributes:
+                sql += " AND attribute IN (SELECT unnest(?))"
+                params.append(list(attributes))
+            rows = con.execute(sql + " ORDER BY ts, attribute", params).fetchall()
+        finally:
+            con.close()
+        return [{"ts": r[0].replace(tzinfo=UTC), "attribute": r[1], "value": r[2]} for r in rows]
+
+    def hourly(self, type_: str, start: dt.datetime, end: dt.datetime, *, per_device: bool = False,
+               attributes: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Hourly aggregates (count, mean, min, max) of a type's readings in [start, end): city-wide per hour and
+        attribute, or per device. Days whose raw readings were dropped are read from the kept aggregates."""
+        days = _days(start, end)
+        con = self._db.cursor()
+        try:
+            rel = self._relation(con, [type_], days)
+            key = "device, " if per_device else ""
+            raw_sql = (f"SELECT {key}date_trunc('hour', ts) AS hour, attribute, count(*) AS n, avg(value) AS mean, "
+                       f"min(value) AS min, max(value) AS max FROM {rel} WHERE ts >= ? AND ts < ? "
+                       f"GROUP BY ALL")
+            rows = con.execute(raw_sql, [_naive(start), _naive(end)]).fetchall()
+            cols = [d[0] for d in con.description]
+            out = [dict(zip(cols, r, strict=True)) for r in rows]
+            have_days = {h["hour"].date().isoformat() for h in out}
+            agg_files = [str(p) for d in days if d not in have_days
+                         for p in (self.agg / f"type={type_}" / f"day={d}").glob("*.parquet")]
+            if agg_files:
+                if per_device:
+                    q = ("SELECT device, hour, attribute, n, mean, min, max FROM read_parquet(?) "
+                         "WHERE hour >= ? AND hour < ?")
+                else:
+                    q = ("SELECT hour, attribute, sum(n) AS n, sum(mean * n) / sum(n) AS mean, min(min) AS min, "
+                         "max(max) AS max FROM read_parquet(?) WHERE hour >= ? AND hour < ? GROUP BY ALL")
+                rows = con.execute(q, [agg_files, _naive(start), _naive(end)]).fetchall()
+                cols = [d[0] for d in con.description]
+                out += [dict(zip(cols, r, strict=True)) for r in rows]
+        finally:
+            con.close()
+        if attributes:
+            out = [r for r in out if r["attribute"] in attributes]
+        for r in out:
+            r["hour"] = r["hour"].replace(tzinfo=UTC)
+            r["type"] = type_
+        out.sort(key=lambda r: (r.get("device", ""), r["hour"], r["attribute"]))
+        return out
+
+    def count(self) -> int:
+        con = self._db.cursor()
+        try:
+            rel = self._relation(con, None, None)
+            return int(con.execute(f"SELECT count(*) FROM {rel}").fetchone()[0])  # type: ignore[index]
+        finally:
+            con.close()
+
+    # -- retention, downsampling, compaction ----------------------------------------------------------------------
+
+    def retain(self, now: dt.datetime, raw_days: int) -> dict[str, Any]:
+        """Aggregate every finished day (hourly and daily, per device and attribute), compact its raw files into
+        one deduplicated file, and drop raw days older than ``raw_days``."""
+        self.flush()
+        today = now.astimezone(UTC).date()
+        cutoff = today - dt.timedelta(days=raw_days)
+        done = {"aggregated": 0, "compacted": 0, "dropped": 0}
+        for td in sorted(self.raw.glob("type=*")):
+            type_ = td.name.split("=", 1)[1]
+            for dd in sorted(td.glob("day=*")):
+                day = dt.date.fromisoformat(dd.name.split("=", 1)[1])
+                if day >= today:
+                    continue
+                files = sorted(str(p) for p in dd.glob("*.parquet"))
+                if not files:
+                    shutil.rmtree(dd, ignore_errors=True)
+                    continue
+                con = self._db.cursor()
+                try:
+                    con.execute(f"CREATE OR REPLACE TEMP VIEW d AS SELECT device, any_value(type) AS type, "
+                                "make_timestamp(epoch_us(ts)) AS ts, attribute, any_value(value) AS value "
+                                f"FROM read_parquet({_sql_list(files)}) GROUP BY device, ts, attribute")
+                    hour_dir = self.agg / f"type={type_}" / f"day={day.isoformat()}"
+                    day_dir = self.daily / f"type={type_}" / f"day={day.isoformat()}"
+                    for target, unit in ((hour_dir, "hour"), (day_dir, "day")):
+                        target.mkdir(parents=True, exist_ok=True)
+                        out = target / "agg.parquet"
+                        col = "hour" if unit == "hour" else "day"
+                        tbl = con.sql(
+                            f"SELECT device, date_trunc('{unit}', ts) AS {col}, attribute, count(*) AS n, "
+                            f"avg(value) AS mean, min(value) AS min, max(value) AS max FROM d GROUP BY ALL "
+                            f"ORDER BY device, {col}, attribute").to_arrow_table()
+                        pq.write_table(tbl, str(out) + ".tmp")
+                        os.replace(str(out) + ".tmp", out)
+                    done["aggregated"] += 1
+                    if day < cutoff:
+                        shutil.rmtree(dd)
+                        done["dropped"] += 1
+                    elif len(files) > 1:
+                        tbl = con.sql("SELECT device, type, ts, attribute, value FROM d "
+                                          "ORDER BY device, ts, attribute").to_arrow_table()
+                        tmp = dd / ".compact.tmp"
+                        pq.write_table(tbl.cast(SCHEMA), tmp, compression="zstd")
+                        tmp.rename(dd / f"{time.time_ns()}-compact.parquet")
+                        for f in files:
+                            Path(f).unlink()
+                        done["compacted"] += 1
+                finally:
+                    con.close()
+        return done
+
+    def close(self) -> None:
+        self.flush()
+        self._db.close()
+
+
+class PostgresStore:
+    """Readings in PostgreSQL (``sensing_reading``), for a site that wants one database for everything."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self.url = url.replace("postgresql+psycopg://", "postgresql://")
+        self._psycopg = psycopg
+        self._local = threading.local()
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS sensing_reading (device text NOT NULL, type text NOT NULL, "
+                         "ts timestamptz NOT NULL, attribute text NOT NULL, value double precision NOT NULL, "
+                         "PRIMARY KEY (device, attribute, ts))")
+            conn.execute("CREATE INDEX IF NOT EXISTS ix_sensing_reading_type_ts ON sensing_reading (type, ts)")
+            conn.execute("CREATE TABLE IF NOT EXISTS sensing_reading_hourly (device text NOT NULL, type text NOT NULL,"
+                         " hour timestamptz NOT NULL, attribute text NOT NULL, n bigint, mean double precision, "
+                         "min double precision, max double precision, PRIMARY KEY (device, attribute, hour))")
+
+    def _conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = self._psycopg.connect(self.url)
+            self._local.conn = conn
+        return conn
+
+    def append(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        conn = self._conn()
+        cols = table.to_pydict()
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE IF NOT EXISTS _rd (device text, type text, ts timestamptz, "
+                        "attribute text, value double precision) ON COMMIT DELETE ROWS")
+            with cur.copy("COPY _rd (device, type, ts, attribute, value) FROM STDIN") as copy:
+                for row in zip(cols["device"], cols["type"], cols["ts"], cols["attribute"], cols["value"],
+                               strict=True):
+                    copy.write_row(row)
+            cur.execute("INSERT INTO sensing_reading SELECT * FROM _rd ON CONFLICT DO NOTHING")
+
+    def flush(self) -> None:
+        return None
+
+    def flush_if_due(self) -> None:
+        return None
+
+    def series(self, device: str, start: dt.datetime, end: dt.datetime,
+               attributes: Sequence[str] | None = None, type_: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT ts, attribute, value FROM sensing_reading WHERE device = %s AND ts BETWEEN %s AND %s"
+        params: list[Any] = [device, start, end]
+        if attributes:
+            sql += " AND attribute = ANY(%s)"
+            params.append(list(attributes))
+        conn = self._conn()
+        with conn.transaction():
+            rows = conn.execute(sql + " ORDER BY ts, attribute", params).fetchall()
+        return [{"ts": r[0].astimezone(UTC), "attribute": r[1], "value": r[2]} for r in rows]
+
+    def hourly(self, type_: str, start: dt.datetime, end: dt.datetime, *, per_device: bool = False,
+               attributes: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        key = "device, " if per_device else ""
+        raw = (f"SELECT {key}date_trunc('hour', ts) AS hour, attribute, count(*) AS n, avg(value) AS mean, "
+               f"min(value) AS min, max(value) AS max FROM sensing_reading WHERE type = %s AND ts >= %s AND ts < %s "
+               f"GROUP BY {key}hour, attribute")
+        agg = (f"SELECT {key}hour, attribute, sum(n)::bigint AS n, sum(mean * n) / sum(n) AS mean, min(min) AS min, "
+               f"max(max) AS max FROM sensing_reading_hourly WHERE type = %s AND hour >= %s AND hour < %s "
+               f"AND hour < coalesce((SELECT min(ts) FROM sensing_reading WHERE type = %s), 'infinity') "
+               f"GROUP BY {key}hour, attribute")
+        conn = self._conn()
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute(raw, [type_, start, end])
+            cols = [d.name for d in cur.description]
+            out = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+            cur.execute(agg, [type_, start, end, type_])
+            out += [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        if attributes:
+            out = [r for r in out if r["attribute"] in attributes]
+        for r in out:
+            r["hour"] = r["hour"].astimezone(UTC)
+            r["type"] = type_
+            r["n"] = int(r["n"])
+        out.sort(key=lambda r: (r.get("device", ""), r["hour"], r["attribute"]))
+        return out
+
+    def retain(self, now: dt.datetime, raw_days: int) -> dict[str, Any]:
+        cutoff = dt.datetime.combine(now.astimezone(UTC).date() - dt.timedelta(days=raw_days), dt.time(), UTC)
+        conn = self._conn()
+        with conn.transaction():
+            conn.execute("INSERT INTO sensing_reading_hourly SELECT device, any_value(type), date_trunc('hour', ts), "
+                         "attribute, count(*), avg(value), min(value), max(value) FROM sensing_reading "
+                         "WHERE ts < %s GROUP BY device, date_trunc('hour', ts), attribute "
+                         "ON CONFLICT (device, attribute, hour) DO NOTHING", [cutoff])
+            dropped = conn.execute("DELETE FROM sensing_reading WHERE ts < %s", [cutoff]).rowcount
+        return {"dropped_rows": dropped}
+
+    def count(self) -> int:
+        conn = self._conn()
+        with conn.transaction():
+            return int(conn.execute("SELECT count(*) FROM sensing_reading").fetchone()[0])
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+
+
+_STORES: dict[str, Any] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def open_store(*, backend: str, home: Path, url: str = "", flush_rows: int = 200_000,
+               flush_seconds: float = 2.0) -> Any:
+    """The process's store for this configuration (one per backend and place: the Parquet buffer is shared)."""
+    key = f"{backend}|{home}|{url}"
+    with _STORES_LOCK:
+        store = _STORES.get(key)
+        if store is None:
+            if backend == "postgres":
+                store = PostgresStore(url)
+            else:
+                store = ParquetStore(home / "sensing", flush_rows=flush_rows, flush_seconds=flush_seconds)
+            _STORES[key] = store
+        return store
+
+
+def close_all() -> None:
+    with _STORES_LOCK:
+        for store in _STORES.values():
+            store.close()
+        _STORES.clear()

@@ -1,0 +1,247 @@
+"""The sensing hub over HTTP: device telemetry (``POST /api/telemetry`` with the device token as bearer,
+``/api/telemetry/{device}``, ThingsBoard's ``/api/v1/{token}/telemetry``), devices, alarms (with a server-sent
+events stream of alarm changes), rules, dead letters, the AQI of a station and the city overview. Every route
+parses its input and calls one action (the live stream subscribes to ``sensing.notify``)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from cityhub.sensing import notify
+from cityhub.sensing.schemas import AssetCreate, DeviceCreate, RuleCreate, WebhookCreate
+from cityhub.web.deps import access, call, check_csrf, token_from_header
+from cityhub.web.openapi import MAX_ID, MAX_OFFSET, Record, body_errors, ok, operation_id
+
+router = APIRouter(tags=["sensing"], generate_unique_id_function=operation_id)
+
+#: paths whose bearer token is a device's, not a user's (the app does not resolve it as an API token)
+DEVICE_PATH_PREFIX = "/api/telemetry"
+
+
+def is_device_path(path: str) -> bool:
+    return path == DEVICE_PATH_PREFIX or path.startswith(DEVICE_PATH_PREFIX + "/") or (
+        path.startswith("/api/v1/") and path.endswith("/telemetry") and path.count("/") == 4)
+
+
+class IngestOut(Record):
+    messages: int
+    readings: int
+    values: int
+    duplicates: int
+    rejected: int
+    alarms_raised: int
+    alarms_cleared: int
+    reasons: dict[str, int]
+
+
+class DeviceOut(Record):
+    code: str
+    type: str
+    name: str
+    district_code: str
+    gateway: bool
+    active: bool
+
+
+class DeviceList(Record):
+    count: int
+    devices: list[DeviceOut]
+
+
+class AlarmOut(Record):
+    id: int
+    device: str
+    type: str
+    severity: str
+    status: str
+    active: bool
+    count: int
+
+
+class AlarmList(Record):
+    count: int
+    alarms: list[AlarmOut]
+
+
+async def _telemetry(request: Request, token: str | None, device: str, kind: str) -> Any:
+    body = (await request.body()).decode("utf-8", "replace")
+    return await run_in_threadpool(call, request, "telemetry_ingest",
+                                   {"token": token or "", "device": device, "kind": kind, "payload": body}, "api")
+
+
+_TELEMETRY_DOC = ("Readings of the device whose token is the bearer: one reading `{\"ts\": ms, \"values\": {…}}`, "
+                  "a flat `{attr: value}`, or a list of readings; `kind=gateway`: `{\"<device>\": [readings…]}`. "
+                  "Refused readings are dead-lettered.")
+
+
+@router.post("/api/telemetry", summary="Send readings (device token as bearer)", description=_TELEMETRY_DOC,
+             responses=ok(IngestOut, *body_errors()))
+async def telemetry(request: Request, kind: Literal["device", "gateway"] = Query("device")) -> Any:
+    return await _telemetry(request, token_from_header(request), "", kind)
+
+
+@router.post("/api/telemetry/{device}", summary="Send readings of a named device (its token as bearer)",
+             description=_TELEMETRY_DOC, responses=ok(IngestOut, *body_errors()))
+async def telemetry_device(request: Request, device: str = Path(max_length=100)) -> Any:
+    return await _telemetry(request, token_from_header(request), device, "device")
+
+
+@router.post("/api/v1/{token}/telemetry", summary="Send readings, ThingsBoard style (token in the path)",
+             description=_TELEMETRY_DOC, responses=ok(IngestOut, *body_errors()))
+async def telemetry_thingsboard(request: Request, token: str = Path(max_length=200)) -> Any:
+    return await _telemetry(request, token, "", "device")
+
+
+@router.get("/api/sensing/overview", summary="The sensing hub at a glance (public)", responses=ok(Record))
+def overview(request: Request) -> Any:
+    return call(request, "sensing_overview", {}, via="api")
+
+
+@router.get("/api/sensing/devices", dependencies=[access("device_list")], summary="Devices (government users)",
+            responses=ok(DeviceList, 403))
+def devices(request: Request, type: str | None = Query(None, max_length=40),
+            district_code: str | None = Query(None, max_length=6), limit: int = Query(100, ge=1, le=10000),
+            offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> Any:
+    data = {"type": type, "district_code": district_code, "limit": limit, "offset": offset}
+    return call(request, "device_list", {k: v for k, v in data.items() if v is not None}, via="api")
+
+
+@router.post("/api/sensing/devices", dependencies=[access("device_create")], status_code=201,
+             summary="Register a device (its token is in the answer, once)",
+             responses=ok(DeviceOut, *body_errors(403, 409), status=201))
+def device_create(request: Request, body: DeviceCreate) -> Any:
+    check_csrf(request, None)
+    return call(request, "device_create", body, via="api")
+
+
+@router.get("/api/sensing/devices/{code}", dependencies=[access("device_show")],
+            summary="A device with its latest values and active alarms", responses=ok(DeviceOut, 403, 404))
+def device_show(request: Request, code: str = Path(max_length=100)) -> Any:
+    return call(request, "device_show", {"code": code}, via="api")
+
+
+@router.get("/api/sensing/devices/{code}/series", dependencies=[access("device_series")],
+            summary="A device's readings over the last hours", responses=ok(Record, 403, 404))
+def device_series(request: Request, code: str = Path(max_length=100), hours: int = Query(24, ge=1, le=744)) -> Any:
+    return call(request, "device_series", {"device": code, "hours": hours}, via="api")
+
+
+@router.post("/api/sensing/devices/{code}/token", dependencies=[access("device_token_rotate")],
+             summary="Rotate a device's token (the new one is in the answer, once)",
+             responses=ok(Record, *body_errors(403, 404)))
+def device_token_rotate(request: Request, code: str = Path(max_length=100)) -> Any:
+    check_csrf(request, None)
+    return call(request, "device_token_rotate", {"code": code}, via="api")
+
+
+@router.post("/api/sensing/assets", dependencies=[access("asset_create")], status_code=201,
+             summary="Register an asset", responses=ok(Record, *body_errors(403, 409), status=201))
+def asset_create(request: Request, body: AssetCreate) -> Any:
+    check_csrf(request, None)
+    return call(request, "asset_create", body, via="api")
+
+
+@router.get("/api/sensing/alarms", dependencies=[access("alarm_list")], summary="Alarms (default: active)",
+            responses=ok(AlarmList, 403))
+def alarms(request: Request,
+           status: Literal["active", "cleared", "active_unack", "active_ack", "cleared_unack", "cleared_ack",
+                           "all"] = Query("active"),
+           device: str | None = Query(None, max_length=100),
+           severity: Literal["critical", "major", "minor", "warning"] | None = Query(None),
+           limit: int = Query(100, ge=1, le=10000), offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> Any:
+    data = {"status": status, "device": device, "severity": severity, "limit": limit, "offset": offset}
+    return call(request, "alarm_list", {k: v for k, v in data.items() if v is not None}, via="api")
+
+
+@router.post("/api/sensing/alarms/{alarm_id}/ack", dependencies=[access("alarm_ack")],
+             summary="Acknowledge an alarm", responses=ok(AlarmOut, *body_errors(403, 404, 409)))
+def alarm_ack(request: Request, alarm_id: int = Path(ge=1, le=MAX_ID)) -> Any:
+    check_csrf(request, None)
+    return call(request, "alarm_ack", {"id": alarm_id}, via="api")
+
+
+@router.post("/api/sensing/alarms/{alarm_id}/clear", dependencies=[access("alarm_clear")],
+             summary="Clear an alarm", responses=ok(AlarmOut, *body_errors(403, 404, 409)))
+def alarm_clear(request: Request, alarm_id: int = Path(ge=1, le=MAX_ID)) -> Any:
+    check_csrf(request, None)
+    return call(request, "alarm_clear", {"id": alarm_id}, via="api")
+
+
+@router.get("/api/sensing/alarms/stream", dependencies=[access("alarm_list")], include_in_schema=False)
+async def alarm_stream(request: Request, seconds: float = Query(3600, gt=0, le=86400)) -> StreamingResponse:
+    """Server-sent events: one ``alarm`` event per alarm change, a comment every 15 s to keep the connection;
+    the stream ends after ``seconds``. Government users (the gate above)."""
+    await run_in_threadpool(call, request, "alarm_list", {"limit": 1}, "api")  # the record-level rule too
+    listener = notify.subscribe(asyncio.get_running_loop())
+    end = asyncio.get_running_loop().time() + seconds
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            yield b": connected\n\n"
+            loop = asyncio.get_running_loop()
+            while (left := end - loop.time()) > 0:
+                assert listener.ready is not None
+                try:
+                    await asyncio.wait_for(listener.ready.wait(), timeout=min(15.0, left))
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+                    continue
+                for ev in listener.take():
+                    yield f"event: alarm\ndata: {json.dumps(ev, ensure_ascii=False)}\n\n".encode()
+                if await request.is_disconnected():
+                    break
+        finally:
+            notify.unsubscribe(listener)
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@router.post("/api/sensing/rules", dependencies=[access("rule_create")], status_code=201,
+             summary="Create an alarm rule", responses=ok(Record, *body_errors(403, 404, 409), status=201))
+def rule_create(request: Request, body: RuleCreate) -> Any:
+    check_csrf(request, None)
+    return call(request, "rule_create", body, via="api")
+
+
+@router.get("/api/sensing/rules", dependencies=[access("rule_list")], summary="Alarm rules",
+            responses=ok(list[Record], 403))
+def rules(request: Request, limit: int = Query(100, ge=1, le=10000),
+          offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> Any:
+    return call(request, "rule_list", {"limit": limit, "offset": offset}, via="api")
+
+
+@router.get("/api/sensing/deadletters", dependencies=[access("deadletter_list")],
+            summary="Refused readings with their reasons", responses=ok(Record, 403))
+def deadletters(request: Request, reason: str | None = Query(None, max_length=30),
+                device: str | None = Query(None, max_length=100), limit: int = Query(100, ge=1, le=10000),
+                offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> Any:
+    data = {"reason": reason, "device": device, "limit": limit, "offset": offset}
+    return call(request, "deadletter_list", {k: v for k, v in data.items() if v is not None}, via="api")
+
+
+@router.post("/api/sensing/webhooks", dependencies=[access("webhook_create")], status_code=201,
+             summary="Subscribe a webhook to alarm changes", responses=ok(Record, *body_errors(403, 409), status=201))
+def webhook_create(request: Request, body: WebhookCreate) -> Any:
+    check_csrf(request, None)
+    return call(request, "webhook_create", body, via="api")
+
+
+@router.get("/api/sensing/aqi/{device}", summary="A station's hourly and daily AQI (HJ 633) for a day (public)",
+            responses=ok(Record, 404))
+def aqi(request: Request, device: str = Path(max_length=100), date: dt.date | None = Query(None),
+        table: str | None = Query(None, max_length=20)) -> Any:
+    data: dict[str, Any] = {"device": device}
+    if date is not None:
+        data["date"] = date
+    if table is not None:
+        data["table"] = table
+    return call(request, "aqi_show", data, via="api")

@@ -1,0 +1,141 @@
+"""The sensing hub over HTTP: telemetry with device tokens, devices, rules → alarms (ack/clear audited), the live
+alarm stream, dead letters, the AQI and the overview; the role gates."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import Store, call_as, token_for, unique
+
+
+@pytest.fixture
+def client(sqlite_demo_store: Store) -> Iterator[TestClient]:
+    sqlite_demo_store.activate()
+    from cityhub.web.app import create_app
+
+    with TestClient(create_app(), base_url="http://127.0.0.1:8000") as c:
+        yield c
+
+
+def _h(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _device(client: TestClient, admin: str, type_: str = "air_quality") -> dict[str, Any]:
+    r = client.post("/api/sensing/devices", headers=_h(admin),
+                    json={"code": unique("aq"), "type": type_, "name": "天河监测站", "district_code": "440106",
+                          "lat": 23.13, "lon": 113.36})
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    assert len(body["token"]) >= 30
+    return body
+
+
+def test_telemetry_paths_and_refusals(client: TestClient) -> None:
+    admin = token_for("admin")
+    dev = _device(client, admin)
+    now_ms = int(time.time() * 1000)
+    r = client.post("/api/telemetry", headers=_h(dev["token"]), json={"ts": now_ms - 60000, "values": {"pm25": 30}})
+    assert r.status_code == 200, r.text
+    assert r.json()["readings"] == 1
+    r = client.post(f"/api/telemetry/{dev['code']}", headers=_h(dev["token"]), json=[{"ts": now_ms - 30000, "pm10": 80}])
+    assert r.json()["readings"] == 1
+    r = client.post(f"/api/v1/{dev['token']}/telemetry", json={"ts": now_ms - 10000, "no2": 40})
+    assert r.status_code == 200 and r.json()["readings"] == 1
+    # a user's API token is not a device token: dead-lettered, 401 with the bilingual message
+    r = client.post(f"/api/telemetry/{dev['code']}", headers=_h(admin), json={"pm25": 1})
+    assert r.status_code == 401 and r.json()["error"]["message"] == "设备令牌错误"
+    r = client.post("/api/telemetry", headers=_h(dev["token"]), json={"pm25": -5})
+    assert r.status_code == 422 and "out_of_range" in json.dumps(r.json())
+    shown = client.get(f"/api/sensing/devices/{dev['code']}", headers=_h(admin)).json()
+    assert shown["latest"]["pm25"]["value"] == 30 and shown["latest"]["no2"]["unit"] == "µg/m³"
+    dead = client.get("/api/sensing/deadletters", headers=_h(admin), params={"device": dev["code"]}).json()
+    assert sorted(d["reason"] for d in dead["dead_letters"]) == ["out_of_range", "wrong_token"]
+    assert dead["by_reason"]["wrong_token"]["label_zh"] == "设备令牌错误"
+    # rotation: the old token stops at once
+    new = client.post(f"/api/sensing/devices/{dev['code']}/token", headers=_h(admin)).json()["token"]
+    assert client.post("/api/telemetry", headers=_h(dev["token"]), json={"pm25": 1}).status_code == 401
+    assert client.post("/api/telemetry", headers=_h(new), json={"pm25": 1}).status_code == 200
+
+
+def test_gates(client: TestClient) -> None:
+    citizen = token_for("citizen")
+    analyst = token_for("analyst")
+    assert client.get("/api/sensing/devices", headers=_h(citizen)).status_code == 403
+    assert client.get("/api/sensing/devices").status_code == 401
+    assert client.get("/api/sensing/devices", headers=_h(analyst)).status_code == 200
+    r = client.post("/api/sensing/devices", headers=_h(analyst), json={"code": "x1", "type": "noise"})
+    assert r.status_code == 403
+    assert client.get("/api/sensing/overview").status_code == 200
+
+
+def test_rule_alarm_stream_ack_clear(client: TestClient) -> None:
+    admin = token_for("admin")
+    analyst = token_for("analyst")
+    dev = _device(client, admin)
+    r = client.post("/api/sensing/rules", headers=_h(admin),
+                    json={"name": unique("pm25"), "device_type": "air_quality", "device": dev["code"],
+                          "alarm_type": "PM2.5超标", "severity": "major",
+                          "condition": {"attr": "pm25", "op": ">", "value": 75}})
+    assert r.status_code == 201, r.text
+    bad = client.post("/api/sensing/rules", headers=_h(admin),
+                      json={"name": unique("bad"), "device_type": "air_quality", "alarm_type": "x",
+                            "condition": {"attr": "tilt", "op": ">", "value": 1}})
+    assert bad.status_code == 422
+
+    lines: list[str] = []
+
+    def listen() -> None:
+        with client.stream("GET", "/api/sensing/alarms/stream", headers=_h(analyst), params={"seconds": 4}) as s:
+            assert s.status_code == 200
+            for line in s.iter_lines():
+                lines.append(line)
+
+    t = threading.Thread(target=listen)
+    t.start()
+    time.sleep(1.0)
+    now_ms = int(time.time() * 1000)
+    r = client.post("/api/telemetry", headers=_h(dev["token"]), json={"ts": now_ms - 1000, "values": {"pm25": 120}})
+    assert r.json()["alarms_raised"] == 1
+    t.join(10)
+    events = [json.loads(x[5:]) for x in lines if x.startswith("data:")]
+    assert any(e["device"] == dev["code"] and e["event"] == "alarm_raised" for e in events), lines
+
+    alarms = client.get("/api/sensing/alarms", headers=_h(analyst), params={"device": dev["code"]}).json()
+    assert alarms["count"] == 1
+    aid = alarms["alarms"][0]["id"]
+    a = client.post(f"/api/sensing/alarms/{aid}/ack", headers=_h(analyst)).json()
+    assert a["status"] == "active_ack" and a["ack_by"] == "analyst"
+    assert client.post(f"/api/sensing/alarms/{aid}/ack", headers=_h(analyst)).status_code == 409
+    c = client.post(f"/api/sensing/alarms/{aid}/clear", headers=_h(analyst)).json()
+    assert c["status"] == "cleared_ack" and c["clear_by"] == "analyst"
+    assert client.post(f"/api/sensing/alarms/{aid}/clear", headers=_h(analyst)).status_code == 409
+    audit = call_as("admin", "audit_list", {"action": "alarm_ack", "limit": 5})
+    records = audit["records"] if isinstance(audit, dict) else audit
+    assert any(r["target"] == str(aid) for r in records)
+    # a new reading over the limit raises a new alarm (the cleared one does not block it)
+    r = client.post("/api/telemetry", headers=_h(dev["token"]), json={"ts": now_ms, "values": {"pm25": 130}})
+    assert r.json()["alarms_raised"] == 0  # the rule is still true: no new edge until it has been false
+    client.post("/api/telemetry", headers=_h(dev["token"]), json={"ts": now_ms + 1000, "values": {"pm25": 10}})
+    r = client.post("/api/telemetry", headers=_h(dev["token"]), json={"ts": now_ms + 2000, "values": {"pm25": 99}})
+    assert r.json()["alarms_raised"] == 1
+
+
+def test_device_import_all_or_nothing(client: TestClient) -> None:
+    admin_ctx = "system"
+    a, b = unique("nz"), unique("nz")
+    bad = f"code,type,name\n{a},noise,一号\n{b},teleporter,二号\n"
+    with pytest.raises(Exception) as err:
+        call_as(admin_ctx, "device_import", {"csv": bad})
+    assert "line 3" in json.dumps(getattr(err.value, "fields", {}))
+    assert client.get(f"/api/sensing/devices/{a}", headers=_h(token_for("admin"))).status_code == 404
+    good = f"\ufeffcode,type,name,lat,lon,district_code\n{a},noise,一号,23.1,113.3,440104\n{b},flood,二号,,,\n"
+    out = call_as(admin_ctx, "device_import", {"csv": good})
+    assert out["created"] == 2 and {t["code"] for t in out["tokens"]} == {a, b}
