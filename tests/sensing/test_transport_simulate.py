@@ -48,7 +48,9 @@ def test_fleet_stations_districts_tokens_and_csv(fleet, tmp_path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows(sim.csv_rows(fleet))
     rows = list(csv.DictReader(path.open(encoding="utf-8")))
-    assert list(rows[0]) == ["code", "type", "name", "lat", "lon", "district", "token", "gateway"]
+    assert list(rows[0]) == ["code", "type", "name", "lat", "lon", "district", "token", "gateway", "district_code"]
+    codes = {d.name: d.code for d in ds.values()}
+    assert all(r["district_code"] == codes[r["district"]] for r in rows)
     assert len(rows) == len(fleet) and rows[0]["name"] == "广雅中学国控空气质量监测站"
 
 

@@ -42,6 +42,10 @@ def simulate(
     batch: int = typer.Option(100, help="readings per gateway message"),
     csv_out: Path | None = typer.Option(None, "--csv", help="write the device list (bulk-import CSV) here"),
     csv_only: bool = typer.Option(False, help="write the CSV and publish nothing"),
+    register: bool = typer.Option(False, help="register the fleet in this CityHub (device_import) and keep the "
+                                  "issued tokens in --tokens"),
+    tokens_file: Path | None = typer.Option(None, "--tokens", help="JSON {code: token} of issued tokens (read; "
+                                            "written by --register; default $CITYHUB_HOME/sensing-sim-tokens.json)"),
 ) -> None:
     """Publish realistic readings of a Guangzhou-like fleet over MQTT (QoS 1), with daily cycles and four
     injected incidents: a pollution episode, a flooded underpass, an opened manhole, a gas pressure drop."""
@@ -54,6 +58,19 @@ def simulate(
     s = get_settings()
     geo = json.loads(resources.files("cityhub.data").joinpath("guangzhou-districts.geojson").read_text("utf-8"))
     fleet = sim.build_fleet(geo, devices, seed)
+    tokens_path = tokens_file or s.home / "sensing-sim-tokens.json"
+    if register:
+        from cityhub.cli.common import call
+
+        rows = ["code,type,name,lat,lon,district_code"] + [
+            f"{d.code},{d.type},{d.name},{d.lat:.6f},{d.lon:.6f},{d.district_code}" for d in fleet]
+        answer = call("device_import", {"csv": "\n".join(rows)})
+        issued = {t["code"]: t["token"] for t in answer["tokens"]}
+        tokens_path.parent.mkdir(parents=True, exist_ok=True)
+        tokens_path.write_text(json.dumps(issued), encoding="utf-8")
+        err.print(f"{answer['created']} devices registered; their tokens → {tokens_path}")
+    if register or tokens_file is not None or tokens_path.exists():
+        fleet = sim.with_tokens(fleet, json.loads(tokens_path.read_text(encoding="utf-8")))
     if csv_out is not None:
         with csv_out.open("w", newline="", encoding="utf-8") as fh:
             csv.writer(fh).writerows(sim.csv_rows(fleet))

@@ -22,10 +22,11 @@ import hashlib
 import math
 import random
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-CSV_COLUMNS = ("code", "type", "name", "lat", "lon", "district", "token", "gateway")
+#: the bulk-import CSV; ``district_code`` (the six-digit division code) is what the device registry keeps
+CSV_COLUMNS = ("code", "type", "name", "lat", "lon", "district", "token", "gateway", "district_code")
 
 #: Guangzhou's 11 national air-quality control stations (国控点): name, lat, lon (WGS-84, approximate)
 STATIONS: tuple[tuple[str, float, float], ...] = (
@@ -72,10 +73,11 @@ class Device:
     district: str
     token: str
     gateway: str = ""  # code of the gateway that relays its readings ("" for devices that publish themselves)
+    district_code: str = ""
 
     def row(self) -> tuple[str, ...]:
         return (self.code, self.type, self.name, f"{self.lat:.6f}", f"{self.lon:.6f}", self.district, self.token,
-                self.gateway)
+                self.gateway, self.district_code)
 
 
 @dataclass(frozen=True)
@@ -156,11 +158,11 @@ def districts(geojson: dict[str, Any]) -> list[District]:
     return out
 
 
-def district_of(lat: float, lon: float, ds: Sequence[District]) -> str:
+def district_of(lat: float, lon: float, ds: Sequence[District]) -> District | None:
     for d in ds:
         if d.contains(lon, lat):
-            return d.name
-    return ""
+            return d
+    return None
 
 
 # --- fleet ---------------------------------------------------------------------------------------------
@@ -170,9 +172,11 @@ def build_fleet(geojson: dict[str, Any], devices: int = 3000, seed: int = 7) -> 
     ds = districts(geojson)
     if not ds:
         raise ValueError("the districts GeoJSON has no polygon")
-    fleet = [Device(f"AQ-GZ-{i:02d}", "air_quality", f"{name}国控空气质量监测站", lat, lon,
-                    district_of(lat, lon, ds), token_for(f"AQ-GZ-{i:02d}", seed))
-             for i, (name, lat, lon) in enumerate(STATIONS, 1)]
+    fleet = []
+    for i, (name, lat, lon) in enumerate(STATIONS, 1):
+        d = district_of(lat, lon, ds)
+        fleet.append(Device(f"AQ-GZ-{i:02d}", "air_quality", f"{name}国控空气质量监测站", lat, lon,
+                            d.name if d else "", token_for(f"AQ-GZ-{i:02d}", seed), "", d.code if d else ""))
     weights = [DISTRICT_WEIGHT.get(d.name, 1.0) for d in ds]
     per_district: dict[str, list[tuple[str, str, str, float, float]]] = {d.name: [] for d in ds}
     counters: dict[str, int] = {}
@@ -191,10 +195,15 @@ def build_fleet(geojson: dict[str, Any], devices: int = 3000, seed: int = 7) -> 
             glat = sum(m[3] for m in group) / len(group)
             glon = sum(m[4] for m in group) / len(group)
             fleet.append(Device(gw, "gateway", f"{d.name}物联网关{g // GATEWAY_SIZE + 1:03d}", glat, glon, d.name,
-                                token_for(gw, seed)))
-            fleet.extend(Device(code, dtype, name, lat, lon, d.name, token_for(code, seed), gw)
+                                token_for(gw, seed), "", d.code))
+            fleet.extend(Device(code, dtype, name, lat, lon, d.name, token_for(code, seed), gw, d.code)
                          for code, dtype, name, lat, lon in group)
     return fleet
+
+
+def with_tokens(fleet: Iterable[Device], tokens: dict[str, str]) -> list[Device]:
+    """The fleet with the tokens a registry issued (``{code: token}``) instead of the seed's."""
+    return [replace(d, token=tokens.get(d.code, d.token)) for d in fleet]
 
 
 def csv_rows(fleet: Iterable[Device]) -> Iterator[tuple[str, ...]]:
