@@ -37,7 +37,7 @@ MAX_MESSAGES_OUT = 900
 
 
 def publisher(url: str, prefix: str, mode: str, seconds: float, window: int, sent: Any, stored: Any,
-              done: Any, tokens: dict[str, str]) -> None:
+              done: Any, tokens: dict[str, str], rate: float = 0.0) -> None:
     import paho.mqtt.client as paho
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -56,8 +56,12 @@ def publisher(url: str, prefix: str, mode: str, seconds: float, window: int, sen
     dev_topics = [device_topic(prefix, f"D{d:03d}", tokens[f"D{d:03d}"]) for d in range(1000)]
     last = [0] * 1000  # per device group: a (device, ts) is never repeated (the pipeline drops repeats)
     n = msgs = 0
-    end = time.time() + seconds
+    t0 = time.time()
+    end = t0 + seconds
     while time.time() < end:
+        if rate and n > (time.time() - t0) * rate:  # open loop at a fixed rate (latency below capacity)
+            time.sleep(0.0005)
+            continue
         if n - stored.value > window or (n - stored.value) / per > MAX_MESSAGES_OUT:  # closed loop
             time.sleep(0.001)
             continue
@@ -126,7 +130,7 @@ def setup_pipeline(home: str) -> dict[str, str]:
 
 
 def scenario(url: str, mode: str, seconds: float, window: int, sink_spec: str, out: str,
-             tokens: dict[str, str]) -> dict[str, Any]:
+             tokens: dict[str, str], rate: float = 0.0) -> dict[str, Any]:
     from cityhub.sensing.transport.mqtt import MqttReceiver
     from cityhub.sensing.transport.service import load_sink
 
@@ -140,7 +144,7 @@ def scenario(url: str, mode: str, seconds: float, window: int, sink_spec: str, o
     cpu0 = os.times()
     t0 = time.time()
     proc = ctx.Process(target=publisher, args=(url, prefix, mode, seconds, window, sent, stored, done,
-                                                         tokens))
+                                                         tokens, rate))
     proc.start()
     load = []
     while not done.wait(5):
@@ -154,7 +158,7 @@ def scenario(url: str, mode: str, seconds: float, window: int, sink_spec: str, o
     rx.stop()
     rx.client.loop_stop()
     lat = sink.latencies
-    return {"mode": mode, "sent": sent.value, "stored": stored.value, "seconds": round(elapsed, 1),
+    return {"mode": mode + (f"@{rate:.0f}/s" if rate else ""), "sent": sent.value, "stored": stored.value, "seconds": round(elapsed, 1),
             "readings_per_s": round(stored.value / elapsed), "messages_per_s":
             round(stored.value / elapsed / (100 if mode == "gateway" else 1)),
             "p50_ms": round(pct(lat, 50) * 1000, 1), "p99_ms": round(pct(lat, 99) * 1000, 1),
@@ -189,6 +193,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=300.0, help="publishing time per scenario")
     ap.add_argument("--baseline-seconds", type=float, default=60.0)
     ap.add_argument("--window", type=int, default=20000, help="readings between publish and sink, at most")
+    ap.add_argument("--rate", type=float, nargs=2, default=None, metavar=("GATEWAY", "SINGLE"),
+                    help="also run both scenarios open-loop at these readings/s (latency below capacity)")
     ap.add_argument("--mqtt-url", default=os.environ.get("CITYHUB_BENCH_MQTT", "mqtt://127.0.0.1:1883"))
     ap.add_argument("--sink", default="", help="pipeline | parquet | module:factory (default: the pipeline "
                     "sensing.ingest when present, else parquet)")
@@ -212,6 +218,10 @@ def main() -> None:
                   "Parquet+DuckDB under a fresh CITYHUB_HOME with SQLite, latest values, a PM2.5 rule and alarms)")
         for mode in ("gateway", "single"):
             r = scenario(args.mqtt_url, mode, args.seconds, args.window, sink, out, tokens)
+            results.append(r)
+            print(json.dumps(r))
+        for mode, rate in zip(("gateway", "single"), args.rate or (), strict=False):
+            r = scenario(args.mqtt_url, mode, args.seconds, args.window, sink, out, tokens, rate)
             results.append(r)
             print(json.dumps(r))
     base = baseline(args.baseline_seconds)
