@@ -38,7 +38,8 @@ def simulate(
     seed: int = typer.Option(7, help="fleet seed (same seed: same devices and tokens)"),
     rate: float = typer.Option(1000.0, help="readings per second to publish"),
     seconds: float = typer.Option(60.0, help="how long to publish (real seconds)"),
-    speed: float = typer.Option(60.0, help="simulated seconds per real second (60: one simulated hour a minute)"),
+    speed: float = typer.Option(60.0, help="simulated seconds per real second (60: one simulated hour a minute); "
+                                "the simulated period ends at the present, so it starts seconds × speed ago"),
     batch: int = typer.Option(100, help="readings per gateway message"),
     csv_out: Path | None = typer.Option(None, "--csv", help="write the device list (bulk-import CSV) here"),
     csv_only: bool = typer.Option(False, help="write the CSV and publish nothing"),
@@ -93,10 +94,12 @@ def simulate(
         raise typer.Exit(2) from None
     client.loop_start()
     start = time.time()
-    incidents = sim.plan_incidents(fleet, start, seconds * speed, seed)
+    # the simulated period ends now: readings are never stamped in the future (the pipeline refuses those)
+    sim_start = start - seconds * speed
+    incidents = sim.plan_incidents(fleet, sim_start, seconds * speed, seed)
     for inc in incidents:
         err.print(f"事件 incident: {inc.label} — {len(inc.devices)} devices, simulated "
-                  f"+{(inc.start - start) / 3600:.1f} h … +{(inc.end - start) / 3600:.1f} h")
+                  f"+{(inc.start - sim_start) / 3600:.1f} h … +{(inc.end - sim_start) / 3600:.1f} h")
     stop = _stop_event()
     rng = random.Random(seed)  # noqa: S311 - a simulation, not a secret
     sent = messages = 0
@@ -113,7 +116,7 @@ def simulate(
             while due > 0:
                 item = next(pending, None)
                 if item is None:  # next round of every device, at the simulated time of now
-                    round_t = start + (now - start) * speed
+                    round_t = min(sim_start + (now - start) * speed, now)
                     pending = iter(list(sim.batches(fleet, round_t, incidents, batch, rng)))
                     continue
                 kind, code, token, payload = item
