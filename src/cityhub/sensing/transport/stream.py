@@ -43,6 +43,14 @@ class StreamConfig:
     duplicate_window: float = 120.0
 
 
+async def _log_error(exc: Exception) -> None:
+    log.warning("NATS: %s", exc)
+
+
+def _connect(url: str) -> Any:
+    return nats.connect(url, max_reconnect_attempts=-1, reconnect_time_wait=1, error_cb=_log_error)
+
+
 def message_id(m: RawMessage) -> str:
     h = hashlib.sha256()
     for part in (m.kind, m.credential, m.device):
@@ -94,7 +102,7 @@ class StreamAppender:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(self.timeout * 2)
 
     async def _connect(self) -> Any:
-        nc = await nats.connect(self.cfg.url, max_reconnect_attempts=-1, reconnect_time_wait=1)
+        nc = await _connect(self.cfg.url)
         await ensure_stream(nc.jetstream(), self.cfg)
         return nc
 
@@ -113,14 +121,14 @@ class StreamAppender:
             self._run(self._append(batch))
 
     def close(self) -> None:
-        self._run(self.nc.drain())
+        self._run(self.nc.close())  # every append was awaited: nothing is left to flush
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
 
 
 async def _work(sink: Sink, cfg: StreamConfig, batch: int, stop: threading.Event,
                 on_batch: Callable[[int], None] | None) -> None:
-    nc = await nats.connect(cfg.url, max_reconnect_attempts=-1, reconnect_time_wait=1)
+    nc = await _connect(cfg.url)
     js = nc.jetstream()
     await ensure_stream(js, cfg)
     sub = await js.pull_subscribe(
@@ -131,7 +139,7 @@ async def _work(sink: Sink, cfg: StreamConfig, batch: int, stop: threading.Event
         while not stop.is_set():
             try:
                 msgs = await sub.fetch(batch, timeout=1.0)
-            except nats.errors.TimeoutError:
+            except (TimeoutError, nats.errors.TimeoutError):  # nothing to do (both are raised)
                 continue
             raw = [decode(m.headers, m.data) for m in msgs]
             try:
@@ -144,7 +152,10 @@ async def _work(sink: Sink, cfg: StreamConfig, batch: int, stop: threading.Event
             if on_batch:
                 on_batch(len(msgs))
     finally:
-        await nc.drain()
+        try:
+            await nc.drain()
+        except (TimeoutError, nats.errors.Error):  # unacked messages are redelivered anyway
+            await nc.close()
 
 
 def run_worker(sink: Sink, cfg: StreamConfig, *, batch: int = 500, stop: threading.Event | None = None,
@@ -157,7 +168,7 @@ def consumer_state(cfg: StreamConfig) -> dict[str, int]:
     """Pending (not yet delivered) and unacknowledged counts of the shared consumer, and the stream's size."""
 
     async def go() -> dict[str, int]:
-        nc = await nats.connect(cfg.url)
+        nc = await nats.connect(cfg.url, error_cb=_log_error)
         try:
             js = nc.jetstream()
             info = await js.consumer_info(cfg.stream, cfg.consumer)
