@@ -156,6 +156,42 @@ class Settings(BaseSettings):
         "e.g. `10.20.0.0/16,127.0.0.1`). Empty: public addresses only; loopback, private, link-local, CGNAT, "
         "multicast, reserved and IPv6 unique-local addresses are refused."
     )
+    # sensing transport (MQTT receiver, embedded broker, NATS JetStream): docs/sensing-transport.md
+    mqtt_url: str = Field(
+        "", description="MQTT broker the sensing receiver subscribes to, `mqtt://[user:password@]host:port` "
+        "(e.g. mqtt://127.0.0.1:1883). Empty: `cityhub sensing receive` starts the embedded amqtt broker on "
+        "CITYHUB_MQTT_EMBEDDED_PORT and subscribes to it.")
+    mqtt_client_id: str = Field(
+        "cityhub-ingest", description="Fixed MQTT client id of the receiver: with it the broker keeps the "
+        "persistent session (QoS 1 messages queued while the receiver is away). Give each receiver its own.")
+    mqtt_topic_prefix: str = Field(
+        "cityhub/v1", description="Prefix of the device topics `<prefix>/devices/<code>/telemetry` and of the "
+        "gateway topic `<prefix>/gateway/telemetry`.")
+    mqtt_shared_group: str = Field(
+        "", description="When set, the receiver subscribes as `$share/<group>/…` so several receivers split "
+        "the messages (MQTT 5 shared subscriptions; Mosquitto ≥ 2, EMQX).")
+    mqtt_receive_maximum: int = Field(
+        2000, description="MQTT 5 Receive Maximum the receiver announces: unacknowledged QoS 1 messages the "
+        "broker may have in flight to it (it acknowledges after the pipeline stored a batch).")
+    mqtt_batch_size: int = Field(500, description="Messages the receiver hands to the pipeline in one batch.")
+    mqtt_batch_ms: int = Field(50, description="Longest wait, in milliseconds, before a partial batch is handed on.")
+    mqtt_embedded_port: int = Field(
+        1883, description="Port of the embedded amqtt broker started when CITYHUB_MQTT_URL is empty.")
+    nats_url: str = Field(
+        "", description="NATS server with JetStream (e.g. nats://127.0.0.1:4222). When set, the MQTT and HTTP "
+        "receivers append raw messages to the stream CITYHUB_NATS_STREAM and `cityhub sensing worker` processes "
+        "consume it (any number, on any machine). Empty: receivers hand messages to the pipeline in process.")
+    nats_stream: str = Field("CITYHUB_TELEMETRY", description="JetStream stream that holds raw telemetry.")
+    nats_subject: str = Field("cityhub.telemetry", description="Subject the receivers publish raw telemetry to.")
+    nats_consumer: str = Field(
+        "cityhub-ingest", description="Durable pull consumer shared by all ingest workers (each message goes to "
+        "one of them; unacknowledged messages are redelivered after CITYHUB_NATS_ACK_WAIT_SECONDS).")
+    nats_ack_wait_seconds: float = Field(
+        30.0, description="Seconds a worker has to store a batch before JetStream gives its messages to another.")
+    nats_duplicate_window_seconds: float = Field(
+        120.0, description="JetStream deduplication window: a message re-published with the same Nats-Msg-Id "
+        "within it (a receiver retrying after a crash) is stored once.")
+
     sensing_future_minutes: int = Field(
         5, description="Sensing: a reading time-stamped more than this many minutes ahead of the server's clock is "
         "dead-lettered (`future_timestamp`)."

@@ -20,6 +20,7 @@ from cityhub.cli.exchange import register as register_exchange
 from cityhub.cli.harvest import harvest_app
 from cityhub.cli.publish import dataset_app
 from cityhub.cli.sensing import sensing_app
+from cityhub.cli.sensing_sim import register as register_sensing_transport
 from cityhub.cli.sharing import sharing_app
 
 app = typer.Typer(help="CityHub 城市数据平台 / city data platform", no_args_is_help=True, add_completion=False)
@@ -43,6 +44,8 @@ app.add_typer(dataset_app, name="dataset")
 # sharing and exchange (issue 12): the exchange's commands (cli/exchange.py) join the sharing group
 register_exchange(sharing_app)
 app.add_typer(sharing_app, name="sharing")
+# sensing (issue 13): the transports' commands (simulate, receive, worker, broker) join the sensing group
+register_sensing_transport(sensing_app)
 app.add_typer(sensing_app, name="sensing")
 app.add_typer(deid_app, name="deid")
 app.add_typer(correction_app, name="correction")

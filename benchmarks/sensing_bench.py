@@ -1,0 +1,246 @@
+"""Sensing transport benchmark (issue 13): readings through the local Mosquitto (QoS 1) into the sink.
+
+    python -m benchmarks.sensing_bench [--seconds 300] [--baseline-seconds 60]
+
+A publisher in a SEPARATE process sends for ``--seconds`` per scenario — gateway messages of 100 readings,
+then one reading per message — to Mosquitto with QoS 1; this process runs the MQTT receiver (paho,
+MQTT 5, persistent session, acknowledge after the sink) with batches into the sink. The publisher is
+closed-loop: it keeps at most ``--window`` readings between its publish and the sink (MQTT has no end-to-end
+back-pressure, and a broker drops QoS 1 messages past its queue limit; an open-loop publisher faster than
+the receiver would measure the broker's queue, not us). At the end the stored count must equal the sent
+count. Latency: reading timestamp (set by the publisher just before publishing) → the sink returned, p50/p99.
+
+Sink: the ingest pipeline ``sensing.ingest`` when present (``--sink module:factory``), else the Parquet
+stand-in (``parquet``: parses the payloads and appends one zstd Parquet file per batch; no token check).
+Baseline in the same run: one INSERT (autocommit) per reading into PostgreSQL (127.0.0.1:5432 db test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from benchmarks.common import PG_ADMIN, machine, pct
+from cityhub.sensing.message import RawMessage
+
+#: messages between publish and sink, at most: below the local Mosquitto's default per-client queue
+#: (max_queued_messages 1000, plus max_inflight_messages 20): past it Mosquitto DROPS QoS 1 messages to a slow
+#: client ("Outgoing messages are being dropped" in its log; seen with 5500 here)
+MAX_MESSAGES_OUT = 900
+
+
+def publisher(url: str, prefix: str, mode: str, seconds: float, window: int, sent: Any, stored: Any,
+              done: Any, tokens: dict[str, str], rate: float = 0.0) -> None:
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from cityhub.sensing.transport.mqtt import parse_url
+    from cityhub.sensing.transport.topics import device_topic, gateway_topic
+
+    addr = parse_url(url)
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{uuid.uuid4().hex[:6]}",
+                    protocol=paho.MQTTv311, clean_session=True)
+    c.max_inflight_messages_set(1000)
+    c.max_queued_messages_set(0)
+    c.connect(addr.host, addr.port)
+    c.loop_start()
+    per = 100 if mode == "gateway" else 1
+    gw_topic = gateway_topic(prefix, tokens["GW-BENCH"])
+    dev_topics = [device_topic(prefix, f"D{d:03d}", tokens[f"D{d:03d}"]) for d in range(1000)]
+    last = [0] * 1000  # per device group: a (device, ts) is never repeated (the pipeline drops repeats)
+    n = msgs = 0
+    t0 = time.time()
+    end = t0 + seconds
+    while time.time() < end:
+        if rate and n > (time.time() - t0) * rate:  # open loop at a fixed rate (latency below capacity)
+            time.sleep(0.0005)
+            continue
+        if n - stored.value > window or (n - stored.value) / per > MAX_MESSAGES_OUT:  # closed loop
+            time.sleep(0.001)
+            continue
+        group = msgs % (10 if mode == "gateway" else 1000)  # gateway: 10 groups of 100 devices
+        ts = last[group] = max(int(time.time() * 1000), last[group] + 1)
+        if mode == "gateway":
+            body = {f"D{group * 100 + i:03d}": [{"ts": ts, "values": {"pm25": 35.5 + i, "no2": 40.0}}]
+                    for i in range(100)}
+            c.publish(gw_topic, json.dumps(body, separators=(",", ":")), qos=1)
+        else:
+            c.publish(dev_topics[group], f'{{"ts":{ts},"values":{{"pm25":{35.5 + group % 100},"no2":40.0}}}}', qos=1)
+        n += per
+        msgs += 1
+        sent.value = n
+    while c.want_write():
+        time.sleep(0.01)
+    time.sleep(0.5)
+    c.disconnect()
+    c.loop_stop()
+    done.set()
+
+
+class Measured:
+    """Wraps the sink: counts readings and samples reading→sink-returned latency."""
+
+    def __init__(self, sink: Any, stored: Any, per: int) -> None:
+        self.sink, self.stored, self.per = sink, stored, per
+        self.latencies: list[float] = []
+        self.count = 0
+        self.rejected = 0
+        self.alarms = 0
+
+    def __call__(self, batch: Sequence[RawMessage]) -> None:
+        result = self.sink(batch)
+        now = time.time()
+        if hasattr(result, "rejected"):  # the pipeline's Result: readings stored, refused, duplicates
+            self.rejected += result.rejected + result.duplicates
+            self.alarms += result.raised
+        for m in batch[::10]:  # a sample; every message of the benchmark carries `per` readings of one ts
+            doc = json.loads(m.payload)
+            first = next(iter(doc.values()))[0] if m.kind == "gateway" else doc
+            self.latencies.append(now - first["ts"] / 1000)
+        self.count += result.readings if hasattr(result, "readings") else len(batch) * self.per
+        self.stored.value = self.count
+
+
+def setup_pipeline(home: str) -> dict[str, str]:
+    """A fresh SQLite store with 1000 air-quality devices D000…D999, a gateway GW-BENCH and a PM2.5 rule
+    (> 75 µg/m³: alarms are raised and updated during the run); returns the devices' tokens."""
+    os.environ.update({"CITYHUB_HOME": home, "CITYHUB_DATABASE_URL": "", "CITYHUB_ENV": "development"})
+    from cityhub import actions, db
+    from cityhub.context import system_context
+    from cityhub.migrate import upgrade
+    from cityhub.settings import get_settings
+
+    get_settings.cache_clear()
+    db.reset_caches()
+    upgrade()
+    rows = ["code,type,name", "GW-BENCH,gateway,bench gateway"] + [f"D{d:03d},air_quality,bench {d}"
+                                                                  for d in range(1000)]
+    answer = actions.call("device_import", system_context("cli"), {"csv": "\n".join(rows)})
+    actions.call("rule_create", system_context("cli"), {
+        "name": "bench-pm25", "device_type": "air_quality", "alarm_type": "pm25_high", "severity": "major",
+        "condition": {"attr": "pm25", "op": ">", "value": 75}})
+    return {t["code"]: t["token"] for t in answer["tokens"]}
+
+
+def scenario(url: str, mode: str, seconds: float, window: int, sink_spec: str, out: str,
+             tokens: dict[str, str], rate: float = 0.0) -> dict[str, Any]:
+    from cityhub.sensing.transport.mqtt import MqttReceiver
+    from cityhub.sensing.transport.service import load_sink
+
+    ctx = mp.get_context("spawn")
+    sent, stored, done = ctx.Value("q", 0, lock=False), ctx.Value("q", 0, lock=False), ctx.Event()
+    prefix = f"bench-{uuid.uuid4().hex[:8]}/v1"
+    sink = Measured(load_sink(sink_spec if sink_spec != "parquet" else f"parquet:{out}/{mode}"), stored,
+                    100 if mode == "gateway" else 1)
+    rx = MqttReceiver(url, sink, client_id=f"bench-rx-{uuid.uuid4().hex[:6]}", prefix=prefix, batch_size=1000,
+                      batch_ms=50, receive_maximum=5000).start()
+    cpu0 = os.times()
+    t0 = time.time()
+    proc = ctx.Process(target=publisher, args=(url, prefix, mode, seconds, window, sent, stored, done,
+                                                         tokens, rate))
+    proc.start()
+    load = []
+    while not done.wait(5):
+        load.append(os.getloadavg()[0])
+    end_wait = time.time() + 120
+    while stored.value < sent.value and time.time() < end_wait:
+        time.sleep(0.05)
+    elapsed = time.time() - t0
+    cpu1 = os.times()
+    proc.join(10)
+    rx.stop()
+    rx.client.loop_stop()
+    lat = sink.latencies
+    return {"mode": mode + (f"@{rate:.0f}/s" if rate else ""), "sent": sent.value, "stored": stored.value, "seconds": round(elapsed, 1),
+            "readings_per_s": round(stored.value / elapsed), "messages_per_s":
+            round(stored.value / elapsed / (100 if mode == "gateway" else 1)),
+            "p50_ms": round(pct(lat, 50) * 1000, 1), "p99_ms": round(pct(lat, 99) * 1000, 1),
+            "receiver_cpu_s": round((cpu1.user - cpu0.user) + (cpu1.system - cpu0.system), 1),
+            "load": f"{min(load or [0]):.1f}–{max(load or [0]):.1f}", "refused_or_duplicate": sink.rejected,
+            "alarms_raised": sink.alarms}
+
+
+def baseline(seconds: float) -> dict[str, Any]:
+    import psycopg
+
+    table = f"naive_{uuid.uuid4().hex[:8]}"
+    n = 0
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {table} (device text, ts bigint, attribute text, value double precision)")
+        try:
+            t0 = time.time()
+            while time.time() - t0 < seconds:
+                ts = int(time.time() * 1000)
+                for i in range(100):
+                    conn.execute(f"INSERT INTO {table} VALUES (%s, %s, %s, %s)", (f"D{i:03d}", ts, "pm25", 35.5))
+                n += 100
+            elapsed = time.time() - t0
+            stored = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
+        finally:
+            conn.execute(f"DROP TABLE {table}")
+    return {"readings": n, "stored": stored, "seconds": round(elapsed, 1), "readings_per_s": round(n / elapsed)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=300.0, help="publishing time per scenario")
+    ap.add_argument("--baseline-seconds", type=float, default=60.0)
+    ap.add_argument("--window", type=int, default=20000, help="readings between publish and sink, at most")
+    ap.add_argument("--rate", type=float, nargs=2, default=None, metavar=("GATEWAY", "SINGLE"),
+                    help="also run both scenarios open-loop at these readings/s (latency below capacity)")
+    ap.add_argument("--mqtt-url", default=os.environ.get("CITYHUB_BENCH_MQTT", "mqtt://127.0.0.1:1883"))
+    ap.add_argument("--sink", default="", help="pipeline | parquet | module:factory (default: the pipeline "
+                    "sensing.ingest when present, else parquet)")
+    args = ap.parse_args()
+    sink = args.sink
+    if not sink:
+        try:
+            import cityhub.sensing.ingest  # noqa: F401
+            sink = "pipeline"
+        except ImportError:
+            sink = "parquet"
+    print(f"machine: {machine()}; load average before: {os.getloadavg()}")
+    print(f"sink: {sink}")
+    results = []
+    with tempfile.TemporaryDirectory() as out:
+        tokens = {"GW-BENCH": "gw-token", **{f"D{d:03d}": f"tok{d}" for d in range(1000)}}
+        if sink == "pipeline":
+            tokens = setup_pipeline(out)
+            sink = "cityhub.sensing.ingest:get_ingestor"
+            print("sink: the ingest pipeline (token check, validation, de-duplication, time-series store "
+                  "Parquet+DuckDB under a fresh CITYHUB_HOME with SQLite, latest values, a PM2.5 rule and alarms)")
+        for mode in ("gateway", "single"):
+            r = scenario(args.mqtt_url, mode, args.seconds, args.window, sink, out, tokens)
+            results.append(r)
+            print(json.dumps(r))
+        for mode, rate in zip(("gateway", "single"), args.rate or (), strict=False):
+            r = scenario(args.mqtt_url, mode, args.seconds, args.window, sink, out, tokens, rate)
+            results.append(r)
+            print(json.dumps(r))
+    base = baseline(args.baseline_seconds)
+    print("baseline (one INSERT per reading, PostgreSQL, autocommit):", json.dumps(base))
+    print("\n| scenario | sent | stored | readings/s | msg/s | readings per receiver CPU-s | p50 ms | p99 ms | "
+          "ratio to naive PG |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        per_cpu = round(r["stored"] / max(r["receiver_cpu_s"], 0.1))
+        print(f"| {r['mode']} | {r['sent']} | {r['stored']} | {r['readings_per_s']} | {r['messages_per_s']} | "
+              f"{per_cpu} | {r['p50_ms']} | {r['p99_ms']} | {r['readings_per_s'] / base['readings_per_s']:.1f}× |")
+    print(f"| naive PG INSERT per reading | {base['readings']} | {base['stored']} | {base['readings_per_s']} | "
+          f"- | - | - | - | 1× |")
+    print("ThingsBoard (vendor, t3.medium 2 vCPU + PostgreSQL): 1,000 msg/s = 3,000 data points/s")
+    print(f"load average after: {os.getloadavg()}")
+    ok = all(r["stored"] == r["sent"] and r["refused_or_duplicate"] == 0 for r in results)
+    print("stored == sent:", ok)
+    raise SystemExit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
