@@ -220,14 +220,18 @@ def write_parquet_with_id(con: duckdb.DuckDBPyConnection, select_sql: str, out: 
     written = [0]
     base = pa.array(range(1, ROW_GROUP_ROWS + 1), type=pa.int64())
 
-    def flush(buf: list[pa.RecordBatch]) -> None:
-        table = pa.Table.from_batches(buf, schema=reader.schema)
+    def flush(table: pa.Table) -> None:
         n, start = table.num_rows, written[0]
-        ids = pc.add(base.slice(0, n), start) if n <= len(base) else pa.array(range(start + 1, start + n + 1), pa.int64())
+        ids = (
+            pc.add(base.slice(0, n), start)
+            if n <= len(base)
+            else pa.array(range(start + 1, start + n + 1), pa.int64())
+        )
         writer.write_table(table.add_column(0, schema.field(0), ids), row_group_size=ROW_GROUP_ROWS)
         written[0] += n
 
     def drain() -> None:
+        # whole row groups of ROW_GROUP_ROWS rows (Arrow batches come in smaller, uneven sizes)
         buf: list[pa.RecordBatch] = []
         rows = 0
         try:
@@ -235,10 +239,13 @@ def write_parquet_with_id(con: duckdb.DuckDBPyConnection, select_sql: str, out: 
                 buf.append(b)
                 rows += b.num_rows
                 if rows >= ROW_GROUP_ROWS:
-                    flush(buf)
-                    buf, rows = [], 0
-            if buf:
-                flush(buf)
+                    table = pa.Table.from_batches(buf, schema=reader.schema)
+                    full = rows - rows % ROW_GROUP_ROWS
+                    flush(table.slice(0, full))
+                    rest = table.slice(full)
+                    buf, rows = rest.to_batches(), rest.num_rows
+            if rows:
+                flush(pa.Table.from_batches(buf, schema=reader.schema))
         except BaseException as exc:  # reported to the reading thread
             failed.append(exc)
             while batches.get() is not None:  # let the reader finish
