@@ -59,6 +59,8 @@ WHOLE_SAMPLE_BYTES = 16 << 20
 #: larger files: this many chunks spread evenly over the file, SAMPLE_BYTES in all
 SAMPLE_CHUNKS = 64
 SAMPLE_BYTES = 4 << 20
+#: up to this many typed columns, the side cells of each are tested in a scan of their own
+SIDE_SCANS_ALONE = 16
 #: rows per Parquet row group (DuckDB's own default), also the Arrow batch size of the pass
 ROW_GROUP_ROWS = 122_880
 
@@ -494,18 +496,21 @@ def _run(
             assert row is not None
             for (i, key, _), value in zip(sel, row, strict=True):
                 derived[i][key] = int(value or 0)
-        # the exact tests over every side cell: one scan of the rows that have any
+        # the exact tests over every side cell: a few typed columns are scanned one by one over their own side
+        # cells (1M rows, six typed columns: 0.12 CPU s against 0.21 for one scan of every row with any side
+        # cell); many are scanned together, once
         side_stats: dict[int, infer.ColumnStats] = {}
-        if typed:
-            sides = [_q(SIDE_PREFIX + str(i)) for i in typed]
+        groups = [[i] for i in typed] if len(typed) <= SIDE_SCANS_ALONE else ([typed] if typed else [])
+        for group in groups:
+            sides = [_q(SIDE_PREFIX + str(i)) for i in group]
             stage = staged._Stage(
-                relation=f"(SELECT {', '.join(f'{infer.sql_clean(x)} AS s{i}' for x, i in zip(sides, typed, strict=True))} "
+                relation=f"(SELECT {', '.join(f'{infer.sql_clean(x)} AS s{i}' for x, i in zip(sides, group, strict=True))} "
                 f"FROM {pq} WHERE {' OR '.join(f'{x} IS NOT NULL' for x in sides)})",
                 rowid="",
                 cols=[],
             )
-            got_stats = staged._compute_stats(con, stage, [staged._Col(src=f"s{i}", source_name="", name=names[i]) for i in typed])
-            side_stats = dict(zip(typed, got_stats, strict=True))
+            got_stats = staged._compute_stats(con, stage, [staged._Col(src=f"s{i}", source_name="", name=names[i]) for i in group])
+            side_stats.update(zip(group, got_stats, strict=True))
         for i, c in enumerate(cols):
             t = proposed[i]
             if t == "string":
