@@ -260,6 +260,8 @@ def write_parquet_with_id(con: duckdb.DuckDBPyConnection, select_sql: str, out: 
             if failed:
                 break
             batches.put(batch)
+    except OSError as exc:  # a DuckDB error raised while streaming reaches the Arrow reader as an OSError
+        raise duckdb.Error(str(exc)) from exc
     finally:
         batches.put(None)
         thread.join()
