@@ -9,7 +9,8 @@ in three Chinese formats, 0.1 % bad cells per typed column). Each round runs, in
 3. PostgreSQL ``COPY`` of the GB18030 file (``ENCODING 'GB18030'``) into text columns;
 4. our typed ingest of the GB18030 file;
 5. the untyped columnar copy (what a queryable-first load would serve before typing): DuckDB reads the
-   UTF-8 file as text and writes snappy Parquet with ``_id`` (not a product path; a measured floor);
+   UTF-8 file as text, ``typedpass.write_parquet_with_id`` adds ``_id`` and writes snappy Parquet (the one
+   pass's writer; not a product path on its own: a measured floor);
 6. PostgreSQL ``COPY`` of a *cleaned* copy (bad cells emptied, dates ISO -- written from our typed result)
    into typed columns (bigint, double precision, date): raw, the file cannot be loaded that way;
 7. with ``--staged``: the staged path (``engine="staged"``, the shipped ingest before the pass) on UTF-8.
@@ -103,8 +104,11 @@ def ours(source: Path, dest: Path, engine: str = "pass") -> dict[str, Any]:
 
 
 def untyped_copy(source: Path, work: Path) -> dict[str, Any]:
-    """DuckDB: the CSV as text + ``_id`` -> snappy Parquet (the queryable-first copy)."""
+    """DuckDB reads the CSV as text, ``typedpass.write_parquet_with_id`` adds ``_id`` and writes snappy Parquet
+    (the queryable-first copy, written the way the one pass writes)."""
     import duckdb
+
+    from cityhub.datastore.typedpass import write_parquet_with_id
 
     dest = work / "untyped.parquet"
     cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(COLUMNS))) + "}"
@@ -113,12 +117,13 @@ def untyped_copy(source: Path, work: Path) -> dict[str, Any]:
     try:
         con.execute("SET threads = 2")
         con.execute("SET memory_limit = '1GB'")
+        con.execute("SET preserve_insertion_order = true")
         t0 = time.perf_counter()
         c0 = _cpu_self()
-        con.execute(
-            f"COPY (SELECT CAST(row_number() OVER () AS BIGINT) AS _id, * FROM read_csv('{source}', columns = {cols}, "
-            "header = true, auto_detect = false, parallel = true)) "
-            f"TO '{dest}' (FORMAT parquet, COMPRESSION snappy, PARQUET_VERSION V2)"
+        write_parquet_with_id(
+            con,
+            f"SELECT * FROM read_csv('{source}', columns = {cols}, header = true, auto_detect = false, parallel = true)",
+            dest,
         )
         secs = time.perf_counter() - t0
         cpu = _cpu_self() - c0
@@ -224,6 +229,7 @@ def main() -> None:
     res["median_s"] = med
     res["median_cpu_s"] = {k: _median([r[k]["cpu_s"] for r in res["rounds"] if r[k].get("cpu_s") is not None])
                            for k in keys}
+    res["median_cpu_s_per_million_rows"] = {k: round(v * 1e6 / args.rows, 2) for k, v in res["median_cpu_s"].items()}
     rss = {k: max(r[k].get("peak_rss_mb", 0) for r in res["rounds"]) for k in keys if k.startswith(("ours", "staged"))}
     res["peak_rss_mb"] = rss
     loads = [x for r in res["rounds"] for v in r.values() for x in v.get("load", [])]
@@ -239,7 +245,8 @@ def main() -> None:
     res["ratios"] = ratio
     engines = {r[k].get("engine") for r in res["rounds"] for k in ("ours_utf8", "ours_gb18030")}
     res["engines"] = sorted(str(e) for e in engines)
-    print(json.dumps({"median_s": med, "median_cpu_s": res["median_cpu_s"], "ratios": ratio, "peak_rss_mb": rss, "load_range": res["load_range"],
+    print(json.dumps({"median_s": med, "median_cpu_s": res["median_cpu_s"],
+                      "cpu_s_per_million_rows": res["median_cpu_s_per_million_rows"], "ratios": ratio, "peak_rss_mb": rss, "load_range": res["load_range"],
                       "engines": res["engines"]}, ensure_ascii=False, indent=1))
     (OUT / "ingest.json").write_text(json.dumps(res, ensure_ascii=False, indent=1))
     print(f"wrote {OUT / 'ingest.json'}")

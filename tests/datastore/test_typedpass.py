@@ -141,3 +141,25 @@ def test_cluster_of_odd_cells_in_the_sample_is_counted_over_the_file(tmp_path, r
     r = run_ingest(src)
     assert col(r, "v").type == "integer"
     assert r.bad_cell_count == 2_500
+
+
+def test_writer_numbers_rows_in_order_in_whole_row_groups(tmp_path):
+    """``_id`` is the row position even though DuckDB computes the rows on two threads; row groups are whole."""
+    out = tmp_path / "w.parquet"
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    con.execute("SET preserve_insertion_order = true")
+    n = 2 * typedpass.ROW_GROUP_ROWS + 1234
+    src = tmp_path / "n.csv"
+    src.write_text("v,d\n" + "".join(f"{i},{i * 0.5}\n" for i in range(n)))
+    sql = f"SELECT CAST(v AS BIGINT) AS v, CAST(d AS DOUBLE) AS d FROM read_csv('{src}', header = true, all_varchar = true)"
+    assert typedpass.write_parquet_with_id(con, sql, out) == n
+    got = con.execute(f"SELECT count(*), count_if(_id = v + 1), min(_id), max(_id) FROM read_parquet('{out}')").fetchone()
+    assert got == (n, n, 1, n)
+    sizes = [r for (r,) in con.execute(f"SELECT row_group_num_rows FROM parquet_metadata('{out}') WHERE column_id = 0 ORDER BY row_group_id").fetchall()]
+    assert sizes == [typedpass.ROW_GROUP_ROWS, typedpass.ROW_GROUP_ROWS, 1234]
+    # a DuckDB error while streaming stays a DuckDB error (the pass then hands the file to the staged path)
+    with pytest.raises(duckdb.Error, match="boom"):
+        typedpass.write_parquet_with_id(
+            con, "SELECT CASE WHEN i = 300000 THEN error('boom') ELSE i END AS x FROM range(400000) t(i)", out
+        )

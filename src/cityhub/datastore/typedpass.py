@@ -9,7 +9,8 @@ scans.
                the exact rule's result, e.g. an integer whose text is its canonical form); every other cell
                goes through the exact rules of ``infer`` (null markers, trimming, Chinese dates, codes...)
                and its raw text is copied into a hidden side column (``SIDE_PREFIX``, nearly all null).
-               ``_id`` is the row position (``row_number() OVER ()``, a streaming window).
+               ``_id`` is the row position: DuckDB computes the rows on all its threads in file order and
+               a writer thread adds ``_id`` and writes them with pyarrow (``write_parquet_with_id``).
 3. count    -- each column's whole-file counts = the cells that clearly fit (their flags are known by
                construction; the few value-dependent counts -- 8-digit integers, 0/1, midnight -- come from a
                scan of the typed column) + the exact flags of the side cells. ``infer.choose_type`` decides;
@@ -31,20 +32,25 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from cityhub.datastore import formats, infer
 from cityhub.datastore import ingest as staged
 from cityhub.datastore.formats import IngestError
 
-__all__ = ["SIDE_PREFIX", "ingest_pass", "visible_columns_sql"]
+__all__ = ["SIDE_PREFIX", "ingest_pass", "visible_columns_sql", "write_parquet_with_id"]
 
 #: hidden side columns in data.parquet (the query engine's views do not show them)
 SIDE_PREFIX = "__side_"
@@ -53,6 +59,10 @@ WHOLE_SAMPLE_BYTES = 16 << 20
 #: larger files: this many chunks spread evenly over the file, SAMPLE_BYTES in all
 SAMPLE_CHUNKS = 64
 SAMPLE_BYTES = 4 << 20
+#: up to this many typed columns, the side cells of each are tested in a scan of their own
+SIDE_SCANS_ALONE = 16
+#: rows per Parquet row group (DuckDB's own default), also the Arrow batch size of the pass
+ROW_GROUP_ROWS = 122_880
 
 
 def visible_columns_sql() -> str:
@@ -81,13 +91,10 @@ def _fast_inner(v: str, type_: str) -> str:
     if type_ == "integer":
         return f"TRY_CAST({v} AS BIGINT)"
     if type_ == "number":
-        # digits first and last, a decimal point, no exponent / underscore / sign: DuckDB's DOUBLE cast and
-        # the exact rule (regex + the same cast) agree on every such text
-        return (
-            f"CASE WHEN {_digit_first(v)} AND right({v}, 1) >= '0' AND right({v}, 1) < ':' AND contains({v}, '.') "
-            f"AND NOT contains({v}, '_') AND NOT contains({v}, 'e') AND NOT contains({v}, 'E') "
-            f"THEN TRY_CAST({v} AS DOUBLE) END"
-        )
+        # ASCII digits, one decimal point, digits: DuckDB's DOUBLE cast and the exact rule (regex + the same
+        # cast) agree on every such text. One RE2 match costs half the byte tests it replaced (first and last
+        # character, '.', no '_' / 'e' / 'E': 0.14 CPU s per million cells against 0.08)
+        return f"CASE WHEN regexp_full_match({v}, '[0-9]+[.][0-9]+') THEN TRY_CAST({v} AS DOUBLE) END"
     if type_ == "date":
         return (
             f"CASE WHEN {_digit_first(v)} THEN CASE "
@@ -175,6 +182,96 @@ def _add(a: infer.ColumnStats, b: infer.ColumnStats) -> infer.ColumnStats:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# writing: DuckDB computes the rows (in parallel, in file order), pyarrow writes them with ``_id``
+
+
+def _parquet_layout(schema: pa.Schema) -> tuple[list[str], dict[str, str]]:
+    """Dictionary columns and explicit encodings, like DuckDB's Parquet version 2 files: delta-packed
+    integers, dates and times; byte-stream-split floats; dictionaries for text (plain when they grow)."""
+    dictionary: list[str] = []
+    encoding: dict[str, str] = {}
+    for f in schema:
+        t = f.type
+        if pa.types.is_integer(t) or pa.types.is_date(t) or pa.types.is_timestamp(t) or pa.types.is_time(t):
+            encoding[f.name] = "DELTA_BINARY_PACKED"
+        elif pa.types.is_floating(t):
+            encoding[f.name] = "BYTE_STREAM_SPLIT"
+        elif not pa.types.is_boolean(t):
+            dictionary.append(f.name)
+    return dictionary, encoding
+
+
+def write_parquet_with_id(con: duckdb.DuckDBPyConnection, select_sql: str, out: Path) -> int:
+    """Write the rows of ``select_sql`` to ``out`` (snappy Parquet) with ``_id`` = 1, 2, ... in row order;
+    returns the row count.
+
+    ``row_number() OVER ()`` in DuckDB numbers rows in a streaming window that runs the whole pass on one
+    thread (the 10M-row runs averaged 0.65 of a core). Here DuckDB runs the query on all its threads, keeping
+    insertion order (``preserve_insertion_order``), and hands over Arrow batches; a writer thread adds
+    ``_id`` from the row position and writes them with pyarrow, so reading, casting and writing overlap.
+    """
+    reader = con.sql(select_sql).to_arrow_reader(ROW_GROUP_ROWS)
+    schema = pa.schema([pa.field("_id", pa.int64()), *reader.schema])
+    dictionary, encoding = _parquet_layout(schema)
+    writer = pq.ParquetWriter(
+        str(out), schema, compression="snappy", version="2.6", data_page_version="2.0",
+        use_dictionary=dictionary, column_encoding=encoding,
+    )  # fmt: skip
+    batches: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=4)
+    failed: list[BaseException] = []
+    written = [0]
+    base = pa.array(range(1, ROW_GROUP_ROWS + 1), type=pa.int64())
+
+    def flush(table: pa.Table) -> None:
+        n, start = table.num_rows, written[0]
+        ids = (
+            pc.add(base.slice(0, n), start)
+            if n <= len(base)
+            else pa.array(range(start + 1, start + n + 1), pa.int64())
+        )
+        writer.write_table(table.add_column(0, schema.field(0), ids), row_group_size=ROW_GROUP_ROWS)
+        written[0] += n
+
+    def drain() -> None:
+        # whole row groups of ROW_GROUP_ROWS rows (Arrow batches come in smaller, uneven sizes)
+        buf: list[pa.RecordBatch] = []
+        rows = 0
+        try:
+            while (b := batches.get()) is not None:
+                buf.append(b)
+                rows += b.num_rows
+                if rows >= ROW_GROUP_ROWS:
+                    table = pa.Table.from_batches(buf, schema=reader.schema)
+                    full = rows - rows % ROW_GROUP_ROWS
+                    flush(table.slice(0, full))
+                    rest = table.slice(full)
+                    buf, rows = rest.to_batches(), rest.num_rows
+            if rows:
+                flush(pa.Table.from_batches(buf, schema=reader.schema))
+        except BaseException as exc:  # reported to the reading thread
+            failed.append(exc)
+            while batches.get() is not None:  # let the reader finish
+                pass
+
+    thread = threading.Thread(target=drain, name="parquet-writer", daemon=True)
+    thread.start()
+    try:
+        for batch in reader:
+            if failed:
+                break
+            batches.put(batch)
+    except OSError as exc:  # a DuckDB error raised while streaming reaches the Arrow reader as an OSError
+        raise duckdb.Error(str(exc)) from exc
+    finally:
+        batches.put(None)
+        thread.join()
+        writer.close()
+    if failed:
+        raise failed[0]
+    return written[0]
+
+
+# ---------------------------------------------------------------------------------------------------------
 # reading
 
 
@@ -189,13 +286,19 @@ def _csv_source(path: Path, dialect: formats.Dialect, parallel: bool, rejects: s
     )
 
 
-def _run_read(con: duckdb.DuckDBPyConnection, make_sql: Callable[[bool], str], rejects: str) -> None:
-    """Run ``make_sql(parallel)``; quoted newlines + null padding need the single-threaded scanner."""
+def _run_read(
+    con: duckdb.DuckDBPyConnection,
+    make_sql: Callable[[bool], str],
+    rejects: str,
+    run: Callable[[str], object] | None = None,
+) -> None:
+    """Run ``make_sql(parallel)`` (with ``run``, default ``con.execute``); quoted newlines + null padding
+    need the single-threaded scanner."""
     for parallel in (True, False):
         con.execute(f"DROP TABLE IF EXISTS {rejects}")
         con.execute(f"DROP TABLE IF EXISTS {rejects}_scan")
         try:
-            con.execute(make_sql(parallel))
+            (run or con.execute)(make_sql(parallel))
             return
         except duckdb.Error as exc:
             if not parallel or "parallel" not in str(exc):
@@ -357,13 +460,9 @@ def _run(
 
         def pass_sql(parallel: bool) -> str:
             src = _csv_source(text_path, dialect, parallel, "pass_rej")
-            return (
-                f"COPY (SELECT CAST(row_number() OVER () AS BIGINT) AS _id, {', '.join(outs)} FROM "
-                f"(SELECT {', '.join(lvl3)} FROM (SELECT {', '.join(lvl2)} FROM {src}))) "
-                f"TO {_lit(str(tmp_parquet))} (FORMAT parquet, COMPRESSION snappy, PARQUET_VERSION V2)"
-            )
+            return f"SELECT {', '.join(outs)} FROM (SELECT {', '.join(lvl3)} FROM (SELECT {', '.join(lvl2)} FROM {src}))"
 
-        _run_read(con, pass_sql, "pass_rej")
+        _run_read(con, pass_sql, "pass_rej", lambda sql: write_parquet_with_id(con, sql, tmp_parquet))
         total = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE error_type = 'INVALID ENCODING') FROM pass_rej"
         ).fetchone()
@@ -399,18 +498,21 @@ def _run(
             assert row is not None
             for (i, key, _), value in zip(sel, row, strict=True):
                 derived[i][key] = int(value or 0)
-        # the exact tests over every side cell: one scan of the rows that have any
+        # the exact tests over every side cell: a few typed columns are scanned one by one over their own side
+        # cells (1M rows, six typed columns: 0.12 CPU s against 0.21 for one scan of every row with any side
+        # cell); many are scanned together, once
         side_stats: dict[int, infer.ColumnStats] = {}
-        if typed:
-            sides = [_q(SIDE_PREFIX + str(i)) for i in typed]
+        groups = [[i] for i in typed] if len(typed) <= SIDE_SCANS_ALONE else ([typed] if typed else [])
+        for group in groups:
+            sides = [_q(SIDE_PREFIX + str(i)) for i in group]
             stage = staged._Stage(
-                relation=f"(SELECT {', '.join(f'{infer.sql_clean(x)} AS s{i}' for x, i in zip(sides, typed, strict=True))} "
+                relation=f"(SELECT {', '.join(f'{infer.sql_clean(x)} AS s{i}' for x, i in zip(sides, group, strict=True))} "
                 f"FROM {pq} WHERE {' OR '.join(f'{x} IS NOT NULL' for x in sides)})",
                 rowid="",
                 cols=[],
             )
-            got_stats = staged._compute_stats(con, stage, [staged._Col(src=f"s{i}", source_name="", name=names[i]) for i in typed])
-            side_stats = dict(zip(typed, got_stats, strict=True))
+            got_stats = staged._compute_stats(con, stage, [staged._Col(src=f"s{i}", source_name="", name=names[i]) for i in group])
+            side_stats.update(zip(group, got_stats, strict=True))
         for i, c in enumerate(cols):
             t = proposed[i]
             if t == "string":
