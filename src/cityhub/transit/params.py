@@ -41,6 +41,8 @@ class TransitParams:
     bus_speed_max_kmh: float = 40.0     # lei2021: an alighting time must fall before the next boarding;
     # the fastest plausible bus ride sets the earliest alighting time
     metro_speed_max_kmh: float = 80.0
+    bus_speed_kmh: float = 16.0         # typical bus speed with dwells (Guangzhou ~15–18 km/h): alighting time
+    metro_speed_kmh: float = 30.0       # typical metro speed with dwells and walks, for a missing tap-out
     min_activity_s: float = 0.0         # lei2021: alighting (earliest) ≤ next boarding + this slack
     metro_trip_max_s: float = 4 * 3600.0  # a tap-out more than this after the tap-in is not the same stage
     # journey linking (transfers)
@@ -58,6 +60,8 @@ class TransitParams:
     clock_offset_step_s: float = 10.0
     clock_offset_min_taps: int = 8      # fewer taps on a vehicle: no offset estimated (0)
     at_stop_m: float = 60.0             # a tap "at a stop" when the bus is this close to one
+    card_day_max_taps: int = 40         # plausibility bound (no published figure): busier card-days are set
+    # aside with reason too_many_taps (staff or test cards), reported, and left out of chaining and linking
     # analysis
     time_bands: tuple[tuple[str, int, int], ...] = (
         ("early", 4, 7), ("am_peak", 7, 9), ("midday", 9, 17), ("pm_peak", 17, 19), ("evening", 19, 28))
@@ -86,7 +90,7 @@ class TransitParams:
 #: parameter → the source key of its default (``SOURCES``), for the docs and the run report
 PARAM_SOURCES: dict[str, str] = {
     "max_walk_m": "mbta", "bus_speed_max_kmh": "lei2021", "metro_speed_max_kmh": "lei2021",
-    "min_activity_s": "lei2021", "max_wait_s": "london", "transfer_max_m": "london", "circuity_max": "london",
+    "min_activity_s": "lei2021", "bus_speed_kmh": "lei2021", "metro_speed_kmh": "lei2021", "max_wait_s": "london", "transfer_max_m": "london", "circuity_max": "london",
     "journey_window_s": "honolulu", "no_repeated_route": "honolulu", "duplicate_window_s": "trimet",
     "avl_max_stop_dist_m": "avl", "avl_match_tolerance_s": "avl", "avl_max_gap_s": "avl",
     "clock_offset_max_s": "avl", "clock_offset_step_s": "avl",

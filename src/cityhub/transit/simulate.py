@@ -224,9 +224,11 @@ def _timetable(rng: np.random.Generator, net: _Net) -> _Timetable:
 
 
 # -------------------------------------------------------------------------------------------- population
-def _ride(rng: np.random.Generator, net: _Net, board: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _ride(rng: np.random.Generator, net: _Net, board: np.ndarray,
+          origin: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Bus: a direction and an alighting stop 2–14 stops on; metro: another station on any line 2–12 km away
-    (chosen among random candidates). Returns (direction (-1 metro), alighting stop)."""
+    (chosen among random candidates). With ``origin`` (a transfer), the ride heads away from the journey's
+    origin, as a traveller's does. Returns (direction (-1 metro), alighting stop)."""
     n = board.size
     alight = np.empty(n, dtype=np.int64)
     direction = np.full(n, -1, dtype=np.int64)
@@ -240,6 +242,13 @@ def _ride(rng: np.random.Generator, net: _Net, board: np.ndarray) -> tuple[np.nd
     want = rng.integers(2, 15, b.size)
     go_fwd = np.where(rng.random(b.size) < 0.5, ahead >= behind * 0.5, ahead > behind * 2)
     go_fwd = np.where(ahead == 0, False, np.where(behind == 0, True, go_fwd))
+    if origin is not None:
+        o = origin[b]
+        f_stop = board[b] + np.minimum(want, ahead)
+        b_stop = board[b] - np.minimum(want, behind)
+        df = np.hypot(net.stop_x[f_stop] - net.stop_x[o], net.stop_y[f_stop] - net.stop_y[o])
+        db = np.hypot(net.stop_x[b_stop] - net.stop_x[o], net.stop_y[b_stop] - net.stop_y[o])
+        go_fwd = np.where(ahead == 0, False, np.where(behind == 0, True, df >= db))
     steps = np.where(go_fwd, np.minimum(want, ahead), np.minimum(want, behind))
     steps = np.maximum(steps, 1)
     alight[b] = board[b] + np.where(go_fwd, steps, -steps)
@@ -255,6 +264,10 @@ def _ride(rng: np.random.Generator, net: _Net, board: np.ndarray) -> tuple[np.nd
             d = np.hypot(net.stop_x[cand] - net.stop_x[board[m]], net.stop_y[cand] - net.stop_y[board[m]])
             score = np.abs(d - target)
             ok = (cand != board[m]) & (d > 1000) & (score < bestd)
+            if origin is not None:
+                o = origin[m]
+                ok &= (np.hypot(net.stop_x[cand] - net.stop_x[o], net.stop_y[cand] - net.stop_y[o])
+                       > np.hypot(net.stop_x[board[m]] - net.stop_x[o], net.stop_y[board[m]] - net.stop_y[o]))
             best = np.where(ok, cand, best)
             bestd = np.where(ok, score, bestd)
         fallback = stations[(np.searchsorted(stations, board[m]) + 3) % stations.size]
@@ -280,16 +293,35 @@ def _path(rng: np.random.Generator, net: _Net, start: np.ndarray, nst: np.ndarra
     alive = np.ones(n, dtype=bool)
     for k in range(3):
         act = alive & (nst > k)
-        if k > 0:
-            nb = _neighbour(rng, net, cur)
-            prev_metro = net.stop_mode[cur] == 1
-            bad = (nb < 0) | (prev_metro & (net.stop_mode[np.maximum(nb, 0)] == 1))
-            act &= ~bad
-            cur = np.where(act, nb, cur)
-        idx = np.flatnonzero(act)
+        if k == 0:
+            idx = np.flatnonzero(act)
+            d, a = _ride(rng, net, cur[idx])
+        else:
+            # a transfer: of a few nearby stops, the one whose ride gets farthest from the origin
+            best_far = np.full(n, -1.0)
+            best_nb = np.full(n, -1, dtype=np.int64)
+            best_d = np.full(n, -1, dtype=np.int64)
+            best_a = np.full(n, -1, dtype=np.int64)
+            for _try in range(3):
+                nb = _neighbour(rng, net, cur)
+                nbc = np.maximum(nb, 0)
+                bad = (nb < 0) | ((net.stop_mode[cur] == 1) & (net.stop_mode[nbc] == 1))
+                for q in range(k):  # no route twice in one journey
+                    bad |= (board[:, q] >= 0) & (net.stop_route[nbc] == net.stop_route[np.maximum(board[:, q], 0)])
+                cand = np.flatnonzero(act & ~bad)
+                if cand.size == 0:
+                    continue
+                dd, aa = _ride(rng, net, nbc[cand], start[cand])
+                far = np.hypot(net.stop_x[aa] - net.stop_x[start[cand]], net.stop_y[aa] - net.stop_y[start[cand]])
+                better = far > best_far[cand]
+                c2 = cand[better]
+                best_far[c2], best_nb[c2], best_d[c2], best_a[c2] = far[better], nbc[c2], dd[better], aa[better]
+            act &= best_nb >= 0
+            idx = np.flatnonzero(act)
+            cur = np.where(act, best_nb, cur)
+            d, a = best_d[idx], best_a[idx]
         if idx.size == 0:
             break
-        d, a = _ride(rng, net, cur[idx])
         board[idx, k] = cur[idx]
         alight[idx, k] = a
         direction[idx, k] = d
