@@ -17,6 +17,7 @@ from cityhub.cli.common import call as _call
 from cityhub.cli.common import err, out
 from cityhub.cli.harvest import harvest_app
 from cityhub.cli.publish import dataset_app
+from cityhub.cli.transit import transit_app
 
 app = typer.Typer(help="CityHub 城市数据平台 / city data platform", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="数据库 / database schema", no_args_is_help=True)
@@ -36,6 +37,7 @@ app.add_typer(search_app, name="search")
 app.add_typer(datastore_app, name="datastore")
 app.add_typer(harvest_app, name="harvest")
 app.add_typer(dataset_app, name="dataset")
+app.add_typer(transit_app, name="transit")
 
 
 

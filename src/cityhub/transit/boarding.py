@@ -172,7 +172,7 @@ def _nearest_stop(net: Network, pattern: np.ndarray, pos: np.ndarray) -> tuple[n
 
 
 def estimate_offsets(fx: Fixes, net: Network, veh: np.ndarray, ts: np.ndarray, known_stop: np.ndarray,
-                     params: TransitParams, sample: int = 60, seed: int = 0) -> np.ndarray:
+                     params: TransitParams, sample: int = 40, seed: int = 0) -> np.ndarray:
     """Per-vehicle farebox clock offset (s, farebox − GPS), indexed like ``fx.vehicles``; 0 where too few
     taps. ``known_stop`` is the stop index a tap names (-1 if none)."""
     n_veh = len(fx.vehicles)
@@ -194,7 +194,28 @@ def estimate_offsets(fx: Fixes, net: Network, veh: np.ndarray, ts: np.ndarray, k
     if take.size == 0:
         return offsets
     tv, tt, ks = veh[take], ts[take], known_stop[take]
-    grid = np.arange(-params.clock_offset_max_s, params.clock_offset_max_s + 1e-9, params.clock_offset_step_s)
+    # the grid at the step, then a 2 s grid within one step of each vehicle's best
+    step = params.clock_offset_step_s
+    coarse = np.arange(-params.clock_offset_max_s, params.clock_offset_max_s + 1e-9, step)
+    centre, _ = _median_best(_score(fx, net, tv, tt, ks, coarse, n_veh, params), coarse)
+    rel = np.arange(-step, step + 1e-9, 2.0)
+    fine, best = _median_best(_score(fx, net, tv, tt - centre[tv], ks, rel, n_veh, params), rel)
+    return np.where(enough & (best > 0), centre + fine, 0.0)
+
+
+def _median_best(scores: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per vehicle (column): the median of the grid values tied for the best score, and that score."""
+    best = scores.max(axis=0)
+    tied = scores >= best[None, :] - 1e-9
+    cnt = tied.sum(axis=0)
+    csum = np.cumsum(tied, axis=0)
+    mid = (cnt + 1) // 2
+    return grid[(csum >= mid[None, :]).argmax(axis=0)], best
+
+
+def _score(fx: Fixes, net: Network, tv: np.ndarray, tt: np.ndarray, ks: np.ndarray, grid: np.ndarray,
+           n_veh: int, params: TransitParams) -> np.ndarray:
+    """Per offset in ``grid`` and vehicle: how many of its taps the offset puts at a stop (the named one)."""
     scores = np.zeros((grid.size, n_veh))
     for g, delta in enumerate(grid):
         pattern, pos = _locate(fx, tv, (tt - delta).astype(np.int64), params)
@@ -206,15 +227,7 @@ def estimate_offsets(fx: Fixes, net: Network, veh: np.ndarray, ts: np.ndarray, k
                                                            net.ps_stop.size - 1)], -1)
             hit = np.where(named, hit & (stop == ks), hit)
         scores[g] = np.bincount(tv, weights=hit.astype(np.float64), minlength=n_veh)
-    best = scores.max(axis=0)
-    tied = scores >= best[None, :] - 1e-9
-    # median of the tied best offsets
-    cnt = tied.sum(axis=0)
-    csum = np.cumsum(tied, axis=0)
-    mid = (cnt + 1) // 2
-    med_idx = (csum >= mid[None, :]).argmax(axis=0)
-    offsets = np.where(enough & (best > 0), grid[med_idx], 0.0)
-    return offsets
+    return scores
 
 
 @dataclass

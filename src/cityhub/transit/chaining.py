@@ -83,33 +83,39 @@ def _targets(s: StageInput) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     return target, target_ts, counts, last
 
 
-def _best_on_pattern(net: Network, pattern: np.ndarray, seq: np.ndarray, tlat: np.ndarray, tlon: np.ndarray,
-                     chunk: int = 200_000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each stage: the stop after ``seq`` on ``pattern`` nearest the target; its walk and the ride (m).
-    Walk is +inf where the pattern has no stop after the boarding."""
+def _best_on_pattern(net: Network, pattern: np.ndarray, seq: np.ndarray, target: np.ndarray,
+                     chunk: int = 250_000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each stage: the stop after ``seq`` on ``pattern`` nearest the ``target`` stop; its walk and the ride
+    (m). Walk is +inf where the pattern has no stop after the boarding."""
     n = pattern.size
     stop = np.full(n, -1, dtype=np.int64)
     walk = np.full(n, np.inf)
     ride = np.zeros(n)
-    lmax = net.max_pattern_len()
-    ok = np.flatnonzero((pattern >= 0) & (seq >= 0))
+    ok = np.flatnonzero((pattern >= 0) & (seq >= 0) & (target >= 0))
     for c in range(0, ok.size, chunk):
         rows = ok[c:c + chunk]
         p = pattern[rows]
-        lo = net.pat_ptr[p]
         hi = net.pat_ptr[p + 1]
-        base = lo + seq[rows]
-        idx = base[:, None] + 1 + np.arange(lmax)[None, :]
+        base = net.pat_ptr[p] + seq[rows]
+        width = int((hi - base - 1).max()) if rows.size else 0
+        if width <= 0:
+            continue
+        idx = base[:, None] + 1 + np.arange(width)[None, :]
         valid = idx < hi[:, None]
         idx = np.where(valid, idx, base[:, None])
         st = net.ps_stop[idx]
-        d = metres(net.lat[st], net.lon[st], tlat[rows, None], tlon[rows, None])
-        d = np.where(valid, d, np.inf)
-        k = d.argmin(axis=1)
-        pick = idx[np.arange(rows.size), k]
-        w = d[np.arange(rows.size), k]
-        stop[rows] = np.where(np.isfinite(w), net.ps_stop[pick], -1)
-        walk[rows] = w
+        tg = target[rows]
+        dx = net.x[st] - net.x[tg][:, None]
+        dy = net.y[st] - net.y[tg][:, None]
+        d2 = np.where(valid, dx * dx + dy * dy, np.float32(np.inf))
+        k = d2.argmin(axis=1)
+        ar = np.arange(rows.size)
+        pick = idx[ar, k]
+        w = d2[ar, k]
+        fin = np.isfinite(w)
+        stop[rows] = np.where(fin, net.ps_stop[pick], -1)
+        walk[rows] = np.where(fin, metres(net.lat[net.ps_stop[pick]], net.lon[net.ps_stop[pick]],
+                                          net.lat[tg], net.lon[tg]), np.inf)
         ride[rows] = net.ps_dist[pick] - net.ps_dist[base]
     return stop, walk, ride
 
@@ -158,7 +164,7 @@ def infer(s: StageInput, net: Network, params: TransitParams) -> Destinations:
     for p, q in zip(cands, seqs, strict=True):
         usable = (p >= 0) & (q >= 0)
         any_pattern |= usable
-        stp, w, r = _best_on_pattern(net, p, q, tlat, tlon)
+        stp, w, r = _best_on_pattern(net, p, q, np.where(todo, target, -1))
         any_after |= usable & np.isfinite(w)
         feasible = s.board_ts + r / speed <= target_ts + params.min_activity_s
         better = usable & feasible & (w < best_walk)

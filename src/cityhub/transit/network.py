@@ -43,6 +43,8 @@ class Network:
     route_pat: np.ndarray       # (n_routes, 2): pattern of each direction, -1 if absent
     _pos_key: np.ndarray        # sorted pattern * n_stops + stop, to find a stop's position in a pattern
     _pos_val: np.ndarray
+    x: np.ndarray               # metres east of the stops' mean (float32, for fast nearest-stop searches)
+    y: np.ndarray
 
     @property
     def n_stops(self) -> int:
@@ -98,8 +100,13 @@ def build(stops: pa.Table, route_stops: pa.Table) -> Network:
     seq = np.arange(pat_key.size) - pat_ptr[pat_of_pos]
     pos_key = pat_of_pos * n_stops + s_code
     order = np.argsort(pos_key, kind="stable")
+    from cityhub.transit.spatial import to_xy
+
+    lat0 = float(np.nanmean(lat)) if lat.size else 0.0
+    lon0 = float(np.nanmean(lon)) if lon.size else 0.0
+    x, y = to_xy(lat, lon, lat0, lon0)
     return Network(stop_ids, lat, lon, is_metro, district, route_ids, pat_route, pat_dir, pat_ptr, s_code, dist,
-                   route_pat, pos_key[order], seq[order])
+                   route_pat, pos_key[order], seq[order], x.astype(np.float32), y.astype(np.float32))
 
 
 def _metres(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:

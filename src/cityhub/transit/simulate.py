@@ -219,7 +219,7 @@ def _timetable(rng: np.random.Generator, net: _Net) -> _Timetable:
     first0 = 5 * 3600.0 + rng.uniform(0, headway)
     first1 = first0 + total + layover
     n_trips = np.ceil((25 * 3600.0 - first0) / headway).astype(np.int64)
-    n_veh = np.ceil((2 * total + 2 * layover) / headway).astype(np.int64) + 1
+    n_veh = np.where(bus, np.ceil((2 * total + 2 * layover) / headway).astype(np.int64) + 1, 0)
     return _Timetable(headway, np.stack([first0, first1], axis=1), n_trips, n_veh, arr, dwell, speed)
 
 
