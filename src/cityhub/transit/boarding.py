@@ -247,7 +247,8 @@ def infer(fx: Fixes, net: Network, vehicle: pa.Array | pa.ChunkedArray, ts: np.n
     n = ts.size
     veh = codes(vehicle, fx.vehicles) if n else np.zeros(0, np.int64)
     offsets = estimate_offsets(fx, net, veh, ts, tap_stop, params)
-    corr = ts - np.where(veh >= 0, offsets[np.maximum(veh, 0)], 0.0).round().astype(np.int64)
+    padded = np.concatenate([offsets, [0.0]])  # index -1 (no vehicle) → 0
+    corr = ts - padded[np.where(veh >= 0, veh, -1)].round().astype(np.int64)
     pattern, pos = _locate(fx, veh, corr, params)
     seq, _gap = _nearest_stop(net, pattern, pos)
     stop = np.where(seq >= 0, net.ps_stop[np.clip(net.pat_ptr[np.maximum(pattern, 0)] + seq, 0,

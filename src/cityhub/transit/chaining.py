@@ -129,7 +129,7 @@ def infer(s: StageInput, net: Network, params: TransitParams) -> Destinations:
     walk = np.full(n, np.nan)
     source = np.full(n, "", dtype=object)
     # observed metro destinations
-    obs = s.is_metro & (s.obs_alight >= 0)
+    obs = s.is_metro & (s.obs_alight >= 0) & (s.reason == "")
     out_stop[obs] = s.obs_alight[obs]
     out_ts[obs] = s.obs_alight_ts[obs]
     source[obs] = OBSERVED

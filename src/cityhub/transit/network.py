@@ -27,6 +27,13 @@ def encode(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     return idx, enc.dictionary
 
 
+def encode_sorted(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Like :func:`encode` with a sorted dictionary, so codes do not depend on the input row order."""
+    uniq = pc.unique(values)
+    uniq = uniq.filter(pc.is_valid(uniq)).take(pc.sort_indices(uniq.filter(pc.is_valid(uniq))))
+    return codes(values, uniq), uniq
+
+
 @dataclass
 class Network:
     stop_ids: pa.Array          # string

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cityhub.transit import boarding, chaining, journeys, schema
-from cityhub.transit.network import Network, build, codes, encode, take
+from cityhub.transit.network import Network, build, codes, encode, encode_sorted, take
 from cityhub.transit.params import TransitParams
 
 Progress = Callable[[str, int, int], None]
@@ -110,7 +110,7 @@ def run(taps: pa.Table, stops: pa.Table, route_stops: pa.Table, avl: pa.Table | 
 
     # ---------------------------------------------------------------- taps: clean, sort, dedupe, days
     n_in = taps.num_rows
-    card, card_dict = encode(taps.column("card_id"))
+    card, card_dict = encode_sorted(taps.column("card_id"))
     ts_null = np.asarray(taps.column("ts").is_null().to_numpy(zero_copy_only=False), dtype=bool)
     ts = _np(taps.column("ts").cast(pa.int64()), 0).astype(np.int64)
     is_metro = _np(pc.equal(taps.column("mode"), "metro"), False).astype(bool)
