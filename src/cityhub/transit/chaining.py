@@ -92,6 +92,7 @@ def _best_on_pattern(net: Network, pattern: np.ndarray, seq: np.ndarray, target:
     walk = np.full(n, np.inf)
     ride = np.zeros(n)
     ok = np.flatnonzero((pattern >= 0) & (seq >= 0) & (target >= 0))
+    ps_stop32 = net.ps_stop.astype(np.int32)
     for c in range(0, ok.size, chunk):
         rows = ok[c:c + chunk]
         p = pattern[rows]
@@ -100,14 +101,21 @@ def _best_on_pattern(net: Network, pattern: np.ndarray, seq: np.ndarray, target:
         width = int((hi - base - 1).max()) if rows.size else 0
         if width <= 0:
             continue
-        idx = base[:, None] + 1 + np.arange(width)[None, :]
-        valid = idx < hi[:, None]
-        idx = np.where(valid, idx, base[:, None])
-        st = net.ps_stop[idx]
+        base32 = base.astype(np.int32)
+        idx = base32[:, None] + np.arange(1, width + 1, dtype=np.int32)[None, :]
+        valid = idx < hi.astype(np.int32)[:, None]
+        np.minimum(idx, (hi - 1).astype(np.int32)[:, None], out=idx)
+        st = ps_stop32[idx]
         tg = target[rows]
-        dx = net.x[st] - net.x[tg][:, None]
-        dy = net.y[st] - net.y[tg][:, None]
-        d2 = np.where(valid, dx * dx + dy * dy, np.float32(np.inf))
+        dx = net.x[st]
+        dx -= net.x[tg][:, None]
+        dy = net.y[st]
+        dy -= net.y[tg][:, None]
+        dx *= dx
+        dy *= dy
+        dx += dy
+        dx[~valid] = np.inf
+        d2 = dx
         k = d2.argmin(axis=1)
         ar = np.arange(rows.size)
         pick = idx[ar, k]
