@@ -84,7 +84,7 @@ def _targets(s: StageInput) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
 
 
 def _best_on_pattern(net: Network, pattern: np.ndarray, seq: np.ndarray, target: np.ndarray,
-                     chunk: int = 250_000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     chunk: int = 100_000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each stage: the stop after ``seq`` on ``pattern`` nearest the ``target`` stop; its walk and the ride
     (m). Walk is +inf where the pattern has no stop after the boarding."""
     n = pattern.size
@@ -92,6 +92,9 @@ def _best_on_pattern(net: Network, pattern: np.ndarray, seq: np.ndarray, target:
     walk = np.full(n, np.inf)
     ride = np.zeros(n)
     ok = np.flatnonzero((pattern >= 0) & (seq >= 0) & (target >= 0))
+    # chunks of stages with about as many stops left, so each block is as narrow as its longest row
+    left = net.pat_ptr[pattern[ok] + 1] - net.pat_ptr[pattern[ok]] - seq[ok]
+    ok = ok[np.argsort(left, kind="stable")]
     ps_stop32 = net.ps_stop.astype(np.int32)
     for c in range(0, ok.size, chunk):
         rows = ok[c:c + chunk]
