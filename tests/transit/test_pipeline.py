@@ -158,3 +158,12 @@ def test_params_round_trip_and_reject_unknown() -> None:
     assert TransitParams.from_dict(p.to_dict()) == p
     with pytest.raises(ValueError, match="unknown parameters: nope"):
         TransitParams.from_dict({"nope": 1})
+
+
+def test_chunked_run_equals_one_chunk(city: City, base: pipeline.Result) -> None:
+    r = pipeline.run(city.taps, city.stops, city.route_stops, city.avl, chunk_taps=3_000)
+    assert r.report["chunks"] > 3 and base.report["chunks"] == 1
+    assert r.stages.equals(base.stages)
+    assert r.journeys.equals(base.journeys)
+    for key in ("stages", "journeys", "metro"):
+        assert r.report[key] == base.report[key], key

@@ -9,6 +9,7 @@ Pure: imports nothing from the rest of CityHub but the transit modules.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -24,6 +25,12 @@ from cityhub.transit.network import Network, build, codes, encode, encode_sorted
 from cityhub.transit.params import TransitParams
 
 Progress = Callable[[str, int, int], None]
+_MODES = pa.array(["bus", "metro"])
+#: the journeys output
+JOURNEYS = pa.schema([("journey_id", pa.int64()), ("card_id", pa.string()), ("service_day", pa.date32()),
+                      ("start_ts", pa.timestamp("s")), ("end_ts", pa.timestamp("s")), ("origin_stop", pa.string()),
+                      ("destination_stop", pa.string()), ("stages", pa.int32()), ("modes", pa.string()),
+                      ("complete", pa.bool_())])
 STEPS = ("check", "taps", "boarding", "stages", "chaining", "journeys", "tables")
 
 
@@ -87,7 +94,8 @@ def _np(col: pa.ChunkedArray | pa.Array, fill: Any) -> np.ndarray:
 
 
 def run(taps: pa.Table, stops: pa.Table, route_stops: pa.Table, avl: pa.Table | None = None,
-        params: TransitParams | None = None, progress: Progress | None = None) -> Result:
+        params: TransitParams | None = None, progress: Progress | None = None,
+        chunk_taps: int = 2_000_000) -> Result:
     params = params or TransitParams()
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -143,8 +151,9 @@ def run(taps: pa.Table, stops: pa.Table, route_stops: pa.Table, avl: pa.Table | 
     keep = ~dup
     order, card, ts, is_metro, kind, stop, route, veh, unknown_stop = _sel(
         keep, order, card, ts, is_metro, kind, stop, route, veh, unknown_stop)
-    day = (ts - schema.SERVICE_DAY_START_HOUR * 3600) // 86400
     n = order.size
+    del ts_null, is_bus, valid_kind, good, stop_given, same_card, stop_col, place, dup, keep, order, taps
+    day = (ts - schema.SERVICE_DAY_START_HOUR * 3600) // 86400
     new_cd = np.ones(n, dtype=bool)
     if n > 1:
         new_cd[1:] = (card[1:] != card[:-1]) | (day[1:] != day[:-1])
@@ -182,7 +191,95 @@ def run(taps: pa.Table, stops: pa.Table, route_stops: pa.Table, avl: pa.Table | 
                           "clock_offsets_s": {k: v for k, v in sorted(b.offsets.items())[:200]}}
     step("boarding")
 
-    # ---------------------------------------------------------------- stages: bus taps, metro tap-in (+ tap-out)
+    # ---------------------------------------------------------------- stages, chaining, journeys by card chunks
+    # card-days are independent: work through chunks of about `chunk_taps` taps (whole card-days) so the
+    # working arrays stay small; the outputs are concatenated Arrow tables
+    taps_arrays = {"card": card, "ts": ts, "ts_corr": ts_corr, "is_metro": is_metro, "kind": kind, "stop": stop,
+                   "route": route, "veh": veh, "pattern": pattern, "seq": seq, "board_stop": board_stop,
+                   "board_reason": board_reason, "unknown_stop": unknown_stop, "busy": busy, "cd": cd, "day": day}
+    del card, ts, ts_corr, is_metro, kind, stop, route, veh, pattern, seq, board_stop, board_reason
+    del unknown_stop, busy, day, b, fx
+    cd_starts = np.flatnonzero(new_cd)
+    cuts = [0]
+    while cuts[-1] < n:
+        k = int(np.searchsorted(cd_starts, cuts[-1] + max(chunk_taps, 1)))
+        cuts.append(int(cd_starts[k]) if k < cd_starts.size else n)
+    acc = _Acc()
+    stage_parts, journey_parts = [], []
+    for lo, hi in itertools.pairwise(cuts):
+        part = {k: v[lo:hi] for k, v in taps_arrays.items()}
+        part["cd"] = part["cd"] - part["cd"][0]
+        st_t, j_t = _chunk(part, net, params, card_dict, veh_dict, acc, timings)
+        stage_parts.append(st_t)
+        journey_parts.append(j_t)
+    for name in ("stages", "chaining", "journeys", "tables"):
+        timings[name] = round(timings.get(name, 0.0), 3)
+        if progress:
+            progress(name, STEPS.index(name) + 1, len(STEPS))
+    stages = pa.concat_tables(stage_parts) if stage_parts else _chunk_empty(net)[0]
+    j_tab = pa.concat_tables(journey_parts) if journey_parts else _chunk_empty(net)[1]
+    report["chunks"] = len(stage_parts)
+    report["metro"] = acc.metro
+    by_mode = {name: {"stages": acc.mode_stages[name], "with_destination": acc.mode_has[name],
+                      "rate": _rate(acc.mode_has[name], acc.mode_stages[name])} for name in ("bus", "metro")}
+    report["stages"] = {
+        "stages": acc.stages, "with_destination": acc.has, "observed": acc.observed, "inferred": acc.inferred,
+        "rate_all": _rate(acc.has, acc.stages),
+        "multi_tap_stages": acc.multi, "rate_multi_tap": _rate(acc.multi_has, acc.multi),
+        "by_mode": by_mode,
+        "reasons": {k: {"count": v, "zh": chaining.REASONS.get(k, (k, k))[0],
+                        "en": chaining.REASONS.get(k, (k, k))[1]} for k, v in acc.reasons.most_common()},
+    }
+    report["journeys"] = {"journeys": acc.journeys, "with_transfer": acc.with_transfer,
+                          "share_with_transfer": _rate(acc.with_transfer, acc.journeys),
+                          "stages_linked": acc.linked, "new_journey_because": dict(acc.breaks)}
+    report["seconds"] = timings
+    report["seconds_total"] = round(sum(timings.values()), 3)
+    return Result(stages, j_tab, report, net)
+
+
+@dataclass
+class _Acc:
+    """Counters summed over the chunks."""
+
+    stages: int = 0
+    has: int = 0
+    observed: int = 0
+    inferred: int = 0
+    multi: int = 0
+    multi_has: int = 0
+    journeys: int = 0
+    with_transfer: int = 0
+    linked: int = 0
+    mode_stages: Counter = field(default_factory=Counter)
+    mode_has: Counter = field(default_factory=Counter)
+    reasons: Counter = field(default_factory=Counter)
+    breaks: Counter = field(default_factory=Counter)
+    metro: Counter = field(default_factory=Counter)
+
+
+def _chunk_empty(net: Network) -> tuple[pa.Table, pa.Table]:
+    z = np.zeros(0, dtype=np.int64)
+    part = {k: z for k in ("card", "ts", "ts_corr", "kind", "stop", "route", "veh", "pattern", "seq",
+                           "board_stop", "cd", "day")}
+    part.update({"is_metro": z.astype(bool), "unknown_stop": z.astype(bool), "busy": z.astype(bool),
+                 "board_reason": np.zeros(0, dtype=object)})
+    return _chunk(part, net, TransitParams(), pa.array([], pa.string()), pa.array([], pa.string()), _Acc(), {})
+
+
+def _chunk(a: dict[str, np.ndarray], net: Network, params: TransitParams, card_dict: pa.Array, veh_dict: pa.Array,
+           acc: _Acc, timings: dict[str, float]) -> tuple[pa.Table, pa.Table]:
+    """Stages, destinations and journeys of a run of whole card-days (taps sorted by card-day and time)."""
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = timings.get(name, 0.0) + now - clock
+        clock = now
+
+    n = a["cd"].size
+    cd, kind, ts, stop = a["cd"], a["kind"], a["ts"], a["stop"]
     nxt = np.minimum(np.arange(n) + 1, max(n - 1, 0))
     same_next = np.zeros(n, dtype=bool)
     if n > 1:
@@ -192,56 +289,51 @@ def run(taps: pa.Table, stops: pa.Table, route_stops: pa.Table, avl: pa.Table | 
     tap_out = kind == 2
     paired_out = np.zeros(n, dtype=bool)
     paired_out[nxt[paired]] = True
-    orphan_out = tap_out & ~paired_out
-    report["metro"] = {"tap_in": int(tap_in.sum()), "tap_out": int(tap_out.sum()), "paired": int(paired.sum()),
-                       "tap_in_without_tap_out": int((tap_in & ~paired).sum()),
-                       "tap_out_without_tap_in": int(orphan_out.sum())}
+    acc.metro.update({"tap_in": int(tap_in.sum()), "tap_out": int(tap_out.sum()), "paired": int(paired.sum()),
+                      "tap_in_without_tap_out": int((tap_in & ~paired).sum()),
+                      "tap_out_without_tap_in": int((tap_out & ~paired_out).sum())})
     st = np.flatnonzero(~tap_out)
-    s_metro = is_metro[st]
+    s_metro = a["is_metro"][st]
     obs_alight = np.where(paired[st], stop[nxt[st]], -1)
     obs_ts = np.where(paired[st], ts[nxt[st]], 0)
-    reason = board_reason[st].copy()
-    reason[s_metro & unknown_stop[st]] = "unknown_stop"
-    reason[busy[st]] = "too_many_taps"
-    # metro tap-out at an unknown station: no observed destination (reported with unknown_stop_ids)
+    reason = a["board_reason"][st].copy()
+    reason[s_metro & a["unknown_stop"][st]] = "unknown_stop"
+    busy = a["busy"][st]
+    reason[busy] = "too_many_taps"
     s_cd = cd[st]
-    s_in = chaining.StageInput(cd=s_cd, board_ts=ts_corr[st], is_metro=s_metro, board_stop=board_stop[st],
-                               pattern=pattern[st], seq=seq[st], route=route[st], obs_alight=obs_alight,
+    pattern, board_stop, ts_corr, route = a["pattern"][st], a["board_stop"][st], a["ts_corr"][st], a["route"][st]
+    s_in = chaining.StageInput(cd=s_cd, board_ts=ts_corr, is_metro=s_metro, board_stop=board_stop,
+                               pattern=pattern, seq=a["seq"][st], route=route, obs_alight=obs_alight,
                                obs_alight_ts=obs_ts, reason=reason)
-    step("stages")
+    lap("stages")
     dest = chaining.infer(s_in, net, params)
-    step("chaining")
-    link_route = np.where(s_metro, -1, np.where(pattern[st] >= 0, net.pat_route[np.maximum(pattern[st], 0)],
-                                                  route[st]))
-    chainable = ~busy[st]
-    lk = journeys.link(s_cd, ts_corr[st], np.where(dest.stop >= 0, dest.ts, ts_corr[st]), s_metro, board_stop[st],
+    del s_in, reason, obs_alight, obs_ts
+    lap("chaining")
+    link_route = np.where(s_metro, -1, np.where(pattern >= 0, net.pat_route[np.maximum(pattern, 0)], route))
+    lk = journeys.link(s_cd, ts_corr, np.where(dest.stop >= 0, dest.ts, ts_corr), s_metro, board_stop,
                        dest.stop, link_route, net, params)
-    journey = lk.journey
-    # set-aside card-days: every stage its own journey (already the case: no destination), counted apart
-    step("journeys")
-
-    # ---------------------------------------------------------------- tables and report
+    journey = lk.journey + acc.journeys
+    lap("journeys")
     ns = st.size
     first_stage = np.ones(ns, dtype=bool)
     if ns > 1:
         first_stage[1:] = s_cd[1:] != s_cd[:-1]
     start_idx = np.maximum.accumulate(np.where(first_stage, np.arange(ns), 0)) if ns else np.zeros(0, np.int64)
     stage_no = np.arange(ns) - start_idx
-    mode_dict = pa.array(["bus", "metro"])
-    pat_dir = np.where(pattern[st] >= 0, net.pat_dir[np.maximum(pattern[st], 0)], -1)
-    route_idx = np.where(pattern[st] >= 0, net.pat_route[np.maximum(pattern[st], 0)], route[st])
+    pat_dir = np.where(pattern >= 0, net.pat_dir[np.maximum(pattern, 0)], -1)
+    route_idx = np.where(pattern >= 0, net.pat_route[np.maximum(pattern, 0)], route)
     ts_type = pa.timestamp("s")
     stages = pa.table({
-        "card_id": take(card_dict, card[st]),
-        "service_day": pa.array(day[st].astype(np.int32)).cast(pa.date32()),
+        "card_id": take(card_dict, a["card"][st]),
+        "service_day": pa.array(a["day"][st].astype(np.int32)).cast(pa.date32()),
         "stage_no": pa.array(stage_no.astype(np.int32)),
         "board_ts": pa.array(ts[st], ts_type),
-        "board_ts_corrected": pa.array(ts_corr[st], ts_type),
-        "mode": take(mode_dict, s_metro.astype(np.int64)),
+        "board_ts_corrected": pa.array(ts_corr, ts_type),
+        "mode": take(_MODES, s_metro.astype(np.int64)),
         "route_id": take(net.route_ids, np.where(s_metro, -1, route_idx)),
         "direction": pa.array(pat_dir.astype(np.int8), mask=pat_dir < 0),
-        "vehicle_id": take(veh_dict, np.where(s_metro, -1, veh[st])),
-        "board_stop": take(net.stop_ids, board_stop[st]),
+        "vehicle_id": take(veh_dict, np.where(s_metro, -1, a["veh"][st])),
+        "board_stop": take(net.stop_ids, board_stop),
         "alight_stop": take(net.stop_ids, dest.stop),
         "alight_ts": pa.array(dest.ts, ts_type, mask=dest.stop < 0),
         "dest_source": pa.array(dest.source.tolist(), pa.string()),
@@ -251,34 +343,27 @@ def run(taps: pa.Table, stops: pa.Table, route_stops: pa.Table, avl: pa.Table | 
         "transfer": pa.array(lk.linked),
         "transfer_wait_s": pa.array(lk.wait_s, mask=np.isnan(lk.wait_s)),
     })
-    j_tab = _journey_table(stages, journey, s_metro, board_stop[st], dest.stop, ts_corr[st], dest.ts, net)
-    # report
+    j_tab = _journey_table(stages, journey, s_metro, board_stop, dest.stop, ts_corr, dest.ts, net)
     counts_cd = np.bincount(s_cd)[s_cd] if ns else np.zeros(0, np.int64)
-    multi = (counts_cd >= 2) & chainable
+    multi = (counts_cd >= 2) & ~busy
     has = dest.stop >= 0
-    by_mode = {}
+    acc.stages += int(ns)
+    acc.has += int(has.sum())
+    acc.observed += int((dest.source == "observed").sum())
+    acc.inferred += int((dest.source == "inferred").sum())
+    acc.multi += int(multi.sum())
+    acc.multi_has += int((multi & has).sum())
     for name, m in (("bus", ~s_metro), ("metro", s_metro)):
-        by_mode[name] = {"stages": int(m.sum()), "with_destination": int((m & has).sum()),
-                         "rate": _rate(int((m & has).sum()), int(m.sum()))}
-    reasons = Counter(dest.reason[~has].tolist())
-    report["stages"] = {
-        "stages": int(ns), "with_destination": int(has.sum()), "observed": int((dest.source == "observed").sum()),
-        "inferred": int((dest.source == "inferred").sum()),
-        "rate_all": _rate(int(has.sum()), int(ns)),
-        "multi_tap_stages": int(multi.sum()), "rate_multi_tap": _rate(int((has & multi).sum()), int(multi.sum())),
-        "by_mode": by_mode,
-        "reasons": {k: {"count": v, "zh": chaining.REASONS.get(k, (k, k))[0],
-                        "en": chaining.REASONS.get(k, (k, k))[1]} for k, v in reasons.most_common()},
-    }
-    n_j = int(journey.max() + 1) if ns else 0
-    stages_per_j = np.bincount(journey) if ns else np.zeros(0, np.int64)
-    report["journeys"] = {"journeys": n_j, "with_transfer": int((stages_per_j > 1).sum()),
-                          "share_with_transfer": _rate(int((stages_per_j > 1).sum()), n_j),
-                          "stages_linked": int(lk.linked.sum()), "new_journey_because": lk.breaks}
-    step("tables")
-    report["seconds"] = timings
-    report["seconds_total"] = round(sum(timings.values()), 3)
-    return Result(stages, j_tab, report, net)
+        acc.mode_stages[name] += int(m.sum())
+        acc.mode_has[name] += int((m & has).sum())
+    acc.reasons.update(dest.reason[~has].tolist())
+    stages_per_j = np.bincount(lk.journey) if ns else np.zeros(0, np.int64)
+    acc.journeys += int(stages_per_j.size)
+    acc.with_transfer += int((stages_per_j > 1).sum())
+    acc.linked += int(lk.linked.sum())
+    acc.breaks.update(lk.breaks)
+    lap("tables")
+    return stages, j_tab
 
 
 def _sel(idx: np.ndarray, *arrays: np.ndarray) -> list[Any]:
@@ -293,14 +378,15 @@ def _journey_table(stages: pa.Table, journey: np.ndarray, is_metro: np.ndarray, 
                    alight: np.ndarray, board_ts: np.ndarray, alight_ts: np.ndarray, net: Network) -> pa.Table:
     ns = journey.size
     if ns == 0:
-        return pa.table({"journey_id": pa.array([], pa.int64())})
+        return JOURNEYS.empty_table()
     first = np.concatenate([[True], journey[1:] != journey[:-1]])
     last = np.concatenate([journey[1:] != journey[:-1], [True]])
     fi, li = np.flatnonzero(first), np.flatnonzero(last)
     n_st = li - fi + 1
-    complete = np.bincount(journey, weights=(alight >= 0).astype(np.float64)) == n_st
-    any_metro = np.bincount(journey, weights=is_metro.astype(np.float64)) > 0
-    any_bus = np.bincount(journey, weights=(~is_metro).astype(np.float64)) > 0
+    local = journey - journey[0]
+    complete = np.bincount(local, weights=(alight >= 0).astype(np.float64)) == n_st
+    any_metro = np.bincount(local, weights=is_metro.astype(np.float64)) > 0
+    any_bus = np.bincount(local, weights=(~is_metro).astype(np.float64)) > 0
     modes = np.where(any_metro & any_bus, 2, np.where(any_metro, 1, 0))
     return pa.table({
         "journey_id": pa.array(journey[fi].astype(np.int64)),
@@ -313,4 +399,4 @@ def _journey_table(stages: pa.Table, journey: np.ndarray, is_metro: np.ndarray, 
         "stages": pa.array(n_st.astype(np.int32)),
         "modes": take(pa.array(["bus", "metro", "bus+metro"]), modes),
         "complete": pa.array(complete),
-    })
+    }, schema=JOURNEYS)
