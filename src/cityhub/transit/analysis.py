@@ -36,11 +36,13 @@ def _band_sql(params: TransitParams, col: str) -> str:
 
 def analyse(stages: pa.Table, journeys: pa.Table, stops: pa.Table, route_stops: pa.Table,
             params: TransitParams | None = None, zones: pa.Table | None = None,
-            threads: int = 2) -> dict[str, pa.Table]:
+            threads: int = 2, memory_limit: str = "3GB") -> dict[str, pa.Table]:
     """All analysis tables, by name."""
     params = params or TransitParams()
     con = duckdb.connect()
     con.execute(f"SET threads = {int(threads)}")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute("SET preserve_insertion_order = false")
     con.register("stages", stages)
     con.register("journeys", journeys)
     con.register("stops", stops)

@@ -60,7 +60,7 @@ class Network:
     def seq_of(self, pattern: np.ndarray, stop: np.ndarray) -> np.ndarray:
         """Position of ``stop`` in ``pattern`` (-1 when the pattern does not serve it)."""
         ok = (pattern >= 0) & (stop >= 0)
-        key = np.where(ok, pattern * self.n_stops + stop, -1)
+        key = np.where(ok, pattern.astype(np.int64) * self.n_stops + stop, -1)
         i = np.searchsorted(self._pos_key, key)
         i = np.minimum(i, self._pos_key.size - 1)
         found = ok & (self._pos_key[i] == key) if self._pos_key.size else np.zeros(key.shape, bool)

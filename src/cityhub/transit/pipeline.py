@@ -194,9 +194,12 @@ def run(taps: pa.Table, stops: pa.Table, route_stops: pa.Table, avl: pa.Table | 
     # ---------------------------------------------------------------- stages, chaining, journeys by card chunks
     # card-days are independent: work through chunks of about `chunk_taps` taps (whole card-days) so the
     # working arrays stay small; the outputs are concatenated Arrow tables
-    taps_arrays = {"card": card, "ts": ts, "ts_corr": ts_corr, "is_metro": is_metro, "kind": kind, "stop": stop,
-                   "route": route, "veh": veh, "pattern": pattern, "seq": seq, "board_stop": board_stop,
-                   "board_reason": board_reason, "unknown_stop": unknown_stop, "busy": busy, "cd": cd, "day": day}
+    i32 = np.int32
+    taps_arrays = {"card": card.astype(i32), "ts": ts, "ts_corr": ts_corr, "is_metro": is_metro,
+                   "kind": kind.astype(np.int8), "stop": stop.astype(i32), "route": route.astype(i32),
+                   "veh": veh.astype(i32), "pattern": pattern.astype(i32), "seq": seq.astype(i32),
+                   "board_stop": board_stop.astype(i32), "board_reason": board_reason,
+                   "unknown_stop": unknown_stop, "busy": busy, "cd": cd.astype(np.int64), "day": day.astype(i32)}
     del card, ts, ts_corr, is_metro, kind, stop, route, veh, pattern, seq, board_stop, board_reason
     del unknown_stop, busy, day, b, fx
     cd_starts = np.flatnonzero(new_cd)
