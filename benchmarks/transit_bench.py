@@ -43,7 +43,8 @@ def child(in_dir: str) -> None:
     t_read = time.perf_counter() - t0
     t1 = time.perf_counter()
     c1 = time.process_time()
-    result = pipeline.run(tables["taps"], tables["stops"], tables["route_stops"], tables["avl"])
+    # handed over, not kept: the pipeline frees the taps and AVL once it has what it needs
+    result = pipeline.run(tables.pop("taps"), tables["stops"], tables["route_stops"], tables.pop("avl"))
     t_run = time.perf_counter() - t1
     t2 = time.perf_counter()
     agg = analysis.analyse(result.stages, result.journeys, tables["stops"], tables["route_stops"])
@@ -53,8 +54,8 @@ def child(in_dir: str) -> None:
         "read_s": round(t_read, 2), "pipeline_s": round(t_run, 2), "analysis_s": round(t_agg, 2),
         "cpu_s_pipeline_and_analysis": round(cpu, 1),
         "steps_s": result.report["seconds"], "stages": result.stages.num_rows,
-        "journeys": result.journeys.num_rows, "taps": tables["taps"].num_rows,
-        "avl_fixes": tables["avl"].num_rows,
+        "journeys": result.journeys.num_rows, "taps": result.report["taps"]["input"],
+        "avl_fixes": result.report["boarding"]["avl_fixes"],
         "rate_multi_tap": result.report["stages"]["rate_multi_tap"],
         "od_district_rows": agg["od_district"].num_rows,
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),

@@ -168,6 +168,7 @@ def run(taps: pa.Table, stops: pa.Table, route_stops: pa.Table, avl: pa.Table | 
 
     # ---------------------------------------------------------------- bus boardings from AVL
     fx = boarding.snap(avl, net, params)
+    del avl  # the fixes are all the rest needs (the caller may drop its table too)
     bus_rows = np.flatnonzero(~is_metro)
     vehicle_col = take(veh_dict, veh[bus_rows])
     b = boarding.infer(fx, net, vehicle_col, ts[bus_rows], stop[bus_rows], route[bus_rows], params)
