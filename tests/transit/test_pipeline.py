@@ -167,3 +167,15 @@ def test_chunked_run_equals_one_chunk(city: City, base: pipeline.Result) -> None
     assert r.journeys.equals(base.journeys)
     for key in ("stages", "journeys", "metro"):
         assert r.report[key] == base.report[key], key
+
+
+def test_validation_matches_truth_read_back_from_parquet(city: City, base: pipeline.Result, tmp_path) -> None:
+    # Parquet keeps timestamp[s] as timestamp[ms]: the truth read back must still match the stages
+    import pyarrow.parquet as pq
+
+    pq.write_table(city.truth, tmp_path / "truth.parquet")
+    truth = pq.read_table(tmp_path / "truth.parquet")
+    assert truth.schema.field("board_ts").type != city.truth.schema.field("board_ts").type
+    v = validate.compare(base.stages, truth, city.route_stops)
+    assert v["matched_to_truth"] == base.stages.num_rows
+    assert v == validate.compare(base.stages, city.truth, city.route_stops)

@@ -27,7 +27,9 @@ TARGETS = {"rate_multi_tap": 0.85, "exact_of_inferred": 0.85, "link_f1": 0.95}
 
 
 def _key(card: pa.ChunkedArray, ts: pa.ChunkedArray) -> pa.ChunkedArray:
-    return pc.binary_join_element_wise(card, pc.cast(pc.cast(ts, pa.int64()), pa.string()), "|")
+    # whole seconds whatever the unit (Parquet stores timestamp[s] as timestamp[ms])
+    secs = pc.cast(pc.cast(ts, pa.timestamp("s")), pa.int64())
+    return pc.binary_join_element_wise(card, pc.cast(secs, pa.string()), "|")
 
 
 def _adjacent(route_stops: pa.Table) -> set[tuple[str, str]]:
