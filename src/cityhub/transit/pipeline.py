@@ -67,7 +67,9 @@ def conform(name: str, table: pa.Table) -> pa.Table:
         if f.name in table.column_names:
             col = table.column(f.name)
             try:
-                col = col.cast(f.type) if col.type != f.type else col
+                # timestamps in ms/us/ns (as Parquet gives them back) are truncated to whole seconds
+                truncate = pa.types.is_timestamp(f.type) and pa.types.is_timestamp(col.type)
+                col = col.cast(f.type, safe=not truncate) if col.type != f.type else col
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 bad.append(f.name)
                 continue
