@@ -22,6 +22,8 @@ from cityhub.cli.publish import dataset_app
 from cityhub.cli.sensing import sensing_app
 from cityhub.cli.sensing_sim import register as register_sensing_transport
 from cityhub.cli.sharing import sharing_app
+from cityhub.cli.transit import transit_app
+from cityhub.cli.transit_io import register as register_transit_io
 
 app = typer.Typer(help="CityHub 城市数据平台 / city data platform", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="数据库 / database schema", no_args_is_help=True)
@@ -49,6 +51,9 @@ register_sensing_transport(sensing_app)
 app.add_typer(sensing_app, name="sensing")
 app.add_typer(deid_app, name="deid")
 app.add_typer(correction_app, name="correction")
+# transit (issue 14): the inputs' commands (gtfs-check, cards-load, hubs-simulate, hubs-analyse) join the group
+register_transit_io(transit_app)
+app.add_typer(transit_app, name="transit")
 
 
 
