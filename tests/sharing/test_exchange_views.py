@@ -142,3 +142,32 @@ def test_grant_holder_reads_the_released_view_only(w: dict[str, Any], client: An
     got, body = call(client, w, rid, "search", limit=100)
     assert [f["id"] for f in got["fields"]] == ["_id", "姓名", "所属区"] and not raw_in(body, ids)
     assert not raw_in(body, names)
+
+
+@pytest.mark.parametrize("world", ["sqlite"], indirect=True)
+def test_usage_page(w: dict[str, Any], client: Any) -> None:
+    from tests.sharing.test_web import signed_in
+
+    client.cookies.clear()
+    anonymous = client.get("/sharing/usage", follow_redirects=False)
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
+    rid = w["unconditional"]["rid"]
+    got, _ = call(client, w, rid, "search", limit=3)
+    assert len(got["records"]) == 3
+
+    signed_in(client, w, "steward")
+    page = client.get("/sharing/usage")
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert "交换用量" in html and "每月交换记录数" in html and 'id="usage-chart"' in html
+    assert "/static/vendor/echarts/echarts.min.js" in html and "http://" not in html.split("<body", 1)[1].replace(
+        "http://www.w3.org", "")
+    consumers = html.split('id="usage-consumers"', 1)[1].split("</table>", 1)[0]
+    assert "广州市生态环境局" in consumers
+    grants = html.split('id="usage-grants"', 1)[1].split("</table>", 1)[0]
+    assert rid in grants and "无需授权" in grants
+    assert 'href="/sharing/usage"' in client.get("/sharing/grants").text  # linked from the sharing pages
+    assert "Records exchanged per month" in client.get("/sharing/usage?lang=en").text
+
+    signed_in(client, w, "citizen")
+    assert client.get("/sharing/usage").status_code == 403
