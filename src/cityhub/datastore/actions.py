@@ -73,14 +73,18 @@ def table_ref(v: DatastoreVersion) -> query.TableRef:
 
 def read_ref(ctx: Context, v: DatastoreVersion) -> query.TableRef:
     """The table a read action queries: the whole live version, or, for a call the sharing layer authorised with
-    a grant, only the grant's columns and rows (every query path then reads the scoped view)."""
+    a grant, only the grant's columns and rows (every query path then reads the scoped view) of the live version,
+    or of the resource's released de-identified view when the sharing layer names one (``GrantedRead.view``)."""
     ref = table_ref(v)
     granted = auth.granted_read(ctx)
     if granted is None:
         return ref
     if granted.resource_id != v.resource_id:  # never another table than the one granted
         raise NotFound(f"未找到资源 {v.resource_id}", f"Resource not found: {v.resource_id}")
-    try:  # personal-data columns (flagged by the load's scan) only for a grant that allows them
+    try:
+        if granted.view is not None:  # the released de-identified view in place of the live table
+            return granted.apply(query.file_table(v.resource_id, granted.view))
+        # no view: personal-data columns (flagged by the load's scan) only for a grant that allows them
         return granted.apply(ref, [c["name"] for c in v.columns if c.get("pii")])
     except query.QueryError as exc:
         raise _query_error(exc) from None

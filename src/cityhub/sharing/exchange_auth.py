@@ -15,8 +15,11 @@ Then ``authorize_read`` decides what the system may read of the resource, again 
 * 有条件共享 → the newest grant of this system on this resource that is in force (not revoked, not expired), or
   the one named by ``grant_id`` if it is in force; none → 403. Its columns and row filter become the scope every
   datastore query of the call runs in (``datastore.query.grants``).
-* Columns the load flagged as personal data are left out unless the grant allows personal data (the datastore
-  applies it with the live version's column flags).
+* Another department's system reads the resource's released de-identified view when it has one
+  (``views.released_for_exchange``), with the grant's columns and rows on top; personal-data columns the view's
+  policy kept unchanged are left out unless the grant allows personal data. No released view: columns the load
+  flagged as personal data are left out unless the grant allows personal data (the datastore applies it with the
+  live version's column flags). The provider's own systems read the live table.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from cityhub.context import Actor, Context
 from cityhub.datastore.query.grants import GRANTED_READ, GrantedRead
 from cityhub.db import utcnow
 from cityhub.errors import NotAuthenticated, NotAuthorized, NotFound
+from cityhub.sharing import views
 from cityhub.sharing.exchange_schemas import CLIENT, TOKEN
 from cityhub.sharing.models import ShareGrant, SharingSystem
 
@@ -117,10 +121,17 @@ def authorize_read(ctx: Context, caller: Caller, rid: str, grant_id: int | None)
             raise NotAuthorized("授权已撤销", "The grant has been revoked")
         if grant.expires_at <= now:
             raise NotAuthorized("授权已过期", "The grant has expired")
+    # another department reads the released de-identified view when there is one (the provider's own systems
+    # read their own table); its personal-data columns the policy kept unchanged only with allow_personal
+    released = views.released_for_exchange(ctx, rid) if ds.department_id != caller.department_id else None
+    allow_personal = grant.allow_personal if grant is not None else False
+    view = released.path if released is not None else None
+    exclude = released.raw_personal if released is not None and not allow_personal else ()
     if grant is None:
-        return GrantedRead(rid, None, None, None)
+        return GrantedRead(rid, None, None, None, exclude=exclude, view=view)
     columns = tuple(grant.columns) if grant.columns is not None else None
-    return GrantedRead(rid, columns, grant.row_filter or None, grant.id, allow_personal=grant.allow_personal)
+    return GrantedRead(rid, columns, grant.row_filter or None, grant.id, allow_personal=allow_personal,
+                       exclude=exclude, view=view)
 
 
 def _read(ctx: Context, p: Any) -> None:

@@ -19,6 +19,7 @@ import pyarrow as pa
 from sqlalchemy import select
 
 from cityhub.context import Context
+from cityhub.datastore.models import DatastoreVersion
 from cityhub.settings import get_settings
 from cityhub.sharing import deidsql, kanon
 from cityhub.sharing.deid_models import DeidView
@@ -43,6 +44,34 @@ def released_view(ctx: Context, resource_id: str) -> Path | None:
         return None
     path = view_path(resource_id, view.id)
     return path if path.exists() else None
+
+
+@dataclass(frozen=True)
+class Released:
+    """What a grantee reads of a resource: the released view's file, and the personal-data columns (flagged by
+    the load's scan of the view's source version) that the view's policy kept unchanged: those are still raw,
+    so the exchange leaves them out unless the grant allows personal data."""
+
+    path: Path
+    raw_personal: tuple[str, ...]
+
+
+def released_for_exchange(ctx: Context, resource_id: str) -> Released | None:
+    """The released view of ``resource_id`` as the exchange serves it to another department, or ``None``."""
+    view = ctx.db.scalar(select(DeidView).where(DeidView.resource_id == resource_id, DeidView.status == "released")
+                         .order_by(DeidView.id.desc()).limit(1))
+    if view is None:
+        return None
+    path = view_path(resource_id, view.id)
+    if not path.exists():
+        return None
+    source = ctx.db.scalar(select(DatastoreVersion).where(DatastoreVersion.resource_id == resource_id,
+                                                          DatastoreVersion.version == view.source_version))
+    policy = dict(view.policy or {})
+    rules, default = dict(policy.get("rules") or {}), str(policy.get("default") or "drop")
+    personal = [c["name"] for c in (source.columns if source else []) if c.get("pii")]
+    kept = tuple(c for c in personal if c in view.columns and (rules.get(c) or {"op": default}).get("op") == "keep")
+    return Released(path, kept)
 
 
 @dataclass

@@ -756,6 +756,23 @@ EN: dict[str, str] = {
     "一数一源提示": "One source per item",
     "该数据资源含有其他部门为权威来源的基础数据项,请共享使用,不要重复采集:": "This dataset holds base data items another department is the authoritative source of; use the shared copy instead of collecting them again:",
     "权威资源": "Authoritative resource",
+    # exchange usage page
+    "交换用量": "Exchange usage",
+    "起始月份": "From month",
+    "截止月份": "To month",
+    "次调用": "calls",
+    "次出错": "errors",
+    "每月交换记录数": "Records exchanged per month",
+    "交换记录数": "Records exchanged",
+    "调用次数": "Calls",
+    "字节": "Bytes",
+    "暂无交换记录": "No exchange calls yet",
+    "主要数据使用部门": "Top consuming departments",
+    "按授权统计": "Per grant",
+    "出错": "Errors",
+    "无需授权": "No grant needed",
+    "月份": "Month",
+    "查询": "Show",
 }
 
 TERMS: dict[str, str] = {

@@ -11,7 +11,7 @@ Modules: ``engine`` (table reference, sandboxed connections, ``Limits``, query s
 
 from __future__ import annotations
 
-from .engine import DEFAULT_LIMITS, TYPE_NAMES, Limits, QueryError, TableRef, quote_ident, sandbox
+from .engine import DEFAULT_LIMITS, TYPE_NAMES, Limits, QueryError, TableRef, file_table, quote_ident, sandbox
 from .exports import EXPORT_FORMATS, XLSX_MAX_ROWS, Drain, export, full_csv_path
 from .rows import CKAN_LIMIT, CSV_LIMIT, decode_cursor, encode_cursor, search
 from .sql import run_sql
@@ -34,6 +34,7 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "export",
+    "file_table",
     "full_csv_path",
     "quote_ident",
     "run_sql",

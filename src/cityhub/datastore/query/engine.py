@@ -153,6 +153,40 @@ class TableRef:
         return out
 
 
+#: (path, size, mtime) → (rows, columns) of files read by ``file_table``
+_file_tables: dict[tuple[str, int, int], tuple[int, list[tuple[str, str]]]] = {}
+
+
+def file_table(resource_id: str, path: Path) -> TableRef:
+    """A ``TableRef`` of a Parquet file that is not a datastore version (a released de-identified view, read in
+    place of the live table by a grant's holder): rows and column types from the file itself, cached per
+    path, size and mtime. A missing or unreadable file is "unavailable", never the live table."""
+    p = abspath(path)
+    try:
+        st = os.stat(p)
+    except OSError:
+        raise err("unavailable", f"数据表 {resource_id} 当前不可用。",
+                  f"The table {resource_id} is not available right now.") from None
+    key = (p, st.st_size, st.st_mtime_ns)
+    known = _file_tables.get(key)
+    if known is None:
+        conn = duckdb.connect(":memory:")
+        try:
+            described = conn.execute(f"DESCRIBE SELECT * FROM read_parquet({sql_literal(p)})").fetchall()
+            counted = conn.execute(f"SELECT count(*) FROM read_parquet({sql_literal(p)})").fetchone()
+        except duckdb.Error:
+            raise err("unavailable", f"数据表 {resource_id} 当前不可用。",
+                      f"The table {resource_id} is not available right now.") from None
+        finally:
+            conn.close()
+        columns = [(str(r[0]), duck_type_name(r[1])) for r in described if r[0] != "_id"]
+        known = (int(counted[0]) if counted else 0, columns)
+        if len(_file_tables) > 256:
+            _file_tables.clear()
+        _file_tables[key] = known
+    return TableRef(resource_id=resource_id, path=Path(p), rows=known[0], columns=list(known[1]))
+
+
 # --------------------------------------------------------------------------- helpers
 
 

@@ -18,6 +18,7 @@ import datetime as dt
 import decimal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from .engine import GrantScope, QueryError, TableRef, err, quote_ident
@@ -123,6 +124,10 @@ class GrantedRead:
     allow_personal: bool = False
     #: columns left out whatever the grant says
     exclude: tuple[str, ...] = ()
+    #: the resource's released de-identified view: when set, every query reads this Parquet file instead of the
+    #: live table (the grant's columns and rows still apply; the live table's personal-data flags do not, the
+    #: sharing layer puts the view's still-raw personal columns in ``exclude``)
+    view: Path | None = None
 
     def apply(self, table: TableRef, personal: Sequence[str] = ()) -> TableRef:
         """``table`` in this grant's scope; ``personal``: the table's personal-data columns, left out unless the

@@ -264,3 +264,27 @@ async def systems_post(request: Request) -> Response:
     systems = call(request, "system_list", {"include_inactive": True})
     return render(request, "sharing_systems.html", {"systems": systems, "created": created, "nav": "sharing",
                                                     "errors": errors, "general": general}, status=status)
+
+
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+@router.get("/sharing/usage", response_class=HTMLResponse)
+def usage_page(request: Request) -> Response:
+    """Exchange usage (``exchange_usage_show``): records exchanged per month (an ECharts bar chart), the top
+    consuming departments, and the calls per grant; department users see their own department's calls."""
+    if request.state.actor is None:
+        return login_redirect(request)
+    q = request.query_params
+    month_from = q.get("from") if MONTH.match(q.get("from") or "") else None
+    month_to = q.get("to") if MONTH.match(q.get("to") or "") else None
+    usage = call(request, "exchange_usage_show", {"month_from": month_from, "month_to": month_to})
+    language = lang(request)
+    config = {"months": [m["month"] for m in usage["by_month"]],
+              "records": [m["records"] for m in usage["by_month"]],
+              "calls": [m["calls"] for m in usage["by_month"]],
+              "labels": {"records": i18n.t("交换记录数", language), "calls": i18n.t("调用次数", language)}}
+    return render(request, "sharing_usage.html", {
+        "usage": usage, "month_from": month_from or "", "month_to": month_to or "", "nav": "sharing",
+        "tab": "usage", "top": usage["by_consumer"][:10],
+        "chart_config": json.dumps(config, ensure_ascii=False).replace("</", "<\\/")})
