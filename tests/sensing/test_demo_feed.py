@@ -53,11 +53,21 @@ def test_demo_feed_stores_readings_raises_alarms_and_stops_cleanly(sqlite_empty,
         assert overview()["devices"] == n
         assert _wait(lambda: overview()["online_last_hour"] >= 11, 10), overview()
         assert _wait(lambda: len(overview()["stations"]) == 11, 5)
-        # readings reach the time-series store
-        get_ingestor().store.flush_if_due()
+        # readings reach the time-series store and the overview counts them, growing
+        def stored() -> int:
+            get_ingestor().store.flush_if_due()
+            return overview()["readings_stored"] or 0
+
+        assert _wait(lambda: stored() >= n - 1, 10), overview()["readings_stored"]
+        first = stored()
+        assert _wait(lambda: stored() > first, 10)
         assert demo_feed._FEED.published > n
+        points = overview()["map"]
+        assert len(points) == sum(1 for d in demo_feed._FEED.fleet if d.type != "gateway")
+        assert {p["state"] for p in points} <= {"ok", "offline", "critical", "major", "minor", "warning"}
         # the pollution episode (5 %…55 % of each 6 s cycle) raises PM2.5 alarms at central stations, and clears
         assert _wait(lambda: alarms(True) > 0, 12), "no PM2.5 alarm rose"
+        assert _wait(lambda: "major" in {p["state"] for p in overview()["map"]}, 5)  # an alarmed station on the map
         assert _wait(lambda: alarms(False) > 0, 12), "no PM2.5 alarm cleared"
     finally:
         demo_feed.stop()
