@@ -56,9 +56,9 @@ def test_demo_feed_stores_readings_raises_alarms_and_stops_cleanly(sqlite_empty,
         # readings reach the time-series store and the overview counts them, growing
         def stored() -> int:
             get_ingestor().store.flush_if_due()
-            return overview()["readings_stored"] or 0
+            return overview()["values_stored"] or 0
 
-        assert _wait(lambda: stored() >= n - 1, 10), overview()["readings_stored"]
+        assert _wait(lambda: stored() >= n - 1, 10), overview()["values_stored"]
         first = stored()
         assert _wait(lambda: stored() > first, 10)
         assert demo_feed._FEED.published > n

@@ -530,11 +530,11 @@ def sensing_overview(ctx: Context, p: s.Empty) -> dict[str, Any]:
         state = worst.get(dev_id) or ("ok" if seen is not None and seen >= now - dt.timedelta(hours=1) else "offline")
         points.append({"code": code, "type": dtype, "lat": lat, "lon": lon, "state": state})
     try:
-        readings: int | None = get_ingestor().store.count()
+        values: int | None = get_ingestor().store.count()  # rows of the store: one per reading and attribute
     except Exception:  # a store that cannot be read right now: the rest of the overview still answers
-        readings = None
+        values = None
     return {"devices": sum(by_type.values()), "online_last_hour": online, "types": types,
-            "readings_stored": readings, "map": points,
+            "values_stored": values, "map": points,
             "districts": by_district, "alarms_active": {sev: alarms.get(sev, 0) for sev in
                                                          ("critical", "major", "minor", "warning")},
             "dead_letters_24h": dead_day, "dead_letters": dead_all,

@@ -63,7 +63,7 @@
             put("s-devices", o.devices);
             put("s-online", o.online_last_hour);
             put("s-dead", o.dead_letters_24h);
-            put("s-readings", o.readings_stored);
+            put("s-values", o.values_stored);
             Object.keys(o.alarms_active).forEach(function (k) { put("s-alarm-" + k, o.alarms_active[k]); });
           }).catch(function () { /* the next round retries */ }).then(function () { busy = false; });
       }
