@@ -87,7 +87,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             line = await asyncio.to_thread(demo_feed.start_if_enabled)
         except Exception as exc:  # the portal still serves without the demo feed
-            line = f"感知演示未启动 / sensing demo not started: {exc}"
+            line = (f"感知演示未启动 / sensing demo not started: {exc} (set CITYHUB_MQTT_URL to a running broker, "
+                    "CITYHUB_MQTT_EMBEDDED_PORT to a free port, or CITYHUB_SENSING_DEMO=false)")
         if line:
             print(line, file=sys.stderr, flush=True)
     try:
