@@ -34,7 +34,7 @@ system-deps:
 run: install  ## migrate, load the Guangzhou demo if empty, serve on http://127.0.0.1:8000
 	$(BIN)/cityhub serve --init --host 127.0.0.1 --port 8000
 
-run-sensing: install  ## the MQTT receiver (embedded amqtt broker unless CITYHUB_MQTT_URL is set), next to `make run`
+run-sensing: install  ## the MQTT receiver alone (embedded amqtt unless CITYHUB_MQTT_URL); `make run` already runs one in its live demo (CITYHUB_SENSING_DEMO=false to use this instead)
 	$(BIN)/cityhub sensing receive
 
 lint: install-dev  ## ruff, mypy and the import contracts

@@ -191,6 +191,17 @@ class Settings(BaseSettings):
     nats_duplicate_window_seconds: float = Field(
         120.0, description="JetStream deduplication window: a message re-published with the same Nats-Msg-Id "
         "within it (a receiver retrying after a crash) is stored once.")
+    sensing_demo: bool = Field(
+        False, description="Run the live sensing demo inside `cityhub serve`: the embedded MQTT broker (or "
+        "CITYHUB_MQTT_URL), the MQTT receiver feeding the pipeline and a small simulated fleet publishing with "
+        "incidents (docs/sensing-transport.md). `cityhub serve --init` turns it on when the demo content is "
+        "loaded and the variable is not set; one worker only.")
+    sensing_demo_devices: int = Field(300, description="Devices of the live sensing demo besides the 11 national "
+                                      "air-quality stations (registered once, reused on restart).")
+    sensing_demo_interval_seconds: float = Field(15.0, description="Seconds between two rounds of readings of the "
+                                                 "live sensing demo (each device reports once a round).")
+    sensing_demo_cycle_minutes: float = Field(10.0, description="Minutes over which the live sensing demo replays "
+                                              "its four incidents (alarms rise and clear within each cycle).")
 
     sensing_future_minutes: int = Field(
         5, description="Sensing: a reading time-stamped more than this many minutes ahead of the server's clock is "

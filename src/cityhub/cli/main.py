@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,11 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to bind"),
 
         if not is_loaded():
             demo_load()
+        if is_loaded() and "CITYHUB_SENSING_DEMO" not in os.environ and workers == 1:
+            os.environ["CITYHUB_SENSING_DEMO"] = "1"  # the live sensing demo (docs/sensing-transport.md)
+            from cityhub.settings import get_settings
+
+            get_settings.cache_clear()
     from cityhub import jobs
 
     for message in jobs.startup().values():  # before any worker starts (e.g. interrupted loads marked failed)

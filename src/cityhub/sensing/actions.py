@@ -478,6 +478,10 @@ def aqi_show(ctx: Context, p: s.AqiShow) -> dict[str, Any]:
                       **daily.as_dict()}}
 
 
+#: devices the overview's live map shows at most
+MAP_DEVICES = 5000
+
+
 @action(auth.sensing_overview, schema=s.Empty, roles=None)
 def sensing_overview(ctx: Context, p: s.Empty) -> dict[str, Any]:
     """The city at a glance: devices by type and district, online in the last hour, active alarms by severity,
@@ -513,7 +517,24 @@ def sensing_overview(ctx: Context, p: s.Empty) -> dict[str, Any]:
     types = [{"type": t, "label_zh": devicetypes.TYPES[t].label_zh if t in devicetypes.TYPES else t,
               "label_en": devicetypes.TYPES[t].label_en if t in devicetypes.TYPES else t, "devices": n}
              for t, n in sorted(by_type.items())]
+    severity_rank = {"critical": 4, "major": 3, "minor": 2, "warning": 1}
+    worst: dict[int, str] = {}
+    for device_id, sev in ctx.db.execute(select(Alarm.device_id, Alarm.severity).where(Alarm.active.is_(True))):
+        if severity_rank.get(sev, 0) > severity_rank.get(worst.get(device_id, ""), 0):
+            worst[device_id] = sev
+    points = []  # every located device (up to MAP_DEVICES) with its state, for the live map
+    for dev_id, code, dtype, lat, lon, seen in ctx.db.execute(
+            select(Device.id, Device.code, Device.type, Device.lat, Device.lon, Device.last_seen_at)
+            .where(Device.active.is_(True), Device.lat.is_not(None), Device.lon.is_not(None),
+                   Device.type != "gateway").order_by(Device.id).limit(MAP_DEVICES)):
+        state = worst.get(dev_id) or ("ok" if seen is not None and seen >= now - dt.timedelta(hours=1) else "offline")
+        points.append({"code": code, "type": dtype, "lat": lat, "lon": lon, "state": state})
+    try:
+        values: int | None = get_ingestor().store.count()  # rows of the store: one per reading and attribute
+    except Exception:  # a store that cannot be read right now: the rest of the overview still answers
+        values = None
     return {"devices": sum(by_type.values()), "online_last_hour": online, "types": types,
+            "values_stored": values, "map": points,
             "districts": by_district, "alarms_active": {sev: alarms.get(sev, 0) for sev in
                                                          ("critical", "major", "minor", "warning")},
             "dead_letters_24h": dead_day, "dead_letters": dead_all,

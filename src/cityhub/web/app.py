@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -80,9 +81,23 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gc.set_threshold(*GC_THRESHOLDS)
     tasks = [asyncio.create_task(_every(job)) for job in jobs.periodic()]  # what the domains registered
     tasks.append(asyncio.create_task(_collect_forever()))
+    if outermost:  # the live sensing demo (CITYHUB_SENSING_DEMO): broker, receiver and simulated fleet
+        from cityhub.sensing import demo_feed
+
+        try:
+            line = await asyncio.to_thread(demo_feed.start_if_enabled)
+        except Exception as exc:  # the portal still serves without the demo feed
+            line = (f"感知演示未启动 / sensing demo not started: {exc} (set CITYHUB_MQTT_URL to a running broker, "
+                    "CITYHUB_MQTT_EMBEDDED_PORT to a free port, or CITYHUB_SENSING_DEMO=false)")
+        if line:
+            print(line, file=sys.stderr, flush=True)
     try:
         yield
     finally:
+        if outermost:
+            from cityhub.sensing import demo_feed
+
+            await asyncio.to_thread(demo_feed.stop)
         for t in tasks:
             t.cancel()
         _serving -= 1

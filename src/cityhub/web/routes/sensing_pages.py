@@ -9,6 +9,7 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from cityhub.actions import GOVERNMENT
 from cityhub.web.deps import lang
 from cityhub.web.page_helpers import acall, render
 
@@ -26,7 +27,13 @@ async def sensing_overview_page(request: Request) -> Response:
               "stations": [{"name": s["name"] or s["code"], "code": s["code"], "lon": s["lon"], "lat": s["lat"],
                             "aqi": s["aqi"], "colour": s["colour"],
                             "category": s["category_zh"] if language == "zh" else s["category_en"]}
-                           for s in data["stations"] if s["lon"] is not None and s["lat"] is not None]}
+                           for s in data["stations"] if s["lon"] is not None and s["lat"] is not None],
+              "devices": [[d["lon"], d["lat"], d["state"], d["type"], d["code"]] for d in data["map"]
+                          if d["type"] != "air_quality"],
+              "alarm_stream": getattr(getattr(request.state, "actor", None), "role", None) in GOVERNMENT,
+              "states": {"ok": "正常" if language == "zh" else "Normal",
+                         "offline": "离线" if language == "zh" else "Offline",
+                         **{k: zh if language == "zh" else en for k, (zh, en) in SEVERITY_LABELS.items()}}}
     severities = [(key, zh if language == "zh" else en, data["alarms_active"].get(key, 0))
                   for key, (zh, en) in SEVERITY_LABELS.items()]
     return render(request, "sensing/overview.html", {
