@@ -178,3 +178,13 @@ def test_device_import_and_update_over_http(client: TestClient) -> None:
     assert (shown["name"], shown["district_code"], shown["active"]) == ("二号泊位(体育西)", "440106", False)
     assert client.patch(f"/api/sensing/devices/{b}", headers=_h(admin), json={"code": "other"}).status_code == 422
     assert client.patch(f"/api/sensing/devices/{unique('none')}", headers=_h(admin), json={"name": "x"}).status_code == 404
+
+
+def test_public_overview_hides_infrastructure_places(client: TestClient) -> None:
+    admin = token_for("admin")
+    air = _device(client, admin, "air_quality")
+    manhole = _device(client, admin, "manhole_cover")
+    public = {p["code"] for p in client.get("/api/sensing/overview").json()["map"]}
+    government = {p["code"] for p in client.get("/api/sensing/overview", headers=_h(token_for("steward"))).json()["map"]}
+    assert air["code"] in public and manhole["code"] not in public
+    assert {air["code"], manhole["code"]} <= government

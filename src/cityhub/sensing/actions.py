@@ -482,6 +482,9 @@ def aqi_show(ctx: Context, p: s.AqiShow) -> dict[str, Any]:
 MAP_DEVICES = 5000
 
 
+#: device types whose places the public overview shows (the rest is infrastructure: government users only)
+PUBLIC_MAP_TYPES = ("air_quality", "water_quality", "noise", "flood", "streetlight", "parking_spot")
+
 @action(auth.sensing_overview, schema=s.Empty, roles=None)
 def sensing_overview(ctx: Context, p: s.Empty) -> dict[str, Any]:
     """The city at a glance: devices by type and district, online in the last hour, active alarms by severity,
@@ -522,11 +525,14 @@ def sensing_overview(ctx: Context, p: s.Empty) -> dict[str, Any]:
     for device_id, sev in ctx.db.execute(select(Alarm.device_id, Alarm.severity).where(Alarm.active.is_(True))):
         if severity_rank.get(sev, 0) > severity_rank.get(worst.get(device_id, ""), 0):
             worst[device_id] = sev
-    points = []  # every located device (up to MAP_DEVICES) with its state, for the live map
-    for dev_id, code, dtype, lat, lon, seen in ctx.db.execute(
-            select(Device.id, Device.code, Device.type, Device.lat, Device.lon, Device.last_seen_at)
-            .where(Device.active.is_(True), Device.lat.is_not(None), Device.lon.is_not(None),
-                   Device.type != "gateway").order_by(Device.id).limit(MAP_DEVICES)):
+    points = []  # located devices (up to MAP_DEVICES) with their state, for the live map
+    shown = select(Device.id, Device.code, Device.type, Device.lat, Device.lon, Device.last_seen_at).where(
+        Device.active.is_(True), Device.lat.is_not(None), Device.lon.is_not(None), Device.type != "gateway")
+    if ctx.actor is None or ctx.actor.role not in auth.GOVERNMENT:
+        # the public sees where the public-facing sensors are, never the city's infrastructure (manhole covers,
+        # gas/water/drainage pipelines, energy meters): their places are for government users only
+        shown = shown.where(Device.type.in_(PUBLIC_MAP_TYPES))
+    for dev_id, code, dtype, lat, lon, seen in ctx.db.execute(shown.order_by(Device.id).limit(MAP_DEVICES)):
         state = worst.get(dev_id) or ("ok" if seen is not None and seen >= now - dt.timedelta(hours=1) else "offline")
         points.append({"code": code, "type": dtype, "lat": lat, "lon": lon, "state": state})
     try:
