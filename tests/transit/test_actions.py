@@ -1,0 +1,80 @@
+"""Transit runs as actions: a background job with status and percentage, the reports as JSON, and the results
+published as catalog datasets (the OD matrix open in the datastore; the stages restricted, cards pseudonymised)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from cityhub.errors import NotAuthenticated, NotAuthorized, NotFound, ValidationError
+from tests.conftest import call_as
+
+
+def _wait(run_id: str, timeout: float = 120) -> dict[str, Any]:
+    from cityhub import jobs
+
+    jobs.wait_idle(timeout)
+    deadline = time.monotonic() + timeout
+    while True:
+        run = call_as("steward", "transit_run_show", {"id": run_id})
+        if run["status"] in ("done", "failed") or time.monotonic() > deadline:
+            return run
+        time.sleep(0.2)
+
+
+def test_run_publishes_open_od_and_restricted_stages(sqlite_demo_store: Any) -> None:
+    sqlite_demo_store.activate()
+    with pytest.raises(NotAuthenticated):
+        call_as(None, "transit_run_start", {"taps": 3000})
+    with pytest.raises(NotAuthorized):      # only platform admins may read a server directory
+        call_as("steward", "transit_run_start", {"taps": 3000, "input_dir": "/etc"})
+    with pytest.raises(ValidationError):
+        call_as("steward", "transit_run_start", {"taps": 3000, "department": "gz-ecology-environment"})
+    started = call_as("steward", "transit_run_start", {"taps": 3000, "seed": 5})
+    assert started["status"] == "queued" and started["department"] == "gz-transport"
+    with pytest.raises(NotFound):           # the public does not see an unfinished run
+        call_as(None, "transit_run_show", {"id": started["id"]})
+    run = _wait(started["id"])
+    assert run["status"] == "done", run.get("error")
+    assert run["progress"] == 100
+    assert run["report"]["stages"]["stages"] > 1000
+    assert run["validation"]["rate_multi_tap"] > 0.5 and "santiago_munizaga_palma_2012" in run["validation"]["published"]
+    od_rows = run["od_district"]
+    assert 0 < sum(r["journeys"] for r in od_rows) <= run["report"]["journeys"]["journeys"]
+    pub = run["published"]
+    from cityhub import jobs
+
+    jobs.wait_idle(60)
+    # anonymous: the OD matrix is open and queryable in the datastore
+    ds = call_as(None, "dataset_show", {"id": pub["od_dataset"]})
+    assert ds["opening_class"] == "无条件开放"
+    found = call_as(None, "datastore_search", {"resource_id": pub["od_resource_id"], "limit": 1000})
+    assert found["total"] == len(od_rows)
+    assert sum(int(r["journeys"]) for r in found["records"]) == sum(r["journeys"] for r in od_rows)
+    # anonymous: the stages are not found at all; the department's steward sees them
+    with pytest.raises(NotFound):
+        call_as(None, "dataset_show", {"id": pub["stages_dataset"]})
+    with pytest.raises(NotFound):
+        call_as(None, "datastore_search", {"resource_id": pub["stages_resource_id"]})
+    st = call_as("steward", "dataset_show", {"id": pub["stages_dataset"]})
+    assert st["opening_class"] == "不予开放"
+    # no raw card id in the published stages file
+    import pyarrow.parquet as pq
+
+    from cityhub.settings import get_settings
+    from cityhub.transit.actions import runs_dir
+
+    raw = set(pq.read_table(runs_dir() / run["id"] / "stages.parquet").column("card_id").to_pylist())
+    files = [p for p in get_settings().files_dir.rglob("*") if p.is_file() and f"stages_{run['id']}" in p.name]
+    assert len(files) == 1
+    lines = files[0].read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith('"card_id"') and len(lines) == run["report"]["stages"]["stages"] + 1
+    assert all(line.startswith('"C') for line in lines[1:])
+    text = "\n".join(lines)
+    assert not any(card in text for card in raw)
+    # lists: the public sees the finished run, without who started it
+    listed = call_as(None, "transit_run_list", {})
+    mine = [r for r in listed["results"] if r["id"] == run["id"]]
+    assert mine and "started_by" not in mine[0]
