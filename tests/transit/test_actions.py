@@ -24,7 +24,15 @@ def _wait(run_id: str, timeout: float = 120) -> dict[str, Any]:
         time.sleep(0.2)
 
 
-def test_run_publishes_open_od_and_restricted_stages(sqlite_demo_store: Any) -> None:
+@pytest.fixture(scope="module")
+def finished(sqlite_demo_store: Any) -> dict[str, Any]:
+    """One small run (3,000 taps), shared by the tests of this module."""
+    sqlite_demo_store.activate()
+    started = call_as("steward", "transit_run_start", {"taps": 3000, "seed": 5})
+    return {"started": started, "run": _wait(started["id"])}
+
+
+def test_run_publishes_open_od_and_restricted_stages(sqlite_demo_store: Any, finished: dict[str, Any]) -> None:
     sqlite_demo_store.activate()
     with pytest.raises(NotAuthenticated):
         call_as(None, "transit_run_start", {"taps": 3000})
@@ -32,11 +40,12 @@ def test_run_publishes_open_od_and_restricted_stages(sqlite_demo_store: Any) -> 
         call_as("steward", "transit_run_start", {"taps": 3000, "input_dir": "/etc"})
     with pytest.raises(ValidationError):
         call_as("steward", "transit_run_start", {"taps": 3000, "department": "gz-ecology-environment"})
-    started = call_as("steward", "transit_run_start", {"taps": 3000, "seed": 5})
+    started = finished["started"]
     assert started["status"] == "queued" and started["department"] == "gz-transport"
-    with pytest.raises(NotFound):           # the public does not see an unfinished run
-        call_as(None, "transit_run_show", {"id": started["id"]})
-    run = _wait(started["id"])
+    unfinished = call_as("steward", "transit_run_start", {"taps": 3000, "seed": 6, "publish": False})
+    with pytest.raises(NotFound):           # the public does not see an unfinished (or unpublished) run
+        call_as(None, "transit_run_show", {"id": unfinished["id"]})
+    run = finished["run"]
     assert run["status"] == "done", run.get("error")
     assert run["progress"] == 100
     assert run["report"]["stages"]["stages"] > 1000
@@ -78,3 +87,38 @@ def test_run_publishes_open_od_and_restricted_stages(sqlite_demo_store: Any) -> 
     listed = call_as(None, "transit_run_list", {})
     mine = [r for r in listed["results"] if r["id"] == run["id"]]
     assert mine and "started_by" not in mine[0]
+
+
+def test_transit_page_in_both_languages_offline(sqlite_demo_store: Any, finished: dict[str, Any]) -> None:
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from cityhub.web.app import create_app
+
+    sqlite_demo_store.activate()
+    run = finished["run"]
+    with TestClient(create_app(), base_url="http://127.0.0.1:8000") as client:
+        api = client.get(f"/api/transit/runs/{run['id']}")          # anonymous: the finished, published run
+        assert api.status_code == 200 and api.json()["report"]["stages"]["stages"] == run["report"]["stages"]["stages"]
+        assert client.get("/api/transit/runs/000000000000").status_code == 404
+        page = client.get("/transit")
+        assert page.status_code == 200, page.text
+        assert "公交地铁客流分析" in page.text and "区间出行 OD 流向图" in page.text and "&gt; 80%" in page.text
+        assert f"{run['report']['stages']['stages']:,}" in page.text
+        config = re.search(r'<script type="application/json" id="transit-config">(.*?)</script>', page.text, re.S)
+        assert config is not None
+        import json
+
+        cfg = json.loads(config.group(1))
+        assert cfg["flows"] and cfg["heat"] and "早高峰 07–09" in cfg["bands"]
+        assert sum(c[2] for c in cfg["heat"]) == sum(r["journeys"] for r in run["od_district"])
+        assert all("区" in d for d in cfg["districts"])
+        client.cookies.set("cityhub_lang", "en")
+        en = client.get("/transit")
+        assert "Transit ridership analysis" in en.text and "District OD flow map" in en.text
+        assert "Tianhe" in en.text or "Haizhu" in en.text or "Baiyun" in en.text
+        for text in (page.text, en.text):
+            sources = re.findall(r'(?:src|href)="([^"]+)"', text)
+            assert sources and all(s.startswith(("/", "#", "?")) and not s.startswith("//") for s in sources), sources
+            assert "http://" not in text.replace("http://127.0.0.1:8000", "") and "https://" not in text
