@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cityhub.errors import NotAuthenticated, NotAuthorized, NotFound, ValidationError
+from cityhub.errors import Conflict, NotAuthenticated, NotAuthorized, NotFound, ValidationError
 from tests.conftest import call_as
 
 
@@ -45,6 +45,12 @@ def test_run_publishes_open_od_and_restricted_stages(sqlite_demo_store: Any, fin
     unfinished = call_as("steward", "transit_run_start", {"taps": 3000, "seed": 6, "publish": False})
     with pytest.raises(NotFound):           # the public does not see an unfinished (or unpublished) run
         call_as(None, "transit_run_show", {"id": unfinished["id"]})
+    if call_as("steward", "transit_run_show", {"id": unfinished["id"]})["status"] in ("queued", "running"):
+        with pytest.raises(Conflict):       # one run at a time per department
+            call_as("steward", "transit_run_start", {"taps": 3000})
+    with pytest.raises(ValidationError):    # a simulated day through the action is a small one
+        call_as("admin", "transit_run_start", {"taps": 1_000_000})
+    assert _wait(unfinished["id"])["status"] == "done"
     run = finished["run"]
     assert run["status"] == "done", run.get("error")
     assert run["progress"] == 100
@@ -59,6 +65,11 @@ def test_run_publishes_open_od_and_restricted_stages(sqlite_demo_store: Any, fin
     # anonymous: the OD matrix is open and queryable in the datastore
     ds = call_as(None, "dataset_show", {"id": pub["od_dataset"]})
     assert ds["opening_class"] == "无条件开放"
+    deadline = time.monotonic() + 60
+    while call_as("steward", "resource_show", {"id": pub["od_resource_id"]}).get("load_state"):
+        assert time.monotonic() < deadline, "the OD table's load did not end"
+        time.sleep(0.2)
+        jobs.wait_idle(10)
     found = call_as(None, "datastore_search", {"resource_id": pub["od_resource_id"], "limit": 1000})
     assert found["total"] == len(od_rows)
     assert sum(int(r["journeys"]) for r in found["records"]) == sum(r["journeys"] for r in od_rows)
@@ -122,3 +133,23 @@ def test_transit_page_in_both_languages_offline(sqlite_demo_store: Any, finished
             sources = re.findall(r'(?:src|href)="([^"]+)"', text)
             assert sources and all(s.startswith(("/", "#", "?")) and not s.startswith("//") for s in sources), sources
             assert "http://" not in text.replace("http://127.0.0.1:8000", "") and "https://" not in text
+
+
+def test_bad_inputs_fail_the_run_with_a_bilingual_reason(sqlite_demo_store: Any, finished: dict[str, Any],
+                                                         tmp_path: Any) -> None:
+    import pyarrow.parquet as pq
+
+    from cityhub.transit.simulate import simulate
+
+    sqlite_demo_store.activate()
+    city = simulate(500, seed=3)
+    pq.write_table(city.taps.drop_columns(["kind"]), tmp_path / "taps.parquet")
+    pq.write_table(city.stops, tmp_path / "stops.parquet")
+    pq.write_table(city.route_stops, tmp_path / "route_stops.parquet")
+    with pytest.raises(ValidationError):     # a directory without the inputs is refused at once
+        call_as("admin", "transit_run_start", {"input_dir": str(tmp_path / "nowhere")})
+    before = call_as(None, "transit_run_list", {})["count"]
+    started = call_as("admin", "transit_run_start", {"input_dir": str(tmp_path), "department": "gz-ecology-environment"})
+    run = _wait(started["id"])
+    assert run["status"] == "failed" and "kind" in run["error"]["zh"] and "kind" in run["error"]["en"]
+    assert run["published"] is None and call_as(None, "transit_run_list", {})["count"] == before

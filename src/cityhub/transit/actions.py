@@ -12,6 +12,7 @@ job, and the list is short (runs are rare, heavy jobs) — no migration to chain
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import secrets
@@ -23,7 +24,7 @@ from cityhub import jobs
 from cityhub.actions import GOVERNMENT, action
 from cityhub.context import Context, system_context
 from cityhub.db import utcnow
-from cityhub.errors import CityHubError, NotFound, ValidationError
+from cityhub.errors import CityHubError, Conflict, NotFound, ValidationError
 from cityhub.settings import get_settings
 from cityhub.transit import auth
 from cityhub.transit import schemas as s
@@ -32,6 +33,8 @@ OD_DATASET = "transit-od-district-{dept}"
 STAGES_DATASET = "transit-stages-{dept}"
 OD_COLUMNS = ("band", "origin_district", "destination_district", "journeys")
 _lock = threading.Lock()
+#: a run queued or running for longer than this is taken as lost (its process stopped) and no longer blocks
+STALE = dt.timedelta(hours=2)
 
 
 def runs_dir() -> Path:
@@ -95,6 +98,13 @@ def transit_run_start(ctx: Context, p: s.RunStart) -> dict[str, Any]:
                                   f"The input directory lacks: {', '.join(m + '.parquet' for m in missing)}",
                                   {"input_dir": missing})
     department = _department_slug(ctx, p.department)
+    since = (utcnow() - STALE).isoformat()
+    for path in runs_dir().glob("*/run.json"):
+        other = json.loads(path.read_text(encoding="utf-8"))
+        if (other.get("department") == department and other.get("status") in ("queued", "running")
+                and (other.get("created") or "") > since):
+            raise Conflict(f"本部门已有一个运行尚未结束({other['id']}),请等待其完成",
+                           f"Your department's run {other['id']} has not finished yet; wait for it", {"id": [other["id"]]})
     run_id = secrets.token_hex(6)
     run = {"id": run_id, "status": "queued", "progress": 0, "step": "queued", "department": department,
            "started_by": ctx.actor.name if ctx.actor else "", "created": utcnow().isoformat(),

@@ -13,7 +13,7 @@ class Strict(BaseModel):
 
 
 class RunStart(Strict):
-    taps: int = Field(5_000, ge=100, le=5_000_000, description="simulate about this many taps (when no input_dir)")
+    taps: int = Field(5_000, ge=100, le=200_000, description="simulate about this many taps (when no input_dir; a city-scale day goes through input_dir or the `cityhub transit` CLI)")
     seed: int = Field(1, ge=0, le=2**31 - 1, description="simulation seed")
     input_dir: str | None = Field(None, max_length=1000, description="server directory with taps/stops/route_stops"
                                   "[/avl][/truth].parquet instead of a simulation (platform admins only)")

@@ -16,7 +16,7 @@ router = APIRouter(tags=["transit"], generate_unique_id_function=operation_id)
 
 @router.post("/api/transit/runs", dependencies=[access("transit_run_start")], status_code=202,
              summary="Start a transit run in the background (government users)",
-             responses=ok(Record, *body_errors(403), status=202))
+             responses=ok(Record, *body_errors(403, 409), status=202))
 def transit_run_start(request: Request, body: RunStart) -> Any:
     check_csrf(request, None)
     return call(request, "transit_run_start", body, via="api")
