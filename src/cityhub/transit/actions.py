@@ -139,7 +139,33 @@ def transit_run_show(ctx: Context, p: s.RunRef) -> dict[str, Any]:
         import pyarrow.parquet as pq
 
         out["od_district"] = pq.read_table(od).to_pylist()
+    out["line_load_top"] = line_load_top(runs_dir() / p.id / "line_load.parquet")
     return out
+
+
+def line_load_top(path: Path, n: int = 10) -> list[dict[str, Any]]:
+    """The ``n`` route directions with the highest segment load: the heaviest segment's riders per time band."""
+    if not path.exists():
+        return []
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        rows = con.execute(f"""
+            WITH seg AS (SELECT route_id, direction, band, max(riders) AS riders FROM read_parquet(?)
+                         GROUP BY ALL),
+                 top AS (SELECT route_id, direction, max(riders) AS peak FROM seg GROUP BY ALL
+                         ORDER BY peak DESC, route_id, direction LIMIT {int(n)})
+            SELECT s.route_id, s.direction, s.band, s.riders, t.peak FROM seg s JOIN top t USING (route_id, direction)
+            ORDER BY t.peak DESC, s.route_id, s.direction, s.band""", [str(path)]).fetchall()
+    finally:
+        con.close()
+    out: dict[tuple[str, Any], dict[str, Any]] = {}
+    for route, direction, band, riders, peak in rows:
+        item = out.setdefault((route, direction), {"route_id": route, "direction": direction, "peak": int(peak),
+                                                   "bands": {}})
+        item["bands"][band] = int(riders)
+    return list(out.values())
 
 
 @action(auth.transit_run_list, schema=s.RunList)
@@ -207,6 +233,7 @@ def publish(run: dict[str, Any], od: Any, stages: Any) -> dict[str, Any]:
     from cityhub.catalog.schemas import UploadedFile
 
     ctx = system_context("job")
+    ctx.extra["jobs"] = "inline"  # load the tables in this (background) job: the run is done when they are served
     dept = run["department"]
     common = {"department": dept, "catalog_type": "主题", "class_item": "06", "class_category": "001",
               "class_sub": "1", "format": "电子表格", "update_cycle": "不定期", "theme": "transport",

@@ -1052,7 +1052,7 @@ TRANSIT_EN: dict[str, str] = {
     "推断结果正确率": "Inferred stops correct", "误差在一站以内": "Within one stop", "出行串联 F1": "Journey linking F1",
     "本次运行的输入没有模拟真值,无法验证": "This run's inputs carry no simulated truth: not validated",
     "区间出行 OD 流向图": "District OD flow map", "各区分时段出发量热力图": "Journeys by origin district and time band",
-    "已发布的数据集": "Published datasets",
+    "已发布的数据集": "Published datasets", "断面客流最高的线路(分时段)": "Busiest lines: heaviest segment load by time band",
     "分区 OD 矩阵(无条件开放,可在数据接口中查询)": "District OD matrix (open, queryable through the datastore API)",
     "逐卡乘车段(卡号已假名化,不予开放,仅限本部门)":
         "Card-level stages (cards pseudonymised; not open, the department only)",

@@ -71,6 +71,11 @@ async def transit_page(request: Request) -> Response:
     config: dict[str, Any] = {"base": "/static-geo/guangzhou.json", "lang": language}
     if run is not None:
         config.update(figures(run.get("od_district") or [], language))
+        loads = run.get("line_load_top") or []
+        keys = [b for b in BANDS if any(b in item["bands"] for item in loads)]
+        config["loads"] = {"lines": [f"{x['route_id']} ({x['direction']})" for x in loads],
+                           "series": [{"name": BANDS[b][0 if language == "zh" else 1],
+                                       "data": [x["bands"].get(b, 0) for x in loads]} for b in keys]}
     return render(request, "transit/overview.html", {
         "run": run, "runs": listed["results"], "nav": "transit",
         "map_config": json.dumps(config, ensure_ascii=False).replace("</", "<\\/")})

@@ -50,6 +50,19 @@
       });
       window.addEventListener("resize", function () { heat.resize(); });
     }
+    var loadsEl = document.getElementById("transit-loads");
+    if (loadsEl && cfg.loads) {
+      var loads = window.echarts.init(loadsEl);
+      loads.setOption({
+        tooltip: { trigger: "axis" },
+        legend: { bottom: 0 },
+        grid: { left: 60, right: 20, top: 10, bottom: 90 },
+        xAxis: { type: "category", data: cfg.loads.lines, axisLabel: { rotate: 30 } },
+        yAxis: { type: "value" },
+        series: cfg.loads.series.map(function (s) { return { name: s.name, type: "bar", data: s.data }; })
+      });
+      window.addEventListener("resize", function () { loads.resize(); });
+    }
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
