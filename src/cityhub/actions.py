@@ -50,7 +50,8 @@ DOMAIN_MODULES = ("cityhub.accounts.actions", "cityhub.catalog.actions", "cityhu
                   "cityhub.catalog.jobs", "cityhub.datastore.jobs", "cityhub.harvest.jobs",
                   "cityhub.sharing.actions", "cityhub.sharing.jobs",
                   "cityhub.sharing.exchange_actions", "cityhub.sharing.exchange_jobs",
-                  "cityhub.sensing.actions", "cityhub.sensing.jobs")
+                  "cityhub.sensing.actions", "cityhub.sensing.jobs",
+                  "cityhub.transit.actions")
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from cityhub.web.routes import (
     publish_pages,
     sensing_pages,
     sharing_pages,
+    transit_pages,
 )
 from cityhub.web.routes import datapackage as datapackage_routes
 from cityhub.web.routes import dcat as dcat_routes
@@ -47,6 +48,7 @@ from cityhub.web.routes import exchange as exchange_routes
 from cityhub.web.routes import harvest as harvest_routes
 from cityhub.web.routes import sensing as sensing_routes
 from cityhub.web.routes import sharing as sharing_routes
+from cityhub.web.routes import transit as transit_routes
 
 log = logging.getLogger("cityhub.web")
 STATIC = Path(__file__).parent / "static"
@@ -360,5 +362,7 @@ def create_app() -> FastAPI:
     app.include_router(sensing_pages.router)
     app.include_router(deid_routes.router)  # sharing (issue 12): de-identified views, base items, corrections
     app.include_router(deid_pages.router)
+    app.include_router(transit_routes.router)  # transit runs (issue 14)
+    app.include_router(transit_pages.router)
     return app
 

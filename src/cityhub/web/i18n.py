@@ -959,6 +959,10 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "sensing_hourly": ("查看全市小时统计", "View city-wide hourly statistics"),
     "sensing_retain": ("感知数据保留与降采样", "Sensing retention and downsampling"),
     "sensing_aqi_publish": ("发布各站点小时 AQI", "Publish the stations' hourly AQI"),
+    # transit (transit/actions.py, issue 14)
+    "transit_run_start": ("发起公交地铁客流分析", "Start a transit run"),
+    "transit_run_show": ("查看客流分析运行", "View a transit run"),
+    "transit_run_list": ("列出客流分析运行", "List transit runs"),
     # sharing: de-identified views, 一数一源, corrections (issue 12)
     "deid_policy_set": ("设置脱敏策略", "Set a de-identification policy"),
     "deid_policy_show": ("查看脱敏策略", "View a de-identification policy"),
@@ -1051,6 +1055,28 @@ SENSING_EN: dict[str, str] = {
     "已存储测量值": "Values stored (one per reading and attribute)", "每15秒自动刷新": "Refreshed every 15 seconds",
 }
 EN.update({k: v for k, v in SENSING_EN.items() if k not in EN})
+
+#: the transit page (/transit, issue 14)
+TRANSIT_EN: dict[str, str] = {
+    "公交地铁客流分析": "Transit ridership analysis",
+    "由刷卡数据按出行链规则推断下车站点、串联出行,按区和时段汇总。地图与热力图只含聚合数量,不含卡号。":
+        "Alighting stops inferred from smart-card taps by trip chaining, stages linked into journeys, aggregated by "
+        "district and time band. The map and the heat map hold counts only, no card numbers.",
+    "暂无已完成的客流分析运行": "No finished transit run yet", "运行报告": "Run report", "乘车段": "Stages",
+    "推断出下车站的比例": "Share with an inferred alighting stop",
+    "多次刷卡日的推断比例": "Share inferred on multi-tap card-days", "出行": "Journeys",
+    "验证报告与已发表结果对照": "Validation report beside published figures", "指标": "Measure",
+    "本次运行(对照模拟真值)": "This run (against the simulated truth)",
+    "圣地亚哥(Munizaga 等)": "Santiago (Munizaga et al.)", "波士顿 MBTA ODX": "Boston MBTA ODX",
+    "推断结果正确率": "Inferred stops correct", "误差在一站以内": "Within one stop", "出行串联 F1": "Journey linking F1",
+    "本次运行的输入没有模拟真值,无法验证": "This run's inputs carry no simulated truth: not validated",
+    "区间出行 OD 流向图": "District OD flow map", "各区分时段出发量热力图": "Journeys by origin district and time band",
+    "已发布的数据集": "Published datasets", "断面客流最高的线路(分时段)": "Busiest lines: heaviest segment load by time band",
+    "分区 OD 矩阵(无条件开放,可在数据接口中查询)": "District OD matrix (open, queryable through the datastore API)",
+    "逐卡乘车段(卡号已假名化,不予开放,仅限本部门)":
+        "Card-level stages (cards pseudonymised; not open, the department only)",
+}
+EN.update({k: v for k, v in TRANSIT_EN.items() if k not in EN})
 
 #: audit outcomes (``cityhub.actions`` writes the error type of a failed write)
 OUTCOME_LABELS: dict[str, tuple[str, str]] = {

@@ -1,0 +1,330 @@
+"""Transit actions: start a run of the transit rules as a background job (simulated taps or Parquet inputs on
+the server → pipeline → analyses → validation when the inputs carry the simulator's truth), follow its status
+and percentage, read its run and validation reports, and publish its results as catalog datasets:
+
+- the district × district OD matrix by time band, 无条件开放, loaded into the datastore (anyone may query it);
+- the card-level stages, 不予开放 and private to the owning department, card numbers pseudonymised by
+  HMAC-SHA256 with the platform key (``CITYHUB_DEID_PSEUDONYM_KEY``, as the de-identified views).
+
+Runs are kept as files under ``CITYHUB_HOME/transit/runs/<id>/`` (``run.json`` and the run's Parquet outputs), not
+in a table: a run's results are Parquet files anyway, the record is one small JSON document written by a single
+job, and the list is short (runs are rare, heavy jobs) — no migration to chain."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import secrets
+import threading
+from pathlib import Path
+from typing import Any
+
+from cityhub import jobs
+from cityhub.actions import GOVERNMENT, action
+from cityhub.context import Context, system_context
+from cityhub.db import utcnow
+from cityhub.errors import CityHubError, Conflict, NotFound, ValidationError
+from cityhub.settings import get_settings
+from cityhub.transit import auth
+from cityhub.transit import schemas as s
+
+OD_DATASET = "transit-od-district-{dept}"
+STAGES_DATASET = "transit-stages-{dept}"
+OD_COLUMNS = ("band", "origin_district", "destination_district", "journeys")
+_lock = threading.Lock()
+#: a run queued or running for longer than this is taken as lost (its process stopped) and no longer blocks
+STALE = dt.timedelta(hours=2)
+
+
+def runs_dir() -> Path:
+    d = get_settings().home / "transit" / "runs"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _read(run_id: str) -> dict[str, Any] | None:
+    path = runs_dir() / run_id / "run.json"
+    if not path.exists():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def _write(run: dict[str, Any]) -> None:
+    folder = runs_dir() / run["id"]
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "run.json.tmp"
+    tmp.write_text(json.dumps(run, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+    tmp.replace(folder / "run.json")
+
+
+def _update(run_id: str, **changes: Any) -> dict[str, Any]:
+    with _lock:
+        run = _read(run_id) or {"id": run_id}
+        run.update(changes)
+        _write(run)
+        return run
+
+
+def _visible(ctx: Context, run: dict[str, Any]) -> bool:
+    return auth.is_government(ctx) or (run.get("status") == "done" and bool(run.get("published")))
+
+
+def _department_slug(ctx: Context, asked: str | None) -> str:
+    from cityhub.accounts.models import Department
+
+    if ctx.actor is None or ctx.actor.role == "platform_admin":
+        return asked or "gz-transport"
+    dept = ctx.db.get(Department, ctx.actor.department_id) if ctx.actor.department_id is not None else None
+    mine = dept.slug if dept is not None else None
+    if mine is None:
+        raise ValidationError("您不属于任何部门,无法发布分析结果", "You belong to no department to publish the results",
+                              {"department": ["no department"]})
+    if asked and asked != mine:
+        raise ValidationError("只能以本部门名义发起分析", "You may only start runs for your own department",
+                              {"department": [asked]})
+    return mine
+
+
+@action(auth.transit_run_start, schema=s.RunStart, write=True, target=lambda p, r: r["id"], roles=GOVERNMENT)
+def transit_run_start(ctx: Context, p: s.RunStart) -> dict[str, Any]:
+    """Start a run in the background; returns its record (status ``queued``; follow it with transit_run_show)."""
+    if p.input_dir:
+        folder = Path(p.input_dir)
+        missing = [n for n in ("taps", "stops", "route_stops") if not (folder / f"{n}.parquet").is_file()]
+        if missing:
+            raise ValidationError(f"输入目录缺少文件:{', '.join(m + '.parquet' for m in missing)}",
+                                  f"The input directory lacks: {', '.join(m + '.parquet' for m in missing)}",
+                                  {"input_dir": missing})
+    department = _department_slug(ctx, p.department)
+    since = (utcnow() - STALE).isoformat()
+    for path in runs_dir().glob("*/run.json"):
+        other = json.loads(path.read_text(encoding="utf-8"))
+        if (other.get("department") == department and other.get("status") in ("queued", "running")
+                and (other.get("created") or "") > since):
+            raise Conflict(f"本部门已有一个运行尚未结束({other['id']}),请等待其完成",
+                           f"Your department's run {other['id']} has not finished yet; wait for it", {"id": [other["id"]]})
+    run_id = secrets.token_hex(6)
+    run = {"id": run_id, "status": "queued", "progress": 0, "step": "queued", "department": department,
+           "started_by": ctx.actor.name if ctx.actor else "", "created": utcnow().isoformat(),
+           "params": p.model_dump(), "report": None, "validation": None, "published": None, "error": None}
+    _write(run)
+
+    def submit() -> None:
+        jobs.submit("transit_run", run_id)
+
+    ctx.extra.setdefault("after_commit", []).append(submit)
+    ctx.extra["audit_detail"] = {"taps": p.taps, "seed": p.seed, "input_dir": p.input_dir or ""}
+    return run
+
+
+def _public(run: dict[str, Any], full: bool) -> dict[str, Any]:
+    out = {k: v for k, v in run.items() if k != "params" or full}
+    if not full:
+        out.pop("started_by", None)
+    return out
+
+
+@action(auth.transit_run_show, schema=s.RunRef)
+def transit_run_show(ctx: Context, p: s.RunRef) -> dict[str, Any]:
+    """One run: status, percentage, the run report and the validation report (JSON), what it published and the
+    district OD matrix by time band."""
+    run = _read(p.id)
+    if run is None or not _visible(ctx, run):
+        raise NotFound(f"未找到客流分析运行 {p.id}", f"Transit run not found: {p.id}")
+    out = _public(run, auth.is_government(ctx))
+    od = runs_dir() / p.id / "od_district.parquet"
+    if od.exists():
+        import pyarrow.parquet as pq
+
+        out["od_district"] = pq.read_table(od).to_pylist()
+    out["line_load_top"] = line_load_top(runs_dir() / p.id / "line_load.parquet")
+    return out
+
+
+def line_load_top(path: Path, n: int = 10) -> list[dict[str, Any]]:
+    """The ``n`` route directions with the highest segment load: the heaviest segment's riders per time band."""
+    if not path.exists():
+        return []
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        rows = con.execute(f"""
+            WITH seg AS (SELECT route_id, direction, band, max(riders) AS riders FROM read_parquet(?)
+                         GROUP BY ALL),
+                 top AS (SELECT route_id, direction, max(riders) AS peak FROM seg GROUP BY ALL
+                         ORDER BY peak DESC, route_id, direction LIMIT {int(n)})
+            SELECT s.route_id, s.direction, s.band, s.riders, t.peak FROM seg s JOIN top t USING (route_id, direction)
+            ORDER BY t.peak DESC, s.route_id, s.direction, s.band""", [str(path)]).fetchall()
+    finally:
+        con.close()
+    out: dict[tuple[str, Any], dict[str, Any]] = {}
+    for route, direction, band, riders, peak in rows:
+        item = out.setdefault((route, direction), {"route_id": route, "direction": direction, "peak": int(peak),
+                                                   "bands": {}})
+        item["bands"][band] = int(riders)
+    return list(out.values())
+
+
+@action(auth.transit_run_list, schema=s.RunList)
+def transit_run_list(ctx: Context, p: s.RunList) -> dict[str, Any]:
+    """Runs, newest first (the public sees finished, published runs only)."""
+    runs = []
+    for path in runs_dir().glob("*/run.json"):
+        try:
+            run = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if _visible(ctx, run):
+            runs.append(_public(run, auth.is_government(ctx)))
+    runs.sort(key=lambda r: r.get("created") or "", reverse=True)
+    return {"count": len(runs), "results": runs[: p.limit]}
+
+
+# -- the job ----------------------------------------------------------------------------------------------------
+
+
+def pseudonymise_cards(table: Any, key: bytes) -> Any:
+    """``card_id`` replaced by ``C`` + 16 hex of HMAC-SHA256(key, card) (one HMAC per distinct card)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from cityhub.sharing.deid import pseudonym
+
+    if "card_id" not in table.column_names:
+        return table
+    enc = pc.dictionary_encode(table.column("card_id").combine_chunks())
+    names = pa.array([None if v is None else pseudonym(v, key, prefix="C") for v in enc.dictionary.to_pylist()],
+                     pa.string())
+    pseudo = pc.take(names, enc.indices)
+    return table.set_column(table.column_names.index("card_id"), "card_id", pseudo)
+
+
+def _csv_bytes(table: Any) -> bytes:
+    import pyarrow.csv as pcsv
+
+    buf = io.BytesIO()
+    pcsv.write_csv(table, buf)
+    return buf.getvalue()
+
+
+def _ensure_dataset(ctx: Context, name: str, fields: dict[str, Any]) -> None:
+    from cityhub import actions
+
+    try:
+        actions.call("dataset_show", ctx, {"id": name})
+        return
+    except NotFound:
+        pass
+    actions.call("dataset_create", ctx, {"name": name, **fields})
+    ds = actions.call("dataset_show", ctx, {"id": name})
+    if ds.get("publication") == "draft":
+        actions.call("dataset_submit", ctx, {"id": name})
+        ds = actions.call("dataset_show", ctx, {"id": name})
+    if ds.get("publication") != "published":
+        actions.call("dataset_approve", ctx, {"id": name})
+
+
+def publish(run: dict[str, Any], od: Any, stages: Any) -> dict[str, Any]:
+    """Publish a finished run's OD matrix (open, into the datastore) and its stages (restricted, pseudonymised)."""
+    from cityhub import actions
+    from cityhub.catalog.schemas import UploadedFile
+
+    ctx = system_context("job")
+    ctx.extra["jobs"] = "inline"  # load the tables in this (background) job: the run is done when they are served
+    dept = run["department"]
+    common = {"department": dept, "catalog_type": "主题", "class_item": "06", "class_category": "001",
+              "class_sub": "1", "format": "电子表格", "update_cycle": "不定期", "theme": "transport",
+              "license_id": "cc-by-4.0"}
+    od_name, st_name = OD_DATASET.format(dept=dept), STAGES_DATASET.format(dept=dept)
+    _ensure_dataset(ctx, od_name, {
+        **common, "title": "公交地铁分区客流 OD 矩阵(分时段)", "title_en": "Transit district OD matrix by time band",
+        "abstract": "由公交地铁刷卡数据按出行链规则推断下车站点并串联出行后,按出发时段汇总的区×区出行量(OD 矩阵)。"
+                    "仅含聚合数量,不含任何卡号。",
+        "data_items": [{"name": c, "type": "string", "description": c} for c in OD_COLUMNS],
+        "sharing_class": "无条件共享", "opening_class": "无条件开放", "tags": ["公交", "地铁", "OD", "客流"]})
+    _ensure_dataset(ctx, st_name, {
+        **common, "title": "公交地铁刷卡出行段(卡号已假名化)", "title_en": "Transit card stages (pseudonymised cards)",
+        "abstract": "逐卡的乘车出行段(上车站、推断的下车站、换乘),卡号以平台密钥 HMAC-SHA256 假名化。属个人信息,不予开放,"
+                    "仅限本部门使用。",
+        "data_items": [{"name": c, "type": "string", "description": c} for c in stages.column_names],
+        "sharing_class": "有条件共享", "opening_class": "不予开放", "private": True,
+        "sharing_basis": "《中华人民共和国个人信息保护法》:逐卡出行记录属个人信息,仅限履职所需范围内使用",
+        "sharing_condition": "仅向承担交通规划、运营监管职责的部门共享,且须经本部门审批", "tags": ["公交", "地铁", "刷卡"]})
+    label = f"运行 {run['id']}"
+    od_res = actions.call("resource_create", ctx, {
+        "dataset": od_name, "name": f"区级 OD 矩阵 · {label}", "description": "band, origin_district, "
+        "destination_district, journeys", "format": "CSV",
+        "upload": UploadedFile(filename=f"od_district_{run['id']}.csv", stream=io.BytesIO(_csv_bytes(od)))})
+    pseudo = pseudonymise_cards(stages, get_settings().resolved_deid_key)
+    st_res = actions.call("resource_create", ctx, {
+        "dataset": st_name, "name": f"出行段 · {label}", "description": "card_id pseudonymised (HMAC-SHA256)",
+        "format": "CSV",
+        "upload": UploadedFile(filename=f"stages_{run['id']}.csv", stream=io.BytesIO(_csv_bytes(pseudo)))})
+    return {"od_dataset": od_name, "od_resource_id": od_res["id"], "stages_dataset": st_name,
+            "stages_resource_id": st_res["id"]}
+
+
+def run_job(run_id: str) -> dict[str, Any]:
+    """The background job: simulate or read → pipeline → analyses → validation → publish; status and % in
+    run.json. An error marks the run failed with a bilingual message; nothing published before stays."""
+    import pyarrow.parquet as pq
+
+    from cityhub.transit import analysis, pipeline
+    from cityhub.transit import validate as val
+    from cityhub.transit.params import TransitParams
+
+    run = _read(run_id)
+    if run is None:
+        return {}
+    params = run["params"]
+    folder = runs_dir() / run_id
+    try:
+        _update(run_id, status="running", progress=1, step="input", started=utcnow().isoformat())
+        if params.get("input_dir"):
+            src = Path(params["input_dir"])
+            tables = {n: pq.read_table(src / f"{n}.parquet") if (src / f"{n}.parquet").exists() else None
+                      for n in ("taps", "stops", "route_stops", "avl", "truth")}
+        else:
+            from cityhub.transit.simulate import simulate
+
+            city = simulate(int(params["taps"]), int(params["seed"]))
+            tables = {n: getattr(city, n) for n in ("taps", "stops", "route_stops", "avl", "truth")}
+        _update(run_id, progress=10, step="pipeline")
+        tp = TransitParams.from_dict({"max_walk_m": params["max_walk_m"]} if params.get("max_walk_m") else {})
+
+        def progress(step: str, done: int, total: int) -> None:
+            _update(run_id, progress=10 + int(60 * done / max(total, 1)), step=step)
+
+        result = pipeline.run(tables["taps"], tables["stops"], tables["route_stops"], tables["avl"], tp,
+                              progress=progress)
+        _update(run_id, progress=72, step="analysis")
+        aggregates = analysis.analyse(result.stages, result.journeys, tables["stops"], tables["route_stops"], tp)
+        report = dict(result.report)
+        report["analysis"] = analysis.summary(aggregates)
+        for name in ("od_district", "peak_line", "line_load", "transfer_share"):
+            pq.write_table(aggregates[name], folder / f"{name}.parquet")
+        pq.write_table(result.stages, folder / "stages.parquet")
+        validation = None
+        if tables.get("truth") is not None:
+            _update(run_id, progress=85, step="validation")
+            validation = val.compare(result.stages, tables["truth"], tables["route_stops"])
+        _update(run_id, progress=90, step="publish", report=report, validation=validation)
+        published = publish(run, aggregates["od_district"], result.stages) if params.get("publish", True) else None
+        return _update(run_id, status="done", progress=100, step="done", published=published,
+                       finished=utcnow().isoformat())
+    except pipeline.TransitInputError as exc:
+        return _update(run_id, status="failed", step="failed", finished=utcnow().isoformat(),
+                       error={"zh": exc.message, "en": exc.message_en})
+    except CityHubError as exc:
+        return _update(run_id, status="failed", step="failed", finished=utcnow().isoformat(),
+                       error={"zh": exc.message, "en": exc.message_en, "fields": exc.fields})
+    except Exception as exc:  # a failed job is recorded on the run, never lost
+        return _update(run_id, status="failed", step="failed", finished=utcnow().isoformat(),
+                       error={"zh": f"运行失败:{type(exc).__name__}", "en": f"Run failed: {exc!r}"[:500]})
+
+
+jobs.pool("transit", workers=1)
+jobs.register("transit_run", run_job, pool="transit")
