@@ -1051,7 +1051,7 @@ SENSING_EN: dict[str, str] = {
     "所属区划代码": "District code", "类别": "Category", "首要污染物": "Primary pollutant",
     "暂无空气质量监测站点": "No air-quality stations yet", "设备类型": "Device types", "类型": "Type",
     "设备数": "Devices", "暂无设备": "No devices yet",
-    "城市感知": "Sensing", "设备状态地图": "Map of the devices' state", "正常": "Normal", "离线": "Offline",
+    "城市感知": "Sensing", "公交客流": "Transit", "数据共享": "Sharing", "设备状态地图": "Map of the devices' state", "正常": "Normal", "离线": "Offline",
     "已存储测量值": "Values stored (one per reading and attribute)", "每15秒自动刷新": "Refreshed every 15 seconds",
 }
 EN.update({k: v for k, v in SENSING_EN.items() if k not in EN})
