@@ -18,13 +18,14 @@ from cityhub.accounts.models import Department
 from cityhub.actions import GOVERNMENT, MANAGERS, SIGNED_IN, action
 from cityhub.catalog.schemas import UploadedFile
 from cityhub.context import Context
-from cityhub.datastore.models import DatastoreTable, DatastoreVersion
+from cityhub.datastore.models import DatastoreVersion
 from cityhub.db import today_local, utcnow
-from cityhub.errors import Conflict, NotFound, ValidationError
+from cityhub.errors import Conflict, ValidationError
 from cityhub.settings import get_settings
 from cityhub.sharing import deid_auth as auth
 from cityhub.sharing import deid_schemas as s
 from cityhub.sharing import workdays
+from cityhub.sharing.deid_actions import live_version as _live
 from cityhub.sharing.deid_models import Correction
 
 ACCEPT_DAYS = 2  # the provider accepts (受理) within 2 working days
@@ -37,17 +38,6 @@ STATUS_LABELS = {"open": ("待受理", "Awaiting acceptance"), "accepted": ("已
 def today() -> dt.date:
     """Today in China (tests replace it to file on a given day)."""
     return today_local()
-
-
-def _live(ctx: Context, rid: str) -> DatastoreVersion:
-    table = ctx.db.get(DatastoreTable, rid)
-    v = None
-    if table is not None and table.current_version is not None:
-        v = ctx.db.scalar(select(DatastoreVersion).where(DatastoreVersion.resource_id == rid,
-                                                         DatastoreVersion.version == table.current_version))
-    if v is None:
-        raise NotFound("该资源还没有可查询的数据表", "This resource has no datastore table yet")
-    return v
 
 
 def _parquet(v: DatastoreVersion) -> Path:

@@ -45,7 +45,8 @@ def _invalid(exc: SharingInputError) -> ValidationError:
     return ValidationError(exc.zh, exc.en, fields={name: [exc.en]}, fields_zh={name: [exc.zh]})
 
 
-def _live(ctx: Context, rid: str) -> DatastoreVersion:
+def live_version(ctx: Context, rid: str) -> DatastoreVersion:
+    """The resource's current datastore version (what de-identified views and corrections start from)."""
     table = ctx.db.get(DatastoreTable, rid)
     v = None
     if table is not None and table.current_version is not None:
@@ -96,7 +97,7 @@ def deid_policy_show(ctx: Context, p: s.ResourceRef) -> dict[str, Any]:
     """The de-identification policy of a resource (if saved), its live columns with the personal-data scan's
     findings, and suggested rules and quasi-identifiers."""
     table = ctx.db.get(DatastoreTable, p.resource_id)
-    live = _live(ctx, p.resource_id) if table is not None and table.current_version is not None else None
+    live = live_version(ctx, p.resource_id) if table is not None and table.current_version is not None else None
     return _policy_dict(ctx, p.resource_id, ctx.db.get(DeidPolicy, p.resource_id), live)
 
 
@@ -105,7 +106,7 @@ def deid_policy_set(ctx: Context, p: s.PolicySet) -> dict[str, Any]:
     """Save a resource's de-identification policy: a rule per column (drop, keep, mask, pseudonym, generalise,
     redact), what happens to columns without one, and the quasi-identifiers for the k-anonymity check. The
     policy holds no secret: pseudonyms take the platform key from the settings."""
-    live = _live(ctx, p.resource_id)
+    live = live_version(ctx, p.resource_id)
     names = [(c["name"], c["type"]) for c in live.columns if c["name"] != "_id"]
     for rule in p.rules.values():
         if "key" in rule:
@@ -144,7 +145,7 @@ def deid_view_build(ctx: Context, p: s.ViewBuild) -> dict[str, Any]:
     pol = ctx.db.get(DeidPolicy, p.resource_id)
     if pol is None:
         raise Conflict("请先设置脱敏策略", "Set a de-identification policy first", fields={"rules": ["no policy"]})
-    live = _live(ctx, p.resource_id)
+    live = live_version(ctx, p.resource_id)
     source = get_settings().datastore_dir / p.resource_id / f"v{live.version}" / "data.parquet"
     v = DeidView(resource_id=p.resource_id, source_version=live.version, status="built",
                  policy={"rules": pol.rules, "default": pol.default, "quasi": pol.quasi},
