@@ -4,6 +4,7 @@ raises PM2.5 alarms that clear when it ends, and stopping leaves no thread behin
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
@@ -78,13 +79,20 @@ def test_demo_feed_stores_readings_raises_alarms_and_stops_cleanly(sqlite_empty,
     with session_scope() as s:
         devices = s.scalar(select(func.count()).select_from(Device))
         rules = s.scalar(select(func.count()).select_from(SensingRule))
+    # …and when another broker already holds the configured port (Mosquitto on 1883), the demo's own broker
+    # takes a free one instead of giving up
     get_settings.cache_clear()
-    set_settings(settings_env, mqtt_embedded_port=free_port())
-    assert demo_feed.start_if_enabled()
-    try:
-        assert _wait(lambda: demo_feed._FEED is not None and demo_feed._FEED.published > 0, 5)
-    finally:
-        demo_feed.stop()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        set_settings(settings_env, mqtt_embedded_port=busy)
+        line = demo_feed.start_if_enabled()
+        try:
+            assert "embedded amqtt broker 127.0.0.1" in line and f":{busy} " not in line + " ", line
+            assert _wait(lambda: demo_feed._FEED is not None and demo_feed._FEED.published > 0, 5)
+        finally:
+            demo_feed.stop()
     with session_scope() as s:
         assert s.scalar(select(func.count()).select_from(Device)) == devices
         assert s.scalar(select(func.count()).select_from(SensingRule)) == rules

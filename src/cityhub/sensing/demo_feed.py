@@ -106,7 +106,7 @@ class DemoFeed:
         from cityhub.sensing.transport.service import start_receiving
 
         self.fleet = ensure_fleet(self.devices, self.s.home / "sensing-demo-tokens.json")
-        self.receiving = start_receiving(self.s)
+        self.receiving = start_receiving(self.s, any_port=True)
         if self.receiving.broker is not None:
             self.where = f"embedded amqtt broker 127.0.0.1:{self.receiving.broker.port}"
             url = f"mqtt://cityhub-demo-sim@127.0.0.1:{self.receiving.broker.port}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,16 +55,37 @@ class Receiving:
             self.broker.stop()
 
 
-def start_receiving(s: Settings, sink: Sink | None = None) -> Receiving:
+def _port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def _any_free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def start_receiving(s: Settings, sink: Sink | None = None, *, any_port: bool = False) -> Receiving:
     """Start the MQTT receiver as the settings say. Without ``CITYHUB_MQTT_URL`` an embedded amqtt broker is
     started first; with ``CITYHUB_NATS_URL`` the receiver appends to JetStream (workers run the pipeline),
-    else it hands batches to ``sink`` (default: the pipeline's)."""
+    else it hands batches to ``sink`` (default: the pipeline's). ``any_port``: when the embedded broker's port is
+    taken (another broker on 1883), take a free one instead (for publishers in this process, such as the demo
+    feed, which read the port from the answer)."""
     broker = None
     url, protocol = s.mqtt_url, 5
     if not url:
-        broker = EmbeddedBroker(port=s.mqtt_embedded_port).start()
+        port = s.mqtt_embedded_port
+        if any_port and not _port_free(port):
+            port = _any_free_port()
+        broker = EmbeddedBroker(port=port).start()
         url, protocol = broker.url, 4  # amqtt speaks MQTT 3.1.1
-        log.info("embedded amqtt broker on 127.0.0.1:%s", s.mqtt_embedded_port)
+        log.info("embedded amqtt broker on 127.0.0.1:%s", port)
     appender = None
     if s.nats_url:
         appender = StreamAppender(stream_config(s))
