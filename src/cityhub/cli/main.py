@@ -85,6 +85,8 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to bind"),
             from cityhub.settings import get_settings
 
             get_settings.cache_clear()
+        if is_loaded() and workers == 1:
+            _transit_demo()
     from cityhub import jobs
 
     for message in jobs.startup().values():  # before any worker starts (e.g. interrupted loads marked failed)
@@ -94,6 +96,16 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to bind"),
     uvicorn.run("cityhub.web.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="info", proxy_headers=False)
 
+
+
+def _transit_demo() -> None:
+    """The demo's transit analysis: with no run yet, analyse one simulated service day in the background (this
+    process's job pool), so /transit shows an OD map from the start (docs/transit.md)."""
+    if _call("transit_run_list", {}).get("results"):
+        return
+    run = _call("transit_run_start", {"taps": 30_000, "seed": 1})
+    err.print(f"公交客流演示 transit demo: analysing a simulated day of ~30,000 taps (run {run.get('id', '?')}; "
+              "results on /transit)")
 
 @db_app.command("upgrade")
 def upgrade() -> None:
