@@ -14,6 +14,7 @@ from cityhub.sensing import models as _sensing  # noqa: F401
 from cityhub.sharing import deid_models as _sharing_deid  # noqa: F401
 from cityhub.sharing import exchange_models as _exchange  # noqa: F401
 from cityhub.sharing import models as _sharing  # noqa: F401
+from cityhub.social import models as _social  # noqa: F401
 
 config = context.config
 
