@@ -8,7 +8,8 @@ categories, limit 100, exact total):
 - **unscoped, same answer**: the native ``datastore_search`` as the owning department's steward (API token) with
   the grant's district filter added to the filters and the grant's columns as ``fields`` — the same rows;
 - **unscoped, whole table**: the same request without the district condition (what a search costs with no grant).
-Targets (issue 12): scoped ≥ 500 requests/s, p99 ≤ 100 ms.
+Targets (issue 12): scoped ≥ 500 requests/s, p99 ≤ 100 ms. Then the metering flush alone (``flush_bench``): 20,000
+buffered calls written by one ``exchange_call_flush`` (with their audit records), and the audit log verified.
 
 Run: ``python -m benchmarks.grant_bench [--rows 1000000] [--seconds 20]``; results go to
 ``benchmarks/out/grant.json``. The store lives in ``benchmarks/out/grant-store`` and is removed at the end.
@@ -161,6 +162,48 @@ def run_wrk(url: str, script: str, name: str, seconds: int) -> dict[str, Any]:
             "load_average_before": [round(x, 2) for x in load]}
 
 
+def flush_bench(n: int = 20_000) -> dict[str, Any]:
+    """The metering flush on its own: ``n`` calls buffered in memory (as ``n`` exchange calls leave them), then
+    one ``exchange_call_flush`` (the per-second job) writes them (and, since the exchange reads are audited, one
+    audit record per call in the same transaction). Also: the exchange records in the audit log and whether the
+    log verifies."""
+    from sqlalchemy import func, select
+
+    from cityhub import audit
+    from cityhub.db import session_scope
+    from cityhub.sharing import metering
+    from cityhub.sharing.exchange_actions import flush_pending
+    from cityhub.sharing.models import ShareGrant
+
+    flush_pending()
+    with session_scope() as db:
+        g = db.scalars(select(ShareGrant)).first()
+        assert g is not None and g.system_id is not None
+        system_id, grant_id, rid = g.system_id, g.id, g.resource_id
+        before = audit.count(db)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        metering.record(system_id=system_id, consumer_department_id=2, provider_department_id=1, grant_id=grant_id,
+                        resource_id=rid, action="exchange_search", status="ok", rows=100, size=9000, ms=5.0)
+    buffered = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    written = flush_pending()
+    flushed = time.perf_counter() - t0
+    with session_scope() as db:
+        added = audit.count(db) - before
+        audited = db.scalar(select(func.count()).select_from(audit.AuditRecord)
+                            .where(audit.AuditRecord.action.in_(("exchange_search", "exchange_sql"))))
+        t0 = time.perf_counter()
+        verified = audit.verify(db)
+        verify_s = time.perf_counter() - t0
+    out = {"calls": written, "record_us_per_call": round(buffered / n * 1e6, 2), "flush_s": round(flushed, 3),
+           "flush_calls_per_s": round(written / flushed), "audit_records_added": added,
+           "exchange_audit_records": int(audited or 0), "audit_verified": verified.ok,
+           "audit_size": verified.count, "verify_s": round(verify_s, 2)}
+    print("  flush:", out)
+    return out
+
+
 def check_same(url: str, s: dict[str, Any]) -> None:
     """The scoped answer equals the unscoped one with the grant applied (a spot check before timing)."""
     import httpx
@@ -221,6 +264,7 @@ def main() -> None:
         result["metered_calls"] = usage["total"]["calls"]
         result["metered_records"] = usage["total"]["records"]
         print(f"  metered: {usage['total']['calls']:,} calls, {usage['total']['records']:,} records")
+        result["flush"] = flush_bench()
     finally:
         from cityhub import db
 

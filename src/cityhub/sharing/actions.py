@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from cityhub.accounts.models import Department, User
 from cityhub.accounts.security import new_token, token_hash
@@ -32,6 +33,7 @@ from cityhub.sharing.models import (
     APPROVED,
     EXPIRED,
     NARROWED,
+    PENDING_INDEXES,
     REFUSED,
     SUBMITTED,
     WITHDRAWN,
@@ -352,7 +354,14 @@ def share_request_create(ctx: Context, p: s.RequestCreate) -> dict[str, Any]:
                        deadline=due.date, deadline_provisional=due.provisional, decided_by="", reason="",
                        created_by=ctx.actor_name, created_at=utcnow())
     ctx.db.add(req)
-    ctx.db.flush()
+    try:
+        ctx.db.flush()
+    except IntegrityError as exc:  # another submission of the same request landed meanwhile (the unique index)
+        if not any(name in str(exc.orig) for name in PENDING_INDEXES):
+            raise
+        raise Conflict("已有一份待答复的相同申请(刚刚提交)",
+                       "An identical request is already waiting for an answer (submitted just now)",
+                       fields={"dataset": ["pending"]}) from None
     _event(ctx, req, "submitted", p.purpose, deadline=due.date.isoformat())
     ctx.extra["audit_detail"] = {"kind": p.kind, "dataset": ds.name, "deadline": due.date.isoformat()}
     return request_dict(req, _Names(ctx, [req]))

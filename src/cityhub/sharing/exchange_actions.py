@@ -7,7 +7,8 @@
   resolves, to the scoped view; another resource looks absent.
 * ``exchange_usage_show`` -- usage reports: per month (city-wide: the plan's records exchanged), per consumer
   department, per provider department, per grant.
-* ``exchange_call_flush`` -- the job writing the metered calls buffered in memory (``metering``).
+* ``exchange_call_flush`` -- the job writing the metered calls buffered in memory (``metering``), with one
+  tamper-evident audit record per call (system, grant(s), resource, rows returned) in the same transaction.
 
 Authentication and authorization run on every call (``exchange_auth``: credentials, grant in force), nothing is
 cached beyond one request, so a revocation or an expiry holds from the next call on. The datastore actions are
@@ -23,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import case, func, insert, select
 
-from cityhub import actions
+from cityhub import actions, audit
 from cityhub.accounts.models import Department
 from cityhub.actions import action
 from cityhub.context import Context
@@ -52,6 +53,7 @@ def _metered(ctx: Context, name: str, rid: str, run: Callable[[], dict[str, Any]
     caller = auth.caller_of(ctx)
     granted = ctx.extra.get(GRANTED_READ)
     grant_id = granted.grant_id if isinstance(granted, GrantedRead) else None
+    grant_ids = granted.grant_ids if isinstance(granted, GrantedRead) else ()
     provider = int(ctx.extra.get(auth.PROVIDER) or caller.department_id)
     t0 = time.perf_counter()
     status, rows, size = "ok", 0, 0
@@ -59,6 +61,8 @@ def _metered(ctx: Context, name: str, rid: str, run: Callable[[], dict[str, Any]
         out = run()
         rows, size = _rows_and_bytes(out)
         out["grant_id"] = grant_id
+        if len(grant_ids) > 1:  # several grants read together (``exchange_auth.authorize_read``)
+            out["grant_ids"] = list(grant_ids)
         return out
     except CityHubError as exc:
         status = f"error:{exc.status}"
@@ -66,7 +70,9 @@ def _metered(ctx: Context, name: str, rid: str, run: Callable[[], dict[str, Any]
     finally:
         full = metering.record(system_id=caller.system_id, consumer_department_id=caller.department_id,
                                provider_department_id=provider, grant_id=grant_id, resource_id=rid, action=name,
-                               status=status, rows=rows, size=size, ms=(time.perf_counter() - t0) * 1000)
+                               status=status, rows=rows, size=size, ms=(time.perf_counter() - t0) * 1000,
+                               client=caller.client, source=ctx.source, via=ctx.via,
+                               grant_ids=grant_ids or ((grant_id,) if grant_id is not None else ()))
         if full:
             flush_pending()
 
@@ -93,18 +99,36 @@ def flush_pending() -> int:
     return int(result["written"])
 
 
+def _audit_calls(ctx: Context, rows: list[dict[str, Any]]) -> None:
+    """One audit record per call, in the flush's transaction (the audit head is locked once for all of them):
+    the action, the resource as target, the system as actor, the call's own source and channel; the detail holds
+    the system, the grant(s), the rows and bytes returned and the call's time (the record's own time is the
+    flush's)."""
+    for row in rows:
+        facts = row.get(metering.AUDIT) or {}
+        call_ctx = Context(actor=None, source=str(facts.get("source") or "-"), via=str(facts.get("via") or "exchange"))
+        detail = {"system_id": row["system_id"], "client": facts.get("client", ""), "grant_id": row["grant_id"],
+                  "grant_ids": facts.get("grant_ids") or [], "resource_id": row["resource_id"], "rows": row["rows"],
+                  "bytes": row["bytes"], "ms": row["ms"], "at": row["at"].isoformat(),
+                  "consumer_department_id": row["consumer_department_id"],
+                  "provider_department_id": row["provider_department_id"]}
+        outcome = "success" if row["status"] == "ok" else row["status"]
+        audit.record(ctx.db, call_ctx, row["action"], row["resource_id"], outcome, detail,
+                     actor=str(facts.get("client") or f"system:{row['system_id']}"))
+
+
 @action(auth.exchange_call_flush, schema=s.Empty)
 def exchange_call_flush(ctx: Context, p: s.Empty) -> dict[str, Any]:
-    """Write the exchange calls counted in memory into ``exchange_call`` (the metering job, every second)."""
+    """Write the exchange calls counted in memory into ``exchange_call`` (the metering job, every second) and
+    append one audit record per call to the tamper-evident audit log, in one transaction."""
     rows = metering.drain()
     if not rows:
         return {"written": 0}
-    try:
-        ctx.db.execute(insert(ExchangeCall), rows)
-        ctx.db.flush()
-    except Exception:
-        metering.put_back(rows)
-        raise
+    # a flush that fails, here or at the commit (the audit records are written then), keeps the calls for the next
+    ctx.extra.setdefault("on_rollback", []).append(lambda: metering.put_back(rows))
+    ctx.db.execute(insert(ExchangeCall), [{k: v for k, v in row.items() if k != metering.AUDIT} for row in rows])
+    _audit_calls(ctx, rows)
+    ctx.db.flush()
     return {"written": len(rows)}
 
 

@@ -12,9 +12,12 @@ one request):
 Then ``authorize_read`` decides what the system may read of the resource, again on every call:
 
 * 不予共享 → 403; the provider's own systems and 无条件共享 resources → the whole table;
-* 有条件共享 → the newest grant of this system on this resource that is in force (not revoked, not expired), or
-  the one named by ``grant_id`` if it is in force; none → 403. Its columns and row filter become the scope every
-  datastore query of the call runs in (``datastore.query.grants``).
+* 有条件共享 → the grants of this system on this resource that are in force (not revoked, not expired), or
+  the one named by ``grant_id`` if it is in force; none → 403. One grant's columns and row filter become the scope
+  every datastore query of the call runs in (``datastore.query.grants``); several grants (two approved requests
+  with different columns or rows) are read together, cell by cell (``query.grants.scoped_union``: the rows of
+  any grant; a value shown only where one grant covers both its row and its column, NULL elsewhere; a column of
+  no grant refused), see ``docs/sharing.md``. ``grant_id`` reads through that one grant alone.
 * Another department's system reads the resource's released de-identified view when it has one
   (``views.released_for_exchange``), with the grant's columns and rows on top; personal-data columns the view's
   policy kept unchanged are left out unless the grant allows personal data. No released view: columns the load
@@ -33,7 +36,7 @@ from cityhub.accounts.models import Department
 from cityhub.accounts.security import token_hash
 from cityhub.catalog.models import Resource
 from cityhub.context import Actor, Context
-from cityhub.datastore.query.grants import GRANTED_READ, GrantedRead
+from cityhub.datastore.query.grants import GRANTED_READ, GrantedRead, GrantPart
 from cityhub.db import utcnow
 from cityhub.errors import NotAuthenticated, NotAuthorized, NotFound
 from cityhub.sharing import views
@@ -43,6 +46,8 @@ from cityhub.sharing.models import ShareGrant, SharingSystem
 CALLER = "exchange_caller"
 PROVIDER = "exchange_provider"
 MAX_CLIENT = 250
+#: grants in force of one system on one resource read together (the newest ones; a bound on the view's size)
+MAX_GRANTS_COMBINED = 20
 
 
 @dataclass(frozen=True)
@@ -114,7 +119,9 @@ def authorize_read(ctx: Context, caller: Caller, rid: str, grant_id: int | None)
             q = q.where(ShareGrant.id == grant_id)
         else:
             q = q.where(ShareGrant.revoked_at.is_(None), ShareGrant.expires_at > now)
-        grant = ctx.db.scalars(q.limit(1)).first()
+        found = list(ctx.db.scalars(q.limit(MAX_GRANTS_COMBINED)))
+        grant = found[0] if found else None
+        others = found[1:] if grant_id is None else []
         if grant is None:
             raise NotAuthorized("该系统没有此资源的有效授权", "This system holds no grant in force for this resource")
         if grant.revoked_at is not None:
@@ -130,8 +137,12 @@ def authorize_read(ctx: Context, caller: Caller, rid: str, grant_id: int | None)
     if grant is None:
         return GrantedRead(rid, None, None, None, exclude=exclude, view=view)
     columns = tuple(grant.columns) if grant.columns is not None else None
+    also = tuple(GrantPart(tuple(g.columns) if g.columns is not None else None, g.row_filter or None, g.id,
+                           allow_personal=g.allow_personal,
+                           exclude=released.raw_personal if released is not None and not g.allow_personal else ())
+                 for g in others)
     return GrantedRead(rid, columns, grant.row_filter or None, grant.id, allow_personal=allow_personal,
-                       exclude=exclude, view=view)
+                       exclude=exclude, view=view, also=also)
 
 
 def _read(ctx: Context, p: Any) -> None:

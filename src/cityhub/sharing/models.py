@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityhub.db import Base, UTCDateTime, utcnow
@@ -92,6 +92,20 @@ class ShareRequest(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+def _pending(kind: str) -> Any:
+    return (ShareRequest.status == SUBMITTED) & (ShareRequest.kind == kind)
+
+
+# at most one pending request per (dataset, resource, consumer system) and per (dataset, resource, applicant), in
+# the database (partial unique indexes, migration 0020): two submissions at once cannot both land; ``coalesce``
+# because a request for the whole dataset has no resource and NULLs never collide in a unique index
+Index("uq_share_request_pending_system", ShareRequest.dataset_id, func.coalesce(ShareRequest.resource_id, ""),
+      ShareRequest.system_id, unique=True, sqlite_where=_pending("share"), postgresql_where=_pending("share"))
+Index("uq_share_request_pending_user", ShareRequest.dataset_id, func.coalesce(ShareRequest.resource_id, ""),
+      ShareRequest.user_id, unique=True, sqlite_where=_pending("open"), postgresql_where=_pending("open"))
+PENDING_INDEXES = ("uq_share_request_pending_system", "uq_share_request_pending_user")
 
 
 class ShareRequestEvent(Base):

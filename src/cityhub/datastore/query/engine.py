@@ -99,18 +99,27 @@ SCOPED_VIEW = "__granted"
 class GrantScope:
     """What a grant lets its holder read of one table: the granted ``columns`` (``_id`` always) and the rows
     that pass ``where_sql`` (conditions with literal values, built by ``query.grants.scoped``). ``hidden``: the
-    table's other columns, named in the error when a query asks for one."""
+    table's other columns, named in the error when a query asks for one. ``masks``: column → condition (literal
+    values) under which a row's value of that column is shown; elsewhere the view holds NULL for it (several grants
+    combined, ``query.grants.scoped_union``: a cell is shown only in the rows of a grant that covers its column)."""
 
     columns: tuple[str, ...]
     where_sql: str = ""
     hidden: frozenset[str] = frozenset()
+    masks: tuple[tuple[str, str], ...] = ()
 
     def select_sql(self, source: str) -> str:
-        cols = ", ".join(quote_ident(c) for c in ("_id", *self.columns))
+        masks = dict(self.masks)
+        cols = ", ".join(
+            f"CASE WHEN ({masks[c]}) THEN {quote_ident(c)} END AS {quote_ident(c)}" if c in masks else quote_ident(c)
+            for c in ("_id", *self.columns)
+        )
         return f"SELECT {cols} FROM {source}" + (f" WHERE {self.where_sql}" if self.where_sql else "")
 
     def key(self) -> str:
         """Identifies the scope for caches of derived values (value counts of the scoped rows)."""
+        if self.masks:
+            return repr((self.columns, self.where_sql, self.masks))
         return repr((self.columns, self.where_sql))
 
     @property

@@ -10,6 +10,12 @@ The row filter has the shape of ``datastore_search``'s ``filters`` (column → v
 null) and means the same rows; its values are checked against the column types and written into the view as SQL
 literals (a view has no bound parameters). Fails closed: a grant naming a column the table no longer has is
 refused (``scope_invalid``), never widened.
+
+Several grants of one holder on one table combine (``scoped_union``) cell by cell: a row is readable when it is in
+the rows of at least one grant, and a cell (row, column) shows its value only when one grant covers both the row
+and the column; every other cell of a readable row reads NULL. A column no grant covers is refused by name. So no
+value outside every grant is ever in the view a query reads, whatever the query (filters, sorts, aggregates and SQL
+see the masked cells, never the values under them).
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from typing import Any
 from .engine import GrantScope, QueryError, TableRef, err, quote_ident
 from .params import MAX_IN_VALUES, coerce_value, outside_grant
 
-__all__ = ["GRANTED_READ", "GrantedRead", "outside_grant", "scoped", "sql_value", "where_sql"]
+__all__ = ["GRANTED_READ", "GrantPart", "GrantedRead", "outside_grant", "scoped", "scoped_union", "sql_value",
+           "where_sql"]
 
 
 def _invalid(zh: str, en: str) -> QueryError:
@@ -106,6 +113,61 @@ def scoped(table: TableRef, columns: Sequence[str] | None, row_filter: Mapping[s
     return replace(table, columns=[(n, t) for n, t in table.columns if n in keep], scope=scope)
 
 
+def scoped_union(table: TableRef, parts: Sequence[tuple[Sequence[str] | None, Mapping[str, Any] | None,
+                                                    Sequence[str]]]) -> TableRef:
+    """``table`` as several grants together let their holder read it: ``parts`` are each grant's (columns,
+    row filter, columns left out), as ``scoped`` takes them.
+
+    Rows: those of any grant (the OR of their row filters). Columns: those of any grant; a column's value is shown
+    in the rows of the grants that cover it (a ``GrantScope`` mask: the OR of those grants' row filters) and is
+    NULL in the other readable rows. ``_id`` is always readable. One part is exactly ``scoped``."""
+    if len(parts) == 1:
+        (columns, row_filter, exclude), = parts
+        return scoped(table, columns, row_filter, exclude)
+    if not parts:
+        raise _invalid("没有授权。", "no grant.")
+    if table.scope is not None:
+        raise _invalid("不能合并已限定范围的表。", "a scoped table cannot be combined again.")
+    types = table.column_types()
+    present = [name for name, _ in table.columns if name != "_id"]
+    covered: list[tuple[set[str], str]] = []  # per grant: the columns it lets through, its row condition
+    for columns, row_filter, exclude in parts:
+        if columns is not None and (isinstance(columns, str) or not all(isinstance(c, str) for c in columns)):
+            raise _invalid("列清单必须是文本列表。", "the columns must be a list of names.")
+        keep = set(present if columns is None else [c for c in present if c in set(columns)]) - set(exclude)
+        covered.append((keep, where_sql(types, row_filter)))
+
+    def any_of(conds: list[str]) -> str:
+        """The OR of row conditions ("" when one of them is every row)."""
+        if any(not c for c in conds):
+            return ""
+        unique = list(dict.fromkeys(conds))
+        return unique[0] if len(unique) == 1 else " OR ".join(f"({c})" for c in unique)
+
+    rows_cond = any_of([cond for _, cond in covered])
+    keep_all = [c for c in present if any(c in cols for cols, _ in covered)]
+    masks: list[tuple[str, str]] = []
+    for c in keep_all:
+        shown = any_of([cond for cols, cond in covered if c in cols])
+        if shown != rows_cond:  # shown in fewer rows than the view holds: NULL in the others
+            masks.append((c, shown or "TRUE"))
+    hidden = frozenset(n for n in types if n != "_id" and n not in keep_all)
+    scope = GrantScope(columns=tuple(keep_all), where_sql=rows_cond, hidden=hidden, masks=tuple(masks))
+    return replace(table, columns=[(n, t) for n, t in table.columns if n in keep_all], scope=scope)
+
+
+@dataclass(frozen=True)
+class GrantPart:
+    """One more grant in force of the same holder on the same resource, read together with ``GrantedRead``'s own
+    (``scoped_union``)."""
+
+    columns: tuple[str, ...] | None
+    row_filter: Mapping[str, Any] | None
+    grant_id: int
+    allow_personal: bool = False
+    exclude: tuple[str, ...] = ()
+
+
 #: the key of ``Context.extra`` under which the sharing layer hands a ``GrantedRead`` to the datastore actions
 GRANTED_READ = "granted_read"
 
@@ -128,9 +190,23 @@ class GrantedRead:
     #: live table (the grant's columns and rows still apply; the live table's personal-data flags do not, the
     #: sharing layer puts the view's still-raw personal columns in ``exclude``)
     view: Path | None = None
+    #: the holder's other grants in force on the resource, read together with this one (``scoped_union``)
+    also: tuple[GrantPart, ...] = ()
+
+    @property
+    def grant_ids(self) -> tuple[int, ...]:
+        """Every grant this read goes through (empty: unconditional sharing or the provider's own system)."""
+        own = (self.grant_id,) if self.grant_id is not None else ()
+        return (*own, *(p.grant_id for p in self.also))
 
     def apply(self, table: TableRef, personal: Sequence[str] = ()) -> TableRef:
-        """``table`` in this grant's scope; ``personal``: the table's personal-data columns, left out unless the
-        grant allows personal data."""
+        """``table`` in this grant's scope (with ``also``: all the grants' scopes together); ``personal``: the
+        table's personal-data columns, left out unless the grant allows personal data."""
         leave_out = (*self.exclude, *(() if self.allow_personal else personal))
-        return scoped(table, self.columns, self.row_filter, leave_out)
+        if not self.also:
+            return scoped(table, self.columns, self.row_filter, leave_out)
+        parts = [(self.columns, self.row_filter, leave_out)]
+        for part in self.also:
+            parts.append((part.columns, part.row_filter,
+                          (*part.exclude, *(() if part.allow_personal else personal))))
+        return scoped_union(table, parts)

@@ -254,7 +254,8 @@ def _hidden_named(sql: str, hidden: set[str]) -> str | None:
 
 def scope_of(spec: dict[str, Any]) -> GrantScope:
     """The grant scope a worker request carries for one view."""
-    return GrantScope(columns=tuple(str(c) for c in spec["columns"]), where_sql=str(spec.get("where") or ""))
+    return GrantScope(columns=tuple(str(c) for c in spec["columns"]), where_sql=str(spec.get("where") or ""),
+                      masks=tuple((str(c), str(cond)) for c, cond in spec.get("masks") or ()))
 
 
 def run_sql(
@@ -293,7 +294,8 @@ def run_sql(
         views[name] = abspath(ref.path)
         hide[abspath(ref.path)] = name
         if ref.scope is not None:  # the sandbox's only view of this table is the granted columns and rows
-            scopes[name] = {"columns": list(ref.scope.columns), "where": ref.scope.where_sql}
+            scopes[name] = {"columns": list(ref.scope.columns), "where": ref.scope.where_sql,
+                            "masks": [list(m) for m in ref.scope.masks]}
             hidden |= ref.scope.hidden
     if hidden:
         named = _hidden_named(checked.sql, hidden)
