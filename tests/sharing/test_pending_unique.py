@@ -152,3 +152,43 @@ def test_open_applications_are_unique_per_applicant(w: dict[str, Any]) -> None:
             ShareRequest.status == "submitted", ShareRequest.kind == "open"))
     assert n == 1
     call_as("citizen2", "share_request_withdraw", {"id": first["id"]})
+
+
+def test_migration_0020_withdraws_existing_duplicates_then_indexes(w: dict[str, Any]) -> None:
+    """Duplicates written before the index existed (two submissions that raced the check): the upgrade keeps the
+    first filed one pending, withdraws the later one with a history event, and creates the index."""
+    from alembic import command
+
+    from cityhub import db as cdb
+    from cityhub.db import session_scope
+    from cityhub.migrate import alembic_config
+    from cityhub.sharing.models import ShareRequest, ShareRequestEvent
+
+    first = call_as("eco_steward", "share_request_create", payload(w, resource_id=w["conditional"]["rid"]))
+    cfg = alembic_config(w["store"].url)
+    cdb.reset_caches()
+    command.downgrade(cfg, "0014")
+    try:
+        with session_scope() as s:
+            src = s.get(ShareRequest, first["id"])
+            assert src is not None
+            dup = ShareRequest(**{c.key: getattr(src, c.key) for c in ShareRequest.__table__.columns if c.key != "id"})
+            s.add(dup)
+            s.flush()
+            dup_id = dup.id
+    finally:
+        cdb.reset_caches()
+        command.upgrade(cfg, "head")
+        cdb.reset_caches()
+    with session_scope() as s:
+        assert s.get(ShareRequest, first["id"]).status == "submitted"  # type: ignore[union-attr]
+        assert s.get(ShareRequest, dup_id).status == "withdrawn"  # type: ignore[union-attr]
+        notes = list(s.scalars(select(ShareRequestEvent.note).where(ShareRequestEvent.request_id == dup_id)))
+    assert any("0020" in n for n in notes)
+    with pytest.raises(IntegrityError) as e, session_scope() as s:  # and the index is back
+        again = s.get(ShareRequest, dup_id)
+        assert again is not None
+        again.status = "submitted"
+        s.flush()
+    assert "uq_share_request_pending_system" in str(e.value.orig)
+    call_as("eco_steward", "share_request_withdraw", {"id": first["id"]})
