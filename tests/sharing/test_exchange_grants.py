@@ -250,13 +250,13 @@ def test_scoped_union_builds_masks_only_where_a_column_is_covered_by_fewer_rows(
     assert got.scope is not None
     assert got.scope.columns == ("a", "b", "c")
     assert got.scope.hidden == frozenset({"d"})
-    assert got.scope.where_sql == '("a" = \'x\') OR ("a" = \'y\')'
-    assert dict(got.scope.masks) == {"b": '"a" = \'x\'', "c": '"a" = \'y\''}
+    assert got.scope.where_sql == '(("a" = \'x\')) OR (("a" = \'y\'))'
+    assert dict(got.scope.masks) == {"b": '("a" = \'x\')', "c": '("a" = \'y\')'}
     view = got.scope.select_sql("t")
-    assert 'CASE WHEN ("a" = \'x\') THEN "b" END AS "b"' in view and '"d"' not in view
+    assert 'CASE WHEN (("a" = \'x\')) THEN "b" END AS "b"' in view and '"d"' not in view
     # a grant of every row shows its columns everywhere; one part is exactly the single-grant scope
     wide = scoped_union(table, [(["a"], None, ()), (["a", "b"], {"a": "x"}, ())])
-    assert wide.scope is not None and wide.scope.where_sql == "" and dict(wide.scope.masks) == {"b": '"a" = \'x\''}
+    assert wide.scope is not None and wide.scope.where_sql == "" and dict(wide.scope.masks) == {"b": '("a" = \'x\')'}
     one = scoped_union(table, [(["a"], {"a": "x"}, ())])
     assert one.scope is not None and one.scope.masks == () and one.scope.columns == ("a",)
     with pytest.raises(Exception, match="scope"):
