@@ -131,3 +131,26 @@ def test_spark_chaining_reasons_on_hand_made_stages(spark: Any) -> None:
     empty = chaining.StageInput(*(a[:0] for a in (s.cd, s.board_ts, s.is_metro, s.board_stop, s.pattern, s.seq,
                                                   s.route, s.obs_alight, s.obs_alight_ts, s.reason)))
     assert spark_rules.infer(spark, empty, net, params).stop.size == 0
+
+
+def test_cli_run_with_the_spark_engine(spark: Any, tmp_path: Path) -> None:
+    """``cityhub transit run --engine spark`` writes the same stages as the default engine (it takes the
+    session the process already runs, and leaves it running)."""
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from cityhub.cli.main import app
+
+    runner = CliRunner()
+    sim = tmp_path / "sim"
+    assert runner.invoke(app, ["transit", "simulate", str(sim), "--taps", "1500", "--seed", "4"]).exit_code == 0
+    r = runner.invoke(app, ["transit", "run", str(sim), str(tmp_path / "np")])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["transit", "run", str(sim), str(tmp_path / "sp"), "--engine", "spark"])
+    assert r.exit_code == 0, r.output
+    want, got = pq.read_table(tmp_path / "np" / "stages.parquet"), pq.read_table(tmp_path / "sp" / "stages.parquet")
+    assert want.num_rows > 500 and got.equals(want)
+    import json
+
+    assert json.loads((tmp_path / "sp" / "report.json").read_text(encoding="utf-8"))["engine"] == "spark"
+    assert spark.range(3).count() == 3  # the shared session still runs

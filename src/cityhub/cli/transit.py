@@ -103,13 +103,16 @@ def run(in_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="d
         err.print(f"{len(polygons)} 个区域 zones, {zone_table.num_rows:,} 个站点在区域内 stops inside")
     elif zones is not None:
         zone_table = pcsv.read_csv(zones) if zones.suffix.lower() == ".csv" else pq.read_table(zones)
-    session = None
+    session, own_session = None, False
     if engine == "spark":
         from cityhub.transit.ioreport import TransitInputError as SparkMissing
-        from cityhub.transit.spark import spark_session
+        from cityhub.transit.spark import active_session, spark_session
 
         try:
-            session = spark_session(cores=spark_cores, app="cityhub-transit-run")
+            session = active_session()  # a session this process already runs (an embedding program, tests)
+            own_session = session is None
+            if session is None:
+                session = spark_session(cores=spark_cores, app="cityhub-transit-run")
         except SparkMissing as exc:
             err.print(f"[red]错误 error[/red]: {exc}")
             raise typer.Exit(2) from None
@@ -127,7 +130,7 @@ def run(in_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="d
             err.print(f"[red]错误 error[/red]: {exc.message} / {exc.message_en}")
             raise typer.Exit(2) from None
         finally:
-            if session is not None:
+            if own_session and session is not None:
                 session.stop()
         bar.update(task, description="汇总 analysing")
         aggregates = analysis.analyse(result.stages, result.journeys, tables["stops"], tables["route_stops"],

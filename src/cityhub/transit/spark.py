@@ -60,6 +60,13 @@ def spark_session(cores: int = 2, app: str = "cityhub-transit") -> SparkSession:
             .getOrCreate())
 
 
+def active_session() -> SparkSession | None:
+    """The Spark session this process already runs, if any."""
+    _, session, _ = _pyspark()
+    active: SparkSession | None = session.getActiveSession()
+    return active
+
+
 def _to_epoch(table: pa.Table, *cols: str) -> pa.Table:
     for col in cols:
         i = table.schema.get_field_index(col)
