@@ -123,13 +123,30 @@ def _project(px: np.ndarray, py: np.ndarray, sx: np.ndarray, sy: np.ndarray, cum
 
 
 def _locate(fx: Fixes, veh: np.ndarray, t: np.ndarray, params: TransitParams) -> tuple[np.ndarray, np.ndarray]:
-    """Pattern and position of vehicles ``veh`` at times ``t`` (pattern -1 where no usable fix)."""
+    """Pattern and position of vehicles ``veh`` at times ``t`` (pattern -1 where no usable fix).
+
+    Worked out in (vehicle, time) order — needles that come unsorted are sorted once and the answers put back —
+    so that numpy's binary search narrows from the previous answer and the gathers from the fix arrays run
+    forward through memory instead of at random (the fix arrays of a city-day do not fit in cache)."""
     n = veh.size
     if fx.key.size == 0:
         return np.full(n, -1, dtype=np.int64), np.full(n, np.nan)
-    last = fx.key.size - 1
     key = veh * _BIG + (t - fx.t0)
-    j = _search_right(fx.key, key)                  # first fix after
+    if n < 2 or bool((key[1:] >= key[:-1]).all()):
+        return _locate_sorted(fx, veh, t, key, params)
+    order = np.argsort(key, kind="stable")
+    ps, xs = _locate_sorted(fx, veh[order], t[order], key[order], params)
+    pattern = np.empty(n, dtype=ps.dtype)
+    pos = np.empty(n, dtype=xs.dtype)
+    pattern[order] = ps
+    pos[order] = xs
+    return pattern, pos
+
+
+def _locate_sorted(fx: Fixes, veh: np.ndarray, t: np.ndarray, key: np.ndarray, params: TransitParams
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    last = fx.key.size - 1
+    j = np.searchsorted(fx.key, key, side="right")  # first fix after
     i = j - 1                                      # last fix at or before
     ic = np.maximum(i, 0)
     jc = np.minimum(j, last)
@@ -147,18 +164,6 @@ def _locate(fx: Fixes, veh: np.ndarray, t: np.ndarray, params: TransitParams) ->
     pattern = np.where(both | near_i, pi, np.where(near_j, pj, -1))
     pos = np.where(both, xi + f * (xj - xi), np.where(near_i, xi, np.where(near_j, xj, np.nan)))
     return pattern, pos
-
-
-def _search_right(sorted_keys: np.ndarray, key: np.ndarray) -> np.ndarray:
-    """``np.searchsorted(sorted_keys, key, side="right")``, with the needles sorted first when they are not:
-    numpy's binary search narrows from the previous answer when needles come in order, so sorted needles touch
-    the (large) fix array's memory in one sweep instead of at random."""
-    if key.size < 2 or bool((key[1:] >= key[:-1]).all()):
-        return np.searchsorted(sorted_keys, key, side="right")
-    order = np.argsort(key, kind="stable")
-    j = np.empty(key.size, dtype=np.intp)
-    j[order] = np.searchsorted(sorted_keys, key[order], side="right")
-    return j
 
 
 def _nearest_stop(net: Network, pattern: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
