@@ -28,7 +28,9 @@ def _wait(run_id: str, timeout: float = 120) -> dict[str, Any]:
 def finished(sqlite_demo_store: Any) -> dict[str, Any]:
     """One small run (3,000 taps), shared by the tests of this module."""
     sqlite_demo_store.activate()
-    started = call_as("steward", "transit_run_start", {"taps": 3000, "seed": 5})
+    from tests.transit.test_zones import CITY_ZONES
+
+    started = call_as("steward", "transit_run_start", {"taps": 3000, "seed": 5, "zones": CITY_ZONES})
     return {"started": started, "run": _wait(started["id"])}
 
 
@@ -157,3 +159,49 @@ def test_bad_inputs_fail_the_run_with_a_bilingual_reason(sqlite_demo_store: Any,
     run = _wait(started["id"])
     assert run["status"] == "failed" and "kind" in run["error"]["zh"] and "kind" in run["error"]["en"]
     assert run["published"] is None and call_as(None, "transit_run_list", {})["count"] == before
+
+
+def test_run_publishes_open_od_by_stop_and_by_custom_zone(sqlite_demo_store: Any, finished: dict[str, Any]) -> None:
+    """The zones uploaded with the run give an OD matrix by zone; with the stop matrix both are open datasets in
+    the datastore, like the district one (aggregates only, same rule)."""
+    from cityhub import jobs
+
+    sqlite_demo_store.activate()
+    run = finished["run"]
+    assert run["status"] == "done", run.get("error")
+    assert finished["started"]["zones"] == ["west", "east"] and "zones" not in finished["started"]["params"]
+    pub = run["published"]
+    assert pub["od_stop_dataset"] == "transit-od-stop-gz-transport"
+    assert pub["od_zone_dataset"] == "transit-od-zone-gz-transport"
+    assert {r["origin_zone"] for r in run["od_zone_top"]} <= {"west", "east"} and run["od_zone_top"]
+    top = run["od_stop_top"]
+    assert top and top[0]["journeys"] >= top[-1]["journeys"]
+    jobs.wait_idle(60)
+    for key in ("od_stop", "od_zone"):
+        ds = call_as(None, "dataset_show", {"id": pub[f"{key}_dataset"]})
+        assert ds["opening_class"] == "无条件开放"
+        deadline = time.monotonic() + 120
+        while call_as("steward", "resource_show", {"id": pub[f"{key}_resource_id"]}).get("load_state"):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+            jobs.wait_idle(10)
+        found = call_as(None, "datastore_search", {"resource_id": pub[f"{key}_resource_id"], "limit": 5})
+        assert found["total"] > 0
+        assert set(found["records"][0]) >= {"band", "journeys"}
+    zone_total = call_as(None, "datastore_search", {"resource_id": pub["od_zone_resource_id"], "limit": 1000})
+    assert sum(int(r["journeys"]) for r in zone_total["records"]) == sum(r["journeys"] for r in run["od_zone_top"])
+
+
+def test_bad_zones_are_refused_before_a_run_starts(sqlite_demo_store: Any) -> None:
+    from tests.transit.test_zones import box, collection, feature
+
+    sqlite_demo_store.activate()
+    with pytest.raises(NotAuthenticated):   # access first, then the input
+        call_as(None, "transit_run_start", {"taps": 3000, "zones": "not json"})
+    for bad in ("not json", collection(feature([box(500000, 2500000, 510000, 2510000)])),
+                collection(feature([box(0, 0, 1, 1)], id="a"), feature([box(2, 2, 3, 3)], id="a"))):
+        with pytest.raises(ValidationError) as exc:
+            call_as("steward", "transit_run_start", {"taps": 3000, "zones": bad})
+        assert "zones" in exc.value.fields
+    with pytest.raises(ValidationError):    # bounded size
+        call_as("steward", "transit_run_start", {"taps": 3000, "zones": "x" * 2_000_001})

@@ -72,7 +72,12 @@ def run(in_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="d
                                                 help="JSON of rule parameters overriding the defaults"),
         max_walk: float | None = typer.Option(None, help="max walk to the next boarding, m (400/750/1000)"),
         zones: Path | None = typer.Option(None, exists=True, dir_okay=False,
-                                          help="Parquet/CSV of stop_id,zone_id for a custom-zone OD matrix"),
+                                          help="custom zones for an OD matrix by zone (od_zone.parquet): a GeoJSON "
+                                               "of polygons (.geojson/.json, WGS-84) or a Parquet/CSV of "
+                                               "stop_id,zone_id"),
+        engine: str = typer.Option("numpy", help="trip-chaining engine: numpy (single machine) or spark "
+                                                 "(PySpark local mode, Java 17; the same rules)"),
+        spark_cores: int = typer.Option(2, min=1, help="local Spark cores (with --engine spark)"),
         ) -> None:
     """Infer boarding and alighting stops, link journeys, aggregate; write Parquet outputs and report.json."""
     import pyarrow.csv as pcsv
@@ -82,9 +87,36 @@ def run(in_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="d
 
     params = _params(params_file, max_walk)
     tables = {n: _read(in_dir, n, n != "avl") for n in ("taps", "stops", "route_stops", "avl")}
+    if engine not in ("numpy", "spark"):
+        err.print(f"[red]错误 error[/red]: 未知引擎 / unknown engine {engine!r} (numpy, spark)")
+        raise typer.Exit(2)
     zone_table = None
-    if zones is not None:
+    if zones is not None and zones.suffix.lower() in (".geojson", ".json"):
+        from cityhub.transit import zones as zmod
+
+        try:
+            polygons = zmod.parse(zones.read_bytes())
+        except zmod.ZoneError as exc:
+            err.print(f"[red]错误 error[/red]: 区域文件有误 {exc.message} / bad zones file: {exc.message_en}")
+            raise typer.Exit(2) from None
+        zone_table = zmod.stop_zones(tables["stops"], polygons)
+        err.print(f"{len(polygons)} 个区域 zones, {zone_table.num_rows:,} 个站点在区域内 stops inside")
+    elif zones is not None:
         zone_table = pcsv.read_csv(zones) if zones.suffix.lower() == ".csv" else pq.read_table(zones)
+    session, own_session = None, False
+    if engine == "spark":
+        from cityhub.transit.ioreport import TransitInputError as SparkMissing
+        from cityhub.transit.spark import active_session, spark_session
+
+        try:
+            session = active_session()  # a session this process already runs (an embedding program, tests)
+            own_session = session is None
+            if session is None:
+                session = spark_session(cores=spark_cores, app="cityhub-transit-run")
+        except SparkMissing as exc:
+            err.print(f"[red]错误 error[/red]: {exc}")
+            raise typer.Exit(2) from None
+        session.sparkContext.setLogLevel("ERROR")
     with _progress() as bar:
         task = bar.add_task("推断 running", total=len(pipeline.STEPS) + 1)
 
@@ -93,10 +125,13 @@ def run(in_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="d
 
         try:
             result = pipeline.run(tables["taps"], tables["stops"], tables["route_stops"], tables["avl"], params,
-                                  progress=progress)
+                                  progress=progress, spark=session)
         except pipeline.TransitInputError as exc:
             err.print(f"[red]错误 error[/red]: {exc.message} / {exc.message_en}")
             raise typer.Exit(2) from None
+        finally:
+            if own_session and session is not None:
+                session.stop()
         bar.update(task, description="汇总 analysing")
         aggregates = analysis.analyse(result.stages, result.journeys, tables["stops"], tables["route_stops"],
                                       params, zone_table)

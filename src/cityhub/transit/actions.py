@@ -32,6 +32,12 @@ from cityhub.transit import schemas as s
 OD_DATASET = "transit-od-district-{dept}"
 STAGES_DATASET = "transit-stages-{dept}"
 OD_COLUMNS = ("band", "origin_district", "destination_district", "journeys")
+OD_STOP_DATASET = "transit-od-stop-{dept}"
+OD_ZONE_DATASET = "transit-od-zone-{dept}"
+OD_STOP_COLUMNS = ("band", "origin_stop", "destination_stop", "journeys")
+OD_ZONE_COLUMNS = ("band", "origin_zone", "destination_zone", "journeys")
+#: rows of the stop and zone OD matrices returned by transit_run_show (the whole tables are the datasets)
+SHOW_ROWS = 500
 _lock = threading.Lock()
 #: a run queued or running for longer than this is taken as lost (its process stopped) and no longer blocks
 STALE = dt.timedelta(hours=2)
@@ -97,6 +103,15 @@ def transit_run_start(ctx: Context, p: s.RunStart) -> dict[str, Any]:
             raise ValidationError(f"输入目录缺少文件:{', '.join(m + '.parquet' for m in missing)}",
                                   f"The input directory lacks: {', '.join(m + '.parquet' for m in missing)}",
                                   {"input_dir": missing})
+    zones = None
+    if p.zones:
+        from cityhub.transit import zones as zmod
+
+        try:
+            zones = zmod.parse(p.zones)
+        except zmod.ZoneError as exc:
+            raise ValidationError(f"区域文件有误:{exc.message}", f"Bad zones file: {exc.message_en}",
+                                  {"zones": [exc.message_en]}) from None
     department = _department_slug(ctx, p.department)
     since = (utcnow() - STALE).isoformat()
     for path in runs_dir().glob("*/run.json"):
@@ -108,8 +123,11 @@ def transit_run_start(ctx: Context, p: s.RunStart) -> dict[str, Any]:
     run_id = secrets.token_hex(6)
     run = {"id": run_id, "status": "queued", "progress": 0, "step": "queued", "department": department,
            "started_by": ctx.actor.name if ctx.actor else "", "created": utcnow().isoformat(),
-           "params": p.model_dump(), "report": None, "validation": None, "published": None, "error": None}
+           "params": p.model_dump(exclude={"zones"}), "zones": [z.zone_id for z in zones] if zones else None,
+           "report": None, "validation": None, "published": None, "error": None}
     _write(run)
+    if p.zones:
+        (runs_dir() / run_id / "zones.geojson").write_text(p.zones, encoding="utf-8")
 
     def submit() -> None:
         jobs.submit("transit_run", run_id)
@@ -139,8 +157,22 @@ def transit_run_show(ctx: Context, p: s.RunRef) -> dict[str, Any]:
         import pyarrow.parquet as pq
 
         out["od_district"] = pq.read_table(od).to_pylist()
+    for name in ("od_stop", "od_zone"):
+        path = runs_dir() / p.id / f"{name}.parquet"
+        if path.exists():
+            out[f"{name}_top"] = od_top(path)
     out["line_load_top"] = line_load_top(runs_dir() / p.id / "line_load.parquet")
     return out
+
+
+def od_top(path: Path, n: int = SHOW_ROWS) -> list[dict[str, Any]]:
+    """The ``n`` largest cells of an OD matrix (all bands), largest first."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    keys = [("journeys", "descending")] + [(c, "ascending") for c in table.column_names if c != "journeys"]
+    rows: list[dict[str, Any]] = table.sort_by(keys).slice(0, n).to_pylist()
+    return rows
 
 
 def line_load_top(path: Path, n: int = 10) -> list[dict[str, Any]]:
@@ -227,8 +259,10 @@ def _ensure_dataset(ctx: Context, name: str, fields: dict[str, Any]) -> None:
         actions.call("dataset_approve", ctx, {"id": name})
 
 
-def publish(run: dict[str, Any], od: Any, stages: Any) -> dict[str, Any]:
-    """Publish a finished run's OD matrix (open, into the datastore) and its stages (restricted, pseudonymised)."""
+def publish(run: dict[str, Any], od: Any, stages: Any, od_stop: Any = None, od_zone: Any = None) -> dict[str, Any]:
+    """Publish a finished run's OD matrices (open, into the datastore: by district, and by stop and by custom zone
+    when given) and its stages (restricted, pseudonymised). The stop and zone matrices follow the district one's
+    rule: aggregated journey counts, no card numbers, no cell suppression."""
     from cityhub import actions
     from cityhub.catalog.schemas import UploadedFile
 
@@ -263,8 +297,28 @@ def publish(run: dict[str, Any], od: Any, stages: Any) -> dict[str, Any]:
         "dataset": st_name, "name": f"出行段 · {label}", "description": "card_id pseudonymised (HMAC-SHA256)",
         "format": "CSV",
         "upload": UploadedFile(filename=f"stages_{run['id']}.csv", stream=io.BytesIO(_csv_bytes(pseudo)))})
-    return {"od_dataset": od_name, "od_resource_id": od_res["id"], "stages_dataset": st_name,
-            "stages_resource_id": st_res["id"]}
+    out = {"od_dataset": od_name, "od_resource_id": od_res["id"], "stages_dataset": st_name,
+           "stages_resource_id": st_res["id"]}
+    extra = (("stop", od_stop, OD_STOP_DATASET, OD_STOP_COLUMNS, "公交地铁站点客流 OD 矩阵(分时段)",
+              "Transit stop/station OD matrix by time band", "站点级 OD 矩阵", "按上车站与推断的下车站"),
+             ("zone", od_zone, OD_ZONE_DATASET, OD_ZONE_COLUMNS, "公交地铁自定义区域客流 OD 矩阵(分时段)",
+              "Transit custom-zone OD matrix by time band", "自定义区域 OD 矩阵", "按用户上传的区域多边形"))
+    for key, table, pattern, columns, title, title_en, res_name, how in extra:
+        if table is None:
+            continue
+        name = pattern.format(dept=dept)
+        _ensure_dataset(ctx, name, {
+            **common, "title": title, "title_en": title_en,
+            "abstract": f"由公交地铁刷卡数据按出行链规则推断下车站点并串联出行后,{how}按出发时段汇总的出行量(OD 矩阵)。"
+                        "仅含聚合数量,不含任何卡号。",
+            "data_items": [{"name": c, "type": "string", "description": c} for c in columns],
+            "sharing_class": "无条件共享", "opening_class": "无条件开放", "tags": ["公交", "地铁", "OD", "客流"]})
+        res = actions.call("resource_create", ctx, {
+            "dataset": name, "name": f"{res_name} · {label}", "description": ", ".join(columns), "format": "CSV",
+            "upload": UploadedFile(filename=f"od_{key}_{run['id']}.csv", stream=io.BytesIO(_csv_bytes(table)))})
+        out[f"od_{key}_dataset"] = name
+        out[f"od_{key}_resource_id"] = res["id"]
+    return out
 
 
 def run_job(run_id: str) -> dict[str, Any]:
@@ -301,18 +355,26 @@ def run_job(run_id: str) -> dict[str, Any]:
         result = pipeline.run(tables["taps"], tables["stops"], tables["route_stops"], tables["avl"], tp,
                               progress=progress)
         _update(run_id, progress=72, step="analysis")
-        aggregates = analysis.analyse(result.stages, result.journeys, tables["stops"], tables["route_stops"], tp)
+        zone_table = None
+        if (folder / "zones.geojson").exists():
+            from cityhub.transit import zones as zmod
+
+            zone_table = zmod.stop_zones(tables["stops"], zmod.parse((folder / "zones.geojson").read_text("utf-8")))
+        aggregates = analysis.analyse(result.stages, result.journeys, tables["stops"], tables["route_stops"], tp,
+                                      zone_table)
         report = dict(result.report)
         report["analysis"] = analysis.summary(aggregates)
-        for name in ("od_district", "peak_line", "line_load", "transfer_share"):
-            pq.write_table(aggregates[name], folder / f"{name}.parquet")
+        for name in ("od_district", "od_stop", "od_zone", "peak_line", "line_load", "transfer_share"):
+            if name in aggregates:
+                pq.write_table(aggregates[name], folder / f"{name}.parquet")
         pq.write_table(result.stages, folder / "stages.parquet")
         validation = None
         if tables.get("truth") is not None:
             _update(run_id, progress=85, step="validation")
             validation = val.compare(result.stages, tables["truth"], tables["route_stops"])
         _update(run_id, progress=90, step="publish", report=report, validation=validation)
-        published = publish(run, aggregates["od_district"], result.stages) if params.get("publish", True) else None
+        published = (publish(run, aggregates["od_district"], result.stages, aggregates["od_stop"],
+                             aggregates.get("od_zone")) if params.get("publish", True) else None)
         return _update(run_id, status="done", progress=100, step="done", published=published,
                        finished=utcnow().isoformat())
     except pipeline.TransitInputError as exc:

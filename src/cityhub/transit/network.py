@@ -59,12 +59,16 @@ class Network:
 
     def seq_of(self, pattern: np.ndarray, stop: np.ndarray) -> np.ndarray:
         """Position of ``stop`` in ``pattern`` (-1 when the pattern does not serve it)."""
-        ok = (pattern >= 0) & (stop >= 0)
-        key = np.where(ok, pattern.astype(np.int64) * self.n_stops + stop, -1)
-        i = np.searchsorted(self._pos_key, key)
-        i = np.minimum(i, self._pos_key.size - 1)
-        found = ok & (self._pos_key[i] == key) if self._pos_key.size else np.zeros(key.shape, bool)
-        return np.where(found, self._pos_val[i] if self._pos_val.size else 0, -1)
+        pattern, stop = np.broadcast_arrays(np.asarray(pattern), np.asarray(stop))
+        out = np.full(pattern.shape, -1, dtype=np.int64)
+        rows = np.flatnonzero((pattern >= 0) & (stop >= 0))  # only the rows that can be found are searched
+        if rows.size == 0 or self._pos_key.size == 0:
+            return out
+        key = pattern.ravel()[rows].astype(np.int64) * self.n_stops + stop.ravel()[rows]
+        i = np.minimum(np.searchsorted(self._pos_key, key), self._pos_key.size - 1)
+        found = self._pos_key[i] == key
+        out.ravel()[rows[found]] = self._pos_val[i[found]]
+        return out
 
     def max_pattern_len(self) -> int:
         return int(np.diff(self.pat_ptr).max()) if self.pat_ptr.size > 1 else 0

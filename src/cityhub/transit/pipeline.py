@@ -97,7 +97,9 @@ def _np(col: pa.ChunkedArray | pa.Array, fill: Any) -> np.ndarray:
 
 def run(taps: pa.Table, stops: pa.Table, route_stops: pa.Table, avl: pa.Table | None = None,
         params: TransitParams | None = None, progress: Progress | None = None,
-        chunk_taps: int = 2_000_000) -> Result:
+        chunk_taps: int = 2_000_000, spark: Any = None) -> Result:
+    """``spark``: a SparkSession to run destination inference (trip chaining) on Spark
+    (:func:`cityhub.transit.spark.chain`, the same rules) instead of numpy; everything else runs here."""
     params = params or TransitParams()
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -211,6 +213,7 @@ def run(taps: pa.Table, stops: pa.Table, route_stops: pa.Table, avl: pa.Table | 
         k = int(np.searchsorted(cd_starts, cuts[-1] + max(chunk_taps, 1)))
         cuts.append(int(cd_starts[k]) if k < cd_starts.size else n)
     acc = _Acc()
+    acc.spark = spark
     stage_parts, journey_parts = [], []
     for lo, hi in itertools.pairwise(cuts):
         part = {k: v[lo:hi] for k, v in taps_arrays.items()}
@@ -225,6 +228,7 @@ def run(taps: pa.Table, stops: pa.Table, route_stops: pa.Table, avl: pa.Table | 
     stages = pa.concat_tables(stage_parts) if stage_parts else _chunk_empty(net)[0]
     j_tab = pa.concat_tables(journey_parts) if journey_parts else _chunk_empty(net)[1]
     report["chunks"] = len(stage_parts)
+    report["engine"] = "spark" if spark is not None else "numpy"
     report["metro"] = acc.metro
     by_mode = {name: {"stages": acc.mode_stages[name], "with_destination": acc.mode_has[name],
                       "rate": _rate(acc.mode_has[name], acc.mode_stages[name])} for name in ("bus", "metro")}
@@ -262,6 +266,8 @@ class _Acc:
     reasons: Counter = field(default_factory=Counter)
     breaks: Counter = field(default_factory=Counter)
     metro: Counter = field(default_factory=Counter)
+    spark: Any = None       # a SparkSession: chaining runs on Spark
+    spark_frames: Any = None
 
 
 def _chunk_empty(net: Network) -> tuple[pa.Table, pa.Table]:
@@ -312,7 +318,14 @@ def _chunk(a: dict[str, np.ndarray], net: Network, params: TransitParams, card_d
                                pattern=pattern, seq=a["seq"][st], route=route, obs_alight=obs_alight,
                                obs_alight_ts=obs_ts, reason=reason)
     lap("stages")
-    dest = chaining.infer(s_in, net, params)
+    if acc.spark is not None:
+        from cityhub.transit import spark as spark_rules
+
+        if acc.spark_frames is None:
+            acc.spark_frames = spark_rules.network_frames(acc.spark, net)
+        dest = spark_rules.infer(acc.spark, s_in, net, params, acc.spark_frames)
+    else:
+        dest = chaining.infer(s_in, net, params)
     del s_in, reason, obs_alight, obs_ts
     lap("chaining")
     link_route = np.where(s_metro, -1, np.where(pattern >= 0, net.pat_route[np.maximum(pattern, 0)], route))

@@ -21,6 +21,9 @@ class RunStart(Strict):
     department: str | None = Field(None, pattern=SLUG, description="owning department of the published datasets "
                                    "(default: the caller's; for platform admins gz-transport)")
     publish: bool = Field(True, description="publish the OD matrix (open) and the stages (restricted) when done")
+    zones: str | None = Field(None, max_length=2_000_000, description="GeoJSON FeatureCollection of Polygon/"
+                              "MultiPolygon zones (WGS-84 lon/lat; id from the zone_id/id/code/name property) for "
+                              "an OD matrix by custom zone, published like the district one")
 
 
 class RunRef(Strict):

@@ -6,7 +6,9 @@ single-machine path (a test checks that both give identical tables on a sample):
 
 * :func:`hub_visits`, :func:`hub_stays`, :func:`hub_presence` — :mod:`cityhub.transit.hubs`;
 * :func:`normalise_taps` — :func:`cityhub.transit.cards.read_taps` (trim, map, parse, reject with reasons, drop
-  exact duplicates).
+  exact duplicates);
+* :func:`chain` — :func:`cityhub.transit.chaining.infer` (destination inference by trip chaining; the pipeline
+  runs it with ``engine="spark"``).
 
 Times travel as epoch seconds of the local wall time (the session time zone is UTC, so Spark never shifts them).
 """
@@ -16,13 +18,18 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from cityhub.transit.cards import SHENZHEN, CardMapping, CardsReport
+from cityhub.transit.chaining import INFERRED, OBSERVED, Destinations, StageInput
 from cityhub.transit.hubs import HUB, PRESENCE, STAYS, UNKNOWN, VISITS, HubParams
 from cityhub.transit.ioreport import TransitInputError, sniff_encoding
+from cityhub.transit.network import Network
+from cityhub.transit.params import TransitParams
 from cityhub.transit.schema import TAPS
+from cityhub.transit.spatial import EARTH_R
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -51,6 +58,13 @@ def spark_session(cores: int = 2, app: str = "cityhub-transit") -> SparkSession:
             .config("spark.sql.legacy.javaCharsets", "true")
             .config("spark.ui.showConsoleProgress", "false")
             .getOrCreate())
+
+
+def active_session() -> SparkSession | None:
+    """The Spark session this process already runs, if any."""
+    _, session, _ = _pyspark()
+    active: SparkSession | None = session.getActiveSession()
+    return active
 
 
 def _to_epoch(table: pa.Table, *cols: str) -> pa.Table:
@@ -284,3 +298,171 @@ def normalise_taps(spark: SparkSession, path: str, mapping: CardMapping = SHENZH
     raw.unpersist()
     parsed.unpersist()
     return table, report
+
+
+# ---------------------------------------------------------------------------------------------- trip chaining
+
+_BIG_TS = np.iinfo(np.int64).max // 2  # chaining._targets: the last stage of the day has no time bound
+
+
+def _metres_sql(F: Any, lat1: Column, lon1: Column, lat2: Column, lon2: Column) -> Column:
+    """:func:`cityhub.transit.spatial.metres` as a Spark expression (same formula, same operation order)."""
+    phi = F.radians((lat1 + lat2) * 0.5)
+    dx = F.radians(lon2 - lon1) * F.cos(phi)
+    dy = F.radians(lat2 - lat1)
+    return F.lit(EARTH_R) * F.sqrt(dx * dx + dy * dy)
+
+
+def network_frames(spark: SparkSession, net: Network) -> dict[str, DataFrame]:
+    """The network as small Spark frames: ``stops`` (stop, lat, lon, x, y, is_metro), ``ps`` (pattern, pos,
+    stop, dist: every position of every pattern), ``route_pat`` (route, cand, pattern; cand 1/2 = direction 0/1)."""
+    n_pat = net.pat_ptr.size - 1
+    lens = np.diff(net.pat_ptr)
+    pat_of_pos = np.repeat(np.arange(n_pat, dtype=np.int64), lens)
+    pos = np.arange(net.ps_stop.size, dtype=np.int64) - np.repeat(net.pat_ptr[:-1], lens)
+    stops = pa.table({"stop": np.arange(net.n_stops, dtype=np.int64), "lat": net.lat, "lon": net.lon,
+                      "x": net.x.astype(np.float32), "y": net.y.astype(np.float32), "is_metro": net.is_metro})
+    ps = pa.table({"pattern": pat_of_pos, "pos": pos, "stop": net.ps_stop.astype(np.int64),
+                   "dist": net.ps_dist.astype(np.float64)})
+    r, d = np.nonzero(net.route_pat >= 0)
+    route_pat = pa.table({"route": r.astype(np.int64), "cand": (d + 1).astype(np.int64),
+                          "pattern": net.route_pat[r, d].astype(np.int64)})
+    return {"stops": spark.createDataFrame(stops), "ps": spark.createDataFrame(ps),
+            "route_pat": spark.createDataFrame(route_pat)}
+
+
+def stages_frame(spark: SparkSession, s: StageInput) -> DataFrame:
+    """A chaining input (:class:`cityhub.transit.chaining.StageInput`) as a Spark frame with its row number ``i``."""
+    n = s.cd.size
+    t = pa.table({"i": np.arange(n, dtype=np.int64), "cd": s.cd.astype(np.int64),
+                  "board_ts": s.board_ts.astype(np.int64), "is_metro": s.is_metro.astype(bool),
+                  "board_stop": s.board_stop.astype(np.int64), "pattern": s.pattern.astype(np.int64),
+                  "seq": s.seq.astype(np.int64), "route": s.route.astype(np.int64),
+                  "obs_alight": s.obs_alight.astype(np.int64), "obs_alight_ts": s.obs_alight_ts.astype(np.int64),
+                  "reason": pa.array(s.reason.tolist(), pa.string())})
+    return spark.createDataFrame(t)
+
+
+def chain(stages: DataFrame, frames: dict[str, DataFrame], params: TransitParams) -> DataFrame:
+    """:func:`cityhub.transit.chaining.infer` in Spark DataFrame operations (window functions and joins, no
+    per-card Python): returns (i, stop, ts, walk_m, source, reason) per stage, the same values rule for rule.
+
+    Ties break as in numpy's ``argmin`` (lowest pattern position, lowest station index); the bus nearest-stop
+    search compares squared float32 metres as the single-machine path does."""
+    F, _, Window = _pyspark()
+    col, lit = F.col, F.lit
+    stops = frames["stops"]
+    w = Window.partitionBy("cd").orderBy("i")
+    whole = Window.partitionBy("cd")
+    st = (stages
+          .withColumn("last", F.lead("i").over(w).isNull())
+          .withColumn("target", F.when(col("last"), F.first("board_stop").over(w))
+                      .otherwise(F.lead("board_stop").over(w)))
+          .withColumn("target_ts", F.when(col("last"), lit(int(_BIG_TS)))
+                      .otherwise(F.lead("board_ts").over(w)))
+          .withColumn("counts", F.count(lit(1)).over(whole)))
+    obs = col("is_metro") & (col("obs_alight") >= 0) & (col("reason") == "")
+    todo = (~obs & (col("reason") == "") & (col("counts") >= 2) & (col("board_stop") >= 0) & (col("target") >= 0)
+            & (col("target") != col("board_stop")))
+    tgt = stops.select(col("stop").alias("target"), col("lat").alias("tlat"), col("lon").alias("tlon"),
+                       col("x").alias("tx"), col("y").alias("ty"))
+    st = st.withColumn("todo", todo).join(F.broadcast(tgt), "target", "left")
+
+    # bus: the known pattern (cand 0), else both directions of the route (cand 1, 2) at the boarding stop's
+    # first position
+    bus = st.filter(col("todo") & ~col("is_metro")).select("i", "board_ts", "target_ts", "board_stop", "pattern",
+                                                            "seq", "route", "tlat", "tlon", "tx", "ty")
+    ps = frames["ps"]
+    first_pos = ps.groupBy("pattern", "stop").agg(F.min("pos").alias("q"))
+    known = bus.filter((col("pattern") >= 0) & (col("seq") >= 0)).select(
+        "i", lit(0).cast("long").alias("cand"), col("pattern").alias("p"), col("seq").alias("q"))
+    rp = frames["route_pat"].select("route", "cand", col("pattern").alias("p"))
+    fp = first_pos.select(col("pattern").alias("p"), col("stop").alias("board_stop"), "q")
+    unknown = (bus.filter((col("pattern") < 0) & (col("route") >= 0)).select("i", "route", "board_stop")
+               .join(F.broadcast(rp), "route").join(F.broadcast(fp), ["p", "board_stop"])
+               .select("i", "cand", "p", "q"))
+    cands = known.unionByName(unknown).join(bus.select("i", "board_ts", "target_ts", "tlat", "tlon", "tx", "ty"),
+                                            "i")
+    base = ps.select(col("pattern").alias("p"), col("pos").alias("q"), col("dist").alias("dist0"))
+    after = ps.select(col("pattern").alias("p"), col("pos").alias("k"), "stop", "dist").join(
+        F.broadcast(stops.select("stop", "lat", "lon", "x", "y")), "stop")
+    c = cands.join(F.broadcast(base), ["p", "q"]).join(F.broadcast(after),
+                                                       (cands["p"] == after["p"]) & (col("k") > col("q")))
+    dx = (col("x") - col("tx"))
+    dy = (col("y") - col("ty"))
+    c = c.select(cands["i"], "cand", "board_ts", "target_ts", "tlat", "tlon", "k", "stop", "lat", "lon",
+                 (col("dist") - col("dist0")).alias("ride"), (dx * dx + dy * dy).alias("d2"))
+    pick = c.groupBy("i", "cand").agg(F.min(F.struct("d2", "k", "stop", "lat", "lon", "ride", "board_ts",
+                                                     "target_ts", "tlat", "tlon")).alias("m"))
+    speed = params.bus_speed_max_kmh / 3.6
+    pick = pick.select("i", "cand", col("m.stop").alias("stop"), col("m.ride").alias("ride"),
+                       _metres_sql(F, col("m.lat"), col("m.lon"), col("m.tlat"), col("m.tlon")).alias("w"),
+                       (col("m.board_ts") + col("m.ride") / lit(speed)
+                        <= col("m.target_ts") + lit(float(params.min_activity_s))).alias("feasible"))
+    best_bus = pick.filter("feasible").groupBy("i").agg(F.min(F.struct("w", "cand", "stop", "ride")).alias("b")) \
+        .select("i", col("b.stop").alias("b_stop"), col("b.w").alias("b_walk"), col("b.ride").alias("b_ride"))
+    flags = (cands.select("i", lit(True).alias("any_pattern")).distinct()
+             .join(pick.select("i", lit(True).alias("any_after")).distinct(), "i", "left"))
+
+    # metro without a tap-out: the station nearest the target (not the boarding station)
+    stations = stops.filter("is_metro").select(col("stop").alias("station"), col("lat").alias("slat"),
+                                               col("lon").alias("slon"))
+    board = stops.select(col("stop").alias("board_stop"), col("lat").alias("blat"), col("lon").alias("blon"))
+    met = (st.filter(col("todo") & col("is_metro")).select("i", "board_stop", "board_ts", "target_ts", "tlat", "tlon")
+           .join(F.broadcast(board), "board_stop").crossJoin(F.broadcast(stations))
+           .filter(col("station") != col("board_stop"))
+           .select("i", "station", "board_ts", "target_ts", "blat", "blon", "slat", "slon",
+                   _metres_sql(F, col("slat"), col("slon"), col("tlat"), col("tlon")).alias("dm")))
+    best_met = met.groupBy("i").agg(F.min(F.struct("dm", "station", "board_ts", "target_ts", "blat", "blon",
+                                                   "slat", "slon")).alias("m"))
+    ride_m = _metres_sql(F, col("m.blat"), col("m.blon"), col("m.slat"), col("m.slon"))
+    best_met = best_met.select("i", col("m.station").alias("m_stop"), col("m.dm").alias("m_walk"),
+                               ride_m.alias("m_ride"),
+                               (col("m.board_ts") + ride_m / lit(params.metro_speed_max_kmh / 3.6)
+                                > col("m.target_ts")).alias("late"))
+
+    a = st.join(best_bus, "i", "left").join(flags, "i", "left").join(best_met, "i", "left")
+    is_bus = ~col("is_metro")
+    walk = F.when(is_bus, col("b_walk")).when(~col("late"), col("m_walk"))
+    ride = F.when(is_bus, col("b_ride")).otherwise(col("m_ride"))
+    best = F.when(is_bus, col("b_stop")).otherwise(col("m_stop"))
+    found = col("todo") & walk.isNotNull() & (walk <= lit(float(params.max_walk_m)))
+    reason = (F.when(obs, lit(""))
+              .when(col("reason") != "", col("reason"))
+              .when(col("counts") < 2, lit("single_tap"))
+              .when(col("board_stop") < 0, lit("boarding_unknown"))
+              .when(col("target") < 0, lit("next_boarding_unknown"))
+              .when(col("target") == col("board_stop"), lit("same_stop"))
+              .when(is_bus & col("any_pattern").isNull(), lit("no_route_pattern"))
+              .when(is_bus & col("any_after").isNull(), lit("no_stop_after_boarding"))
+              .when(is_bus & col("b_walk").isNull(), lit("alighting_after_next_boarding"))
+              .when(col("is_metro") & col("late"), lit("alighting_after_next_boarding"))
+              .when(found, lit(""))
+              .when(walk.isNotNull(), lit("next_boarding_too_far"))
+              .otherwise(lit("")))
+    typical = F.when(col("is_metro"), lit(params.metro_speed_kmh / 3.6)).otherwise(lit(params.bus_speed_kmh / 3.6))
+    return a.select(
+        "i",
+        F.when(obs, col("obs_alight")).when(found, best).otherwise(lit(-1)).cast("long").alias("stop"),
+        F.when(obs, col("obs_alight_ts")).when(found, col("board_ts") + (ride / typical).cast("long"))
+        .otherwise(lit(0)).cast("long").alias("ts"),
+        F.when(found, walk).cast("double").alias("walk_m"),
+        F.when(obs, lit(OBSERVED)).when(found, lit(INFERRED)).otherwise(lit("")).alias("source"),
+        reason.alias("reason"))
+
+
+def infer(spark: SparkSession, s: StageInput, net: Network, params: TransitParams,
+          frames: dict[str, DataFrame] | None = None) -> Destinations:
+    """:func:`chain` on a single-machine chaining input, collected back as
+    :class:`cityhub.transit.chaining.Destinations` (the pipeline's ``engine="spark"``)."""
+    if s.cd.size == 0:
+        from cityhub.transit.chaining import infer as local_infer
+
+        return local_infer(s, net, params)
+    frames = frames or network_frames(spark, net)
+    out = chain(stages_frame(spark, s), frames, params).toArrow().sort_by("i")
+    walk = np.asarray(pc.fill_null(out.column("walk_m"), np.nan).to_numpy(), dtype=np.float64)
+    return Destinations(stop=np.asarray(out.column("stop").to_numpy(), dtype=np.int64),
+                        ts=np.asarray(out.column("ts").to_numpy(), dtype=np.int64), walk_m=walk,
+                        source=np.asarray(out.column("source").to_pylist(), dtype=object),
+                        reason=np.asarray(out.column("reason").to_pylist(), dtype=object))

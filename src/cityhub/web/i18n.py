@@ -1078,6 +1078,18 @@ TRANSIT_EN: dict[str, str] = {
 }
 EN.update({k: v for k, v in TRANSIT_EN.items() if k not in EN})
 
+#: the transit page: OD by stop and by custom zone (issue 14)
+TRANSIT_OD_EN: dict[str, str] = {
+    "站点 OD 矩阵(无条件开放,可在数据接口中查询)": "Stop/station OD matrix (open, queryable through the datastore API)",
+    "自定义区域 OD 矩阵(无条件开放,可在数据接口中查询)":
+        "Custom-zone OD matrix (open, queryable through the datastore API)",
+    "出行最多的站点 OD(前 10)": "Busiest stop-to-stop journeys (top 10)",
+    "自定义区域间出行(分时段)": "Journeys between custom zones by time band",
+    "时段": "Time band", "起点站": "Origin stop", "终点站": "Destination stop",
+    "起点区域": "Origin zone", "终点区域": "Destination zone", "出行量": "Journeys",
+}
+EN.update({k: v for k, v in TRANSIT_OD_EN.items() if k not in EN})
+
 #: audit outcomes (``cityhub.actions`` writes the error type of a failed write)
 OUTCOME_LABELS: dict[str, tuple[str, str]] = {
     "success": ("成功", "success"),
