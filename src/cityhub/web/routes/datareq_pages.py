@@ -137,21 +137,6 @@ def request_page(request: Request, rid: int) -> Response:
     return _show(request, rid)
 
 
-async def _step(request: Request, rid: int, name: str, keys: tuple[str, ...], **fixed: Any) -> Response:
-    form = await checked_form(request)
-    if request.state.actor is None:
-        return login_redirect(request)
-    values = {k: str(form.get(k) or "").strip() for k in keys}
-    data: dict[str, Any] = {k: (v or None) for k, v in values.items()}
-    data.update(fixed, id=rid)
-    try:
-        await acall(request, name, data)
-    except ValidationError as exc:
-        errors, general = field_errors(exc, lang(request))
-        return _show(request, rid, errors, general, values, status=422)
-    return redirect(f"/requests/{rid}")
-
-
 @router.post("/requests/{rid}/route", response_class=HTMLResponse)
 async def route(request: Request, rid: int) -> Response:
     form = await checked_form(request)
@@ -188,7 +173,14 @@ async def answer(request: Request, rid: int) -> Response:
 
 @router.post("/requests/{rid}/withdraw", response_class=HTMLResponse)
 async def withdraw(request: Request, rid: int) -> Response:
-    return await _step(request, rid, "data_request_withdraw", ("note",))
+    form = await checked_form(request)
+    note = str(form.get("note") or "").strip()
+    try:
+        await acall(request, "data_request_withdraw", {"id": rid, "note": note})
+    except ValidationError as exc:
+        errors, general = field_errors(exc, lang(request))
+        return _show(request, rid, errors, general, {"note": note}, status=422)
+    return redirect(f"/requests/{rid}")
 
 
 @router.post("/requests/{rid}/close", response_class=HTMLResponse)
