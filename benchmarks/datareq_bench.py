@@ -86,8 +86,9 @@ def fill(n: int, rnd: random.Random) -> dict[str, Any]:
             if roll >= 0.2:
                 routed = created + dt.timedelta(days=1)
                 overdue = rnd.random() < 0.2
+                # still in time: due within the next four weeks; overdue: due 3 to 60 days ago
                 deadline = (today - dt.timedelta(days=rnd.randrange(3, 60))) if overdue else \
-                    (routed.date() + dt.timedelta(days=28))
+                    (today + dt.timedelta(days=rnd.randrange(0, 28)))
                 row.update(status=rules.ROUTED, department_id=dept, routed_at=routed, routed_by="admin",
                            deadline=deadline)
                 if roll >= 0.6:
@@ -148,6 +149,12 @@ def main() -> None:
     info = fill(args.requests, rnd)
     results: dict[str, Any] = {"machine": machine(), "backend": "postgresql" if args.pg else "sqlite",
                                "requests": args.requests, "fill_s": round(time.perf_counter() - t0, 1), **info}
+    from cityhub import actions
+    from cityhub.context import system_context
+
+    t0 = time.perf_counter()  # the hourly job, as a running portal would have run it (it also refreshes statistics)
+    escalated = actions.call("data_request_escalate", system_context("job"), {})["escalated"]
+    results["escalate_s"], results["escalated"] = round(time.perf_counter() - t0, 2), len(escalated)
     depts = [f"bench-dept-{i:02d}" for i in range(40)]
     lo, hi = info["min_id"], info["max_id"]
     views = {

@@ -205,12 +205,15 @@ def test_board_filters_and_keyset_paging(w: dict[str, Any]) -> None:
     word = "潮汐车道" + str(id(w))[-5:]
     ids = [ask(title=f"{word} 数据 {i}")["id"] for i in range(5)]
     page1 = call_as(None, "data_request_list", {"q": word, "limit": 2})
-    assert page1["count"] == 5 and [x["id"] for x in page1["results"]] == ids[::-1][:2] and page1["next"]
+    assert page1["count"] == 5 and page1["count_capped"] is False and [x["id"] for x in page1["results"]] == ids[::-1][:2] and page1["next"]
     page2 = call_as(None, "data_request_list", {"q": word, "limit": 2, "cursor": page1["next"]})
     assert [x["id"] for x in page2["results"]] == ids[::-1][2:4]
     oldest = call_as(None, "data_request_list", {"q": word, "sort": "oldest", "limit": 10})
     assert [x["id"] for x in oldest["results"]] == ids and oldest["next"] is None
     assert call_as(None, "data_request_list", {"q": "100%_不存在", "limit": 5})["count"] == 0  # LIKE wildcards
+    assert call_as(None, "data_request_list", {"q": "100%_x", "limit": 5})["count"] == 0
+    latin = ask(title=f"GTFS {word} feed")["id"]
+    assert [x["id"] for x in call_as(None, "data_request_list", {"q": f"gtfs {word}"})["results"]] == [latin]
     call_as("admin", "data_request_route", {"id": ids[0], "department": "gz-ecology-environment"})
     routed = call_as(None, "data_request_list", {"q": word, "status": "routed"})
     assert [x["id"] for x in routed["results"]] == [ids[0]]
@@ -218,7 +221,7 @@ def test_board_filters_and_keyset_paging(w: dict[str, Any]) -> None:
             ["results"]] == [ids[0]]
     with pytest.raises(NotAuthenticated):
         call_as(None, "data_request_list", {"mine": True})
-    assert call_as("citizen", "data_request_list", {"mine": True, "q": word})["count"] == 5
+    assert call_as("citizen", "data_request_list", {"mine": True, "q": word})["count"] == 6
     with pytest.raises(ValidationError):
         call_as(None, "data_request_list", {"limit": 1000})
 

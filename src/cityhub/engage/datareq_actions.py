@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, or_, select, text
 
 from cityhub import actions
 from cityhub.accounts.models import Department
@@ -34,6 +34,8 @@ from cityhub.social import activity
 OBJECT = "data_request"
 #: how many overdue requests one run of the escalation job marks (the rest on the next run)
 ESCALATE_BATCH = 5000
+#: the board counts matches up to this many ("10,000+" beyond)
+COUNT_CAP = 10_000
 
 
 def answer_working_days() -> int:
@@ -65,6 +67,7 @@ class _Names:
 
 def request_dict(req: DataRequest, names: _Names, actor: Actor | None, today: dt.date) -> dict[str, Any]:
     waiting = req.status == rules.ROUTED and req.deadline is not None
+    overdue = waiting and rules.is_overdue(req.deadline, today)
     created_local = req.created_at.astimezone(SH).date() if req.created_at.tzinfo else req.created_at.date()
     answer = None
     if req.status == rules.ANSWERED or req.answered_at is not None:
@@ -88,8 +91,9 @@ def request_dict(req: DataRequest, names: _Names, actor: Actor | None, today: dt
         "routed_by": req.routed_by,
         "deadline": _iso(req.deadline),
         "deadline_provisional": req.deadline_provisional,
-        "working_days_left": rules.working_days_left(req.deadline, today) if waiting and req.deadline else None,
-        "overdue": waiting and rules.is_overdue(req.deadline, today),
+        # counted while the request is still in time (an overdue request may be years past: not counted day by day)
+        "working_days_left": rules.working_days_left(req.deadline, today) if waiting and not overdue else None,
+        "overdue": overdue,
         "escalated_at": _iso(req.escalated_at),
         "answer": answer,
         "late": req.answered_late,
@@ -186,9 +190,11 @@ def data_request_list(ctx: Context, p: s.RequestListIn) -> dict[str, Any]:
         assert ctx.actor is not None
         conds.append(DataRequest.user_id == ctx.actor.id)
     if p.q:
-        conds.append(or_(DataRequest.title.icontains(p.q, autoescape=True),
-                         DataRequest.description.icontains(p.q, autoescape=True)))
-    total = ctx.db.scalar(select(func.count(DataRequest.id)).where(*conds)) if p.count else None
+        conds.append(_words(ctx, p.q))
+    total = None
+    if p.count:  # bounded: a count stops at COUNT_CAP (the board says "10,000+"), so no filter scans everything
+        total = ctx.db.scalar(select(func.count()).select_from(
+            select(DataRequest.id).where(*conds).limit(COUNT_CAP + 1).subquery()))
     q = select(DataRequest).where(*conds)
     if p.sort == "newest":
         if p.cursor:
@@ -202,11 +208,29 @@ def data_request_list(ctx: Context, p: s.RequestListIn) -> dict[str, Any]:
     more = len(reqs) > p.limit
     reqs = reqs[: p.limit]
     names = _Names(ctx, reqs)
-    out: dict[str, Any] = {"count": total, "results": [request_dict(r, names, ctx.actor, today) for r in reqs],
+    out: dict[str, Any] = {"count": min(total, COUNT_CAP) if total is not None else None,
+                           "count_capped": total is not None and total > COUNT_CAP,
+                           "results": [request_dict(r, names, ctx.actor, today) for r in reqs],
                            "next": reqs[-1].id if more and reqs else None}
     if dept is not None:
         out["summary"] = _summary(ctx, dept.id, today)
+    if p.departments:
+        out["departments"] = [{"slug": row.slug, "name": row.name, "name_en": row.name_en} for row in ctx.db.execute(
+            select(Department.slug, Department.name, Department.name_en)
+            .order_by(Department.level.desc(), Department.id).limit(2000))]
     return out
+
+
+def _words(ctx: Context, q: str) -> Any:
+    """Title or description contains ``q``, case-insensitively (a scan: the one board filter without an index).
+    On SQLite ``instr`` for text without ASCII letters (Chinese has no case; ~2x faster than ``LIKE``), else its
+    ``LIKE`` (ASCII case-insensitive already: no ``lower()`` per row); elsewhere ``ILIKE``."""
+    if ctx.db.get_bind().dialect.name == "sqlite":
+        if not any("a" <= c.lower() <= "z" for c in q):
+            return or_(func.instr(DataRequest.title, q) > 0, func.instr(DataRequest.description, q) > 0)
+        return or_(DataRequest.title.contains(q, autoescape=True),
+                   DataRequest.description.contains(q, autoescape=True))
+    return or_(DataRequest.title.icontains(q, autoescape=True), DataRequest.description.icontains(q, autoescape=True))
 
 
 def _summary(ctx: Context, dept_id: int, today: dt.date) -> dict[str, int]:
@@ -381,5 +405,10 @@ def data_request_escalate(ctx: Context, p: s.EscalateIn) -> dict[str, Any]:
         _event(ctx, req, "escalated", "逾期未答复,已升级至市数据管理机构 / overdue, escalated to the city data office",
                deadline=req.deadline.isoformat(), working_days_overdue=-rules.working_days_left(req.deadline, today))
     ids = [r.id for r in late]
+    if ctx.db.get_bind().dialect.name == "sqlite":
+        # keep SQLite's planner statistics current (PostgreSQL's autovacuum does this itself): with them the
+        # overdue board reads newest-first through (status, id) when most routed requests are overdue, and
+        # through (status, deadline) when few are
+        ctx.db.execute(text("ANALYZE data_request"))
     ctx.extra["audit_detail"] = {"escalated": ids[:200], "count": len(ids)}
     return {"escalated": ids, "today": today.isoformat()}

@@ -42,6 +42,7 @@ class RequestListIn(Strict):
     cursor: int | None = Field(None, ge=1, le=MAX_ID, description="keyset paging: the last id of the previous page")
     limit: int = Field(50, ge=1, le=100)
     count: bool = Field(True, description="count every match (the board's total)")
+    departments: bool = Field(False, description="also every department's slug and names (the board's filter)")
 
 
 class RequestRoute(Strict):

@@ -64,7 +64,9 @@ def render(request: Request, template: str, context: dict[str, Any], status: int
 
 
 def _departments(request: Request) -> list[dict[str, Any]]:
-    return list(call(request, "department_list", {}))
+    """Every department's slug and names (for the filters and forms; without ``department_list``'s counts)."""
+    return list(call(request, "data_request_list", {"limit": 1, "count": False, "departments": True})
+                ["departments"])
 
 
 @router.get("/requests", response_class=HTMLResponse)
@@ -77,14 +79,15 @@ def board(request: Request) -> Response:
     sort = "oldest" if q.get("sort") == "oldest" else "newest"
     cursor = int_param(q.get("cursor"), 0, 0, 2**31 - 1) or None
     page = call(request, "data_request_list", {"status": status, "department": department, "q": text,
-                                               "overdue": overdue, "sort": sort, "cursor": cursor, "limit": PAGE})
+                                               "overdue": overdue, "sort": sort, "cursor": cursor, "limit": PAGE,
+                                               "departments": True})
     keep = {k: v for k, v in (("status", status), ("department", department), ("q", text),
                               ("overdue", "1" if overdue else None), ("sort", sort)) if v}
     next_url = f"/requests?{urlencode({**keep, 'cursor': page['next']})}" if page["next"] else None
     return render(request, "datareq/board.html", {
         "page": page, "status": status, "department": department, "q": text, "overdue": overdue, "sort": sort,
         "cursor": cursor, "first_url": f"/requests?{urlencode(keep)}", "next_url": next_url,
-        "departments": _departments(request)})
+        "departments": page["departments"]})
 
 
 @router.get("/requests/new", response_class=HTMLResponse)
