@@ -92,7 +92,8 @@ def request_dict(req: DataRequest, names: _Names, actor: Actor | None, today: dt
         "deadline": _iso(req.deadline),
         "deadline_provisional": req.deadline_provisional,
         # counted while the request is still in time (an overdue request may be years past: not counted day by day)
-        "working_days_left": rules.working_days_left(req.deadline, today) if waiting and not overdue else None,
+        "working_days_left": rules.working_days_left(req.deadline, today)
+        if req.deadline and waiting and not overdue else None,
         "overdue": overdue,
         "escalated_at": _iso(req.escalated_at),
         "answer": answer,
