@@ -6,8 +6,8 @@
   basis) and whether it came late; ``merged_into_id`` names the request a duplicate was closed in favour of.
 * ``data_request_event`` -- the history (who, when, what, note): the request page's timeline.
 
-Indexes serve the public board: newest first by id (keyset paging), per status, per department, and the
-overdue filter (status, deadline).
+Indexes serve the public board: newest first by id (keyset paging), per status, per department (with and
+without a status), the overdue filter (status, deadline), and a request's merged duplicates.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ class DataRequest(Base):
         Index("ix_data_request_status_id", "status", "id"),
         Index("ix_data_request_department_status_id", "department_id", "status", "id"),
         Index("ix_data_request_status_deadline", "status", "deadline"),
+        Index("ix_data_request_department_id_id", "department_id", "id"),
+        Index("ix_data_request_merged_into_id", "merged_into_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

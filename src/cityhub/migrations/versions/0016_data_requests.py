@@ -65,6 +65,8 @@ def upgrade() -> None:
         batch_op.create_index('ix_data_request_department_status_id', ['department_id', 'status', 'id'],
                               unique=False)
         batch_op.create_index('ix_data_request_status_deadline', ['status', 'deadline'], unique=False)
+        batch_op.create_index('ix_data_request_department_id_id', ['department_id', 'id'], unique=False)
+        batch_op.create_index('ix_data_request_merged_into_id', ['merged_into_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_data_request_user_id'), ['user_id'], unique=False)
 
     op.create_table('data_request_event',
