@@ -219,6 +219,8 @@ def test_board_filters_and_keyset_paging(w: dict[str, Any]) -> None:
     assert [x["id"] for x in routed["results"]] == [ids[0]]
     assert [x["id"] for x in call_as(None, "data_request_list", {"q": word, "department": "gz-ecology-environment"})
             ["results"]] == [ids[0]]
+    assert call_as(None, "data_request_list", {"q": word, "min_age_days": 1})["count"] == 0  # all asked today
+    assert call_as(None, "data_request_list", {"q": word, "min_age_days": 0})["count"] == 6
     with pytest.raises(NotAuthenticated):
         call_as(None, "data_request_list", {"mine": True})
     assert call_as("citizen", "data_request_list", {"mine": True, "q": word})["count"] == 6

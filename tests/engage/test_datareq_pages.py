@@ -44,6 +44,7 @@ def test_board_is_public_with_filters_and_overdue_badge(client: TestClient, w: d
     row = page.text.split(f'id="request-{r["id"]}"')[1].split("</tr>")[0]
     assert "overdue-badge" in row and "已逾期" in row
     assert client.get("/requests", params={"q": word, "status": "answered"}).text.count('id="request-') == 0
+    assert client.get("/requests", params={"q": word, "age": "30"}).text.count('id="request-') == 0  # asked today
     english = client.get("/requests", params={"q": word, "lang": "en"})
     assert "Overdue" in english.text and "Data requests" in english.text
     dept = client.get("/organization/gz-transport")

@@ -192,6 +192,8 @@ def data_request_list(ctx: Context, p: s.RequestListIn) -> dict[str, Any]:
         conds.append(DataRequest.user_id == ctx.actor.id)
     if p.q:
         conds.append(_words(ctx, p.q))
+    if p.min_age_days:
+        conds.append(DataRequest.created_at <= utcnow() - dt.timedelta(days=p.min_age_days))
     total = None
     if p.count:  # bounded: a count stops at COUNT_CAP (the board says "10,000+"), so no filter scans everything
         total = ctx.db.scalar(select(func.count()).select_from(

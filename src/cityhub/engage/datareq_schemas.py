@@ -37,6 +37,8 @@ class RequestListIn(Strict):
     department: str | None = Field(None, min_length=1, max_length=100, description="routed to this department")
     overdue: bool = Field(False, description="only requests past their answer deadline, still unanswered")
     q: str | None = Field(None, min_length=1, max_length=100, description="words in the title or description")
+    min_age_days: int | None = Field(None, ge=0, le=36500, description="only requests asked at least this many "
+                                     "days ago")
     mine: bool = Field(False, description="only the caller's own requests")
     sort: Literal["newest", "oldest"] = "newest"
     cursor: int | None = Field(None, ge=1, le=MAX_ID, description="keyset paging: the last id of the previous page")

@@ -1219,6 +1219,9 @@ DATAREQ_EN: dict[str, str] = {
     "待答复": "Waiting for the answer",
     "已答复": "Answered",
     "请填写需求编号": "Give a request number",
+    "提出时间": "Asked",
+    "不限": "Any time",
+    "超过": "more than",
 }
 EN.update({k: v for k, v in DATAREQ_EN.items() if k not in EN})
 ACTION_LABELS.update({

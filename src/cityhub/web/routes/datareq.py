@@ -73,10 +73,12 @@ class Escalated(Record):
 def requests_list(request: Request, status: Status | None = None,
                   department: str | None = Query(None, min_length=1, max_length=100), overdue: bool = False,
                   q: str | None = Query(None, min_length=1, max_length=100), mine: bool = False,
+                  min_age_days: int | None = Query(None, ge=0, le=36500),
                   sort: Literal["newest", "oldest"] = "newest", cursor: int | None = Query(None, ge=1, le=MAX_ID),
                   limit: int = Query(50, ge=1, le=100)) -> Any:
     return call(request, "data_request_list", {"status": status, "department": department, "overdue": overdue,
-                                               "q": q, "mine": mine, "sort": sort, "cursor": cursor,
+                                               "q": q, "mine": mine, "min_age_days": min_age_days,
+                                               "sort": sort, "cursor": cursor,
                                                "limit": limit}, via="api")
 
 

@@ -50,6 +50,7 @@ ANSWER_LABELS = {
     "cannot_open": ("不予开放", "Cannot be opened"),
 }
 STATUSES = tuple(STATUS_LABELS)
+AGES = (7, 30, 90, 365)  # the board's "asked more than N days ago" choices
 PAGE = 50
 
 
@@ -77,16 +78,18 @@ def board(request: Request) -> Response:
     text = (q.get("q") or "").strip()[:100] or None
     overdue = q.get("overdue") == "1"
     sort = "oldest" if q.get("sort") == "oldest" else "newest"
+    age = int_param(q.get("age"), 0, 0, 36500) or None
     cursor = int_param(q.get("cursor"), 0, 0, 2**31 - 1) or None
     # a word search scans: it is not counted (the page and "next" need no total)
     page = call(request, "data_request_list", {"status": status, "department": department, "q": text,
                                                "overdue": overdue, "sort": sort, "cursor": cursor, "limit": PAGE,
-                                               "departments": True, "count": text is None})
+                                               "departments": True, "count": text is None, "min_age_days": age})
     keep = {k: v for k, v in (("status", status), ("department", department), ("q", text),
-                              ("overdue", "1" if overdue else None), ("sort", sort)) if v}
+                              ("overdue", "1" if overdue else None), ("sort", sort), ("age", age)) if v}
     next_url = f"/requests?{urlencode({**keep, 'cursor': page['next']})}" if page["next"] else None
     return render(request, "datareq/board.html", {
         "page": page, "status": status, "department": department, "q": text, "overdue": overdue, "sort": sort,
+        "age": age, "AGES": AGES,
         "cursor": cursor, "first_url": f"/requests?{urlencode(keep)}", "next_url": next_url,
         "departments": page["departments"]})
 
