@@ -51,7 +51,9 @@ DOMAIN_MODULES = ("cityhub.accounts.actions", "cityhub.catalog.actions", "cityhu
                   "cityhub.sharing.actions", "cityhub.sharing.jobs",
                   "cityhub.sharing.exchange_actions", "cityhub.sharing.exchange_jobs",
                   "cityhub.sensing.actions", "cityhub.sensing.jobs",
-                  "cityhub.transit.actions")
+                  "cityhub.transit.actions",
+                  # data requests (issue 15): the actions and the hourly escalation job
+                  "cityhub.engage.datareq_actions", "cityhub.engage.datareq_jobs")
 
 
 @dataclass(frozen=True)

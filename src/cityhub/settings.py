@@ -238,6 +238,10 @@ class Settings(BaseSettings):
         5, ge=1, description="Smallest k (records in the smallest class over the steward's quasi-identifiers) a "
         "de-identified view may be released with (GB/T 37964-2019 k-anonymity check); below it the release is "
         "refused with the smallest classes.")
+    datareq_answer_working_days: int = Field(
+        20, ge=1, le=250, description="Data requests: working days (Chinese calendar, the routing day not counted) "
+        "a department has to answer a request routed to it; unanswered a working day later it is overdue and "
+        "escalated.")
 
     @model_validator(mode="after")
     def _networks(self) -> Settings:

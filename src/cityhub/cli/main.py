@@ -16,6 +16,7 @@ from cityhub.catalog.schemas import UploadedFile
 from cityhub.cli.accounts import department_app, token_app, user_app
 from cityhub.cli.common import call as _call
 from cityhub.cli.common import err, out
+from cityhub.cli.datareq import requests_app
 from cityhub.cli.deid import correction_app, deid_app
 from cityhub.cli.exchange import register as register_exchange
 from cityhub.cli.harvest import harvest_app
@@ -55,6 +56,8 @@ app.add_typer(correction_app, name="correction")
 # transit (issue 14): the inputs' commands (gtfs-check, cards-load, hubs-simulate, hubs-analyse) join the group
 register_transit_io(transit_app)
 app.add_typer(transit_app, name="transit")
+# data requests (issue 15): list, show, route, answer, escalate
+app.add_typer(requests_app, name="requests")
 
 
 

@@ -11,11 +11,12 @@ import math
 import secrets
 import zlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from cityhub import actions
 from cityhub.catalog.schemas import UploadedFile
-from cityhub.context import Context, system_context
+from cityhub.context import Actor, Context, system_context
 from cityhub.demo import content
 from cityhub.errors import NotFound
 from cityhub.settings import get_settings
@@ -158,7 +159,39 @@ def load(progress: Progress | None = None, ctx: Context | None = None) -> dict[s
             "resource_id": held["resources"][0]["id"] if held and held["resources"] else None})
 
     actions.call("usage_import", ctx, {"rows": usage_rows(demo, demo.clock.today)})
+    created["data_requests"] = load_data_requests(ctx, demo.clock.today)
     return created
+
+
+def load_data_requests(ctx: Context, today: dt.date) -> int:
+    """The demo's data requests (``data/data_requests.yaml``, issue 15): asked by ``citizen``, routed by the data
+    office, answered by the department's steward where the file says so."""
+    import yaml
+
+    def as_user(name: str) -> Context:
+        u = actions.call("user_show", ctx, {"name": name})
+        dept = actions.call("department_show", ctx, {"slug": u["department"]})["id"] if u["department"] else None
+        return Context(actor=Actor(id=u["id"], name=u["name"], role=u["role"], department_id=dept), source="local",
+                       via="cli")
+
+    items = yaml.safe_load((Path(__file__).parent / "data" / "data_requests.yaml").read_text(encoding="utf-8"))
+    citizen = as_user("citizen")
+    for item in items:
+        made = actions.call("data_request_create", citizen, {
+            "title": item["title"], "description": item["description"], "purpose": item.get("purpose", ""),
+            "department": item.get("department")})
+        if item.get("route"):
+            actions.call("data_request_route", ctx, {"id": made["id"], "department": item["route"]})
+        answer = item.get("answer")
+        if answer:
+            steward = as_user("steward" if item["route"] == "gz-transport" else "eco_steward")
+            data = {"id": made["id"], "kind": answer["kind"], "text": answer.get("text", "")}
+            if "open_by_days" in answer:
+                data["open_by"] = (today + dt.timedelta(days=int(answer["open_by_days"]))).isoformat()
+            if "dataset" in answer:
+                data["dataset"] = answer["dataset"]
+            actions.call("data_request_answer", steward, data)
+    return len(items)
 
 
 def usage_rows(demo: content.Content, today: dt.date, days: int = 60) -> list[dict[str, Any]]:

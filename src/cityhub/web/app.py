@@ -30,6 +30,7 @@ from cityhub.web.routes import (
     api,
     catalog_pages,
     ckan,
+    datareq_pages,
     datastore,
     datastore_pages,
     deid_pages,
@@ -42,6 +43,7 @@ from cityhub.web.routes import (
     transit_pages,
 )
 from cityhub.web.routes import datapackage as datapackage_routes
+from cityhub.web.routes import datareq as datareq_routes
 from cityhub.web.routes import dcat as dcat_routes
 from cityhub.web.routes import deid as deid_routes
 from cityhub.web.routes import exchange as exchange_routes
@@ -364,5 +366,7 @@ def create_app() -> FastAPI:
     app.include_router(deid_pages.router)
     app.include_router(transit_routes.router)  # transit runs (issue 14)
     app.include_router(transit_pages.router)
+    app.include_router(datareq_routes.router)  # data requests (issue 15): /api/data-requests
+    app.include_router(datareq_pages.router)  # /requests pages
     return app
 

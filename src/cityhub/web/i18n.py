@@ -1172,3 +1172,77 @@ def remember_lang(request: Request, response: Response) -> None:
     if wanted in LANGS and request.cookies.get(LANG_COOKIE) != wanted:
         response.set_cookie(LANG_COOKIE, wanted, max_age=365 * 86400, path="/", samesite="lax",
                             secure=get_settings().cookie_secure)
+
+
+#: data requests (issue 15; engage/datareq_*.py, routes/datareq_pages.py, templates/datareq/, the department page)
+DATAREQ_EN: dict[str, str] = {
+    "数据需求": "Data requests",
+    "公众可以提出尚未开放的数据需求;市数据管理机构分派给相关部门,部门在规定的工作日内答复。需求和答复全部公开。":
+        "Anyone may ask for data that is not open yet; the city data office routes each request to a department, "
+        "which answers within the set number of working days. Requests and answers are public.",
+    "提出数据需求": "Ask for data",
+    "分派队列": "Routing queue",
+    "承办部门": "Answering department",
+    "最早": "Oldest",
+    "条需求": "requests",
+    "需求": "Request",
+    "已提出(天)": "Age (days)",
+    "待分派": "Waiting to be routed",
+    "暂无数据需求。": "No data requests yet.",
+    "第一页": "First page",
+    "数据需求分派队列": "Data-request routing queue",
+    "建议部门": "Suggested department",
+    "分派至": "Route to",
+    "分派": "Route",
+    "暂无待分派的需求。": "No request waits to be routed.",
+    "逾期未答复": "Overdue, not answered",
+    "暂无逾期需求。": "No overdue request.",
+    "请说明需要什么数据、用途,以及您所知道的数据所属部门。需求和答复将公开;联系方式仅市数据管理机构和承办部门可见。":
+        "Say what data you need, what for, and which department holds it if you know. The request and its answer "
+        "are public; your contact is seen only by the city data office and the answering department.",
+    "需求标题": "Title",
+    "需要什么数据": "What data is needed",
+    "数据所属部门(如知道)": "Department holding the data (if known)",
+    "不清楚": "Not known",
+    "联系方式(可选)": "Contact (optional)",
+    "需求内容": "The request",
+    "提出人": "Asked by",
+    "天前": "days ago",
+    "联系方式": "Contact",
+    "重复需求,已合并至": "Duplicate, merged into",
+    "合并的重复需求": "Merged duplicates",
+    "关闭原因": "Reason for closing",
+    "部门答复": "The department's answer",
+    "逾期答复": "Answered late",
+    "法律依据": "Legal basis",
+    "答复人": "Answered by",
+    "答复需求": "Answer the request",
+    "答复类型": "Kind of answer",
+    "已开放的数据集(名称)": "Open dataset (name)",
+    "或开放地址链接": "or the link where it is open",
+    "不予开放的法律依据": "Legal basis for not opening",
+    "答复说明": "Answer",
+    "分派至部门": "Route to a department",
+    "改派至其他部门": "Route to another department",
+    "关闭需求": "Close the request",
+    "重复于需求编号": "Duplicate of request number",
+    "关闭": "Close",
+    "撤回需求": "Withdraw the request",
+    "待答复": "Waiting for the answer",
+    "已答复": "Answered",
+    "请填写需求编号": "Give a request number",
+    "提出时间": "Asked",
+    "不限": "Any time",
+    "超过": "more than",
+}
+EN.update({k: v for k, v in DATAREQ_EN.items() if k not in EN})
+ACTION_LABELS.update({
+    "data_request_create": ("提出数据需求", "Ask for data"),
+    "data_request_show": ("查看数据需求", "View a data request"),
+    "data_request_list": ("列出数据需求", "List data requests"),
+    "data_request_route": ("分派数据需求", "Route a data request"),
+    "data_request_answer": ("答复数据需求", "Answer a data request"),
+    "data_request_withdraw": ("撤回数据需求", "Withdraw a data request"),
+    "data_request_close": ("关闭数据需求", "Close a data request"),
+    "data_request_escalate": ("逾期数据需求升级", "Escalate overdue data requests"),
+})

@@ -539,6 +539,8 @@ def organization_page(request: Request, slug: str) -> Response:
                                               "sort": "title_string asc",
                                               "include_private": request.state.actor is not None})
     plans = call(request, "plan_list", {"department": slug})
+    # data requests routed to the department (issue 15): its summary and the overdue ones, newest first
+    data_requests = call(request, "data_request_list", {"department": slug, "overdue": True, "limit": 20})
     pages = {"start": start, "count": result["count"], "page": start // ROWS + 1,
              "last": max(1, (result["count"] + ROWS - 1) // ROWS)}
     if start > 0:
@@ -547,4 +549,5 @@ def organization_page(request: Request, slug: str) -> Response:
         pages["next"] = f"/organization/{slug}?start={start + ROWS}"
     return render(request, "organization.html", {
         "dept": dept, "result": result, "plans": plans, "pages": pages, "nav": "organization",
-        "may_edit": may_manage(request, slug), "this_year": dt.datetime.now(SH).year})
+        "may_edit": may_manage(request, slug), "this_year": dt.datetime.now(SH).year,
+        "data_requests": data_requests})
