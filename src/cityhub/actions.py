@@ -51,7 +51,9 @@ DOMAIN_MODULES = ("cityhub.accounts.actions", "cityhub.catalog.actions", "cityhu
                   "cityhub.sharing.actions", "cityhub.sharing.jobs",
                   "cityhub.sharing.exchange_actions", "cityhub.sharing.exchange_jobs",
                   "cityhub.sensing.actions", "cityhub.sensing.jobs",
-                  "cityhub.transit.actions")
+                  "cityhub.transit.actions",
+                  # issue 15: activity streams, following, notifications (and their e-mail job)
+                  "cityhub.social.actions", "cityhub.social.jobs")
 
 
 @dataclass(frozen=True)
