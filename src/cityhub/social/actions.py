@@ -548,6 +548,13 @@ def notification_preference_update(ctx: Context, p: s.PreferenceIn) -> dict[str,
     return {"email_notifications": p.email_notifications}
 
 
+@action(auth.notification_preference_show, schema=s.Empty, roles=SIGNED_IN)
+def notification_preference_show(ctx: Context, p: s.Empty) -> dict[str, bool]:
+    """Whether the caller receives notification e-mails."""
+    assert ctx.actor is not None
+    return {"email_notifications": preference_of(ctx, ctx.actor.id)}
+
+
 def preference_of(ctx: Context, user_id: int) -> bool:
     pref = ctx.db.get(SocialPreference, user_id)
     return True if pref is None else pref.email_notifications

@@ -134,5 +134,9 @@ def notification_preference_update(ctx: Context, p: Any) -> None:
     _signed_in(ctx)
 
 
+def notification_preference_show(ctx: Context, p: Any) -> None:
+    _signed_in(ctx)
+
+
 def notification_email_send(ctx: Context, p: Any) -> None:
     _admin(ctx, "发送通知邮件", "send notification e-mails")

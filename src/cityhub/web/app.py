@@ -39,6 +39,7 @@ from cityhub.web.routes import (
     publish_pages,
     sensing_pages,
     sharing_pages,
+    social_pages,
     transit_pages,
 )
 from cityhub.web.routes import datapackage as datapackage_routes
@@ -364,5 +365,6 @@ def create_app() -> FastAPI:
     app.include_router(deid_pages.router)
     app.include_router(transit_routes.router)  # transit runs (issue 14)
     app.include_router(transit_pages.router)
+    app.include_router(social_pages.router)  # activity streams: feeds, notifications, follow buttons (issue 15)
     return app
 

@@ -773,6 +773,30 @@ EN: dict[str, str] = {
     "无需授权": "No grant needed",
     "月份": "Month",
     "查询": "Show",
+    # activity streams, following, notifications (issue 15)
+    "通知": "Notifications",
+    "我的动态": "My news",
+    "新建了数据集": "created the dataset",
+    "修改了数据集": "changed the dataset",
+    "删除了数据集": "deleted the dataset",
+    "新建了部门": "created the department",
+    "修改了部门": "changed the department",
+    "新": "new",
+    "动态": "Activity",
+    "暂无动态。": "No activity yet.",
+    "取消关注": "Unfollow",
+    "关注": "Follow",
+    "登录后关注": "Sign in to follow",
+    "人关注": "followers",
+    "未读": "Unread",
+    "全部标为已读": "Mark all read",
+    "您关注的内容的新动态": "New activity on what you follow",
+    "暂无通知。关注数据集或部门后,它们的变化会出现在这里。":
+        "No notifications. Follow datasets or departments and their changes appear here.",
+    "邮件通知": "E-mail notifications",
+    "通过电子邮件接收关注内容的动态": "Receive activity on what I follow by e-mail",
+    "我关注的": "Following",
+    "还没有关注任何内容。": "You follow nothing yet.",
 }
 
 TERMS: dict[str, str] = {

@@ -46,4 +46,13 @@ def dashboard_page(request: Request) -> Response:
     department = request.query_params.get("department") or None
     board = call(request, "dashboard_show", {"department": department})
     queue = call(request, "review_list", {}) if actor.role in ("dept_admin", "platform_admin") else None
-    return render(request, "dashboard.html", {"board": board, "queue": queue, "nav": "dashboard"})
+    return render(request, "dashboard.html", {"board": board, "queue": queue, "nav": "dashboard",
+                                              "social_board": social_board(request)})
+
+
+def social_board(request: Request) -> dict[str, Any]:
+    """The signed-in user's part of their dashboard (issue 15): what they follow, their news feed, unread
+    notifications (``social/actions.py``)."""
+    return {"following": call(request, "follow_list", {"limit": 50}),
+            "news": call(request, "dashboard_activity_list", {"limit": 20}),
+            "unread": call(request, "notification_count", {})["unread"]}
