@@ -175,6 +175,14 @@ def _base_context(request: Request) -> dict[str, Any]:
     }
 
 
+def social_board(request: Request) -> dict[str, Any]:
+    """The signed-in user's part of their dashboard (issue 15): what they follow, their news feed, unread
+    notifications (``social/actions.py``)."""
+    return {"following": call(request, "follow_list", {"limit": 50}),
+            "news": call(request, "dashboard_activity_list", {"limit": 20}),
+            "unread": call(request, "notification_count", {})["unread"]}
+
+
 def social_context(request: Request, actor: Any) -> dict[str, Any]:
     """Template functions of activity streams and following, each one action call made only when a page asks."""
 

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from cityhub.errors import NotFound
 from cityhub.web.deps import call
-from cityhub.web.page_helpers import acall, checked_form, login_redirect, redirect, render
+from cityhub.web.page_helpers import acall, checked_form, login_redirect, redirect, render, social_board
 
 router = APIRouter(include_in_schema=False)
 
@@ -49,10 +49,3 @@ def dashboard_page(request: Request) -> Response:
     return render(request, "dashboard.html", {"board": board, "queue": queue, "nav": "dashboard",
                                               "social_board": social_board(request)})
 
-
-def social_board(request: Request) -> dict[str, Any]:
-    """The signed-in user's part of their dashboard (issue 15): what they follow, their news feed, unread
-    notifications (``social/actions.py``)."""
-    return {"following": call(request, "follow_list", {"limit": 50}),
-            "news": call(request, "dashboard_activity_list", {"limit": 20}),
-            "unread": call(request, "notification_count", {})["unread"]}

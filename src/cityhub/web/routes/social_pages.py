@@ -13,8 +13,15 @@ from fastapi.responses import HTMLResponse
 from cityhub.errors import NotFound
 from cityhub.social import feeds
 from cityhub.web.deps import call
-from cityhub.web.page_helpers import acall, checked_form, login_redirect, redirect, render, safe_next
-from cityhub.web.routes.publish_pages import social_board
+from cityhub.web.page_helpers import (
+    acall,
+    checked_form,
+    login_redirect,
+    redirect,
+    render,
+    safe_next,
+    social_board,
+)
 
 router = APIRouter(include_in_schema=False)
 ATOM = "application/atom+xml; charset=utf-8"
