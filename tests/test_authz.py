@@ -319,7 +319,11 @@ NOT_ON_NATIVE_API = {"dataset_save", "usage_import", "search_reindex", "quality_
                      # the admin page's CSV/JSON download (/admin/audit/export.*); API clients page GET /api/v1/audit
                      "audit_export",
                      # the sensing hub's hourly jobs (also `cityhub sensing retain` / the AQI publishing job)
-                     "sensing_retain", "sensing_aqi_publish"}
+                     "sensing_retain", "sensing_aqi_publish",
+                     # issue 15: CKAN's follow actions are served by the CKAN Action API (gated there with
+                     # WRITE_GATES); natively, /api/v1/follows (follow_create / follow_delete) does the same
+                     "follow_dataset", "unfollow_dataset", "follow_group", "unfollow_group",
+                     "dashboard_mark_activities_old"}
 
 
 def _native_routes() -> list[tuple[str, str, str | None]]:

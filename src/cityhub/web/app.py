@@ -49,6 +49,7 @@ from cityhub.web.routes import exchange as exchange_routes
 from cityhub.web.routes import harvest as harvest_routes
 from cityhub.web.routes import sensing as sensing_routes
 from cityhub.web.routes import sharing as sharing_routes
+from cityhub.web.routes import social as social_routes
 from cityhub.web.routes import transit as transit_routes
 
 log = logging.getLogger("cityhub.web")
@@ -365,6 +366,7 @@ def create_app() -> FastAPI:
     app.include_router(deid_pages.router)
     app.include_router(transit_routes.router)  # transit runs (issue 14)
     app.include_router(transit_pages.router)
+    app.include_router(social_routes.router)  # /api/v1/follows, /api/v1/notifications (issue 15)
     app.include_router(social_pages.router)  # activity streams: feeds, notifications, follow buttons (issue 15)
     return app
 

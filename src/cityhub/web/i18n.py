@@ -796,6 +796,7 @@ EN: dict[str, str] = {
     "邮件通知": "E-mail notifications",
     "通过电子邮件接收关注内容的动态": "Receive activity on what I follow by e-mail",
     "我关注的": "Following",
+    "订阅动态": "Atom feed",
     "还没有关注任何内容。": "You follow nothing yet.",
 }
 
@@ -1184,3 +1185,35 @@ def remember_lang(request: Request, response: Response) -> None:
     if wanted in LANGS and request.cookies.get(LANG_COOKIE) != wanted:
         response.set_cookie(LANG_COOKIE, wanted, max_age=365 * 86400, path="/", samesite="lax",
                             secure=get_settings().cookie_secure)
+
+# activity streams, following and notifications (issue 15: social/actions.py)
+ACTION_LABELS.update({
+    "package_activity_list": ("查看数据集动态", "View a dataset's activity stream"),
+    "organization_activity_list": ("查看部门动态", "View a department's activity stream"),
+    "recently_changed_packages_activity_list": ("查看最近更新的数据集", "View recently changed datasets"),
+    "user_activity_list": ("查看用户动态", "View a user's activity stream"),
+    "activity_show": ("查看一条动态", "View an activity"),
+    "activity_feed": ("获取动态订阅源", "Get an activity feed"),
+    "dashboard_activity_list": ("查看我的动态", "View my news feed"),
+    "dashboard_new_activities_count": ("统计新动态", "Count new activities"),
+    "dashboard_mark_activities_old": ("将动态标为已读", "Mark activities read"),
+    "follow_dataset": ("关注数据集", "Follow a dataset"),
+    "unfollow_dataset": ("取消关注数据集", "Unfollow a dataset"),
+    "follow_group": ("关注部门", "Follow a department"),
+    "unfollow_group": ("取消关注部门", "Unfollow a department"),
+    "am_following_dataset": ("查询是否关注数据集", "Check whether I follow a dataset"),
+    "am_following_group": ("查询是否关注部门", "Check whether I follow a department"),
+    "dataset_follower_count": ("统计数据集关注者", "Count a dataset's followers"),
+    "group_follower_count": ("统计部门关注者", "Count a department's followers"),
+    "dataset_follower_list": ("查看数据集关注者名单", "List a dataset's followers"),
+    "followee_list": ("查看关注对象", "List what a user follows"),
+    "follow_create": ("关注", "Follow"),
+    "follow_delete": ("取消关注", "Unfollow"),
+    "follow_list": ("查看我的关注", "List what I follow"),
+    "notification_list": ("查看通知", "View notifications"),
+    "notification_count": ("统计未读通知", "Count unread notifications"),
+    "notification_mark_read": ("将通知标为已读", "Mark notifications read"),
+    "notification_preference_show": ("查看通知设置", "View notification settings"),
+    "notification_preference_update": ("修改通知设置", "Change notification settings"),
+    "notification_email_send": ("发送通知邮件", "Send notification e-mails"),
+})
