@@ -27,7 +27,7 @@ from benchmarks.common import OUT, machine, summary
 
 
 def _bulk(db_path: Path, n: int, datasets: list[tuple[int, int]]) -> float:
-    """Insert ``n`` activities; returns seconds."""
+    """Insert ``n`` activities (and rebuild the table's indexes); returns seconds."""
     rnd = random.Random(15)
     start = dt.datetime(2024, 1, 1)
     pad = "广州市公共数据开放平台活动流基准测试数据集描述" * 12
@@ -35,6 +35,8 @@ def _bulk(db_path: Path, n: int, datasets: list[tuple[int, int]]) -> float:
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=OFF")
     t0 = time.perf_counter()
+
+    payloads: dict[int, str] = {}
 
     def rows() -> Any:
         for i in range(n):
@@ -44,12 +46,22 @@ def _bulk(db_path: Path, n: int, datasets: list[tuple[int, int]]) -> float:
                 ds_id, dept_id = 1_000_000 + rnd.randrange(10_000), rnd.randrange(1, 40)
             ts = (start + dt.timedelta(seconds=i * 30)).strftime("%Y-%m-%d %H:%M:%S.%f")
             kind = "new package" if i < 20_000 else "changed package"
-            data = json.dumps({"package": {"id": f"pkg-{ds_id}", "name": f"ds-{ds_id}", "title": f"数据集 {ds_id}",
-                                           "notes": pad}, "actor": "steward"}, ensure_ascii=False)
+            data = payloads.get(ds_id)
+            if data is None:  # one payload per dataset (the JSON encoding is not what is measured)
+                data = payloads[ds_id] = json.dumps({"package": {"id": f"pkg-{ds_id}", "name": f"ds-{ds_id}",
+                                                                 "title": f"数据集 {ds_id}", "notes": pad},
+                                                     "actor": "steward"}, ensure_ascii=False)
             yield (ts, 2, "steward", "dataset", f"pkg-{ds_id}", kind, ds_id, dept_id, True, data)
 
+    # the standard bulk load: drop the table's indexes, insert in one transaction, build them again
+    indexes = [r for r in con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
+                                      "tbl_name = 'activity' AND sql IS NOT NULL")]
+    for name, _sql in indexes:
+        con.execute(f'DROP INDEX "{name}"')
     con.executemany("INSERT INTO activity (ts, user_id, actor, object_type, object_id, activity_type, dataset_id, "
                     "department_id, public, data) VALUES (?,?,?,?,?,?,?,?,?,?)", rows())
+    for _name, sql in indexes:
+        con.execute(sql)
     con.commit()
     seconds = time.perf_counter() - t0
     con.execute("ANALYZE")

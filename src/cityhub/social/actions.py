@@ -129,7 +129,12 @@ def _window(q: Select[Any], p: s.Page, limit: int) -> Select[Any]:
 
 
 def _run(ctx: Context, q: Select[Any], p: s.Page) -> list[Activity]:
-    rows = list(ctx.db.scalars(_window(q, p, _limit(p))))
+    """The page's ids first (read from the stream's covering index, however deep the offset), then those rows."""
+    ids = list(ctx.db.scalars(_window(q.with_only_columns(Activity.id), p, _limit(p))))
+    if not ids:
+        return []
+    by_id = {a.id: a for a in ctx.db.scalars(select(Activity).where(Activity.id.in_(ids)))}
+    rows = [by_id[i] for i in ids if i in by_id]
     if p.after is not None and p.before is None:
         rows.reverse()
     return rows

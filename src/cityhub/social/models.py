@@ -59,6 +59,11 @@ class Follow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+#: a dataset's stream read from the index alone (issue 15's ``package_activity_list`` at 1M rows: the page's ids
+#: are found without touching the rows, whatever the offset); migration 0018
+Index("ix_activity_dataset_stream", Activity.dataset_id, Activity.ts, Activity.id, Activity.public, Activity.user_id)
+
+
 class Notification(Base):
     """One activity a follower has not (or has) read: filled for every follower of the activity's object, dataset
     and department when it is recorded (one INSERT … SELECT, ``activity.fan_out``), the actor excluded.

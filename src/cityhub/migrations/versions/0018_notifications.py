@@ -19,6 +19,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('activity', schema=None) as batch_op:
+        batch_op.create_index('ix_activity_dataset_stream', ['dataset_id', 'ts', 'id', 'public', 'user_id'],
+                              unique=False)
+
     op.create_table('notification',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -51,3 +55,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table('social_preference')
     op.drop_table('notification')
+    with op.batch_alter_table('activity', schema=None) as batch_op:
+        batch_op.drop_index('ix_activity_dataset_stream')
