@@ -97,8 +97,11 @@ def test_private_dataset_activity_hidden(demo: Store) -> None:
     for action, data in (("recently_changed_packages_activity_list", {"limit": 100}),
                          ("organization_activity_list", {"id": "gz-transport", "limit": 100}),
                          ("user_activity_list", {"id": "steward", "limit": 100})):
-        titles = {a["data"].get("package", {}).get("title") for a in call_as(None, action, data)}
-        assert "私有期间的标题" not in titles, action
+        for who in (None, "eco_steward", "citizen"):
+            titles = {a["data"].get("package", {}).get("title") for a in call_as(who, action, data)}
+            assert "私有期间的标题" not in titles, (action, who)
+        own = {a["data"].get("package", {}).get("title") for a in call_as("steward", action, data)}
+        assert "私有期间的标题" in own, action
     call_as("steward", "dataset_update", {"id": ds["name"], "private": False})
     public = _pkg_stream(None, ds["name"])
     assert public[0]["activity_type"] == "changed package"
@@ -249,3 +252,14 @@ def test_deleted_package_activity(demo: Store) -> None:
     assert _pkg_stream("steward", ds["name"])[0]["activity_type"] == "deleted package"
     with pytest.raises(NotFound):  # a deleted dataset's stream: its department and admins only
         _pkg_stream(None, ds["name"])
+
+
+def test_hidden_activity_is_for_sysadmins(demo: Store) -> None:
+    """package_activity_list's include_hidden_activity: the site user's activity (here: the operator's, user_id
+    null) is hidden unless a sysadmin asks; others asking are ignored (CKAN's ignore_not_sysadmin)."""
+    ds = open_dataset()  # created and approved by the local operator ("system")
+    call_as("steward", "dataset_update", {"id": ds["name"], "title": "可见的修改"})
+    shown = _pkg_stream("steward", ds["name"], include_hidden_activity=True)
+    assert all(a["user_id"] is not None for a in shown)
+    every = _pkg_stream("admin", ds["name"], include_hidden_activity=True)
+    assert any(a["user_id"] is None for a in every) and len(every) > len(shown)
