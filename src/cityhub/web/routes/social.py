@@ -41,21 +41,21 @@ def follows_create(request: Request, body: FollowBody) -> Any:
 
 
 @router.delete("/follows/{object_type}/{object_id}", dependencies=[access("follow_delete")],
-               summary="Stop following an object", responses=ok(dict[str, Any], 401, 404, 409))
+               summary="Stop following an object", responses=ok(dict[str, Any], 401, 404, 409, 422))
 def follows_delete(request: Request, object_type: Kind, object_id: str) -> Any:
     check_csrf(request, None)
     return call(request, "follow_delete", {"object_type": object_type, "object_id": object_id[:64]}, via="api")
 
 
 @router.get("/follows", dependencies=[access("follow_list")], summary="What I follow",
-            responses=ok(list[dict[str, Any]], 401, 409))
+            responses=ok(list[dict[str, Any]], 401, 409, 422))
 def follows_list(request: Request, object_type: Kind | None = None,
                  limit: int = Query(100, ge=1, le=1000)) -> Any:
     return call(request, "follow_list", {"object_type": object_type, "limit": limit}, via="api")
 
 
 @router.get("/notifications", dependencies=[access("notification_list")], summary="My notifications",
-            responses=ok(dict[str, Any], 401, 409))
+            responses=ok(dict[str, Any], 401, 409, 422))
 def notifications_list(request: Request, unread_only: bool = False, offset: int = Query(0, ge=0, le=1_000_000),
                        limit: int = Query(30, ge=1, le=100)) -> Any:
     return call(request, "notification_list", {"unread_only": unread_only, "offset": offset, "limit": limit},
@@ -79,7 +79,7 @@ def notifications_preferences(request: Request, body: PreferenceBody) -> Any:
 
 @router.post("/notifications/send", dependencies=[access("notification_email_send")],
              summary="Send the pending notification e-mails now (platform admins; the job does it periodically)",
-             responses=ok(dict[str, Any], 401, 403, 409))
+             responses=ok(dict[str, Any], 401, 403, 409, 422))
 def notifications_send(request: Request) -> Any:
     check_csrf(request, None)
     return call(request, "notification_email_send", {}, via="api")
