@@ -53,7 +53,9 @@ DOMAIN_MODULES = ("cityhub.accounts.actions", "cityhub.catalog.actions", "cityhu
                   "cityhub.sensing.actions", "cityhub.sensing.jobs",
                   "cityhub.transit.actions",
                   # data requests (issue 15): the actions and the hourly escalation job
-                  "cityhub.engage.datareq_actions", "cityhub.engage.datareq_jobs")
+                  "cityhub.engage.datareq_actions", "cityhub.engage.datareq_jobs",
+                  # issue 15: activity streams, following, notifications (and their e-mail job)
+                  "cityhub.social.actions", "cityhub.social.jobs")
 
 
 @dataclass(frozen=True)

@@ -243,6 +243,26 @@ class Settings(BaseSettings):
         "a department has to answer a request routed to it; unanswered a working day later it is overdue and "
         "escalated.")
 
+    activity_list_limit: int = Field(
+        31, ge=1, description="Activity streams: activities a list returns when no `limit` is given (CKAN's "
+        "`ckan.activity_list_limit`).")
+    activity_list_limit_max: int = Field(
+        100, ge=1, description="Activity streams: the most activities one list returns; a larger `limit` is capped "
+        "(CKAN's `ckan.activity_list_limit_max`).")
+    smtp_host: str = Field("", description="Notifications: SMTP server for e-mail notifications; empty: no e-mail "
+                           "is sent (notifications stay in the portal).")
+    smtp_port: int = Field(25, description="Notifications: SMTP server port.")
+    smtp_starttls: bool = Field(False, description="Notifications: upgrade the SMTP connection with STARTTLS.")
+    smtp_user: str = Field("", description="Notifications: SMTP user name (empty: no authentication).")
+    smtp_password: str = Field("", description="Notifications: SMTP password.")
+    smtp_from: str = Field("noreply@localhost", description="Notifications: the From address of notification "
+                           "e-mails.")
+    smtp_max_attempts: int = Field(5, ge=1, description="Notifications: tries to send one notification e-mail "
+                                   "before it is given up (the job retries each round).")
+    notification_email_seconds: float = Field(
+        60.0, description="Notifications: seconds between two rounds of the e-mail job (0: never; only when "
+        "CITYHUB_SMTP_HOST is set).")
+
     @model_validator(mode="after")
     def _networks(self) -> Settings:
         import ipaddress

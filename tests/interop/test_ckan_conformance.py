@@ -712,3 +712,7 @@ def test_base_url_parts() -> None:
     assert b._compose("http", "a.org/evil", "", ("10.0.0.1", 8000)) == "http://10.0.0.1:8000"
     assert b._compose("http", "a.org", '/x"><script>', None) == "http://a.org"
     assert b._last("evil.example, open.gz.gov.cn") == "open.gz.gov.cn"
+
+
+# the activity-stream and follow actions (issue 15) register their cases here
+import tests.social.test_ckan_api  # noqa: E402,F401

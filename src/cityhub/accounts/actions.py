@@ -90,6 +90,18 @@ def _unique_violation(exc: IntegrityError, what: str) -> Conflict:
 # -- departments ----------------------------------------------------------------------------------------
 
 
+def _org_activity(ctx: Context, dept: Department, activity_type: str) -> None:
+    """Record a CKAN-shaped organization activity (``data.group``: the organization as ``organization_show``
+    gives it, as CKAN's group activities carry it) for the department's followers and stream (issue 15)."""
+    from cityhub.interop import ckan_map
+    from cityhub.social import activity
+
+    org = ckan_map.organization(department_dict(dept), include_groups=False, include_tags=False,
+                                include_users=False)
+    activity.record(ctx, activity_type, "organization", dept.slug, data={"group": org, "actor": ctx.actor_name},
+                    department_id=dept.id)
+
+
 @action(auth.department_create, schema=s.DepartmentIn, write=True, roles=ADMINS)
 def department_create(ctx: Context, p: s.DepartmentIn) -> dict[str, Any]:
     """Register a department (提供方) with its unified social credit code."""
@@ -101,6 +113,7 @@ def department_create(ctx: Context, p: s.DepartmentIn) -> dict[str, Any]:
     dept = Department(**p.model_dump())
     ctx.db.add(dept)
     ctx.db.flush()
+    _org_activity(ctx, dept, "new organization")
     return department_dict(dept)
 
 
@@ -135,6 +148,8 @@ def department_update(ctx: Context, p: s.DepartmentUpdate) -> dict[str, Any]:
     except IntegrityError as exc:
         raise _unique_violation(exc, "部门") from None
     ctx.extra["audit_detail"] = {"changed": sorted(k for k in changes if before[k] != changes[k])}
+    if ctx.extra["audit_detail"]["changed"]:
+        _org_activity(ctx, dept, "changed organization")
     return department_dict(dept)
 
 

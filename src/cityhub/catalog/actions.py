@@ -285,6 +285,22 @@ def refresh_resources(ctx: Context, datasets: list[Dataset]) -> None:
     search.index_formats(ctx.db, datasets)
 
 
+def _activity(ctx: Context, ds: Dataset, activity_type: str) -> None:
+    """Record a CKAN-shaped package activity (``new package`` / ``changed package`` / ``deleted package``; ``data``:
+    the package as ``package_show`` gives it at this moment and the actor, as CKAN's ``Activity.activity_stream_item``)
+    for the dataset's followers and streams; public when the public may see the dataset now (issue 15)."""
+    from cityhub.interop import ckan_map
+    from cityhub.social import activity
+
+    ctx.db.flush()
+    ctx.db.expire(ds, ["resources"])
+    d = dataset_dict(ds, full=True)
+    d.pop("quality", None)
+    pkg = ckan_map.package(d, get_settings().base_url.rstrip("/"))
+    activity.record(ctx, activity_type, "dataset", pkg["id"], data={"package": pkg, "actor": ctx.actor_name},
+                    dataset_id=ds.id, department_id=ds.department_id, public=visibility.public(ds))
+
+
 # -- data resources ---------------------------------------------------------------------------------------
 
 
@@ -309,6 +325,7 @@ def dataset_create(ctx: Context, p: s.DatasetCreate) -> dict[str, Any]:
         raise Conflict("数据资源名称或代码重复", "Duplicate dataset name or code") from None
     _revision(ctx, ds, "create", {k: [None, v] for k, v in p.model_dump().items() if v not in (None, "", [], False)})
     refresh(ctx, ds)
+    _activity(ctx, ds, "new package")
     out = dataset_dict(ds)
     # 一数一源: a base data item another department is the authoritative source of (issue 12, sharing.baseitems)
     warnings = call_action("base_item_check", ctx, {"dataset": ds.name})["warnings"]
@@ -367,6 +384,7 @@ def dataset_update(ctx: Context, p: s.DatasetPatch) -> dict[str, Any]:
     ds.modified_at = utcnow()
     _revision(ctx, ds, "update", changes)
     refresh(ctx, ds)
+    _activity(ctx, ds, "changed package")
     return dataset_dict(ds)
 
 
@@ -390,6 +408,7 @@ def dataset_delete(ctx: Context, p: s.DatasetRef) -> dict[str, Any]:
     ds.modified_at = utcnow()
     _revision(ctx, ds, "delete", {"state": ["active", "deleted"]})
     search.remove(ctx.db, ds.id)
+    _activity(ctx, ds, "deleted package")
     return {"name": ds.name, "deleted": True}
 
 
@@ -603,6 +622,7 @@ def resource_create(ctx: Context, p: s.ResourceCreate) -> dict[str, Any]:
     ds.modified_at = now
     _revision(ctx, ds, "resource_create", {"resource": [None, res.name]})
     refresh(ctx, ds)
+    _activity(ctx, ds, "changed package")
     out = resource_dict(res)
     out["datastore_job"] = _auto_load(ctx, res)
     return out
@@ -642,6 +662,7 @@ def resource_update(ctx: Context, p: s.ResourceUpdate) -> dict[str, Any]:
     ds.modified_at = now
     _revision(ctx, ds, "resource_update", {"resource": [res.name, res.name]})
     refresh(ctx, ds)
+    _activity(ctx, ds, "changed package")
     out = resource_dict(res)
     out["datastore_job"] = _auto_load(ctx, res) if p.upload is not None else None
     return out
@@ -661,6 +682,7 @@ def resource_delete(ctx: Context, p: s.ResourceRef) -> dict[str, Any]:
     ds.modified_at = utcnow()
     _revision(ctx, ds, "resource_delete", {"resource": [res.name, None]})
     refresh(ctx, ds)
+    _activity(ctx, ds, "changed package")
     return {"id": p.id, "deleted": True}
 
 

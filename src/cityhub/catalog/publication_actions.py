@@ -16,7 +16,7 @@ from cityhub.accounts.models import Department
 from cityhub.actions import DEPT_ADMINS, MANAGERS, action
 from cityhub.catalog import auth, publication, quality
 from cityhub.catalog import schemas as s
-from cityhub.catalog.actions import _revision, dataset_dict, refresh
+from cityhub.catalog.actions import _activity, _revision, dataset_dict, refresh
 from cityhub.catalog.models import Dataset
 from cityhub.catalog.publication import DRAFT, PUBLISHED, SUBMITTED, TRANSITIONS
 from cityhub.catalog.vocab import UPDATE_CYCLES
@@ -69,6 +69,7 @@ def dataset_approve(ctx: Context, p: s.ReviewIn) -> dict[str, Any]:
     if ds.published_on is None:  # today in Beijing time, the day the rule compares with (not_yet_open)
         ds.published_on = today_local()
     refresh(ctx, ds)
+    _activity(ctx, ds, "changed package")  # now public: its followers and streams hear of it (issue 15)
     return dataset_dict(ds)
 
 

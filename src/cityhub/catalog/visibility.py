@@ -243,3 +243,20 @@ def refusal(ctx: Context, ds: Any, res: Any) -> CityHubError | None:
 
 def may_read_resource(ctx: Context, ds: Any, res: Any) -> bool:
     return refusal(ctx, ds, res) is None
+
+
+def can_see_sql(actor: Actor | None) -> Any:
+    """:func:`can_see` as a condition on the ``dataset`` table (rules 1-3; the state is the caller's business):
+    for listings that filter in SQL (the activity streams of many datasets)."""
+    from sqlalchemy import false, true
+
+    from cityhub.catalog.models import Dataset
+
+    if actor is not None and actor.is_admin:
+        return true()
+    shown = Dataset.private.is_(False) & _published_sql()
+    if not is_government(actor):
+        shown = shown & (Dataset.opening_class != CLOSED)
+    owner = (Dataset.department_id == actor.department_id) if actor is not None and actor.manages(
+        actor.department_id) else false()
+    return owner | shown

@@ -57,3 +57,43 @@ class Follow(Base):
     object_type: Mapped[str] = mapped_column(String(32))
     object_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+#: a dataset's stream read from the index alone (issue 15's ``package_activity_list`` at 1M rows: the page's ids
+#: are found without touching the rows, whatever the offset); migration 0018
+Index("ix_activity_dataset_stream", Activity.dataset_id, Activity.ts, Activity.id, Activity.public, Activity.user_id)
+
+
+class Notification(Base):
+    """One activity a follower has not (or has) read: filled for every follower of the activity's object, dataset
+    and department when it is recorded (one INSERT … SELECT, ``activity.fan_out``), the actor excluded.
+
+    ``emailed_at`` / ``email_attempts``: the e-mail job's progress (sent, or tries so far; it gives up after
+    ``CITYHUB_SMTP_MAX_ATTEMPTS``)."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        UniqueConstraint("user_id", "activity_id"),
+        Index("ix_notification_user_read", "user_id", "read_at", "activity_id"),
+        Index("ix_notification_email", "emailed_at", "email_attempts"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    emailed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    email_attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SocialPreference(Base):
+    """A user's choices about their streams: e-mail notifications (CKAN's user field
+    ``activity_streams_email_notifications``; no row: on) and when they last viewed their dashboard (CKAN's
+    ``dashboard.activity_stream_last_viewed``)."""
+
+    __tablename__ = "social_preference"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    email_notifications: Mapped[bool] = mapped_column(default=True)
+    dashboard_viewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -40,6 +40,7 @@ from cityhub.web.routes import (
     publish_pages,
     sensing_pages,
     sharing_pages,
+    social_pages,
     transit_pages,
 )
 from cityhub.web.routes import datapackage as datapackage_routes
@@ -50,6 +51,7 @@ from cityhub.web.routes import exchange as exchange_routes
 from cityhub.web.routes import harvest as harvest_routes
 from cityhub.web.routes import sensing as sensing_routes
 from cityhub.web.routes import sharing as sharing_routes
+from cityhub.web.routes import social as social_routes
 from cityhub.web.routes import transit as transit_routes
 
 log = logging.getLogger("cityhub.web")
@@ -368,5 +370,7 @@ def create_app() -> FastAPI:
     app.include_router(transit_pages.router)
     app.include_router(datareq_routes.router)  # data requests (issue 15): /api/data-requests
     app.include_router(datareq_pages.router)  # /requests pages
+    app.include_router(social_routes.router)  # /api/v1/follows, /api/v1/notifications (issue 15)
+    app.include_router(social_pages.router)  # activity streams: feeds, notifications, follow buttons (issue 15)
     return app
 

@@ -170,7 +170,49 @@ def _base_context(request: Request) -> dict[str, Any]:
         "base_url": settings.base_url.rstrip("/"),
         "switch_url": _switch_url(request, "zh" if language == "en" else "en"),
         "path": request.url.path,
+        # issue 15: the bell, follow buttons and activity sections (``_social*.html``; social/actions.py)
+        **social_context(request, actor),
     }
+
+
+def social_board(request: Request) -> dict[str, Any]:
+    """The signed-in user's part of their dashboard (issue 15): what they follow, their news feed, unread
+    notifications (``social/actions.py``)."""
+    return {"following": call(request, "follow_list", {"limit": 50}),
+            "news": call(request, "dashboard_activity_list", {"limit": 20}),
+            "unread": call(request, "notification_count", {})["unread"]}
+
+
+def social_context(request: Request, actor: Any) -> dict[str, Any]:
+    """Template functions of activity streams and following, each one action call made only when a page asks."""
+
+    def unread() -> int:
+        if actor is None:
+            return 0
+        try:
+            return int(call(request, "notification_count", {})["unread"])
+        except CityHubError:
+            return 0
+
+    def follow_state(kind: str, ref: str) -> dict[str, Any]:
+        group = kind == "organization"
+        try:
+            count = call(request, "group_follower_count" if group else "dataset_follower_count", {"id": ref})
+            following = (call(request, "am_following_group" if group else "am_following_dataset", {"id": ref})
+                         if actor is not None else False)
+        except CityHubError:
+            return {"count": 0, "following": False}
+        return {"count": count, "following": following}
+
+    def stream(kind: str, ref: str, limit: int = 10) -> list[dict[str, Any]]:
+        name = "organization_activity_list" if kind == "organization" else "package_activity_list"
+        try:
+            acts: list[dict[str, Any]] = call(request, name, {"id": ref, "limit": limit})
+        except CityHubError:
+            return []
+        return acts
+
+    return {"notifications_unread": unread, "follow_state": follow_state, "activity_stream": stream}
 
 
 def render(request: Request, template: str, context: dict[str, Any] | None = None,

@@ -1164,6 +1164,54 @@ WRITE_GATES = {"package_create": "dataset_save", "package_update": "dataset_save
                "package_delete": "dataset_delete", "resource_create": "resource_create",
                "resource_update": "resource_update", "resource_patch": "resource_update",
                "resource_delete": "resource_delete", "organization_member_create": "user_update"}
+# -- activity streams and following (issue 15: ``cityhub/social/actions.py``) -----------------------------------
+
+
+def _social(ckan_name: str, action: str, write: bool = False) -> Callable[[Request, dict[str, Any]], Any]:
+    """A CKAN activity or follow action: the parameters go to the registry action of ``action``'s name as they
+    are (its schema refuses unknown ones: a Validation Error, never a silent success), a single
+    ``activity_types`` value taken as a list."""
+    def run(request: Request, p: dict[str, Any]) -> Any:
+        if write:
+            _csrf(request)
+        data = dict(p)
+        for key in ("activity_types", "exclude_activity_types"):
+            if isinstance(data.get(key), str):
+                data[key] = [v for v in data[key].split(",") if v]
+        return call(request, action, data, via="api")
+    run.__doc__ = (f"CKAN's {ckan_name} (ckanext-activity / ckan.logic.action, CKAN 2.10/2.11) over CityHub's "
+                   f"activity streams; see docs/activity.md.")
+    run.__name__ = ckan_name
+    return run
+
+
+SOCIAL_READS = {name: _social(name, action) for name, action in (
+    ("package_activity_list", "package_activity_list"),
+    ("organization_activity_list", "organization_activity_list"),
+    ("recently_changed_packages_activity_list", "recently_changed_packages_activity_list"),
+    ("dashboard_activity_list", "dashboard_activity_list"),
+    ("dashboard_new_activities_count", "dashboard_new_activities_count"),
+    ("user_activity_list", "user_activity_list"),
+    ("activity_show", "activity_show"),
+    ("am_following_dataset", "am_following_dataset"),
+    ("am_following_group", "am_following_group"),
+    ("dataset_follower_count", "dataset_follower_count"),
+    ("group_follower_count", "group_follower_count"),
+    ("organization_follower_count", "group_follower_count"),
+    ("dataset_follower_list", "dataset_follower_list"),
+    ("followee_list", "followee_list"),
+)}
+SOCIAL_WRITES = {name: _social(name, action, write=True) for name, action in (
+    ("follow_dataset", "follow_dataset"),
+    ("unfollow_dataset", "unfollow_dataset"),
+    ("follow_group", "follow_group"),
+    ("unfollow_group", "unfollow_group"),
+    ("dashboard_mark_activities_old", "dashboard_mark_activities_old"),
+)}
+READS.update(SOCIAL_READS)
+WRITES.update(SOCIAL_WRITES)
+WRITE_GATES.update({name: name for name in SOCIAL_WRITES})
+
 ACTIONS: dict[str, Callable[[Request, dict[str, Any]], Any]] = {**READS, **WRITES}
 
 

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from cityhub.errors import NotFound
 from cityhub.web.deps import call
-from cityhub.web.page_helpers import acall, checked_form, login_redirect, redirect, render
+from cityhub.web.page_helpers import acall, checked_form, login_redirect, redirect, render, social_board
 
 router = APIRouter(include_in_schema=False)
 
@@ -46,4 +46,6 @@ def dashboard_page(request: Request) -> Response:
     department = request.query_params.get("department") or None
     board = call(request, "dashboard_show", {"department": department})
     queue = call(request, "review_list", {}) if actor.role in ("dept_admin", "platform_admin") else None
-    return render(request, "dashboard.html", {"board": board, "queue": queue, "nav": "dashboard"})
+    return render(request, "dashboard.html", {"board": board, "queue": queue, "nav": "dashboard",
+                                              "social_board": social_board(request)})
+
