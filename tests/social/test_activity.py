@@ -169,15 +169,20 @@ def test_follow_group_for_organizations(demo: Store) -> None:
 
 
 def test_generic_follow_of_requests_and_indicators(demo: Store) -> None:
-    call_as("analyst", "follow_create", {"object_type": "data_request", "object_id": "42"})
+    asked = call_as("citizen", "data_request_create", {"title": "公交车辆实时位置",
+                                                      "description": "希望开放公交车辆实时位置数据。"})
+    rid = str(asked["id"])
+    call_as("analyst", "follow_create", {"object_type": "data_request", "object_id": rid})
+    with pytest.raises(NotFound):  # data_request_show checks that the request exists
+        call_as("analyst", "follow_create", {"object_type": "data_request", "object_id": "999999"})
     call_as("analyst", "follow_create", {"object_type": "indicator", "object_id": "open-datasets"})
     kinds = {(f["type"], f["object_id"]) for f in call_as("analyst", "follow_list", {})}
-    assert {("data_request", "42"), ("indicator", "open-datasets")} <= kinds
+    assert {("data_request", rid), ("indicator", "open-datasets")} <= kinds
     with pytest.raises(ValidationError):
         call_as("analyst", "follow_create", {"object_type": "spaceship", "object_id": "1"})
-    call_as("analyst", "follow_delete", {"object_type": "data_request", "object_id": "42"})
+    call_as("analyst", "follow_delete", {"object_type": "data_request", "object_id": rid})
     with pytest.raises(NotFound):
-        call_as("analyst", "follow_delete", {"object_type": "data_request", "object_id": "42"})
+        call_as("analyst", "follow_delete", {"object_type": "data_request", "object_id": rid})
 
 
 def test_notification_fan_out_excludes_actor(demo: Store) -> None:
