@@ -51,7 +51,9 @@ DOMAIN_MODULES = ("cityhub.accounts.actions", "cityhub.catalog.actions", "cityhu
                   "cityhub.sharing.actions", "cityhub.sharing.jobs",
                   "cityhub.sharing.exchange_actions", "cityhub.sharing.exchange_jobs",
                   "cityhub.sensing.actions", "cityhub.sensing.jobs",
-                  "cityhub.transit.actions")
+                  "cityhub.transit.actions",
+                  # the public's voice (issue 15): discussions on datasets and reuses
+                  "cityhub.engage.discuss_actions", "cityhub.engage.reuse_actions")
 
 
 @dataclass(frozen=True)

@@ -1160,3 +1160,68 @@ def remember_lang(request: Request, response: Response) -> None:
     if wanted in LANGS and request.cookies.get(LANG_COOKIE) != wanted:
         response.set_cookie(LANG_COOKIE, wanted, max_age=365 * 86400, path="/", samesite="lax",
                             secure=get_settings().cookie_secure)
+
+# -- the public's voice (issue 15): discussions on datasets and reuses (成果展示) ---------------------------------
+EN.update({
+    "成果展示": "Showcase",
+    "提交成果": "Submit a reuse",
+    "基于开放数据开发的应用、文章、可视化作品和研究成果,经审核后展示。":
+        "Apps, articles, visualisations and research built on open data, shown once reviewed.",
+    "已提交,审核通过后展示。": "Submitted: it is shown once the review approves it.",
+    "待审核成果": "Reuses awaiting review",
+    "项成果": "reuses",
+    "使用的数据": "Data used",
+    "通过": "Approve",
+    "不通过": "Reject",
+    "暂无成果": "No reuses yet",
+    "讨论审核": "Discussion moderation",
+    "被举报": "Reported",
+    "已隐藏": "Hidden",
+    "帖子": "Post",
+    "作者": "Author",
+    "举报": "Report",
+    "隐藏": "Hide",
+    "通过并显示": "Approve and show",
+    "显示": "Show",
+    "讨论": "Discussion",
+    "您的帖子已提交,新用户的前几条帖子经管理员审核后公开。":
+        "Your post was received: a new user's first posts are shown once a moderator has approved them.",
+    "已举报,感谢您的反馈。": "Reported: thank you.",
+    "已锁定": "Locked",
+    "已转校核工单": "Became correction ticket",
+    "解锁": "Unlock",
+    "锁定": "Lock",
+    "转为校核工单": "Turn into a correction ticket",
+    "回复": "Reply",
+    "回复(支持 Markdown)": "Reply (Markdown)",
+    "暂无讨论": "No discussion yet",
+    "仅显示最新的讨论": "Only the newest threads are shown",
+    "发起讨论": "Start a discussion",
+    "提问": "Question",
+    "纠错": "Error report",
+    "内容(支持 Markdown)": "Text (Markdown)",
+    "发布": "Post",
+    "后参与讨论": "to take part in the discussion",
+    "介绍您基于开放数据开发的应用、文章、可视化作品或研究;数据管理机构审核后在成果展示和数据资源页面展示。":
+        "Tell us about the app, article, visualisation or research you built on open data; once the data office "
+        "has reviewed it, it is shown in the showcase and on the datasets' pages.",
+    "使用的数据(数据资源名称,多个用空格分隔)": "Data used (dataset names, separated by spaces)",
+    "介绍(支持 Markdown)": "Description (Markdown)",
+    "图片(PNG、JPEG 或 WebP)": "Image (PNG, JPEG or WebP)",
+})
+ACTION_LABELS.update({
+    "discussion_post_create": ("发布讨论帖", "Post in a discussion"),
+    "discussion_post_report": ("举报讨论帖", "Report a discussion post"),
+    "discussion_post_hide": ("隐藏/显示讨论帖", "Hide or show a discussion post"),
+    "discussion_thread_lock": ("锁定/解锁讨论", "Lock or unlock a discussion thread"),
+    "discussion_post_show": ("查看讨论帖", "Show a discussion post"),
+    "discussion_list": ("查看数据讨论", "List a dataset's discussion"),
+    "discussion_queue": ("讨论审核队列", "Discussion moderation queue"),
+    "discussion_post_correction": ("纠错帖转校核工单", "Turn an error report into a correction ticket"),
+    "reuse_create": ("提交成果", "Submit a reuse"),
+    "reuse_review": ("审核成果", "Review a reuse"),
+    "reuse_list": ("查看成果", "List reuses"),
+    "reuse_show": ("查看成果详情", "Show a reuse"),
+    "reuse_image": ("查看成果图片", "Show a reuse's image"),
+    "reuse_count": ("统计数据成果数", "Count reuses per dataset"),
+})
