@@ -238,7 +238,10 @@ def test_every_write_action_is_covered_by_a_matrix() -> None:
                             "deid_policy_set", "deid_view_build", "deid_view_release", "base_item_set",
                             "correction_create", "correction_accept", "correction_resolve", "correction_apply",
                             # tests/transit/test_actions.py: government users start runs, only admins on a directory
-                            "transit_run_start"}
+                            "transit_run_start",
+                            # tests/engage/test_discussions.py, test_reuses.py: who posts, moderates, reviews
+                            "discussion_post_create", "discussion_post_report", "discussion_post_hide",
+                            "discussion_thread_lock", "discussion_post_correction", "reuse_create", "reuse_review"}
     writes = {n for n, s in actions.registry().items() if s.write}
     admin_only_reads_and_jobs = {"quality_refresh"}
     assert writes - covered - admin_only_reads_and_jobs == set()
