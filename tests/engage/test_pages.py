@@ -74,3 +74,22 @@ def test_showcase_submit_form_for_a_public_user(demo: Store, app_client: Any) ->
     ok = app_client.post("/showcase/new", data={"csrf_token": token, "title": "站点地图", "url": "https://m.example.cn",
                                                 "type": "app", "datasets": ds}, follow_redirects=False)
     assert ok.status_code == 303 and ok.headers["location"] == "/showcase?submitted=1"
+
+
+def test_dataset_page_shows_the_newest_replies_and_the_thread_page_all(demo: Store, app_client: Any,
+                                                                       settings_env: dict[str, str]) -> None:
+    from tests.conftest import set_settings
+
+    set_settings(settings_env, discussion_posts_per_minute=100, discussion_address_posts_per_minute=100)
+    ds = open_dataset()["name"]
+    head = call_from("analyst", "discussion_post_create", {"dataset": ds, "title": "长讨论", "body": "开头"})
+    for i in range(8):
+        call_from("analyst", "discussion_post_create", {"dataset": ds, "kind": "reply", "parent_id": head["id"],
+                                                        "body": f"回复编号R{i}"})
+    page = app_client.get(f"/dataset/{ds}").text
+    assert "回复编号R7" in page and "回复编号R3" in page and "回复编号R2" not in page  # the newest 5
+    assert f"/dataset/{ds}/discussion?thread={head['id']}" in page
+    whole = app_client.get(f"/dataset/{ds}/discussion?thread={head['id']}").text
+    assert all(f"回复编号R{i}" in whole for i in range(8))
+    api = app_client.get(f"/api/discussions?dataset={ds}&replies=2").json()["threads"][0]
+    assert api["reply_count"] == 8 and [r["body"] for r in api["replies"]] == ["回复编号R6", "回复编号R7"]

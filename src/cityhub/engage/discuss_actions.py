@@ -181,23 +181,37 @@ def _shown(ctx: Context, moderator: bool) -> Any:
 
 @action(auth.discussion_list, schema=s.DiscussionList)
 def discussion_list(ctx: Context, p: s.DiscussionList) -> dict[str, Any]:
-    """A dataset's discussion, newest thread first: each thread's first post and its replies (in order, each
-    naming the post it answers). Held and hidden posts only for those who may see them."""
+    """A dataset's discussion, newest thread first: each thread's first post, its ``reply_count`` and its newest
+    ``replies`` (in order, each naming the post it answers); ``thread``: one thread only. Held and hidden posts
+    only for those who may see them."""
     ds = auth.dataset(ctx, p.dataset)
     moderator = auth.moderates(ctx, ds.department_id)
     shown = _shown(ctx, moderator)
     openers = (DiscussionPost.dataset_id == ds.id) & (DiscussionPost.thread_id == DiscussionPost.id) & shown
+    if p.thread is not None:
+        openers = openers & (DiscussionPost.id == p.thread)
     count = ctx.db.scalar(select(func.count()).select_from(DiscussionPost).where(openers)) or 0
     heads = list(ctx.db.scalars(select(DiscussionPost).where(openers).order_by(DiscussionPost.id.desc())
                                 .limit(p.limit).offset(p.offset)))
     replies: dict[int, list[dict[str, Any]]] = {h.id: [] for h in heads}
+    counts: dict[int, int] = {}
     if heads:
-        rows = ctx.db.scalars(select(DiscussionPost).where(
-            DiscussionPost.dataset_id == ds.id, DiscussionPost.thread_id.in_(list(replies)),
-            DiscussionPost.id != DiscussionPost.thread_id, shown).order_by(DiscussionPost.id).limit(MAX_REPLIES))
-        for r in rows:
-            replies[r.thread_id or 0].append(post_dict(ctx, r, moderator))
-    threads = [{**post_dict(ctx, h, moderator), "replies": replies[h.id]} for h in heads]
+        in_threads = ((DiscussionPost.dataset_id == ds.id) & DiscussionPost.thread_id.in_(list(replies))
+                      & (DiscussionPost.id != DiscussionPost.thread_id) & shown)
+        counts = {int(t or 0): int(n) for t, n in ctx.db.execute(
+            select(DiscussionPost.thread_id, func.count()).where(in_threads).group_by(DiscussionPost.thread_id))}
+        if p.replies:
+            # the newest ``replies`` of each thread: rank within the thread, newest first
+            rank = func.row_number().over(partition_by=DiscussionPost.thread_id,
+                                          order_by=DiscussionPost.id.desc()).label("rank")
+            ranked = select(DiscussionPost.id, rank).where(in_threads).subquery()
+            wanted = select(ranked.c.id).where(ranked.c.rank <= p.replies)
+            rows = ctx.db.scalars(select(DiscussionPost).where(DiscussionPost.id.in_(wanted))
+                                  .order_by(DiscussionPost.id).limit(MAX_REPLIES))
+            for r in rows:
+                replies[r.thread_id or 0].append(post_dict(ctx, r, moderator))
+    threads = [{**post_dict(ctx, h, moderator), "replies": replies[h.id], "reply_count": counts.get(h.id, 0)}
+               for h in heads]
     return {"dataset": ds.name, "count": count, "moderator": moderator, "limit": p.limit, "offset": p.offset,
             "threads": threads}
 

@@ -19,7 +19,9 @@ class DiscussionPost(Base):
 
     __tablename__ = "discussion_post"
     __table_args__ = (
-        Index("ix_discussion_post_dataset_thread", "dataset_id", "thread_id", "id"),
+        # a discussion's threads and replies as the caller may see them: dataset and state first, so the planner
+        # never walks the state index across every dataset (SQLite picks an index by its equality columns)
+        Index("ix_discussion_post_dataset_thread", "dataset_id", "status", "thread_id", "id"),
         Index("ix_discussion_post_author_ts", "author_id", "created_at"),
         Index("ix_discussion_post_source_ts", "source", "created_at"),
         Index("ix_discussion_post_status_ts", "status", "created_at"),

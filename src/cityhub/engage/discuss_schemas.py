@@ -59,6 +59,8 @@ class DiscussionList(Strict):
     dataset: str = DATASET
     limit: int = Field(20, ge=1, le=100, description="threads per page")
     offset: int = Field(0, ge=0, le=10**6)
+    replies: int = Field(50, ge=0, le=500, description="the newest replies shown per thread (reply_count: all)")
+    thread: int | None = Field(None, ge=1, le=MAX_ID, description="only this thread")
 
 
 class DiscussionQueue(Strict):

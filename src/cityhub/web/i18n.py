@@ -1225,3 +1225,7 @@ ACTION_LABELS.update({
     "reuse_image": ("查看成果图片", "Show a reuse's image"),
     "reuse_count": ("统计数据成果数", "Count reuses per dataset"),
 })
+EN.update({
+    "查看全部回复": "All replies",
+    "查看全部讨论": "The whole discussion",
+})

@@ -45,7 +45,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_discussion_post'))
     )
     with op.batch_alter_table('discussion_post', schema=None) as batch_op:
-        batch_op.create_index('ix_discussion_post_dataset_thread', ['dataset_id', 'thread_id', 'id'], unique=False)
+        batch_op.create_index('ix_discussion_post_dataset_thread', ['dataset_id', 'status', 'thread_id', 'id'],
+                              unique=False)
         batch_op.create_index('ix_discussion_post_author_ts', ['author_id', 'created_at'], unique=False)
         batch_op.create_index('ix_discussion_post_source_ts', ['source', 'created_at'], unique=False)
         batch_op.create_index('ix_discussion_post_status_ts', ['status', 'created_at'], unique=False)

@@ -312,7 +312,7 @@ def dataset_page(request: Request, name: str) -> Response:
     # 一数一源 (issue 12): the department's stewards see when the dataset duplicates another's base data item
     base_warnings = call(request, "base_item_check", {"dataset": ds["name"]})["warnings"] if may_edit else []
     # the public's voice (issue 15): the dataset's discussion and its published reuses
-    discussion = call(request, "discussion_list", {"dataset": ds["name"], "limit": 20})
+    discussion = call(request, "discussion_list", {"dataset": ds["name"], "limit": 10, "replies": 5})
     reuses = call(request, "reuse_list", {"dataset": ds["name"], "limit": 5})
     response = render(request, "dataset.html", {"ds": ds, "history": history, "examples": examples,
                                                 "may_edit": may_edit, "base_warnings": base_warnings,

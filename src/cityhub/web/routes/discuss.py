@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cityhub.engage.discuss_schemas import PostCreate
 from cityhub.web.deps import access, call, check_csrf
-from cityhub.web.markdown import render
+from cityhub.web.markdown import render_cached as render
 from cityhub.web.openapi import MAX_ID, MAX_OFFSET, Record, body_errors, ok, operation_id
 
 router = APIRouter(prefix="/api/discussions", tags=["discussions"], generate_unique_id_function=operation_id)
@@ -60,7 +60,8 @@ class PostOut(Record):
 
 
 class ThreadOut(PostOut):
-    replies: list[PostOut]
+    replies: list[PostOut] = Field(description="the newest replies (``replies`` of them), oldest first")
+    reply_count: int
 
 
 class DiscussionOut(Record):
@@ -80,8 +81,10 @@ def _html(post: dict[str, Any]) -> dict[str, Any]:
 @router.get("", summary="A dataset's discussion: threads (newest first) with their replies",
             responses=ok(DiscussionOut, 404))
 def discussions_list(request: Request, dataset: str = Query(min_length=1, max_length=100),
-                     limit: int = Query(20, ge=1, le=100), offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> Any:
-    found = call(request, "discussion_list", {"dataset": dataset, "limit": limit, "offset": offset}, via="api")
+                     limit: int = Query(20, ge=1, le=100), offset: int = Query(0, ge=0, le=MAX_OFFSET),
+                     replies: int = Query(50, ge=0, le=500), thread: int | None = Query(None, ge=1, le=MAX_ID)) -> Any:
+    found = call(request, "discussion_list", {"dataset": dataset, "limit": limit, "offset": offset,
+                                              "replies": replies, "thread": thread}, via="api")
     return {**found, "threads": [_html(t) for t in found["threads"]]}
 
 

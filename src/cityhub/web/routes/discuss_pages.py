@@ -13,7 +13,7 @@ from cityhub.web.deps import call
 from cityhub.web.page_helpers import acall, checked_form, int_param, login_redirect, redirect, render
 
 router = APIRouter(include_in_schema=False)
-MANAGERS = ("platform_admin", "dept_admin", "steward")
+PAGE = 20
 
 
 def _back(name: str, anchor: str, note: str = "") -> Response:
@@ -33,6 +33,19 @@ async def discussion_post(request: Request, name: str) -> Response:
         data["parent_id"] = int_param(parent, 0)
     post = await acall(request, "discussion_post_create", data)
     return _back(post["dataset"], f"post-{post['id']}", "held=1" if post["status"] == "held" else "")
+
+
+@router.get("/dataset/{name}/discussion", response_class=HTMLResponse)
+def discussion_page(request: Request, name: str) -> Response:
+    """A dataset's whole discussion, page by page, or one thread with all its replies (``?thread=``)."""
+    ds = call(request, "dataset_show", {"id": name})
+    thread = int_param(request.query_params.get("thread"), 0, 0, 2**31 - 1) or None
+    page = int_param(request.query_params.get("page"), 1, 1, 100_000)
+    discussion = call(request, "discussion_list", {"dataset": ds["name"], "limit": PAGE, "offset": (page - 1) * PAGE,
+                                                   "replies": 500, "thread": thread})
+    return render(request, "discussion.html", {"ds": ds, "discussion": discussion, "page": page, "thread": thread,
+                                               "pages": max(1, (discussion["count"] + PAGE - 1) // PAGE),
+                                               "nav": "dataset"})
 
 
 @router.post("/discussion/{pid}/report", response_class=HTMLResponse)
