@@ -82,9 +82,10 @@ def test_dataset_page_shows_the_newest_replies_and_the_thread_page_all(demo: Sto
 
     set_settings(settings_env, discussion_posts_per_minute=100, discussion_address_posts_per_minute=100)
     ds = open_dataset()["name"]
-    head = call_from("analyst", "discussion_post_create", {"dataset": ds, "title": "长讨论", "body": "开头"})
+    analyst = new_user("analyst")
+    head = call_from(analyst, "discussion_post_create", {"dataset": ds, "title": "长讨论", "body": "开头"})
     for i in range(8):
-        call_from("analyst", "discussion_post_create", {"dataset": ds, "kind": "reply", "parent_id": head["id"],
+        call_from(analyst, "discussion_post_create", {"dataset": ds, "kind": "reply", "parent_id": head["id"],
                                                         "body": f"回复编号R{i}"})
     page = app_client.get(f"/dataset/{ds}").text
     assert "回复编号R7" in page and "回复编号R3" in page and "回复编号R2" not in page  # the newest 5

@@ -108,7 +108,7 @@ def test_reuse_of_a_dataset_the_user_cannot_see(demo: Store) -> None:
         _submit(new_user(), [closed])
     with pytest.raises(NotFound):
         call_as(None, "reuse_list", {"dataset": closed})
-    r = _submit("analyst", [closed, open_dataset()["name"]])
+    r = _submit(new_user("analyst"), [closed, open_dataset()["name"]])  # government users see 不予开放
     call_as("admin", "reuse_review", {"id": r["id"], "decision": "published"})
     shown = call_as(None, "reuse_show", {"id": r["id"]})
     assert closed not in [d["name"] for d in shown["datasets"]] and len(shown["datasets"]) == 1
