@@ -1207,7 +1207,7 @@ EN.update({
         "has reviewed it, it is shown in the showcase and on the datasets' pages.",
     "使用的数据(数据资源名称,多个用空格分隔)": "Data used (dataset names, separated by spaces)",
     "介绍(支持 Markdown)": "Description (Markdown)",
-    "图片(PNG、JPEG 或 WebP)": "Image (PNG, JPEG or WebP)",
+    "图片(PNG、JPEG、WEBP 格式)": "Image (PNG, JPEG or WebP)",
 })
 ACTION_LABELS.update({
     "discussion_post_create": ("发布讨论帖", "Post in a discussion"),
