@@ -154,3 +154,20 @@ def test_showcase_api_and_pages(demo: Store, app_client: Any, settings_env: dict
     dataset_page = app_client.get(f"/dataset/{ds}").text
     assert 'id="reuses"' in dataset_page and "客流可视化" in dataset_page and 'id="reuse-count">(1)' in dataset_page
     assert app_client.get(f"/api/reuses/counts?datasets={ds}").json() == {ds: 1}
+
+
+def test_an_oversized_multipart_is_stopped_at_the_image_cap(demo: Store, app_client: Any,
+                                                             settings_env: dict[str, str]) -> None:
+    """A public user may send a reuse's multipart body, but only up to the image limit (plus the form's slack):
+    more is 413 while it streams in, and nothing is kept; elsewhere a public user sends no multipart at all."""
+    set_settings(settings_env, reuse_image_max_kb=1)
+    ds = open_dataset()["name"]
+    headers = {"Authorization": token_for(new_user())}
+    form = {"title": "大图", "url": "https://big.example.cn/", "type": "app", "datasets": [ds]}
+    big = png(b"x" * (2 << 20))  # 2 MiB: beyond 1 KiB + 1 MiB of slack
+    resp = app_client.post("/api/reuses", data=form, files={"image": ("big.png", big, "image/png")}, headers=headers)
+    assert resp.status_code == 413 and resp.json()["error"]["type"] == "payload_too_large"
+    assert call_as("admin", "reuse_list", {"status": "pending", "dataset": ds})["count"] == 0
+    other = app_client.post(f"/api/datasets/{ds}/resources", files={"file": ("a.csv", b"a,b\n1,2\n", "text/csv")},
+                            headers=headers)
+    assert other.status_code == 403  # the catalog's uploads stay with those who may upload
