@@ -55,7 +55,9 @@ DOMAIN_MODULES = ("cityhub.accounts.actions", "cityhub.catalog.actions", "cityhu
                   # data requests (issue 15): the actions and the hourly escalation job
                   "cityhub.engage.datareq_actions", "cityhub.engage.datareq_jobs",
                   # issue 15: activity streams, following, notifications (and their e-mail job)
-                  "cityhub.social.actions", "cityhub.social.jobs")
+                  "cityhub.social.actions", "cityhub.social.jobs",
+                  # the public's voice (issue 15): discussions on datasets and reuses
+                  "cityhub.engage.discuss_actions", "cityhub.engage.reuse_actions")
 
 
 @dataclass(frozen=True)

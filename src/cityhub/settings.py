@@ -263,6 +263,23 @@ class Settings(BaseSettings):
         60.0, description="Notifications: seconds between two rounds of the e-mail job (0: never; only when "
         "CITYHUB_SMTP_HOST is set).")
 
+    # discussions and reuses (issue 15): abuse limits
+    discussion_posts_per_minute: int = Field(
+        5, ge=1, description="Discussions and reuses: posts (and reuse submissions) one account may make per minute; "
+        "more: HTTP 429.")
+    discussion_posts_per_day: int = Field(
+        50, ge=1, description="Discussions and reuses: posts one account may make per 24 hours; more: HTTP 429.")
+    discussion_address_posts_per_minute: int = Field(
+        20, ge=1, description="Discussions and reuses: posts from one client address (any accounts) per minute; "
+        "higher than the per-account limit since many users can share an address.")
+    discussion_address_posts_per_day: int = Field(
+        300, ge=1, description="Discussions and reuses: posts from one client address (any accounts) per 24 hours.")
+    discussion_held_first_posts: int = Field(
+        2, ge=0, description="Discussions: a public account's first posts (until this many have been approved) are "
+        "held for a moderator before anyone else sees them; 0: never held.")
+    reuse_image_max_kb: int = Field(
+        2048, ge=1, description="Reuses: largest accepted image (PNG, JPEG or WebP), in KiB.")
+
     @model_validator(mode="after")
     def _networks(self) -> Settings:
         import ipaddress

@@ -1,16 +1,29 @@
 """Fixtures of the data-request tests: a small store of their own (no demo load: fast) on SQLite and, when
 reachable, PostgreSQL: two departments, their people, the data office, two public users and one open dataset
-an answer can point to. ``today`` moves the actions' "today in China" (deadlines, late answers)."""
+an answer can point to. ``today`` moves the actions' "today in China" (deadlines, late answers).
+
+Factories of the discussion and reuse tests: fresh public accounts (each its own client address, so the
+per-account and per-address limits of one test never touch another's) and calls as them."""
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, _drop_pg_database, call_as, dataset_payload, make_store, publish
+from tests.conftest import (
+    ADMIN_PASSWORD,
+    _drop_pg_database,
+    actor_ctx,
+    call_as,
+    dataset_payload,
+    make_store,
+    publish,
+    unique,
+)
 
 PASSWORD = "Datareq-Test-Passphrase-2026"
 DEPARTMENTS = [
@@ -74,3 +87,29 @@ def ask(who: str = "citizen", **over: Any) -> dict[str, Any]:
             "purpose": "研究通勤规律", **over}
     out: dict[str, Any] = call_as(who, "data_request_create", data)
     return out
+
+_addresses = itertools.count(1)
+
+
+def new_address() -> str:
+    n = next(_addresses)
+    return f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
+
+
+def new_user(role: str = "public", department: str | None = None) -> str:
+    from cityhub import actions
+    from cityhub.context import system_context
+
+    name = unique("u").replace("-", "_")
+    data: dict[str, Any] = {"name": name, "password": "Correct-horse-battery-9", "role": role}
+    if department:
+        data["department"] = department
+    actions.call("user_create", system_context("test"), data)
+    return name
+
+
+def call_from(name: str | None, action: str, data: Any = None, source: str | None = None) -> Any:
+    """Call ``action`` as ``name`` from ``source`` (a fresh address unless given)."""
+    from cityhub import actions
+
+    return actions.call(action, actor_ctx(name, source=source or new_address()), data)

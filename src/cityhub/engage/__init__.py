@@ -1,1 +1,1 @@
-"""The public's voice (issue 15): data requests (数据需求), and the engagement the public has with open data."""
+"""The public's voice (issue 15): data requests (数据需求), discussions on datasets, reuses (成果展示)."""

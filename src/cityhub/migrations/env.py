@@ -10,6 +10,8 @@ from cityhub.catalog import models as _catalog  # noqa: F401
 from cityhub.datastore import models as _datastore  # noqa: F401
 from cityhub.db import Base, make_engine
 from cityhub.engage import datareq_models as _datareq  # noqa: F401
+from cityhub.engage import discuss_models as _discuss  # noqa: F401
+from cityhub.engage import reuse_models as _reuse  # noqa: F401
 from cityhub.harvest import models as _harvest  # noqa: F401
 from cityhub.sensing import models as _sensing  # noqa: F401
 from cityhub.sharing import deid_models as _sharing_deid  # noqa: F401

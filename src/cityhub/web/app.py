@@ -34,10 +34,12 @@ from cityhub.web.routes import (
     datastore,
     datastore_pages,
     deid_pages,
+    discuss_pages,
     home_pages,
     plans_pages,
     publish,
     publish_pages,
+    reuse_pages,
     sensing_pages,
     sharing_pages,
     social_pages,
@@ -47,8 +49,10 @@ from cityhub.web.routes import datapackage as datapackage_routes
 from cityhub.web.routes import datareq as datareq_routes
 from cityhub.web.routes import dcat as dcat_routes
 from cityhub.web.routes import deid as deid_routes
+from cityhub.web.routes import discuss as discuss_routes
 from cityhub.web.routes import exchange as exchange_routes
 from cityhub.web.routes import harvest as harvest_routes
+from cityhub.web.routes import reuse as reuse_routes
 from cityhub.web.routes import sensing as sensing_routes
 from cityhub.web.routes import sharing as sharing_routes
 from cityhub.web.routes import social as social_routes
@@ -169,6 +173,9 @@ class CallerMiddleware:
                           f"max-age={settings.hsts_seconds}; includeSubDomains".encode()))
         body_kind = bodies.kind(scope["method"], request.headers)
         cap = bodies.limit(body_kind, settings) if body_kind else 0
+        public_upload = body_kind == "upload" and bodies.public_upload(scope["method"], path)
+        if public_upload:  # a reuse's image (issue 15): any signed-in user, a small cap
+            cap = bodies.public_upload_cap(settings)
         try:
             length = request.headers.get("content-length")
             if body_kind and length and length.isdigit() and int(length) > cap:
@@ -187,7 +194,9 @@ class CallerMiddleware:
         private = getattr(request.state, "actor", None) is not None
         headed = _with_headers(send, extra, secure, private)
         try:  # the body: nothing of an upload is read before its sender is known to be allowed to send one
-            if body_kind == "upload":
+            if body_kind == "upload" and public_upload:
+                bodies.check_signed_in(request.state.actor)
+            elif body_kind == "upload":
                 bodies.check_uploader(request.state.actor)
             elif body_kind == "data":
                 raw = await bodies.read_all(receive, cap)
@@ -372,5 +381,9 @@ def create_app() -> FastAPI:
     app.include_router(datareq_pages.router)  # /requests pages
     app.include_router(social_routes.router)  # /api/v1/follows, /api/v1/notifications (issue 15)
     app.include_router(social_pages.router)  # activity streams: feeds, notifications, follow buttons (issue 15)
+    app.include_router(discuss_routes.router)  # discussions on datasets (issue 15)
+    app.include_router(discuss_pages.router)
+    app.include_router(reuse_routes.router)  # reuses / showcase (issue 15)
+    app.include_router(reuse_pages.router)
     return app
 

@@ -57,6 +57,25 @@ def too_large(body_kind: str, settings: Settings) -> PayloadTooLarge:
     return PayloadTooLarge(f"请求体超过上限 {mb} MiB", f"Request body exceeds the limit of {mb} MiB")
 
 
+#: where any signed-in user (not only those who upload to the catalog) may send a multipart body: a reuse's
+#: submission with its image (issue 15); the body is capped at the image limit instead of the upload limit
+PUBLIC_UPLOAD_PATHS = frozenset({"/api/reuses", "/showcase/new"})
+
+
+def public_upload(method: str, path: str) -> bool:
+    return method == "POST" and path in PUBLIC_UPLOAD_PATHS
+
+
+def public_upload_cap(settings: Settings) -> int:
+    return settings.reuse_image_max_kb * 1024 + UPLOAD_SLACK
+
+
+def check_signed_in(actor: Actor | None) -> None:
+    """The coarse right to send a reuse's image: being signed in."""
+    if actor is None:
+        raise NotAuthenticated("上传文件需要先登录", "Sign in (or send an API token) to upload files")
+
+
 def check_uploader(actor: Actor | None) -> None:
     """The coarse right to send a file, decided from the caller alone (the action checks the rest)."""
     if actor is None:

@@ -43,7 +43,7 @@ from cityhub.settings import get_settings
 from cityhub.urls import link_url
 from cityhub.web import i18n
 from cityhub.web.deps import call, check_csrf, error_response, lang
-from cityhub.web.markdown import plain
+from cityhub.web.markdown import plain, render_cached
 from cityhub.web.markdown import render as markdown
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -105,6 +105,7 @@ def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.ChainableUndefined)
     env.filters.update(markdown=markdown, plain=plain, local=_local, filesize=_filesize, number=_number, link=link_url)
+    env.filters.update(post_markdown=render_cached)  # discussion posts (issue 15): cached renderings
     env.globals.update(THEMES=THEMES, THEME_BY_SLUG=THEME_BY_SLUG, SHARING_CLASSES=SHARING_CLASSES,
                        OPENING_CLASSES=OPENING_CLASSES, UPDATE_CYCLES=tuple(UPDATE_CYCLES),
                        RESOURCE_FORMATS=RESOURCE_FORMATS, SHARING_METHODS=SHARING_METHODS, LICENSES=LICENSES,

@@ -311,8 +311,12 @@ def dataset_page(request: Request, name: str) -> Response:
     may_edit = may_manage(request, ds["department"])
     # 一数一源 (issue 12): the department's stewards see when the dataset duplicates another's base data item
     base_warnings = call(request, "base_item_check", {"dataset": ds["name"]})["warnings"] if may_edit else []
+    # the public's voice (issue 15): the dataset's discussion and its published reuses
+    discussion = call(request, "discussion_list", {"dataset": ds["name"], "limit": 10, "replies": 5})
+    reuses = call(request, "reuse_list", {"dataset": ds["name"], "limit": 5})
     response = render(request, "dataset.html", {"ds": ds, "history": history, "examples": examples,
                                                 "may_edit": may_edit, "base_warnings": base_warnings,
+                                                "discussion": discussion, "reuses": reuses,
                                                 "steps": publication_steps(request, ds), "nav": "dataset"})
     response.headers.add_vary_header("Accept")  # RDF clients get RDF at this URL (routes/dcat.py)
     return response
