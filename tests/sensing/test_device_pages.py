@@ -101,7 +101,7 @@ def test_infrastructure_devices_are_not_found_for_the_public(client: TestClient,
     assert client.get(f"/api/sensing/devices/{code}/chart", headers=_h(analyst)).status_code == 200
     assert client.get(f"/api/sensing/devices/{code}", headers=_h(analyst)).json()["state"] == "ok"
     signed_in(client, sqlite_demo_store.passwords, "analyst")
-    assert code in page(client, f"/sensing/devices?type=manhole_cover&state=ok")
+    assert code in page(client, "/sensing/devices?type=manhole_cover&state=ok")
     assert "tilt" in page(client, f"/sensing/devices/{code}")
 
 
