@@ -345,7 +345,9 @@ class ParquetStore:
         finally:
             con.close()
         for row in rows:
-            row["bucket"] = row["bucket"].replace(tzinfo=UTC)
+            b = row["bucket"]  # DuckDB's date_trunc('day', …) is a DATE
+            row["bucket"] = (b.replace(tzinfo=UTC) if isinstance(b, dt.datetime)
+                             else dt.datetime.combine(b, dt.time(), UTC))
         return merge_aggregates(rows)
 
     def count(self) -> int:
