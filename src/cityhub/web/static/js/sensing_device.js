@@ -55,7 +55,7 @@
         grid: { left: 48, right: 16, top: 24, bottom: 28 },
         tooltip: { trigger: "axis" },
         legend: data.resolution === "raw" ? undefined : { top: 0, right: 0 },
-        xAxis: { type: "time", axisLabel: { formatter: function (v) { return fmtTime(v, data.range); } } },
+        xAxis: { type: "time", axisLabel: { hideOverlap: true, formatter: function (v) { return fmtTime(v, data.range); } } },
         yAxis: { type: "value", scale: true,
                  axisLabel: s.kind === "enum" ? { formatter: function (v) { return s.values[v] || v; } } : {} },
         series: series
