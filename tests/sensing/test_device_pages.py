@@ -129,6 +129,17 @@ def test_downsampling_bounds_the_points() -> None:
     assert downsample(pts[:10], start, start + dt.timedelta(hours=24)) == pts[:10]
 
 
+def test_public_users_see_open_alarms_without_names(client: TestClient) -> None:
+    dev, alarm_id = _alarm(client)
+    client.post(f"/api/sensing/alarms/{alarm_id}/ack", headers=_h(token_for("analyst")))
+    public = client.get(f"/api/sensing/devices/{dev['code']}").json()["alarms"]
+    assert [a["id"] for a in public] == [alarm_id] and public[0]["status"] == "active_ack"
+    assert "ack_by" not in public[0] and "details" not in public[0]
+    full = client.get(f"/api/sensing/devices/{dev['code']}", headers=_h(token_for("analyst"))).json()["alarms"]
+    assert full[0]["ack_by"] == "analyst" and "rule" in full[0]["details"]
+    assert "analyst" not in page(client, f"/sensing/devices/{dev['code']}")
+
+
 def _alarm(client: TestClient) -> tuple[dict[str, Any], int]:
     admin = token_for("admin")
     dev = _device(client, "flood")

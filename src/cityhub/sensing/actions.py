@@ -247,7 +247,15 @@ def device_show(ctx: Context, p: s.DeviceRef) -> dict[str, Any]:
                            for a in (t.attributes if t else ())],
             "latest": {a: {"ts": ts.isoformat(), "value": devicetypes.display_value(t, a, v) if t else v,
                            "unit": t.by_name[a].unit if t and a in t.by_name else ""} for a, ts, v in latest},
-            "alarms": [alarm_dict(a, dev.code) for a in alarms]}
+            "alarms": [_public_alarm(alarm_dict(a, dev.code), auth.sees_every_device(ctx)) for a in alarms]}
+
+
+#: what a public user sees of a public device's open alarm (not who acknowledged it, nor the rule's details)
+PUBLIC_ALARM_FIELDS = ("id", "device", "type", "severity", "status", "active", "first_seen", "last_seen", "count")
+
+
+def _public_alarm(a: dict[str, Any], full: bool) -> dict[str, Any]:
+    return a if full else {k: a[k] for k in PUBLIC_ALARM_FIELDS}
 
 
 @action(auth.device_series, schema=s.SeriesIn, roles=None)
