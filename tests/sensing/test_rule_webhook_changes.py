@@ -28,6 +28,10 @@ def _h(token: str) -> dict[str, str]:
 
 
 def _rule(client: TestClient, **over: Any) -> dict[str, Any]:
+    """A rule on one device of its own (a type-wide rule would raise alarms in other tests sharing the store)."""
+    if "device" not in over:
+        over["device"] = client.post("/api/sensing/devices", headers=_h(token_for("admin")),
+                                     json={"code": unique("aq"), "type": "air_quality"}).json()["code"]
     body = {"name": unique("r"), "device_type": "air_quality", "alarm_type": unique("pm25"), "severity": "major",
             "condition": {"attr": "pm25", "op": ">", "value": 75}, **over}
     r = client.post("/api/sensing/rules", headers=_h(token_for("admin")), json=body)
@@ -98,6 +102,9 @@ def test_rule_and_webhook_changes_refuse_other_roles_and_departments(client: Tes
     hooks = {x["name"]: x for x in client.get("/api/sensing/webhooks", headers=admin).json()}
     assert hooks[hook["name"]]["enabled"] is True
     assert client.delete(f"/api/sensing/rules/{rule['name']}").status_code == 401  # anonymous
+    # the admin may (and the endpoint is not left subscribed for the other tests' alarms)
+    assert client.delete(f"/api/sensing/webhooks/{hook['name']}", headers=admin).status_code == 200
+    assert client.delete(f"/api/sensing/rules/{rule['name']}", headers=admin).status_code == 200
 
 
 def test_rule_delete_keeps_its_alarms_readable(client: TestClient) -> None:

@@ -54,11 +54,12 @@ def test_alarm_console_acknowledges_and_updates_live(server: str, browser: Any, 
 
     sqlite_demo_store.activate()
     alarm_type = unique("flood-high")
-    call_as("admin", "rule_create", {"name": unique("r"), "device_type": "flood", "alarm_type": alarm_type,
-                                     "severity": "critical", "condition": {"attr": "currentLevel", "op": ">",
-                                                                           "value": 2}})
     first = call_as("admin", "device_create", {"code": unique("fl"), "type": "flood", "name": "下穿隧道一"})
     second = call_as("admin", "device_create", {"code": unique("fl"), "type": "flood", "name": "下穿隧道二"})
+    for dev in (first, second):  # one rule per device: a type-wide rule would reach other tests' devices
+        call_as("admin", "rule_create", {"name": unique("r"), "device_type": "flood", "device": dev["code"],
+                                         "alarm_type": alarm_type, "severity": "critical",
+                                         "condition": {"attr": "currentLevel", "op": ">", "value": 2}})
     assert _send(first["token"], {"currentLevel": 2.6})["alarms_raised"] == 1
     alarm_id = call_as("admin", "alarm_list", {"type": alarm_type})["alarms"][0]["id"]
     context, page, errors = new_page(browser, "zh")
