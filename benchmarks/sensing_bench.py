@@ -120,8 +120,8 @@ def setup_pipeline(home: str) -> dict[str, str]:
     get_settings.cache_clear()
     db.reset_caches()
     upgrade()
-    rows = ["code,type,name", "GW-BENCH,gateway,bench gateway"] + [f"D{d:03d},air_quality,bench {d}"
-                                                                  for d in range(1000)]
+    rows = ["code,type,name,gateway", "GW-BENCH,gateway,bench gateway,"] + [
+        f"D{d:03d},air_quality,bench {d},GW-BENCH" for d in range(1000)]  # the gateway relays only its devices
     answer = actions.call("device_import", system_context("cli"), {"csv": "\n".join(rows)})
     actions.call("rule_create", system_context("cli"), {
         "name": "bench-pm25", "device_type": "air_quality", "alarm_type": "pm25_high", "severity": "major",

@@ -234,6 +234,8 @@ def test_every_write_action_is_covered_by_a_matrix() -> None:
                             "device_create", "device_update", "device_token_rotate", "device_import", "asset_create",
                             "rule_create", "webhook_create", "sensing_retain", "sensing_aqi_publish", "alarm_ack",
                             "alarm_clear",
+                            # tests/sensing/test_rule_webhook_changes.py: admin-only, other roles/departments 403
+                            "rule_update", "rule_delete", "webhook_update", "webhook_delete",
                             # tests/sharing/test_deid_views.py, test_baseitems.py, test_corrections.py
                             "deid_policy_set", "deid_view_build", "deid_view_release", "base_item_set",
                             "correction_create", "correction_accept", "correction_resolve", "correction_apply",

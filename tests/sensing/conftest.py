@@ -23,15 +23,26 @@ DEVICES = [
 ]
 
 
-def add_devices(devices: list[tuple[str, str, str, bool]] = DEVICES) -> None:
+#: the gateway each device is assigned to (a gateway may relay only its own devices' readings)
+GATEWAY_OF = {"air-1": "gw-1", "air-2": "gw-1", "mh-1": "gw-1"}
+
+
+def add_devices(devices: list[tuple[str, str, str, bool]] = DEVICES,
+                gateway_of: dict[str, str] = GATEWAY_OF) -> None:
     from cityhub.db import session_scope
     from cityhub.sensing.ingest import token_hash
     from cityhub.sensing.models import Device
 
     with session_scope() as s:
+        added = {}
         for code, type_, token, gw in devices:
-            s.add(Device(code=code, type=type_, name=code, token_hash=token_hash(token), gateway=gw,
-                         district_code="440106"))
+            added[code] = Device(code=code, type=type_, name=code, token_hash=token_hash(token), gateway=gw,
+                                 district_code="440106")
+            s.add(added[code])
+        s.flush()
+        for code, gw_code in gateway_of.items():
+            if code in added and gw_code in added:
+                added[code].gateway_id = added[gw_code].id
 
 
 def msg(payload: Any, token: str, *, kind: str = "device", device: str = "", at: float = NOW,

@@ -10,7 +10,8 @@ from cityhub.errors import NotAuthenticated, NotAuthorized
 from tests.conftest import Store, call_as
 
 ADMIN_ONLY = ["device_create", "device_update", "device_token_rotate", "device_import", "asset_create",
-              "rule_create", "webhook_create", "sensing_retain", "sensing_aqi_publish"]
+              "rule_create", "webhook_create", "sensing_retain", "sensing_aqi_publish",
+              "rule_update", "rule_delete", "webhook_update", "webhook_delete"]
 GOVERNMENT = ["alarm_ack", "alarm_clear"]
 
 

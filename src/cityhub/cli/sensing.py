@@ -25,10 +25,11 @@ def device_create(code: str = typer.Argument(..., help="device code"),
                   type: str = typer.Argument(..., help="device type, e.g. air_quality, manhole_cover, gateway"),
                   name: str = typer.Option("", help="name"), lat: float | None = typer.Option(None),
                   lon: float | None = typer.Option(None), district: str = typer.Option("", help="district code"),
-                  asset: str = typer.Option("", help="asset code")) -> None:
+                  asset: str = typer.Option("", help="asset code"),
+                  gateway: str = typer.Option("", help="code of the gateway that relays its readings")) -> None:
     """Register a device and print its access token (shown only this once)."""
     d = _call("device_create", {"code": code, "type": type, "name": name, "lat": lat, "lon": lon,
-                                "district_code": district, "asset": asset})
+                                "district_code": district, "asset": asset, "gateway_device": gateway})
     err.print(f"device {d['code']} ({d['type']}) registered; token (shown once):")
     out.print(d["token"], markup=False)
 
@@ -47,6 +48,9 @@ def device_import(path: Path = typer.Argument(..., exists=True, dir_okay=False, 
     if not rows:
         raise typer.BadParameter("empty file")
     header, body = rows[0], rows[1:]
+    if "type" in header:  # gateways first: a later chunk's devices may name them as their gateway
+        col = header.index("type")
+        body.sort(key=lambda r: 0 if len(r) > col and r[col].strip() == "gateway" else 1)
     created = 0
     with tokens.open("w", newline="", encoding="utf-8") as f, Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err) as bar:
@@ -139,6 +143,64 @@ def rule_list() -> None:
         table.add_row(r["name"], r["device_type"], r["device"] or "*", r["alarm_type"], r["severity"],
                       json.dumps(r["condition"], ensure_ascii=False))
     out.print(table)
+
+
+@sensing_app.command("device-gateway")
+def device_gateway(code: str, gateway: str = typer.Argument("", help="gateway code; empty: unassign")) -> None:
+    """Assign a device to the gateway that relays its readings (only that gateway may publish for it)."""
+    d = _call("device_update", {"code": code, "gateway_device": gateway})
+    err.print(f"device {d['code']}: gateway {d['gateway_device'] or '-'}")
+
+
+@sensing_app.command("rule-update")
+def rule_update(name: str, alarm_type: str | None = typer.Option(None),
+                condition: str | None = typer.Option(None, help="JSON condition"),
+                severity: str | None = typer.Option(None), enabled: bool | None = typer.Option(None)) -> None:
+    """Change an alarm rule (what is not given stays)."""
+    data: dict[str, Any] = {"name": name, "alarm_type": alarm_type, "severity": severity, "enabled": enabled,
+                            "condition": json.loads(condition) if condition else None}
+    r = _call("rule_update", {k: v for k, v in data.items() if v is not None})
+    err.print(f"rule {r['name']} updated")
+
+
+@sensing_app.command("rule-delete")
+def rule_delete(name: str) -> None:
+    """Delete an alarm rule (the alarms it raised stay readable)."""
+    r = _call("rule_delete", {"name": name})
+    err.print(f"rule {r['name']} deleted; {r['alarms_kept']} alarms kept")
+
+
+@sensing_app.command("webhook-list")
+def webhook_list() -> None:
+    """List webhook subscriptions."""
+    table = Table("name", "url", "min severity", "enabled")
+    for h in _call("webhook_list", {}):
+        table.add_row(h["name"], h["url"], h["min_severity"], "yes" if h["enabled"] else "no")
+    out.print(table)
+
+
+@sensing_app.command("webhook-create")
+def webhook_create(name: str, url: str, secret: str = typer.Option(""),
+                   min_severity: str = typer.Option("warning")) -> None:
+    """Subscribe a webhook to alarm changes."""
+    h = _call("webhook_create", {"name": name, "url": url, "secret": secret, "min_severity": min_severity})
+    err.print(f"webhook {h['name']} created")
+
+
+@sensing_app.command("webhook-update")
+def webhook_update(name: str, url: str | None = typer.Option(None), secret: str | None = typer.Option(None),
+                   min_severity: str | None = typer.Option(None), enabled: bool | None = typer.Option(None)) -> None:
+    """Change a webhook (what is not given stays)."""
+    data = {"name": name, "url": url, "secret": secret, "min_severity": min_severity, "enabled": enabled}
+    h = _call("webhook_update", {k: v for k, v in data.items() if v is not None})
+    err.print(f"webhook {h['name']} updated")
+
+
+@sensing_app.command("webhook-delete")
+def webhook_delete(name: str) -> None:
+    """Unsubscribe a webhook (its pending deliveries are dropped)."""
+    h = _call("webhook_delete", {"name": name})
+    err.print(f"webhook {h['name']} deleted")
 
 
 @sensing_app.command("deadletters")

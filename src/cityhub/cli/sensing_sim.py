@@ -63,8 +63,8 @@ def simulate(
     if register:
         from cityhub.cli.common import call
 
-        rows = ["code,type,name,lat,lon,district_code"] + [
-            f"{d.code},{d.type},{d.name},{d.lat:.6f},{d.lon:.6f},{d.district_code}" for d in fleet]
+        rows = ["code,type,name,lat,lon,district_code,gateway"] + [
+            f"{d.code},{d.type},{d.name},{d.lat:.6f},{d.lon:.6f},{d.district_code},{d.gateway}" for d in fleet]
         answer = call("device_import", {"csv": "\n".join(rows)})
         issued = {t["code"]: t["token"] for t in answer["tokens"]}
         tokens_path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,28 +13,30 @@ import json
 import secrets
 import time
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, delete, exists, func, or_, select, update
 
 from cityhub.actions import ADMINS, GOVERNMENT, action
 from cityhub.context import Context
 from cityhub.db import SH, utcnow
-from cityhub.errors import Conflict, NotAuthenticated, NotFound, ValidationError
+from cityhub.errors import Conflict, NotAuthenticated, NotAuthorized, NotFound, ValidationError
 from cityhub.sensing import aqi, auth, devicetypes, notify, rules
 from cityhub.sensing import schemas as s
 from cityhub.sensing.alarms import alarm_dict, queue_webhooks
-from cityhub.sensing.ingest import REASONS, get_ingestor, token_hash
+from cityhub.sensing.ingest import NOT_ASSIGNED, REASONS, get_ingestor, token_hash
 from cityhub.sensing.message import RawMessage
 from cityhub.sensing.models import (
     Alarm,
     DeadLetter,
     Device,
     DeviceLatest,
+    RuleState,
     SensingAsset,
     SensingAssetRelation,
     SensingRule,
     Webhook,
+    WebhookDelivery,
 )
 from cityhub.settings import get_settings
 
@@ -58,6 +60,32 @@ def _device(ctx: Context, code: str) -> Device:
     return dev
 
 
+def _visible_device(ctx: Context, code: str) -> Device:
+    """The device, if the caller may see it (``auth.device_visible``); otherwise not found, as if it did not
+    exist (no enumeration of the city's infrastructure)."""
+    dev = ctx.db.scalar(select(Device).where(Device.code == code))
+    if dev is None or not auth.device_visible(ctx, dev.type):
+        raise NotFound(f"未找到设备 {code}", f"Device not found: {code}")
+    return dev
+
+
+def _gateway_id(ctx: Context, code: str, own: str = "") -> int | None:
+    """The id of the gateway device ``code`` (``""``: none); a device that is not a gateway is refused."""
+    if not code:
+        return None
+    row = ctx.db.execute(select(Device.id, Device.type).where(Device.code == code)).first()
+    if row is None or row[1] != "gateway" or code == own:
+        raise ValidationError(f"未找到网关设备 {code}", f"No gateway device {code}",
+                              fields={"gateway_device": ["unknown gateway" if row is None else "not a gateway"]})
+    return int(row[0])
+
+
+def _gateway_codes(ctx: Context, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(ctx.db.execute(select(Device.id, Device.code).where(Device.id.in_(ids))).all())
+
+
 def _asset_id(ctx: Context, code: str) -> int | None:
     if not code:
         return None
@@ -67,11 +95,12 @@ def _asset_id(ctx: Context, code: str) -> int | None:
     return int(aid)
 
 
-def device_dict(d: Device, asset: str = "") -> dict[str, Any]:
+def device_dict(d: Device, asset: str = "", gateway_device: str = "") -> dict[str, Any]:
     t = devicetypes.get(d.type)
     return {"code": d.code, "type": d.type, "type_label_zh": t.label_zh if t else d.type,
             "type_label_en": t.label_en if t else d.type, "name": d.name, "lat": d.lat, "lon": d.lon,
-            "district_code": d.district_code, "asset": asset, "gateway": d.gateway, "active": d.active,
+            "district_code": d.district_code, "asset": asset, "gateway": d.gateway, "gateway_device": gateway_device,
+            "active": d.active,
             "created_at": d.created_at.isoformat(),
             "last_seen_at": d.last_seen_at.isoformat() if d.last_seen_at else None}
 
@@ -85,13 +114,14 @@ def _asset_code(ctx: Context, asset_id: int | None) -> str:
 # -- devices ---------------------------------------------------------------------------------------------------
 
 
-def _create(ctx: Context, p: s.DeviceCreate) -> tuple[Device, str]:
+def _create(ctx: Context, p: s.DeviceCreate, *, resolve_gateway: bool = True) -> tuple[Device, str]:
     if ctx.db.scalar(select(Device.id).where(Device.code == p.code)) is not None:
         raise Conflict(f"设备编码已被使用: {p.code}", f"Device code already in use: {p.code}",
                        fields={"code": ["duplicate"]})
     token = new_token()
     dev = Device(code=p.code, type=p.type, name=p.name, lat=p.lat, lon=p.lon, district_code=p.district_code,
                  asset_id=_asset_id(ctx, p.asset), token_hash=token_hash(token), gateway=p.gateway, active=p.active,
+                 gateway_id=_gateway_id(ctx, p.gateway_device, p.code) if resolve_gateway else None,
                  created_by=ctx.actor_name, created_at=utcnow())
     ctx.db.add(dev)
     return dev, token
@@ -103,7 +133,7 @@ def device_create(ctx: Context, p: s.DeviceCreate) -> dict[str, Any]:
     dev, token = _create(ctx, p)
     ctx.db.flush()
     _refresh_pipeline(ctx)
-    return {**device_dict(dev, p.asset), "token": token}
+    return {**device_dict(dev, p.asset, p.gateway_device), "token": token}
 
 
 @action(auth.device_update, schema=s.DeviceUpdate, write=True, target=lambda p, r: p.code, roles=ADMINS)
@@ -116,8 +146,11 @@ def device_update(ctx: Context, p: s.DeviceUpdate) -> dict[str, Any]:
             setattr(dev, key, value)
     if p.asset is not None:
         dev.asset_id = _asset_id(ctx, p.asset)
+    if p.gateway_device is not None:
+        dev.gateway_id = _gateway_id(ctx, p.gateway_device, dev.code)
     _refresh_pipeline(ctx)
-    return device_dict(dev, _asset_code(ctx, dev.asset_id))
+    gw = _gateway_codes(ctx, {dev.gateway_id} if dev.gateway_id else set())
+    return device_dict(dev, _asset_code(ctx, dev.asset_id), gw.get(dev.gateway_id or 0, ""))
 
 
 @action(auth.device_token_rotate, schema=s.DeviceRef, write=True, target=lambda p, r: p.code, roles=ADMINS)
@@ -130,39 +163,105 @@ def device_token_rotate(ctx: Context, p: s.DeviceRef) -> dict[str, Any]:
     return {"code": dev.code, "token": token}
 
 
-@action(auth.device_list, schema=s.DeviceList, roles=GOVERNMENT)
+#: a device seen within this time is online
+ONLINE = dt.timedelta(hours=1)
+SEVERITY_RANK = {"critical": 4, "major": 3, "minor": 2, "warning": 1}
+
+
+def _visible_types(ctx: Context, q: Any) -> Any:
+    """``q`` (over Device) narrowed to the devices the caller may see (``auth.device_visible``)."""
+    return q if auth.sees_every_device(ctx) else q.where(Device.type.in_(auth.PUBLIC_MAP_TYPES))
+
+
+def _device_states(ctx: Context, devices: list[Device]) -> dict[int, tuple[str, str]]:
+    """(state, worst active alarm severity) of each device: ``inactive``, ``alarm``, ``ok`` (seen in the last
+    hour) or ``offline``."""
+    ids = [d.id for d in devices]
+    worst: dict[int, str] = {}
+    if ids:
+        for dev_id, sev in ctx.db.execute(select(Alarm.device_id, Alarm.severity)
+                                          .where(Alarm.active.is_(True), Alarm.device_id.in_(ids))):
+            if SEVERITY_RANK.get(sev, 0) > SEVERITY_RANK.get(worst.get(dev_id, ""), 0):
+                worst[dev_id] = sev
+    since = utcnow() - ONLINE
+    out = {}
+    for d in devices:
+        if not d.active:
+            state = "inactive"
+        elif d.id in worst:
+            state = "alarm"
+        else:
+            state = "ok" if d.last_seen_at is not None and d.last_seen_at >= since else "offline"
+        out[d.id] = (state, worst.get(d.id, ""))
+    return out
+
+
+@action(auth.device_list, schema=s.DeviceList, roles=None)
 def device_list(ctx: Context, p: s.DeviceList) -> dict[str, Any]:
-    """Devices, filtered by type and district, with the total."""
-    q = select(Device)
+    """Devices the caller may see (government users: all; others: the public map types), filtered by type,
+    district and state (ok, offline, alarm, inactive), with the total."""
+    q = _visible_types(ctx, select(Device))
     if p.type:
         q = q.where(Device.type == p.type)
     if p.district_code:
         q = q.where(Device.district_code == p.district_code)
+    if p.state:
+        alarmed = exists().where(Alarm.device_id == Device.id, Alarm.active.is_(True))
+        since = utcnow() - ONLINE
+        if p.state == "inactive":
+            q = q.where(Device.active.is_(False))
+        elif p.state == "alarm":
+            q = q.where(Device.active.is_(True), alarmed)
+        elif p.state == "ok":
+            q = q.where(Device.active.is_(True), ~alarmed, Device.last_seen_at >= since)
+        else:
+            q = q.where(Device.active.is_(True), ~alarmed,
+                        or_(Device.last_seen_at.is_(None), Device.last_seen_at < since))
     total = ctx.db.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = ctx.db.scalars(q.order_by(Device.code).limit(p.limit).offset(p.offset)).all()
-    assets = dict(ctx.db.execute(select(SensingAsset.id, SensingAsset.code)).all())
-    return {"count": total, "devices": [device_dict(d, assets.get(d.asset_id, "") if d.asset_id else "")
-                                        for d in rows]}
+    rows = list(ctx.db.scalars(q.order_by(Device.code).limit(p.limit).offset(p.offset)).all())
+    asset_ids = {d.asset_id for d in rows if d.asset_id}
+    assets = dict(ctx.db.execute(select(SensingAsset.id, SensingAsset.code)
+                                 .where(SensingAsset.id.in_(asset_ids))).all()) if asset_ids else {}
+    gateways = _gateway_codes(ctx, {d.gateway_id for d in rows if d.gateway_id})
+    states = _device_states(ctx, rows)
+    return {"count": total, "devices": [
+        {**device_dict(d, assets.get(d.asset_id, "") if d.asset_id else "", gateways.get(d.gateway_id or 0, "")),
+         "state": states[d.id][0], "worst_severity": states[d.id][1]} for d in rows]}
 
 
-@action(auth.device_show, schema=s.DeviceRef, roles=GOVERNMENT)
+@action(auth.device_show, schema=s.DeviceRef, roles=None)
 def device_show(ctx: Context, p: s.DeviceRef) -> dict[str, Any]:
-    """A device with its latest values (as sent: enumerations by name, booleans) and its active alarms."""
-    dev = _device(ctx, p.code)
+    """A device with its type's attributes (units, ranges), its latest values (as sent: enumerations by name,
+    booleans), its state and its active alarms. Public users see only devices of the public map types."""
+    dev = _visible_device(ctx, p.code)
     t = devicetypes.get(dev.type)
     latest = ctx.db.execute(select(DeviceLatest.attribute, DeviceLatest.ts, DeviceLatest.value)
                             .where(DeviceLatest.device_id == dev.id).order_by(DeviceLatest.attribute)).all()
     alarms = ctx.db.scalars(select(Alarm).where(Alarm.device_id == dev.id, Alarm.active.is_(True))).all()
-    return {**device_dict(dev, _asset_code(ctx, dev.asset_id)),
+    gw = _gateway_codes(ctx, {dev.gateway_id} if dev.gateway_id else set())
+    state, worst = _device_states(ctx, [dev])[dev.id]
+    return {**device_dict(dev, _asset_code(ctx, dev.asset_id), gw.get(dev.gateway_id or 0, "")),
+            "state": state, "worst_severity": worst,
+            "attributes": [{"name": a.name, "unit": a.unit, "kind": a.kind, "min": a.min, "max": a.max,
+                            "values": list(a.values), "label_zh": a.label_zh, "label_en": a.label_en}
+                           for a in (t.attributes if t else ())],
             "latest": {a: {"ts": ts.isoformat(), "value": devicetypes.display_value(t, a, v) if t else v,
                            "unit": t.by_name[a].unit if t and a in t.by_name else ""} for a, ts, v in latest},
-            "alarms": [alarm_dict(a, dev.code) for a in alarms]}
+            "alarms": [_public_alarm(alarm_dict(a, dev.code), auth.sees_every_device(ctx)) for a in alarms]}
 
 
-@action(auth.device_series, schema=s.SeriesIn, roles=GOVERNMENT)
+#: what a public user sees of a public device's open alarm (not who acknowledged it, nor the rule's details)
+PUBLIC_ALARM_FIELDS = ("id", "device", "type", "severity", "status", "active", "first_seen", "last_seen", "count")
+
+
+def _public_alarm(a: dict[str, Any], full: bool) -> dict[str, Any]:
+    return a if full else {k: a[k] for k in PUBLIC_ALARM_FIELDS}
+
+
+@action(auth.device_series, schema=s.SeriesIn, roles=None)
 def device_series(ctx: Context, p: s.SeriesIn) -> dict[str, Any]:
-    """One device's readings over the last ``hours`` hours (default 24)."""
-    dev = _device(ctx, p.device)
+    """One device's readings over the last ``hours`` hours (default 24). Public users: public map types only."""
+    dev = _visible_device(ctx, p.device)
     end = utcnow()
     start = end - dt.timedelta(hours=p.hours)
     rows = get_ingestor().store.series(dev.code, start, end, p.attributes, type_=dev.type)
@@ -170,11 +269,79 @@ def device_series(ctx: Context, p: s.SeriesIn) -> dict[str, Any]:
             "readings": [{"ts": r["ts"].isoformat(), "attribute": r["attribute"], "value": r["value"]} for r in rows]}
 
 
+#: points per attribute a chart series carries at most (raw readings are averaged into as many time buckets)
+MAX_POINTS = 1500
+SERIES_RANGES: dict[str, tuple[dt.timedelta, str]] = {"24h": (dt.timedelta(hours=24), "raw"),
+                                                      "7d": (dt.timedelta(days=7), "hour"),
+                                                      "30d": (dt.timedelta(days=30), "day")}
+
+
+def downsample(points: list[tuple[dt.datetime, float]], start: dt.datetime, end: dt.datetime,
+               limit: int = MAX_POINTS) -> list[tuple[dt.datetime, float]]:
+    """At most ``limit`` points: as they are when few enough, else the mean of each of ``limit`` equal time
+    buckets (stamped with the bucket's first reading)."""
+    if len(points) <= limit:
+        return points
+    width = (end - start).total_seconds() / limit or 1.0
+    buckets: dict[int, list[Any]] = {}
+    for ts, v in points:
+        b = buckets.setdefault(min(limit - 1, max(0, int((ts - start).total_seconds() / width))), [ts, 0.0, 0])
+        b[1] += v
+        b[2] += 1
+    return [(b[0], b[1] / b[2]) for _, b in sorted(buckets.items())]
+
+
+@action(auth.device_series_show, schema=s.SeriesShow, roles=None)
+def device_series_show(ctx: Context, p: s.SeriesShow) -> dict[str, Any]:
+    """A device's chart data: ``24h`` raw readings (at most MAX_POINTS per attribute), ``7d`` hourly and ``30d``
+    daily aggregates (mean, min, max) from the time-series store's downsampled values. Public users see only
+    devices of the public map types (others: not found)."""
+    dev = _visible_device(ctx, p.device)
+    t = devicetypes.get(dev.type)
+    attrs = list(t.attributes) if t else []
+    if p.attributes:
+        unknown = sorted(set(p.attributes) - {a.name for a in attrs})
+        if unknown:
+            raise ValidationError("设备类型没有这些属性", "The device type lacks these attributes",
+                                  fields={"attributes": [f"unknown attribute {a}" for a in unknown]})
+        attrs = [a for a in attrs if a.name in p.attributes]
+    names = [a.name for a in attrs]
+    span, resolution = SERIES_RANGES[p.range]
+    end = utcnow()
+    start = end - span
+    store = get_ingestor().store
+    by_attr: dict[str, list[list[Any]]] = {n: [] for n in names}
+    if resolution == "raw":
+        raw: dict[str, list[tuple[dt.datetime, float]]] = {n: [] for n in names}
+        for r in store.series(dev.code, start, end, names or None, type_=dev.type):
+            if r["attribute"] in raw:
+                raw[r["attribute"]].append((r["ts"], float(r["value"])))
+        for n, pts in raw.items():
+            by_attr[n] = [[ts.isoformat(), round(v, 4)] for ts, v in downsample(pts, start, end)]
+    else:
+        floor = start.replace(minute=0, second=0, microsecond=0)
+        if resolution == "day":
+            floor = floor.replace(hour=0)
+        for r in store.device_aggregates(dev.code, dev.type, floor, end, resolution, names or None):
+            if r["attribute"] in by_attr:
+                by_attr[r["attribute"]].append([r["bucket"].isoformat(), round(float(r["mean"]), 4),
+                                                round(float(r["min"]), 4), round(float(r["max"]), 4), int(r["n"])])
+        for n in by_attr:
+            by_attr[n] = by_attr[n][-MAX_POINTS:]
+    return {"device": dev.code, "type": dev.type, "range": p.range, "resolution": resolution,
+            "start": start.isoformat(), "end": end.isoformat(), "max_points": MAX_POINTS,
+            "series": [{"attribute": a.name, "label_zh": a.label_zh or a.name, "label_en": a.label_en or a.name,
+                        "unit": a.unit, "kind": a.kind, "values": list(a.values),
+                        "points": by_attr[a.name]} for a in attrs]}
+
+
 @action(auth.device_import, schema=s.DeviceImport, write=True, target=lambda p, r: f"{r['created']} devices",
         roles=ADMINS)
 def device_import(ctx: Context, p: s.DeviceImport) -> dict[str, Any]:
-    """Register devices from CSV (header: code,type[,name,lat,lon,district_code,asset]); all or nothing: a file
-    with any bad row creates none and names every bad row. The answer carries each new device's token once."""
+    """Register devices from CSV (header: code,type[,name,lat,lon,district_code,asset,gateway]; ``gateway`` — or
+    ``gateway_device`` — names the gateway that relays the device's readings, registered before or in the same
+    file); all or nothing: a file with any bad row creates none and names every bad row. The answer carries each
+    new device's token once."""
     reader = csv.DictReader(io.StringIO(p.csv.lstrip("\ufeff")))
     if not reader.fieldnames or not {"code", "type"} <= {f.strip() for f in reader.fieldnames}:
         raise ValidationError("CSV须有 code 与 type 列", "The CSV needs code and type columns",
@@ -184,6 +351,8 @@ def device_import(ctx: Context, p: s.DeviceImport) -> dict[str, Any]:
     seen: set[str] = set()
     for line, row in enumerate(reader, start=2):
         data = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+        if "gateway" in data:  # the relaying gateway's code (the simulator's fleet CSV names it so)
+            data.setdefault("gateway_device", data.pop("gateway"))
         for key in ("lat", "lon"):
             if data.get(key) == "":
                 data.pop(key)
@@ -198,17 +367,32 @@ def device_import(ctx: Context, p: s.DeviceImport) -> dict[str, Any]:
         seen.add(dc.code)
         parsed.append(dc)
     existing = set(ctx.db.scalars(select(Device.code).where(Device.code.in_(seen))).all()) if seen else set()
+    file_gateways = {dc.code for dc in parsed if dc.type == "gateway"}
+    wanted = {dc.gateway_device for dc in parsed if dc.gateway_device} - file_gateways
+    known_gateways = set(ctx.db.scalars(select(Device.code).where(Device.code.in_(wanted),
+                                                                   Device.type == "gateway")).all()) if wanted else set()
     for dc in parsed:
         if dc.code in existing:
             problems.setdefault(f"code {dc.code}", []).append("already registered")
+        if dc.gateway_device and dc.gateway_device not in file_gateways | known_gateways:
+            problems.setdefault(f"code {dc.code}", []).append(f"unknown gateway {dc.gateway_device}")
     if problems:
         raise ValidationError(f"CSV有 {len(problems)} 处错误，未导入任何设备",
                               f"The CSV has {len(problems)} problems; no device was imported", fields=problems)
     tokens = []
+    created: list[tuple[Device, str]] = []
     for dc in parsed:
-        dev, token = _create(ctx, dc)
+        dev, token = _create(ctx, dc, resolve_gateway=False)
         tokens.append({"code": dev.code, "token": token})
+        created.append((dev, dc.gateway_device))
     ctx.db.flush()
+    if any(gw for _, gw in created):  # gateways of the same file exist now
+        ids = dict(ctx.db.execute(select(Device.code, Device.id).where(
+            Device.code.in_({gw for _, gw in created if gw}))).all())
+        for dev, gw in created:
+            if gw:
+                dev.gateway_id = ids[gw]
+        ctx.db.flush()
     _refresh_pipeline(ctx)
     ctx.extra["audit_detail"] = {"created": len(tokens)}
     return {"created": len(tokens), "tokens": tokens}
@@ -254,7 +438,8 @@ def asset_list(ctx: Context, p: s.ListIn) -> list[dict[str, Any]]:
 def telemetry_ingest(ctx: Context, p: s.TelemetryIngest) -> dict[str, Any]:
     """Readings sent over HTTP (``POST /api/telemetry`` with the device token as bearer, or ThingsBoard's
     ``/api/v1/{token}/telemetry``): the same pipeline as MQTT. Refused readings are dead-lettered; a wrong token is
-    401, readings that all failed validation 422, otherwise the counts."""
+    401, a gateway's readings all for devices not assigned to it 403, readings that all failed validation 422,
+    otherwise the counts."""
     msg = RawMessage(kind=p.kind, credential=p.token, payload=p.payload.encode("utf-8"), received_at=time.time(),
                      source="http", device=p.device)
     res = get_ingestor()([msg])
@@ -263,6 +448,8 @@ def telemetry_ingest(ctx: Context, p: s.TelemetryIngest) -> dict[str, Any]:
         zh, en = REASONS.get(reason, (reason, reason))
         if set(res.reasons) <= AUTH_REASONS:
             raise NotAuthenticated(zh, en)
+        if set(res.reasons) == {NOT_ASSIGNED}:  # a known gateway speaking for devices that are not its own
+            raise NotAuthorized(zh, en)
         raise ValidationError(f"读数被拒绝: {zh}", f"Readings refused: {en}",
                               fields={"payload": [f"{k}: {v}" for k, v in res.reasons.items()]})
     return res.as_dict()
@@ -283,6 +470,12 @@ def _alarm_q(p: s.AlarmList) -> Any:
         q = q.where(Device.code == p.device)
     if p.severity:
         q = q.where(Alarm.severity == p.severity)
+    if p.type:
+        q = q.where(Alarm.type == p.type)
+    if p.since:
+        q = q.where(Alarm.first_seen >= p.since)
+    if p.until:
+        q = q.where(Alarm.first_seen < p.until)
     return q
 
 
@@ -372,6 +565,55 @@ def rule_create(ctx: Context, p: s.RuleCreate) -> dict[str, Any]:
     return rule_dict(rule, p.device)
 
 
+def _rule(ctx: Context, name: str) -> SensingRule:
+    rule = ctx.db.scalar(select(SensingRule).where(SensingRule.name == name))
+    if rule is None:
+        raise NotFound(f"未找到规则 {name}", f"Rule not found: {name}")
+    return rule
+
+
+@action(auth.rule_update, schema=s.RuleUpdate, write=True, target=lambda p, r: p.name, roles=ADMINS)
+def rule_update(ctx: Context, p: s.RuleUpdate) -> dict[str, Any]:
+    """Change a rule's alarm type, severity, condition or enabled flag (its device type and device stay). A new
+    condition starts from a fresh evaluation state; alarms it raised before keep their history."""
+    rule = _rule(ctx, p.name)
+    changed: list[str] = []
+    if p.condition is not None:
+        unknown = rules.attributes(rules.parse(p.condition)) - set(devicetypes.TYPES[rule.device_type].by_name)
+        if unknown:
+            raise ValidationError("规则引用了设备类型没有的属性", "The rule names attributes the device type lacks",
+                                  fields={"condition": [f"unknown attribute {a}" for a in sorted(unknown)]})
+        if p.condition != rule.condition:
+            rule.condition = p.condition
+            ctx.db.execute(delete(RuleState).where(RuleState.rule_id == rule.id))
+            changed.append("condition")
+    for key in ("alarm_type", "severity", "enabled"):
+        value = getattr(p, key)
+        if value is not None and value != getattr(rule, key):
+            setattr(rule, key, value)
+            changed.append(key)
+    ctx.db.flush()
+    _refresh_pipeline(ctx)
+    ctx.extra["audit_detail"] = {"changed": changed}
+    device = ctx.db.scalar(select(Device.code).where(Device.id == rule.device_id)) if rule.device_id else ""
+    return rule_dict(rule, device or "")
+
+
+@action(auth.rule_delete, schema=s.RuleRef, write=True, target=lambda p, r: p.name, roles=ADMINS)
+def rule_delete(ctx: Context, p: s.RuleRef) -> dict[str, Any]:
+    """Delete a rule. The alarms it raised stay (readable, with the rule's name in their details; an active one
+    is cleared by hand); only its evaluation state goes."""
+    rule = _rule(ctx, p.name)
+    kept = cast("CursorResult[Any]", ctx.db.execute(update(Alarm).where(Alarm.rule_id == rule.id)
+                                                    .values(rule_id=None))).rowcount
+    ctx.db.execute(delete(RuleState).where(RuleState.rule_id == rule.id))
+    ctx.db.delete(rule)
+    ctx.db.flush()
+    _refresh_pipeline(ctx)
+    ctx.extra["audit_detail"] = {"alarms_kept": kept}
+    return {"name": p.name, "deleted": True, "alarms_kept": kept}
+
+
 @action(auth.rule_list, schema=s.ListIn, roles=GOVERNMENT)
 def rule_list(ctx: Context, p: s.ListIn) -> list[dict[str, Any]]:
     """Alarm rules."""
@@ -411,12 +653,47 @@ def webhook_create(ctx: Context, p: s.WebhookCreate) -> dict[str, Any]:
     return {"id": hook.id, "name": hook.name, "url": hook.url, "min_severity": hook.min_severity, "enabled": True}
 
 
+def _hook_dict(h: Webhook) -> dict[str, Any]:
+    return {"id": h.id, "name": h.name, "url": h.url, "min_severity": h.min_severity, "enabled": h.enabled}
+
+
+def _hook(ctx: Context, name: str) -> Webhook:
+    hook = ctx.db.scalar(select(Webhook).where(Webhook.name == name))
+    if hook is None:
+        raise NotFound(f"未找到 Webhook {name}", f"Webhook not found: {name}")
+    return hook
+
+
+@action(auth.webhook_update, schema=s.WebhookUpdate, write=True, target=lambda p, r: p.name, roles=ADMINS)
+def webhook_update(ctx: Context, p: s.WebhookUpdate) -> dict[str, Any]:
+    """Change a webhook's URL, secret, minimum severity or enabled flag (the secret is never shown back)."""
+    hook = _hook(ctx, p.name)
+    changed = []
+    for key in ("url", "secret", "min_severity", "enabled"):
+        value = getattr(p, key)
+        if value is not None and value != getattr(hook, key):
+            setattr(hook, key, value)
+            changed.append(key)
+    ctx.extra["audit_detail"] = {"changed": changed}
+    return _hook_dict(hook)
+
+
+@action(auth.webhook_delete, schema=s.WebhookRef, write=True, target=lambda p, r: p.name, roles=ADMINS)
+def webhook_delete(ctx: Context, p: s.WebhookRef) -> dict[str, Any]:
+    """Unsubscribe a webhook; its pending deliveries are dropped with it."""
+    hook = _hook(ctx, p.name)
+    dropped = cast("CursorResult[Any]", ctx.db.execute(delete(WebhookDelivery)
+                                                       .where(WebhookDelivery.webhook_id == hook.id))).rowcount
+    ctx.db.delete(hook)
+    ctx.extra["audit_detail"] = {"deliveries_dropped": dropped}
+    return {"name": p.name, "deleted": True, "deliveries_dropped": dropped}
+
+
 @action(auth.webhook_list, schema=s.ListIn, roles=ADMINS)
 def webhook_list(ctx: Context, p: s.ListIn) -> list[dict[str, Any]]:
     """Webhook subscriptions."""
     rows = ctx.db.scalars(select(Webhook).order_by(Webhook.name).limit(p.limit).offset(p.offset)).all()
-    return [{"id": h.id, "name": h.name, "url": h.url, "min_severity": h.min_severity, "enabled": h.enabled}
-            for h in rows]
+    return [_hook_dict(h) for h in rows]
 
 
 # -- AQI and overview ------------------------------------------------------------------------------------------
@@ -482,8 +759,10 @@ def aqi_show(ctx: Context, p: s.AqiShow) -> dict[str, Any]:
 MAP_DEVICES = 5000
 
 
-#: device types whose places the public overview shows (the rest is infrastructure: government users only)
-PUBLIC_MAP_TYPES = ("air_quality", "water_quality", "noise", "flood", "streetlight", "parking_spot")
+#: device types whose places the public overview shows (the rest is infrastructure: government users only); the
+#: rule itself is ``auth.device_visible``, applied on every path that serves a device
+PUBLIC_MAP_TYPES = auth.PUBLIC_MAP_TYPES
+
 
 @action(auth.sensing_overview, schema=s.Empty, roles=None)
 def sensing_overview(ctx: Context, p: s.Empty) -> dict[str, Any]:
@@ -528,10 +807,9 @@ def sensing_overview(ctx: Context, p: s.Empty) -> dict[str, Any]:
     points = []  # located devices (up to MAP_DEVICES) with their state, for the live map
     shown = select(Device.id, Device.code, Device.type, Device.lat, Device.lon, Device.last_seen_at).where(
         Device.active.is_(True), Device.lat.is_not(None), Device.lon.is_not(None), Device.type != "gateway")
-    if ctx.actor is None or ctx.actor.role not in auth.GOVERNMENT:
-        # the public sees where the public-facing sensors are, never the city's infrastructure (manhole covers,
-        # gas/water/drainage pipelines, energy meters): their places are for government users only
-        shown = shown.where(Device.type.in_(PUBLIC_MAP_TYPES))
+    # the public sees where the public-facing sensors are, never the city's infrastructure (manhole covers,
+    # gas/water/drainage pipelines, energy meters): their places are for government users only
+    shown = _visible_types(ctx, shown)
     for dev_id, code, dtype, lat, lon, seen in ctx.db.execute(shown.order_by(Device.id).limit(MAP_DEVICES)):
         state = worst.get(dev_id) or ("ok" if seen is not None and seen >= now - dt.timedelta(hours=1) else "offline")
         points.append({"code": code, "type": dtype, "lat": lat, "lon": lon, "state": state})

@@ -21,6 +21,20 @@ def require_government(ctx: Context) -> None:
         raise NotAuthorized("仅政府用户可查看感知设备与告警", "Only government users may see devices and alarms")
 
 
+#: device types whose places and readings the public sees (the rest is infrastructure — manhole covers, gas, water
+#: and drainage pipelines, energy meters, gateways — for government users only)
+PUBLIC_MAP_TYPES = ("air_quality", "water_quality", "noise", "flood", "streetlight", "parking_spot")
+
+
+def sees_every_device(ctx: Context) -> bool:
+    """Government users (and the system) see every device; everyone else only the public map types'."""
+    return ctx.actor is not None and ctx.actor.role in GOVERNMENT
+
+
+def device_visible(ctx: Context, device_type: str) -> bool:
+    """The one visibility rule of a device (its page, latest values, series, the list, the overview's map)."""
+    return sees_every_device(ctx) or device_type in PUBLIC_MAP_TYPES
+
 
 
 def device_create(ctx: Context, p: Any) -> None:
@@ -40,15 +54,23 @@ def device_import(ctx: Context, p: Any) -> None:
 
 
 def device_list(ctx: Context, p: Any) -> None:
-    require_government(ctx)
+    """Anyone; the action applies ``device_visible`` (a device the caller may not see is not found)."""
+    return None
 
 
 def device_show(ctx: Context, p: Any) -> None:
-    require_government(ctx)
+    """Anyone; the action applies ``device_visible`` (a device the caller may not see is not found)."""
+    return None
 
 
 def device_series(ctx: Context, p: Any) -> None:
-    require_government(ctx)
+    """Anyone; the action applies ``device_visible`` (a device the caller may not see is not found)."""
+    return None
+
+
+def device_series_show(ctx: Context, p: Any) -> None:
+    """Anyone; the action applies ``device_visible`` (a device the caller may not see is not found)."""
+    return None
 
 
 def asset_create(ctx: Context, p: Any) -> None:
@@ -80,6 +102,14 @@ def rule_create(ctx: Context, p: Any) -> None:
     require_admin(ctx)
 
 
+def rule_update(ctx: Context, p: Any) -> None:
+    require_admin(ctx)
+
+
+def rule_delete(ctx: Context, p: Any) -> None:
+    require_admin(ctx)
+
+
 def rule_list(ctx: Context, p: Any) -> None:
     require_government(ctx)
 
@@ -89,6 +119,14 @@ def deadletter_list(ctx: Context, p: Any) -> None:
 
 
 def webhook_create(ctx: Context, p: Any) -> None:
+    require_admin(ctx)
+
+
+def webhook_update(ctx: Context, p: Any) -> None:
+    require_admin(ctx)
+
+
+def webhook_delete(ctx: Context, p: Any) -> None:
     require_admin(ctx)
 
 

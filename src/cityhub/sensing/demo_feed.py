@@ -50,7 +50,7 @@ def _geojson() -> dict[str, Any]:
 def ensure_fleet(devices: int, tokens_path: Path, seed: int = SEED) -> list[sim.Device]:
     """The demo fleet with registered tokens: registered (devices and demo rules) through the actions the first
     time, read back from ``tokens_path`` afterwards."""
-    from sqlalchemy import select
+    from sqlalchemy import select, update
 
     from cityhub import actions
     from cityhub.context import system_context
@@ -66,12 +66,18 @@ def ensure_fleet(devices: int, tokens_path: Path, seed: int = SEED) -> list[sim.
         rules = set(s.scalars(select(SensingRule.name)))
     new = [d for d in fleet if d.code not in known]
     if new:
-        rows = ["code,type,name,lat,lon,district_code"] + [
-            f"{d.code},{d.type},{d.name},{d.lat:.6f},{d.lon:.6f},{d.district_code}" for d in new]
+        rows = ["code,type,name,lat,lon,district_code,gateway"] + [
+            f"{d.code},{d.type},{d.name},{d.lat:.6f},{d.lon:.6f},{d.district_code},{d.gateway}" for d in new]
         answer = actions.call("device_import", system_context("job"), {"csv": "\n".join(rows)})
         issued.update({t["code"]: t["token"] for t in answer["tokens"]})
         tokens_path.parent.mkdir(parents=True, exist_ok=True)
         tokens_path.write_text(json.dumps(issued), encoding="utf-8")
+    with session_scope() as s:  # fleets registered before devices were assigned to gateways: assign them now
+        ids = dict(s.execute(select(Device.code, Device.id)).all())
+        unassigned = set(s.scalars(select(Device.code).where(Device.gateway_id.is_(None))))
+        for d in fleet:
+            if d.gateway and d.code in unassigned and d.gateway in ids and d.code in ids:
+                s.execute(update(Device).where(Device.id == ids[d.code]).values(gateway_id=ids[d.gateway]))
     for rule in DEMO_RULES:
         if rule["name"] not in rules:
             actions.call("rule_create", system_context("job"), rule)

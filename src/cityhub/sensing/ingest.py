@@ -49,6 +49,7 @@ UNKNOWN_DEVICE = "unknown_device"
 WRONG_TOKEN = "wrong_token"  # noqa: S105 - a reason code, not a secret
 INACTIVE_DEVICE = "inactive_device"
 NOT_GATEWAY = "not_gateway"
+NOT_ASSIGNED = "not_assigned_to_gateway"
 BAD_TIMESTAMP = "bad_timestamp"
 FUTURE_TIMESTAMP = "future_timestamp"
 NO_VALUES = "no_values"
@@ -59,6 +60,7 @@ REASONS = {
     WRONG_TOKEN: ("设备令牌错误", "Wrong device token"),
     INACTIVE_DEVICE: ("设备已停用", "Device is inactive"),
     NOT_GATEWAY: ("该令牌不属于网关设备", "Token is not a gateway's"),
+    NOT_ASSIGNED: ("设备未分配给该网关", "Device is not assigned to this gateway"),
     BAD_TIMESTAMP: ("时间戳无法识别", "Timestamp not understood"),
     FUTURE_TIMESTAMP: ("时间戳超前于服务器时间", "Timestamp is in the future"),
     NO_VALUES: ("读数没有数值", "Reading has no values"),
@@ -81,6 +83,7 @@ class DeviceInfo:
     token_hash: str
     gateway: bool
     active: bool
+    gateway_id: int | None = None  # the gateway it is assigned to: the only one that may relay its readings
 
 
 @dataclass
@@ -132,6 +135,7 @@ class Ingestor:
         self._devices_at = 0.0
         self._rules: dict[str, list[tuple[SensingRuleInfo, rules.Condition]]] = {}
         self._rules_at = 0.0
+        self._rule_sigs: dict[int, str] = {}
         self._states: dict[tuple[int, int], rules.State] = {}
         self._recent: dict[str, dict[int, None]] = {}
         self._seen_written: dict[int, float] = {}
@@ -153,8 +157,8 @@ class Ingestor:
         if not force and time.monotonic() - self._devices_at < CACHE_SECONDS:
             return
         rows = session.execute(select(Device.id, Device.code, Device.type, Device.token_hash, Device.gateway,
-                                      Device.active)).all()
-        devices = {r[1]: DeviceInfo(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in rows}
+                                      Device.active, Device.gateway_id)).all()
+        devices = {r[1]: DeviceInfo(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5]), r[6]) for r in rows}
         self._devices = devices
         self._by_hash = {d.token_hash: d for d in devices.values()}
         self._devices_at = time.monotonic()
@@ -163,7 +167,9 @@ class Ingestor:
         if time.monotonic() - self._rules_at < CACHE_SECONDS:
             return
         out: dict[str, list[tuple[SensingRuleInfo, rules.Condition]]] = {}
+        signatures: dict[int, str] = {}
         for r in session.scalars(select(SensingRule).where(SensingRule.enabled.is_(True))):
+            signatures[r.id] = json.dumps(r.condition, sort_keys=True)
             try:
                 cond = rules.parse(r.condition)
             except rules.RuleError:
@@ -171,6 +177,13 @@ class Ingestor:
                 continue
             info = SensingRuleInfo(r.id, r.name, r.device_type, r.device_id, r.alarm_type, r.severity)
             out.setdefault(r.device_type, []).append((info, cond))
+        # a rule changed (rule_update) or gone (rule_delete, disabled): its evaluation states start afresh
+        stale = {rid for rid, sig in self._rule_sigs.items() if signatures.get(rid) != sig}
+        if stale:
+            for key in [k for k in self._states if k[0] in stale]:
+                self._states.pop(key, None)
+                self._saved.pop(key, None)
+        self._rule_sigs = signatures
         self._rules = out
         self._rules_at = time.monotonic()
 
@@ -276,6 +289,10 @@ class Ingestor:
                     for r in items:
                         reject(m, str(code), UNKNOWN_DEVICE if dev is None else INACTIVE_DEVICE, r,
                                f"via gateway {sender.code}")
+                    continue
+                if dev.gateway_id != sender.id:  # a gateway speaks only for the devices assigned to it
+                    for r in items:
+                        reject(m, dev.code, NOT_ASSIGNED, r, f"via gateway {sender.code}")
                     continue
                 for r in items:
                     yield dev.code, r

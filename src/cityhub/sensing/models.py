@@ -62,6 +62,9 @@ class Device(Base):
                                                  index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     gateway: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the gateway that relays this device's readings: a gateway may publish only for the devices assigned to it
+    gateway_id: Mapped[int | None] = mapped_column(ForeignKey("sensing_device.id", ondelete="SET NULL"),
+                                                   nullable=True, index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -33,6 +33,8 @@ class DeviceFields(Strict):
     district_code: str = Field("", pattern=DISTRICT, description="six-digit administrative division code")
     asset: str = Field("", max_length=100, description="code of the asset the device belongs to")
     active: bool = True
+    gateway_device: str = Field("", max_length=100, description="code of the gateway that relays its readings "
+                                "(a gateway may publish only for the devices assigned to it)")
 
 
 class DeviceCreate(DeviceFields):
@@ -58,6 +60,7 @@ class DeviceChange(Strict):
     district_code: str | None = Field(None, pattern=DISTRICT)
     asset: str | None = Field(None, max_length=100)
     active: bool | None = None
+    gateway_device: str | None = Field(None, max_length=100, description="gateway code; \"\" unassigns")
 
 
 
@@ -68,9 +71,14 @@ class DeviceRef(Strict):
     code: str = Field(pattern=CODE)
 
 
+DeviceState = Literal["ok", "offline", "alarm", "inactive"]
+
+
 class DeviceList(Strict):
-    type: str | None = None
+    type: str | None = Field(None, max_length=40)
     district_code: str | None = Field(None, pattern=DISTRICT)
+    state: DeviceState | None = Field(None, description="ok (seen in the last hour, no active alarm), offline, "
+                                      "alarm (an active alarm), inactive")
     limit: int = Field(100, ge=1, le=10000)
     offset: int = Field(0, ge=0)
 
@@ -99,8 +107,11 @@ class TelemetryIngest(Strict):
 class AlarmList(Strict):
     status: Literal["active", "cleared", "active_unack", "active_ack", "cleared_unack", "cleared_ack", "all"] = \
         "active"
-    device: str | None = None
+    device: str | None = Field(None, max_length=100)
     severity: Severity | None = None
+    type: str | None = Field(None, max_length=100, description="alarm type")
+    since: dt.datetime | None = Field(None, description="raised at or after")
+    until: dt.datetime | None = Field(None, description="raised before")
     limit: int = Field(100, ge=1, le=10000)
     offset: int = Field(0, ge=0)
 
@@ -132,6 +143,36 @@ class RuleCreate(Strict):
         return v
 
 
+def _condition(v: dict[str, Any]) -> dict[str, Any]:
+    try:
+        rules.parse(v)
+    except rules.RuleError as exc:
+        raise ValueError(f"规则条件不合法 / invalid condition: {exc}") from None
+    return v
+
+
+class RuleRef(Strict):
+    name: str = Field(pattern=CODE)
+
+
+class RuleChange(Strict):
+    """What may change on a rule (``None``: unchanged); its device type and device stay."""
+
+    alarm_type: str | None = Field(None, min_length=1, max_length=100)
+    severity: Severity | None = None
+    condition: dict[str, Any] | None = None
+    enabled: bool | None = None
+
+    @field_validator("condition")
+    @classmethod
+    def _cond(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if v is None else _condition(v)
+
+
+class RuleUpdate(RuleChange):
+    name: str = Field(pattern=CODE)
+
+
 class ListIn(Strict):
     limit: int = Field(100, ge=1, le=10000)
     offset: int = Field(0, ge=0)
@@ -153,6 +194,13 @@ class AqiShow(Strict):
         if v is not None and v not in TABLES:
             raise ValueError(f"未知AQI标准 / unknown AQI table; known: {', '.join(TABLES)}")
         return v
+
+
+class SeriesShow(Strict):
+    device: str = Field(pattern=CODE)
+    range: Literal["24h", "7d", "30d"] = Field("24h", description="24h: raw readings (at most MAX_POINTS per "
+                                               "attribute); 7d: hourly aggregates; 30d: daily aggregates")
+    attributes: list[str] | None = Field(None, max_length=50)
 
 
 class SeriesIn(Strict):
@@ -185,6 +233,35 @@ class WebhookCreate(Strict):
         if not v.lower().startswith(("http://", "https://")):
             raise ValueError("须为 http(s) URL / must be an http(s) URL")
         return v
+
+
+def _hook_url(v: str) -> str:
+    check_url(v)
+    if not v.lower().startswith(("http://", "https://")):
+        raise ValueError("须为 http(s) URL / must be an http(s) URL")
+    return v
+
+
+class WebhookRef(Strict):
+    name: str = Field(pattern=CODE)
+
+
+class WebhookChange(Strict):
+    """What may change on a webhook (``None``: unchanged)."""
+
+    url: str | None = Field(None, min_length=8, max_length=2000)
+    secret: str | None = Field(None, max_length=128)
+    min_severity: Severity | None = None
+    enabled: bool | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        return None if v is None else _hook_url(v)
+
+
+class WebhookUpdate(WebhookChange):
+    name: str = Field(pattern=CODE)
 
 
 class Empty(Strict):

@@ -22,7 +22,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -52,9 +52,34 @@ class TimeSeriesStore(Protocol):
                attributes: Sequence[str] | None = None) -> list[dict[str, Any]]: ...
     def hourly(self, type_: str, start: dt.datetime, end: dt.datetime, *, per_device: bool = False,
                attributes: Sequence[str] | None = None) -> list[dict[str, Any]]: ...
+    def device_aggregates(self, device: str, type_: str, start: dt.datetime, end: dt.datetime, unit: str,
+                          attributes: Sequence[str] | None = None) -> list[dict[str, Any]]: ...
     def retain(self, now: dt.datetime, raw_days: int) -> dict[str, Any]: ...
     def count(self) -> int: ...
     def close(self) -> None: ...
+
+
+AGG_UNITS = ("hour", "day")
+
+
+def merge_aggregates(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows ``{bucket, attribute, n, mean, min, max}`` of the same bucket and attribute (one from raw readings, one
+    from kept aggregates) combined into one (count-weighted mean), in time order."""
+    out: dict[tuple[dt.datetime, str], dict[str, Any]] = {}
+    for r in rows:
+        key = (r["bucket"], r["attribute"])
+        cur = out.get(key)
+        n = int(r["n"] or 0)
+        if cur is None:
+            out[key] = {"bucket": r["bucket"], "attribute": r["attribute"], "n": n, "mean": r["mean"],
+                        "min": r["min"], "max": r["max"]}
+            continue
+        total = cur["n"] + n
+        cur["mean"] = (cur["mean"] * cur["n"] + r["mean"] * n) / total if total else cur["mean"]
+        cur["n"] = total
+        cur["min"] = min(cur["min"], r["min"])
+        cur["max"] = max(cur["max"], r["max"])
+    return [out[k] for k in sorted(out)]
 
 
 def _naive(t: dt.datetime) -> dt.datetime:
@@ -282,6 +307,49 @@ class ParquetStore:
         out.sort(key=lambda r: (r.get("device", ""), r["hour"], r["attribute"]))
         return out
 
+    def device_aggregates(self, device: str, type_: str, start: dt.datetime, end: dt.datetime, unit: str,
+                          attributes: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """One device's hourly (``unit="hour"``) or daily (``"day"``, UTC days) aggregates in [start, end): from the
+        kept aggregates of finished days, from raw readings for the days not aggregated yet."""
+        if unit not in AGG_UNITS:
+            raise ValueError(f"unit must be one of {AGG_UNITS}")
+        days = _days(start, end)
+        base = self.agg if unit == "hour" else self.daily
+        col = "hour" if unit == "hour" else "day"
+        agg_files = {d: [str(p) for p in (base / f"type={type_}" / f"day={d}").glob("*.parquet")] for d in days}
+        raw_days = [d for d in days if not agg_files[d]]
+        con = self._db.cursor()
+        rows: list[dict[str, Any]] = []
+        try:
+            if raw_days:
+                rel = self._relation(con, [type_], raw_days)
+                sql = (f"SELECT date_trunc('{unit}', ts) AS bucket, attribute, count(*) AS n, avg(value) AS mean, "
+                       f"min(value) AS min, max(value) AS max FROM {rel} WHERE device = ? AND ts >= ? AND ts < ?")
+                params: list[Any] = [device, _naive(start), _naive(end)]
+                if attributes:
+                    sql += " AND attribute IN (SELECT unnest(?))"
+                    params.append(list(attributes))
+                for r in con.execute(sql + " GROUP BY ALL", params).fetchall():
+                    rows.append({"bucket": r[0], "attribute": r[1], "n": r[2], "mean": r[3], "min": r[4], "max": r[5]})
+            files = [f for d in days for f in agg_files[d]]
+            if files:
+                sql = (f"SELECT {col}, attribute, n, mean, min, max FROM read_parquet(?) WHERE device = ? "
+                       f"AND {col} >= ? AND {col} < ?")
+                params = [files, device, _naive(start) if unit == "hour" else _naive(start).replace(
+                    hour=0, minute=0, second=0, microsecond=0), _naive(end)]
+                if attributes:
+                    sql += " AND attribute IN (SELECT unnest(?))"
+                    params.append(list(attributes))
+                for r in con.execute(sql, params).fetchall():
+                    rows.append({"bucket": r[0], "attribute": r[1], "n": r[2], "mean": r[3], "min": r[4], "max": r[5]})
+        finally:
+            con.close()
+        for row in rows:
+            b = row["bucket"]  # DuckDB's date_trunc('day', …) is a DATE
+            row["bucket"] = (b.replace(tzinfo=UTC) if isinstance(b, dt.datetime)
+                             else dt.datetime.combine(b, dt.time(), UTC))
+        return merge_aggregates(rows)
+
     def count(self) -> int:
         con = self._db.cursor()
         try:
@@ -430,6 +498,32 @@ class PostgresStore:
             r["n"] = int(r["n"])
         out.sort(key=lambda r: (r.get("device", ""), r["hour"], r["attribute"]))
         return out
+
+    def device_aggregates(self, device: str, type_: str, start: dt.datetime, end: dt.datetime, unit: str,
+                          attributes: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """One device's hourly or daily (UTC days) aggregates in [start, end): raw readings, and the kept hourly
+        aggregates for the time before its oldest raw reading."""
+        if unit not in AGG_UNITS:
+            raise ValueError(f"unit must be one of {AGG_UNITS}")
+        extra, params = "", []
+        if attributes:
+            extra, params = " AND attribute = ANY(%s)", [list(attributes)]
+        raw = (f"SELECT date_trunc('{unit}', ts, 'UTC') AS bucket, attribute, count(*) AS n, avg(value) AS mean, "
+               f"min(value) AS min, max(value) AS max FROM sensing_reading WHERE device = %s AND ts >= %s "
+               f"AND ts < %s{extra} GROUP BY 1, 2")
+        agg = (f"SELECT date_trunc('{unit}', hour, 'UTC') AS bucket, attribute, sum(n)::bigint AS n, "
+               f"sum(mean * n) / sum(n) AS mean, min(min) AS min, max(max) AS max FROM sensing_reading_hourly "
+               f"WHERE device = %s AND hour >= %s AND hour < %s{extra} "
+               f"AND hour < coalesce((SELECT min(ts) FROM sensing_reading WHERE device = %s), 'infinity') "
+               f"GROUP BY 1, 2")
+        conn = self._conn()
+        rows: list[dict[str, Any]] = []
+        with conn.transaction(), conn.cursor() as cur:
+            for sql, args in ((raw, [device, start, end, *params]), (agg, [device, start, end, *params, device])):
+                cur.execute(sql, args)
+                rows += [{"bucket": r[0].astimezone(UTC), "attribute": r[1], "n": int(r[2]), "mean": r[3],
+                          "min": r[4], "max": r[5]} for r in cur.fetchall()]
+        return merge_aggregates(rows)
 
     def retain(self, now: dt.datetime, raw_days: int) -> dict[str, Any]:
         cutoff = dt.datetime.combine(now.astimezone(UTC).date() - dt.timedelta(days=raw_days), dt.time(), UTC)

@@ -978,6 +978,11 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "rule_list": ("列出告警规则", "List alarm rules"),
     "deadletter_list": ("查看被拒读数", "List refused readings"),
     "webhook_create": ("新建告警推送", "Create a webhook"),
+    "webhook_update": ("修改告警推送", "Change a webhook"),
+    "webhook_delete": ("删除告警推送", "Delete a webhook"),
+    "rule_update": ("修改告警规则", "Change an alarm rule"),
+    "rule_delete": ("删除告警规则", "Delete an alarm rule"),
+    "device_series_show": ("查看设备读数曲线", "View a device's charts"),
     "webhook_list": ("列出告警推送", "List webhooks"),
     "aqi_show": ("查看空气质量指数", "View the AQI"),
     "sensing_overview": ("查看感知总览", "View the sensing overview"),
@@ -1080,6 +1085,21 @@ SENSING_EN: dict[str, str] = {
     "已存储测量值": "Values stored (one per reading and attribute)", "每15秒自动刷新": "Refreshed every 15 seconds",
 }
 EN.update({k: v for k, v in SENSING_EN.items() if k not in EN})
+
+#: the sensing hub's device pages and alarm console (/sensing/devices, /sensing/devices/{code}, /sensing/alarms)
+SENSING_PAGES_EN: dict[str, str] = {
+    "告警控制台": "Alarm console", "感知设备": "Sensing devices", "设备编码": "Device code", "告警类型": "Alarm type",
+    "告警": "Alarms", "设备": "Device", "开始时间": "Started", "最近发生": "Last seen", "清除时间": "Cleared",
+    "确认": "Acknowledge", "没有符合条件的告警。": "No alarms match.", "最近上报": "Last reported",
+    "所属网关": "Gateway", "读数曲线": "Readings",
+    "24小时为原始读数,7天为小时均值,30天为日均值(含最小、最大值)":
+        "24 hours: raw readings; 7 days: hourly means; 30 days: daily means (with minimum and maximum)",
+    "属性与最新值": "Attributes and latest values", "最新值": "Latest value", "单位": "Unit", "有效范围": "Valid range",
+    "位置": "Location", "设备位置地图": "Map of the device's location", "未登记位置": "No location registered",
+    "未关闭的告警": "Open alarms", "暂无未关闭的告警": "No open alarms",
+    "在告警控制台中查看": "See in the alarm console", "没有符合条件的设备。": "No devices match.",
+}
+EN.update({k: v for k, v in SENSING_PAGES_EN.items() if k not in EN})
 
 #: the transit page (/transit, issue 14)
 TRANSIT_EN: dict[str, str] = {

@@ -21,7 +21,9 @@ from cityhub.sensing.schemas import (
     DeviceChange,
     DeviceCreate,
     DeviceImport,
+    RuleChange,
     RuleCreate,
+    WebhookChange,
     WebhookCreate,
 )
 from cityhub.web.deps import access, call, check_csrf, token_from_header
@@ -123,12 +125,13 @@ def hourly(request: Request, type: str = Query("air_quality", max_length=40), da
     return call(request, "sensing_hourly", data, via="api")
 
 
-@router.get("/api/sensing/devices", dependencies=[access("device_list")], summary="Devices (government users)",
-            responses=ok(DeviceList, 403))
+@router.get("/api/sensing/devices", summary="Devices (government users: all; others: the public map types)",
+            responses=ok(DeviceList))
 def devices(request: Request, type: str | None = Query(None, max_length=40),
-            district_code: str | None = Query(None, max_length=6), limit: int = Query(100, ge=1, le=10000),
-            offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> Any:
-    data = {"type": type, "district_code": district_code, "limit": limit, "offset": offset}
+            district_code: str | None = Query(None, max_length=6),
+            state: Literal["ok", "offline", "alarm", "inactive"] | None = Query(None),
+            limit: int = Query(100, ge=1, le=10000), offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> Any:
+    data = {"type": type, "district_code": district_code, "state": state, "limit": limit, "offset": offset}
     return call(request, "device_list", {k: v for k, v in data.items() if v is not None}, via="api")
 
 
@@ -156,16 +159,31 @@ def device_update(request: Request, body: DeviceChange, code: str = Path(max_len
     return call(request, "device_update", {**body.model_dump(exclude_unset=True), "code": code}, via="api")
 
 
-@router.get("/api/sensing/devices/{code}", dependencies=[access("device_show")],
-            summary="A device with its latest values and active alarms", responses=ok(DeviceOut, 403, 404))
+@router.get("/api/sensing/devices/{code}", summary="A device with its latest values and active alarms",
+            description="Public users get only devices of the public map types (others: 404).",
+            responses=ok(DeviceOut, 404))
 def device_show(request: Request, code: str = Path(max_length=100)) -> Any:
     return call(request, "device_show", {"code": code}, via="api")
 
 
-@router.get("/api/sensing/devices/{code}/series", dependencies=[access("device_series")],
-            summary="A device's readings over the last hours", responses=ok(Record, 403, 404))
+@router.get("/api/sensing/devices/{code}/series", summary="A device's readings over the last hours",
+            description="Public users get only devices of the public map types (others: 404).",
+            responses=ok(Record, 404))
 def device_series(request: Request, code: str = Path(max_length=100), hours: int = Query(24, ge=1, le=744)) -> Any:
     return call(request, "device_series", {"device": code, "hours": hours}, via="api")
+
+
+@router.get("/api/sensing/devices/{code}/chart",
+            summary="A device's chart series: 24h raw, 7d hourly, 30d daily aggregates (bounded points)",
+            description="Public users get only devices of the public map types (others: 404).",
+            responses=ok(Record, 404))
+def device_series_show(request: Request, code: str = Path(max_length=100),
+                       range: Literal["24h", "7d", "30d"] = Query("24h"),
+                       attribute: list[str] | None = Query(None, max_length=50)) -> Any:
+    data: dict[str, Any] = {"device": code, "range": range}
+    if attribute:
+        data["attributes"] = attribute
+    return call(request, "device_series_show", data, via="api")
 
 
 @router.post("/api/sensing/devices/{code}/token", dependencies=[access("device_token_rotate")],
@@ -190,8 +208,11 @@ def alarms(request: Request,
                            "all"] = Query("active"),
            device: str | None = Query(None, max_length=100),
            severity: Literal["critical", "major", "minor", "warning"] | None = Query(None),
+           type: str | None = Query(None, max_length=100), since: dt.datetime | None = Query(None),
+           until: dt.datetime | None = Query(None),
            limit: int = Query(100, ge=1, le=10000), offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> Any:
-    data = {"status": status, "device": device, "severity": severity, "limit": limit, "offset": offset}
+    data = {"status": status, "device": device, "severity": severity, "type": type, "since": since, "until": until,
+            "limit": limit, "offset": offset}
     return call(request, "alarm_list", {k: v for k, v in data.items() if v is not None}, via="api")
 
 
@@ -247,6 +268,21 @@ def rule_create(request: Request, body: RuleCreate) -> Any:
     return call(request, "rule_create", body, via="api")
 
 
+@router.patch("/api/sensing/rules/{name}", dependencies=[access("rule_update")],
+              summary="Change an alarm rule (alarm type, severity, condition, enabled)",
+              responses=ok(Record, *body_errors(403, 404)))
+def rule_update(request: Request, body: RuleChange, name: str = Path(max_length=100)) -> Any:
+    check_csrf(request, None)
+    return call(request, "rule_update", {**body.model_dump(exclude_unset=True), "name": name}, via="api")
+
+
+@router.delete("/api/sensing/rules/{name}", dependencies=[access("rule_delete")],
+               summary="Delete an alarm rule (its past alarms stay readable)", responses=ok(Record, 403, 404))
+def rule_delete(request: Request, name: str = Path(max_length=100)) -> Any:
+    check_csrf(request, None)
+    return call(request, "rule_delete", {"name": name}, via="api")
+
+
 @router.get("/api/sensing/rules", dependencies=[access("rule_list")], summary="Alarm rules",
             responses=ok(list[Record], 403))
 def rules(request: Request, limit: int = Query(100, ge=1, le=10000),
@@ -268,6 +304,28 @@ def deadletters(request: Request, reason: str | None = Query(None, max_length=30
 def webhook_create(request: Request, body: WebhookCreate) -> Any:
     check_csrf(request, None)
     return call(request, "webhook_create", body, via="api")
+
+
+@router.get("/api/sensing/webhooks", dependencies=[access("webhook_list")], summary="Webhook subscriptions",
+            responses=ok(list[Record], 403))
+def webhooks(request: Request, limit: int = Query(100, ge=1, le=10000),
+             offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> Any:
+    return call(request, "webhook_list", {"limit": limit, "offset": offset}, via="api")
+
+
+@router.patch("/api/sensing/webhooks/{name}", dependencies=[access("webhook_update")],
+              summary="Change a webhook (URL, secret, minimum severity, enabled)",
+              responses=ok(Record, *body_errors(403, 404)))
+def webhook_update(request: Request, body: WebhookChange, name: str = Path(max_length=100)) -> Any:
+    check_csrf(request, None)
+    return call(request, "webhook_update", {**body.model_dump(exclude_unset=True), "name": name}, via="api")
+
+
+@router.delete("/api/sensing/webhooks/{name}", dependencies=[access("webhook_delete")],
+               summary="Unsubscribe a webhook", responses=ok(Record, 403, 404))
+def webhook_delete(request: Request, name: str = Path(max_length=100)) -> Any:
+    check_csrf(request, None)
+    return call(request, "webhook_delete", {"name": name}, via="api")
 
 
 @router.get("/api/sensing/aqi/{device}", summary="A station's hourly and daily AQI (HJ 633) for a day (public)",

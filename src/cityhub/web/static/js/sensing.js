@@ -46,6 +46,10 @@
         ]
       });
       window.addEventListener("resize", function () { chart.resize(); });
+      chart.on("click", function (p) {  // a station or device: its page
+        var code = p.data && (p.data.station ? p.data.station.code : (p.data.device ? p.data.device[4] : null));
+        if (code) window.location.href = "/sensing/devices/" + encodeURIComponent(code);
+      });
       var busy = false;
       function refresh() {
         if (busy) return;
