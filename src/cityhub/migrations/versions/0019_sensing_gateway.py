@@ -1,7 +1,7 @@
 """sensing: the gateway a device is assigned to (a gateway may publish only its own devices' readings)
 
 Revision ID: 0019
-Revises: 0014
+Revises: 0017
 Create Date: 2026-12-04 23:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0019'
-down_revision = '0014'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
