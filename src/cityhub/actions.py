@@ -51,7 +51,8 @@ DOMAIN_MODULES = ("cityhub.accounts.actions", "cityhub.catalog.actions", "cityhu
                   "cityhub.sharing.actions", "cityhub.sharing.jobs",
                   "cityhub.sharing.exchange_actions", "cityhub.sharing.exchange_jobs",
                   "cityhub.sensing.actions", "cityhub.sensing.jobs",
-                  "cityhub.transit.actions")
+                  "cityhub.transit.actions",
+                  "cityhub.indicators.actions")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from cityhub.catalog import models as _catalog  # noqa: F401
 from cityhub.datastore import models as _datastore  # noqa: F401
 from cityhub.db import Base, make_engine
 from cityhub.harvest import models as _harvest  # noqa: F401
+from cityhub.indicators import models as _indicators  # noqa: F401
 from cityhub.sensing import models as _sensing  # noqa: F401
 from cityhub.sharing import deid_models as _sharing_deid  # noqa: F401
 from cityhub.sharing import exchange_models as _exchange  # noqa: F401
