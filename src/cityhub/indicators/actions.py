@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from cityhub import jobs
 from cityhub.accounts.models import Department
-from cityhub.actions import ADMINS, MANAGERS, action
+from cityhub.actions import ADMINS, GOVERNMENT, MANAGERS, action
 from cityhub.context import Context, system_context
 from cityhub.db import SH, today_local, utcnow
 from cityhub.errors import Conflict, NotAuthorized, NotFound, ValidationError
@@ -244,12 +244,16 @@ def indicator_queue(ctx: Context, p: s.QueueIn) -> dict[str, Any]:
         for o, i in rows]}
 
 
-def observation_file(ctx: Context, obs_id: int) -> tuple[str, str]:
-    """(storage key, file name) of an observation's evidence document (for the download route's action)."""
-    o = ctx.db.get(Observation, obs_id)
+@action(auth.indicator_evidence, schema=s.ObservationRef, roles=GOVERNMENT)
+def indicator_evidence(ctx: Context, p: s.ObservationRef) -> dict[str, Any]:
+    """Where the evidence document of a reported value is (government users: the reviewers, the department)."""
+    from cityhub.storage import get_storage
+
+    o = ctx.db.get(Observation, p.id)
     if o is None or not o.evidence_file:
         raise NotFound("未找到证明材料", "Evidence not found")
-    return o.evidence_file, o.evidence_name
+    return {"path": str(get_storage().path(o.evidence_file)), "filename": o.evidence_name,
+            "sha256": o.evidence_sha256}
 
 
 # -- defining ----------------------------------------------------------------------------------------------------
@@ -418,8 +422,8 @@ def indicator_report(ctx: Context, p: s.ObservationReport) -> dict[str, Any]:
         raise ValidationError("该指标按月填报,期间应为年月", "This indicator is reported monthly: the period is a "
                               "month", {"period": [p.period]})
     now_local = utcnow().astimezone(SH)
-    if progress.period_time(p.period) > now_local.year - 1 + now_local.month / 12 + 1e-9 and len(p.period) == 7 \
-            or (len(p.period) == 4 and int(p.period) > now_local.year):
+    if (p.period[:4], p.period[5:] or "00") > (str(now_local.year), f"{now_local.month:02d}" if len(p.period) == 7
+                                                 else "00"):
         raise ValidationError("不能填报未来期间的数值", "A value cannot be reported for a future period",
                               {"period": [p.period]})
     if p.reported_at is not None and not (ctx.actor is not None and ctx.actor.is_admin):
@@ -512,7 +516,7 @@ def _late_and_missing(ctx: Context, inds: list[Indicator], first: int, last: int
             due = dt.date(*progress.due_date(period))
             at = first_report.get((ind.id, period))
             dept = depts.get(ind.department_id or -1, ("", "", ""))
-            base = {"code": ind.code, "name": ind.name, "name_en": ind.name_en, "period": period,
+            base: dict[str, Any] = {"code": ind.code, "name": ind.name, "name_en": ind.name_en, "period": period,
                     "due": (due - dt.timedelta(days=1)).isoformat(), "department": dept[0],
                     "department_name": dept[1]}
             if at is None:
@@ -556,32 +560,6 @@ def indicator_assessment(ctx: Context, p: s.AssessmentIn) -> dict[str, Any]:
             "title": titles[p.kind][0], "title_en": titles[p.kind][1], "generated_at": utcnow().isoformat(),
             "indicators": results, "summary": summary, "by_area": by_area,
             "late_or_missing": _late_and_missing(ctx, inds, start + 1, year, depts)}
-
-
-EXPORT_COLUMNS = ("code", "area", "name", "name_en", "unit", "baseline_year", "baseline_value", "baseline_note",
-                  "target_year", "target_value", "target_note", "direction", "department", "kind", "source",
-                  "latest_period", "latest_value", "share", "expected", "status", "achieved")
-
-
-def export_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """One flat row per indicator of an assessment (for the assessors' CSV)."""
-    rows = []
-    for r in report["indicators"]:
-        pr = r["progress"]
-        last = r["series"][-1] if r["series"] else [None, None]
-        rows.append({**{k: r.get(k) for k in EXPORT_COLUMNS if k in r}, "latest_period": last[0],
-                     "latest_value": last[1], "share": pr["share"], "expected": pr["expected"],
-                     "status": pr["status"], "achieved": pr["achieved"]})
-    return rows
-
-
-def export_csv(report: dict[str, Any]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(EXPORT_COLUMNS), lineterminator="\n")
-    writer.writeheader()
-    for row in export_rows(report):
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
-    return buf.getvalue()
 
 
 # -- the open dataset of the values -------------------------------------------------------------------------------

@@ -64,6 +64,11 @@ def indicator_dataset_publish(ctx: Context, p: Any) -> None:
     _admin(ctx)
 
 
+def indicator_evidence(ctx: Context, p: Any) -> None:
+    if not is_government(ctx):
+        raise NotAuthorized("仅政府用户可查看证明材料", "Only government users may see evidence documents")
+
+
 def indicator_queue(ctx: Context, p: Any) -> None:
     if ctx.actor is None:
         raise NotAuthenticated("请先登录", "Sign-in required")

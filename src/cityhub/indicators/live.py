@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Any
 
-from sqlalchemy import String, and_, cast, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from cityhub.catalog import visibility
@@ -65,7 +65,8 @@ def clear() -> None:
 
 def compute(db: Session, key: str, fresh: bool = False) -> dict[str, Any]:
     """``{"value", "period", "series": [[period, value], …], "how", "how_en"}`` of live computation ``key``."""
-    cache_key = (str(db.get_bind().url), key)
+    bind = db.get_bind()
+    cache_key = (str(getattr(bind, "url", id(bind))), key)
     now = time.monotonic()
     if not fresh:
         with _lock:
@@ -99,11 +100,13 @@ def _open_datasets(db: Session) -> dict[str, Any]:
 
     today = today_local()
     months = _months_back(today, MONTHS)
-    rows = db.execute(select(func.substr(cast(Dataset.published_on, String), 1, 7), func.count())
-                      .where(visibility.public_sql()).group_by(func.substr(cast(Dataset.published_on, String), 1, 7))
-                      ).all()
+    rows = db.execute(select(Dataset.published_on, func.count()).where(visibility.public_sql())
+                      .group_by(Dataset.published_on)).all()
     total = sum(int(n) for _, n in rows)
-    by_month = {str(m): int(n) for m, n in rows if m}
+    by_month: dict[str, int] = {}
+    for day, n in rows:
+        if day is not None:
+            by_month[_month(day)] = by_month.get(_month(day), 0) + int(n)
     before = sum(n for m, n in by_month.items() if m < months[0])
     series = []
     running = before
@@ -159,10 +162,11 @@ def _usage(column: str) -> Any:
         today = today_local()
         months = _months_back(today, MONTHS)
         start = dt.date(int(months[0][:4]), int(months[0][5:]), 1)
-        month = func.substr(cast(UsageDaily.day, String), 1, 7)
-        rows = dict(db.execute(select(month, func.coalesce(func.sum(getattr(UsageDaily, column)), 0))
-                               .where(UsageDaily.day >= start).group_by(month)).all())
-        series = [[m, int(rows.get(m, 0))] for m in months]
+        rows: dict[str, int] = {}
+        for day, n in db.execute(select(UsageDaily.day, func.coalesce(func.sum(getattr(UsageDaily, column)), 0))
+                                 .where(UsageDaily.day >= start).group_by(UsageDaily.day)):
+            rows[_month(day)] = rows.get(_month(day), 0) + int(n)
+        series = [[m, rows.get(m, 0)] for m in months]
         return {"value": series[-1][1], "period": months[-1], "series": series}
 
     return run

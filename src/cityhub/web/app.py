@@ -34,6 +34,7 @@ from cityhub.web.routes import (
     datastore_pages,
     deid_pages,
     home_pages,
+    indicators_pages,
     plans_pages,
     publish,
     publish_pages,
@@ -46,6 +47,7 @@ from cityhub.web.routes import dcat as dcat_routes
 from cityhub.web.routes import deid as deid_routes
 from cityhub.web.routes import exchange as exchange_routes
 from cityhub.web.routes import harvest as harvest_routes
+from cityhub.web.routes import indicators as indicators_routes
 from cityhub.web.routes import sensing as sensing_routes
 from cityhub.web.routes import sharing as sharing_routes
 from cityhub.web.routes import transit as transit_routes
@@ -364,5 +366,7 @@ def create_app() -> FastAPI:
     app.include_router(deid_pages.router)
     app.include_router(transit_routes.router)  # transit runs (issue 14)
     app.include_router(transit_pages.router)
+    app.include_router(indicators_routes.router)  # plan indicators (issue 15)
+    app.include_router(indicators_pages.router)
     return app
 
