@@ -19,6 +19,7 @@ from cityhub.cli.common import err, out
 from cityhub.cli.deid import correction_app, deid_app
 from cityhub.cli.exchange import register as register_exchange
 from cityhub.cli.harvest import harvest_app
+from cityhub.cli.indicators import indicators_app
 from cityhub.cli.publish import dataset_app
 from cityhub.cli.sensing import sensing_app
 from cityhub.cli.sensing_sim import register as register_sensing_transport
@@ -55,6 +56,8 @@ app.add_typer(correction_app, name="correction")
 # transit (issue 14): the inputs' commands (gtfs-check, cards-load, hubs-simulate, hubs-analyse) join the group
 register_transit_io(transit_app)
 app.add_typer(transit_app, name="transit")
+# plan indicators (issue 15): import a city's table, list, report, review, assess
+app.add_typer(indicators_app, name="indicators")
 
 
 

@@ -16,6 +16,7 @@ import secrets
 import threading
 from typing import Any
 
+import pydantic
 from sqlalchemy import func, select
 
 from cityhub import jobs
@@ -303,12 +304,14 @@ def indicator_update(ctx: Context, p: s.IndicatorUpdate) -> dict[str, Any]:
         new_dept = _department_id(ctx, p.department)
     if "department" in p.clear:
         new_dept = None
-    merged = {k: getattr(ind, k) for k in FIELDS} | values
+    merged = {k: getattr(ind, k) for k in FIELDS} | {k: v for k, v in values.items() if k in FIELDS}
     merged["department"] = None
     try:  # the whole definition must still hold together (bounds, percentages, baseline before target)
         s.IndicatorFields.model_validate(merged)
-    except Exception as exc:
-        raise ValidationError("指标定义不合法", "Invalid indicator definition", {"__all__": [str(exc)[:500]]}) from None
+    except pydantic.ValidationError as exc:
+        msgs = [str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()]
+        raise ValidationError(f"指标定义不合法:{';'.join(msgs)}", f"Invalid indicator definition: {'; '.join(msgs)}",
+                              {"__all__": msgs}) from None
     changes = _apply(ctx, ind, values)
     if new_dept != ind.department_id:
         changes["department_id"] = [ind.department_id, new_dept]
@@ -322,34 +325,6 @@ def indicator_update(ctx: Context, p: s.IndicatorUpdate) -> dict[str, Any]:
     return indicator_dict(ind, _departments(ctx), series, computed)
 
 
-def _num(v: Any) -> float | None:
-    if v is None:
-        return None
-    if isinstance(v, (int, float)):
-        return float(v)
-    text = str(v).strip().replace(",", "")
-    if text in ("", "-", "—"):
-        return None
-    return float(text)
-
-
-def import_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A row of a city's own table (CSV or YAML) as ``indicator_create`` input: empty cells are left out,
-    numbers may carry thousands separators."""
-    out: dict[str, Any] = {}
-    for key, value in row.items():
-        key = str(key).strip()
-        if value is None or (isinstance(value, str) and not value.strip()):
-            continue
-        if key in ("baseline_value", "target_value", "min_value", "max_value"):
-            out[key] = _num(value)
-        elif key in ("baseline_year", "target_year", "position"):
-            out[key] = int(str(value).strip())
-        else:
-            out[key] = value.strip() if isinstance(value, str) else value
-    return out
-
-
 @action(auth.indicator_import, schema=s.IndicatorImport, write=True, target=lambda p, r: f"{len(p.rows)} rows",
         roles=ADMINS)
 def indicator_import(ctx: Context, p: s.IndicatorImport) -> dict[str, Any]:
@@ -359,7 +334,7 @@ def indicator_import(ctx: Context, p: s.IndicatorImport) -> dict[str, Any]:
     created = updated = skipped = 0
     for i, raw in enumerate(p.rows, 1):
         try:
-            data = import_row(raw)
+            data = s.import_row(raw)
             fields = s.IndicatorCreate.model_validate(data)
         except Exception as exc:
             raise ValidationError(f"第{i}行不合法:{str(exc)[:300]}", f"Row {i} is invalid: {str(exc)[:300]}",

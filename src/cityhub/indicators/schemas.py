@@ -183,3 +183,31 @@ class AssessmentIn(Strict):
     kind: Literal["annual", "midterm", "final"] = "annual"
     year: int | None = Field(None, ge=1990, le=2100, description="annual: the year evaluated (default: last year)")
     area: str | None = Field(None, max_length=40, pattern=r"^[a-z_]{2,40}$")
+
+
+def _num(v: Any) -> float | None:
+    if v is None:
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    text = str(v).strip().replace(",", "")
+    if text in ("", "-", "—"):
+        return None
+    return float(text)
+
+
+def import_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A row of a city's own table (CSV or YAML) as ``indicator_create`` input: empty cells are left out,
+    numbers may carry thousands separators."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        key = str(key).strip()
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        if key in ("baseline_value", "target_value", "min_value", "max_value"):
+            out[key] = _num(value)
+        elif key in ("baseline_year", "target_year", "position"):
+            out[key] = int(str(value).strip())
+        else:
+            out[key] = value.strip() if isinstance(value, str) else value
+    return out
