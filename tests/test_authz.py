@@ -238,7 +238,11 @@ def test_every_write_action_is_covered_by_a_matrix() -> None:
                             "deid_policy_set", "deid_view_build", "deid_view_release", "base_item_set",
                             "correction_create", "correction_accept", "correction_resolve", "correction_apply",
                             # tests/transit/test_actions.py: government users start runs, only admins on a directory
-                            "transit_run_start"}
+                            "transit_run_start",
+                            # tests/indicators/test_actions.py: definitions and reviews the data office's, reports
+                            # the responsible department's, the values dataset the data office's
+                            "indicator_create", "indicator_update", "indicator_import", "indicator_report",
+                            "indicator_review", "indicator_dataset_publish"}
     writes = {n for n, s in actions.registry().items() if s.write}
     admin_only_reads_and_jobs = {"quality_refresh"}
     assert writes - covered - admin_only_reads_and_jobs == set()
@@ -314,7 +318,10 @@ NOT_ON_NATIVE_API = {"dataset_save", "usage_import", "search_reindex", "quality_
                      # the admin page's CSV/JSON download (/admin/audit/export.*); API clients page GET /api/v1/audit
                      "audit_export",
                      # the sensing hub's hourly jobs (also `cityhub sensing retain` / the AQI publishing job)
-                     "sensing_retain", "sensing_aqi_publish"}
+                     "sensing_retain", "sensing_aqi_publish",
+                     # plan indicators: a table is imported by `cityhub indicators import`; the values dataset is
+                     # rewritten by its job
+                     "indicator_import", "indicator_dataset_publish"}
 
 
 def _native_routes() -> list[tuple[str, str, str | None]]:

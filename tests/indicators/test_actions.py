@@ -295,3 +295,22 @@ def test_queue_scoped_to_the_department(iw: dict[str, Any]) -> None:
         call_as("citizen", "indicator_queue", {})
     with pytest.raises(NotAuthorized):
         call_as("steward", "indicator_review", {"id": mine[0]["id"], "decision": "approve"})
+
+
+def test_values_dataset_is_published_open_by_the_data_office(iw: dict[str, Any]) -> None:
+    from cityhub import jobs
+    from cityhub.settings import get_settings
+
+    with pytest.raises(NotAuthorized):
+        call_as("steward", "indicator_dataset_publish", {})
+    jobs.wait_idle()  # a rewrite queued by an earlier change
+    made = report("steward", "t.share", "2020", 93, "%")
+    call_as("admin", "indicator_review", {"id": made["id"], "decision": "approve"})
+    jobs.wait_idle()  # the approval queued a rewrite of the values dataset
+    name = get_settings().indicators_dataset
+    ds = call_as(None, "dataset_show", {"id": name})  # open: the public sees it
+    assert ds["opening_class"] == "无条件开放" and ds["department"] == "gz-gov-data"
+    res = next(r for r in ds["resources"] if r["name"] == "指标观测值")
+    path = call_as(None, "resource_download", {"id": res["id"]})["path"]
+    text = Path(path).read_text(encoding="utf-8-sig")
+    assert text.startswith("code,area,name,unit,period,value") and "t.share,e_government,网上办理比例,%,2020,93," in text

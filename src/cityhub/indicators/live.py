@@ -38,7 +38,7 @@ HOW: dict[str, tuple[str, str]] = {
         "Departments that published their open-data plan (list) for the year ÷ all departments registered on the "
         "platform × 100; the latest plan year not after this year."),
     "records_exchanged": (
-        "共享交换平台本月各部门之间通过交换接口成功交换的记录数(交换日志 exchange_call 中成功调用的 rows 之和)。",
+        "共享交换平台本月各部门之间通过交换接口成功交换的记录数(交换日志 exchange_call 中成功调用返回的记录数之和)。",
         "Records exchanged between departments through the exchange API this month (the sum of rows of the "
         "successful calls in the exchange log, exchange_call)."),
     "overdue_datasets": (
