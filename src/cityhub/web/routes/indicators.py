@@ -16,7 +16,7 @@ from cityhub.catalog.schemas import UploadedFile
 from cityhub.indicators.export import export_csv
 from cityhub.indicators.schemas import CODE, IndicatorCreate, IndicatorUpdate
 from cityhub.web.deps import access, call, check_csrf
-from cityhub.web.openapi import Record, body_errors, ok, operation_id
+from cityhub.web.openapi import Record, body_errors, errors, ok, operation_id
 
 router = APIRouter(tags=["indicators"], generate_unique_id_function=operation_id)
 AREA = r"^[a-z_]{2,40}$"
@@ -99,8 +99,9 @@ def observations_review(request: Request, body: ReviewBody, oid: int = Path(ge=1
 
 @router.get("/api/indicator-observations/{oid}/evidence", dependencies=[access("indicator_evidence")],
             summary="The evidence document of a reported value (government users)",
-            responses={200: {"description": "the document", "content": {"application/octet-stream": {}}},
-                       **ok(Record, 401, 403, 404)})
+            response_class=Response,
+            responses={**errors(403, 404), 200: {"description": "the document", "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
 def observations_evidence(request: Request, oid: int = Path(ge=1, le=MAX_ID)) -> Any:
     found = call(request, "indicator_evidence", {"id": oid}, via="api")
     return FileResponse(found["path"], media_type="application/octet-stream",
@@ -109,8 +110,9 @@ def observations_evidence(request: Request, oid: int = Path(ge=1, le=MAX_ID)) ->
 
 @router.get("/api/indicator-assessments/{kind}",
             summary="An assessment (annual, midterm, final) as JSON, or CSV for third-party assessors",
-            responses={200: {"description": "the assessment", "content": {"application/json": {}, "text/csv": {}}},
-                       **ok(Record, 422)})
+            responses={**errors(404), 200: {"description": "the assessment (JSON), or one row per indicator (CSV)",
+                                            "content": {"application/json": {"schema": {"type": "object"}},
+                                                        "text/csv": {"schema": {"type": "string"}}}}})
 def assessments_show(request: Request, kind: Literal["annual", "midterm", "final"],
                      year: int | None = Query(None, ge=1990, le=2100), area: str | None = Query(None, pattern=AREA),
                      format: Literal["json", "csv"] = "json") -> Any:
