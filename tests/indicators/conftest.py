@@ -67,7 +67,9 @@ def iworld(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 @pytest.fixture
 def iw(iworld: dict[str, Any]) -> dict[str, Any]:
     iworld["store"].activate()
+    from cityhub import jobs
     from cityhub.indicators import live
 
+    jobs.wait_idle()  # a rewrite of the values dataset queued by an earlier change (it adds an open dataset)
     live.clear()
     return iworld

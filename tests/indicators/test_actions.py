@@ -314,3 +314,22 @@ def test_values_dataset_is_published_open_by_the_data_office(iw: dict[str, Any])
     path = call_as(None, "resource_download", {"id": res["id"]})["path"]
     text = Path(path).read_text(encoding="utf-8-sig")
     assert text.startswith("code,area,name,unit,period,value") and "t.share,e_government,网上办理比例,%,2020,93," in text
+
+
+def test_an_expired_live_value_is_served_while_it_is_recomputed(iw: dict[str, Any]) -> None:
+    import time
+
+    from cityhub.indicators import live
+
+    before = call_as(None, "indicator_show", {"code": "t.open"})["series"][-1][1]
+    open_dataset()  # the catalog changed outside the indicator actions: the cached figure is now stale
+    live.expire()
+    stale = call_as(None, "indicator_show", {"code": "t.open"})["series"][-1][1]
+    assert stale == before  # served at once, the recount runs in the background
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if call_as(None, "indicator_show", {"code": "t.open"})["series"][-1][1] == before + 1:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the expired value was not recomputed")

@@ -2,8 +2,9 @@
 
 Each computation is read-only over another domain's tables (counts and sums only, no rows leave), and each says
 how it is computed (``HOW``: shown on the progress page and in the reports). Values are kept per process for
-:data:`TTL` seconds so the public progress page does not recount 100,000 datasets on every view; a change made
-through the indicator actions clears the cache (:func:`clear`).
+:data:`TTL` seconds so the public progress page does not recount 100,000 datasets on every view (an older value is
+served once more while it is recomputed in the background); a change made through the indicator actions clears the
+cache (:func:`clear`).
 
 Periods: ``YYYY-MM`` for the monthly figures (Asia/Shanghai months), ``YYYY`` for the yearly plan share.
 """
@@ -11,11 +12,12 @@ Periods: ``YYYY-MM`` for the monthly figures (Asia/Shanghai months), ``YYYY`` fo
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Engine, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from cityhub.catalog import visibility
@@ -24,6 +26,7 @@ from cityhub.catalog.vocab import UPDATE_CYCLES
 from cityhub.db import today_local, utcnow
 
 TTL = 60.0
+STALE = 600.0  # how long past TTL a value is still served while it is recomputed in the background
 MONTHS = 24  # the trend charts show the last 24 months
 
 HOW: dict[str, tuple[str, str]] = {
@@ -55,6 +58,7 @@ HOW: dict[str, tuple[str, str]] = {
 }
 
 _cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+_refreshing: set[tuple[str, str]] = set()
 _lock = threading.Lock()
 
 
@@ -64,7 +68,10 @@ def clear() -> None:
 
 
 def compute(db: Session, key: str, fresh: bool = False) -> dict[str, Any]:
-    """``{"value", "period", "series": [[period, value], …], "how", "how_en"}`` of live computation ``key``."""
+    """``{"value", "period", "series": [[period, value], …], "how", "how_en"}`` of live computation ``key``.
+
+    A value older than :data:`TTL` (but younger than ``TTL + STALE``) is served once more while a background
+    thread recomputes it (stale-while-revalidate), so no page view waits for a recount after the first."""
     bind = db.get_bind()
     cache_key = (str(getattr(bind, "url", id(bind))), key)
     now = time.monotonic()
@@ -73,11 +80,44 @@ def compute(db: Session, key: str, fresh: bool = False) -> dict[str, Any]:
             hit = _cache.get(cache_key)
         if hit is not None and hit[0] > now:
             return hit[1]
+        if hit is not None and hit[0] + STALE > now and isinstance(bind, Engine):
+            _refresh_later(bind, cache_key, key)
+            return hit[1]
+    return _store(cache_key, key, db)
+
+
+def _store(cache_key: tuple[str, str], key: str, db: Session) -> dict[str, Any]:
     result = _COMPUTE[key](db)
     result["how"], result["how_en"] = HOW[key]
     with _lock:
-        _cache[cache_key] = (now + TTL, result)
+        _cache[cache_key] = (time.monotonic() + TTL, result)
     return result
+
+
+def _refresh_later(engine: Engine, cache_key: tuple[str, str], key: str) -> None:
+    with _lock:
+        if cache_key in _refreshing:
+            return
+        _refreshing.add(cache_key)
+
+    def run() -> None:
+        try:
+            with Session(bind=engine) as s:
+                _store(cache_key, key, s)
+        except Exception:  # the stale value stays; the next view after STALE recomputes in line
+            logging.getLogger("cityhub.indicators").exception("live indicator %s not refreshed", key)
+        finally:
+            with _lock:
+                _refreshing.discard(cache_key)
+
+    threading.Thread(target=run, name=f"indicator-{key}", daemon=True).start()
+
+
+def expire() -> None:
+    """Make every cached value due for a refresh (tests and the benchmark: as if ``TTL`` had passed)."""
+    with _lock:
+        for k, (_, value) in list(_cache.items()):
+            _cache[k] = (time.monotonic() - 1, value)
 
 
 def _month(d: dt.date) -> str:
