@@ -72,6 +72,10 @@ def test_progress_page_in_a_browser(server: str, browser: object, sqlite_demo_st
     page.goto(server + "/indicators/reports/annual?year=2019")
     expect(page.locator("#report-table tbody tr")).to_have_count(listing["count"])
     expect(page.locator(".report-chart svg")).to_have_count(listing["count"])
+    page.screenshot(path=str(SHOTS / "indicators-02-annual-report.png"), full_page=False)
+    page.emulate_media(media="print")
+    expect(page.locator(".site-header")).to_be_hidden()  # the print CSS leaves the portal's chrome out
+    page.emulate_media(media="screen")
     pdf = page.pdf(path=str(tmp_path / "annual.pdf"), format="A4", print_background=True)
     assert pdf[:5] == b"%PDF-" and len(pdf) > 20_000
     assert not errors, errors
