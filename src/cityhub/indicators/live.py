@@ -148,7 +148,11 @@ def _open_datasets(db: Session) -> dict[str, Any]:
         if day is not None:
             by_month[_month(day)] = by_month.get(_month(day), 0) + int(n)
     before = sum(n for m, n in by_month.items() if m < months[0])
-    series = []
+    series: list[list[Any]] = []
+    first_year = int(months[0][:4])
+    years = sorted({int(m[:4]) for m in by_month if m < months[0] and int(m[:4]) < first_year})
+    for y in range(years[0], first_year) if years else ():  # year-end figures before the 24 months (the reports)
+        series.append([str(y), sum(n for m, n in by_month.items() if int(m[:4]) <= y)])
     running = before
     for m in months:
         running += by_month.get(m, 0)
