@@ -252,7 +252,11 @@ def test_every_write_action_is_covered_by_a_matrix() -> None:
                             "notification_preference_update", "notification_email_send",
                             # tests/engage/test_discussions.py, test_reuses.py: who posts, moderates, reviews
                             "discussion_post_create", "discussion_post_report", "discussion_post_hide",
-                            "discussion_thread_lock", "discussion_post_correction", "reuse_create", "reuse_review"}
+                            "discussion_thread_lock", "discussion_post_correction", "reuse_create", "reuse_review",
+                            # tests/indicators/test_actions.py: definitions and reviews the data office's, reports
+                            # the responsible department's, the values dataset the data office's
+                            "indicator_create", "indicator_update", "indicator_import", "indicator_report",
+                            "indicator_review", "indicator_dataset_publish"}
     writes = {n for n, s in actions.registry().items() if s.write}
     admin_only_reads_and_jobs = {"quality_refresh"}
     assert writes - covered - admin_only_reads_and_jobs == set()
@@ -332,7 +336,10 @@ NOT_ON_NATIVE_API = {"dataset_save", "usage_import", "search_reindex", "quality_
                      # issue 15: CKAN's follow actions are served by the CKAN Action API (gated there with
                      # WRITE_GATES); natively, /api/v1/follows (follow_create / follow_delete) does the same
                      "follow_dataset", "unfollow_dataset", "follow_group", "unfollow_group",
-                     "dashboard_mark_activities_old"}
+                     "dashboard_mark_activities_old",
+                     # plan indicators: a table is imported by `cityhub indicators import`; the values dataset is
+                     # rewritten by its job
+                     "indicator_import", "indicator_dataset_publish"}
 
 
 def _native_routes() -> list[tuple[str, str, str | None]]:

@@ -57,7 +57,10 @@ DOMAIN_MODULES = ("cityhub.accounts.actions", "cityhub.catalog.actions", "cityhu
                   # issue 15: activity streams, following, notifications (and their e-mail job)
                   "cityhub.social.actions", "cityhub.social.jobs",
                   # the public's voice (issue 15): discussions on datasets and reuses
-                  "cityhub.engage.discuss_actions", "cityhub.engage.reuse_actions")
+                  "cityhub.engage.discuss_actions", "cityhub.engage.reuse_actions",
+                  # plan indicators (issue 15)
+
+                  "cityhub.indicators.actions")
 
 
 @dataclass(frozen=True)

@@ -229,6 +229,11 @@ class Settings(BaseSettings):
                                      "hourly; created as 无条件开放 on first use).")
     sensing_aqi_department: str = Field("gz-ecology-environment", description="Sensing: department (slug) that "
                                         "owns the AQI dataset.")
+    indicators_dataset: str = Field("plan-indicator-values", description="Indicators: name of the open dataset "
+                                    "that holds the plan indicators' values (rewritten whenever a value changes; "
+                                    "created as 无条件开放 on first use).")
+    indicators_department: str = Field("gz-gov-data", description="Indicators: department (slug) of the data "
+                                       "office, which owns the indicator-values dataset.")
 
     deid_pseudonym_key: str = Field(
         "", description="Secret key (at least 16 characters) of the keyed pseudonyms (HMAC-SHA256) in de-identified "

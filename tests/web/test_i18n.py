@@ -60,6 +60,8 @@ LATIN_OK = frozenset((
     "ZIP", "PNG", "PDF", "XML", "HTML", "URL", "URI", "UTF", "BOM", "GB", "GBK", "KB", "MB", "ID", "TOTP", "RFC",
     "HTTP", "HTTPS", "Markdown", "Table", "Schema", "Frictionless", "Data", "Package", "JavaScript", "curl",
     "POST", "GET", "dB", "http", "https", "ODbL", "Creative", "Commons", "Attribution", "ShareAlike",
+    # units of the plan's indicators (表1: broadband and network egress)
+    "Mbps", "Gbps",
 ))
 IDENTIFIER = re.compile(r"https?://\S+|[\w.+-]+@[\w.-]+|\S*[\d_/.:=?&{}\[\]\\-]\S*|\b[A-Z]{2,}\b")
 WORD = re.compile(r"[A-Za-z]{2,}")

@@ -20,6 +20,7 @@ from cityhub.cli.datareq import requests_app
 from cityhub.cli.deid import correction_app, deid_app
 from cityhub.cli.exchange import register as register_exchange
 from cityhub.cli.harvest import harvest_app
+from cityhub.cli.indicators import indicators_app
 from cityhub.cli.publish import dataset_app
 from cityhub.cli.sensing import sensing_app
 from cityhub.cli.sensing_sim import register as register_sensing_transport
@@ -58,6 +59,8 @@ register_transit_io(transit_app)
 app.add_typer(transit_app, name="transit")
 # data requests (issue 15): list, show, route, answer, escalate
 app.add_typer(requests_app, name="requests")
+# plan indicators (issue 15): import a city's table, list, report, review, assess
+app.add_typer(indicators_app, name="indicators")
 
 
 

@@ -160,6 +160,8 @@ def load(progress: Progress | None = None, ctx: Context | None = None) -> dict[s
 
     actions.call("usage_import", ctx, {"rows": usage_rows(demo, demo.clock.today)})
     created["data_requests"] = load_data_requests(ctx, demo.clock.today)
+    created["indicators"] = load_indicators(ctx)  # the plan's table 1 (issue 15)
+    step("规划指标 indicators", 1, 1)
     return created
 
 
@@ -212,3 +214,56 @@ def usage_rows(demo: content.Content, today: dt.date, days: int = 60) -> list[di
             rows.append({"dataset": ds.slug, "day": day.isoformat(), "views": round((8 + k % 50) * level * week),
                          "downloads": round((k % 13) * level * week), "api_calls": round((k % 40) * (1 + h % 3) * week)})
     return rows
+
+
+PLAN_SOURCE = "《广州市信息化发展第十三个五年规划(2016—2020年)》表1"
+
+
+def indicator_rows() -> list[dict[str, Any]]:
+    """The plan's table 1 (``demo/data/indicators.yaml``) as ``indicator_import`` rows, in the plan's order."""
+    rows = content._yaml("indicators.yaml")
+    return [{"source": PLAN_SOURCE, **row, "position": 10 * i} for i, row in enumerate(rows, 1)]
+
+
+def demo_observations(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Yearly values 2016–2020 of the reported indicators, so the charts show trends: each indicator keeps its
+    own pace towards the target (some ahead, some behind), a few stop before 2020 (the reports of the late or
+    missing list) and the newest value of some awaits review. Deterministic (by the indicator's code)."""
+    out = []
+    for row in rows:
+        if row.get("kind") == "live" or row.get("target_value") is None:
+            continue
+        h = zlib.crc32(row["code"].encode())
+        pace = (1.08, 1.0, 0.93, 0.85, 0.7)[h % 5]
+        last = 2020 if h % 4 else 2019
+        target = float(row["target_value"])
+        base = row.get("baseline_value")
+        start = float(base) if base is not None else target * (0.35 + (h % 20) / 100)
+        for year in range(2016, last + 1):
+            share = pace * (year - 2015) / 5 * (1 + ((h >> (year % 7)) % 7 - 3) / 100)
+            value = start + (target - start) * share
+            if row.get("unit") == "%":
+                value = min(value, 100.0)
+            out.append({"code": row["code"], "period": str(year), "value": round(value, 2), "unit": row["unit"],
+                        "evidence_url": f"https://tjj.gz.gov.cn/tjgb/{year}/{row['code']}.html",
+                        "note": f"{year}年度统计公报(演示数据)",
+                        "reported_at": f"{year + 1}-0{1 + h % 3}-{10 + h % 15:02d}T02:00:00+00:00",
+                        "pending": year == last and h % 3 == 0})
+    return out
+
+
+def load_indicators(ctx: Context) -> dict[str, int]:
+    """The plan's indicators, reported values (back-filled at their historical dates) and their reviews."""
+    rows = indicator_rows()
+    ctx.extra["indicators_publish"] = "defer"
+    result: dict[str, int] = actions.call("indicator_import", ctx, {"rows": rows})
+    approved = 0
+    for obs in demo_observations(rows):
+        pending = obs.pop("pending")
+        made = actions.call("indicator_report", ctx, obs)
+        if not pending:
+            actions.call("indicator_review", ctx, {"id": made["id"], "decision": "approve"})
+            approved += 1
+    del ctx.extra["indicators_publish"]
+    actions.call("indicator_dataset_publish", ctx, {})  # the values as an open dataset
+    return {**result, "approved": approved}

@@ -13,6 +13,7 @@ from cityhub.engage import datareq_models as _datareq  # noqa: F401
 from cityhub.engage import discuss_models as _discuss  # noqa: F401
 from cityhub.engage import reuse_models as _reuse  # noqa: F401
 from cityhub.harvest import models as _harvest  # noqa: F401
+from cityhub.indicators import models as _indicators  # noqa: F401
 from cityhub.sensing import models as _sensing  # noqa: F401
 from cityhub.sharing import deid_models as _sharing_deid  # noqa: F401
 from cityhub.sharing import exchange_models as _exchange  # noqa: F401

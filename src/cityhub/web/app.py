@@ -36,6 +36,7 @@ from cityhub.web.routes import (
     deid_pages,
     discuss_pages,
     home_pages,
+    indicators_pages,
     plans_pages,
     publish,
     publish_pages,
@@ -52,6 +53,7 @@ from cityhub.web.routes import deid as deid_routes
 from cityhub.web.routes import discuss as discuss_routes
 from cityhub.web.routes import exchange as exchange_routes
 from cityhub.web.routes import harvest as harvest_routes
+from cityhub.web.routes import indicators as indicators_routes
 from cityhub.web.routes import reuse as reuse_routes
 from cityhub.web.routes import sensing as sensing_routes
 from cityhub.web.routes import sharing as sharing_routes
@@ -385,5 +387,7 @@ def create_app() -> FastAPI:
     app.include_router(discuss_pages.router)
     app.include_router(reuse_routes.router)  # reuses / showcase (issue 15)
     app.include_router(reuse_pages.router)
+    app.include_router(indicators_routes.router)  # plan indicators (issue 15)
+    app.include_router(indicators_pages.router)
     return app
 

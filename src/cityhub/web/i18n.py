@@ -1390,3 +1390,63 @@ EN.update({
     "查看全部回复": "All replies",
     "查看全部讨论": "The whole discussion",
 })
+# -- plan indicators (issue 15) ------------------------------------------------------------------------------------
+EN.update({
+    "规划实施进展": "Plan progress",
+    "信息化发展规划主要指标(表1)的基期值、目标值和实施进展。平台可计算的指标由平台实时计算,其余由责任部门填报、经数据管理机构审核后计入。":
+        "Baselines, targets and progress of the informatization plan's main indicators (table 1). Indicators the "
+        "platform can measure are computed live; the others are reported by the responsible department and count "
+        "once the data office has reviewed them.",
+    "全部领域": "All areas",
+    "领域": "Area",
+    "进度为从基期值到目标值已完成的比例;与从基期年到目标年的直线进度相比,差距不超过5个百分点为进展顺利,不超过15个百分点为存在风险,更大为进度滞后。":
+        "Progress is the share of the way from baseline to target; against a straight line from the baseline year "
+        "to the target year, a gap of up to 5 points is on track, up to 15 points at risk, more off track.",
+    "进度评估规则:完成进度为从基期值到目标值已完成的比例;与从基期年到目标年的直线进度相比,差距不超过5个百分点为进展顺利,不超过15个百分点为存在风险,更大为进度滞后。":
+        "Rule: progress is the share of the way from baseline to target; against a straight line from the baseline "
+        "year to the target year, a gap of up to 5 points is on track, up to 15 points at risk, more off track.",
+    "年度评估报告": "Annual evaluation", "中期评估报告": "Mid-term assessment", "总结评估报告": "Final assessment",
+    "管理指标": "Manage indicators", "基期值": "Baseline", "目标值": "Target", "最新值": "Latest value",
+    "责任部门": "Responsible department", "数据来源": "Source of values", "平台实时计算": "Computed live by the platform",
+    "部门填报,经审核": "Reported by the department, reviewed", "无目标值(监测)": "No target (monitored)",
+    "暂无数据": "No data", "完成进度": "Progress", "按直线进度应达": "Expected on the straight line",
+    "计算方法": "How it is computed", "趋势图": "Trend chart", "尚未定义规划指标": "No plan indicators defined yet",
+    "已提交,待数据管理机构审核后计入。": "Submitted; it counts once the data office has reviewed it.",
+    "填报数值": "Report a value", "编辑指标": "Edit indicator", "指标代码": "Indicator code", "计量单位": "Unit",
+    "出处": "Reference", "合理范围": "Plausible range", "观测值": "Observed values", "期间": "Period",
+    "证明材料": "Evidence", "填报时间": "Reported at", "已审核计入": "Approved, counted", "已驳回": "Rejected",
+    "已被更新": "Superseded", "变更记录": "Change history", "变更内容": "Changes",
+    "数值须以指标的计量单位填报,并在合理范围内;须附证明材料(上传文件、链接或平台数据集)。提交后经数据管理机构审核才计入进度。":
+        "Report the value in the indicator's unit and within its plausible range, with evidence (an uploaded "
+        "document, a link or a dataset of the platform). It counts once the data office has reviewed it.",
+    "期间(年份或年月)": "Period (year or year-month)", "证明材料链接": "Evidence link",
+    "证明数据集(平台数据集名称)": "Evidence dataset (its name on the platform)", "上传证明文件": "Upload a document",
+    "指标填报审核": "Review of reported values", "规划指标管理": "Plan indicators", "通过": "Approve", "驳回": "Reject",
+    "没有待审核的填报": "No reported values await review", "新增指标": "New indicator", "填报审核": "Review queue",
+    "小写字母、数字、点和连字符,如 gz2020.open-datasets":
+        "Lower-case letters, digits, dots and hyphens, e.g. gz2020.open-datasets",
+    "指标名称": "Name", "基期年份": "Baseline year", "基期说明(规划未给出数值时)": "Baseline note (where the plan gives no number)",
+    "目标年份": "Target year", "方向": "Direction", "目标说明": "Target note", "合理下限": "Plausible minimum",
+    "合理上限(百分比为100)": "Plausible maximum (100 for percentages)", "计算方法(实时指标)": "Computation (live indicators)",
+    "填报频率": "Reporting frequency", "每年": "Yearly", "每月": "Monthly", "跟踪此指标": "Track this indicator",
+    "评估年度": "Year assessed", "打印": "Print", "规划期": "Plan period", "评估截至": "Values up to the end of",
+    "一、总体情况": "1. Overview", "二、指标汇总表": "2. Summary table", "评估结论": "Assessment",
+    "三、逾期或缺报情况": "3. Late or missing reports", "应报日期": "Due", "情况": "State", "缺报": "Missing",
+    "逾期报送": "Reported late", "无逾期或缺报": "No late or missing reports", "四、分指标情况": "4. Each indicator",
+    "图例:蓝线为观测值,空心圆为基期值,红色虚线为目标值,灰色点线为从基期到目标的直线进度。":
+        "Legend: blue line, observed values; hollow dot, baseline; red dashes, target; grey dots, the straight line "
+        "from baseline to target.",
+})
+ACTION_LABELS.update({
+    "indicator_list": ("列出规划指标", "List plan indicators"),
+    "indicator_show": ("查看规划指标", "Show a plan indicator"),
+    "indicator_create": ("新增规划指标", "Define a plan indicator"),
+    "indicator_update": ("修改规划指标", "Change a plan indicator"),
+    "indicator_import": ("导入规划指标表", "Import a plan indicator table"),
+    "indicator_report": ("填报指标数值", "Report an indicator value"),
+    "indicator_review": ("审核指标填报", "Review an indicator value"),
+    "indicator_queue": ("查看指标填报", "List reported indicator values"),
+    "indicator_evidence": ("查看指标证明材料", "Get an indicator value's evidence"),
+    "indicator_assessment": ("生成规划评估报告", "Produce a plan assessment"),
+    "indicator_dataset_publish": ("发布指标数据集", "Publish the indicator values dataset"),
+})
