@@ -239,6 +239,10 @@ class Settings(BaseSettings):
         "de-identified view may be released with (GB/T 37964-2019 k-anonymity check); below it the release is "
         "refused with the smallest classes.")
 
+    transit_od_min_count: int = Field(
+        10, ge=1, description="Transit: the open OD matrices (by district, stop and custom zone) and the /transit "
+        "page publish no cell of fewer journeys than this; suppressed journeys are kept in 'other destinations' "
+        "rows (docs/transit.md, transit/disclosure.py). 1 publishes every cell.")
     @model_validator(mode="after")
     def _networks(self) -> Settings:
         import ipaddress

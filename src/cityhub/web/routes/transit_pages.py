@@ -13,6 +13,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from cityhub.geo import DISTRICTS, districts_geojson
+from cityhub.settings import get_settings
+from cityhub.transit.disclosure import SUPPRESSED
 from cityhub.web.deps import lang
 from cityhub.web.page_helpers import acall, render
 
@@ -43,8 +45,12 @@ def figures(od: list[dict[str, Any]], language: str) -> dict[str, Any]:
     cents = centroids()
     flows: dict[tuple[str, str], int] = defaultdict(int)
     heat: dict[tuple[str, str], int] = defaultdict(int)
+    placeless = 0
     for r in od:
         o, d, n = str(r["origin_district"]), str(r["destination_district"]), int(r["journeys"])
+        if o == SUPPRESSED:  # small cells of the band: no place to draw them at (transit/disclosure.py)
+            placeless += n
+            continue
         heat[(r["band"], o)] += n
         if o != d and o in cents and d in cents:
             flows[(o, d)] += n
@@ -59,6 +65,7 @@ def figures(od: list[dict[str, Any]], language: str) -> dict[str, Any]:
         "districts": [names.get(c, c) for c in districts],
         "heat": [[districts.index(o), bands.index(b), n] for (b, o), n in heat.items()],
         "max": max(heat.values(), default=0),
+        "placeless": placeless,
     }
 
 
@@ -77,5 +84,6 @@ async def transit_page(request: Request) -> Response:
                            "series": [{"name": BANDS[b][0 if language == "zh" else 1],
                                        "data": [x["bands"].get(b, 0) for x in loads]} for b in keys]}
     return render(request, "transit/overview.html", {
-        "run": run, "runs": listed["results"], "nav": "transit",
+        "run": run, "runs": listed["results"], "nav": "transit", "min_count": get_settings().transit_od_min_count,
+        "suppressed_mark": SUPPRESSED, "placeless": config.get("placeless", 0),
         "map_config": json.dumps(config, ensure_ascii=False).replace("</", "<\\/")})
