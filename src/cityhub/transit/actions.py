@@ -96,6 +96,13 @@ def _department_slug(ctx: Context, asked: str | None) -> str:
     return mine
 
 
+def spark_available() -> bool:
+    """Whether PySpark can be imported here (a run on the spark engine also needs Java: it fails with the reason)."""
+    import importlib.util
+
+    return importlib.util.find_spec("pyspark") is not None
+
+
 @action(auth.transit_run_start, schema=s.RunStart, write=True, target=lambda p, r: r["id"], roles=GOVERNMENT)
 def transit_run_start(ctx: Context, p: s.RunStart) -> dict[str, Any]:
     """Start a run in the background; returns its record (status ``queued``; follow it with transit_run_show)."""
@@ -106,6 +113,11 @@ def transit_run_start(ctx: Context, p: s.RunStart) -> dict[str, Any]:
             raise ValidationError(f"输入目录缺少文件:{', '.join(m + '.parquet' for m in missing)}",
                                   f"The input directory lacks: {', '.join(m + '.parquet' for m in missing)}",
                                   {"input_dir": missing})
+    if p.engine == "spark" and not spark_available():
+        raise ValidationError("本服务器未安装 PySpark,无法使用 Spark 引擎;请选择 numpy 引擎",
+                              "PySpark is not installed on this server: the spark engine is unavailable; choose numpy",
+                              {"engine": ["PySpark is not installed here: choose numpy"]},
+                              {"engine": ["本服务器未安装 PySpark,请选择 numpy"]})
     zones = None
     if p.zones:
         from cityhub.transit import zones as zmod
@@ -114,7 +126,7 @@ def transit_run_start(ctx: Context, p: s.RunStart) -> dict[str, Any]:
             zones = zmod.parse(p.zones)
         except zmod.ZoneError as exc:
             raise ValidationError(f"区域文件有误:{exc.message}", f"Bad zones file: {exc.message_en}",
-                                  {"zones": [exc.message_en]}) from None
+                                  {"zones": [f"Bad zones file: {exc.message_en}"]}, {"zones": [f"区域文件有误:{exc.message}"]}) from None
     department = _department_slug(ctx, p.department)
     since = (utcnow() - STALE).isoformat()
     for path in runs_dir().glob("*/run.json"):
@@ -136,7 +148,7 @@ def transit_run_start(ctx: Context, p: s.RunStart) -> dict[str, Any]:
         jobs.submit("transit_run", run_id)
 
     ctx.extra.setdefault("after_commit", []).append(submit)
-    ctx.extra["audit_detail"] = {"taps": p.taps, "seed": p.seed, "input_dir": p.input_dir or ""}
+    ctx.extra["audit_detail"] = {"taps": p.taps, "seed": p.seed, "input_dir": p.input_dir or "", "engine": p.engine}
     return run
 
 
@@ -382,8 +394,25 @@ def run_job(run_id: str) -> dict[str, Any]:
         def progress(step: str, done: int, total: int) -> None:
             _update(run_id, progress=10 + int(60 * done / max(total, 1)), step=step)
 
-        result = pipeline.run(tables["taps"], tables["stops"], tables["route_stops"], tables["avl"], tp,
-                              progress=progress)
+        session, own_session = None, False
+        if params.get("engine") == "spark":
+            from cityhub.transit.ioreport import TransitInputError as SparkMissing
+            from cityhub.transit.spark import active_session, spark_session
+
+            _update(run_id, step="spark")
+            try:
+                session = active_session()  # a session this process already runs is reused and left running
+                own_session = session is None
+                if session is None:
+                    session = spark_session(cores=2, app="cityhub-transit-web")
+            except SparkMissing as exc:
+                raise pipeline.TransitInputError(exc.zh, exc.en, {"engine": ["spark"]}) from None
+        try:
+            result = pipeline.run(tables["taps"], tables["stops"], tables["route_stops"], tables["avl"], tp,
+                                  progress=progress, spark=session)
+        finally:
+            if own_session and session is not None:
+                session.stop()
         _update(run_id, progress=72, step="analysis")
         zone_table = None
         if (folder / "zones.geojson").exists():
