@@ -285,6 +285,10 @@ class Settings(BaseSettings):
     reuse_image_max_kb: int = Field(
         2048, ge=1, description="Reuses: largest accepted image (PNG, JPEG or WebP), in KiB.")
 
+    transit_od_min_count: int = Field(
+        10, ge=1, description="Transit: the open OD matrices (by district, stop and custom zone) and the /transit "
+        "page publish no cell of fewer journeys than this; suppressed journeys are kept in 'other destinations' "
+        "rows (docs/transit.md, transit/disclosure.py). 1 publishes every cell.")
     @model_validator(mode="after")
     def _networks(self) -> Settings:
         import ipaddress

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from cityhub.errors import Conflict, NotAuthenticated, NotAuthorized, NotFound, ValidationError
+from cityhub.transit.disclosure import SUPPRESSED
 from tests.conftest import call_as
 
 
@@ -125,7 +126,8 @@ def test_transit_page_in_both_languages_offline(sqlite_demo_store: Any, finished
 
         cfg = json.loads(config.group(1))
         assert cfg["flows"] and cfg["heat"] and "早高峰 07–09" in cfg["bands"]
-        assert sum(c[2] for c in cfg["heat"]) == sum(r["journeys"] for r in run["od_district"])
+        # every journey is on the page: in the heat map (by origin) or in the band's placeless suppressed figure
+        assert sum(c[2] for c in cfg["heat"]) + cfg["placeless"] == sum(r["journeys"] for r in run["od_district"])
         assert all("区" in d for d in cfg["districts"])
         tops = run["line_load_top"]
         assert tops and len(cfg["loads"]["lines"]) == len(tops) <= 10
@@ -173,7 +175,7 @@ def test_run_publishes_open_od_by_stop_and_by_custom_zone(sqlite_demo_store: Any
     pub = run["published"]
     assert pub["od_stop_dataset"] == "transit-od-stop-gz-transport"
     assert pub["od_zone_dataset"] == "transit-od-zone-gz-transport"
-    assert {r["origin_zone"] for r in run["od_zone_top"]} <= {"west", "east"} and run["od_zone_top"]
+    assert {r["origin_zone"] for r in run["od_zone_top"]} <= {"west", "east", SUPPRESSED} and run["od_zone_top"]
     top = run["od_stop_top"]
     assert top and top[0]["journeys"] >= top[-1]["journeys"]
     jobs.wait_idle(60)
@@ -190,6 +192,42 @@ def test_run_publishes_open_od_by_stop_and_by_custom_zone(sqlite_demo_store: Any
         assert set(found["records"][0]) >= {"band", "journeys"}
     zone_total = call_as(None, "datastore_search", {"resource_id": pub["od_zone_resource_id"], "limit": 1000})
     assert sum(int(r["journeys"]) for r in zone_total["records"]) == sum(r["journeys"] for r in run["od_zone_top"])
+
+
+def test_no_open_od_row_below_the_threshold(sqlite_demo_store: Any, finished: dict[str, Any]) -> None:
+    """In every open OD dataset (district, stop, zone) no row that names a place has fewer journeys than
+    CITYHUB_TRANSIT_OD_MIN_COUNT; the suppressed journeys are still counted (the totals are the true ones)."""
+    from cityhub import jobs
+    from cityhub.settings import get_settings
+
+    sqlite_demo_store.activate()
+    k = get_settings().transit_od_min_count
+    assert k == 10
+    run, pub = finished["run"], finished["run"]["published"]
+    disclosure = run["report"]["disclosure"]
+    assert disclosure["min_count"] == k
+    assert disclosure["od_stop"]["journeys_suppressed"] > 0  # a 3,000-tap day has small stop cells: the rule bites
+    jobs.wait_idle(60)
+    for key, (origin, destination) in {"od": ("origin_district", "destination_district"),
+                                       "od_stop": ("origin_stop", "destination_stop"),
+                                       "od_zone": ("origin_zone", "destination_zone")}.items():
+        rid = pub[f"{key}_resource_id"]
+        deadline = time.monotonic() + 120
+        while call_as("steward", "resource_show", {"id": rid}).get("load_state"):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+            jobs.wait_idle(10)
+        found = call_as(None, "datastore_search", {"resource_id": rid, "limit": 10000})
+        records = found["records"]
+        assert found["total"] == len(records) > 0
+        for r in records:
+            if r[origin] != SUPPRESSED:  # a place is named: the cell, or the origin's "other destinations"
+                assert int(r["journeys"]) >= k, (key, r)
+            else:                        # the band's remainder names no place
+                assert r[destination] == SUPPRESSED
+        name = "od_district" if key == "od" else key
+        assert sum(int(r["journeys"]) for r in records) == disclosure[name]["journeys"]
+    assert all(r["journeys"] >= k for r in run["od_stop_top"] if r["origin_stop"] != SUPPRESSED)
 
 
 def test_bad_zones_are_refused_before_a_run_starts(sqlite_demo_store: Any) -> None:

@@ -83,7 +83,13 @@ def test_transit_page_draws_the_od_map_and_charts(server: str, browser: Any, sql
     expect(page.locator("#t-od-stop tbody tr").first).to_be_visible()
     zone_rows = page.locator("#t-od-zone tbody tr")
     expect(zone_rows.first).to_be_visible()
-    assert set(page.locator("#t-od-zone tbody tr td:nth-child(2)").all_inner_texts()) <= {"west", "east"}
+    other = "其他(已抑制)" if lang == "zh" else "Other (suppressed)"  # small cells summed (transit/disclosure.py)
+    assert set(page.locator("#t-od-zone tbody tr td:nth-child(2)").all_inner_texts()) <= {"west", "east", other}
+    # every stop cell shown names a place with at least 10 journeys, or is a suppressed remainder
+    for row in page.locator("#t-od-stop tbody tr").all():
+        cells = row.locator("td").all_inner_texts()
+        assert int(cells[3]) >= 10 or other in cells[1:3], cells
+    expect(page.locator("#t-disclosure")).to_contain_text("10")
     page.screenshot(path=str(SHOTS / f"transit-{lang}.png"), full_page=True)
     assert not outside, outside  # nothing loads from another host
     assert not errors, errors

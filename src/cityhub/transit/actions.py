@@ -36,6 +36,9 @@ OD_STOP_DATASET = "transit-od-stop-{dept}"
 OD_ZONE_DATASET = "transit-od-zone-{dept}"
 OD_STOP_COLUMNS = ("band", "origin_stop", "destination_stop", "journeys")
 OD_ZONE_COLUMNS = ("band", "origin_zone", "destination_zone", "journeys")
+#: the OD tables of a run and their origin/destination columns (small cells suppressed in all of them)
+OD_KEYS = {"od_district": ("origin_district", "destination_district"), "od_stop": ("origin_stop", "destination_stop"),
+           "od_zone": ("origin_zone", "destination_zone")}
 #: rows of the stop and zone OD matrices returned by transit_run_show (the whole tables are the datasets)
 SHOW_ROWS = 500
 _lock = threading.Lock()
@@ -93,6 +96,13 @@ def _department_slug(ctx: Context, asked: str | None) -> str:
     return mine
 
 
+def spark_available() -> bool:
+    """Whether PySpark can be imported here (a run on the spark engine also needs Java: it fails with the reason)."""
+    import importlib.util
+
+    return importlib.util.find_spec("pyspark") is not None
+
+
 @action(auth.transit_run_start, schema=s.RunStart, write=True, target=lambda p, r: r["id"], roles=GOVERNMENT)
 def transit_run_start(ctx: Context, p: s.RunStart) -> dict[str, Any]:
     """Start a run in the background; returns its record (status ``queued``; follow it with transit_run_show)."""
@@ -103,6 +113,11 @@ def transit_run_start(ctx: Context, p: s.RunStart) -> dict[str, Any]:
             raise ValidationError(f"输入目录缺少文件:{', '.join(m + '.parquet' for m in missing)}",
                                   f"The input directory lacks: {', '.join(m + '.parquet' for m in missing)}",
                                   {"input_dir": missing})
+    if p.engine == "spark" and not spark_available():
+        raise ValidationError("本服务器未安装 PySpark,无法使用 Spark 引擎;请选择 numpy 引擎",
+                              "PySpark is not installed on this server: the spark engine is unavailable; choose numpy",
+                              {"engine": ["PySpark is not installed here: choose numpy"]},
+                              {"engine": ["本服务器未安装 PySpark,请选择 numpy"]})
     zones = None
     if p.zones:
         from cityhub.transit import zones as zmod
@@ -111,7 +126,7 @@ def transit_run_start(ctx: Context, p: s.RunStart) -> dict[str, Any]:
             zones = zmod.parse(p.zones)
         except zmod.ZoneError as exc:
             raise ValidationError(f"区域文件有误:{exc.message}", f"Bad zones file: {exc.message_en}",
-                                  {"zones": [exc.message_en]}) from None
+                                  {"zones": [f"Bad zones file: {exc.message_en}"]}, {"zones": [f"区域文件有误:{exc.message}"]}) from None
     department = _department_slug(ctx, p.department)
     since = (utcnow() - STALE).isoformat()
     for path in runs_dir().glob("*/run.json"):
@@ -133,7 +148,7 @@ def transit_run_start(ctx: Context, p: s.RunStart) -> dict[str, Any]:
         jobs.submit("transit_run", run_id)
 
     ctx.extra.setdefault("after_commit", []).append(submit)
-    ctx.extra["audit_detail"] = {"taps": p.taps, "seed": p.seed, "input_dir": p.input_dir or ""}
+    ctx.extra["audit_detail"] = {"taps": p.taps, "seed": p.seed, "input_dir": p.input_dir or "", "engine": p.engine}
     return run
 
 
@@ -156,20 +171,17 @@ def transit_run_show(ctx: Context, p: s.RunRef) -> dict[str, Any]:
     if od.exists():
         import pyarrow.parquet as pq
 
-        out["od_district"] = pq.read_table(od).to_pylist()
+        out["od_district"] = _open_rows(run, "od_district", pq.read_table(od)).to_pylist()
     for name in ("od_stop", "od_zone"):
         path = runs_dir() / p.id / f"{name}.parquet"
         if path.exists():
-            out[f"{name}_top"] = od_top(path)
+            out[f"{name}_top"] = od_top(_open_rows(run, name, pq.read_table(path)))
     out["line_load_top"] = line_load_top(runs_dir() / p.id / "line_load.parquet")
     return out
 
 
-def od_top(path: Path, n: int = SHOW_ROWS) -> list[dict[str, Any]]:
+def od_top(table: Any, n: int = SHOW_ROWS) -> list[dict[str, Any]]:
     """The ``n`` largest cells of an OD matrix (all bands), largest first."""
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path)
     keys = [("journeys", "descending")] + [(c, "ascending") for c in table.column_names if c != "journeys"]
     rows: list[dict[str, Any]] = table.sort_by(keys).slice(0, n).to_pylist()
     return rows
@@ -262,7 +274,8 @@ def _ensure_dataset(ctx: Context, name: str, fields: dict[str, Any]) -> None:
 def publish(run: dict[str, Any], od: Any, stages: Any, od_stop: Any = None, od_zone: Any = None) -> dict[str, Any]:
     """Publish a finished run's OD matrices (open, into the datastore: by district, and by stop and by custom zone
     when given) and its stages (restricted, pseudonymised). The stop and zone matrices follow the district one's
-    rule: aggregated journey counts, no card numbers, no cell suppression."""
+    rule: aggregated journey counts, no card numbers; the caller passes the OD tables with small cells already
+    suppressed (:func:`open_od`)."""
     from cityhub import actions
     from cityhub.catalog.schemas import UploadedFile
 
@@ -276,7 +289,9 @@ def publish(run: dict[str, Any], od: Any, stages: Any, od_stop: Any = None, od_z
     _ensure_dataset(ctx, od_name, {
         **common, "title": "公交地铁分区客流 OD 矩阵(分时段)", "title_en": "Transit district OD matrix by time band",
         "abstract": "由公交地铁刷卡数据按出行链规则推断下车站点并串联出行后,按出发时段汇总的区×区出行量(OD 矩阵)。"
-                    "仅含聚合数量,不含任何卡号。",
+                    "仅含聚合数量,不含任何卡号。"
+                    f"出行量少于 {get_settings().transit_od_min_count} 的单元格不予发布,其出行量计入"
+                    "“(suppressed)”行(按起点或按时段合计),总量不变。",
         "data_items": [{"name": c, "type": "string", "description": c} for c in OD_COLUMNS],
         "sharing_class": "无条件共享", "opening_class": "无条件开放", "tags": ["公交", "地铁", "OD", "客流"]})
     _ensure_dataset(ctx, st_name, {
@@ -310,7 +325,9 @@ def publish(run: dict[str, Any], od: Any, stages: Any, od_stop: Any = None, od_z
         _ensure_dataset(ctx, name, {
             **common, "title": title, "title_en": title_en,
             "abstract": f"由公交地铁刷卡数据按出行链规则推断下车站点并串联出行后,{how}按出发时段汇总的出行量(OD 矩阵)。"
-                        "仅含聚合数量,不含任何卡号。",
+                        "仅含聚合数量,不含任何卡号。"
+                    f"出行量少于 {get_settings().transit_od_min_count} 的单元格不予发布,其出行量计入"
+                    "“(suppressed)”行(按起点或按时段合计),总量不变。",
             "data_items": [{"name": c, "type": "string", "description": c} for c in columns],
             "sharing_class": "无条件共享", "opening_class": "无条件开放", "tags": ["公交", "地铁", "OD", "客流"]})
         res = actions.call("resource_create", ctx, {
@@ -319,6 +336,31 @@ def publish(run: dict[str, Any], od: Any, stages: Any, od_stop: Any = None, od_z
         out[f"od_{key}_dataset"] = name
         out[f"od_{key}_resource_id"] = res["id"]
     return out
+
+
+def open_od(aggregates: dict[str, Any], k: int | None = None) -> dict[str, Any]:
+    """Small-cell suppression (``CITYHUB_TRANSIT_OD_MIN_COUNT``, transit/disclosure.py) of the OD tables in
+    ``aggregates``, in place: only these suppressed tables are written to the run folder, published and shown.
+    Returns, per table, how much was suppressed."""
+    from cityhub.transit import disclosure
+
+    k = get_settings().transit_od_min_count if k is None else k
+    out: dict[str, Any] = {"min_count": k}
+    for name, (origin, destination) in OD_KEYS.items():
+        if aggregates.get(name) is not None:
+            before = aggregates[name]
+            aggregates[name] = disclosure.suppress(before, origin, destination, k)
+            out[name] = disclosure.summary(before, aggregates[name], k)
+    return out
+
+
+def _open_rows(run: dict[str, Any], name: str, table: Any) -> Any:
+    """A run's OD table as published: a run from before the suppression rule is suppressed when read."""
+    if (run.get("report") or {}).get("disclosure") is None:
+        holder = {name: table}
+        open_od(holder)
+        return holder[name]
+    return table
 
 
 def run_job(run_id: str) -> dict[str, Any]:
@@ -352,8 +394,25 @@ def run_job(run_id: str) -> dict[str, Any]:
         def progress(step: str, done: int, total: int) -> None:
             _update(run_id, progress=10 + int(60 * done / max(total, 1)), step=step)
 
-        result = pipeline.run(tables["taps"], tables["stops"], tables["route_stops"], tables["avl"], tp,
-                              progress=progress)
+        session, own_session = None, False
+        if params.get("engine") == "spark":
+            from cityhub.transit.ioreport import TransitInputError as SparkMissing
+            from cityhub.transit.spark import active_session, spark_session
+
+            _update(run_id, step="spark")
+            try:
+                session = active_session()  # a session this process already runs is reused and left running
+                own_session = session is None
+                if session is None:
+                    session = spark_session(cores=2, app="cityhub-transit-web")
+            except SparkMissing as exc:
+                raise pipeline.TransitInputError(exc.zh, exc.en, {"engine": ["spark"]}) from None
+        try:
+            result = pipeline.run(tables["taps"], tables["stops"], tables["route_stops"], tables["avl"], tp,
+                                  progress=progress, spark=session)
+        finally:
+            if own_session and session is not None:
+                session.stop()
         _update(run_id, progress=72, step="analysis")
         zone_table = None
         if (folder / "zones.geojson").exists():
@@ -364,6 +423,7 @@ def run_job(run_id: str) -> dict[str, Any]:
                                       zone_table)
         report = dict(result.report)
         report["analysis"] = analysis.summary(aggregates)
+        report["disclosure"] = open_od(aggregates)  # from here on the OD tables are the open (suppressed) ones
         for name in ("od_district", "od_stop", "od_zone", "peak_line", "line_load", "transfer_share"):
             if name in aggregates:
                 pq.write_table(aggregates[name], folder / f"{name}.parquet")

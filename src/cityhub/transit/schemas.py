@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 RUN_ID = r"^[0-9a-f]{12}$"
@@ -21,6 +23,8 @@ class RunStart(Strict):
     department: str | None = Field(None, pattern=SLUG, description="owning department of the published datasets "
                                    "(default: the caller's; for platform admins gz-transport)")
     publish: bool = Field(True, description="publish the OD matrix (open) and the stages (restricted) when done")
+    engine: Literal["numpy", "spark"] = Field("numpy", description="trip-chaining engine: numpy (default) or "
+                                              "spark (a local Spark session; only where PySpark is installed)")
     zones: str | None = Field(None, max_length=2_000_000, description="GeoJSON FeatureCollection of Polygon/"
                               "MultiPolygon zones (WGS-84 lon/lat; id from the zone_id/id/code/name property) for "
                               "an OD matrix by custom zone, published like the district one")

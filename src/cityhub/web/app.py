@@ -174,14 +174,14 @@ class CallerMiddleware:
             extra.append((b"strict-transport-security",
                           f"max-age={settings.hsts_seconds}; includeSubDomains".encode()))
         body_kind = bodies.kind(scope["method"], request.headers)
-        cap = bodies.limit(body_kind, settings) if body_kind else 0
+        cap = bodies.limit(body_kind, settings, path) if body_kind else 0
         public_upload = body_kind == "upload" and bodies.public_upload(scope["method"], path)
         if public_upload:  # a reuse's image (issue 15): any signed-in user, a small cap
             cap = bodies.public_upload_cap(settings)
         try:
             length = request.headers.get("content-length")
             if body_kind and length and length.isdigit() and int(length) > cap:
-                raise bodies.too_large(body_kind, settings)
+                raise bodies.too_large(body_kind, settings, path)
             # the exchange API authenticates registered systems itself (X-Road-Client + system token)
             # device telemetry authenticates with the device's token (sensing_routes.is_device_path)
             if (path.startswith(("/static/", "/api/exchange/")) or deps.anonymous(request)
@@ -199,11 +199,11 @@ class CallerMiddleware:
             if body_kind == "upload" and public_upload:
                 bodies.check_signed_in(request.state.actor)
             elif body_kind == "upload":
-                bodies.check_uploader(request.state.actor)
+                bodies.check_uploader(request.state.actor, path)
             elif body_kind == "data":
                 raw = await bodies.read_all(receive, cap)
                 if raw is None:
-                    raise bodies.too_large(body_kind, settings)
+                    raise bodies.too_large(body_kind, settings, path)
                 doc = bodies.json_candidate(raw, request.headers.get("content-type", ""))
                 if doc is not None and bodies.depth_exceeds(doc, settings.max_json_depth):
                     depth = settings.max_json_depth
@@ -240,7 +240,7 @@ class CallerMiddleware:
             if scope["method"] not in ("GET", "HEAD", "OPTIONS"):
                 public_responses.clear()  # a write in this process is visible to its next read at once
         if over() and not started:
-            refusal = self._error(request, path, bodies.too_large("upload", settings))
+            refusal = self._error(request, path, bodies.too_large("upload", settings, path))
             refusal.headers["Connection"] = "close"  # the rest of the body is not read
             await refusal(scope, receive, headed)
 

@@ -42,15 +42,27 @@ def kind(method: str, headers: Headers) -> str | None:
     return "data"
 
 
-def limit(body_kind: str, settings: Settings) -> int:
+#: small uploads to one path with their own cap (bytes of the file) and their own senders (roles), in place of
+#: ``CITYHUB_MAX_UPLOAD_MB`` and ``Actor.may_upload``: e.g. a 2 MiB zones GeoJSON that an analyst may send to
+#: start a transit run (registered by the route module that serves the path)
+SMALL_UPLOADS: dict[str, tuple[int, tuple[str, ...]]] = {}
+SMALL_SLACK = 64 << 10  # the form fields and multipart framing around a small file
+
+
+def limit(body_kind: str, settings: Settings, path: str = "") -> int:
     """The most bytes a body of this kind may have."""
     if body_kind == "upload":
+        if path in SMALL_UPLOADS:
+            return SMALL_UPLOADS[path][0] + SMALL_SLACK
         return (settings.max_upload_mb << 20) + UPLOAD_SLACK
     return settings.max_json_mb << 20
 
 
-def too_large(body_kind: str, settings: Settings) -> PayloadTooLarge:
+def too_large(body_kind: str, settings: Settings, path: str = "") -> PayloadTooLarge:
     if body_kind == "upload":
+        if path in SMALL_UPLOADS:
+            mb = SMALL_UPLOADS[path][0] / (1 << 20)
+            return PayloadTooLarge(f"上传文件超过上限 {mb:g} MiB", f"The upload exceeds the limit of {mb:g} MiB")
         mb = settings.max_upload_mb
         return PayloadTooLarge(f"上传文件超过上限 {mb} MiB", f"The upload exceeds the limit of {mb} MiB")
     mb = settings.max_json_mb
@@ -76,10 +88,14 @@ def check_signed_in(actor: Actor | None) -> None:
         raise NotAuthenticated("上传文件需要先登录", "Sign in (or send an API token) to upload files")
 
 
-def check_uploader(actor: Actor | None) -> None:
+def check_uploader(actor: Actor | None, path: str = "") -> None:
     """The coarse right to send a file, decided from the caller alone (the action checks the rest)."""
     if actor is None:
         raise NotAuthenticated("上传文件需要先登录", "Sign in (or send an API token) to upload files")
+    if path in SMALL_UPLOADS:
+        if actor.role not in SMALL_UPLOADS[path][1]:
+            raise NotAuthorized("您的角色不能上传此文件", "Your role cannot upload this file")
+        return
     if not actor.may_upload:
         raise NotAuthorized("您的角色不能上传文件", "Your role cannot upload files")
 

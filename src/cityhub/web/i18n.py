@@ -1450,3 +1450,19 @@ ACTION_LABELS.update({
     "indicator_assessment": ("生成规划评估报告", "Produce a plan assessment"),
     "indicator_dataset_publish": ("发布指标数据集", "Publish the indicator values dataset"),
 })
+#: the transit page: small-cell suppression and the custom-zone upload form (issue 14)
+TRANSIT_DISCLOSURE_EN: dict[str, str] = {
+    "为保护个人信息,出行量少于 {k} 的 OD 单元格不予公开:其出行量按起点合计为“其他目的地”,仍不足者按时段合计(不含地点)。":
+        "To protect personal information, OD cells with fewer than {k} journeys are not published: their journeys "
+        "are summed per origin as 'other destinations', and where that is still too small, per time band (with no "
+        "place).",
+    "本页按时段合计的不含地点出行量:": "Journeys summed per time band with no place on this page:",
+    "其他(已抑制)": "Other (suppressed)",
+    "按自定义区域分析": "Analyse by custom zones",
+    "上传区域 GeoJSON(多边形,WGS-84 经纬度,不超过 2 MB),发起一次按自定义区域汇总 OD 的运行。":
+        "Upload a zones GeoJSON (polygons, WGS-84 lon/lat, at most 2 MB) to start a run with an OD matrix by "
+        "custom zone.",
+    "区域文件": "Zones file", "模拟刷卡数": "Simulated taps", "推断引擎": "Engine", "发起运行": "Start the run",
+    "已发起运行": "Run started",
+}
+EN.update({k: v for k, v in TRANSIT_DISCLOSURE_EN.items() if k not in EN})
