@@ -97,7 +97,7 @@ def typing_state(v: DatastoreVersion) -> dict[str, Any] | None:
     checking failed (error); None for a typed table."""
     if v.status not in PROVISIONAL:
         return None
-    return {"state": v.status, "provisional_types": True, "progress": round(v.progress, 1),
+    return {"state": v.status, "provisional_types": True, "progress": round(v.progress, 1), "version_id": v.id,
             "message": "列类型正在核对,类型为暂定,不符合的单元格暂显示为空" if v.status == "typing"
             else "列类型核对失败,类型为暂定,不符合的单元格显示为空",
             "message_en": "Column types are being checked: types are provisional and cells that do not fit show as "
@@ -421,9 +421,9 @@ def _serve_provisional(version_id: int, rid: str, number: int, source: Path, sou
         if table is not None and table.current_version is not None:
             return False
 
-    def report(fraction: float, stage: str) -> None:
+    def report(fraction: float, stage: str) -> None:  # the copy's own percentage, told apart by its stage name
         if progress is not None:
-            progress(0.0, f"copy:{stage}")
+            progress(fraction, f"copy:{stage}")
 
     raw = typedpass.write_raw_copy(source, source_name, dest / RAW_FILE, options, report)
     if raw is None:
