@@ -57,11 +57,14 @@ def test_provisional_view_gives_the_final_values_where_the_type_holds(tmp_path: 
     done = con.execute(f"SELECT {VISIBLE} FROM read_parquet(?) ORDER BY _id", [str(final.parquet_path)]).fetchall()
     assert [r[0] for r in prov] == [r[0] for r in done]  # the same _id for the same rows
     for k, (c, fc) in enumerate(zip(raw.columns, final.columns, strict=True), start=1):
-        if c["type"] == fc.type:  # the sample proposed the final type: provisional values are the final values
-            assert [r[k] for r in prov] == [r[k] for r in done], c["name"]
-        else:  # proposal overturned by the whole file: the cells that fitted still agree
-            assert all(p is None or str(p) == str(d) for p, d in zip((r[k] for r in prov), (r[k] for r in done),
-                                                                      strict=True))
+        prov_col, done_col = [r[k] for r in prov], [r[k] for r in done]
+        if c["type"] == fc.type == "string":
+            assert prov_col == done_col, c["name"]
+        elif c["type"] == fc.type:  # a provisional cell is NULL or the final value, never another value
+            assert all(p is None or p == d for p, d in zip(prov_col, done_col, strict=True)), c["name"]
+            assert sum(p is not None for p in prov_col) >= 0.5 * sum(d is not None for d in done_col), c["name"]
+        else:  # proposal overturned by the whole file: the cells that fitted still read the same text
+            assert all(p is None or str(p) == str(d) for p, d in zip(prov_col, done_col, strict=True)), c["name"]
 
 
 def test_not_a_csv_or_declared_schema_is_not_served_provisionally(tmp_path: Path) -> None:
