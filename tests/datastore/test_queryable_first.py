@@ -177,3 +177,48 @@ def test_an_update_keeps_the_previous_version_live_until_typed(demo: Store, monk
     info = call_as(None, "datastore_info", {"id": res["id"]})
     assert info["current_version"] == 1 and info["typing"] is None
     assert call_as(None, "datastore_search", {"resource_id": res["id"], "filters": {"所属区": "天河区"}})["total"] == 200
+
+
+def test_cli_load_shows_the_queryable_copy_then_the_typing(demo: Store, tmp_path: Path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from cityhub.cli.main import app as cli
+
+    ds = open_dataset()
+    path = tmp_path / "表.csv"
+    path.write_bytes(CSV.encode("gb18030"))
+    result = CliRunner().invoke(cli, ["datastore", "load", ds["name"], str(path)])
+    assert result.exit_code == 0, result.output
+    assert "queryable, provisional types" in result.output and "checking types" in result.output
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise IngestError("too_big", "测试失败", "test failure")
+
+    monkeypatch.setattr(ds_actions, "ingest", boom)
+    ds2 = open_dataset()
+    failed = CliRunner().invoke(cli, ["datastore", "load", ds2["name"], str(path)])
+    said = " ".join(failed.output.split())  # rich wraps long lines
+    assert failed.exit_code == 1 and "the data stays queryable" in said and "test failure" in said
+
+
+def test_restart_during_typing_keeps_the_copy_served(demo: Store, monkeypatch) -> None:
+    from sqlalchemy import text
+
+    from cityhub import db
+    from cityhub.datastore import jobs as datastore_jobs
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise IngestError("too_big", "测试失败", "test failure")
+
+    monkeypatch.setattr(ds_actions, "ingest", boom)
+    ds = open_dataset()
+    res = _upload(ds["name"], CSV.encode("utf-8"))
+    with db.get_engine().begin() as conn:  # as a process stopped during the typing leaves it
+        conn.execute(text("UPDATE datastore_version SET status = 'typing', error_code = '', error = '', error_en = '' "
+                          "WHERE id = :i"), {"i": res["datastore_job"]["id"]})
+    assert call_as(None, "datastore_info", {"id": res["id"]})["typing"]["state"] == "typing"
+    assert datastore_jobs.recover()["failed"] >= 1
+    info = call_as("steward", "datastore_info", {"id": res["id"]})
+    assert info["typing"]["state"] == "provisional" and info["versions"][0]["error_code"] == "interrupted"
+    assert info["current_version"] == 1
+    assert call_as(None, "datastore_search", {"resource_id": res["id"], "filters": {"所属区": "海珠区"}})["total"] == 200
