@@ -263,11 +263,33 @@ def datastore_load(dataset: str = typer.Argument(..., help="dataset name"),
         res = _call("resource_create", {"dataset": dataset, "name": name or file.name, "description": description,
                                         "upload": UploadedFile(filename=file.name, stream=fh)},
                     jobs="skip")
+        copy_task: list[Any] = []
+
+        def on_progress(fraction: float, stage: str) -> None:
+            # queryable first: the untyped copy ("copy:…" stages) is queryable when done ("typing"); the main bar
+            # then shows the whole-file typing ("types are being checked")
+            if stage.startswith("copy:") or stage == "typing":
+                if not copy_task:
+                    copy_task.append(bar.add_task(f"可查询副本 / queryable copy {file.name}", total=100))
+                done = stage == "typing"
+                bar.update(copy_task[0], completed=100 if done else fraction * 100,
+                           description=f"已可查询(类型暂定)/ queryable, provisional types: {file.name}" if done
+                           else f"可查询副本 / queryable copy {file.name}: {stage[5:]}")
+                if done:
+                    bar.update(task, completed=0, description=f"类型核对中 / checking types {file.name}")
+                return
+            label = "类型核对中 / checking types" if copy_task else "导入"
+            bar.update(task, completed=fraction * 100, description=f"{label} {file.name}: {stage}")
+
         job = _call("datastore_create", {"resource_id": res["id"], "schema": declared, "encoding": encoding,
                                          "wait": True},
-                    progress=lambda fraction, stage: bar.update(task, completed=fraction * 100,
-                                                                description=f"导入 {file.name}: {stage}"))
+                    progress=on_progress)
     result = _call("datastore_job_show", {"version_id": job["id"]})
+    if result["status"] == "provisional":
+        err.print(f"[yellow]类型核对失败,数据仍可查询(类型暂定)/ type checking failed, the data stays queryable with "
+                  f"provisional types[/yellow]: {result['error']} / {result['error_en']}")
+        out.print(res["id"], highlight=False)
+        raise typer.Exit(1)
     if result["status"] != "complete":
         err.print(f"[red]load {result['status']}[/red]: {result['error']} / {result['error_en']}")
         out.print(res["id"], highlight=False)

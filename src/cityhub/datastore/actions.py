@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -66,9 +67,43 @@ def _live(ctx: Context, rid: str) -> DatastoreVersion:
     return v
 
 
+#: a version served provisionally (queryable first): "typing" while whole-file typing runs, "provisional" when
+#: it failed (the untyped copy stays served, the error is on the version)
+PROVISIONAL = ("typing", "provisional")
+#: the untyped copy of a provisional version, beside its data.parquet
+RAW_FILE = "raw.parquet"
+
+
+def provisional_of(v: DatastoreVersion) -> dict[str, Any] | None:
+    """The typed view of a version served provisionally, or None for a typed version."""
+    if v.status not in PROVISIONAL:
+        return None
+    found: dict[str, Any] | None = (v.options or {}).get("provisional")
+    return found
+
+
 def table_ref(v: DatastoreVersion) -> query.TableRef:
-    return query.TableRef(resource_id=v.resource_id, path=_version_dir(v.resource_id, v.version) / "data.parquet",
-                          rows=v.rows or 0, columns=[(c["name"], c["type"]) for c in v.columns])
+    folder = _version_dir(v.resource_id, v.version)
+    cols = [(c["name"], c["type"]) for c in v.columns]
+    prov = provisional_of(v)
+    if prov is not None:  # the untyped copy through its typed view; the file is never the one being written
+        return query.TableRef(resource_id=v.resource_id, path=folder / RAW_FILE, rows=v.rows or 0, columns=cols,
+                              select=str(prov["select"]))
+    return query.TableRef(resource_id=v.resource_id, path=folder / "data.parquet", rows=v.rows or 0, columns=cols)
+
+
+def typing_state(v: DatastoreVersion) -> dict[str, Any] | None:
+    """What a read answer says about a table served provisionally: its types are being checked (percentage), or
+    checking failed (error); None for a typed table."""
+    if v.status not in PROVISIONAL:
+        return None
+    return {"state": v.status, "provisional_types": True, "progress": round(v.progress, 1), "version_id": v.id,
+            "message": "列类型正在核对,类型为暂定,不符合的单元格暂显示为空" if v.status == "typing"
+            else "列类型核对失败,类型为暂定,不符合的单元格显示为空",
+            "message_en": "Column types are being checked: types are provisional and cells that do not fit show as "
+            "null" if v.status == "typing" else "Type checking failed: types are provisional and cells that do "
+            "not fit show as null",
+            "error": v.error, "error_en": v.error_en}
 
 
 def read_ref(ctx: Context, v: DatastoreVersion) -> query.TableRef:
@@ -270,12 +305,18 @@ def run_load(version_id: int, progress: Callable[[float, str], None] | None = No
             _update(version_id, progress=round(fraction * 100, 1), stage=stage)
 
     started = time.perf_counter()
+    provisional = False
     try:
         source = get_storage().path(source_key)
         ingest_options = IngestOptions(
             encoding=opts.get("encoding"), delimiter=opts.get("delimiter"), schema=declared,
             max_columns=settings.datastore_max_columns, memory_limit=settings.datastore_memory_limit,
             threads=settings.datastore_threads, temp_dir=settings.datastore_dir / "tmp")
+        if settings.datastore_queryable_first and not declared and not opts.get("schema_kept"):
+            provisional = _serve_provisional(version_id, rid, number, source, source_name, dest, ingest_options,
+                                             progress)
+            if provisional:  # the whole-file typing reports its own percentage from here on
+                last[0] = 0.0
         if opts.get("schema_kept"):
             result, dropped = _ingest_kept(source, source_name, dest, ingest_options, report)
             result.warnings += [f"kept column type for {name!r} not applied: the file has no such column"
@@ -283,12 +324,17 @@ def run_load(version_id: int, progress: Callable[[float, str], None] | None = No
         else:
             result = ingest(source, source_name, dest, ingest_options, report)
     except IngestError as exc:
+        if provisional:  # the untyped copy stays served; nothing stored is lost
+            return _typing_failed(version_id, exc.code, exc.message, exc.message_en, started)
         shutil.rmtree(dest, ignore_errors=True)
         _failed(version_id, rid, number, source_key, error_code=exc.code, error=exc.message, error_en=exc.message_en,
                 finished_at=utcnow(), seconds=time.perf_counter() - started)
         return {"id": version_id, "status": "failed", "error": exc.message_en}
     except Exception as exc:  # a crash must not leave the job "running" forever
         log.exception("datastore load %s failed", version_id)
+        if provisional:
+            return _typing_failed(version_id, "internal", "类型核对失败:内部错误",
+                                  f"Type checking failed: {type(exc).__name__}", started)
         shutil.rmtree(dest, ignore_errors=True)
         _failed(version_id, rid, number, source_key, error_code="internal", error="导入失败:内部错误",
                 error_en=f"Load failed: {type(exc).__name__}", finished_at=utcnow(),
@@ -309,6 +355,9 @@ def run_load(version_id: int, progress: Callable[[float, str], None] | None = No
         v.delimiter, v.bad_cell_count, v.report = result.delimiter or "", result.bad_cell_count, report_rows
         v.warnings, v.finished_at, v.progress = result.warnings, utcnow(), 100.0
         v.seconds = round(time.perf_counter() - started, 3)
+        if provisional:  # the typed table replaces the untyped copy in this same commit (the swap)
+            v.options = {k: val for k, val in (v.options or {}).items() if k != "provisional"}
+            v.stage = "done"
         ctx = system_context("job")
         if pii and ds.opening_class == "无条件开放" and not ds.private:
             names = "、".join(f"{c['name']}({PII_LABELS.get(str(c['pii']), str(c['pii']))})" for c in pii)
@@ -318,6 +367,11 @@ def run_load(version_id: int, progress: Callable[[float, str], None] | None = No
                 f"{c['name']} ({c['pii']})" for c in pii)
             audit.record(db, ctx, "datastore_load", rid, "blocked", {"columns": [c["name"] for c in pii]})
             _set_load_state(db, rid, number, "blocked")
+            if provisional:  # the provisional copy was served (its scan found none): withdraw it
+                table = db.get(DatastoreTable, rid)
+                if table is not None and table.current_version == number:
+                    table.current_version = None
+                    res.datastore_active = False
             blocked = True
         else:
             v.status = "complete"
@@ -336,7 +390,78 @@ def run_load(version_id: int, progress: Callable[[float, str], None] | None = No
             blocked = False
     if blocked:
         shutil.rmtree(dest, ignore_errors=True)
+    elif provisional:
+        _remove_later(dest / RAW_FILE)
     return {"id": version_id, "status": "blocked" if blocked else "complete", "rows": result.rows}
+
+
+#: seconds the untyped copy is kept after the swap, so a query or download that opened it finishes on it
+RAW_GRACE_MIN_S = 60.0
+
+
+def _remove_later(path: Path) -> None:
+    """Remove a replaced untyped copy once every reader that may hold it is done (the longest is a download,
+    ``datastore_export_timeout_s``); new readers already get the typed table."""
+    grace = max(RAW_GRACE_MIN_S, get_settings().datastore_export_timeout_s)
+    timer = threading.Timer(grace, lambda: path.unlink(missing_ok=True))
+    timer.daemon = True
+    timer.start()
+
+
+def _serve_provisional(version_id: int, rid: str, number: int, source: Path, source_name: str, dest: Path,
+                       options: IngestOptions, progress: Callable[[float, str], None] | None) -> bool:
+    """Queryable first: on a resource's first load, write the untyped copy of a CSV file and make the version
+    live through its typed view (status "typing") before whole-file typing starts. Not for an update (the
+    previous version stays live until the typed one is complete), nor when the copy shows personal data in an
+    unconditionally open dataset. True when the version is now served provisionally."""
+    from cityhub.datastore import typedpass
+
+    with session_scope() as db:
+        table = db.get(DatastoreTable, rid)
+        if table is not None and table.current_version is not None:
+            return False
+
+    def report(fraction: float, stage: str) -> None:  # the copy's own percentage, told apart by its stage name
+        if progress is not None:
+            progress(fraction, f"copy:{stage}")
+
+    raw = typedpass.write_raw_copy(source, source_name, dest / RAW_FILE, options, report)
+    if raw is None:
+        return False
+    with session_scope() as db:
+        v = db.get(DatastoreVersion, version_id)
+        res = db.get(Resource, rid)
+        if v is None or res is None:
+            return False
+        ds = res.dataset
+        if any(c["pii"] for c in raw.columns) and ds.opening_class == "无条件开放" and not ds.private:
+            raw.path.unlink(missing_ok=True)
+            return False
+        table = db.get(DatastoreTable, rid) or DatastoreTable(resource_id=rid)
+        if table.current_version is not None:  # another load went live meanwhile
+            raw.path.unlink(missing_ok=True)
+            return False
+        v.status, v.stage, v.progress = "typing", "typing", 0.0
+        v.rows, v.columns = raw.rows, raw.columns
+        v.options = {**(v.options or {}), "provisional": {"select": raw.select, "seconds": round(raw.seconds, 3)}}
+        table.current_version, table.updated_at = number, utcnow()
+        db.add(table)
+        res.datastore_active = True
+        res.modified_at = ds.modified_at = utcnow()
+        _set_load_state(db, rid, number, "")
+        audit.record(db, system_context("job"), "datastore_load", rid, "provisional",
+                     {"version": number, "rows": raw.rows})
+    if progress is not None:
+        progress(0.0, "typing")
+    return True
+
+
+def _typing_failed(version_id: int, code: str, message: str, message_en: str, started: float) -> dict[str, Any]:
+    """Whole-file typing failed after the untyped copy went live: it stays live (status "provisional") with the
+    error on the version; the load's file is not withheld, since its data is served."""
+    _update(version_id, status="provisional", error_code=code, error=message, error_en=message_en,
+            finished_at=utcnow(), seconds=time.perf_counter() - started)
+    return {"id": version_id, "status": "provisional", "error": message_en}
 
 
 @action(auth.datastore_job_show, schema=s.VersionIn)
@@ -347,7 +472,7 @@ def datastore_job_show(ctx: Context, p: s.VersionIn) -> dict[str, Any]:
         raise NotFound("未找到导入任务", "Load job not found")
     res = auth.find_resource(ctx, v.resource_id)
     manager = ctx.actor is not None and ctx.actor.manages(res.dataset.department_id)
-    if not manager and not (auth.readable(ctx, res) and v.status == "complete"):
+    if not manager and not (auth.readable(ctx, res) and v.status in ("complete", *PROVISIONAL)):
         _audit_denied(ctx, "datastore_job_show", v.resource_id, "not the owner of an unfinished or unreadable load")
         raise NotAuthorized("无权查看该导入任务", "You may not view this load job")
     table = ctx.db.get(DatastoreTable, v.resource_id)
@@ -360,8 +485,13 @@ def datastore_job_show(ctx: Context, p: s.VersionIn) -> dict[str, Any]:
 @action(auth.datastore_recover, schema=s.Empty, write=True, target=lambda p, r: "datastore", roles=ADMINS)
 def datastore_recover(ctx: Context, p: s.Empty) -> dict[str, Any]:
     """Mark loads left queued or running by a stopped process as failed (their files are discarded)."""
-    stuck = ctx.db.scalars(select(DatastoreVersion).where(DatastoreVersion.status.in_(("queued", "running")))).all()
+    stuck = ctx.db.scalars(select(DatastoreVersion).where(
+        DatastoreVersion.status.in_(("queued", "running", "typing")))).all()
     for v in stuck:
+        if v.status == "typing":  # its untyped copy is live: it stays served, with the interruption reported
+            v.status, v.error_code, v.finished_at = "provisional", "interrupted", utcnow()
+            v.error, v.error_en = "类型核对被中断(服务重启),请重新导入", "Type checking interrupted by a restart; load again"
+            continue
         v.status, v.error_code = "failed", "interrupted"
         v.error, v.error_en, v.finished_at = "导入被中断(服务重启),请重新上传", "Interrupted by a restart; load again", utcnow()
         shutil.rmtree(_version_dir(v.resource_id, v.version), ignore_errors=True)
@@ -427,13 +557,15 @@ def datastore_info(ctx: Context, p: s.InfoIn) -> dict[str, Any]:
     versions = ctx.db.scalars(select(DatastoreVersion).where(DatastoreVersion.resource_id == p.id)
                               .order_by(DatastoreVersion.version.desc())).all()
     live = next((v for v in versions if v.version == table.current_version), None)
-    shown = [version_dict(v, table.current_version) for v in versions if manager or v.status == "complete"]
+    shown = [version_dict(v, table.current_version) for v in versions
+             if manager or v.status == "complete" or (v.status in PROVISIONAL and v.version == table.current_version)]
     if not manager:
         for v in shown:
             v.pop("report", None)
     return {"resource_id": p.id, "dataset": res.dataset.name, "resource_name": res.name,
             "current_version": table.current_version, "rows": live.rows if live else None,
             "columns": live.columns if live else [], "versions": shown,
+            "typing": typing_state(live) if live else None,
             "kept_schema": kept_schema(ctx, p.id) if manager else None}
 
 
@@ -454,6 +586,9 @@ def datastore_search(ctx: Context, p: s.SearchIn) -> dict[str, Any]:
         raise _query_error(exc) from None
     _count(ctx, p.resource_id, "api_calls")
     out["resource_id"] = p.resource_id
+    typing = typing_state(v)
+    if typing is not None:
+        out["typing"] = typing
     return out
 
 

@@ -1466,3 +1466,15 @@ TRANSIT_DISCLOSURE_EN: dict[str, str] = {
     "已发起运行": "Run started",
 }
 EN.update({k: v for k, v in TRANSIT_DISCLOSURE_EN.items() if k not in EN})
+#: datastore, queryable first (issue 10): a table served with provisional types while the whole file is typed
+QUERYABLE_EN: dict[str, str] = {
+    "类型核对中": "checking types",
+    "类型暂定": "provisional types",
+    "列类型正在核对": "Column types are being checked",
+    "类型为暂定,不符合的单元格暂显示为空;核对完成后自动换成正式数据表。":
+        "types are provisional and cells that do not fit show as empty; the typed table replaces this one when the "
+        "check is done.",
+    "列类型核对失败,类型为暂定,不符合的单元格显示为空。":
+        "Type checking failed: the types are provisional and cells that do not fit show as empty.",
+}
+EN.update({k: v for k, v in QUERYABLE_EN.items() if k not in EN})

@@ -156,7 +156,7 @@ class DatastoreVersion(Record):
     id: int
     resource_id: str
     version: int
-    status: Literal["queued", "running", "complete", "failed", "blocked"]
+    status: Literal["queued", "running", "complete", "failed", "blocked", "typing", "provisional"]
     progress: float
     stage: str | None
     live: bool

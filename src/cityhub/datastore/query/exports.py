@@ -363,7 +363,7 @@ def full_csv_path(table: TableRef, cache_dir: Path, *, limits: Limits = DEFAULT_
     except OSError as e:
         raise err("unavailable", "数据表文件不存在。", "The table file is missing.") from e
     # "v2": files cached before formula cells were neutralised are never served again
-    key = hashlib.sha256(f"v2|{src}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"v2|{src}|{st.st_size}|{st.st_mtime_ns}|{table.select}".encode()).hexdigest()[:16]
     safe_rid = re.sub(r"[^A-Za-z0-9_-]", "_", table.resource_id)[:80] or "table"
     cache_dir = Path(cache_dir)
     target = cache_dir / f"{safe_rid}-{key}.csv"
@@ -379,7 +379,7 @@ def full_csv_path(table: TableRef, cache_dir: Path, *, limits: Limits = DEFAULT_
         conn.execute("SET python_enable_replacements=false")
         with query_slot(limits), TimeLimit(conn, limits.export_timeout_s, {src: table.resource_id}):
             conn.execute(
-                f"COPY (SELECT {cols} FROM read_parquet({sql_literal(src)})) TO {sql_literal(str(tmp))} "
+                f"COPY (SELECT {cols} FROM {table.source_sql()}) TO {sql_literal(str(tmp))} "
                 "(FORMAT csv, HEADER true)"
             )
         os.replace(tmp, target)

@@ -279,6 +279,7 @@ def run_sql(
     row_cap = check_limit(row_cap, "row_cap", 1, CSV_LIMIT)
     checked: CheckedSql = check_sql(sql)
     views: dict[str, str] = {}
+    selects: dict[str, str] = {}
     hide: dict[str, str] = {}
     scopes: dict[str, dict[str, Any]] = {}
     hidden: set[str] = set()
@@ -292,6 +293,8 @@ def run_sql(
                 "sql",
             )
         views[name] = abspath(ref.path)
+        if ref.select:  # a provisional table: its typed view over the untyped copy
+            selects[name] = ref.select
         hide[abspath(ref.path)] = name
         if ref.scope is not None:  # the sandbox's only view of this table is the granted columns and rows
             scopes[name] = {"columns": list(ref.scope.columns), "where": ref.scope.where_sql,
@@ -304,6 +307,7 @@ def run_sql(
     request = {
         "sql": checked.sql,
         "views": views,
+        "selects": selects,
         "hide": hide,
         "scopes": scopes,
         "timeout_s": limits.timeout_s,

@@ -68,6 +68,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
             sandbox(
                 request["views"], limits,
                 {name: scope_of(spec) for name, spec in (request.get("scopes") or {}).items()},
+                request.get("selects") or {},
             ) as conn,
             TimeLimit(conn, float(request["timeout_s"]), request["hide"]),
         ):

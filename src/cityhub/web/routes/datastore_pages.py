@@ -42,11 +42,12 @@ TYPE_LABELS = {"integer": "整数", "number": "数值", "boolean": "布尔", "da
                "string": "文本"}
 TYPE_CHOICES = ("string", "integer", "number", "date", "datetime", "boolean")
 PII_LABELS = {"resident_id": "居民身份证号", "mobile": "手机号码", "bank_card": "银行卡号", "email": "电子邮箱"}
-STATUS_LABELS = {"queued": "排队中", "running": "导入中", "complete": "已完成", "failed": "失败", "blocked": "已拦截"}
+STATUS_LABELS = {"queued": "排队中", "running": "导入中", "complete": "已完成", "failed": "失败", "blocked": "已拦截",
+                 "typing": "类型核对中", "provisional": "类型暂定"}
 STAGE_LABELS = {"start": "准备", "sniff": "识别格式", "decode": "转换编码", "read": "读取", "infer": "推断类型",
                 "write": "写入", "pii": "检查个人信息", "done": "完成"}
 # wording the script needs (Chinese → shown in the page's language)
-JS_TEXT = ("加载中…", "共", "行", "无数据", "请求失败", "计数", "合计", "平均", "最小", "最大", "已导入",
+JS_TEXT = ("列类型核对失败,类型为暂定,不符合的单元格显示为空。", "加载中…", "共", "行", "无数据", "请求失败", "计数", "合计", "平均", "最小", "最大", "已导入",
            "空值", "不同值", "均值", "最小值", "最大值", "常见值", "次数", "类型", "非空值", "总行数", "是", "否",
            "(空)", "正在刷新…", "地图需要一个行政区列", "没有可画的数据", "图表组件未加载", "其他")
 DOWNLOADS = (("csv", False, "CSV"), ("csv", True, "CSV(Excel,UTF-8 BOM)"), ("xlsx", False, "Excel (XLSX)"),
@@ -288,6 +289,7 @@ def _resource_page(request: Request, name: str, rid: str, *, errors: dict[str, l
         "columns": [{"name": c["name"], "type": c["type"], "pii": c.get("pii")} for c in columns],
         "districts": list(DISTRICT_NAMES), "base": base,
         "job": {"id": job["id"], "status": job["status"]} if job else None,
+        "typing": (info or {}).get("typing"),
         "text": {zh: i18n.t(zh, language) for zh in JS_TEXT},
         "types": {k: i18n.t(v, language) for k, v in TYPE_LABELS.items()},
         "statuses": {k: i18n.t(v, language) for k, v in STATUS_LABELS.items()},

@@ -636,6 +636,33 @@
     setTimeout(poll, 300);
   }
 
+  // queryable first: the table is served with provisional types while the whole file is typed; show the
+  // percentage and switch to the typed table when it is done
+  var typingBox = $("typing-status");
+  if (typingBox && cfg.typing && cfg.typing.state === "typing") {
+    var typingFailures = 0;
+    var pollTyping = function () {
+      getJSON("/api/v1/datastore/jobs/" + encodeURIComponent(cfg.typing.version_id)).then(function (job) {
+        typingFailures = 0;
+        var pctBox = typingBox.querySelector(".typing-pct");
+        if (pctBox) pctBox.textContent = String(Math.round(job.progress || 0));
+        if (job.status === "complete") {
+          setTimeout(function () { location.reload(); }, 500);
+        } else if (job.status === "typing") {
+          setTimeout(pollTyping, 1500);
+        } else {
+          typingBox.setAttribute("data-state", job.status);
+          typingBox.textContent = T("列类型核对失败,类型为暂定,不符合的单元格显示为空。") + " " +
+            (EN ? (job.error_en || job.error) : (job.error || job.error_en));
+        }
+      }).catch(function () {
+        typingFailures += 1;
+        if (typingFailures < 10) setTimeout(pollTyping, 3000);
+      });
+    };
+    setTimeout(pollTyping, 800);
+  }
+
   // the tab named in the address (#tab-chart), else the preview
   if (tabsRoot) {
     var m = /^#tab-(\w+)$/.exec(location.hash);
