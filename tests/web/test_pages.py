@@ -155,6 +155,9 @@ def test_dataset_page_shows_metadata_quality_and_resources(app_client: TestClien
     for item in ds["data_items"]:
         assert html.escape(item["name"]) in body
     assert f"curl 'http://127.0.0.1:8000/api/3/action/package_show?id={ds['name']}'" in html.unescape(body)
+    # the examples name the address the page was asked at, not the default base URL
+    other = app_client.get(f"/dataset/{ds['name']}", headers={"Host": "data.example.gov.cn:8765"}).text
+    assert f"curl 'http://data.example.gov.cn:8765/api/3/action/package_show?id={ds['name']}'" in html.unescape(other)
     assert f"/api/v1/datasets/{ds['name']}" in body
     assert "更新记录" in body and "添加资源文件" in body
     assert 'id="steward-actions"' not in body  # anonymous visitors get no edit buttons

@@ -22,8 +22,8 @@ from starlette.datastructures import FormData, UploadFile
 from cityhub.catalog.schemas import UploadedFile
 from cityhub.catalog.vocab import THEME_BY_SLUG
 from cityhub.errors import Conflict, NotAuthorized, NotFound, ValidationError
-from cityhub.settings import get_settings
 from cityhub.web import i18n
+from cityhub.web.base_url import base_url_of
 from cityhub.web.deps import call, lang
 from cityhub.web.page_helpers import (
     SH,
@@ -301,8 +301,7 @@ def dataset_page(request: Request, name: str) -> Response:
     ds = call(request, "dataset_show", {"id": name})
     call(request, "usage_record", {"dataset_id": ds["id"], "kind": "views"})
     history = call(request, "dataset_history", {"id": name, "limit": 20})
-    settings = get_settings()
-    base = settings.base_url.rstrip("/")
+    base = base_url_of(request)  # the address this page was asked at (or CITYHUB_BASE_URL when set)
     examples = {
         "ckan": f"curl '{base}/api/3/action/package_show?id={ds['name']}'",
         "native": f"curl '{base}/api/v1/datasets/{ds['name']}'",
