@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from cityhub.errors import NotAuthenticated, NotAuthorized, ValidationError
-from tests.conftest import Store, call_as, unique
+from tests.conftest import Store, call_as, open_dataset, unique
 from tests.engage.conftest import ask, call_from, new_user
 from tests.web.crawl import parse
 from tests.web.test_pages import page, signed_in
@@ -112,3 +112,32 @@ def test_office_page(demo: Store, app_client: Any) -> None:
     assert "Data office console" in en and "calendar days" in en
     untranslated = [t for t in parse("/office", en).texts if HAN.search(t)]
     assert not untranslated, untranslated
+
+
+def test_catalog_list_shows_reuses_per_dataset_with_one_batched_call(demo: Store, app_client: Any,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from cityhub import actions
+
+    title = unique("成果计数数据集")
+    ds = open_dataset(title=title)["name"]
+    other = open_dataset(title=title + "乙")["name"]
+    r = call_from(new_user(), "reuse_create", {"title": "公交到站查询小程序", "description": "用实时公交数据做的小程序",
+                                               "url": "https://app.example.cn/bus", "type": "app", "datasets": [ds]})
+    calls: list[Any] = []
+    real = actions.call
+
+    def counting(name: str, ctx: Any, data: Any = None) -> Any:
+        if name == "reuse_count":
+            calls.append(data)
+        return real(name, ctx, data)
+
+    monkeypatch.setattr(actions, "call", counting)
+    listing = page(app_client, f"/dataset?q={title}")
+    assert f'href="/dataset/{ds}"' in listing and 'data-reuses=' not in listing  # pending: not counted yet
+    call_as("admin", "reuse_review", {"id": r["id"], "decision": "published"})
+    calls.clear()
+    listing = page(app_client, f"/dataset?q={title}")
+    assert f'href="/dataset/{ds}#reuses" data-reuses="1"' in listing
+    assert f'href="/dataset/{other}#reuses"' not in listing
+    assert len(calls) == 1 and set(calls[0]["datasets"]) >= {ds, other}
+    assert "reuses" in page(app_client, f"/dataset?q={title}&lang=en")
