@@ -141,3 +141,19 @@ def test_catalog_list_shows_reuses_per_dataset_with_one_batched_call(demo: Store
     assert f'href="/dataset/{other}#reuses"' not in listing
     assert len(calls) == 1 and set(calls[0]["datasets"]) >= {ds, other}
     assert "reuses" in page(app_client, f"/dataset?q={title}&lang=en")
+
+
+def test_indicator_reports_awaited_late_and_missing(w: dict[str, Any]) -> None:
+    code = "t." + unique("office").replace("-", "").lower()[-20:]
+    call_as("admin", "indicator_create", {"code": code, "area": "industry", "name": "办公室测试指标", "unit": "%",
+                                          "baseline_year": 2015, "baseline_value": 10, "target_year": 2020,
+                                          "target_value": 50, "direction": "at_least", "department": "gz-transport"})
+    before = _overview()["indicators"]
+    assert before["missing"] >= 5 and before["indicators_missing"] >= 1  # 2016..last year never reported
+    call_as("steward", "indicator_report", {"code": code, "period": "2016", "value": 12, "unit": "%",
+                                            "evidence_url": "https://tjj.gz.gov.cn/gb.html"})
+    after = _overview()["indicators"]
+    assert after["awaiting_review"] == before["awaiting_review"] + 1
+    assert code in {r["code"] for r in after["queue"]} or len(after["queue"]) == 10
+    assert after["missing"] == before["missing"] - 1 and after["late"] == before["late"] + 1  # reported years late
+    assert len(after["late_or_missing"]) <= 10
