@@ -141,7 +141,8 @@ def test_token_create_and_revoke_for_owner(demo: Store, who: str | None, allowed
             call_as(who, "token_revoke", {"id": tok["id"]})
 
 
-@pytest.mark.parametrize("action", ["search_reindex", "usage_import", "audit_verify", "audit_list", "audit_head_show"])
+@pytest.mark.parametrize("action", ["search_reindex", "usage_import", "audit_verify", "audit_list", "audit_head_show",
+                                    "office_overview"])
 @pytest.mark.parametrize("who", [None, OWNER, "deptadmin"])
 def test_admin_only_actions(demo: Store, action: str, who: str | None) -> None:
     data: dict[str, Any] = {"rows": []} if action == "usage_import" else {}

@@ -60,7 +60,9 @@ DOMAIN_MODULES = ("cityhub.accounts.actions", "cityhub.catalog.actions", "cityhu
                   "cityhub.engage.discuss_actions", "cityhub.engage.reuse_actions",
                   # plan indicators (issue 15)
 
-                  "cityhub.indicators.actions")
+                  "cityhub.indicators.actions",
+                  # the data office's console (issue 15)
+                  "cityhub.engage.office_actions")
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from cityhub.web.routes import (
     discuss_pages,
     home_pages,
     indicators_pages,
+    office_pages,
     plans_pages,
     publish,
     publish_pages,
@@ -389,5 +390,6 @@ def create_app() -> FastAPI:
     app.include_router(reuse_pages.router)
     app.include_router(indicators_routes.router)  # plan indicators (issue 15)
     app.include_router(indicators_pages.router)
+    app.include_router(office_pages.router)  # the data office's console (issue 15)
     return app
 

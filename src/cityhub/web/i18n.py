@@ -1478,3 +1478,19 @@ QUERYABLE_EN: dict[str, str] = {
         "Type checking failed: the types are provisional and cells that do not fit show as empty.",
 }
 EN.update({k: v for k, v in QUERYABLE_EN.items() if k not in EN})
+#: the data office's console at /office (issue 15)
+OFFICE_EN: dict[str, str] = {
+    "数据办工作台": "Data office console",
+    "待数据办处理的事项汇总;各卡片链接到对应的处理队列。":
+        "What waits for the data office; each card links to the queue where it is handled.",
+    "未办结": "open", "按状态": "By status", "数量": "Count",
+    "未办结需求按已提出天数(自然日)": "Open requests by age (calendar days since asked)",
+    "指标填报": "Indicator reports", "待审核的填报": "Reported values awaiting review", "审核填报": "Review reports",
+    "逾期未填报": "Missing (past due)", "涉及指标": "indicators", "逾期填报": "Reported late",
+    "填报截止": "Due", "内容审核": "Moderation", "被举报的帖子": "Reported posts",
+    "待审核的帖子": "Posts held for moderation", "待审核的成果": "Reuses awaiting review",
+    "已提交数据办的逾期申请": "Overdue requests escalated to the data office", "数据纠错": "Corrections",
+    "未办结工单": "Open tickets", "已关闭": "Closed",
+}
+EN.update({k: v for k, v in OFFICE_EN.items() if k not in EN})
+ACTION_LABELS.update({"office_overview": ("查看数据办工作台", "Show the data office console")})

@@ -123,7 +123,11 @@ def dataset_list(request: Request) -> Response:
     if start + ROWS < count:
         pages["next"] = "/dataset" + _query_string([*base, ("start", str(start + ROWS))])
     hidden = [(k, v) for k, v in base if k not in ("q", "sort") and v]
+    # published reuses per dataset of this page: one grouped call for the page, not one per dataset (issue 15)
+    names = [d["name"] for d in result["results"]]
+    reuse_counts = call(request, "reuse_count", {"datasets": names}) if names else {}
     return render(request, "dataset_list.html", {
+        "reuse_counts": reuse_counts,
         "q": q, "sort": sort, "sorts": SORTS, "result": result, "facets": facets, "active": active,
         "pages": pages, "hidden": hidden, "nav": "dataset",
         "clear_href": "/dataset" + _query_string([("q", q)]),
