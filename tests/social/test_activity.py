@@ -175,9 +175,11 @@ def test_generic_follow_of_requests_and_indicators(demo: Store) -> None:
     call_as("analyst", "follow_create", {"object_type": "data_request", "object_id": rid})
     with pytest.raises(NotFound):  # data_request_show checks that the request exists
         call_as("analyst", "follow_create", {"object_type": "data_request", "object_id": "999999"})
-    call_as("analyst", "follow_create", {"object_type": "indicator", "object_id": "open-datasets"})
+    call_as("analyst", "follow_create", {"object_type": "indicator", "object_id": "gz2020.open-datasets"})
+    with pytest.raises(NotFound):  # indicator_show checks that the indicator exists
+        call_as("analyst", "follow_create", {"object_type": "indicator", "object_id": "no.such-indicator"})
     kinds = {(f["type"], f["object_id"]) for f in call_as("analyst", "follow_list", {})}
-    assert {("data_request", rid), ("indicator", "open-datasets")} <= kinds
+    assert {("data_request", rid), ("indicator", "gz2020.open-datasets")} <= kinds
     with pytest.raises(ValidationError):
         call_as("analyst", "follow_create", {"object_type": "spaceship", "object_id": "1"})
     call_as("analyst", "follow_delete", {"object_type": "data_request", "object_id": rid})

@@ -103,8 +103,10 @@ def test_chinese_pages_show_no_english_only_text(zh_client: TestClient, sqlite_d
     if who == "admin":
         starts += ["/admin/departments", "/admin/users", "/admin/audit", "/admin/harvest"]
     if who == "steward":  # the steward's own forms
-        own = call_as(None, "dataset_search", {"filters": {"organization": ["gz-transport"]}, "rows": 1,
-                                               "full": True})["results"][0]
+        # one of the department's demo datasets with a file (other tests add datasets without one to the store)
+        own = next(d for d in call_as(None, "dataset_search", {"filters": {"organization": ["gz-transport"]},
+                                                               "rows": 100, "full": True})["results"]
+                   if d["resources"])
         rid = own["resources"][0]["id"]
         starts += [f"/dataset/{own['name']}/edit", "/plans/gz-transport/2030/edit",
                    f"/dataset/{own['name']}/resource/{rid}", f"/dataset/{own['name']}/resource/{rid}/edit",

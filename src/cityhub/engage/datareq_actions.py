@@ -30,6 +30,7 @@ from cityhub.engage.datareq_models import DataRequest, DataRequestEvent
 from cityhub.errors import CityHubError, Conflict, ValidationError
 from cityhub.settings import get_settings
 from cityhub.social import activity
+from cityhub.social.models import Follow
 
 OBJECT = "data_request"
 #: how many overdue requests one run of the escalation job marks (the rest on the next run)
@@ -110,7 +111,8 @@ def _event(ctx: Context, req: DataRequest, event: str, note: str = "", **detail:
                                 detail=detail))
     req.updated_at = now
     activity.record(ctx, "new data request" if event == "submitted" else "changed data request", OBJECT, req.id,
-                    data={"event": event, "title": req.title, "status": req.status, **detail},
+                    data={"event": event, "title": req.title, "status": req.status, "url": f"/requests/{req.id}",
+                          **detail},
                     department_id=req.department_id or req.suggested_department_id)
 
 
@@ -161,6 +163,8 @@ def data_request_create(ctx: Context, p: s.RequestCreate) -> dict[str, Any]:
                       legal_basis="", answered_by="", answered_late=False, closed_reason="", updated_at=now)
     ctx.db.add(req)
     ctx.db.flush()
+    if req.user_id is not None:  # the asker follows their request: routing and the answer reach them
+        ctx.db.add(Follow(user_id=req.user_id, object_type=OBJECT, object_id=str(req.id)))
     _event(ctx, req, "submitted", "", suggested_department=p.department)
     ctx.extra["audit_detail"] = {"title": p.title, "department": p.department}
     return _full(ctx, req)

@@ -57,7 +57,8 @@ def _published(ctx: Context, p: DiscussionPost, ds: Dataset) -> None:
     p.approved = True
     activity.record(ctx, "new discussion post", "dataset", dataset_uuid(ds),
                     data={"post_id": p.id, "thread_id": p.thread_id, "kind": p.kind, "title": p.title,
-                          "dataset": ds.name, "author": p.author},
+                          "dataset": ds.name, "author": p.author,
+                          "url": f"/dataset/{ds.name}/discussion?thread={p.thread_id or p.id}"},
                     dataset_id=ds.id, department_id=ds.department_id, public=visibility.open_to_public(ds))
 
 

@@ -112,8 +112,8 @@ def reuse_review(ctx: Context, p: s.ReuseReview) -> dict[str, Any]:
             if ds is None:
                 continue
             activity.record(ctx, "new reuse", "dataset", dataset_uuid(ds),
-                            data={"reuse_id": r.id, "title": r.title, "type": r.type, "url": r.url,
-                                  "dataset": ds.name},
+                            data={"reuse_id": r.id, "title": r.title, "type": r.type, "link": r.url,
+                                  "url": f"/showcase?dataset={ds.name}", "dataset": ds.name},
                             dataset_id=ds.id, department_id=ds.department_id, public=visibility.open_to_public(ds))
     ctx.extra["audit_detail"] = {"from": before, "to": p.decision, "comment": p.comment[:200]}
     return reuse_dict(r, _visible_datasets(ctx, [r.id])[r.id], True)

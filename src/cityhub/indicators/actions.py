@@ -451,7 +451,8 @@ def indicator_review(ctx: Context, p: s.ObservationReview) -> dict[str, Any]:
         from cityhub.social import activity
 
         activity.record(ctx, "changed indicator", "indicator", ind.code, department_id=ind.department_id,
-                        data={"period": obs.period, "value": obs.value, "unit": ind.unit, "name": ind.name})
+                        data={"period": obs.period, "value": obs.value, "unit": ind.unit, "name": ind.name,
+                              "title": ind.name, "url": f"/indicators/{ind.code}"})
         _publish_later(ctx)
     _history(ctx, ind, "indicator_review", changes | ({"comment": [None, p.comment]} if p.comment else {}), obs.id)
     ctx.extra["audit_detail"] = {"decision": p.decision, "indicator": ind.code, "period": obs.period}

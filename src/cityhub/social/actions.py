@@ -70,7 +70,11 @@ def summary(a: Any) -> dict[str, str]:
     verbs = {"new package": "新建了数据集 created the dataset", "changed package": "修改了数据集 changed the dataset",
              "deleted package": "删除了数据集 deleted the dataset",
              "new organization": "新建了部门 created the department",
-             "changed organization": "修改了部门 changed the department"}
+             "changed organization": "修改了部门 changed the department",
+             "new data request": "提出了数据需求 asked for data", "changed data request": "更新了数据需求 updated the data request",
+             "changed indicator": "更新了规划指标 updated the plan indicator",
+             "new discussion post": "在数据集讨论中发帖 posted in the discussion of",
+             "new reuse": "展示了基于数据集的成果 showed a reuse of"}
     return {"title": title, "verb": verbs.get(a.activity_type, a.activity_type), "url": url,
             "actor": str(data.get("actor") or a.actor or "system")}
 
@@ -333,8 +337,12 @@ def _follow_key(ctx: Context, object_type: str, ref: str) -> tuple[str, str, str
     if show in action_registry():  # the object's own domain says whether it exists (and the caller may see it)
         from cityhub import actions
 
-        actions.call(show, ctx, {"id": ref})
+        actions.call(show, ctx, {SHOW_KEYS.get(object_type, "id"): ref})
     return ref, ref, ref
+
+
+#: the input field of ``<object_type>_show`` that names the object, where it is not ``id``
+SHOW_KEYS = {"indicator": "code"}
 
 
 def _follow(ctx: Context, object_type: str, ref: str) -> dict[str, Any]:
