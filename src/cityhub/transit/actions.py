@@ -290,8 +290,8 @@ def publish(run: dict[str, Any], od: Any, stages: Any, od_stop: Any = None, od_z
         **common, "title": "公交地铁分区客流 OD 矩阵(分时段)", "title_en": "Transit district OD matrix by time band",
         "abstract": "由公交地铁刷卡数据按出行链规则推断下车站点并串联出行后,按出发时段汇总的区×区出行量(OD 矩阵)。"
                     "仅含聚合数量,不含任何卡号。"
-                    f"出行量少于 {get_settings().transit_od_min_count} 的单元格不予发布,其出行量计入"
-                    "“(suppressed)”行(按起点或按时段合计),总量不变。",
+                    f"出行量少于 {get_settings().transit_od_min_count} 的单元格不予发布,其出行量按起点或按时段"
+                    "合计后另列一行发布,总量不变。",
         "data_items": [{"name": c, "type": "string", "description": c} for c in OD_COLUMNS],
         "sharing_class": "无条件共享", "opening_class": "无条件开放", "tags": ["公交", "地铁", "OD", "客流"]})
     _ensure_dataset(ctx, st_name, {
@@ -326,8 +326,8 @@ def publish(run: dict[str, Any], od: Any, stages: Any, od_stop: Any = None, od_z
             **common, "title": title, "title_en": title_en,
             "abstract": f"由公交地铁刷卡数据按出行链规则推断下车站点并串联出行后,{how}按出发时段汇总的出行量(OD 矩阵)。"
                         "仅含聚合数量,不含任何卡号。"
-                    f"出行量少于 {get_settings().transit_od_min_count} 的单元格不予发布,其出行量计入"
-                    "“(suppressed)”行(按起点或按时段合计),总量不变。",
+                    f"出行量少于 {get_settings().transit_od_min_count} 的单元格不予发布,其出行量按起点或按时段"
+                    "合计后另列一行发布,总量不变。",
             "data_items": [{"name": c, "type": "string", "description": c} for c in columns],
             "sharing_class": "无条件共享", "opening_class": "无条件开放", "tags": ["公交", "地铁", "OD", "客流"]})
         res = actions.call("resource_create", ctx, {
