@@ -62,7 +62,8 @@ def test_provisional_view_gives_the_final_values_where_the_type_holds(tmp_path: 
     src = tmp_path / f"{name}.csv"
     src.write_text(FILES[name], encoding="utf-8")
     raw = typedpass.write_raw_copy(src, src.name, tmp_path / "v" / "raw.parquet", IngestOptions())
-    assert raw is not None
+    assert raw is not None, "a plain CSV is served provisionally (None: typed first)"
+    assert Path(raw.path).is_file() and raw.rows > 0
     final = _final(src, tmp_path / "final")
     assert raw.rows == final.rows
     assert [c["name"] for c in raw.columns] == [c.name for c in final.columns]
@@ -98,7 +99,7 @@ def test_grant_scope_applies_to_the_provisional_view(tmp_path: Path) -> None:
     src = tmp_path / "t.csv"
     src.write_text(CSV, encoding="utf-8")
     raw = typedpass.write_raw_copy(src, src.name, tmp_path / "raw.parquet", IngestOptions())
-    assert raw is not None
+    assert raw is not None, "a plain CSV is served provisionally (None: typed first)"
     ref = query.TableRef(resource_id="r1", path=raw.path, rows=raw.rows,
                          columns=[(c["name"], c["type"]) for c in raw.columns], select=raw.select)
     scoped = grants.scoped(ref, ["所属区", "数值"], {"所属区": "天河区"})

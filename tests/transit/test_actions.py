@@ -121,7 +121,7 @@ def test_transit_page_in_both_languages_offline(sqlite_demo_store: Any, finished
         assert "公交地铁客流分析" in page.text and "区间出行 OD 流向图" in page.text and "&gt; 80%" in page.text
         assert f"{run['report']['stages']['stages']:,}" in page.text
         config = re.search(r'<script type="application/json" id="transit-config">(.*?)</script>', page.text, re.S)
-        assert config is not None
+        assert config is not None, "the page carries its charts' data as a JSON script block"
         import json
 
         cfg = json.loads(config.group(1))

@@ -10,33 +10,15 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from cityhub import actions
 from cityhub.cli.common import call as _call
+from cityhub.cli.common import call_as as _call_as
 from cityhub.cli.common import err, out
-from cityhub.context import Actor, Context
-from cityhub.errors import CityHubError
 
 requests_app = typer.Typer(help="数据需求 / data requests (the public asks, the data office routes, departments "
                                 "answer)", no_args_is_help=True)
 
 AS_USER = typer.Option("", "--as", help="act as this user (e.g. the routed department's steward)")
 
-
-def _call_as(user: str, name: str, data: dict[str, Any]) -> Any:
-    """Run ``name`` as ``user`` (looked up through the actions), or as the operator when ``user`` is empty."""
-    if not user:
-        return _call(name, data)
-    u = _call("user_show", {"name": user})
-    dept = _call("department_show", {"slug": u["department"]})["id"] if u["department"] else None
-    ctx = Context(actor=Actor(id=u["id"], name=u["name"], role=u["role"], department_id=dept), source="local",
-                  via="cli")
-    try:
-        return actions.call(name, ctx, data)
-    except CityHubError as exc:
-        err.print(f"[red]错误 error[/red]: {exc.message} / {exc.message_en}")
-        for field, msgs in exc.fields.items():
-            err.print(f"  {field}: {'; '.join(map(str, msgs))}")
-        raise typer.Exit(2) from None
 
 
 def _deadline(r: dict[str, Any]) -> str:

@@ -13,12 +13,10 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cityhub import actions
 from cityhub.catalog.schemas import UploadedFile
 from cityhub.cli.common import call as _call
+from cityhub.cli.common import call_as as _call_as
 from cityhub.cli.common import err, out
-from cityhub.context import Actor, Context
-from cityhub.errors import CityHubError
 from cityhub.indicators.export import export_csv
 from cityhub.indicators.schemas import IndicatorCreate, import_row
 
@@ -26,22 +24,6 @@ indicators_app = typer.Typer(help="规划指标 / plan indicators (import, list,
                              no_args_is_help=True)
 AS_USER = typer.Option("", "--as", help="act as this user (e.g. the responsible department's steward)")
 
-
-def _call_as(user: str, name: str, data: dict[str, Any]) -> Any:
-    """Run ``name`` as ``user`` (looked up through the actions), or as the operator when ``user`` is empty."""
-    if not user:
-        return _call(name, data)
-    u = _call("user_show", {"name": user})
-    dept = _call("department_show", {"slug": u["department"]})["id"] if u["department"] else None
-    ctx = Context(actor=Actor(id=u["id"], name=u["name"], role=u["role"], department_id=dept), source="local",
-                  via="cli")
-    try:
-        return actions.call(name, ctx, data)
-    except CityHubError as exc:
-        err.print(f"[red]错误 error[/red]: {exc.message} / {exc.message_en}")
-        for field, msgs in exc.fields.items():
-            err.print(f"  {field}: {'; '.join(map(str, msgs))}")
-        raise typer.Exit(2) from None
 
 
 def read_table(path: Path) -> list[dict[str, Any]]:

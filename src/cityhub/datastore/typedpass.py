@@ -336,6 +336,21 @@ def _spread_sample(path: Path, out: Path, has_header: bool, size: int) -> None:
 # entry point
 
 
+
+def _csv_size(source: Path, filename: str) -> int | None:
+    """The size of a non-empty file that sniffs as CSV: the only input the one-pass ingest takes (None: not one)."""
+    try:
+        size = source.stat().st_size
+        if size == 0:
+            return None
+        with source.open("rb") as fh:
+            head = fh.read(formats.SNIFF_BYTES)
+        if formats.sniff_format(head, filename) != formats.CSV:
+            return None
+    except (OSError, IngestError):
+        return None
+    return size
+
 def ingest_pass(
     source: Path,
     filename: str,
@@ -348,15 +363,8 @@ def ingest_pass(
         return None
     started = time.perf_counter()
     source, dest_dir = Path(source), Path(dest_dir)
-    try:
-        size = source.stat().st_size
-        if size == 0:
-            return None
-        with source.open("rb") as fh:
-            head = fh.read(formats.SNIFF_BYTES)
-        if formats.sniff_format(head, filename) != formats.CSV:
-            return None
-    except (OSError, IngestError):
+    size = _csv_size(source, filename)
+    if size is None:
         return None
     report = staged._Progress(progress)
     report(0.0, "sniff")
@@ -683,15 +691,8 @@ def write_raw_copy(
         return None
     started = time.perf_counter()
     source, dest = Path(source), Path(dest)
-    try:
-        size = source.stat().st_size
-        if size == 0:
-            return None
-        with source.open("rb") as fh:
-            head = fh.read(formats.SNIFF_BYTES)
-        if formats.sniff_format(head, filename) != formats.CSV:
-            return None
-    except (OSError, IngestError):
+    size = _csv_size(source, filename)
+    if size is None:
         return None
     dest.parent.mkdir(parents=True, exist_ok=True)
     work_parent = Path(options.temp_dir) if options.temp_dir else dest.parent
