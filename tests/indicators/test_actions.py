@@ -308,6 +308,11 @@ def test_values_dataset_is_published_open_by_the_data_office(iw: dict[str, Any])
     made = report("steward", "t.share", "2020", 93, "%")
     call_as("admin", "indicator_review", {"id": made["id"], "decision": "approve"})
     jobs.wait_idle()  # the approval queued a rewrite of the values dataset
+    from cityhub.indicators.actions import last_publish
+
+    queued = last_publish()
+    assert queued is not None and queued.done()
+    assert "error" not in queued.result(), queued.result()
     name = get_settings().indicators_dataset
     ds = call_as(None, "dataset_show", {"id": name})  # open: the public sees it
     assert ds["opening_class"] == "无条件开放" and ds["department"] == "gz-gov-data"

@@ -14,6 +14,7 @@ import logging
 import re
 import secrets
 import threading
+from concurrent.futures import Future
 from typing import Any
 
 import pydantic
@@ -147,19 +148,26 @@ def _publish_later(ctx: Context) -> None:
         hooks.append(_submit_publish)
 
 
-_queued = threading.Event()
+_pending: Future[Any] | None = None
+_pending_lock = threading.Lock()
 
 
 def _submit_publish() -> None:
-    """Queue one rewrite of the values dataset unless one is queued already (a burst of changes: one rewrite)."""
-    if _queued.is_set():
-        return
-    _queued.set()
-    try:
-        jobs.submit("indicator_dataset_publish", serial="indicator-values")
-    except Exception:  # the values dataset is refreshed daily anyway
-        _queued.clear()
-        log.exception("could not queue the indicator values dataset")
+    """Queue one rewrite of the values dataset unless one is queued and not yet started (a burst of changes: one
+    rewrite, which reads the state as it is when it starts)."""
+    global _pending
+    with _pending_lock:
+        if _pending is not None and not _pending.running() and not _pending.done():
+            return
+        try:
+            _pending = jobs.submit("indicator_dataset_publish", serial="indicator-values")
+        except Exception:  # the values dataset is refreshed daily anyway
+            log.exception("could not queue the indicator values dataset")
+
+
+def last_publish() -> Future[Any] | None:
+    """The most recently queued rewrite (tests and the CLI wait on it and read its result)."""
+    return _pending
 
 
 # -- reading -----------------------------------------------------------------------------------------------------
@@ -612,12 +620,11 @@ def indicator_dataset_publish(ctx: Context, p: s.Empty) -> dict[str, Any]:
 def publish_job() -> dict[str, Any]:
     from cityhub import actions
 
-    _queued.clear()
     try:
         result: dict[str, Any] = actions.call("indicator_dataset_publish", system_context("job"), {})
         return result
     except Exception as exc:  # e.g. no data-office department in this installation: logged, not raised
-        log.warning("indicator values dataset not published: %s", exc)
+        log.warning("indicator values dataset not published: %s", exc, exc_info=True)
         return {"error": str(exc)}
 
 

@@ -79,6 +79,7 @@ class MqttReceiver:
         self.client.max_inflight_messages_set(receive_maximum)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
 
     # --- lifecycle ---------------------------------------------------------------------------------------
@@ -115,6 +116,16 @@ class MqttReceiver:
         client.subscribe([(f, 1) for f in self.filters])
         log.info("MQTT connected to %s:%s (session present: %s)", self.address.host, self.address.port,
                  getattr(flags, "session_present", None))
+
+    def _on_subscribe(self, client: paho.Client, userdata: Any, mid: int, reasons: Any, properties: Any) -> None:
+        """Ready once the broker has acknowledged the subscriptions (SUBACK): a message published before that
+        may find no subscriber and be dropped by the broker."""
+        refused = [str(r) for r in reasons if getattr(r, "is_failure", False)]
+        if refused and len(refused) == len(self.filters):
+            log.error("MQTT subscriptions refused: %s", ", ".join(refused))
+            return
+        if refused:
+            log.warning("MQTT subscriptions partly refused: %s", ", ".join(refused))
         self.connected.set()
 
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
