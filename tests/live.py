@@ -61,3 +61,14 @@ def serve_in_thread(app: Any, *, lifespan: str = "on", timeout: float = 30) -> I
 def launch_chromium(playwright: Any) -> Any:
     """Headless Debian Chromium with the flags the brief asks for (no sandbox, no GPU, no background traffic)."""
     return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+
+
+def portal_sign_in(page: Any, server: str, user: str, password: str, *, landing: str | None = "/") -> None:
+    """Sign in through the portal's login form; wait for ``landing`` (None: do not wait, e.g. a form that
+    asks for a new password or a second factor next)."""
+    page.goto(server + "/login")
+    page.fill("#f-username", user)
+    page.fill("#f-password", password)
+    page.locator('#login-form button[type="submit"]').click()
+    if landing is not None:
+        page.wait_for_url(server + landing)

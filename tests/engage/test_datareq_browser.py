@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import make_store, unique
 from tests.engage.conftest import build_world
-from tests.live import launch_chromium, require_chromium, serve_in_thread
+from tests.live import launch_chromium, portal_sign_in, require_chromium, serve_in_thread
 
 pytestmark = pytest.mark.browser
 SHARED_SHOTS = Path("/tmp/shots/datareq")
@@ -54,11 +54,7 @@ def test_ask_route_answer_in_the_browser(live: tuple[str, dict[str, Any]], tmp_p
             page = ctx.new_page()
             page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
             if user is not None:
-                page.goto(server + "/login")
-                page.fill("#f-username", user)
-                page.fill("#f-password", passwords[user])
-                page.locator('#login-form button[type="submit"]').click()
-                page.wait_for_url(server + "/")
+                portal_sign_in(page, server, user, passwords[user])
             return page
 
         # -- the citizen asks ---------------------------------------------------------------------------------

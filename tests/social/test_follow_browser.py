@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Store, open_dataset
-from tests.live import launch_chromium, require_chromium, serve_in_thread
+from tests.live import launch_chromium, portal_sign_in, require_chromium, serve_in_thread
 
 pytestmark = pytest.mark.browser
 
@@ -34,11 +34,7 @@ def test_follow_a_dataset_steward_changes_it_bell_counts(server: str, sqlite_dem
     ds = open_dataset(title="浏览器关注测试数据集")
 
     def sign_in(page: Page, user: str) -> None:
-        page.goto(server + "/login")
-        page.fill("#f-username", user)
-        page.fill("#f-password", passwords[user])
-        page.locator('#login-form button[type="submit"]').click()
-        page.wait_for_url(server + "/")
+        portal_sign_in(page, server, user, passwords[user])
 
     with sync_playwright() as p:
         browser = launch_chromium(p)

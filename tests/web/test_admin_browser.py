@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Store, call_as, unique
+from tests.live import portal_sign_in
 
 pytestmark = pytest.mark.browser
 PASSWORD = "Long-Enough-Pass-77"
@@ -24,16 +25,6 @@ def _shot(page: object, shots: Path, name: str) -> None:
     page.screenshot(path=str(path), full_page=True)
     COPY_TO.mkdir(parents=True, exist_ok=True)
     shutil.copy(path, COPY_TO / path.name)
-
-
-def _login(page: object, server_url: str, name: str, password: str) -> None:
-    from playwright.sync_api import Page
-
-    assert isinstance(page, Page)
-    page.goto(server_url + "/login")
-    page.fill("#f-username", name)
-    page.fill("#f-password", password)
-    page.locator('#login-form button[type="submit"]').click()
 
 
 def test_admin_walk(server: str, browser: object, sqlite_demo_store: Store, tmp_path: Path) -> None:
@@ -52,7 +43,7 @@ def test_admin_walk(server: str, browser: object, sqlite_demo_store: Store, tmp_
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _login(page, server, "admin", sqlite_demo_store.passwords["admin"])
+    portal_sign_in(page, server, "admin", sqlite_demo_store.passwords["admin"], landing=None)
     page.wait_for_url(server + "/")
 
     # a department: the list with counts, the edit form, a field error, then saved
@@ -89,7 +80,7 @@ def test_admin_walk(server: str, browser: object, sqlite_demo_store: Store, tmp_
     expect(page.locator("#flash")).to_contain_text(leaving)
     other = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     visitor = other.new_page()
-    _login(visitor, server, leaving, PASSWORD)
+    portal_sign_in(visitor, server, leaving, PASSWORD, landing=None)
     expect(visitor.locator("#login-error")).to_be_visible()
     _shot(visitor, shots, "05-disabled-user-sign-in-fails")
 
@@ -100,7 +91,7 @@ def test_admin_walk(server: str, browser: object, sqlite_demo_store: Store, tmp_
     secret = page.locator("#temporary-password").inner_text().strip()
     assert len(secret) >= 12
     _shot(page, shots, "06-password-reset")
-    _login(visitor, server, forgetful, secret)
+    portal_sign_in(visitor, server, forgetful, secret, landing=None)
     expect(visitor.locator("#f-new-password")).to_be_visible()
     visitor.fill("#f-password", secret)
     visitor.fill("#f-new-password", "A-new-passphrase-for-2026")
@@ -109,7 +100,7 @@ def test_admin_walk(server: str, browser: object, sqlite_demo_store: Store, tmp_
     other.close()
     other = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     visitor = other.new_page()
-    _login(visitor, server, forgetful, "A-new-passphrase-for-2026")
+    portal_sign_in(visitor, server, forgetful, "A-new-passphrase-for-2026", landing=None)
     visitor.wait_for_url(server + "/")
     other.close()
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Store, call_as
+from tests.live import portal_sign_in
 
 SHOTS = Path(__file__).parent / "screenshots"
 
@@ -128,17 +129,6 @@ def test_resource_preview_sort_chart_and_map(server: str, browser: object, sqlit
     context.close()
 
 
-def _sign_in(page: object, server: str, name: str, password: str) -> None:
-    from playwright.sync_api import Page
-
-    assert isinstance(page, Page)
-    page.goto(server + "/login")
-    page.fill("#f-username", name)
-    page.fill("#f-password", password)
-    page.locator('#login-form button[type="submit"]').click()
-    page.wait_for_url(server + "/")
-
-
 def test_api_docs_and_steward_forms_offline(server: str, browser: object, sqlite_demo_store: Store) -> None:
     """Swagger UI renders from the package with no request to another host; a steward's forms (data items and
     plan items as rows, a resource's edit page, the column types) and the TOTP QR code, in Chinese and English."""
@@ -160,11 +150,11 @@ def test_api_docs_and_steward_forms_offline(server: str, browser: object, sqlite
             if urlsplit(req.url).scheme in ("http", "https") and urlsplit(req.url).netloc != local else None)
 
     page.goto(server + "/api/docs")
-    expect(page.locator(".swagger-ui .info .title")).to_contain_text("CityHub API")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("CityHub API", timeout=30_000)  # openapi.json is built on first ask
     expect(page.locator(".opblock").first).to_be_visible()
     page.screenshot(path=str(SHOTS / "20-api-docs.png"))
 
-    _sign_in(page, server, "steward", sqlite_demo_store.passwords["steward"])
+    portal_sign_in(page, server, "steward", sqlite_demo_store.passwords["steward"])
     found = call_as(None, "dataset_search", {"filters": {"organization": ["gz-transport"]}, "rows": 50,
                                              "full": True})["results"]
     ds = next(d for d in found if any(r["datastore_active"] and r["uploaded"] for r in d["resources"]))

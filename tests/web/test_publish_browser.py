@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Store, call_as, unique
-from tests.live import launch_chromium
+from tests.live import launch_chromium, portal_sign_in
 
 pytestmark = pytest.mark.browser
 SHARED_SHOTS = Path("/tmp/shots/publish")
@@ -36,11 +36,7 @@ def test_steward_drafts_fixes_a_load_and_submits_reviewer_approves(
         shutil.copy(shots / file, SHARED_SHOTS / file)
 
     def sign_in(page: Page, user: str) -> None:
-        page.goto(server + "/login")
-        page.fill("#f-username", user)
-        page.fill("#f-password", passwords[user])
-        page.locator('#login-form button[type="submit"]').click()
-        page.wait_for_url(server + "/")
+        portal_sign_in(page, server, user, passwords[user])
 
     bad = tmp_path / "停车场.csv"
     bad.write_bytes(b"\x00\x01\x02" * 500)

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import Store, call_as, unique
-from tests.web.test_browser import SHOTS, _sign_in
+from tests.live import portal_sign_in
+from tests.web.test_browser import SHOTS
 from tests.web.test_map_browser import new_page
 
 pytestmark = pytest.mark.browser
@@ -63,7 +64,7 @@ def test_alarm_console_acknowledges_and_updates_live(server: str, browser: Any, 
     assert _send(first["token"], {"currentLevel": 2.6})["alarms_raised"] == 1
     alarm_id = call_as("admin", "alarm_list", {"type": alarm_type})["alarms"][0]["id"]
     context, page, errors = new_page(browser, "zh")
-    _sign_in(page, server, "analyst", sqlite_demo_store.passwords["analyst"])
+    portal_sign_in(page, server, "analyst", sqlite_demo_store.passwords["analyst"])
     page.goto(f"{server}/sensing/alarms?type={alarm_type}&status=active")
     expect(page.locator(f"#alarm-{alarm_id}")).to_have_count(1)
     expect(page.locator("body[data-alarm-stream='open']")).to_have_count(1, timeout=10_000)

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import Store, call_as, open_dataset, unique
-from tests.live import launch_chromium
+from tests.live import launch_chromium, portal_sign_in
 
 pytestmark = pytest.mark.browser
 SHARED_SHOTS = Path("/tmp/shots/sharing")
@@ -53,11 +53,7 @@ def test_department_b_applies_a_approves_narrower_b_reads_within_scope(
         shutil.copy(shots / file, SHARED_SHOTS / file)
 
     def sign_in(page: Page, user: str) -> None:
-        page.goto(server + "/login")
-        page.fill("#f-username", user)
-        page.fill("#f-password", passwords[user])
-        page.locator('#login-form button[type="submit"]').click()
-        page.wait_for_url(server + "/")
+        portal_sign_in(page, server, user, passwords[user])
 
     with sync_playwright() as p:
         browser = launch_chromium(p)

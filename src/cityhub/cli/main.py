@@ -18,6 +18,7 @@ from cityhub.cli.common import call as _call
 from cityhub.cli.common import err, out
 from cityhub.cli.datareq import requests_app
 from cityhub.cli.deid import correction_app, deid_app
+from cityhub.cli.engage import discussions_app, reuses_app
 from cityhub.cli.exchange import register as register_exchange
 from cityhub.cli.harvest import harvest_app
 from cityhub.cli.indicators import indicators_app
@@ -61,6 +62,9 @@ app.add_typer(transit_app, name="transit")
 app.add_typer(requests_app, name="requests")
 # plan indicators (issue 15): import a city's table, list, report, review, assess
 app.add_typer(indicators_app, name="indicators")
+# the public's voice (issue 15): moderating discussions, reviewing reuses
+app.add_typer(discussions_app, name="discussions")
+app.add_typer(reuses_app, name="reuses")
 
 
 

@@ -99,7 +99,7 @@ async def sensing_devices_page(request: Request) -> Response:
     res = await acall(request, "device_list", data)
     return render(request, "sensing/devices.html", {
         "res": res, "f": f, "page": page, "pages": max(1, -(-res["count"] // PAGE_SIZE)),
-        "types": [(t, devicetypes.TYPES[t].label_zh, devicetypes.TYPES[t].label_en) for t in types],
+        "types": [(t, _pick(language, (devicetypes.TYPES[t].label_zh, devicetypes.TYPES[t].label_en))) for t in types],
         "districts": [(code, en if language == "en" else zh) for code, zh, en in DISTRICTS],
         "district_names": {code: en if language == "en" else zh for code, zh, en in DISTRICTS},
         "states": [(k, _pick(language, v)) for k, v in STATE_LABELS.items()],
