@@ -255,9 +255,11 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         from cityhub import db
 
         db.reset_caches()
-        if db_name:
-            pg_drop(db_name)
-        if not args.keep:
+        if args.keep:
+            print(f"kept the store: CITYHUB_HOME={home} CITYHUB_DATABASE_URL={url}")
+        else:
+            if db_name:
+                pg_drop(db_name)
             shutil.rmtree(home, ignore_errors=True)
 
 
@@ -284,7 +286,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--samples", type=int, default=200, help="requests per measured line")
     parser.add_argument("--out", default=str(OUT / "engage.json"))
     parser.add_argument("--home", default="", help="where the stores live (default benchmarks/out)")
-    parser.add_argument("--keep", action="store_true", help="keep the SQLite store afterwards")
+    parser.add_argument("--keep", action="store_true", help="keep the store (and its PostgreSQL database) afterwards")
     args = parser.parse_args(argv)
     os.environ.setdefault("CITYHUB_ENV", "development")
     os.environ["CITYHUB_SENSING_DEMO"] = "false"

@@ -47,7 +47,7 @@ def test_tiny_run_fills_one_store_and_writes_every_figure(tmp_path):
     assert run["backend"] == "sqlite"
     # one store holds all of it: the counts are read back from it
     counts = run["counts"]
-    assert counts["datasets"] == 200 and counts["requests"] == 100
+    assert counts["datasets"] == 201 and counts["requests"] == 100  # 200 generated + the indicator values' dataset
     assert counts["activities"] >= 2000  # plus those the actions recorded while filling
     assert counts["posts"] >= 3300  # one hot dataset: 300 threads x (1 + 10 replies)
     assert counts["indicators"] > 30
