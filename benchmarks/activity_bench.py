@@ -20,53 +20,88 @@ import random
 import sqlite3
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import OUT, machine, summary
 
+ACTIVITY_COLUMNS = ("ts", "user_id", "actor", "object_type", "object_id", "activity_type", "dataset_id",
+                    "department_id", "public", "data")
+
+
+def activity_rows(n: int, deep: list[tuple[int, int]], spread: Callable[[random.Random], tuple[int, int]],
+                  user_id: int = 2, seed: int = 15) -> Iterator[tuple[Any, ...]]:
+    """``n`` activity rows (:data:`ACTIVITY_COLUMNS`), one every 30 s from 2024-01-01: the even ones cycle over
+    ``deep`` (dataset id, department id) pairs (deep streams), the odd ones go to ``spread(rnd)``. The first 20,000
+    are ``new package``, the rest ``changed package``; each carries a trimmed package dict (~1 KB of JSON)."""
+    rnd = random.Random(seed)
+    start = dt.datetime(2024, 1, 1)
+    pad = "广州市公共数据开放平台活动流基准测试数据集描述" * 12
+    payloads: dict[int, str] = {}
+    for i in range(n):
+        if i % 2 == 0:
+            ds_id, dept_id = deep[i // 2 % len(deep)]
+        else:
+            ds_id, dept_id = spread(rnd)
+        ts = (start + dt.timedelta(seconds=i * 30)).strftime("%Y-%m-%d %H:%M:%S.%f")
+        kind = "new package" if i < 20_000 else "changed package"
+        data = payloads.get(ds_id)
+        if data is None:  # one payload per dataset (the JSON encoding is not what is measured)
+            data = payloads[ds_id] = json.dumps({"package": {"id": f"pkg-{ds_id}", "name": f"ds-{ds_id}",
+                                                             "title": f"数据集 {ds_id}", "notes": pad},
+                                                 "actor": "steward"}, ensure_ascii=False)
+        yield (ts, user_id, "steward", "dataset", f"pkg-{ds_id}", kind, ds_id, dept_id, True, data)
+
+
+def bulk_activities(url: str, rows: Iterable[tuple[Any, ...]], analyze: str = "") -> float:
+    """The standard bulk load of activity rows into the store at ``url`` (SQLite or PostgreSQL): the table's
+    secondary indexes dropped, the rows inserted in one transaction (SQLite: one prepared ``executemany``;
+    PostgreSQL: ``COPY``), the indexes built again. Then ``ANALYZE`` (``analyze``: a table, or the whole store
+    when empty). Returns the seconds of the load (drop, insert, rebuild), not counting the ``ANALYZE``."""
+    cols = ", ".join(ACTIVITY_COLUMNS)
+    if url.startswith("sqlite"):
+        con = sqlite3.connect(url.split("///", 1)[1])
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=OFF")
+        t0 = time.perf_counter()
+        indexes = [r for r in con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
+                                          "tbl_name = 'activity' AND sql IS NOT NULL")]
+        for name, _sql in indexes:
+            con.execute(f'DROP INDEX "{name}"')
+        con.executemany(f"INSERT INTO activity ({cols}) VALUES ({', '.join('?' * len(ACTIVITY_COLUMNS))})", rows)
+        for _name, sql in indexes:
+            con.execute(sql)
+        con.commit()
+        seconds = time.perf_counter() - t0
+        con.execute(f"ANALYZE {analyze}".strip())
+        con.close()
+        return seconds
+    import psycopg
+
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as pg:
+        t0 = time.perf_counter()
+        indexes = pg.execute("SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = 'activity' AND "
+                             "NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)").fetchall()
+        for name, _sql in indexes:
+            pg.execute(f'DROP INDEX "{name}"')
+        with pg.cursor().copy(f"COPY activity ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        for _name, sql in indexes:
+            pg.execute(sql)
+        pg.commit()
+        seconds = time.perf_counter() - t0
+        pg.execute(f"ANALYZE {analyze}".strip())
+        pg.commit()
+    return seconds
+
 
 def _bulk(db_path: Path, n: int, datasets: list[tuple[int, int]]) -> float:
     """Insert ``n`` activities (and rebuild the table's indexes); returns seconds."""
-    rnd = random.Random(15)
-    start = dt.datetime(2024, 1, 1)
-    pad = "广州市公共数据开放平台活动流基准测试数据集描述" * 12
-    con = sqlite3.connect(db_path)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute("PRAGMA synchronous=OFF")
-    t0 = time.perf_counter()
-
-    payloads: dict[int, str] = {}
-
-    def rows() -> Any:
-        for i in range(n):
-            if i % 2 == 0:
-                ds_id, dept_id = datasets[i // 2 % len(datasets)]
-            else:
-                ds_id, dept_id = 1_000_000 + rnd.randrange(10_000), rnd.randrange(1, 40)
-            ts = (start + dt.timedelta(seconds=i * 30)).strftime("%Y-%m-%d %H:%M:%S.%f")
-            kind = "new package" if i < 20_000 else "changed package"
-            data = payloads.get(ds_id)
-            if data is None:  # one payload per dataset (the JSON encoding is not what is measured)
-                data = payloads[ds_id] = json.dumps({"package": {"id": f"pkg-{ds_id}", "name": f"ds-{ds_id}",
-                                                                 "title": f"数据集 {ds_id}", "notes": pad},
-                                                     "actor": "steward"}, ensure_ascii=False)
-            yield (ts, 2, "steward", "dataset", f"pkg-{ds_id}", kind, ds_id, dept_id, True, data)
-
-    # the standard bulk load: drop the table's indexes, insert in one transaction, build them again
-    indexes = [r for r in con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
-                                      "tbl_name = 'activity' AND sql IS NOT NULL")]
-    for name, _sql in indexes:
-        con.execute(f'DROP INDEX "{name}"')
-    con.executemany("INSERT INTO activity (ts, user_id, actor, object_type, object_id, activity_type, dataset_id, "
-                    "department_id, public, data) VALUES (?,?,?,?,?,?,?,?,?,?)", rows())
-    for _name, sql in indexes:
-        con.execute(sql)
-    con.commit()
-    seconds = time.perf_counter() - t0
-    con.execute("ANALYZE")
-    con.close()
-    return seconds
+    return bulk_activities(f"sqlite:///{db_path}", activity_rows(
+        n, datasets, lambda rnd: (1_000_000 + rnd.randrange(10_000), rnd.randrange(1, 40))))
 
 
 def _followers(db_path: Path, dataset_id: int, n: int) -> None:

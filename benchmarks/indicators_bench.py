@@ -42,7 +42,7 @@ def extra_rows(n: int) -> None:
     today = db.today_local()
     usage = [{"dataset_id": ds, "day": today - dt.timedelta(days=d), "views": rng.randrange(50),
               "downloads": rng.randrange(10), "api_calls": rng.randrange(40)}
-             for ds in rng.sample(range(1, n + 1), 2000) for d in range(60)]
+             for ds in rng.sample(range(1, n + 1), min(2000, n)) for d in range(60)]
     with db.session_scope() as s:
         for i in range(0, len(usage), 20_000):
             s.execute(insert(UsageDaily), usage[i:i + 20_000])
