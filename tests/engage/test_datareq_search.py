@@ -52,20 +52,21 @@ def test_chinese_words_inside_titles_and_descriptions(w: dict[str, Any]) -> None
     assert found(f"站点 {m}", sort="oldest") == [bus, metro]
 
 
-def test_latin_words_case_and_prefixes(w: dict[str, Any]) -> None:
+def test_latin_words_case_and_whole_words(w: dict[str, Any]) -> None:
     m = mark()
     gtfs = ask(title=f"gtfs feed of bus routes {m}", description="Stops, trips and timetables as a GTFS feed.")["id"]
     mixed = ask(title=f"GTFS实时数据 {m}", description="车辆位置 GTFS-Realtime 格式。")["id"]
     stops = ask(title=f"公交站点客流 {m}", description="各公交站点按小时的上下车客流数据。")["id"]
     assert found(f"GTFS {m}") == [mixed, gtfs]  # upper case finds lower case, next to Chinese too
     assert found(f"gtfs {m}") == [mixed, gtfs]
-    assert found(f"GTF {m}") == [mixed, gtfs]  # the beginning of a word
-    assert found(f"realtime {m}") == [mixed]
-    assert found(f"timetable {m}") == [gtfs]  # "timetables"
-    assert found(f"公交站 {m}") == [stops]  # the beginning of 公交站点
+    assert found(f"realtime {m}") == [mixed]  # a part of GTFS-Realtime
+    assert found(f"gtfs-realtime {m}") == [mixed]
+    assert found(f"timetables {m}") == [gtfs]
+    assert found(f"公交站 {m}") == [stops]  # jieba's sub-word of 公交站点
     assert found(f"feed {m.upper()}") == [gtfs]  # the marker itself in upper case
     assert found(f"bus {m}") == [gtfs]
-    assert found(f"buses {m}") == []  # a longer word is not a prefix of a shorter one
+    # whole words, as the catalog's search: not a prefix, not a longer word
+    assert found(f"GTF {m}") == [] and found(f"timetable {m}") == [] and found(f"buses {m}") == []
 
 
 def test_keyset_paging_and_filters_with_a_search(w: dict[str, Any]) -> None:
@@ -189,6 +190,8 @@ def test_the_index_serves_the_search(w: dict[str, Any]) -> None:
             plan = "\n".join(s.scalars(text("EXPLAIN " + sql)))
             assert "ix_data_request_search_tsv" in plan, plan
             assert s.scalar(text("SELECT count(*) FROM data_request WHERE search_tsv IS NULL")) == 0
+            assert s.scalar(text("SELECT reloptions FROM pg_class WHERE relname = 'ix_data_request_search_tsv'")) \
+                == ["fastupdate=off"]
         else:
             plan = "\n".join(str(row[-1]) for row in s.execute(text("EXPLAIN QUERY PLAN " + sql)))
             assert "search_fts_data_request VIRTUAL TABLE INDEX" in plan, plan
