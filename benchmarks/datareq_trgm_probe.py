@@ -40,7 +40,10 @@ def main() -> None:
     rnd = random.Random(15)
     out: dict[str, Any] = {"machine": machine(), "requests": args.requests}
     try:
-        with psycopg.connect(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", autocommit=True) as conn:
+        # prepare_threshold=None: every query planned for its own pattern (psycopg otherwise prepares a statement
+        # run five times, and PostgreSQL may then keep a generic plan, which cannot use a trigram index at all)
+        with psycopg.connect(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", autocommit=True,
+                             prepare_threshold=None) as conn:
             c = conn.cursor()
             c.execute("CREATE EXTENSION pg_trgm")
             out["locale"] = c.execute("SHOW lc_ctype").fetchone()[0]  # type: ignore[index]
