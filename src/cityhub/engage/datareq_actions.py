@@ -230,8 +230,8 @@ def data_request_list(ctx: Context, p: s.RequestListIn) -> dict[str, Any]:
 
 
 def _words(ctx: Context, q: str) -> Any:
-    """Every word of ``q`` is a word (or the start of one) of the title or description: jieba tokens read through
-    an index on both engines (``datareq_search``), the board's order and keyset paging unchanged."""
+    """Every word of ``q`` is a word of the title or description: jieba tokens read through an index on both
+    engines (``datareq_search``), the board's order and keyset paging unchanged."""
     return datareq_search.condition(ctx.db.get_bind().dialect.name, q)
 
 
