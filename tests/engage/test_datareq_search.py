@@ -1,5 +1,5 @@
 """The data-request word search (``/requests?q=``, ``/api/data-requests?q=``) on both engines: jieba words found
-inside Chinese titles and descriptions, Latin words whatever their case, prefixes, the board's order and keyset
+inside Chinese titles and descriptions, Latin words whatever their case (whole words), the board's order and keyset
 paging, a query with nothing to look for, injection attempts as plain text, a request found right after it is
 created or edited and after a merge, the index actually serving the query, and the migration's backfill."""
 
