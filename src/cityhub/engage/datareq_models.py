@@ -7,7 +7,10 @@
 * ``data_request_event`` -- the history (who, when, what, note): the request page's timeline.
 
 Indexes serve the public board: newest first by id (keyset paging), per status, per department (with and
-without a status), the overdue filter (status, deadline), and a request's merged duplicates.
+without a status), the overdue filter (status, deadline), and a request's merged duplicates. The word search
+reads ``search_tokens`` through an index the migration builds outside the ORM (``datareq_search``: a generated
+``tsvector`` with GIN on PostgreSQL; on SQLite an FTS5 table kept in step by triggers on this table, so a
+migration that rebuilds ``data_request`` in SQLite batch mode must create those triggers again).
 """
 
 from __future__ import annotations
@@ -15,10 +18,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapped, Mapper, attributes, mapped_column
 
 from cityhub.db import Base, UTCDateTime, utcnow
+from cityhub.engage.datareq_search import doc_tokens
+
+
+def _search_tokens(context: Any) -> str:
+    """Default of ``search_tokens`` on every insert (ORM or Core, one row or many): the row's own words."""
+    row = context.get_current_parameters()
+    return doc_tokens(row.get("title"), row.get("description"))
 
 
 class DataRequest(Base):
@@ -69,6 +80,16 @@ class DataRequest(Base):
                                                        nullable=True)
     closed_reason: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # the words of the title and description (``datareq_search.doc_tokens``), which the word search's index reads
+    search_tokens: Mapped[str] = mapped_column(Text, default=_search_tokens, server_default="")
+
+
+@event.listens_for(DataRequest, "before_update")
+def _retokenize(_mapper: Mapper[Any], _conn: Connection, req: DataRequest) -> None:
+    """A changed title or description is searchable by its new words (and no longer by its old ones) from the
+    same flush on."""
+    if attributes.get_history(req, "title").has_changes() or attributes.get_history(req, "description").has_changes():
+        req.search_tokens = doc_tokens(req.title, req.description)
 
 
 class DataRequestEvent(Base):

@@ -80,16 +80,24 @@ def board(request: Request) -> Response:
     sort = "oldest" if q.get("sort") == "oldest" else "newest"
     age = int_param(q.get("age"), 0, 0, 36500) or None
     cursor = int_param(q.get("cursor"), 0, 0, 2**31 - 1) or None
-    # a word search scans: it is not counted (the page and "next" need no total)
-    page = call(request, "data_request_list", {"status": status, "department": department, "q": text,
-                                               "overdue": overdue, "sort": sort, "cursor": cursor, "limit": PAGE,
-                                               "departments": True, "count": text is None, "min_age_days": age})
+    args = {"status": status, "department": department, "q": text, "overdue": overdue, "sort": sort,
+            "cursor": cursor, "limit": PAGE, "departments": True, "count": text is None, "min_age_days": age}
+    search_problem = None
+    try:  # a word search is not counted (the page and "next" need no total)
+        page = call(request, "data_request_list", args)
+    except ValidationError as exc:
+        if "q" not in exc.fields:
+            raise
+        # nothing to look for in the words (only punctuation or very common words): say so, list nothing
+        search_problem = exc.message if lang(request) == "zh" else exc.message_en
+        page = {"results": [], "next": None, "count": None, "count_capped": False,
+                "departments": _departments(request)}
     keep = {k: v for k, v in (("status", status), ("department", department), ("q", text),
                               ("overdue", "1" if overdue else None), ("sort", sort), ("age", age)) if v}
     next_url = f"/requests?{urlencode({**keep, 'cursor': page['next']})}" if page["next"] else None
     return render(request, "datareq/board.html", {
         "page": page, "status": status, "department": department, "q": text, "overdue": overdue, "sort": sort,
-        "age": age, "AGES": AGES,
+        "age": age, "AGES": AGES, "search_problem": search_problem,
         "cursor": cursor, "first_url": f"/requests?{urlencode(keep)}", "next_url": next_url,
         "departments": page["departments"]})
 
