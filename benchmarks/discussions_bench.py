@@ -4,11 +4,16 @@ thousands of replies — how long ``GET /dataset/{name}`` takes to render (in-pr
 the server's own time: routing, the actions, the template), side by side:
 
 * a dataset page with no discussion (the baseline the section adds to);
-* a hot dataset's page, anonymous (visible posts only) and as a moderator (every post, held and hidden too),
-  with the posts' renderings cached (``web/markdown.render_cached``, as after the page's first view) and cold
-  (the cache emptied before each request: every post rendered afresh);
-* ``GET /api/discussions?dataset=…`` for the hot dataset;
-* the showcase page ``/showcase?dataset=…``.
+* a hot dataset's page, anonymous, the way it was before posts stored their HTML (the baseline): every post's
+  Markdown rendered at read time (markdown-it + nh3), cold (nothing remembered: a page's first view) and with
+  the renderings cached (``web/markdown.render_cached``, as after a first view);
+* the same page now: each post's sanitised HTML stored when it was written (``body_html``, the posts are
+  generated with it as ``discussion_post_create`` writes it), in the steady state and on the page's **first
+  view** (a freshly started app, its templates warmed on another page, then the first request of each hot page;
+  several rounds);
+* the first view of a page whose rows have no stored HTML yet (rendered on that read and stored after it);
+* the hot page as a moderator (every post, held and hidden too), ``GET /api/discussions?dataset=…``, and the
+  showcase page ``/showcase?dataset=…``.
 
 Target: p95 ≤ 100 ms for the page with discussions. ``python -m benchmarks.discussions_bench [--n 100000]
 [--backends sqlite,postgres] [--hot 20] [--requests 200]``; figures go to ``benchmarks/out/discussions.json``."""
@@ -26,6 +31,7 @@ from typing import Any
 from benchmarks.catalog_bench import generated_store
 from benchmarks.common import OUT, machine, summary
 
+FIRST_VIEW_ROUNDS = 5  # fresh apps whose first view of every hot page is timed
 THREADS_HOT = 300  # threads on a hot dataset
 REPLIES_HOT = 10  # replies per thread on a hot dataset (so 3,300 posts on each)
 WARM_DATASETS = 20_000  # datasets with a few threads each
@@ -96,7 +102,50 @@ def generate_posts(n: int, hot: int, seed: int = 11) -> dict[str, Any]:
 
             s.execute(text("SELECT setval('discussion_post_id_seq', (SELECT max(id) FROM discussion_post))"))
     return {"posts": total, "hot": [r.name for r in hot_rows], "hot_departments": [r.department_id for r in hot_rows],
+            "hot_ids": [r.id for r in hot_rows],
             "empty": empty.name}
+
+
+def backfill() -> float:
+    """Give every generated post its stored HTML the way migration 0021 does for the rows written before it (its
+    own ``_backfill``, in batches); the seconds it took."""
+    import importlib
+
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+
+    from cityhub import db
+
+    migration = importlib.import_module("cityhub.migrations.versions.0021_post_html")
+    t0 = time.perf_counter()
+    with db.get_engine().begin() as conn, Operations.context(MigrationContext.configure(conn)):
+        migration._backfill("discussion_post", "body", "body_html")
+    return time.perf_counter() - t0
+
+
+def interleaved(client: Any, urls: list[str], requests: int, baseline: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The baseline (every post rendered at read time, nothing remembered) and the stored HTML, request by request
+    in turn on the same pages, so both meet the same machine load."""
+    from cityhub.web.markdown import render_cached
+
+    for url in urls:
+        assert client.get(url).status_code == 200
+    base_ms: list[float] = []
+    ours_ms: list[float] = []
+    for i in range(requests):
+        url = urls[i % len(urls)]
+        render_cached.cache_clear()
+        with baseline(cached=False):
+            t0 = time.perf_counter()
+            resp = client.get(url)
+            base_ms.append((time.perf_counter() - t0) * 1000)
+        assert resp.status_code == 200
+        render_cached.cache_clear()
+        t0 = time.perf_counter()
+        resp = client.get(url)
+        ours_ms.append((time.perf_counter() - t0) * 1000)
+        assert resp.status_code == 200
+    return summary(base_ms), summary(ours_ms)
 
 
 def moderator_token(department_id: int) -> str:
@@ -114,8 +163,9 @@ def moderator_token(department_id: int) -> str:
 
 def timed(client: Any, urls: list[str], requests: int, headers: dict[str, str] | None = None,
           cold: bool = False) -> dict[str, Any]:
-    """Time GETs of ``urls`` in turn; ``cold``: with the cache of rendered posts emptied before each request (every
-    post rendered afresh: the first view of a page), else as it is after the first views."""
+    """Time GETs of ``urls`` in turn; ``cold``: with the cache of rendered Markdown emptied before each request (in
+    the baseline every post is then rendered afresh, as on a page's first view), else as it is after the first
+    views."""
     from cityhub.web.markdown import render_cached
 
     for url in urls:  # warm the caches (templates, statements, renderings)
@@ -132,6 +182,49 @@ def timed(client: Any, urls: list[str], requests: int, headers: dict[str, str] |
     return summary(ms)
 
 
+def first_views(urls: list[str], rounds: int, warm_url: str) -> dict[str, Any]:
+    """The first request of each page in ``urls`` in a freshly started app (its templates compiled on ``warm_url``
+    first, so what is timed is the page's own first view), over ``rounds`` fresh apps."""
+    from fastapi.testclient import TestClient
+
+    from cityhub.web.app import create_app
+    from cityhub.web.markdown import render_cached
+
+    ms: list[float] = []
+    for _ in range(rounds):
+        render_cached.cache_clear()
+        with TestClient(create_app(), base_url="http://127.0.0.1:8000") as client:
+            assert client.get(warm_url).status_code == 200
+            for url in urls:
+                t0 = time.perf_counter()
+                resp = client.get(url)
+                ms.append((time.perf_counter() - t0) * 1000)
+                assert resp.status_code == 200, (url, resp.status_code)
+    return summary(ms)
+
+
+def render_at_read() -> Any:
+    """The baseline: pages as they were before posts stored their HTML (every post's Markdown rendered when shown;
+    ``cached``: through ``web/markdown.render_cached`` as then). A context manager patching the discussion actions'
+    stored-HTML lookup."""
+    import contextlib
+
+    from cityhub.engage import discuss_actions
+    from cityhub.web.markdown import render, render_cached
+
+    @contextlib.contextmanager
+    def patched(cached: bool) -> Any:
+        real = discuss_actions.html_of
+        discuss_actions.html_of = (lambda ctx, row, source, target:  # type: ignore[assignment]
+                                   str((render_cached if cached else render)(getattr(row, source))))
+        try:
+            yield
+        finally:
+            discuss_actions.html_of = real
+
+    return patched
+
+
 def run_backend(backend: str, n: int, hot: int, requests: int) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
@@ -139,6 +232,8 @@ def run_backend(backend: str, n: int, hot: int, requests: int) -> dict[str, Any]
         t0 = time.perf_counter()
         made = generate_posts(n, hot)
         print(f"    {made['posts']} posts in {time.perf_counter() - t0:.1f} s")
+        seconds = backfill()
+        print(f"    their HTML rendered and stored (migration 0021's backfill) in {seconds:.1f} s")
         from cityhub.web.app import create_app
 
         # the benchmark's own client address is not rate-limited on reads; it posts nothing
@@ -146,20 +241,41 @@ def run_backend(backend: str, n: int, hot: int, requests: int) -> dict[str, Any]
         same_dept = [name for name, d in zip(made["hot"], made["hot_departments"], strict=True) if d == dept]
         token = moderator_token(dept)
         result: dict[str, Any] = {"backend": backend, "datasets": n, "posts": made["posts"],
+                                  "backfill_seconds": round(seconds, 1),
                                   "hot_datasets": hot, "posts_per_hot_dataset": THREADS_HOT * (1 + REPLIES_HOT)}
+        pages = [f"/dataset/{name}" for name in made["hot"]]
+        empty_page = f"/dataset/{made['empty']}"
+        baseline = render_at_read()
         with TestClient(create_app(), base_url="http://127.0.0.1:8000") as client:
-            pages = [f"/dataset/{name}" for name in made["hot"]]
-            result["page_no_discussion"] = timed(client, [f"/dataset/{made['empty']}"], requests)
-            result["page_hot_anonymous"] = timed(client, pages, requests)
-            result["page_hot_anonymous_cold"] = timed(client, pages, requests, cold=True)
+            result["page_no_discussion"] = timed(client, [empty_page], requests)
+            (result["baseline_page_hot_render_at_read_cold"],
+             result["page_hot_anonymous_stored_cold"]) = interleaved(client, pages, requests, baseline)
+            with baseline(cached=True):
+                result["baseline_page_hot_render_at_read_cached"] = timed(client, pages, requests)
+            result["page_hot_anonymous_stored"] = timed(client, pages, requests)
+        result["page_hot_first_view_stored"] = first_views(pages, FIRST_VIEW_ROUNDS, empty_page)
+        with TestClient(create_app(), base_url="http://127.0.0.1:8000") as client:
             result["page_hot_moderator"] = timed(client, [f"/dataset/{name}" for name in same_dept], requests,
                                                  {"Authorization": token})
-            result["api_discussions_hot"] = timed(client, [f"/api/discussions?dataset={name}" for name in made["hot"]],
-                                                  requests)
+            api = [f"/api/discussions?dataset={name}" for name in made["hot"]]
+            with baseline(cached=False):
+                result["baseline_api_discussions_hot_render_at_read"] = timed(client, api, max(20, requests // 4))
+            result["api_discussions_hot"] = timed(client, api, requests)
             result["showcase_dataset"] = timed(client, [f"/showcase?dataset={name}" for name in made["hot"]], requests)
+        # last (it changes the store): rows without their stored HTML, rendered and stored on their first read
+        from sqlalchemy import update
+
+        from cityhub import db
+        from cityhub.engage.discuss_models import DiscussionPost
+
+        with db.session_scope() as s:
+            s.execute(update(DiscussionPost).where(DiscussionPost.dataset_id.in_(made["hot_ids"]))
+                      .values(body_html=None))
+        result["page_hot_first_view_lazy"] = first_views(pages, 1, empty_page)
+        result["load_average_end"] = os.getloadavg()
         for key, value in result.items():
             if isinstance(value, dict):
-                print(f"    {key:24} p50 {value['p50_ms']:7.1f} ms  p95 {value['p95_ms']:7.1f} ms  n={value['n']}")
+                print(f"    {key:44} p50 {value['p50_ms']:7.1f} ms  p95 {value['p95_ms']:7.1f} ms  n={value['n']}")
         return result
 
 

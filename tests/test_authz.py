@@ -254,6 +254,8 @@ def test_every_write_action_is_covered_by_a_matrix() -> None:
                             # tests/engage/test_discussions.py, test_reuses.py: who posts, moderates, reviews
                             "discussion_post_create", "discussion_post_report", "discussion_post_hide",
                             "discussion_thread_lock", "discussion_post_correction", "reuse_create", "reuse_review",
+                            # tests/engage/test_post_edit.py: the author or a moderator, nobody else (403)
+                            "discussion_post_update", "discussion_post_delete",
                             # tests/indicators/test_actions.py: definitions and reviews the data office's, reports
                             # the responsible department's, the values dataset the data office's
                             "indicator_create", "indicator_update", "indicator_import", "indicator_report",

@@ -1,5 +1,7 @@
 """Discussions on datasets (issue 15): questions and error reports, threaded by replies, Markdown stored as
-written and sanitised when shown (``web/markdown.py``); readers report posts; moderators hide / show posts and
+written with its sanitised rendering (``cityhub.markup``, rendered whenever the body is written: pages and the API
+show the stored HTML, ``stored_html``); authors edit and delete their own posts (a deleted post with replies stays
+as a placeholder keeping its thread), moderators too; readers report posts; moderators hide / show posts and
 lock / unlock threads (every one of those an audited write); a new public account's first posts are held for a
 moderator; posting is rate-limited per account and address (``discuss_limits``); the steward turns an error
 report into a correction ticket (``sharing.corrections``). Each post shown to the public is an activity of its
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, or_, select
 
 from cityhub import actions
 from cityhub.actions import MANAGERS, SIGNED_IN, action
@@ -20,16 +22,20 @@ from cityhub.db import utcnow
 from cityhub.engage import discuss_auth as auth
 from cityhub.engage import discuss_limits
 from cityhub.engage import discuss_schemas as s
-from cityhub.engage.discuss_models import DiscussionPost, DiscussionReport
+from cityhub.engage.discuss_models import DiscussionPost, DiscussionReport, DiscussionRevision
+from cityhub.engage.stored_html import html_of
 from cityhub.errors import Conflict, ValidationError
 from cityhub.interop.ckan_map import package_id
+from cityhub.markup import render
 from cityhub.settings import get_settings
 from cityhub.social import activity
+from cityhub.social.models import Activity
 
 GOVERNMENT_ROLES = ("platform_admin", "dept_admin", "steward", "analyst")
 KIND_LABELS = {"question": ("提问", "Question"), "error_report": ("纠错", "Error report"), "reply": ("回复", "Reply")}
 STATUS_LABELS = {"visible": ("已发布", "Published"), "held": ("待审核", "Awaiting moderation"),
-                 "hidden": ("已隐藏", "Hidden")}
+                 "hidden": ("已隐藏", "Hidden"), "deleted": ("已删除", "Deleted")}
+DELETED_LABEL = ("此帖已删除", "This post was deleted")
 MAX_REPLIES = 1000  # replies fetched for one page of threads (a bound, not a product limit)
 
 
@@ -39,13 +45,23 @@ def dataset_uuid(ds: Dataset) -> str:
 
 
 def post_dict(ctx: Context, p: DiscussionPost, moderator: bool) -> dict[str, Any]:
+    """A post as the caller may see it: ``body`` (the Markdown) and ``body_html`` (its stored sanitised rendering)
+    empty when they may not; a deleted post is a placeholder (``deleted``, ``deleted_label``), its text kept for
+    the moderators' Markdown only."""
     shown = p.status == "visible" or moderator or (ctx.actor is not None and p.author_id == ctx.actor.id)
+    deleted = p.deleted_at is not None
     out: dict[str, Any] = {
         "id": p.id, "thread_id": p.thread_id, "parent_id": p.parent_id, "kind": p.kind,
-        "kind_label": list(KIND_LABELS[p.kind]), "title": p.title, "body": p.body if shown else "",
-        "author": p.author, "status": p.status, "status_label": list(STATUS_LABELS[p.status]),
+        "kind_label": list(KIND_LABELS[p.kind]), "title": p.title if not deleted or moderator else "",
+        "body": p.body if shown and (not deleted or moderator) else "",
+        "body_html": html_of(ctx, p, "body", "body_html") if shown and not deleted else "",
+        "author": p.author, "mine": ctx.actor is not None and p.author_id == ctx.actor.id, "status": p.status,
+        "status_label": list(STATUS_LABELS[p.status]), "deleted": deleted,
         "locked": p.locked, "correction_id": p.correction_id, "created_at": p.created_at.isoformat(),
+        "edited_at": p.edited_at.isoformat() if p.edited_at else None,
     }
+    if deleted:
+        out["deleted_label"] = list(DELETED_LABEL)
     if moderator:
         out.update(report_count=p.report_count, moderated_by=p.moderated_by, moderation_note=p.moderation_note,
                    source=p.source)
@@ -92,6 +108,9 @@ def discussion_post_create(ctx: Context, p: s.PostCreate) -> dict[str, Any]:
             raise ValidationError("回复的帖子不属于该数据资源", "The post replied to is on another dataset",
                                   fields={"parent_id": ["another dataset's post"]},
                                   fields_zh={"parent_id": ["不属于该数据资源的帖子"]})
+        if parent.status == "deleted":
+            raise Conflict("该帖已删除,不能回复", "That post was deleted: it takes no replies",
+                           fields={"parent_id": ["deleted"]})
         root = ctx.db.get(DiscussionPost, parent.thread_id) if parent.thread_id else parent
         if root is not None and root.locked:
             raise Conflict("该讨论已锁定,不能回复", "This thread is locked: no more replies",
@@ -101,7 +120,8 @@ def discussion_post_create(ctx: Context, p: s.PostCreate) -> dict[str, Any]:
     now = utcnow()
     post = DiscussionPost(dataset_id=ds.id, department_id=ds.department_id, parent_id=p.parent_id,
                           thread_id=parent.thread_id if parent is not None else None, kind=p.kind,
-                          title=p.title if parent is None else "", body=p.body, author_id=ctx.actor.id,
+                          title=p.title if parent is None else "", body=p.body, body_html=render(p.body),
+                          author_id=ctx.actor.id,
                           author=ctx.actor.name, source=ctx.source[:64], status="held" if held else "visible",
                           approved=False, locked=False, report_count=0, moderated_by="", moderation_note="",
                           created_at=now, updated_at=now)
@@ -113,6 +133,114 @@ def discussion_post_create(ctx: Context, p: s.PostCreate) -> dict[str, Any]:
         _published(ctx, post, ds)
     ctx.extra["audit_detail"] = {"dataset": ds.name, "status": post.status, "kind": post.kind}
     return {**post_dict(ctx, post, auth.moderates(ctx, ds.department_id)), "dataset": ds.name}
+
+
+def _thread_root(ctx: Context, post: DiscussionPost) -> DiscussionPost:
+    if post.thread_id is None or post.thread_id == post.id:
+        return post
+    return ctx.db.get(DiscussionPost, post.thread_id) or post
+
+
+def _revision(ctx: Context, post: DiscussionPost, change: str) -> None:
+    """Keep what the post said before an edit or a deletion (its history; edits count against the limits)."""
+    assert ctx.actor is not None
+    ctx.db.add(DiscussionRevision(post_id=post.id, change=change, title=post.title, body=post.body,
+                                  editor_id=ctx.actor.id, editor=ctx.actor.name, source=ctx.source[:64],
+                                  created_at=utcnow()))
+
+
+@action(auth.discussion_post_update, schema=s.PostUpdate, write=True, roles=SIGNED_IN,
+        target=lambda p, r: f"discussion_post:{p.id}")
+def discussion_post_update(ctx: Context, p: s.PostUpdate) -> dict[str, Any]:
+    """Edit a post's body (and a thread opener's title): its author or the dataset's moderators. The new text is
+    rendered and sanitised as it is stored; the text it replaces is kept (``discussion_revision``). A locked
+    thread's posts and a deleted post are not edited (409); edits count against the posting limits (429); a new
+    public account's edited post waits for a moderator again, as its posts do (``held``). Audited."""
+    post = auth.post(ctx, p.id)
+    assert ctx.actor is not None
+    if post.deleted_at is not None:
+        raise Conflict("该帖已删除,不能编辑", "That post was deleted: it can no longer be edited",
+                       fields={"id": ["deleted"]})
+    if _thread_root(ctx, post).locked:
+        raise Conflict("该讨论已锁定,不能编辑", "This thread is locked: its posts can no longer be edited",
+                       fields={"id": ["thread locked"]})
+    opener = post.thread_id == post.id
+    if p.title is not None and not opener:
+        raise ValidationError("只有讨论首帖有标题", "Only a thread's first post has a title",
+                              fields={"title": ["a reply has no title"]}, fields_zh={"title": ["回复没有标题"]})
+    if p.title is not None and not p.title:
+        raise ValidationError("讨论需要标题", "A thread needs a title", fields={"title": ["empty"]},
+                              fields_zh={"title": ["标题为空"]})
+    title = p.title if p.title is not None else post.title
+    ds = ctx.db.get(Dataset, post.dataset_id)
+    assert ds is not None
+    changed = p.body != post.body or title != post.title
+    held = False
+    if changed:
+        discuss_limits.check(ctx)
+        _revision(ctx, post, "edit")
+        now = utcnow()
+        post.body, post.body_html, post.title = p.body, render(p.body), title
+        post.edited_at = post.updated_at = now
+        held = post.author_id == ctx.actor.id and post.status == "visible" and _held(ctx, ds)
+        if held:
+            post.status = "held"
+    ctx.extra["audit_detail"] = {"dataset": ds.name, "changed": changed, "status": post.status, "held_again": held,
+                                 "by": "author" if post.author_id == ctx.actor.id else "moderator"}
+    return {**post_dict(ctx, post, auth.moderates(ctx, post.department_id)), "dataset": ds.name}
+
+
+def _has_replies(ctx: Context, post: DiscussionPost) -> bool:
+    """Whether anything not deleted still hangs on the post (a thread opener: anything in its thread)."""
+    alive = DiscussionPost.status != "deleted"
+    under: Any
+    if post.thread_id == post.id:
+        under = (DiscussionPost.thread_id == post.id) & (DiscussionPost.id != post.id)
+    else:
+        under = DiscussionPost.parent_id == post.id
+    return bool(ctx.db.scalar(select(exists().where(under, alive))))
+
+
+def _forget_title(ctx: Context, post: DiscussionPost) -> None:
+    """The dataset's activity stream said "new discussion post" with the thread's title: a deleted post's title is
+    no longer quoted there (the activity stays, as a record that something was posted)."""
+    if not post.title:
+        return
+    for row in ctx.db.scalars(select(Activity).where(Activity.dataset_id == post.dataset_id,
+                                                     Activity.activity_type == "new discussion post")):
+        if isinstance(row.data, dict) and row.data.get("post_id") == post.id:
+            row.data = {**row.data, "title": f"#{post.id}", "deleted": True}
+
+
+@action(auth.discussion_post_delete, schema=s.PostRef, write=True, roles=SIGNED_IN,
+        target=lambda p, r: f"discussion_post:{p.id}")
+def discussion_post_delete(ctx: Context, p: s.PostRef) -> dict[str, Any]:
+    """Delete a post: its author or the dataset's moderators. A post with replies stays in its thread as "此帖已删除 /
+    This post was deleted" (its title and text no longer shown); one without replies is gone from the discussion
+    (``deleted``), and so is a deleted post above it left with nothing under it. What it said is kept for the
+    moderators (``discussion_revision``). Audited."""
+    post = auth.post(ctx, p.id)
+    if post.deleted_at is not None:
+        raise Conflict("该帖已删除", "That post is already deleted", fields={"id": ["deleted"]})
+    _revision(ctx, post, "delete")
+    now = utcnow()
+    post.deleted_at = post.updated_at = now
+    removed = [post.id]
+    ctx.db.flush()
+    current: DiscussionPost | None = post
+    while current is not None and current.deleted_at is not None and current.status != "deleted" \
+            and not _has_replies(ctx, current):
+        current.status = "deleted"
+        if current.id != post.id:
+            removed.append(current.id)
+        ctx.db.flush()
+        current = ctx.db.get(DiscussionPost, current.parent_id) if current.parent_id else None
+    _forget_title(ctx, post)
+    ds = ctx.db.get(Dataset, post.dataset_id)
+    assert ctx.actor is not None
+    ctx.extra["audit_detail"] = {"dataset": ds.name if ds else None, "placeholder": post.status != "deleted",
+                                 "removed": removed, "by": "author" if post.author_id == ctx.actor.id else "moderator"}
+    return {**post_dict(ctx, post, auth.moderates(ctx, post.department_id)), "dataset": ds.name if ds else None}
 
 
 @action(auth.discussion_post_report, schema=s.PostReport, write=True, roles=SIGNED_IN,
@@ -222,7 +350,8 @@ def discussion_queue(ctx: Context, p: s.DiscussionQueue) -> list[dict[str, Any]]
     """The moderation queue: ``pending`` (held posts, oldest first), ``reported`` (shown posts with reports, most
     reported first) or ``hidden``; of the caller's department's datasets (platform admins: all)."""
     assert ctx.actor is not None
-    q = select(DiscussionPost, Dataset.name, Dataset.title).join(Dataset, Dataset.id == DiscussionPost.dataset_id)
+    q = (select(DiscussionPost, Dataset.name, Dataset.title).join(Dataset, Dataset.id == DiscussionPost.dataset_id)
+         .where(DiscussionPost.deleted_at.is_(None)))  # a deleted post is nothing left to moderate
     if p.status == "pending":
         q = q.where(DiscussionPost.status == "held").order_by(DiscussionPost.id)
     elif p.status == "reported":

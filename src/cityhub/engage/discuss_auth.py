@@ -73,6 +73,24 @@ def discussion_post_create(ctx: Context, p: Any) -> None:
         post(ctx, p.parent_id)
 
 
+def _author_or_moderator(ctx: Context, pid: int) -> None:
+    _signed_in(ctx)
+    assert ctx.actor is not None
+    found = post(ctx, pid)
+    if moderates(ctx, found.department_id) or (found.author_id is not None and found.author_id == ctx.actor.id):
+        return
+    raise NotAuthorized("只有帖子作者或该数据资源所属部门的数据专员可以编辑或删除此帖",
+                        "Only the post's author and the dataset's department stewards may edit or delete it")
+
+
+def discussion_post_update(ctx: Context, p: Any) -> None:
+    _author_or_moderator(ctx, p.id)
+
+
+def discussion_post_delete(ctx: Context, p: Any) -> None:
+    _author_or_moderator(ctx, p.id)
+
+
 def discussion_post_report(ctx: Context, p: Any) -> None:
     _signed_in(ctx)
     post(ctx, p.id)

@@ -34,6 +34,12 @@ class PostCreate(Strict):
         return self
 
 
+class PostUpdate(Strict):
+    id: int = POST_ID
+    body: str = Field(min_length=1, max_length=10000, description="the new Markdown; raw HTML is not rendered")
+    title: str | None = Field(None, max_length=200, description="a thread opener's new title (none: unchanged)")
+
+
 class PostRef(Strict):
     id: int = POST_ID
 

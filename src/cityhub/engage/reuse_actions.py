@@ -1,5 +1,5 @@
 """Reuses (成果展示, issue 15): the public submits an app, article, visualisation or research built on datasets —
-title, description (Markdown, sanitised when shown), link, type, an image (PNG/JPEG/WebP checked by its bytes,
+title, description (Markdown, stored with its sanitised rendering: ``stored_html``), link, type, an image (PNG/JPEG/WebP checked by its bytes,
 metadata dropped: ``reuse_image``) and the datasets; the data office reviews (pending → published / rejected);
 published reuses show on their datasets' pages and on the showcase, and are counted per dataset. Each publication
 is an activity of each of its datasets (``social.activity.record``)."""
@@ -22,7 +22,9 @@ from cityhub.engage import reuse_image as imagecheck
 from cityhub.engage import reuse_schemas as s
 from cityhub.engage.discuss_actions import dataset_uuid
 from cityhub.engage.reuse_models import Reuse, ReuseDataset
+from cityhub.engage.stored_html import html_of
 from cityhub.errors import NotFound, ValidationError
+from cityhub.markup import render
 from cityhub.settings import get_settings
 from cityhub.social import activity
 from cityhub.storage import get_storage
@@ -46,9 +48,10 @@ def _visible_datasets(ctx: Context, reuse_ids: list[int]) -> dict[int, list[dict
     return out
 
 
-def reuse_dict(r: Reuse, datasets: list[dict[str, Any]], full: bool) -> dict[str, Any]:
+def reuse_dict(r: Reuse, datasets: list[dict[str, Any]], full: bool, ctx: Context | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "id": r.id, "title": r.title, "description": r.description, "url": r.url, "type": r.type,
+        "id": r.id, "title": r.title, "description": r.description,
+        "description_html": html_of(ctx, r, "description", "description_html"), "url": r.url, "type": r.type,
         "type_label": list(s.TYPE_LABELS[r.type]), "image_url": f"/showcase/{r.id}/image" if r.image_key else None,
         "status": r.status, "status_label": list(STATUS_LABELS[r.status]), "submitter": r.submitter,
         "created_at": r.created_at.isoformat(), "datasets": datasets,
@@ -83,7 +86,7 @@ def reuse_create(ctx: Context, p: s.ReuseCreate) -> dict[str, Any]:
     assert ctx.actor is not None
     found = auth.datasets(ctx, p.datasets)
     discuss_limits.check(ctx)
-    r = Reuse(title=p.title, description=p.description, url=p.url, type=p.type, image_key="", image_type="",
+    r = Reuse(title=p.title, description=p.description, description_html=render(p.description), url=p.url, type=p.type, image_key="", image_type="",
               status="pending", review_comment="", reviewed_by="", submitter_id=ctx.actor.id,
               submitter=ctx.actor.name, source=ctx.source[:64], created_at=utcnow())
     ctx.db.add(r)
@@ -93,7 +96,7 @@ def reuse_create(ctx: Context, p: s.ReuseCreate) -> dict[str, Any]:
     if p.image is not None:
         _store_image(ctx, r, p.image)
     ctx.extra["audit_detail"] = {"datasets": [d.name for d in found], "type": p.type, "image": bool(r.image_key)}
-    return reuse_dict(r, [{"name": d.name, "title": d.title} for d in found], True)
+    return reuse_dict(r, [{"name": d.name, "title": d.title} for d in found], True, ctx)
 
 
 @action(auth.reuse_review, schema=s.ReuseReview, write=True, roles=ADMINS, target=lambda p, r: f"reuse:{p.id}")
@@ -116,7 +119,7 @@ def reuse_review(ctx: Context, p: s.ReuseReview) -> dict[str, Any]:
                                   "url": f"/showcase?dataset={ds.name}", "dataset": ds.name},
                             dataset_id=ds.id, department_id=ds.department_id, public=visibility.open_to_public(ds))
     ctx.extra["audit_detail"] = {"from": before, "to": p.decision, "comment": p.comment[:200]}
-    return reuse_dict(r, _visible_datasets(ctx, [r.id])[r.id], True)
+    return reuse_dict(r, _visible_datasets(ctx, [r.id])[r.id], True, ctx)
 
 
 @action(auth.reuse_list, schema=s.ReuseList)
@@ -136,7 +139,7 @@ def reuse_list(ctx: Context, p: s.ReuseList) -> dict[str, Any]:
     datasets = _visible_datasets(ctx, [r.id for r in rows])
     full = auth.data_office(ctx)
     return {"count": ctx.db.scalar(count_q) or 0, "limit": p.limit, "offset": p.offset,
-            "results": [reuse_dict(r, datasets[r.id], full) for r in rows]}
+            "results": [reuse_dict(r, datasets[r.id], full, ctx) for r in rows]}
 
 
 @action(auth.reuse_show, schema=s.ReuseRef)
@@ -144,7 +147,7 @@ def reuse_show(ctx: Context, p: s.ReuseRef) -> dict[str, Any]:
     """One reuse (published; pending or rejected: its submitter and the data office)."""
     r = auth.reuse(ctx, p.id)
     return reuse_dict(r, _visible_datasets(ctx, [r.id])[r.id],
-                      auth.data_office(ctx) or (ctx.actor is not None and ctx.actor.id == r.submitter_id))
+                      auth.data_office(ctx) or (ctx.actor is not None and ctx.actor.id == r.submitter_id), ctx)
 
 
 @action(auth.reuse_image, schema=s.ReuseRef)

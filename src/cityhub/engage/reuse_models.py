@@ -21,7 +21,8 @@ class Reuse(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
-    description: Mapped[str] = mapped_column(Text, default="")  # Markdown, sanitised when shown
+    description: Mapped[str] = mapped_column(Text, default="")  # Markdown
+    description_html: Mapped[str | None] = mapped_column(Text, nullable=True)  # its sanitised rendering, stored
     url: Mapped[str] = mapped_column(String(2000))
     type: Mapped[str] = mapped_column(String(16))  # app article visualization research other
     image_key: Mapped[str] = mapped_column(String(300), default="")  # storage key ("" : none)

@@ -1384,6 +1384,8 @@ ACTION_LABELS.update({
     "discussion_list": ("查看数据讨论", "List a dataset's discussion"),
     "discussion_queue": ("讨论审核队列", "Discussion moderation queue"),
     "discussion_post_correction": ("纠错帖转校核工单", "Turn an error report into a correction ticket"),
+    "discussion_post_update": ("编辑讨论帖", "Edit a discussion post"),
+    "discussion_post_delete": ("删除讨论帖", "Delete a discussion post"),
     "reuse_create": ("提交成果", "Submit a reuse"),
     "reuse_review": ("审核成果", "Review a reuse"),
     "reuse_list": ("查看成果", "List reuses"),
@@ -1392,6 +1394,10 @@ ACTION_LABELS.update({
     "reuse_count": ("统计数据成果数", "Count reuses per dataset"),
 })
 EN.update({
+    "此帖已删除": "This post was deleted",
+    "帖子已删除。": "The post was deleted.",
+    "确定删除此帖?": "Delete this post?",
+    "已编辑": "edited",
     "查看全部回复": "All replies",
     "查看全部讨论": "The whole discussion",
 })

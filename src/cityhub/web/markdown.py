@@ -1,70 +1,30 @@
-"""User Markdown to safe HTML: markdown-it (raw HTML off) then nh3 with a small allow-list."""
+"""User Markdown to safe HTML for the templates: the renderer and sanitiser themselves are ``cityhub.markup`` (a
+pure module the domains call when they store a post's rendering); here they return ``Markup`` for Jinja."""
 
 from __future__ import annotations
 
-import html as htmllib
-import re
 from functools import lru_cache
-from urllib.parse import unquote
 
-import nh3
-from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-TAGS = {
-    "p", "br", "hr", "strong", "em", "b", "i", "code", "pre", "blockquote", "ul", "ol", "li",
-    "h3", "h4", "h5", "h6", "a", "table", "thead", "tbody", "tr", "th", "td",
-}
-ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"align"}, "td": {"align"}}
-URL_SCHEMES = {"http", "https", "mailto"}
-HEADINGS = re.compile(r"<(/?)h([12])>")
-SAFE_HREF = re.compile(r"^(https?:|mailto:|[^:]*$)", re.I)
+from cityhub import markup
+from cityhub.markup import ATTRIBUTES, TAGS, URL_SCHEMES, plain
 
-
-def _attribute(tag: str, attr: str, value: str) -> str | None:
-    """Drop any link whose target, once decoded, is not http(s)/mailto or a plain relative path."""
-    if attr == "href":
-        decoded = re.sub(r"[\x00-\x20]", "", unquote(htmllib.unescape(value)))
-        if not SAFE_HREF.match(decoded):
-            return None
-    return value
-
-
-@lru_cache(maxsize=1)
-def _parser() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": False}).enable("table")
+__all__ = ["ATTRIBUTES", "TAGS", "URL_SCHEMES", "plain", "render", "render_cached", "stored"]
 
 
 def render(text: str | None) -> Markup:
     """Render ``text`` as sanitised HTML (headings demoted so they sit under the page's own)."""
-    if not text:
-        return Markup("")
-    html = _parser().render(text)
-    html = HEADINGS.sub(lambda m: f"<{m.group(1)}h{int(m.group(2)) + 2}>", html)
-    clean = nh3.clean(
-        html,
-        tags=TAGS,
-        attributes=ATTRIBUTES,
-        url_schemes=URL_SCHEMES,
-        link_rel="noopener noreferrer nofollow",
-        strip_comments=True,
-        attribute_filter=_attribute,
-    )
-    return Markup(clean)  # noqa: S704 - nh3 output with a fixed allow-list
-
-
-def plain(text: str | None, limit: int = 160) -> str:
-    """A plain-text excerpt of Markdown (for cards): markup dropped, whitespace collapsed, truncated."""
-    if not text:
-        return ""
-    html = _parser().render(text)
-    stripped = nh3.clean(html, tags=set())
-    stripped = re.sub(r"\s+", " ", htmllib.unescape(stripped)).strip()
-    return stripped if len(stripped) <= limit else stripped[: limit - 1].rstrip() + "…"
+    return Markup(markup.render(text))  # noqa: S704 - nh3 output with a fixed allow-list
 
 
 @lru_cache(maxsize=2048)
 def render_cached(text: str | None) -> Markup:
-    """:func:`render` remembered for the most recent texts: the many short posts of a discussion (issue 15) are
-    shown over and over unchanged, and rendering one costs about half a millisecond."""
+    """:func:`render` remembered for the most recent texts (for pages that render Markdown not stored rendered)."""
     return render(text)
+
+
+def stored(html: str | None) -> Markup:
+    """HTML the domain rendered with ``cityhub.markup.render`` and stored with its row (a discussion post's
+    ``body_html``, a reuse's ``description_html``): shown as it is, never re-rendered."""
+    return Markup(html or "")  # noqa: S704 - written only by cityhub.markup.render (nh3, fixed allow-list)

@@ -45,6 +45,7 @@ from cityhub.web import i18n
 from cityhub.web.deps import call, check_csrf, error_response, lang
 from cityhub.web.markdown import plain, render_cached
 from cityhub.web.markdown import render as markdown
+from cityhub.web.markdown import stored as stored_html
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 SH = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
@@ -105,7 +106,8 @@ def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.ChainableUndefined)
     env.filters.update(markdown=markdown, plain=plain, local=_local, filesize=_filesize, number=_number, link=link_url)
-    env.filters.update(post_markdown=render_cached)  # discussion posts (issue 15): cached renderings
+    env.filters.update(post_markdown=render_cached)  # Markdown not stored rendered: cached renderings
+    env.filters.update(stored_html=stored_html)  # discussion posts, reuses (issue 15): the HTML stored when written
     env.globals.update(THEMES=THEMES, THEME_BY_SLUG=THEME_BY_SLUG, SHARING_CLASSES=SHARING_CLASSES,
                        OPENING_CLASSES=OPENING_CLASSES, UPDATE_CYCLES=tuple(UPDATE_CYCLES),
                        RESOURCE_FORMATS=RESOURCE_FORMATS, SHARING_METHODS=SHARING_METHODS, LICENSES=LICENSES,

@@ -1,5 +1,5 @@
-"""Discussion pages (issue 15): the forms of the dataset page's discussion section (post, reply, report, and the
-moderators' hide / show / lock / unlock and turn-into-a-correction) and the moderators' queue at
+"""Discussion pages (issue 15): the forms of the dataset page's discussion section (post, reply, the author's edit
+and delete, report, and the moderators' hide / show / lock / unlock and turn-into-a-correction) and the moderators' queue at
 ``/moderation``. The section itself is drawn by ``dataset.html`` (``_discussions.html``) from ``discussion_list``."""
 
 from __future__ import annotations
@@ -46,6 +46,27 @@ def discussion_page(request: Request, name: str) -> Response:
     return render(request, "discussion.html", {"ds": ds, "discussion": discussion, "page": page, "thread": thread,
                                                "pages": max(1, (discussion["count"] + PAGE - 1) // PAGE),
                                                "nav": "dataset"})
+
+
+@router.post("/discussion/{pid}/edit", response_class=HTMLResponse)
+async def discussion_edit(request: Request, pid: int) -> Response:
+    form = await checked_form(request)
+    if request.state.actor is None:
+        return login_redirect(request)
+    data: dict[str, Any] = {"id": pid, "body": str(form.get("body") or "")}
+    if form.get("title") is not None:
+        data["title"] = str(form.get("title") or "")
+    post = await acall(request, "discussion_post_update", data)
+    return _back(post["dataset"], f"post-{pid}", "held=1" if post["status"] == "held" else "")
+
+
+@router.post("/discussion/{pid}/delete", response_class=HTMLResponse)
+async def discussion_delete(request: Request, pid: int) -> Response:
+    await checked_form(request)
+    if request.state.actor is None:
+        return login_redirect(request)
+    post = await acall(request, "discussion_post_delete", {"id": pid})
+    return _back(post["dataset"], f"post-{pid}" if post["status"] != "deleted" else "discussion", "deleted=1")
 
 
 @router.post("/discussion/{pid}/report", response_class=HTMLResponse)
