@@ -13,7 +13,7 @@ from alembic import op
 from cityhub.engage.datareq_search import PG_DDL, PG_DROP, SQLITE_DDL, SQLITE_DROP, backfill
 
 revision = '0022'
-down_revision = '0015'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 
