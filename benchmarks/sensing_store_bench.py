@@ -280,6 +280,10 @@ def measure_actions(home: Path, fleet: Fleet, smp: dict[str, Any]) -> dict[str, 
     for t in city_types(fleet):
         run(f"city_hourly_{t}", (lambda d=d, t=t: actions.call("sensing_hourly", ctx, {"type": t, "date": d})
                                  for d in smp["days"]), lambda r: len(r["hours"]))
+    today = fleet.now.astimezone(SH).date()  # the API's default day: raw readings of today (UTC), aggregates before
+    run(f"city_hourly_today_{city_types(fleet)[0]}",
+        (lambda: actions.call("sensing_hourly", ctx, {"type": city_types(fleet)[0], "date": today})
+         for _ in range(10)), lambda r: len(r["hours"]))
     res["peak_rss_gib"] = peak_gib()
     from cityhub.sensing.tsstore import close_all
 
