@@ -323,6 +323,27 @@ def measure_store(store: Any, fleet: Fleet, smp: dict[str, Any], label: str) -> 
     return res
 
 
+def measure_raw_hourly(root: Path, fleet: Fleet, smp: dict[str, Any]) -> dict[str, Any]:
+    """The city-wide hourly of a day from raw readings only (a day the retention job has not aggregated yet)."""
+    from cityhub.sensing.tsstore import ParquetStore
+
+    class RawOnly(ParquetStore):
+        def _agg_files(self, base: Path, type_: str, days: Any) -> dict[str, list[str]]:
+            return {d: [] for d in days}
+
+    store = RawOnly(root)
+    res: dict[str, Any] = {}
+    for t in city_types(fleet):
+        ms, cpu = [], []  # type: ignore[var-annotated]
+        for d in smp["days"][:10]:
+            start = dt.datetime.combine(d, dt.time(), SH).astimezone(UTC)
+            ms.append(timed(lambda t=t, s=start: store.hourly(t, s, s + dt.timedelta(days=1)), cpu)[0])
+        res[f"hourly_raw_{t}"] = with_cpu(ms, cpu)
+        print("parquet raw-only", t, res[f"hourly_raw_{t}"], flush=True)
+    store.close()
+    return res
+
+
 # -- the PostgreSQL baseline ------------------------------------------------------------------------------------------
 
 def pg_load(url: str, fleet: Fleet, days: int) -> dict[str, Any]:
@@ -401,6 +422,7 @@ def main() -> None:
         results["ours_store"]["count_s"], results["stored_values"] = timed(store.count)
         results["ours_store"]["count_s"] = round(results["ours_store"]["count_s"] / 1000, 1)
         store.close()
+        results["ours_store"].update(measure_raw_hourly(home / "sensing", fleet, smp))
         results["loadavg_mid"] = Path("/proc/loadavg").read_text().split()[:3]
         if args.pg_days:
             import psycopg
