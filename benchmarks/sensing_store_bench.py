@@ -215,10 +215,12 @@ def with_cpu(ms: list[float], cpu: list[float]) -> dict[str, Any]:
     return {**summary(ms), "cpu_p50_ms": round(cs[len(cs) // 2], 2), "cpu_p95_ms": round(cs[int(len(cs) * .95)], 2)}
 
 
-def samples(fleet: Fleet, n_dev: int, n_days: int, seed: int = 7) -> dict[str, Any]:
+def samples(fleet: Fleet, n_dev: int, n_days: int, seed: int = 7, days_back: int = 0) -> dict[str, Any]:
+    """Random devices, and random whole Asia/Shanghai days before today (of the last ``days_back`` days if given)."""
     rnd = random.Random(seed)
     devs = rnd.sample(fleet.all_devices(), n_dev)
-    first = (fleet.start.astimezone(SH) + dt.timedelta(days=1)).date()
+    begin = fleet.now - dt.timedelta(days=days_back) if days_back else fleet.start
+    first = (begin.astimezone(SH) + dt.timedelta(days=1)).date()
     last = (fleet.now.astimezone(SH) - dt.timedelta(days=1)).date()
     span = (last - first).days
     days = [first + dt.timedelta(days=rnd.randint(0, span)) for _ in range(n_days)]
@@ -436,7 +438,10 @@ def main() -> None:
             results["pg_load"] = pg_load(url, fleet, min(args.pg_days, len(fleet.utc_days())))
             print("pg_load", results["pg_load"], flush=True)
             pg = PostgresStore(url)
-            results["pg_store"] = measure_store(pg, fleet, smp, "postgres")
+            # the same devices; days drawn from the days PostgreSQL holds
+            pg_smp = {**smp, "days": samples(fleet, args.device_samples, args.day_samples,
+                                             days_back=min(args.pg_days, args.days) - 1)["days"]}
+            results["pg_store"] = measure_store(pg, fleet, pg_smp, "postgres")
             pg.close()
     finally:
         if pg_name:
