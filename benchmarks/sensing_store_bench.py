@@ -346,6 +346,44 @@ def measure_raw_hourly(root: Path, fleet: Fleet, smp: dict[str, Any]) -> dict[st
     return res
 
 
+def flush_tail(fleet: Fleet, type_: str = "streetlight", counts: tuple[int, ...] = (0, 30, 150)) -> dict[str, Any]:
+    """``store.series`` 24 h of one type's devices with yesterday and today merged (one file each) and then N flush
+    files of today beside them: the state of today's partition between two compaction runs."""
+    from cityhub.sensing.tsstore import ParquetStore
+
+    root = Path(tempfile.mkdtemp(prefix="sensing-tail-"))
+    res: dict[str, Any] = {}
+    try:
+        store = ParquetStore(root, flush_rows=1, flush_seconds=0)
+        for day in fleet.utc_days()[-2:]:
+            t = fleet.day(day)
+            t = t.filter(pa.compute.equal(t["type"], type_))
+            step = -(-t.num_rows // 24)
+            for i in range(0, t.num_rows, step):
+                store.append(t.slice(i, step))
+        store.compact(max_merged=0)  # each day one merged file
+        tail = fleet.day(fleet.utc_days()[-1])
+        tail = tail.filter(pa.compute.equal(tail["type"], type_))
+        per = 20
+        tail = tail.slice(max(0, tail.num_rows - max(counts) * per))
+        done = 0
+        now = fleet.now
+        for n in counts:
+            for i in range(done, n):  # repeats of stored readings: the files count, not the values
+                store.append(tail.slice(i * per, per))
+            done = n
+            ms: list[float] = []
+            for code in fleet.devices[type_][::7]:
+                ms.append(timed(lambda c=code: store.series(c, now - dt.timedelta(hours=24), now, None,
+                                                            type_=type_))[0])
+            res[f"series_24h_with_{n}_flush_files"] = summary(ms)
+            print("flush tail", n, res[f"series_24h_with_{n}_flush_files"], flush=True)
+        store.close()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return res
+
+
 # -- the PostgreSQL baseline ------------------------------------------------------------------------------------------
 
 def pg_load(url: str, fleet: Fleet, days: int) -> dict[str, Any]:
@@ -391,7 +429,14 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the Parquet store (printed) for --reuse")
     ap.add_argument("--reuse", default="", help="a kept CITYHUB_HOME (its fleet.json) instead of a new fill")
     ap.add_argument("--now", default="", help="ISO time the data ends (default: now; with --reuse: as kept)")
+    ap.add_argument("--flush-tail", action="store_true", help="only the reads beside 0/30/150 flush files")
     args = ap.parse_args()
+    if args.flush_tail:
+        now = dt.datetime.fromisoformat(args.now) if args.now else dt.datetime.now(UTC).replace(microsecond=0)
+        out = {"machine": machine(), "loadavg": Path("/proc/loadavg").read_text().split()[:3],
+               **flush_tail(Fleet(args.devices, args.readings, args.days, now))}
+        print(json.dumps(out, indent=1))
+        return
 
     results: dict[str, Any] = {"machine": machine(), "args": vars(args),
                                "loadavg_before": Path("/proc/loadavg").read_text().split()[:3]}
