@@ -147,3 +147,32 @@ def test_city_hourly_of_finished_days_from_the_kept_aggregates(tmp_path: Path) -
     hour23 = [h for h in store.hourly("air_quality", *span) if h["hour"].hour == 23 and h["attribute"] == "pm25"]
     assert hour23[0]["n"] == 181 and hour23[0]["max"] == 1000.0
     store.close()
+
+
+def test_the_job_compacts_the_pipelines_store_and_can_be_turned_off(tmp_path: Path, monkeypatch: Any) -> None:
+    from types import SimpleNamespace
+
+    from cityhub import jobs as job_registry
+    from cityhub.sensing import jobs
+    from cityhub.settings import get_settings
+
+    store = ParquetStore(tmp_path, flush_rows=1, flush_seconds=0)
+    store.append(_batch(["aq-1"], DAY, 5))
+    store.append(_batch(["aq-1"], DAY + dt.timedelta(minutes=5), 5))
+    monkeypatch.setattr(jobs, "get_ingestor", lambda: SimpleNamespace(store=store))
+    monkeypatch.setenv("CITYHUB_SENSING_COMPACT_SECONDS", "0")
+    get_settings.cache_clear()
+    try:
+        assert job_registry._PERIODIC["sensing_compact"].seconds() == 0  # the loop never starts it
+        assert jobs.sensing_compact() == {} and len(_files(tmp_path)) == 2
+        monkeypatch.setenv("CITYHUB_SENSING_COMPACT_SECONDS", "60")
+        get_settings.cache_clear()
+        assert job_registry._PERIODIC["sensing_compact"].seconds() == 60.0
+        assert jobs.sensing_compact()["files_merged"] == 2 and len(_files(tmp_path)) == 1
+        # a store without compaction (PostgreSQL): nothing to do
+        monkeypatch.setattr(jobs, "get_ingestor", lambda: SimpleNamespace(store=object()))
+        assert jobs.sensing_compact() == {}
+    finally:
+        monkeypatch.delenv("CITYHUB_SENSING_COMPACT_SECONDS")
+        get_settings.cache_clear()
+    store.close()

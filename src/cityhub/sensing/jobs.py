@@ -71,8 +71,7 @@ jobs.register("sensing_webhook_deliver", deliver, pool="sensing_webhook")
 jobs.every("sensing_webhooks", sensing_webhooks, seconds=1)
 jobs.every("sensing_tick", sensing_tick, seconds=30)
 jobs.every("sensing_flush", sensing_flush, seconds=1, at_exit=True)
-jobs.every("sensing_compact", sensing_compact,
-           seconds=lambda: get_settings().sensing_compact_seconds or 24 * 3600.0)
+jobs.every("sensing_compact", sensing_compact, seconds=lambda: get_settings().sensing_compact_seconds)  # 0: never
 jobs.every("sensing_retention", sensing_retention, seconds=24 * 3600)
 jobs.every("sensing_aqi_publish", sensing_aqi_publish, seconds=3600)
 jobs.at_startup("sensing_webhooks_recover", sensing_webhooks_recover)
