@@ -225,6 +225,10 @@ class Settings(BaseSettings):
                                     "file is written.")
     sensing_flush_seconds: float = Field(2.0, description="Sensing: the longest a buffered reading waits before it "
                                          "is written (the ingest call returns only once its readings are durable).")
+    sensing_compact_seconds: float = Field(60.0, description="Sensing: seconds between two runs of the job "
+                                           "`sensing_compact`, which merges the small Parquet files the flushes "
+                                           "leave in a day's partition (queries then open a few files, not one per "
+                                           "flush; 0: never).")
     sensing_raw_days: int = Field(30, description="Sensing: days raw readings are kept; hourly and daily "
                                   "aggregates are kept without limit (job `sensing_retention`).")
     sensing_aqi_table: str = Field("HJ633-2012", description="Sensing: AQI breakpoint table (`HJ633-2012`, or the "

@@ -1,6 +1,6 @@
 """The sensing hub's background jobs: rule timers (no data, durations), the time-series buffer's flush, webhook
 deliveries (a fair pool keyed by webhook, one delivery at a time per webhook, so a dead endpoint holds one worker
-at most) and the daily retention/downsampling pass."""
+at most), the compaction of the store's small files and the daily retention/downsampling pass."""
 
 from __future__ import annotations
 
@@ -25,6 +25,15 @@ def sensing_flush() -> None:
     store = get_ingestor()._store
     if store is not None:
         store.flush_if_due()
+
+
+def sensing_compact() -> dict[str, Any]:
+    """Merge the small Parquet files of the time-series store (the Parquet backend; nothing for PostgreSQL)."""
+    if get_settings().sensing_compact_seconds <= 0:
+        return {}
+    compact = getattr(get_ingestor().store, "compact", None)
+    result: dict[str, Any] = compact() if callable(compact) else {}
+    return result
 
 
 def deliver(delivery_id: int) -> str:
@@ -62,6 +71,7 @@ jobs.register("sensing_webhook_deliver", deliver, pool="sensing_webhook")
 jobs.every("sensing_webhooks", sensing_webhooks, seconds=1)
 jobs.every("sensing_tick", sensing_tick, seconds=30)
 jobs.every("sensing_flush", sensing_flush, seconds=1, at_exit=True)
+jobs.every("sensing_compact", sensing_compact, seconds=lambda: get_settings().sensing_compact_seconds)  # 0: never
 jobs.every("sensing_retention", sensing_retention, seconds=24 * 3600)
 jobs.every("sensing_aqi_publish", sensing_aqi_publish, seconds=3600)
 jobs.at_startup("sensing_webhooks_recover", sensing_webhooks_recover)

@@ -4,7 +4,10 @@
   fsynced: once ``append`` returns the readings survive a crash) and keeps it in memory; the buffer becomes Parquet
   files partitioned by type and day (``raw/type=…/day=YYYY-MM-DD/…``) when it reaches ``flush_rows`` or is
   ``flush_seconds`` old. Queries read the Parquet files and the buffer with DuckDB. On opening, a write-ahead
-  file left by a stopped process is replayed into Parquet.
+  file left by a stopped process is replayed into Parquet. ``compact`` (job ``sensing_compact``, every few
+  minutes) merges the small files the flushes leave in a partition into one file sorted by device and time, in
+  row groups of ``ROW_GROUP_ROWS`` (their min/max statistics let a one-device query skip the others' rows): a
+  query opens a handful of files, not one per flush.
 * ``PostgresStore``: the table ``sensing_reading`` (primary key device, attribute, ts) written with COPY and
   ``ON CONFLICT DO NOTHING``; aggregates in ``sensing_reading_hourly``.
 
@@ -16,15 +19,17 @@ hourly and daily values (device, hour/day, attribute: count, mean, min, max), ke
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime as dt
+import fcntl
 import os
 import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -60,6 +65,17 @@ class TimeSeriesStore(Protocol):
 
 
 AGG_UNITS = ("hour", "day")
+#: rows per Parquet row group of the merged files (compaction, retention, aggregates): sorted by device and time,
+#: so a one-device query reads the one or two row groups whose device range holds it (DuckDB skips the rest by
+#: their min/max statistics); pyarrow's default (1 Mi rows) makes a whole partition one row group
+ROW_GROUP_ROWS = 65_536
+#: files whose names end so are merged files (compaction, retention); the others are flushes of the buffer
+MERGED_SUFFIX = "-compact.parquet"
+#: merged files a partition may hold before ``compact`` merges them all into one
+MAX_MERGED = 4
+#: attempts of a read whose listed file was merged away (compaction) between listing and reading
+READ_ATTEMPTS = 3
+_T = TypeVar("_T")
 
 
 def merge_aggregates(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -217,7 +233,7 @@ class ParquetStore:
                 target.mkdir(parents=True, exist_ok=True)
                 tmp = target / f".{name}.tmp"
                 pq.write_table(rows.sort_by([("device", "ascending"), ("ts", "ascending")]), tmp,
-                               compression="zstd")
+                               compression="zstd", row_group_size=ROW_GROUP_ROWS)
                 tmp.rename(target / name)
 
     # -- reading ------------------------------------------------------------------------------------------------
@@ -253,57 +269,77 @@ class ParquetStore:
                     + " UNION ALL ".join(parts) + ") GROUP BY device, ts, attribute")
         return "r"
 
+    def _read(self, fn: Callable[[Any], _T]) -> _T:
+        """``fn(cursor)``, again (files listed anew) when a file it listed was merged away by a compaction between
+        its listing and its reading."""
+        for attempt in range(READ_ATTEMPTS):
+            con = self._db.cursor()
+            try:
+                return fn(con)
+            except duckdb.IOException:
+                if attempt == READ_ATTEMPTS - 1:
+                    raise
+            finally:
+                con.close()
+        raise AssertionError("unreachable")
+
     def series(self, device: str, start: dt.datetime, end: dt.datetime,
                attributes: Sequence[str] | None = None, type_: str | None = None) -> list[dict[str, Any]]:
         """One device's readings between ``start`` and ``end`` (inclusive), in time order."""
-        con = self._db.cursor()
-        try:
+        def run(con: Any) -> list[Any]:
             rel = self._relation(con, [type_] if type_ else None, _days(start, end))
             sql = f"SELECT ts, attribute, value FROM {rel} WHERE device = ? AND ts BETWEEN ? AND ?"
             params: list[Any] = [device, _naive(start), _naive(end)]
             if attributes:
                 sql += " AND attribute IN (SELECT unnest(?))"
                 params.append(list(attributes))
-            rows = con.execute(sql + " ORDER BY ts, attribute", params).fetchall()
-        finally:
-            con.close()
-        return [{"ts": r[0].replace(tzinfo=UTC), "attribute": r[1], "value": r[2]} for r in rows]
+            return con.execute(sql + " ORDER BY ts, attribute", params).fetchall()
+
+        return [{"ts": r[0].replace(tzinfo=UTC), "attribute": r[1], "value": r[2]} for r in self._read(run)]
+
+    def _agg_files(self, base: Path, type_: str, days: Sequence[str]) -> dict[str, list[str]]:
+        return {d: [str(p) for p in (base / f"type={type_}" / f"day={d}").glob("*.parquet")] for d in days}
 
     def hourly(self, type_: str, start: dt.datetime, end: dt.datetime, *, per_device: bool = False,
                attributes: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Hourly aggregates (count, mean, min, max) of a type's readings in [start, end): city-wide per hour and
-        attribute, or per device. Days whose raw readings were dropped are read from the kept aggregates."""
+        attribute, or per device. Finished days are read from the kept hourly aggregates (retention writes them
+        per device, hour and attribute from the deduplicated raw readings: the same figures from a fraction of the
+        rows), the days not aggregated yet from the raw readings."""
         days = _days(start, end)
-        con = self._db.cursor()
-        try:
-            rel = self._relation(con, [type_], days)
+        agg_files = self._agg_files(self.agg, type_, days)
+        raw_days = [d for d in days if not agg_files[d]]
+        files = [f for d in days for f in agg_files[d]]
+
+        def run(con: Any) -> list[dict[str, Any]]:
+            out: list[dict[str, Any]] = []
             key = "device, " if per_device else ""
-            raw_sql = (f"SELECT {key}date_trunc('hour', ts) AS hour, attribute, count(*) AS n, avg(value) AS mean, "
-                       f"min(value) AS min, max(value) AS max FROM {rel} WHERE ts >= ? AND ts < ? "
-                       f"GROUP BY ALL")
-            rows = con.execute(raw_sql, [_naive(start), _naive(end)]).fetchall()
-            cols = [d[0] for d in con.description]
-            out = [dict(zip(cols, r, strict=True)) for r in rows]
-            have_days = {h["hour"].date().isoformat() for h in out}
-            agg_files = [str(p) for d in days if d not in have_days
-                         for p in (self.agg / f"type={type_}" / f"day={d}").glob("*.parquet")]
-            if agg_files:
+            if raw_days:
+                rel = self._relation(con, [type_], raw_days)
+                raw_sql = (f"SELECT {key}date_trunc('hour', ts) AS hour, attribute, count(*) AS n, avg(value) AS mean,"
+                           f" min(value) AS min, max(value) AS max FROM {rel} WHERE ts >= ? AND ts < ? GROUP BY ALL")
+                rows = con.execute(raw_sql, [_naive(start), _naive(end)]).fetchall()
+                cols = [d[0] for d in con.description]
+                out += [dict(zip(cols, r, strict=True)) for r in rows]
+            if files:
                 if per_device:
                     q = ("SELECT device, hour, attribute, n, mean, min, max FROM read_parquet(?) "
                          "WHERE hour >= ? AND hour < ?")
                 else:
                     q = ("SELECT hour, attribute, sum(n) AS n, sum(mean * n) / sum(n) AS mean, min(min) AS min, "
                          "max(max) AS max FROM read_parquet(?) WHERE hour >= ? AND hour < ? GROUP BY ALL")
-                rows = con.execute(q, [agg_files, _naive(start), _naive(end)]).fetchall()
+                rows = con.execute(q, [files, _naive(start), _naive(end)]).fetchall()
                 cols = [d[0] for d in con.description]
                 out += [dict(zip(cols, r, strict=True)) for r in rows]
-        finally:
-            con.close()
+            return out
+
+        out = self._read(run)
         if attributes:
             out = [r for r in out if r["attribute"] in attributes]
         for r in out:
             r["hour"] = r["hour"].replace(tzinfo=UTC)
             r["type"] = type_
+            r["n"] = int(r["n"])
         out.sort(key=lambda r: (r.get("device", ""), r["hour"], r["attribute"]))
         return out
 
@@ -314,13 +350,13 @@ class ParquetStore:
         if unit not in AGG_UNITS:
             raise ValueError(f"unit must be one of {AGG_UNITS}")
         days = _days(start, end)
-        base = self.agg if unit == "hour" else self.daily
         col = "hour" if unit == "hour" else "day"
-        agg_files = {d: [str(p) for p in (base / f"type={type_}" / f"day={d}").glob("*.parquet")] for d in days}
+        agg_files = self._agg_files(self.agg if unit == "hour" else self.daily, type_, days)
         raw_days = [d for d in days if not agg_files[d]]
-        con = self._db.cursor()
-        rows: list[dict[str, Any]] = []
-        try:
+        files = [f for d in days for f in agg_files[d]]
+
+        def run(con: Any) -> list[dict[str, Any]]:
+            rows: list[dict[str, Any]] = []
             if raw_days:
                 rel = self._relation(con, [type_], raw_days)
                 sql = (f"SELECT date_trunc('{unit}', ts) AS bucket, attribute, count(*) AS n, avg(value) AS mean, "
@@ -331,7 +367,6 @@ class ParquetStore:
                     params.append(list(attributes))
                 for r in con.execute(sql + " GROUP BY ALL", params).fetchall():
                     rows.append({"bucket": r[0], "attribute": r[1], "n": r[2], "mean": r[3], "min": r[4], "max": r[5]})
-            files = [f for d in days for f in agg_files[d]]
             if files:
                 sql = (f"SELECT {col}, attribute, n, mean, min, max FROM read_parquet(?) WHERE device = ? "
                        f"AND {col} >= ? AND {col} < ?")
@@ -342,8 +377,9 @@ class ParquetStore:
                     params.append(list(attributes))
                 for r in con.execute(sql, params).fetchall():
                     rows.append({"bucket": r[0], "attribute": r[1], "n": r[2], "mean": r[3], "min": r[4], "max": r[5]})
-        finally:
-            con.close()
+            return rows
+
+        rows = self._read(run)
         for row in rows:
             b = row["bucket"]  # DuckDB's date_trunc('day', …) is a DATE
             row["bucket"] = (b.replace(tzinfo=UTC) if isinstance(b, dt.datetime)
@@ -351,12 +387,11 @@ class ParquetStore:
         return merge_aggregates(rows)
 
     def count(self) -> int:
-        con = self._db.cursor()
-        try:
+        def run(con: Any) -> int:
             rel = self._relation(con, None, None)
-            return int(con.execute(f"SELECT count(*) FROM {rel}").fetchone()[0])  # type: ignore[index]
-        finally:
-            con.close()
+            return int(con.execute(f"SELECT count(*) FROM {rel}").fetchone()[0])
+
+        return self._read(run)
 
     # -- retention, downsampling, compaction ----------------------------------------------------------------------
 
@@ -392,7 +427,7 @@ class ParquetStore:
                             f"SELECT device, date_trunc('{unit}', ts) AS {col}, attribute, count(*) AS n, "
                             f"avg(value) AS mean, min(value) AS min, max(value) AS max FROM d GROUP BY ALL "
                             f"ORDER BY device, {col}, attribute").to_arrow_table()
-                        pq.write_table(tbl, str(out) + ".tmp")
+                        pq.write_table(tbl, str(out) + ".tmp", row_group_size=ROW_GROUP_ROWS)
                         os.replace(str(out) + ".tmp", out)
                     done["aggregated"] += 1
                     if day < cutoff:
@@ -402,14 +437,62 @@ class ParquetStore:
                         tbl = con.sql("SELECT device, type, ts, attribute, value FROM d "
                                           "ORDER BY device, ts, attribute").to_arrow_table()
                         tmp = dd / ".compact.tmp"
-                        pq.write_table(tbl.cast(SCHEMA), tmp, compression="zstd")
-                        tmp.rename(dd / f"{time.time_ns()}-compact.parquet")
+                        pq.write_table(tbl.cast(SCHEMA), tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+                        tmp.rename(dd / f"{time.time_ns()}{MERGED_SUFFIX}")
                         for f in files:
                             Path(f).unlink()
                         done["compacted"] += 1
                 finally:
                     con.close()
         return done
+
+    def compact(self, max_merged: int = MAX_MERGED) -> dict[str, int]:
+        """Merge the files the flushes left in each raw partition (type, day) into one file, deduplicated and sorted
+        by device, time and attribute, in row groups of ``ROW_GROUP_ROWS``; when a partition then holds more than
+        ``max_merged`` merged files they are merged into one. The buffer is not flushed (readings still arriving
+        keep their flush cadence). Files written while it runs are left for the next run; a reader that listed a
+        merged-away file reads again (``_read``). One compaction at a time over the directory (a lock file: the web
+        server and the workers may all run the job); returns what it did."""
+        done = {"partitions": 0, "files_merged": 0, "rows": 0}
+        with open(self.root / ".compact.lock", "a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return {**done, "skipped": 1}
+            try:
+                for dd in sorted(self.raw.glob("type=*/day=*")):
+                    files = sorted(dd.glob("*.parquet"))
+                    flushed = [f for f in files if not f.name.endswith(MERGED_SUFFIX)]
+                    merged = [f for f in files if f.name.endswith(MERGED_SUFFIX)]
+                    if len(merged) + min(1, len(flushed)) > max_merged:
+                        take = files
+                    elif len(flushed) > 1:
+                        take = flushed
+                    else:
+                        continue
+                    done["rows"] += self._merge(dd, take)
+                    done["partitions"] += 1
+                    done["files_merged"] += len(take)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        return done
+
+    def _merge(self, dd: Path, files: Sequence[Path]) -> int:
+        """``files`` of the partition ``dd`` as one merged file (written, then the sources removed)."""
+        con = self._db.cursor()
+        try:
+            tbl = con.sql("SELECT device, any_value(type) AS type, make_timestamp(epoch_us(ts)) AS ts, attribute, "
+                          f"any_value(value) AS value FROM read_parquet({_sql_list([str(f) for f in files])}) "
+                          "GROUP BY device, ts, attribute ORDER BY device, ts, attribute").to_arrow_table()
+        finally:
+            con.close()
+        tmp = dd / f".{uuid.uuid4().hex[:8]}.compact.tmp"
+        pq.write_table(tbl.cast(SCHEMA), tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+        tmp.rename(dd / f"{time.time_ns()}-{uuid.uuid4().hex[:8]}{MERGED_SUFFIX}")
+        for f in files:
+            with contextlib.suppress(FileNotFoundError):
+                f.unlink()
+        return tbl.num_rows
 
     def close(self) -> None:
         self.flush()
