@@ -176,3 +176,45 @@ def test_the_job_compacts_the_pipelines_store_and_can_be_turned_off(tmp_path: Pa
         monkeypatch.delenv("CITYHUB_SENSING_COMPACT_SECONDS")
         get_settings.cache_clear()
     store.close()
+
+
+def _dedup_count(store: ParquetStore) -> int:
+    """The whole store counted the slow, obviously right way: every file and the buffer, deduplicated."""
+    def run(con: Any) -> int:
+        return int(con.execute(f"SELECT count(*) FROM {store._relation(con, None, None)}").fetchone()[0])
+
+    return store._read(run)
+
+
+def test_count_reads_footers_of_merged_days_and_deduplicates_the_rest(tmp_path: Path) -> None:
+    """count() equals the deduplicating count over everything, whatever mix of merged days, flushes, repeated
+    readings and buffered rows the store holds; a merged day is counted from its footer (no DuckDB scan)."""
+    store = ParquetStore(tmp_path, flush_rows=1, flush_seconds=0)
+    devices = [f"aq-{i}" for i in range(4)]
+    store.append(_batch(devices, DAY, 30))  # day 1: 4 x 30 x 2 = 240
+    store.append(_batch(devices[:2], DAY + dt.timedelta(minutes=5), 3))  # repeats of day-1 readings
+    store.compact()  # day 1: one merged, deduplicated file
+    assert store.count() == _dedup_count(store) == 240
+    day2 = DAY + dt.timedelta(days=1)
+    store.append(_batch(devices, day2, 10))  # day 2: flush files with a repeat, not merged
+    store.append(_batch(devices[:1], day2, 10))
+    assert store.count() == _dedup_count(store) == 240 + 80
+    # rows kept in the buffer: a repeat of a merged day's readings, new readings of that day, and a day not on disk
+    store.flush_rows = 10**9
+    store.flush_seconds = 10**9
+    store.append(_batch(devices[:1], DAY, 2))  # already stored
+    store.append(_batch(["aq-9"], DAY + dt.timedelta(hours=3), 2))  # new on day 1: +4
+    store.append(_batch(devices[:1], DAY + dt.timedelta(days=2), 5))  # day 3, buffer only: +10
+    assert store.count() == _dedup_count(store) == 240 + 80 + 4 + 10
+    # merged days are read from their footers: a scan of day 1 would fail on a file DuckDB cannot read
+    store.flush()
+    store.compact(max_merged=1)
+    assert store.count() == 334
+    assert [f.name.endswith(MERGED_SUFFIX) for f in _files(tmp_path)] == [True]  # day 1: one merged file
+    day1 = _files(tmp_path)[0]
+    good = day1.read_bytes()
+    n = pq.ParquetFile(day1).metadata.num_rows
+    footer_len = int.from_bytes(good[-8:-4], "little")
+    day1.write_bytes(b"PAR1" + b"\0" * (len(good) - footer_len - 12) + good[-footer_len - 8:])  # data zeroed
+    assert store.count() == 334 and n == 244  # the footer answers; the zeroed pages were never read
+    store.close()
