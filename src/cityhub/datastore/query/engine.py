@@ -18,6 +18,7 @@ import datetime as dt
 import decimal
 import fcntl
 import hashlib
+import heapq
 import itertools
 import math
 import os
@@ -456,6 +457,55 @@ def result_too_large(max_bytes: int) -> QueryError:
     )
 
 
+class _Watchdog:
+    """One daemon thread that interrupts the connections of every ``TimeLimit`` past its deadline (a heap of
+    deadlines). Starting a ``threading.Timer`` per query cost a thread start per search (~0.1-0.3 ms of CPU and a
+    wait for the new thread), a large part of a selective search."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, TimeLimit]] = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def add(self, limit: TimeLimit, at: float) -> None:
+        with self._cond:
+            if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
+                # first use, or a forked child (the parent's thread does not exist in it)
+                self._heap = [e for e in self._heap if not e[2].done]
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="datastore-timeouts", daemon=True)
+                self._thread.start()
+            elif len(self._heap) > 1024:  # finished limits wait in the heap until their deadline: prune
+                self._heap = [e for e in self._heap if not e[2].done]
+                heapq.heapify(self._heap)
+            heapq.heappush(self._heap, (at, next(self._seq), limit))
+            if self._heap[0][2] is limit:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._heap and self._heap[0][2].done:  # finished in time: drop
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                at, _, limit = self._heap[0]
+                wait = at - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+            if limit._fire():  # still running: interrupt again in 10 ms (an interrupt between statements is lost)
+                with self._cond:
+                    heapq.heappush(self._heap, (time.monotonic() + 0.01, next(self._seq), limit))
+
+
+_watchdog = _Watchdog()
+
+
 class TimeLimit:
     """Interrupt ``conn`` after ``timeout_s``; map the interrupt (and other DuckDB errors) to QueryError."""
 
@@ -469,33 +519,30 @@ class TimeLimit:
     ):
         if not isinstance(timeout_s, (int, float)) or isinstance(timeout_s, bool) or not timeout_s > 0:
             raise err("invalid", "超时时间必须为正数。", "timeout_s must be a positive number.", "timeout_s")
-        self.conn = conn
+        self.conn: duckdb.DuckDBPyConnection | None = conn
         self.timeout_s = float(timeout_s)
         self.shown_s = (
             float(shown_s) if shown_s is not None else self.timeout_s
         )  # the limit the message names
         self.fired = threading.Event()
         self.hide = dict(hide or {})
-        self.timer = threading.Timer(self.timeout_s, self._fire)
-        self.timer.daemon = True
         self.done = False
         self._lock = threading.Lock()
 
-    def _fire(self) -> None:
-        """Interrupt, and keep interrupting every 10 ms until the block ends: an interrupt that lands between
-        two statements is lost, and the next statement must not run unbounded."""
-        self.fired.set()
+    def _fire(self) -> bool:
+        """Interrupt (the watchdog keeps calling this every 10 ms until the block ends: an interrupt that lands
+        between two statements is lost, and the next statement must not run unbounded). False once done."""
         with self._lock:
             if self.done:
-                return
-            with contextlib.suppress(Exception):
-                self.conn.interrupt()
-            self.timer = threading.Timer(0.01, self._fire)
-            self.timer.daemon = True
-            self.timer.start()
+                return False
+            self.fired.set()
+            if self.conn is not None:
+                with contextlib.suppress(Exception):
+                    self.conn.interrupt()
+            return True
 
     def __enter__(self) -> TimeLimit:
-        self.timer.start()
+        _watchdog.add(self, time.monotonic() + self.timeout_s)
         return self
 
     def _clean(self, text: str) -> str:
@@ -506,7 +553,7 @@ class TimeLimit:
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         with self._lock:
             self.done = True
-            self.timer.cancel()
+            self.conn = None  # the watchdog's heap keeps this object until its deadline, not the connection
         if exc is None or isinstance(exc, QueryError):
             return
         raise self.translate(exc) from exc

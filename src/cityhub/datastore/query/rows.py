@@ -57,6 +57,8 @@ CSV_LIMIT = 1_000_000
 TWO_PHASE_MAX_ROWS = 1_000
 #: ... and fetch their rows by `_id` range when the ids lie within this many rows (~2 row groups)
 TWO_PHASE_MAX_SPAN = 250_000
+#: ... but a first page in file order (no sort, no offset) of at most this many columns is read in one pass
+ONE_PHASE_MAX_COLUMNS = 16
 #: Exact totals for equality filters on one column come from a value-count index (one GROUP BY per
 #: table version and column, built on first use and kept in memory); columns with more distinct values
 #: than this, judged on a sample first, are counted by a scan as before.
@@ -290,7 +292,13 @@ def search(
     # Two-phase plan for filtered pages: (1) the page's _ids, reading only the filter and sort
     # columns; (2) the selected columns of just those rows, where `_id BETWEEN min AND max` lets
     # the Parquet row-group statistics (the file is in _id order) skip nearly every row group.
-    two_phase = bool(page_conds) and plan is None and not distinct and 0 < limit <= TWO_PHASE_MAX_ROWS
+    # Not for the first page in file order (no ORDER BY, offset 0: a plain filtered search, or a cursor page whose
+    # ``_id > after`` condition skips the row groups before it): that scan stops at the page's last row, so the
+    # second phase would read the same row groups again (the cost of a selective search twice: 2.5-3.5 ms of
+    # 6.5 on a 1M-row table, benchmarks/grant_profile.py) for nothing.
+    first_in_order = not order_sql and offset == 0 and len(sel_names) <= ONE_PHASE_MAX_COLUMNS
+    two_phase = (bool(page_conds) and plan is None and not distinct and 0 < limit <= TWO_PHASE_MAX_ROWS
+                 and not first_in_order)
     id_sql = f'SELECT "_id" FROM {view} WHERE ' + " AND ".join(page_conds)
     if order_sql:
         id_sql += " ORDER BY " + ", ".join(order_sql)

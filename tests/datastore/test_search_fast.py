@@ -1,0 +1,151 @@
+"""The cheaper search path (issue 12, exchange API speed): a first page in file order is read in one pass
+instead of ids-then-rows, and one watchdog thread enforces every query's deadline instead of a timer thread per
+query. The answers must be exactly those of the two-phase plan and of a plain DuckDB query."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from cityhub.datastore.query import QueryError, TableRef, engine, rows, search
+from tests.datastore.test_query import write_range_table
+
+
+@pytest.fixture(scope="module")
+def t250k(tmp_path_factory: pytest.TempPathFactory) -> TableRef:
+    # 250k rows in three row groups: matches of a sparse filter lie far apart (the two-phase plan's "scattered" case)
+    return write_range_table(tmp_path_factory.mktemp("fast") / "t250k.parquet", 250_000, "res-250k")
+
+
+def expected(table: TableRef, where: str, params: list[Any], limit: int, after: int | None = None) -> list[int]:
+    """The page's ids by a plain DuckDB query over the file (no CityHub code)."""
+    conn = duckdb.connect()
+    try:
+        cond = where + (f' AND "_id" > {int(after)}' if after is not None else "")
+        got = conn.execute(f"SELECT _id FROM read_parquet('{table.path}') WHERE {cond} ORDER BY _id LIMIT {limit}",
+                           params).fetchall()
+    finally:
+        conn.close()
+    return [int(r[0]) for r in got]
+
+
+CASES = [
+    ({"所属区": "天河区"}, '"所属区" = ?', ["天河区"]),  # dense: every 5th row
+    ({"值": [3, 600_000, 749_997]}, '"值" IN (?, ?, ?)', [3, 600_000, 749_997]),  # sparse, far apart
+    ({"所属区": "天河区", "值": 30}, '"所属区" = ? AND "值" = ?', ["天河区", 30]),  # no row at all
+    ({"所属区": ["越秀区", "海珠区"]}, '"所属区" IN (?, ?)', ["越秀区", "海珠区"]),
+]
+
+
+@pytest.mark.parametrize(("filters", "where", "params"), CASES)
+def test_one_pass_first_page_equals_two_phase_and_duckdb(t250k: TableRef, monkeypatch: pytest.MonkeyPatch,
+                                                         filters: dict[str, Any], where: str,
+                                                         params: list[Any]) -> None:
+    one = search(t250k, filters=filters, limit=100)
+    monkeypatch.setattr(rows, "ONE_PHASE_MAX_COLUMNS", 0)  # forces the two-phase plan for the same request
+    two = search(t250k, filters=filters, limit=100)
+    assert one == two
+    assert [r["_id"] for r in one["records"]] == expected(t250k, where, params, 100)
+    for r in one["records"]:  # whole rows, in the shape of the answer
+        assert set(r) == {"_id", "所属区", "值", "备注"}
+        assert r["值"] == (r["_id"] - 1) * 3 and r["备注"] == f"备注 {r['_id'] - 1} 中文，含逗号"
+
+
+def test_one_pass_cursor_pages_walk_every_match(t250k: TableRef) -> None:
+    want = expected(t250k, '"所属区" = ?', ["海珠区"], 1_000_000)
+    got: list[int] = []
+    cursor = None
+    pages = 0
+    while True:
+        page = search(t250k, filters={"所属区": "海珠区"}, fields=["_id", "值"], limit=4000, cursor=cursor,
+                      include_total=False)
+        got += [r["_id"] for r in page["records"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert got == want and len(got) == 50_000 and pages == 13
+
+
+def test_offset_and_sorted_pages_still_match(t250k: TableRef) -> None:
+    # offsets and sorts keep the two-phase plan; their answers are unchanged
+    page = search(t250k, filters={"所属区": "天河区"}, limit=10, offset=20_000)
+    assert [r["_id"] for r in page["records"]] == expected(t250k, '"所属区" = ?', ["天河区"], 20_010)[20_000:]
+    desc = search(t250k, filters={"所属区": "天河区"}, limit=3, sort="_id desc")
+    assert [r["_id"] for r in desc["records"]] == [249_996, 249_991, 249_986]
+
+
+def test_one_watchdog_thread_for_all_deadlines(t250k: TableRef) -> None:
+    search(t250k, filters={"所属区": "天河区"}, limit=5)  # the watchdog exists from the first query on
+    before = {t.ident for t in threading.enumerate()}
+    for i in range(40):
+        search(t250k, filters={"值": i * 3}, limit=5)
+    after = {t.ident for t in threading.enumerate()}
+    assert after <= before  # no thread per query (a timer thread each, before)
+    assert sum(t.name == "datastore-timeouts" for t in threading.enumerate()) == 1
+
+
+def test_the_watchdog_still_stops_a_long_query() -> None:
+    conn = duckdb.connect()
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(QueryError) as e, engine.TimeLimit(conn, 0.3):
+            conn.execute("SELECT count(*) FROM range(200000000) a, range(100000) b WHERE a.range + b.range = -1")
+        took = time.monotonic() - t0
+        assert e.value.code == "timeout"
+        assert 0.25 <= took < 5
+        # a limit that ended in time never interrupts the connection afterwards
+        with engine.TimeLimit(conn, 0.05) as lim:
+            assert conn.execute("SELECT 42").fetchall() == [(42,)]
+        time.sleep(0.2)
+        assert not lim.fired.is_set() and lim.conn is None
+        assert conn.execute("SELECT 43").fetchall() == [(43,)]
+    finally:
+        conn.close()
+
+
+def test_deadlines_fire_in_order_of_their_own_time() -> None:
+    """A long deadline entered first does not hold back a short one entered after it."""
+    long_conn, short_conn = duckdb.connect(), duckdb.connect()
+    slow = "SELECT count(*) FROM range(200000000) a, range(100000) b WHERE a.range + b.range = -1"
+    errors: dict[str, float] = {}
+
+    def run(name: str, conn: duckdb.DuckDBPyConnection, limit_s: float) -> None:
+        t0 = time.monotonic()
+        try:
+            with engine.TimeLimit(conn, limit_s):
+                conn.execute(slow)
+        except QueryError:
+            errors[name] = time.monotonic() - t0
+
+    try:
+        a = threading.Thread(target=run, args=("long", long_conn, 1.5))
+        a.start()
+        time.sleep(0.05)
+        run("short", short_conn, 0.2)
+        a.join(timeout=30)
+        assert errors["short"] < 1.2  # not after the long one's deadline
+        assert errors["long"] >= 1.4
+    finally:
+        long_conn.close()
+        short_conn.close()
+
+
+def test_search_uses_its_own_thread_count(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from cityhub.datastore.actions import query_limits, search_limits
+    from cityhub.settings import get_settings
+
+    monkeypatch.setenv("CITYHUB_DATASTORE_SEARCH_THREADS", "1")
+    monkeypatch.setenv("CITYHUB_DATASTORE_THREADS", "2")
+    get_settings.cache_clear()
+    try:
+        assert search_limits().threads == 1 and query_limits().threads == 2
+        assert search_limits().slots == query_limits().slots  # the same query slots
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
