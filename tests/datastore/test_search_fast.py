@@ -194,3 +194,33 @@ def test_a_scope_copied_in_memory_answers_as_its_view(t250k: TableRef, monkeypat
     kind = base.execute("SELECT table_type FROM information_schema.tables WHERE table_name = ?",
                         [ref.view]).fetchall()
     assert kind == [("BASE TABLE" if max_cells else "VIEW",)]
+
+
+def test_plain_columns_are_passed_as_they_come(t250k: TableRef) -> None:
+    """Integer, text and boolean columns go into the answer without per-value conversion: same values, same shape
+    (objects and lists) as a plain DuckDB read; a number or date column still goes through the conversion."""
+    objs = search(t250k, filters={"所属区": "海珠区"}, fields=["_id", "值", "备注"], limit=3)
+    lists = search(t250k, filters={"所属区": "海珠区"}, fields=["_id", "值", "备注"], limit=3, records_format="lists")
+    conn = duckdb.connect()
+    try:
+        want = conn.execute(f"SELECT _id, 值, 备注 FROM read_parquet('{t250k.path}') WHERE 所属区 = '海珠区' "
+                            "ORDER BY _id LIMIT 3").fetchall()
+    finally:
+        conn.close()
+    assert lists["records"] == [list(r) for r in want]
+    assert objs["records"] == [dict(zip(["_id", "值", "备注"], r, strict=True)) for r in want]
+    assert all(type(r["值"]) is int and type(r["备注"]) is str for r in objs["records"])
+
+
+def test_numbers_and_dates_are_still_converted(tmp_path: Path) -> None:
+    path = tmp_path / "nd.parquet"
+    conn = duckdb.connect()
+    try:
+        conn.execute(f"COPY (SELECT i + 1 AS _id, CASE WHEN i = 1 THEN 'nan'::DOUBLE ELSE i / 2 END AS x, "
+                     f"DATE '2024-01-01' + i::INTEGER AS d FROM range(3) t(i)) TO '{path}' (FORMAT parquet)")
+    finally:
+        conn.close()
+    ref = TableRef(resource_id="nd", path=path, rows=3, columns=[("x", "number"), ("d", "date")])
+    got = search(ref, limit=3)["records"]
+    assert got == [{"_id": 1, "x": 0.0, "d": "2024-01-01"}, {"_id": 2, "x": None, "d": "2024-01-02"},
+                   {"_id": 3, "x": 1.0, "d": "2024-01-03"}]

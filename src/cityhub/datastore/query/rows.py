@@ -65,6 +65,8 @@ ONE_PHASE_MAX_COLUMNS = 16
 COUNT_INDEX_MAX_GROUPS = 20_000
 COUNT_INDEX_TYPES = ("string", "integer", "date", "boolean")
 COUNT_INDEX_CACHE = 64
+#: column types whose values DuckDB returns as JSON values already (int, str, bool, None): no per-cell conversion
+AS_IS_TYPES = frozenset({"integer", "string", "boolean"})
 
 
 def encode_cursor(last_id: int, direction: str = "asc") -> str:
@@ -417,7 +419,12 @@ def search(
             records = _csv_text(arrow, header=False, delimiter="\t" if records_format == "tsv" else ",")
     else:
         cut = len(names)
-        if records_format == "lists":
+        if all(out_types.get(n) in AS_IS_TYPES for n in names):  # DuckDB's values are JSON values already
+            if records_format == "lists":
+                records = [list(r[:cut]) for r in rows]
+            else:
+                records = [dict(zip(names, r, strict=False)) for r in rows]
+        elif records_format == "lists":
             records = [[jsonable(v) for v in r[:cut]] for r in rows]
         else:
             records = [{n: jsonable(v) for n, v in zip(names, r[:cut], strict=False)} for r in rows]
