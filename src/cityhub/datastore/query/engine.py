@@ -422,24 +422,35 @@ _scoped_views: dict[tuple[Any, ...], tuple[duckdb.DuckDBPyConnection, set[str]]]
 #: of rows then reads DuckDB's own storage a vector at a time (~1 ms of CPU for a filtered 100-row page of a
 #: 1M-row table) instead of decoding the Parquet row groups it touches (~2 ms). Up to a few tens of MB per scope.
 SCOPE_TABLE_MAX_CELLS = 4_000_000
+#: ... and all the copies one process holds (every cached database) at most this many cells (a few hundred MB)
+SCOPE_TABLES_MAX_CELLS = 24_000_000
+#: cells copied into each cached database (cache key → cells), dropped with the database
+_copied_cells: dict[tuple[Any, ...], int] = {}
 _scope_locks: dict[tuple[Any, ...], threading.Lock] = {}
 
 
-def _make_scope(conn: duckdb.DuckDBPyConnection, scope: GrantScope, source: str, rows: int) -> None:
+def _copied_cells_total() -> int:
+    with _sandbox_lock:
+        return sum(_copied_cells.values())
+
+
+def _make_scope(conn: duckdb.DuckDBPyConnection, scope: GrantScope, source: str, rows: int, copied: int) -> int:
     """The scope's relation in a cached database: an in-memory copy of the granted rows and columns when it is
-    small enough (``SCOPE_TABLE_MAX_CELLS``, counted when the whole table is not already under it), else a view."""
+    small enough (``SCOPE_TABLE_MAX_CELLS``, counted when the whole table is not already under it) and the copies
+    this process holds (``copied`` cells) stay within ``SCOPE_TABLES_MAX_CELLS``; else a view. The cells copied."""
     name, select = quote_ident(scope.view_name), scope.select_sql(source)
     cells = rows * (len(scope.columns) + 1)
     if cells > SCOPE_TABLE_MAX_CELLS:
         got = first(conn.execute(f"SELECT count(*) FROM ({select})").fetchall())
         cells = (int(got[0]) if got else rows) * (len(scope.columns) + 1)
-    if cells <= SCOPE_TABLE_MAX_CELLS:
+    if cells <= SCOPE_TABLE_MAX_CELLS and copied + cells <= SCOPE_TABLES_MAX_CELLS:
         try:
             conn.execute(f"CREATE TABLE IF NOT EXISTS {name} AS {select}")
-            return
+            return cells
         except duckdb.Error:  # e.g. past the database's memory limit: the view reads the file instead
             conn.execute(f"DROP TABLE IF EXISTS {name}")
     conn.execute(f"CREATE VIEW IF NOT EXISTS {name} AS {select}")
+    return 0
 
 
 def _scope_lock(key: tuple[Any, ...], name: str) -> threading.Lock:
@@ -660,6 +671,7 @@ def table_sandbox(table: TableRef, limits: Limits = DEFAULT_LIMITS) -> Iterator[
                 # the reference frees the database once the last cursor is gone
                 evicted, _ = _sandbox_cache.popitem(last=False)
                 _scoped_views.pop(evicted, None)
+                _copied_cells.pop(evicted, None)
     conn = base.cursor()
     try:
         if table.scope is not None:
@@ -670,10 +682,15 @@ def table_sandbox(table: TableRef, limits: Limits = DEFAULT_LIMITS) -> Iterator[
                     made = _scoped_views[key] = (base, set())
                 ready = name in made[1]
             if not ready:
-                with _scope_lock(key, name):  # one thread makes it; the others wait for it
-                    _make_scope(conn, table.scope, quote_ident(table.resource_id), table.rows)
-                with _sandbox_lock:
-                    made[1].add(name)
+                with _scope_lock(key, name):  # one thread makes it; the others wait for it, then use it
+                    with _sandbox_lock:
+                        ready = name in made[1]
+                    if not ready:
+                        copied = _make_scope(conn, table.scope, quote_ident(table.resource_id), table.rows,
+                                             _copied_cells_total())
+                        with _sandbox_lock:
+                            made[1].add(name)
+                            _copied_cells[key] = _copied_cells.get(key, 0) + copied
         yield conn
     finally:
         conn.close()

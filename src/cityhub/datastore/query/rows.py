@@ -171,6 +171,19 @@ def _indexed_total(
     return sum(counts.get(v, 0) for v in wanted)
 
 
+#: DuckDB answers an IN list of this many values or more by a hash join, whose output order several threads
+#: do not keep (checked against DuckDB 2.0: 22 of 100 runs out of order with 5 values and 2 threads)
+IN_JOIN_VALUES = 4
+
+
+def _unordered_join(filters: Mapping[str, Any] | None, limits: Limits) -> bool:
+    """Whether the scan's file order may be lost: a long IN list read with several DuckDB threads (the row search
+    runs with one, ``datastore_search_threads``; a page then asks for ``ORDER BY _id``)."""
+    if limits.threads <= 1 or not isinstance(filters, Mapping):
+        return False
+    return any(isinstance(v, (list, tuple)) and len(v) >= IN_JOIN_VALUES for v in filters.values())
+
+
 def search(
     table: TableRef,
     *,
@@ -256,7 +269,7 @@ def search(
                     "sort",
                 )
         order_sql = [key_sql(k) for k in order] or [SortKey(c).sql(virtual.get(c)) for c in names]
-    elif keyset_dir == "asc" and plan is None:
+    elif keyset_dir == "asc" and plan is None and not _unordered_join(filters, limits):
         # The file is stored in ascending _id order and DuckDB preserves insertion order for queries
         # without ORDER BY, so no sort is needed (and LIMIT stops the scan early).
         order_sql = []
