@@ -57,11 +57,15 @@ def _version_dir(rid: str, version: int) -> Path:
 
 
 def _live(ctx: Context, rid: str) -> DatastoreVersion:
-    table = ctx.db.get(DatastoreTable, rid)
-    if table is None or table.current_version is None:
+    # one query for the table's live version (the table row and its version joined)
+    found = ctx.db.execute(
+        select(DatastoreTable.current_version, DatastoreVersion)
+        .outerjoin(DatastoreVersion, (DatastoreVersion.resource_id == DatastoreTable.resource_id)
+                   & (DatastoreVersion.version == DatastoreTable.current_version))
+        .where(DatastoreTable.resource_id == rid)).first()
+    if found is None or found[0] is None:
         raise NotFound("该资源还没有可查询的数据表", "This resource has no datastore table yet")
-    v = ctx.db.scalar(select(DatastoreVersion).where(DatastoreVersion.resource_id == rid,
-                                                     DatastoreVersion.version == table.current_version))
+    v: DatastoreVersion | None = found[1]
     if v is None:
         raise NotFound("数据表版本缺失", "The live table version is missing")
     return v
@@ -142,6 +146,11 @@ def query_limits() -> query.Limits:
         max_temp_bytes=s.datastore_temp_max_mb << 20, export_timeout_s=s.datastore_export_timeout_s,
         slots=s.datastore_query_slots, slots_dir=s.datastore_dir / "tmp" / "slots",
         queue_wait_s=s.datastore_queue_wait_s)
+
+
+def search_limits() -> query.Limits:
+    """``query_limits`` with the row search's own DuckDB thread count (``datastore_search_threads``)."""
+    return replace(query_limits(), threads=max(1, get_settings().datastore_search_threads))
 
 
 #: seconds a client is told to wait (Retry-After) when every query slot is taken
@@ -581,7 +590,7 @@ def datastore_search(ctx: Context, p: s.SearchIn) -> dict[str, Any]:
         out = query.search(read_ref(ctx, v), filters=p.filters, q=p.q, full_text=p.full_text, plain=p.plain,
                            language=p.language, fields=p.fields, sort=p.sort, limit=limit, offset=p.offset,
                            include_total=p.include_total, distinct=p.distinct, cursor=p.cursor,
-                           records_format=p.records_format, limits=query_limits())
+                           records_format=p.records_format, limits=search_limits())
     except query.QueryError as exc:
         raise _query_error(exc) from None
     _count(ctx, p.resource_id, "api_calls")

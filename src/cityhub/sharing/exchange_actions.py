@@ -17,11 +17,11 @@ called with the grant's ``GrantedRead`` in ``ctx.extra`` and apply it to every q
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
+import pydantic_core
 from sqlalchemy import case, func, insert, select
 
 from cityhub import actions, audit
@@ -42,9 +42,8 @@ def _rows_and_bytes(out: dict[str, Any]) -> tuple[int, int]:
     records = out.get("records")
     if isinstance(records, str):  # csv / tsv
         return records.count("\n"), len(records.encode("utf-8"))
-    if isinstance(records, list):
-        return len(records), len(json.dumps(records, ensure_ascii=False, separators=(",", ":"), default=str)
-                                  .encode("utf-8"))
+    if isinstance(records, list):  # the records' compact UTF-8 JSON size (pydantic-core's encoder: no Python per value)
+        return len(records), len(pydantic_core.to_json(records, fallback=str))
     return 0, 0
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from cityhub.accounts.models import Department
 from cityhub.accounts.security import token_hash
@@ -45,6 +46,7 @@ from cityhub.sharing.models import ShareGrant, SharingSystem
 
 CALLER = "exchange_caller"
 PROVIDER = "exchange_provider"
+LOADED = "exchange_loaded"
 MAX_CLIENT = 250
 #: grants in force of one system on one resource read together (the newest ones; a bound on the view's size)
 MAX_GRANTS_COMBINED = 20
@@ -103,11 +105,14 @@ def caller_of(ctx: Context) -> Caller:
 
 def authorize_read(ctx: Context, caller: Caller, rid: str, grant_id: int | None) -> GrantedRead:
     """What ``caller`` may read of resource ``rid`` now, as the scope the datastore applies; refuses otherwise."""
-    res = ctx.db.get(Resource, rid)
+    res = ctx.db.get(Resource, rid, options=[joinedload(Resource.dataset)])  # one query for both
     if res is None or res.dataset.state != "active":
         raise NotFound(f"未找到资源 {rid}", f"Resource not found: {rid}")
     ds = res.dataset
     ctx.extra[PROVIDER] = ds.department_id
+    # the session's identity map holds objects weakly: kept here, the nested datastore call's checks find the
+    # resource and its dataset there instead of loading both again (two queries fewer per call)
+    ctx.extra[LOADED] = (res, ds)
     now = utcnow()
     grant: ShareGrant | None = None
     if grant_id is not None or (ds.sharing_class != "无条件共享" and ds.department_id != caller.department_id):

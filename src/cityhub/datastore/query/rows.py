@@ -57,12 +57,16 @@ CSV_LIMIT = 1_000_000
 TWO_PHASE_MAX_ROWS = 1_000
 #: ... and fetch their rows by `_id` range when the ids lie within this many rows (~2 row groups)
 TWO_PHASE_MAX_SPAN = 250_000
+#: ... but a first page in file order (no sort, no offset) of at most this many columns is read in one pass
+ONE_PHASE_MAX_COLUMNS = 16
 #: Exact totals for equality filters on one column come from a value-count index (one GROUP BY per
 #: table version and column, built on first use and kept in memory); columns with more distinct values
 #: than this, judged on a sample first, are counted by a scan as before.
 COUNT_INDEX_MAX_GROUPS = 20_000
 COUNT_INDEX_TYPES = ("string", "integer", "date", "boolean")
 COUNT_INDEX_CACHE = 64
+#: column types whose values DuckDB returns as JSON values already (int, str, bool, None): no per-cell conversion
+AS_IS_TYPES = frozenset({"integer", "string", "boolean"})
 
 
 def encode_cursor(last_id: int, direction: str = "asc") -> str:
@@ -167,6 +171,19 @@ def _indexed_total(
     return sum(counts.get(v, 0) for v in wanted)
 
 
+#: DuckDB answers an IN list of this many values or more by a hash join, whose output order several threads
+#: do not keep (checked against DuckDB 2.0: 22 of 100 runs out of order with 5 values and 2 threads)
+IN_JOIN_VALUES = 4
+
+
+def _unordered_join(filters: Mapping[str, Any] | None, limits: Limits) -> bool:
+    """Whether the scan's file order may be lost: a long IN list read with several DuckDB threads (the row search
+    runs with one, ``datastore_search_threads``; a page then asks for ``ORDER BY _id``)."""
+    if limits.threads <= 1 or not isinstance(filters, Mapping):
+        return False
+    return any(isinstance(v, (list, tuple)) and len(v) >= IN_JOIN_VALUES for v in filters.values())
+
+
 def search(
     table: TableRef,
     *,
@@ -252,7 +269,7 @@ def search(
                     "sort",
                 )
         order_sql = [key_sql(k) for k in order] or [SortKey(c).sql(virtual.get(c)) for c in names]
-    elif keyset_dir == "asc" and plan is None:
+    elif keyset_dir == "asc" and plan is None and not _unordered_join(filters, limits):
         # The file is stored in ascending _id order and DuckDB preserves insertion order for queries
         # without ORDER BY, so no sort is needed (and LIMIT stops the scan early).
         order_sql = []
@@ -290,7 +307,13 @@ def search(
     # Two-phase plan for filtered pages: (1) the page's _ids, reading only the filter and sort
     # columns; (2) the selected columns of just those rows, where `_id BETWEEN min AND max` lets
     # the Parquet row-group statistics (the file is in _id order) skip nearly every row group.
-    two_phase = bool(page_conds) and plan is None and not distinct and 0 < limit <= TWO_PHASE_MAX_ROWS
+    # Not for the first page in file order (no ORDER BY, offset 0: a plain filtered search, or a cursor page whose
+    # ``_id > after`` condition skips the row groups before it): that scan stops at the page's last row, so the
+    # second phase would read the same row groups again (the cost of a selective search twice: 2.5-3.5 ms of
+    # 6.5 on a 1M-row table, benchmarks/grant_profile.py) for nothing.
+    first_in_order = not order_sql and offset == 0 and len(sel_names) <= ONE_PHASE_MAX_COLUMNS
+    two_phase = (bool(page_conds) and plan is None and not distinct and 0 < limit <= TWO_PHASE_MAX_ROWS
+                 and not first_in_order)
     id_sql = f'SELECT "_id" FROM {view} WHERE ' + " AND ".join(page_conds)
     if order_sql:
         id_sql += " ORDER BY " + ", ".join(order_sql)
@@ -409,7 +432,12 @@ def search(
             records = _csv_text(arrow, header=False, delimiter="\t" if records_format == "tsv" else ",")
     else:
         cut = len(names)
-        if records_format == "lists":
+        if all(out_types.get(n) in AS_IS_TYPES for n in names):  # DuckDB's values are JSON values already
+            if records_format == "lists":
+                records = [list(r[:cut]) for r in rows]
+            else:
+                records = [dict(zip(names, r, strict=False)) for r in rows]
+        elif records_format == "lists":
             records = [[jsonable(v) for v in r[:cut]] for r in rows]
         else:
             records = [{n: jsonable(v) for n, v in zip(names, r[:cut], strict=False)} for r in rows]
