@@ -110,6 +110,32 @@ def test_a_failing_job_reports_its_error_and_the_pool_goes_on() -> None:
     pool.shutdown()
 
 
+def test_wait_idle_waits_for_jobs_that_jobs_submit_to_a_pool_already_passed() -> None:
+    """A job in one pool that queues a job in another pool (a dataset rewrite queues its datastore load): wait_idle
+    returns only once both have run, whichever pool it looked at first."""
+    done: list[str] = []
+
+    def second() -> None:
+        time.sleep(0.3)
+        done.append("second")
+
+    def first() -> None:
+        time.sleep(0.2)
+        jobs.submit("test_idle_second")
+        done.append("first")
+
+    jobs.pool("test-idle-a", workers=1)
+    jobs.pool("test-idle-b", workers=1)
+    jobs.register("test_idle_second", second, pool="test-idle-a")
+    jobs.register("test_idle_first", first, pool="test-idle-b")
+    jobs.submit("test_idle_second")  # starts pool a first: it is looked at before pool b
+    jobs.wait_idle(timeout=30)
+    done.clear()
+    jobs.submit("test_idle_first")
+    jobs.wait_idle(timeout=30)
+    assert done == ["first", "second"]
+
+
 def test_domains_register_their_jobs() -> None:
     """The runner imports no domain; the domains' own jobs modules register kinds, pools and periodic jobs."""
     import ast

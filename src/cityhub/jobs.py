@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -163,6 +164,11 @@ class FairPool:
         with self._cv:
             return {k: len(q) for k, q in self._queues.items()}
 
+    def busy(self) -> bool:
+        """Whether a job is queued or running."""
+        with self._cv:
+            return bool(self._queues) or self._active > 0
+
     def join(self, timeout: float) -> None:
         """Wait until nothing is queued or running (``TimeoutError`` after ``timeout`` seconds)."""
         with self._cv:
@@ -268,9 +274,16 @@ def pools() -> dict[str, FairPool]:
 
 
 def wait_idle(timeout: float = 120.0) -> None:
-    """Wait until every submitted job has finished (tests, scripts)."""
-    for running in pools().values():
-        running.join(timeout)
+    """Wait until every submitted job has finished (tests, scripts), including the jobs those jobs submit to
+    other pools (a rewrite of a dataset queues its datastore load): passes over the pools until one finds them
+    all idle at once."""
+    deadline = time.monotonic() + timeout
+    while True:
+        busy = [running for running in pools().values() if running.busy()]
+        if not busy:
+            return
+        for running in busy:
+            running.join(max(0.0, deadline - time.monotonic()))
 
 
 def reset() -> None:
