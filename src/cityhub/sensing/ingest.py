@@ -567,13 +567,16 @@ class Ingestor:
         # value up to that old, never from a wrong decision
         mono = time.monotonic()
         rows = []
+        states, saved_of = self._states, self._saved
         for key in set(touched):
-            st = self._states[key]
-            sig = (st.active, tuple(sorted(st.since.items())), tuple(sorted(st.rate_hit.items())))
-            saved = self._saved.get(key)
+            st = states[key]
+            since, hit = st.since, st.rate_hit
+            sig = (st.active, tuple(since.items()) if len(since) < 2 else tuple(sorted(since.items())),
+                   tuple(hit.items()) if len(hit) < 2 else tuple(sorted(hit.items())))
+            saved = saved_of.get(key)
             if saved is not None and saved[0] == sig and mono - saved[1] < STATE_SAVE_SECONDS:
                 continue
-            self._saved[key] = (sig, mono)
+            saved_of[key] = (sig, mono)
             rows.append({"rule_id": key[0], "device_id": key[1], "state": st.to_json()})
         if not rows:
             return
