@@ -62,7 +62,8 @@ def publisher(url: str, prefix: str, mode: str, seconds: float, window: int, sen
         if rate and n > (time.time() - t0) * rate:  # open loop at a fixed rate (latency below capacity)
             time.sleep(0.0005)
             continue
-        if n - stored.value > window or (n - stored.value) / per > MAX_MESSAGES_OUT:  # closed loop
+        done_n = sum(v.value for v in stored)
+        if n - done_n > window or (n - done_n) / per > MAX_MESSAGES_OUT:  # closed loop
             time.sleep(0.001)
             continue
         group = msgs % (10 if mode == "gateway" else 1000)  # gateway: 10 groups of 100 devices
@@ -101,11 +102,37 @@ class Measured:
             self.rejected += result.rejected + result.duplicates
             self.alarms += result.raised
         for m in batch[::10]:  # a sample; every message of the benchmark carries `per` readings of one ts
-            doc = json.loads(m.payload)
-            first = next(iter(doc.values()))[0] if m.kind == "gateway" else doc
-            self.latencies.append(now - first["ts"] / 1000)
+            self.latencies.append(now - first_ts(m.payload) / 1000)
         self.count += result.readings if hasattr(result, "readings") else len(batch) * self.per
         self.stored.value = self.count
+
+
+def first_ts(payload: bytes) -> int:
+    """The first ``"ts":<ms>`` of a benchmark payload (without parsing the JSON: that cost was counted as ours)."""
+    i = payload.index(b'"ts":') + 5
+    j = i
+    while payload[j:j + 1].isdigit():
+        j += 1
+    return int(payload[i:j])
+
+
+def receiver_proc(url: str, prefix: str, group: str, sink_spec: str, per: int, stored: Any, ready: Any, stop: Any,
+                  out: Any) -> None:
+    """One more receiver process on the shared subscription ``$share/<group>/…`` (``--receivers`` > 1), with its
+    own pipeline on the same store; reports its CPU time, latency samples and counts through ``out``."""
+    from cityhub.sensing.transport.mqtt import MqttReceiver
+    from cityhub.sensing.transport.service import load_sink
+
+    sink = Measured(load_sink(sink_spec), stored, per)
+    rx = MqttReceiver(url, sink, client_id=f"bench-rx-{uuid.uuid4().hex[:6]}", prefix=prefix, shared_group=group,
+                      batch_size=1000, batch_ms=50, receive_maximum=5000).start()
+    cpu0 = os.times()
+    ready.set()
+    stop.wait()
+    cpu1 = os.times()
+    rx.stop()
+    out.put({"cpu": (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system), "latencies": sink.latencies[-50_000:],
+             "rejected": sink.rejected, "alarms": sink.alarms})
 
 
 def setup_pipeline(home: str) -> dict[str, str]:
@@ -130,17 +157,29 @@ def setup_pipeline(home: str) -> dict[str, str]:
 
 
 def scenario(url: str, mode: str, seconds: float, window: int, sink_spec: str, out: str,
-             tokens: dict[str, str], rate: float = 0.0) -> dict[str, Any]:
+             tokens: dict[str, str], rate: float = 0.0, receivers: int = 1) -> dict[str, Any]:
     from cityhub.sensing.transport.mqtt import MqttReceiver
     from cityhub.sensing.transport.service import load_sink
 
     ctx = mp.get_context("spawn")
-    sent, stored, done = ctx.Value("q", 0, lock=False), ctx.Value("q", 0, lock=False), ctx.Event()
+    per = 100 if mode == "gateway" else 1
+    sent, done = ctx.Value("q", 0, lock=False), ctx.Event()
+    stored = [ctx.Value("q", 0, lock=False) for _ in range(receivers)]
     prefix = f"bench-{uuid.uuid4().hex[:8]}/v1"
-    sink = Measured(load_sink(sink_spec if sink_spec != "parquet" else f"parquet:{out}/{mode}"), stored,
-                    100 if mode == "gateway" else 1)
-    rx = MqttReceiver(url, sink, client_id=f"bench-rx-{uuid.uuid4().hex[:6]}", prefix=prefix, batch_size=1000,
-                      batch_ms=50, receive_maximum=5000).start()
+    group = f"bench{uuid.uuid4().hex[:6]}" if receivers > 1 else ""
+    spec = sink_spec if sink_spec != "parquet" else f"parquet:{out}/{mode}"
+    stop, results = ctx.Event(), ctx.Queue()
+    others = []
+    for i in range(1, receivers):  # more receiver processes on the shared subscription
+        ready = ctx.Event()
+        p = ctx.Process(target=receiver_proc, args=(url, prefix, group, spec, per, stored[i], ready, stop, results))
+        p.start()
+        others.append(p)
+        if not ready.wait(120):
+            raise RuntimeError("a receiver process did not start")
+    sink = Measured(load_sink(spec), stored[0], per)
+    rx = MqttReceiver(url, sink, client_id=f"bench-rx-{uuid.uuid4().hex[:6]}", prefix=prefix, shared_group=group,
+                      batch_size=1000, batch_ms=50, receive_maximum=5000).start()
     cpu0 = os.times()
     t0 = time.time()
     proc = ctx.Process(target=publisher, args=(url, prefix, mode, seconds, window, sent, stored, done,
@@ -150,21 +189,36 @@ def scenario(url: str, mode: str, seconds: float, window: int, sink_spec: str, o
     while not done.wait(5):
         load.append(os.getloadavg()[0])
     end_wait = time.time() + 120
-    while stored.value < sent.value and time.time() < end_wait:
+
+    def total() -> int:
+        return sum(v.value for v in stored)
+
+    while total() < sent.value and time.time() < end_wait:
         time.sleep(0.05)
     elapsed = time.time() - t0
     cpu1 = os.times()
     proc.join(10)
     rx.stop()
     rx.client.loop_stop()
-    lat = sink.latencies
-    return {"mode": mode + (f"@{rate:.0f}/s" if rate else ""), "sent": sent.value, "stored": stored.value, "seconds": round(elapsed, 1),
-            "readings_per_s": round(stored.value / elapsed), "messages_per_s":
-            round(stored.value / elapsed / (100 if mode == "gateway" else 1)),
+    stop.set()
+    cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    lat = list(sink.latencies)
+    rejected, alarms = sink.rejected, sink.alarms
+    for p in others:
+        r = results.get(timeout=60)
+        cpu += r["cpu"]
+        lat += r["latencies"]
+        rejected += r["rejected"]
+        alarms += r["alarms"]
+        p.join(30)
+    n = total()
+    return {"mode": mode + (f"@{rate:.0f}/s" if rate else "") + (f"×{receivers} receivers" if receivers > 1 else ""),
+            "sent": sent.value, "stored": n, "seconds": round(elapsed, 1),
+            "readings_per_s": round(n / elapsed), "messages_per_s": round(n / elapsed / per),
             "p50_ms": round(pct(lat, 50) * 1000, 1), "p99_ms": round(pct(lat, 99) * 1000, 1),
-            "receiver_cpu_s": round((cpu1.user - cpu0.user) + (cpu1.system - cpu0.system), 1),
-            "load": f"{min(load or [0]):.1f}–{max(load or [0]):.1f}", "refused_or_duplicate": sink.rejected,
-            "alarms_raised": sink.alarms}
+            "receiver_cpu_s": round(cpu, 1),
+            "load": f"{min(load or [0]):.1f}–{max(load or [0]):.1f}", "refused_or_duplicate": rejected,
+            "alarms_raised": alarms}
 
 
 def baseline(seconds: float) -> dict[str, Any]:
@@ -195,6 +249,9 @@ def main() -> None:
     ap.add_argument("--window", type=int, default=20000, help="readings between publish and sink, at most")
     ap.add_argument("--rate", type=float, nargs=2, default=None, metavar=("GATEWAY", "SINGLE"),
                     help="also run both scenarios open-loop at these readings/s (latency below capacity)")
+    ap.add_argument("--receivers", type=int, default=1,
+                    help="receiver processes on a shared subscription ($share/…), each with its own pipeline")
+    ap.add_argument("--modes", nargs="+", default=["gateway", "single"], choices=["gateway", "single"])
     ap.add_argument("--mqtt-url", default=os.environ.get("CITYHUB_BENCH_MQTT", "mqtt://127.0.0.1:1883"))
     ap.add_argument("--sink", default="", help="pipeline | parquet | module:factory (default: the pipeline "
                     "sensing.ingest when present, else parquet)")
@@ -216,12 +273,13 @@ def main() -> None:
             sink = "cityhub.sensing.ingest:get_ingestor"
             print("sink: the ingest pipeline (token check, validation, de-duplication, time-series store "
                   "Parquet+DuckDB under a fresh CITYHUB_HOME with SQLite, latest values, a PM2.5 rule and alarms)")
-        for mode in ("gateway", "single"):
-            r = scenario(args.mqtt_url, mode, args.seconds, args.window, sink, out, tokens)
+        for mode in args.modes:
+            r = scenario(args.mqtt_url, mode, args.seconds, args.window, sink, out, tokens,
+                         receivers=args.receivers)
             results.append(r)
             print(json.dumps(r))
         for mode, rate in zip(("gateway", "single"), args.rate or (), strict=False):
-            r = scenario(args.mqtt_url, mode, args.seconds, args.window, sink, out, tokens, rate)
+            r = scenario(args.mqtt_url, mode, args.seconds, args.window, sink, out, tokens, rate, args.receivers)
             results.append(r)
             print(json.dumps(r))
     base = baseline(args.baseline_seconds)

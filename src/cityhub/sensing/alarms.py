@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import case, select, text, update
+from sqlalchemy import bindparam, case, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,18 +23,34 @@ def _insert(session: Session, model: Any) -> Any:
     return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(model)
 
 
+_RAISE: dict[str, Any] = {}  # the raise statement per dialect, built once (building it cost more than running it)
+
+
+def _raise_statement(session: Session) -> Any:
+    name = session.get_bind().dialect.name
+    stmt = _RAISE.get(name)
+    if stmt is None:
+        t = Alarm.__table__
+        ins = _insert(session, t).values(
+            device_id=bindparam("p_device", type_=t.c.device_id.type), type=bindparam("p_type", type_=t.c.type.type),
+            severity=bindparam("p_severity", type_=t.c.severity.type), status="active_unack", active=True,
+            rule_id=bindparam("p_rule", type_=t.c.rule_id.type), first_seen=bindparam("p_first", type_=t.c.first_seen.type),
+            last_seen=bindparam("p_last", type_=t.c.last_seen.type), count=1,
+            details=bindparam("p_details", type_=t.c.details.type), ack_by="", clear_by="")
+        stmt = _RAISE[name] = ins.on_conflict_do_update(
+            index_elements=["device_id", "type"], index_where=text("active"),
+            set_={"last_seen": ins.excluded.last_seen, "count": t.c.count + 1, "severity": ins.excluded.severity,
+                  "details": ins.excluded.details},
+        ).returning(t.c.id, t.c.count)
+    return stmt
+
+
 def raise_alarm(session: Session, *, device_id: int, type_: str, severity: str, ts: dt.datetime,
                 details: dict[str, Any] | None = None, rule_id: int | None = None) -> tuple[int, bool]:
     """Raise (or repeat) the alarm; returns (alarm id, whether a new alarm was created)."""
-    ins = _insert(session, Alarm).values(
-        device_id=device_id, type=type_, severity=severity, status="active_unack", active=True, rule_id=rule_id,
-        first_seen=ts, last_seen=ts, count=1, details=details or {}, ack_by="", clear_by="")
-    stmt = ins.on_conflict_do_update(
-        index_elements=["device_id", "type"], index_where=text("active"),
-        set_={"last_seen": ins.excluded.last_seen, "count": Alarm.count + 1, "severity": ins.excluded.severity,
-              "details": ins.excluded.details},
-    ).returning(Alarm.id, Alarm.count)
-    row = session.execute(stmt).one()
+    row = session.execute(_raise_statement(session), {
+        "p_device": device_id, "p_type": type_, "p_severity": severity, "p_rule": rule_id, "p_first": ts,
+        "p_last": ts, "p_details": details or {}}).one()
     return int(row[0]), int(row[1]) == 1
 
 

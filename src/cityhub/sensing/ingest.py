@@ -21,10 +21,13 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
+import orjson
+import pyarrow as pa
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -140,6 +143,10 @@ class Ingestor:
         self._recent: dict[str, dict[int, None]] = {}
         self._seen_written: dict[int, float] = {}
         self._saved: dict[tuple[int, int], tuple[Any, float]] = {}
+        # credentials that authenticated, per device-cache load: (named device code or "", token) → the sender;
+        # spares the SHA-256 of every message (cleared whenever the devices are read again)
+        self._auth_ok: dict[tuple[str, str], DeviceInfo] = {}
+        self._applicable: dict[tuple[str, int], list[tuple[SensingRuleInfo, rules.Condition]]] = {}
 
     @property
     def store(self) -> Any:
@@ -161,6 +168,8 @@ class Ingestor:
         devices = {r[1]: DeviceInfo(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5]), r[6]) for r in rows}
         self._devices = devices
         self._by_hash = {d.token_hash: d for d in devices.values()}
+        self._auth_ok = {}
+        self._applicable = {}
         self._devices_at = time.monotonic()
 
     def _load_rules(self, session: Session) -> None:
@@ -185,6 +194,7 @@ class Ingestor:
                 self._saved.pop(key, None)
         self._rule_sigs = signatures
         self._rules = out
+        self._applicable = {}
         self._rules_at = time.monotonic()
 
     def _device(self, session: Session, code: str) -> DeviceInfo | None:
@@ -222,7 +232,7 @@ class Ingestor:
         res = Result(messages=len(messages))
         now = self.now()
         dead: list[dict[str, Any]] = []
-        cols: tuple[list[str], list[str], list[int], list[str], list[float]] = ([], [], [], [], [])
+        cols = _Columns()
         by_device: dict[str, list[tuple[float, dict[str, float]]]] = {}
         recent_added: set[tuple[str, int]] = set()
         events: list[dict[str, Any]] = []
@@ -240,20 +250,23 @@ class Ingestor:
             self._load_devices(session)
             self._load_rules(session)
             for m in messages:
-                try:
-                    body = json.loads(m.payload)
-                except (ValueError, UnicodeDecodeError):
+                body = loads(m.payload)
+                if body is INVALID:
                     reject(m, m.device, INVALID_JSON, m.payload)
                     continue
-                for code, reading in self._authenticate(session, m, body, reject):
-                    dev = self._devices[code]
-                    self._reading(m, dev, reading, now, cols, by_device, recent_added, res, reject)
-            table = tsstore.table_from_columns(*cols)
-            if table.num_rows:
+                groups = self._authenticate(session, m, body, reject)
+                if groups:
+                    self._readings(m, groups, now, cols, by_device, recent_added, res, reject)
+            table = cols.table()
+            res.values = table.num_rows if table is not None else 0
+            if table is not None:
                 self.store.append(table)
             if dead:
                 session.connection().execute(insert(DeadLetter), dead)
             if by_device:
+                for readings in by_device.values():
+                    if len(readings) > 1:
+                        readings.sort(key=_first)  # stable: readings of one time keep their arrival order
                 self._latest(session, by_device)
                 events = self._evaluate(session, by_device, res)
         for code, key in recent_added:
@@ -265,25 +278,39 @@ class Ingestor:
             notify.publish(ev)
         return res
 
+    def _remember(self, key: tuple[str, str], dev: DeviceInfo) -> None:
+        if len(self._auth_ok) >= AUTH_CACHE:
+            self._auth_ok = {}
+        self._auth_ok[key] = dev
+
     def _authenticate(self, session: Session, m: RawMessage, body: Any,
-                      reject: Callable[..., None]) -> Iterable[tuple[str, Any]]:
-        """(device code, reading) pairs the message's token may send, rejecting the rest."""
-        sender = self._by_token(session, m.credential) if m.credential else None
+                      reject: Callable[..., None]) -> list[tuple[DeviceInfo, list[Any]]]:
+        """The (device, readings) groups the message's token may send, rejecting the rest."""
+        cred = m.credential
         if m.kind == "gateway":
+            sender = self._auth_ok.get(("", cred)) if cred else None
+            if sender is None and cred:
+                sender = self._by_token(session, cred)
+                if sender is not None:
+                    self._remember(("", cred), sender)
             if sender is None:
                 reject(m, m.device, WRONG_TOKEN if m.device else UNKNOWN_DEVICE, m.payload)
-                return
+                return []
             if not sender.gateway:
                 reject(m, sender.code, NOT_GATEWAY, m.payload)
-                return
+                return []
             if not sender.active:
                 reject(m, sender.code, INACTIVE_DEVICE, m.payload)
-                return
+                return []
             if not isinstance(body, dict):
                 reject(m, sender.code, BAD_FORMAT, m.payload, "gateway payload must be an object of devices")
-                return
+                return []
+            groups: list[tuple[DeviceInfo, list[Any]]] = []
+            devices = self._devices
             for code, readings in body.items():
-                dev = self._device(session, str(code))
+                dev = devices.get(code)
+                if dev is None:
+                    dev = self._device(session, str(code))
                 items = readings if isinstance(readings, list) else [readings]
                 if dev is None or not dev.active:
                     for r in items:
@@ -294,31 +321,94 @@ class Ingestor:
                     for r in items:
                         reject(m, dev.code, NOT_ASSIGNED, r, f"via gateway {sender.code}")
                     continue
-                for r in items:
-                    yield dev.code, r
-            return
-        named = self._device(session, m.device) if m.device else None
-        if m.device and named is None:
-            reject(m, m.device, UNKNOWN_DEVICE, m.payload)
-            return
-        if named is not None:
-            ok = hmac.compare_digest(token_hash(m.credential or ""), named.token_hash)
-            if not ok:
-                reject(m, named.code, WRONG_TOKEN, m.payload)
-                return
-            sender = named
-        if sender is None:
-            reject(m, m.device, UNKNOWN_DEVICE if not m.credential else WRONG_TOKEN, m.payload)
-            return
+                groups.append((dev, items))
+            return groups
+        if m.device:
+            found = self._auth_ok.get((m.device, cred))
+            if found is None:
+                if cred:
+                    self._by_token(session, cred)  # an unknown token re-reads the devices (a token just rotated)
+                named = self._device(session, m.device)
+                if named is None:
+                    reject(m, m.device, UNKNOWN_DEVICE, m.payload)
+                    return []
+                if not hmac.compare_digest(token_hash(cred or ""), named.token_hash):
+                    reject(m, named.code, WRONG_TOKEN, m.payload)
+                    return []
+                self._remember((m.device, cred), named)
+                found = named
+            sender = found
+        else:
+            sender = self._auth_ok.get(("", cred)) if cred else None
+            if sender is None and cred:
+                sender = self._by_token(session, cred)
+                if sender is not None:
+                    self._remember(("", cred), sender)
+            if sender is None:
+                reject(m, m.device, UNKNOWN_DEVICE if not cred else WRONG_TOKEN, m.payload)
+                return []
         if not sender.active:
             reject(m, sender.code, INACTIVE_DEVICE, m.payload)
-            return
-        items = body if isinstance(body, list) else [body]
-        for r in items:
-            yield sender.code, r
+            return []
+        return [(sender, body if isinstance(body, list) else [body])]
 
-    def _reading(self, m: RawMessage, dev: DeviceInfo, reading: Any, now: float,
-                 cols: tuple[list[str], list[str], list[int], list[str], list[float]],
+    def _readings(self, m: RawMessage, groups: list[tuple[DeviceInfo, list[Any]]], now: float, cols: _Columns,
+                  by_device: dict[str, list[tuple[float, dict[str, float]]]], recent_added: set[tuple[str, int]],
+                  res: Result, reject: Callable[..., None]) -> None:
+        """The readings of a message, per device. The usual reading (``{"ts": <int>, "values": {…}}``, plain
+        numbers within their ranges, no units) is taken inline; anything else goes through ``_reading``, which
+        decides it and gives the reason of every refusal."""
+        limit = now + self.future
+        recent_of = self._recent
+        add_device, add_type, add_key, add_values = (cols.devices.append, cols.types.append, cols.keys.append,
+                                                     cols.values.append)
+        taken = 0
+        for dev, items in groups:
+            ranges = _RANGES.get(dev.type)
+            if ranges is None:
+                dtype = devicetypes.get(dev.type)
+                ranges = _ranges(dtype) if dtype is not None else None
+            code, type_ = dev.code, dev.type
+            recent = recent_of.get(code, _NO_KEYS)
+            mine = by_device.get(code)
+            for reading in items:
+                if ranges is not None and type(reading) is dict:
+                    values = reading.get("values")
+                    raw_ts = reading.get("ts")
+                    if type(values) is dict and values and type(raw_ts) is int and reading.get("units") is None:
+                        ts = raw_ts / 1000.0 if raw_ts > 1e11 else float(raw_ts)
+                        clean: dict[str, float] | None = values
+                        ints = False
+                        for name, v in values.items():
+                            rng = ranges.get(name)
+                            t = type(v)
+                            if rng is None or (t is not float and t is not int) or not rng[0] <= v <= rng[1]:
+                                clean = None
+                                break
+                            if t is int:
+                                ints = True
+                        if clean is not None and ts <= limit:
+                            if ints:
+                                clean = {k: float(v) for k, v in values.items()}
+                            key = int(ts * 1_000_000)
+                            if key in recent or (code, key) in recent_added:
+                                res.duplicates += 1
+                                continue
+                            recent_added.add((code, key))
+                            add_device(code)
+                            add_type(type_)
+                            add_key(key)
+                            add_values(clean)
+                            taken += 1
+                            if mine is None:
+                                mine = by_device[code] = []
+                            mine.append((ts, clean))
+                            continue
+                self._reading(m, dev, reading, now, cols, by_device, recent_added, res, reject)
+                mine = by_device.get(code)
+        res.readings += taken
+
+    def _reading(self, m: RawMessage, dev: DeviceInfo, reading: Any, now: float, cols: _Columns,
                  by_device: dict[str, list[tuple[float, dict[str, float]]]],
                  recent_added: set[tuple[str, int]], res: Result, reject: Callable[..., None]) -> None:
         if not isinstance(reading, dict):
@@ -363,28 +453,31 @@ class Ingestor:
             res.duplicates += 1
             return
         recent_added.add((dev.code, key))
-        device_col, type_col, ts_col, attr_col, value_col = cols
-        n = len(clean)
-        device_col.extend([dev.code] * n)
-        type_col.extend([dev.type] * n)
-        ts_col.extend([key] * n)
-        attr_col.extend(clean)
-        value_col.extend(clean.values())
+        cols.add(dev.code, dev.type, key, clean)
         res.readings += 1
-        res.values += len(clean)
         by_device.setdefault(dev.code, []).append((ts, clean))
 
     def _latest(self, session: Session, by_device: dict[str, list[tuple[float, dict[str, float]]]]) -> None:
+        """Upsert the latest value of each (device, attribute); each device's readings are in time order."""
         latest: dict[tuple[int, str], tuple[float, float]] = {}
         seen: dict[int, float] = {}
+        devices = self._devices
+        fromkeys = dict.fromkeys
         for code, readings in by_device.items():
-            dev_id = self._devices[code].id
-            for ts, values in readings:
-                seen[dev_id] = max(seen.get(dev_id, ts), ts)
+            dev_id = devices[code].id
+            seen[dev_id] = readings[-1][0]
+            if len(readings) == 1:
+                ts, values = readings[0]
                 for attr, v in values.items():
-                    cur = latest.get((dev_id, attr))
-                    if cur is None or ts >= cur[0]:
-                        latest[(dev_id, attr)] = (ts, v)
+                    latest[(dev_id, attr)] = (ts, v)
+                continue
+            last_value: dict[str, float] = {}
+            last_ts: dict[str, float] = {}
+            for ts, values in readings:  # in time order: the last reading of each attribute wins
+                last_value.update(values)
+                last_ts.update(fromkeys(values, ts))
+            for attr, v in last_value.items():
+                latest[(dev_id, attr)] = (last_ts[attr], v)
         # the hottest statement of the pipeline: sent to the driver as it is (SQLAlchemy's per-row type
         # processing cost more than the database's work); SQLite keeps SQLAlchemy's DATETIME text format
         conn = session.connection()
@@ -420,19 +513,25 @@ class Ingestor:
 
     def _evaluate(self, session: Session, by_device: dict[str, list[tuple[float, dict[str, float]]]],
                   res: Result) -> list[dict[str, Any]]:
+        """Run each device's readings (in time order) through the rules of its type and its own."""
         events: list[dict[str, Any]] = []
         touched: list[tuple[int, int]] = []
+        devices, applicable_of, states = self._devices, self._applicable, self._states
         for code, readings in by_device.items():
-            dev = self._devices[code]
-            applicable = [(r, c) for r, c in self._rules.get(dev.type, ()) if r.device_id in (None, dev.id)]
-            if not applicable:
-                continue
-            readings.sort(key=lambda x: x[0])
+            dev = devices[code]
+            applicable = applicable_of.get((dev.type, dev.id))
+            if applicable is None:
+                applicable = applicable_of[(dev.type, dev.id)] = [
+                    (r, c) for r, c in self._rules.get(dev.type, ()) if r.device_id in (None, dev.id)]
             for info, cond in applicable:
-                st = self._state(session, info.id, dev.id)
+                key = (info.id, dev.id)
+                st = states.get(key)
+                if st is None:
+                    st = self._state(session, info.id, dev.id)
                 edges = rules.evaluate(cond, readings, st)
-                touched.append((info.id, dev.id))
-                events.extend(self._apply(session, dev, info, edges, res))
+                touched.append(key)
+                if edges:
+                    events.extend(self._apply(session, dev, info, edges, res))
         self._save_states(session, touched)
         return events
 
@@ -468,13 +567,16 @@ class Ingestor:
         # value up to that old, never from a wrong decision
         mono = time.monotonic()
         rows = []
+        states, saved_of = self._states, self._saved
         for key in set(touched):
-            st = self._states[key]
-            sig = (st.active, tuple(sorted(st.since.items())), tuple(sorted(st.rate_hit.items())))
-            saved = self._saved.get(key)
+            st = states[key]
+            since, hit = st.since, st.rate_hit
+            sig = (st.active, tuple(since.items()) if len(since) < 2 else tuple(sorted(since.items())),
+                   tuple(hit.items()) if len(hit) < 2 else tuple(sorted(hit.items())))
+            saved = saved_of.get(key)
             if saved is not None and saved[0] == sig and mono - saved[1] < STATE_SAVE_SECONDS:
                 continue
-            self._saved[key] = (sig, mono)
+            saved_of[key] = (sig, mono)
             rows.append({"rule_id": key[0], "device_id": key[1], "state": st.to_json()})
         if not rows:
             return
@@ -533,6 +635,55 @@ class SensingRuleInfo:
 
 
 _RANGES: dict[str, dict[str, tuple[float, float]]] = {}
+_NO_KEYS: dict[int, None] = {}
+AUTH_CACHE = 100_000  # authenticated (device, token) pairs remembered at most (then forgotten all at once)
+INVALID = object()    # what ``loads`` gives for a payload that is not JSON
+
+
+def loads(payload: bytes | str) -> Any:
+    """The JSON document of a payload, or ``INVALID``. orjson first (several times faster than the standard
+    library); what it refuses is tried with ``json`` too (NaN, Infinity, UTF-16/32), so the pipeline accepts and
+    refuses what it did with ``json`` alone. (orjson reads an integer past 64 bits as the nearest float: out of
+    every attribute's range, and stored values are floats anyway.) A payload nested too deep for both is
+    refused (it used to raise, failing the whole batch again and again)."""
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(payload)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return INVALID
+
+
+def _first(reading: tuple[float, dict[str, float]]) -> float:
+    return reading[0]
+
+
+class _Columns:
+    """A batch's stored readings, gathered per reading (device, type, time key, values) and expanded to one row
+    per value by ``tsstore.table_from_readings`` (Arrow ``take`` instead of Python lists per value)."""
+
+    __slots__ = ("devices", "keys", "types", "values")
+
+    def __init__(self) -> None:
+        self.devices: list[str] = []
+        self.types: list[str] = []
+        self.keys: list[int] = []
+        self.values: list[dict[str, float]] = []
+
+    def add(self, device: str, type_: str, key: int, values: dict[str, float]) -> None:
+        self.devices.append(device)
+        self.types.append(type_)
+        self.keys.append(key)
+        self.values.append(values)
+
+    def table(self) -> pa.Table | None:
+        if not self.values:
+            return None
+        return tsstore.table_from_readings(self.devices, self.types, self.keys, list(map(len, self.values)),
+                                           list(chain.from_iterable(self.values)),
+                                           list(chain.from_iterable(map(dict.values, self.values))))
 
 
 def _ranges(dtype: devicetypes.DeviceType) -> dict[str, tuple[float, float]]:

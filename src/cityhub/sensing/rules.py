@@ -171,6 +171,46 @@ def _ids(cond: Condition) -> dict[int, int]:
 def evaluate(cond: Condition, readings: Iterable[tuple[float, Mapping[str, float]]], state: State) -> list[Edge]:
     """Run one device's readings (``(unix time, {attr: value})``, in time order) through the condition; update
     ``state`` in place and return the raise/clear edges."""
+    if type(cond) is Threshold:
+        return _evaluate_threshold(cond, readings, state)
+    return _evaluate_any(cond, readings, state)
+
+
+def _evaluate_threshold(cond: Threshold, readings: Iterable[tuple[float, Mapping[str, float]]],
+                        state: State) -> list[Edge]:
+    """``evaluate`` for a rule that is one threshold (most rules): the same state changes and edges as the
+    general walk over the leaves (its leaf is number 0), in one loop."""
+    edges: list[Edge] = []
+    attr, test, limit, hold = cond.attr, OPS[cond.op], cond.value, cond.for_seconds
+    since_of, last = state.since, state.last
+    last_seen, active = state.last_seen, state.active
+    try:
+        for ts, values in readings:
+            if last_seen is not None and ts < last_seen:
+                continue  # late reading: its time has passed for the rule (it is still stored)
+            if attr in values:
+                if not test(values[attr], limit):
+                    since_of[0] = None
+                elif since_of.get(0) is None:
+                    since_of[0] = ts
+            for a, v in values.items():
+                last[a] = (ts, v)
+            last_seen = ts
+            since = since_of.get(0)
+            on = since is not None and ts - since >= hold
+            if on and not active:
+                active = True
+                edges.append(Edge("raise", ts, dict(values)))
+            elif not on and active:
+                active = False
+                edges.append(Edge("clear", ts, dict(values)))
+    finally:
+        state.last_seen, state.active = last_seen, active
+    return edges
+
+
+def _evaluate_any(cond: Condition, readings: Iterable[tuple[float, Mapping[str, float]]], state: State) -> list[Edge]:
+    """``evaluate`` for any condition: each reading updates every leaf, then the whole condition is decided."""
     ids = _ids(cond)
     lvs = leaves(cond)
     edges: list[Edge] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from cityhub.sensing.message import RawMessage, Sink
@@ -32,10 +32,14 @@ class BatchStats:
 
 
 class Batcher:
-    def __init__(self, sink: Sink, size: int = 500, window: float = 0.05, *, keep_latencies: bool = False) -> None:
+    def __init__(self, sink: Sink, size: int = 500, window: float = 0.05, *, keep_latencies: bool = False,
+                 acknowledge: Callable[[Sequence[Ack]], None] | None = None) -> None:
+        """``acknowledge``: called with a stored batch's acks in arrival order, instead of calling each (a
+        transport that can acknowledge many messages at once)."""
         if size < 1 or window <= 0:
             raise ValueError("batch size must be ≥ 1 and window > 0")
         self.sink, self.size, self.window = sink, size, window
+        self._acknowledge = acknowledge
         self.stats = BatchStats()
         self._keep_latencies = keep_latencies
         self._items: list[tuple[RawMessage, Ack]] = []
@@ -93,11 +97,17 @@ class Batcher:
                     time.sleep(delay)
                     delay = min(delay * 2, 5.0)
             done = time.time()
-            for _, ack in batch:
+            if self._acknowledge is not None:
                 try:
-                    ack()
+                    self._acknowledge([ack for _, ack in batch])
                 except Exception:  # a lost connection: the broker redelivers, the pipeline is idempotent
                     log.warning("acknowledgement failed", exc_info=True)
+            else:
+                for _, ack in batch:
+                    try:
+                        ack()
+                    except Exception:  # as above
+                        log.warning("acknowledgement failed", exc_info=True)
             self.stats.handed += len(batch)
             self.stats.batches += 1
             if self._keep_latencies:
