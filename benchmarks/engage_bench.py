@@ -102,7 +102,7 @@ def fill(url: str, n: int, requests: int, activities: int, hot: int, deep: int) 
     from benchmarks.activity_bench import activity_rows, bulk_activities
     from benchmarks.catalog_bench import generate
     from benchmarks.datareq_bench import fill as fill_requests
-    from benchmarks.discussions_bench import generate_posts
+    from benchmarks.discussions_bench import backfill, generate_posts
     from benchmarks.indicators_bench import extra_rows
     from cityhub import actions, db
     from cityhub.accounts.models import User
@@ -132,6 +132,7 @@ def fill(url: str, n: int, requests: int, activities: int, hot: int, deep: int) 
     made_requests = step("requests_s", lambda: fill_requests(requests, random.Random(15)))
     escalated = step("escalate_job_s", lambda: actions.call("data_request_escalate", system_context("job"), {}))
     posts = step("posts_s", lambda: generate_posts(n, hot))
+    step("posts_html_s", backfill)  # each post's sanitised HTML, as the product stores it when a post is written
     with db.session_scope() as s:
         public = list(s.execute(select(Dataset.id, Dataset.department_id).where(visibility.public_sql())
                                 .order_by(Dataset.id).limit(deep)))
