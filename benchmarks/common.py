@@ -59,6 +59,18 @@ def pg_create(prefix: str) -> tuple[str, str]:
     return name, PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
 
 
+def fresh_store(backend: str, home: Path, pg_prefix: str) -> tuple[str | None, str]:
+    """An empty store directory ``home`` and its database: a new PostgreSQL database named from ``pg_prefix``, or a
+    SQLite file in ``home``. Returns (the PostgreSQL database's name to drop afterwards, or None; the URL)."""
+    import shutil
+
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    if backend == "postgres":
+        return pg_create(pg_prefix)
+    return None, f"sqlite:///{home / 'cityhub.db'}"
+
+
 def pg_drop(name: str) -> None:
     import psycopg
 

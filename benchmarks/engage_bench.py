@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import OUT, machine, pg_create, pg_drop, summary
+from benchmarks.common import OUT, fresh_store, machine, pg_drop, summary
 
 #: (result key, figure, target, unit, what) — what each target of issue 15 is judged on
 TARGETS: list[tuple[str, str, float, str, str]] = [
@@ -229,13 +229,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     print(f"== {backend}: {args.datasets} datasets, {args.requests} requests, {args.activities} activities",
           flush=True)
     home = (Path(args.home) if args.home else OUT) / f"engage-{backend}"
-    shutil.rmtree(home, ignore_errors=True)
-    home.mkdir(parents=True)
-    db_name = None
-    if backend == "postgres":
-        db_name, url = pg_create("cityhub_engage_bench")
-    else:
-        url = f"sqlite:///{home / 'cityhub.db'}"
+    db_name, url = fresh_store(backend, home, "cityhub_engage_bench")
     try:
         activate(home, url)
         filled, need = fill(url, args.datasets, args.requests, args.activities, args.hot, args.deep)

@@ -21,12 +21,11 @@ import datetime as dt
 import json
 import os
 import random
-import shutil
 import time
 from typing import Any
 
 from benchmarks.catalog_bench import activate, generate
-from benchmarks.common import OUT, machine, pg_create, pg_drop, summary
+from benchmarks.common import OUT, fresh_store, machine, pg_drop, summary
 
 
 def extra_rows(n: int) -> None:
@@ -72,13 +71,7 @@ def run_backend(backend: str, n: int) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
     home = OUT / f"indicators-{backend}"
-    shutil.rmtree(home, ignore_errors=True)
-    home.mkdir(parents=True)
-    db_name = None
-    if backend == "postgres":
-        db_name, url = pg_create("cityhub_indicators_bench")
-    else:
-        url = f"sqlite:///{home / 'cityhub.db'}"
+    db_name, url = fresh_store(backend, home, "cityhub_indicators_bench")
     try:
         activate(home, url)
         from cityhub.migrate import upgrade

@@ -146,8 +146,7 @@ def _edit(rid: int, **values: str) -> None:
     from cityhub.engage.datareq_models import DataRequest
 
     with session_scope() as s:
-        req = s.get(DataRequest, rid)
-        assert req is not None
+        req = s.get_one(DataRequest, rid)
         for k, v in values.items():
             setattr(req, k, v)
 

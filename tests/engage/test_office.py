@@ -34,8 +34,7 @@ def _shift(rid: int, created_days_ago: int | None = None, deadline: dt.date | No
     from cityhub.engage.datareq_models import DataRequest
 
     with db.session_factory()() as s:
-        req = s.get(DataRequest, rid)
-        assert req is not None
+        req = s.get_one(DataRequest, rid)
         if created_days_ago is not None:
             req.created_at = utcnow() - dt.timedelta(days=created_days_ago)
         if deadline is not None:

@@ -274,8 +274,7 @@ def test_revocation_and_expiry_hold_from_the_next_call(xw: dict[str, Any]) -> No
 
     def set_grant(**values: Any) -> None:
         with session_scope() as db:
-            grant = db.get(ShareGrant, xw["grant_id"])
-            assert grant is not None
+            grant = db.get_one(ShareGrant, xw["grant_id"])
             for k, v in values.items():
                 setattr(grant, k, v)
 

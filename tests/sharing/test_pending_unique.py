@@ -139,8 +139,7 @@ def test_open_applications_are_unique_per_applicant(w: dict[str, Any]) -> None:
         call_as("citizen2", "share_request_create", {"kind": "open", "dataset": ds, "purpose": "再次申请",
                                                      "duration_days": 30})
     with pytest.raises(IntegrityError) as e, session_scope() as db:
-        src = db.get(ShareRequest, first["id"])
-        assert src is not None
+        src = db.get_one(ShareRequest, first["id"])
         db.add(ShareRequest(kind="open", dataset_id=src.dataset_id, resource_id=None,
                             provider_department_id=src.provider_department_id, user_id=src.user_id, purpose="x",
                             duration_days=30, status="submitted", deadline=src.deadline))
@@ -170,8 +169,7 @@ def test_migration_0020_withdraws_existing_duplicates_then_indexes(w: dict[str, 
     command.downgrade(cfg, "0014")
     try:
         with session_scope() as s:
-            src = s.get(ShareRequest, first["id"])
-            assert src is not None
+            src = s.get_one(ShareRequest, first["id"])
             dup = ShareRequest(**{c.key: getattr(src, c.key) for c in ShareRequest.__table__.columns if c.key != "id"})
             s.add(dup)
             s.flush()
@@ -186,8 +184,7 @@ def test_migration_0020_withdraws_existing_duplicates_then_indexes(w: dict[str, 
         notes = list(s.scalars(select(ShareRequestEvent.note).where(ShareRequestEvent.request_id == dup_id)))
     assert any("0020" in n for n in notes)
     with pytest.raises(IntegrityError) as e, session_scope() as s:  # and the index is back
-        again = s.get(ShareRequest, dup_id)
-        assert again is not None
+        again = s.get_one(ShareRequest, dup_id)
         again.status = "submitted"
         s.flush()
     assert "uq_share_request_pending_system" in str(e.value.orig)

@@ -283,16 +283,23 @@ class Ingestor:
             self._auth_ok = {}
         self._auth_ok[key] = dev
 
+    def _token_holder(self, session: Session, cred: str | None) -> DeviceInfo | None:
+        """The device whose token ``cred`` is (remembered once it has authenticated), or None."""
+        if not cred:
+            return None
+        holder = self._auth_ok.get(("", cred))
+        if holder is None:
+            holder = self._by_token(session, cred)
+            if holder is not None:
+                self._remember(("", cred), holder)
+        return holder
+
     def _authenticate(self, session: Session, m: RawMessage, body: Any,
                       reject: Callable[..., None]) -> list[tuple[DeviceInfo, list[Any]]]:
         """The (device, readings) groups the message's token may send, rejecting the rest."""
         cred = m.credential
         if m.kind == "gateway":
-            sender = self._auth_ok.get(("", cred)) if cred else None
-            if sender is None and cred:
-                sender = self._by_token(session, cred)
-                if sender is not None:
-                    self._remember(("", cred), sender)
+            sender = self._token_holder(session, cred)
             if sender is None:
                 reject(m, m.device, WRONG_TOKEN if m.device else UNKNOWN_DEVICE, m.payload)
                 return []
@@ -339,11 +346,7 @@ class Ingestor:
                 found = named
             sender = found
         else:
-            sender = self._auth_ok.get(("", cred)) if cred else None
-            if sender is None and cred:
-                sender = self._by_token(session, cred)
-                if sender is not None:
-                    self._remember(("", cred), sender)
+            sender = self._token_holder(session, cred)
             if sender is None:
                 reject(m, m.device, UNKNOWN_DEVICE if not cred else WRONG_TOKEN, m.payload)
                 return []
