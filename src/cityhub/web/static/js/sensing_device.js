@@ -47,7 +47,7 @@
       var step = s.kind === "bool" || s.kind === "enum" ? "end" : false;
       var series;
       if (data.resolution === "raw") {
-        series = [{ type: "line", name: s.attribute, step: step, showSymbol: false,
+        series = [{ type: "line", name: s.attribute, step: step, showSymbol: s.points.length < 2,  // one point: a dot
                     data: s.points.map(function (p) { return [p[0], p[1]]; }) }];
       } else {
         series = [
@@ -149,7 +149,8 @@
       s.points.sort(function (a, b) { return Date.parse(a[0]) - Date.parse(b[0]); });
       s.points = s.points.filter(function (p) { return Date.parse(p[0]) >= cutoff; });
       var chart = byAttr[s.attribute];
-      if (chart) chart.setOption({ series: [{ data: s.points.map(function (p) { return [p[0], p[1]]; }) }] });
+      if (chart) chart.setOption({ series: [{ showSymbol: s.points.length < 2,
+                                              data: s.points.map(function (p) { return [p[0], p[1]]; }) }] });
       else redraw = true;  // its first points: draw the charts again
     });
     if (redraw) render(box, cfg, current);
