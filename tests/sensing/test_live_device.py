@@ -172,3 +172,23 @@ def test_stream_follows_the_device_visibility_rule(client: TestClient) -> None:
     t.join(10)
     assert lines[:2] == ["status 200", ": connected"], lines
     assert not notify.device_listeners.get(manhole["code"])  # the ended stream left the registry
+
+
+def test_stream_coalesces_a_burst(client: TestClient) -> None:
+    dev = _device(client, "noise")
+    t, lines = _listen(client, dev["code"], {}, 4)
+    deadline = time.monotonic() + 5
+    while ": connected" not in lines and time.monotonic() < deadline:
+        time.sleep(0.05)
+    now_ms = int(time.time() * 1000) - 60_000
+    start = time.monotonic()
+    for i in range(40):  # 40 messages of one reading each, as fast as the HTTP ingest takes them
+        r = client.post("/api/telemetry", headers=_h(dev["token"]), json={"ts": now_ms + i * 100, "LAeq": 40 + i % 20})
+        assert r.status_code == 200, r.text
+    burst = time.monotonic() - start
+    t.join(10)
+    readings = [e for name, e in _events(lines) if name == "readings"]
+    assert sum(len(e["points"]["LAeq"]) for e in readings) == 40  # every point arrives
+    # at most one readings event per DEVICE_STREAM_INTERVAL (0.5 s), plus the first
+    assert len(readings) <= burst / 0.5 + 2, (len(readings), burst)
+    assert readings[-1]["latest"]["LAeq"]["value"] == 40.0 + 39 % 20
