@@ -63,6 +63,16 @@ def test_public_device_page_updates_live(server: str, browser: Any, sqlite_demo_
     assert not outside, outside
     assert not errors, errors
     context.close()
+    # the stream cannot be reached: the script marks the badge (the page starts it as "none"; the failed request's
+    # console line is expected here)
+    context, page, _errors = new_page(browser, "zh")
+    page.route("**/events/sensing/devices/**", lambda route: route.abort())
+    page.goto(f"{server}/sensing/devices/{dev['code']}?lang=zh")
+    expect(page.locator('#device-charts[data-rendered="24h"]')).to_have_count(1, timeout=20_000)
+    page.wait_for_timeout(500)
+    expect(page.locator("#device-live")).to_have_attribute("data-state", "off")
+    expect(page.locator("#device-live")).to_have_text("已断开")
+    context.close()
 
 
 def test_government_device_page_live_alarm_in_english(server: str, browser: Any, sqlite_demo_store: Store) -> None:
