@@ -6,7 +6,8 @@ compared in constant time), validates each reading against its device type (unkn
 range, a time more than ``CITYHUB_SENSING_FUTURE_MINUTES`` ahead), drops repeats of a (device, time) already
 taken, appends the readings to the time-series store in one Arrow table, updates the latest values, runs the
 alarm rules and stores every refused reading in the dead-letter table with its reason. It returns once all of
-it is durable, so a transport may acknowledge then.
+it is durable, so a transport may acknowledge then; after the commit, alarm changes and (only when a device page
+listens, ``notify.device_listeners``) the watched devices' new readings go to this process's live listeners.
 
 A reading is ``{"ts": <ms since epoch | ISO 8601>, "values": {attr: value}, "units": {attr: unit}?}`` or a flat
 ``{attr: value, …, "ts"?: …}`` (no ``ts``: the time the transport received it).
@@ -276,6 +277,8 @@ class Ingestor:
                 del keys[next(iter(keys))]
         for ev in events:
             notify.publish(ev)
+        if by_device and notify.device_listeners:  # a device page is open: its new readings, else nothing built
+            notify.publish_readings(by_device)
         return res
 
     def _remember(self, key: tuple[str, str], dev: DeviceInfo) -> None:

@@ -1,8 +1,13 @@
-"""Alarm notifications: live server-sent events for the process's listeners, and webhook deliveries.
+"""Live notifications: server-sent events for the process's listeners (alarm changes; a device's readings), and
+webhook deliveries.
 
 Ingestion never waits on a listener or a webhook: an alarm change is put on each listener's bounded queue (a full
 queue loses its oldest event, never blocks) and written as a ``sensing_webhook_delivery`` row in the ingest
-transaction. The periodic job ``sensing_webhooks`` claims due deliveries and hands each to the fair pool
+transaction. A device page's listener (``subscribe_device``) gets that device's alarm changes and its new
+readings; the pipeline looks at ``device_listeners`` (a dict, empty when nobody watches a device) before it
+builds anything, so readings cost nothing when no page is open. Readings are coalesced: while the listener has
+not taken its events, new readings merge into its last pending ``readings`` event, at most ``POINTS`` points per
+attribute (the oldest dropped). Listeners are per process: a page sees what the process serving it ingests. The periodic job ``sensing_webhooks`` claims due deliveries and hands each to the fair pool
 ``sensing_webhook`` keyed by webhook, so a slow or dead endpoint holds at most its share of the workers; a failed
 delivery is retried with exponential back-off (5 s, 10 s, 20 s … capped at one hour) up to ``MAX_ATTEMPTS``.
 """
@@ -17,6 +22,7 @@ import hmac
 import json
 import threading
 from collections import deque
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -27,6 +33,7 @@ from cityhub.sensing.models import Webhook, WebhookDelivery
 
 MAX_ATTEMPTS = 10
 QUEUE_SIZE = 1000
+POINTS = 200  # per attribute, in one pending readings event of a device listener (the oldest dropped)
 
 
 class Listener:
@@ -42,6 +49,9 @@ class Listener:
         with self.cond:
             self.events.append(event)
             self.cond.notify_all()
+        self._wake()
+
+    def _wake(self) -> None:
         if self.loop is not None and self.ready is not None:
             with contextlib.suppress(RuntimeError):  # its loop has closed
                 self.loop.call_soon_threadsafe(self.ready.set)
@@ -62,7 +72,34 @@ class Listener:
         return self.take()
 
 
+class DeviceListener(Listener):
+    """A device page's subscriber: that device's alarm changes and its readings, coalesced (see the module)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None, device: str) -> None:
+        super().__init__(loop)
+        self.device = device
+
+    def put_readings(self, readings: Sequence[tuple[float, Mapping[str, float]]]) -> None:
+        """Merge readings (time in seconds, values) into the pending ``readings`` event, or start one."""
+        with self.cond:
+            last = self.events[-1] if self.events else None
+            if last is None or last.get("event") != "readings":
+                last = {"event": "readings", "device": self.device, "points": {}}
+                self.events.append(last)
+            points: dict[str, deque[tuple[float, float]]] = last["points"]
+            for ts, values in readings:
+                for attr, v in values.items():
+                    q = points.get(attr)
+                    if q is None:
+                        q = points[attr] = deque(maxlen=POINTS)
+                    q.append((ts, v))
+            self.cond.notify_all()
+        self._wake()
+
+
 _listeners: set[Listener] = set()
+#: device code → its device pages' listeners; empty when nobody watches a device (what the pipeline checks)
+device_listeners: dict[str, set[DeviceListener]] = {}
 _lock = threading.Lock()
 
 
@@ -73,16 +110,42 @@ def subscribe(loop: asyncio.AbstractEventLoop | None = None) -> Listener:
     return listener
 
 
+def subscribe_device(device: str, loop: asyncio.AbstractEventLoop | None = None) -> DeviceListener:
+    listener = DeviceListener(loop, device)
+    with _lock:
+        device_listeners.setdefault(device, set()).add(listener)
+    return listener
+
+
 def unsubscribe(listener: Listener) -> None:
     with _lock:
         _listeners.discard(listener)
+        if isinstance(listener, DeviceListener):
+            mine = device_listeners.get(listener.device)
+            if mine is not None:
+                mine.discard(listener)
+                if not mine:
+                    del device_listeners[listener.device]
 
 
 def publish(event: dict[str, Any]) -> None:
+    """An alarm change to every alarm listener and to the listeners of its device."""
     with _lock:
         targets = list(_listeners)
+        if device_listeners:
+            targets.extend(device_listeners.get(event.get("device") or "", ()))
     for listener in targets:
         listener.put(event)
+
+
+def publish_readings(by_device: Mapping[str, Sequence[tuple[float, Mapping[str, float]]]]) -> None:
+    """New readings of devices (each device's in time order) to the listeners of those devices. The pipeline calls
+    it only when ``device_listeners`` is not empty."""
+    with _lock:
+        targets = [(listener, by_device[code]) for code in device_listeners.keys() & by_device.keys()
+                   for listener in device_listeners[code]]
+    for listener, readings in targets:
+        listener.put_readings(readings)
 
 
 # -- webhooks -------------------------------------------------------------------------------------------------

@@ -1103,6 +1103,7 @@ SENSING_PAGES_EN: dict[str, str] = {
     "位置": "Location", "设备位置地图": "Map of the device's location", "未登记位置": "No location registered",
     "未关闭的告警": "Open alarms", "暂无未关闭的告警": "No open alarms",
     "在告警控制台中查看": "See in the alarm console", "没有符合条件的设备。": "No devices match.",
+    "实时": "Live", "已断开": "Disconnected",
 }
 EN.update({k: v for k, v in SENSING_PAGES_EN.items() if k not in EN})
 

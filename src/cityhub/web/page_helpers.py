@@ -231,7 +231,7 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
 
 def wants_html(request: Request) -> bool:
     path = request.url.path
-    if path.startswith("/api/"):
+    if path.startswith(("/api/", "/events/")):  # the API and the event streams answer errors in JSON, never a page
         return False
     accept = request.headers.get("accept", "")
     return "text/html" in accept or "application/json" not in accept

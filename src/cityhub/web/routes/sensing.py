@@ -1,6 +1,7 @@
 """The sensing hub over HTTP: device telemetry (``POST /api/telemetry`` with the device token as bearer,
 ``/api/telemetry/{device}``, ThingsBoard's ``/api/v1/{token}/telemetry``), devices, alarms (with a server-sent
-events stream of alarm changes at ``/events/sensing/alarms``), rules, dead letters, the AQI of a station and the city overview. Every route
+events stream of alarm changes at ``/events/sensing/alarms``, and of one device's readings and alarm changes at
+``/events/sensing/devices/{code}``), rules, dead letters, the AQI of a station and the city overview. Every route
 parses its input and calls one action (the live stream subscribes to ``sensing.notify``)."""
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from cityhub.sensing import notify
+from cityhub.sensing import devicetypes, notify
 from cityhub.sensing.schemas import (
     AssetCreate,
     DeviceChange,
@@ -254,6 +255,81 @@ async def alarm_stream(request: Request, seconds: float = Query(3600, gt=0, le=8
                     yield f"event: alarm\ndata: {json.dumps(ev, ensure_ascii=False)}\n\n".encode()
                 if await request.is_disconnected():
                     break
+        finally:
+            notify.unsubscribe(listener)
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+#: a device stream sends at most one burst of events per this many seconds (readings coalesce meanwhile)
+DEVICE_STREAM_INTERVAL = 0.5
+#: what a device stream tells of an alarm change (anyone who sees the device may listen; the page then reads the
+#: alarm through ``device_show``, which decides what the caller sees of it)
+DEVICE_ALARM_FIELDS = ("event", "alarm_id", "device", "type", "severity", "status", "ts")
+
+
+def _visible_device(request: Request) -> dict[str, Any]:
+    """``device_show`` for the path's device: the one visibility rule (not visible or unknown: 404), run as a
+    dependency so it is decided before the query is validated."""
+    out: dict[str, Any] = call(request, "device_show", {"code": request.path_params.get("code", "")}, "api")
+    return out
+
+
+def readings_event(dtype: devicetypes.DeviceType | None, event: dict[str, Any]) -> dict[str, Any]:
+    """A coalesced ``readings`` event as sent: the latest value of each attribute as the device sent it (enum
+    names, booleans) with its time, and the points (ISO time, stored value) for the charts."""
+    latest: dict[str, dict[str, Any]] = {}
+    points: dict[str, list[list[Any]]] = {}
+    for attr, pts in event["points"].items():
+        ordered = sorted(pts, key=lambda p: p[0])
+        ts, v = ordered[-1]
+        latest[attr] = {"ts": dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(),
+                        "value": devicetypes.display_value(dtype, attr, v) if dtype else v}
+        points[attr] = [[dt.datetime.fromtimestamp(t, dt.UTC).isoformat(), round(x, 4)] for t, x in ordered]
+    return {"device": event["device"], "latest": latest, "points": points}
+
+
+@router.get("/events/sensing/devices/{code}", dependencies=[access("device_show")], include_in_schema=False)
+async def device_stream(request: Request, dev: dict[str, Any] = Depends(_visible_device),
+                        seconds: float = Query(3600, gt=0, le=86400)) -> StreamingResponse:
+    """Server-sent events of one device, for whoever may see it (``device_show``'s rule, decided first): a
+    ``readings`` event with the latest value of each attribute and the new points, coalesced (at most one burst
+    every ``DEVICE_STREAM_INTERVAL`` seconds), and an ``alarm`` event per alarm change of the device; a comment
+    every 15 s keeps the connection; the stream ends after ``seconds``. Per process: readings stored by another
+    process (a JetStream ingest worker) do not reach it."""
+    code = dev["code"]
+    dtype = devicetypes.get(dev["type"])
+    loop = asyncio.get_running_loop()
+    listener = notify.subscribe_device(code, loop)
+    end = loop.time() + seconds
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            yield b": connected\n\n"
+            while (left := end - loop.time()) > 0:
+                assert listener.ready is not None
+                try:
+                    await asyncio.wait_for(listener.ready.wait(), timeout=min(15.0, left))
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+                    continue
+                merged: dict[str, Any] | None = None
+                for ev in listener.take():
+                    if ev.get("event") != "readings":
+                        alarm = {k: ev[k] for k in DEVICE_ALARM_FIELDS if k in ev}
+                        yield f"event: alarm\ndata: {json.dumps(alarm, ensure_ascii=False)}\n\n".encode()
+                    elif merged is None:
+                        merged = ev
+                    else:  # readings on both sides of an alarm change: still one readings event
+                        for attr, pts in ev["points"].items():
+                            merged["points"].setdefault(attr, []).extend(pts)
+                if merged is not None:
+                    data = json.dumps(readings_event(dtype, merged), ensure_ascii=False)
+                    yield f"event: readings\ndata: {data}\n\n".encode()
+                if await request.is_disconnected():
+                    break
+                await asyncio.sleep(DEVICE_STREAM_INTERVAL)
         finally:
             notify.unsubscribe(listener)
 

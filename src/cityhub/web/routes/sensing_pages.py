@@ -1,14 +1,15 @@
 """The sensing hub's portal pages: ``/sensing``, the city at a glance (devices by type, active alarms by severity,
 refused readings, and each air-quality station's AQI on the Guangzhou district map; public: it shows only
 what ``sensing_overview`` returns); ``/sensing/devices`` and ``/sensing/devices/{code}`` (the device list and a
-device's page with its charts; the actions apply the one device visibility rule); ``/sensing/alarms``, the alarm
+device's page with its charts, kept current by the device's event stream; the actions apply the one device
+visibility rule); ``/sensing/alarms``, the alarm
 console for government users (acknowledge, clear, live through the alarm stream)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -122,7 +123,13 @@ async def sensing_device_page(request: Request, code: str) -> Response:
               "geo": "/static-geo/guangzhou.json", "lon": dev["lon"], "lat": dev["lat"], "name": dev["name"] or dev["code"],
               "labels": {"mean": "均值" if language == "zh" else "mean", "min": "最小" if language == "zh" else "min",
                          "max": "最大" if language == "zh" else "max",
-                         "empty": "该时段暂无读数" if language == "zh" else "No readings in this period"}}
+                         "empty": "该时段暂无读数" if language == "zh" else "No readings in this period",
+                         "no_alarms": "暂无未关闭的告警" if language == "zh" else "No open alarms"},
+              # live: the device's readings and alarm changes (server-sent events, the same visibility rule)
+              "stream": "/events/sensing/devices/" + quote(dev["code"], safe=""),
+              "state_labels": {k: _pick(language, v) for k, v in STATE_LABELS.items()},
+              "severity_labels": {k: _pick(language, v) for k, v in SEVERITY_LABELS.items()},
+              "status_labels": {k: _pick(language, v) for k, v in STATUS_LABELS.items()}}
     rows = []
     for a in dev["attributes"]:
         latest = dev["latest"].get(a["name"])
