@@ -192,3 +192,81 @@ def test_public_overview_hides_infrastructure_places(client: TestClient) -> None
     government = {p["code"] for p in client.get("/api/sensing/overview", headers=_h(token_for("steward"))).json()["map"]}
     assert air["code"] in public and manhole["code"] not in public
     assert {air["code"], manhole["code"]} <= government
+
+
+def test_http_telemetry_goes_through_jetstream_when_configured(sqlite_demo_store: Store,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """With CITYHUB_NATS_URL set the HTTP route appends to the durable stream as the MQTT receiver does (answered once
+    JetStream stored it, ``queued``), a worker stores it; a wrong token is still refused at once (401) and dead-lettered,
+    nothing of it in the stream."""
+    import asyncio
+    import uuid
+
+    import nats
+
+    from cityhub.sensing.ingest import get_ingestor
+    from cityhub.sensing.transport import service
+    from cityhub.sensing.transport.stream import run_worker
+    from cityhub.settings import get_settings
+    from tests.sensing.transport_services import NATS_URL, _reachable, need
+
+    need(_reachable(NATS_URL))
+    uid = uuid.uuid4().hex[:10]
+    sqlite_demo_store.activate()
+    monkeypatch.setenv("CITYHUB_NATS_URL", NATS_URL)
+    monkeypatch.setenv("CITYHUB_NATS_STREAM", f"TEST_{uid}")
+    monkeypatch.setenv("CITYHUB_NATS_SUBJECT", f"test.{uid}.telemetry")
+    monkeypatch.setenv("CITYHUB_NATS_CONSUMER", f"w-{uid}")
+    get_settings.cache_clear()
+    monkeypatch.setattr(service, "_receiving_sink", None)
+    from cityhub.web.app import create_app
+
+    stop = threading.Event()
+    worker: threading.Thread | None = None
+    try:
+        with TestClient(create_app(), base_url="http://127.0.0.1:8000") as client:
+            admin = token_for("admin")
+            dev = _device(client, admin)
+            now_ms = int(time.time() * 1000)
+            r = client.post("/api/telemetry", headers=_h(dev["token"]), json={"ts": now_ms - 5000, "values": {"pm25": 41}})
+            assert r.status_code == 200, r.text
+            assert r.json() == {"messages": 1, "queued": 1, "stream": f"TEST_{uid}"}
+            r = client.post(f"/api/telemetry/{dev['code']}", headers=_h(admin), json={"pm25": 1})
+            assert r.status_code == 401 and r.json()["error"]["message"] == "设备令牌错误"
+            cfg = service.stream_config(get_settings())
+
+            async def stored() -> int:
+                nc = await nats.connect(NATS_URL)
+                info = await nc.jetstream().stream_info(f"TEST_{uid}")
+                await nc.close()
+                return int(info.state.messages)
+
+            assert asyncio.run(stored()) == 1  # the refused one never reached the stream
+            shown = client.get(f"/api/sensing/devices/{dev['code']}", headers=_h(admin)).json()
+            assert "pm25" not in (shown.get("latest") or {})  # queued, not stored yet
+            worker = threading.Thread(target=run_worker, args=(get_ingestor(), cfg), kwargs={"batch": 10, "stop": stop})
+            worker.start()
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                shown = client.get(f"/api/sensing/devices/{dev['code']}", headers=_h(admin)).json()
+                if (shown.get("latest") or {}).get("pm25"):
+                    break
+                time.sleep(0.2)
+            assert shown["latest"]["pm25"]["value"] == 41
+            dead = client.get("/api/sensing/deadletters", headers=_h(admin), params={"device": dev["code"]}).json()
+            assert [d["reason"] for d in dead["dead_letters"]] == ["wrong_token"]
+    finally:
+        stop.set()
+        if worker is not None:
+            worker.join(10)
+        sink = service._receiving_sink
+        if sink is not None and hasattr(sink, "close"):
+            sink.close()
+
+        async def drop() -> None:
+            nc = await nats.connect(NATS_URL)
+            await nc.jetstream().delete_stream(f"TEST_{uid}")
+            await nc.close()
+
+        asyncio.run(drop())
+        get_settings.cache_clear()

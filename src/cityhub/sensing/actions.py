@@ -38,6 +38,7 @@ from cityhub.sensing.models import (
     Webhook,
     WebhookDelivery,
 )
+from cityhub.sensing.transport.service import receiving_sink
 from cityhub.settings import get_settings
 
 UTC = dt.UTC
@@ -442,6 +443,13 @@ def telemetry_ingest(ctx: Context, p: s.TelemetryIngest) -> dict[str, Any]:
     otherwise the counts."""
     msg = RawMessage(kind=p.kind, credential=p.token, payload=p.payload.encode("utf-8"), received_at=time.time(),
                      source="http", device=p.device)
+    settings = get_settings()
+    if settings.nats_url and get_ingestor().sender_ok(msg):
+        # JetStream configured: appended to the durable stream like an MQTT message; the ingest workers validate,
+        # store and dead-letter. Answered once JetStream stored it. A bad credential falls through to the
+        # pipeline below, which dead-letters it and answers 401 as without a stream.
+        receiving_sink(settings)([msg])
+        return {"messages": 1, "queued": 1, "stream": settings.nats_stream}
     res = get_ingestor()([msg])
     if res.readings == 0 and res.duplicates == 0 and res.rejected:
         reason = next(iter(res.reasons))

@@ -297,6 +297,19 @@ class Ingestor:
                 self._remember(("", cred), holder)
         return holder
 
+    def sender_ok(self, m: RawMessage) -> bool:
+        """Whether the message's credential is a known, active sender: the device (named or by its token) or,
+        for a gateway message, a gateway. A receiver that only queues the message (the HTTP route with JetStream
+        configured) asks this before it answers; the pipeline checks everything again when it stores."""
+        with self._lock, session_scope() as session:
+            self._load_devices(session)
+            if m.device and m.kind != "gateway":
+                named = self._device(session, m.device)
+                return (named is not None and named.active
+                        and hmac.compare_digest(token_hash(m.credential or ""), named.token_hash))
+            sender = self._token_holder(session, m.credential)
+            return sender is not None and sender.active and (m.kind != "gateway" or sender.gateway)
+
     def _authenticate(self, session: Session, m: RawMessage, body: Any,
                       reject: Callable[..., None]) -> list[tuple[DeviceInfo, list[Any]]]:
         """The (device, readings) groups the message's token may send, rejecting the rest."""

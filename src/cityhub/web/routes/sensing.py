@@ -42,14 +42,19 @@ def is_device_path(path: str) -> bool:
 
 
 class IngestOut(Record):
+    """What the pipeline stored (200). With JetStream configured (``CITYHUB_NATS_URL``), a message from a known
+    sender is appended to the durable stream and answered with ``queued`` and ``stream`` only: the ingest
+    workers validate and store it (refusals go to the dead letters)."""
     messages: int
-    readings: int
-    values: int
-    duplicates: int
-    rejected: int
-    alarms_raised: int
-    alarms_cleared: int
-    reasons: dict[str, int]
+    readings: int | None = None
+    values: int | None = None
+    duplicates: int | None = None
+    rejected: int | None = None
+    alarms_raised: int | None = None
+    alarms_cleared: int | None = None
+    reasons: dict[str, int] | None = None
+    queued: int | None = None
+    stream: str | None = None
 
 
 class DeviceOut(Record):
