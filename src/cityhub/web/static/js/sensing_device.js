@@ -10,11 +10,13 @@
   var charts = [];
   var byAttr = {};    // attribute → its ECharts instance (the charts drawn now)
   var current = null; // the chart data drawn now (cfg.series, then what a range switch fetched)
-  function fmtTime(iso, range) {
-    var d = new Date(iso);
-    var p = function (n) { return (n < 10 ? "0" : "") + n; };
-    var day = (d.getMonth() + 1) + "-" + p(d.getDate());
-    return range === "30d" ? day : day + " " + p(d.getHours()) + ":" + p(d.getMinutes());
+  var AXIS = new Intl.DateTimeFormat("en-GB", { timeZone: "Asia/Shanghai", month: "numeric", day: "2-digit",
+                                                hour: "2-digit", minute: "2-digit", hour12: false });
+  function fmtTime(iso, range) {  // axis labels in Guangzhou time, as every other time on the page
+    var p = {};
+    AXIS.formatToParts(new Date(iso)).forEach(function (x) { p[x.type] = x.value; });
+    var day = p.month + "-" + p.day;
+    return range === "30d" ? day : day + " " + (p.hour === "24" ? "00" : p.hour) + ":" + p.minute;
   }
   function render(box, cfg, data) {
     charts.forEach(function (c) { c.dispose(); });
