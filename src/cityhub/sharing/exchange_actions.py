@@ -10,8 +10,9 @@
 * ``exchange_call_flush`` -- the job writing the metered calls buffered in memory (``metering``), with one
   tamper-evident audit record per call (system, grant(s), resource, rows returned) in the same transaction.
 
-Authentication and authorization run on every call (``exchange_auth``: credentials, grant in force), nothing is
-cached beyond one request, so a revocation or an expiry holds from the next call on. The datastore actions are
+Authentication and authorization run on every call (``exchange_auth``: credentials, grant in force); a decision
+is reused only while the database's change counter (migration 0023) is unchanged and its grants have not expired,
+so a revocation or an expiry holds from the next call on, in every worker. The datastore actions are
 called with the grant's ``GrantedRead`` in ``ctx.extra`` and apply it to every query.
 """
 
