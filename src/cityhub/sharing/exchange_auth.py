@@ -192,9 +192,13 @@ _decisions: dict[tuple[str, str, str, int | None], _Decision] = {}
 _engine: list[Engine | Connection | None] = [None]  # whose database the decisions are of
 
 
+#: the counter's query as the driver takes it (no statement to build, compile or look up in a cache per call)
+COUNTER_SQL = f"SELECT n FROM {ExchangeChange.__tablename__} WHERE id = 1"
+
+
 def change_counter(ctx: Context) -> int | None:
     """The database's exchange change counter now (migration 0023), ``None`` if it has no row."""
-    n = ctx.db.scalar(select(ExchangeChange.n).where(ExchangeChange.id == 1))
+    n = ctx.db.connection().exec_driver_sql(COUNTER_SQL).scalar()
     return None if n is None else int(n)
 
 
