@@ -80,8 +80,9 @@ def _metered(ctx: Context, name: str, rid: str, run: Callable[[], dict[str, Any]
 @action(auth.exchange_search, schema=s.ExchangeSearchIn, target=lambda p, r: p.resource_id)
 def exchange_search(ctx: Context, p: s.ExchangeSearchIn) -> dict[str, Any]:
     """Rows of a shared resource for a registered system, within its grant (``datastore_search`` parameters)."""
-    data = p.model_dump(exclude={"grant_id"})
-    return _metered(ctx, "exchange_search", p.resource_id, lambda: actions.call("datastore_search", ctx, data))
+    # the validated input as it is: an ExchangeSearchIn is a SearchIn (grant_id aside, which datastore_search
+    # never reads), so the nested call neither dumps nor validates it again
+    return _metered(ctx, "exchange_search", p.resource_id, lambda: actions.call("datastore_search", ctx, p))
 
 
 @action(auth.exchange_sql, schema=s.ExchangeSqlIn, target=lambda p, r: p.resource_id)
