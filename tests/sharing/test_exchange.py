@@ -371,6 +371,14 @@ def test_a_cached_decision_costs_one_query_and_holds_while_nothing_changes(xw: d
         ex(xw, "exchange_search", {"resource_id": xw["cond"]}, token="x" * 32)
 
 
+def test_a_call_failing_after_it_was_let_in_leaves_a_usable_decision(xw: dict[str, Any]) -> None:
+    _restore_grant(xw)  # a change: the next call decides afresh (and caches), then fails in the datastore
+    with pytest.raises(ValidationError):
+        search(xw, fields=["姓名"])  # rolled back: the cached live version must not be expired with the session
+    assert search(xw, limit=1)["total"] == 80
+    assert len(_statements(lambda: search(xw, limit=1))) == 1
+
+
 def test_revocation_through_the_action_is_refused_at_the_next_call(xw: dict[str, Any]) -> None:
     assert search(xw, limit=1)["total"] == 80
     before = _counter()

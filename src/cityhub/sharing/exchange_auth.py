@@ -238,7 +238,10 @@ def _read(ctx: Context, p: Any) -> None:
     granted, until = _authorize(ctx, caller, p.resource_id, p.grant_id)
     ctx.extra[GRANTED_READ] = granted
     res, ds = ctx.extra[LOADED]
-    preset = Preset(res.id, ds.id, live_version(ctx, res.id))
+    live = live_version(ctx, res.id)
+    if live is not None:  # out of the session: its rollback (a call failing after this) would expire it for good
+        ctx.db.expunge(live)
+    preset = Preset(res.id, ds.id, live)
     ctx.extra[PRESET] = preset
     if key is None or counter is None or not as_system:
         return
