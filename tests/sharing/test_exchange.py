@@ -353,6 +353,14 @@ def _statements(run: Any) -> list[str]:
     return seen
 
 
+def _cached_queries() -> int:
+    """The queries of a call answered from the cache: SQLite's data_version says no commit happened (none), else
+    the counter (one)."""
+    from cityhub.db import get_engine
+
+    return 0 if get_engine().dialect.name == "sqlite" else 1
+
+
 def _restore_grant(xw: dict[str, Any]) -> None:
     from cityhub.db import utcnow
 
@@ -360,11 +368,11 @@ def _restore_grant(xw: dict[str, Any]) -> None:
          e=utcnow() + dt.timedelta(days=30), id=xw["grant_id"])
 
 
-def test_a_cached_decision_costs_one_query_and_holds_while_nothing_changes(xw: dict[str, Any]) -> None:
+def test_a_cached_decision_costs_at_most_one_query_and_holds_while_nothing_changes(xw: dict[str, Any]) -> None:
     first = search(xw, limit=2)
     before = _counter()
     seen = _statements(lambda: search(xw, limit=2))
-    assert [q for q in seen if "exchange_change" in q] and len(seen) == 1, seen  # the counter, nothing else
+    assert len(seen) == _cached_queries() and all("exchange_change" in q for q in seen), seen  # at most the counter
     assert search(xw, limit=2)["records"] == first["records"] and _counter() == before
     # other credentials are their own decision: a wrong token is still refused after a good one was cached
     with pytest.raises(NotAuthenticated):
@@ -376,7 +384,7 @@ def test_a_call_failing_after_it_was_let_in_leaves_a_usable_decision(xw: dict[st
     with pytest.raises(ValidationError):
         search(xw, fields=["姓名"])  # rolled back: the cached live version must not be expired with the session
     assert search(xw, limit=1)["total"] == 80
-    assert len(_statements(lambda: search(xw, limit=1))) == 1
+    assert len(_statements(lambda: search(xw, limit=1))) == _cached_queries()
 
 
 def test_revocation_through_the_action_is_refused_at_the_next_call(xw: dict[str, Any]) -> None:
@@ -430,7 +438,7 @@ def test_expiry_passing_with_no_change_in_the_database_is_refused(xw: dict[str, 
     try:
         _sql("UPDATE share_grant SET expires_at = :e WHERE id = :id", e=expires, id=xw["grant_id"])
         assert search(xw, limit=1)["total"] == 80
-        assert len(_statements(lambda: search(xw, limit=1))) == 1  # answered from the cache
+        assert len(_statements(lambda: search(xw, limit=1))) == _cached_queries()  # answered from the cache
         before = _counter()
         monkeypatch.setattr(exchange_auth, "utcnow", lambda: expires + dt.timedelta(seconds=1))
         with pytest.raises(NotAuthorized):

@@ -27,15 +27,18 @@ A decision (credentials, grants, view, the live version) is cached in the proces
 change counter is unchanged (``exchange_change``, bumped by triggers in the same transaction as any change to a
 table the decision reads: migration 0023, whoever writes — the actions, another worker, SQL by hand) and the
 earliest expiry of the grants it read has not passed (checked in memory on every call). Every call reads the
-counter (one primary-key query); a revocation, a deactivation, a rotated token or an expiry holds from the next
+counter (one primary-key query; on SQLite none while ``PRAGMA data_version`` shows no commit since it was last
+read, see ``_FileWatch``); a revocation, a deactivation, a rotated token or an expiry holds from the next
 call on, in every worker. Refusals are never cached.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -192,6 +195,77 @@ _decisions: dict[tuple[str, str, str, int | None], _Decision] = {}
 _engine: list[Engine | Connection | None] = [None]  # whose database the decisions are of
 
 
+class _FileWatch:
+    """SQLite: a read-only connection of this process's own that asks nothing but ``PRAGMA data_version``, which
+    changes whenever any *other* connection (of this process or another) has committed to the database file since
+    this connection last asked (https://sqlite.org/pragma.html#pragma_data_version; each ask is its own read
+    transaction, which is what notices a commit). This connection never writes (``mode=ro``), so an unchanged
+    value means no commit at all, hence an unchanged change counter: the counter read after a value stays valid for
+    as long as that value is seen again, and a cached call needs no query. Any error: fall back to the query."""
+
+    def __init__(self, path: str) -> None:
+        self._con = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False,
+                                    isolation_level=None)
+        self._lock = threading.Lock()
+        self.seen: tuple[int, int] | None = None  # (data_version, the counter read after it)
+
+    def version(self) -> int | None:
+        try:
+            with self._lock:
+                row = self._con.execute("PRAGMA data_version").fetchone()
+        except sqlite3.Error:
+            return None
+        return int(row[0]) if row else None
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+
+_watch: list[_FileWatch | None] = [None]  # of ``_engine[0]``
+
+
+def _watch_of(bind: Engine | Connection) -> _FileWatch | None:
+    """The data_version watch of ``bind``'s SQLite file (made once per engine), or None (PostgreSQL, memory)."""
+    if not isinstance(bind, Engine) or bind.dialect.name != "sqlite":
+        return None
+    database = bind.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    with _lock:
+        if _engine[0] is bind and _watch[0] is not None:
+            return _watch[0]
+    try:
+        watch = _FileWatch(database)
+    except sqlite3.Error:
+        return None
+    with _lock:
+        if _engine[0] is not bind:  # _read switches the engine first; a race with a switch: no watch this time
+            watch.close()
+            return None
+        if _watch[0] is None:
+            _watch[0] = watch
+            return watch
+    watch.close()
+    return _watch[0]
+
+
+def _counter_now(ctx: Context, bind: Engine | Connection) -> int | None:
+    """The change counter now: from SQLite's data_version without a query when no commit happened since the
+    counter was last read, otherwise by the query (read after the data_version it is paired with)."""
+    watch = _watch_of(bind)
+    version = watch.version() if watch is not None else None
+    if watch is None or version is None:
+        return change_counter(ctx)
+    seen = watch.seen
+    if seen is not None and seen[0] == version:
+        return seen[1]
+    counter = change_counter(ctx)
+    if counter is not None:
+        watch.seen = (version, counter)
+    return counter
+
+
 #: the counter's query as the driver takes it (no statement to build, compile or look up in a cache per call)
 COUNTER_SQL = f"SELECT n FROM {ExchangeChange.__tablename__} WHERE id = 1"
 
@@ -217,13 +291,18 @@ def _key(ctx: Context, rid: str, grant_id: int | None) -> tuple[str, str, str, i
 
 def _read(ctx: Context, p: Any) -> None:
     key = _key(ctx, p.resource_id, p.grant_id)
-    counter = change_counter(ctx) if key is not None else None  # read before anything the decision reads
     bind = ctx.db.get_bind()
-    if key is not None and counter is not None:
+    if key is not None:
         with _lock:
             if _engine[0] is not bind:  # another database (tests switch stores)
                 _decisions.clear()
                 _engine[0] = bind
+                if _watch[0] is not None:
+                    _watch[0].close()
+                    _watch[0] = None
+    counter = _counter_now(ctx, bind) if key is not None else None  # before anything the decision reads
+    if key is not None and counter is not None:
+        with _lock:
             found = _decisions.get(key)
         if (found is not None and found.counter == counter and ctx.actor is None
                 and (found.until is None or utcnow() < found.until)):
