@@ -429,6 +429,30 @@ def test_a_change_made_by_sql_in_another_engine_is_refused_at_the_next_call(
     assert search(xw, limit=1)["total"] == 80
 
 
+def test_sqlite_a_commit_by_another_process_is_seen_at_the_next_call(xw: dict[str, Any]) -> None:
+    """SQLite answers cached calls from ``PRAGMA data_version`` alone: another process's commit must change it."""
+    import subprocess
+    import sys
+
+    from cityhub.db import get_engine
+
+    engine = get_engine()
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PRAGMA data_version is SQLite's; PostgreSQL reads the counter on every call (tested above)")
+    assert search(xw, limit=1)["total"] == 80
+    assert len(_statements(lambda: search(xw, limit=1))) == 0
+    script = ("import sqlite3, sys; con = sqlite3.connect(sys.argv[1]); "
+              "con.execute('UPDATE sharing_system SET active = 0 WHERE id = ?', (int(sys.argv[2]),)); con.commit()")
+    try:
+        subprocess.run([sys.executable, "-c", script, str(engine.url.database), str(xw["system_ids"]["sys"])],
+                       check=True, timeout=60)
+        with pytest.raises(NotAuthorized):
+            search(xw, limit=1)
+    finally:
+        _sql("UPDATE sharing_system SET active = :yes WHERE id = :sid", yes=True, sid=xw["system_ids"]["sys"])
+    assert search(xw, limit=1)["total"] == 80
+
+
 def test_expiry_passing_with_no_change_in_the_database_is_refused(xw: dict[str, Any],
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from cityhub.db import utcnow
