@@ -298,6 +298,185 @@ def test_revocation_and_expiry_hold_from_the_next_call(xw: dict[str, Any]) -> No
     assert search(xw, limit=1)["total"] == 80
 
 
+# -- the per-process decision cache (exchange_auth): reused while the change counter (migration 0023) stands ------
+
+
+def _other_engine() -> Any:
+    """A second engine on the same database, as another uvicorn worker (or an operator's SQL session) has."""
+    from sqlalchemy import create_engine
+
+    from cityhub.settings import get_settings
+
+    return create_engine(get_settings().resolved_database_url)
+
+
+def _counter() -> int:
+    from sqlalchemy import text
+
+    engine = _other_engine()
+    try:
+        with engine.connect() as con:
+            return int(con.execute(text("SELECT n FROM exchange_change WHERE id = 1")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def _sql(statement: str, **params: Any) -> None:
+    """A change made outside the actions, on another connection of another engine, committed."""
+    from sqlalchemy import text
+
+    engine = _other_engine()
+    try:
+        with engine.begin() as con:
+            con.execute(text(statement), params)
+    finally:
+        engine.dispose()
+
+
+def _statements(run: Any) -> list[str]:
+    """The SQL queries ``run()`` sends through the application's engine."""
+    from sqlalchemy import event
+
+    from cityhub.db import get_engine
+
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK")):  # SQLite's transaction is begun by hand
+            seen.append(statement)
+
+    event.listen(get_engine(), "before_cursor_execute", count)
+    try:
+        run()
+    finally:
+        event.remove(get_engine(), "before_cursor_execute", count)
+    return seen
+
+
+def _cached_queries() -> int:
+    """The queries of a call answered from the cache: SQLite's data_version says no commit happened (none), else
+    the counter (one)."""
+    from cityhub.db import get_engine
+
+    return 0 if get_engine().dialect.name == "sqlite" else 1
+
+
+def _restore_grant(xw: dict[str, Any]) -> None:
+    from cityhub.db import utcnow
+
+    _sql("UPDATE share_grant SET revoked_at = NULL, revoked_by = '', expires_at = :e WHERE id = :id",
+         e=utcnow() + dt.timedelta(days=30), id=xw["grant_id"])
+
+
+def test_a_cached_decision_costs_at_most_one_query_and_holds_while_nothing_changes(xw: dict[str, Any]) -> None:
+    first = search(xw, limit=2)
+    before = _counter()
+    seen = _statements(lambda: search(xw, limit=2))
+    assert len(seen) == _cached_queries() and all("exchange_change" in q for q in seen), seen  # at most the counter
+    assert search(xw, limit=2)["records"] == first["records"] and _counter() == before
+    # other credentials are their own decision: a wrong token is still refused after a good one was cached
+    with pytest.raises(NotAuthenticated):
+        ex(xw, "exchange_search", {"resource_id": xw["cond"]}, token="x" * 32)
+
+
+def test_a_call_failing_after_it_was_let_in_leaves_a_usable_decision(xw: dict[str, Any]) -> None:
+    _restore_grant(xw)  # a change: the next call decides afresh (and caches), then fails in the datastore
+    with pytest.raises(ValidationError):
+        search(xw, fields=["姓名"])  # rolled back: the cached live version must not be expired with the session
+    assert search(xw, limit=1)["total"] == 80
+    assert len(_statements(lambda: search(xw, limit=1))) == _cached_queries()
+
+
+def test_revocation_through_the_action_is_refused_at_the_next_call(xw: dict[str, Any]) -> None:
+    assert search(xw, limit=1)["total"] == 80
+    before = _counter()
+    try:
+        call_as("steward", "grant_revoke", {"id": xw["grant_id"], "reason": "核查结束"})
+        assert _counter() > before  # another worker's next call sees the change too
+        with pytest.raises(NotAuthorized):
+            search(xw, limit=1)
+    finally:
+        _restore_grant(xw)
+    assert search(xw, limit=1)["total"] == 80
+
+
+@pytest.mark.parametrize(("statement", "refusal"), [
+    ("UPDATE share_grant SET revoked_at = :now, revoked_by = 'dba' WHERE id = :id", NotAuthorized),
+    ("UPDATE share_grant SET expires_at = :now WHERE id = :id", NotAuthorized),
+    ("UPDATE sharing_system SET active = :no WHERE id = :sid", NotAuthorized),
+    ("UPDATE sharing_system SET token_hash = upper(token_hash) WHERE id = :sid", NotAuthenticated),  # rotated
+    ("UPDATE dataset SET sharing_class = '不予共享' WHERE id = :ds", NotAuthorized),
+])
+def test_a_change_made_by_sql_in_another_engine_is_refused_at_the_next_call(
+        xw: dict[str, Any], statement: str, refusal: type[Exception]) -> None:
+    from cityhub.db import utcnow
+
+    assert search(xw, limit=1)["total"] == 80
+    assert search(xw, limit=1)["total"] == 80  # cached now
+    before = _counter()
+    params = {"now": utcnow(), "id": xw["grant_id"], "sid": xw["system_ids"]["sys"], "ds": xw["cond_ds"], "no": False}
+    names = [k for k in params if f":{k}" in statement]
+    try:
+        _sql(statement, **{k: params[k] for k in names})
+        assert _counter() > before
+        with pytest.raises(refusal):
+            search(xw, limit=1)
+    finally:
+        _restore_grant(xw)
+        _sql("UPDATE sharing_system SET active = :yes, token_hash = lower(token_hash) WHERE id = :sid", yes=True,
+             sid=xw["system_ids"]["sys"])
+        _sql("UPDATE dataset SET sharing_class = '有条件共享' WHERE id = :ds", ds=xw["cond_ds"])
+    assert search(xw, limit=1)["total"] == 80
+
+
+def test_sqlite_a_commit_by_another_process_is_seen_at_the_next_call(xw: dict[str, Any]) -> None:
+    """SQLite answers cached calls from ``PRAGMA data_version`` alone: another process's commit must change it."""
+    import subprocess
+    import sys
+
+    from cityhub.db import get_engine
+
+    engine = get_engine()
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PRAGMA data_version is SQLite's; PostgreSQL reads the counter on every call (tested above)")
+    assert search(xw, limit=1)["total"] == 80
+    assert len(_statements(lambda: search(xw, limit=1))) == 0
+    script = ("import sqlite3, sys; con = sqlite3.connect(sys.argv[1]); "
+              "con.execute('UPDATE sharing_system SET active = 0 WHERE id = ?', (int(sys.argv[2]),)); con.commit()")
+    try:
+        subprocess.run([sys.executable, "-c", script, str(engine.url.database), str(xw["system_ids"]["sys"])],
+                       check=True, timeout=60)
+        with pytest.raises(NotAuthorized):
+            search(xw, limit=1)
+    finally:
+        _sql("UPDATE sharing_system SET active = :yes WHERE id = :sid", yes=True, sid=xw["system_ids"]["sys"])
+    assert search(xw, limit=1)["total"] == 80
+
+
+def test_expiry_passing_with_no_change_in_the_database_is_refused(xw: dict[str, Any],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from cityhub.db import utcnow
+    from cityhub.sharing import exchange_auth
+
+    expires = utcnow() + dt.timedelta(hours=1)
+    try:
+        _sql("UPDATE share_grant SET expires_at = :e WHERE id = :id", e=expires, id=xw["grant_id"])
+        assert search(xw, limit=1)["total"] == 80
+        assert len(_statements(lambda: search(xw, limit=1))) == _cached_queries()  # answered from the cache
+        before = _counter()
+        monkeypatch.setattr(exchange_auth, "utcnow", lambda: expires + dt.timedelta(seconds=1))
+        with pytest.raises(NotAuthorized):
+            search(xw, limit=1)
+        with pytest.raises(NotAuthorized) as e:
+            ex(xw, "exchange_search", {"resource_id": xw["cond"], "grant_id": xw["grant_id"]})
+        assert "expired" in e.value.message_en
+        assert _counter() == before
+    finally:
+        monkeypatch.undo()
+        _restore_grant(xw)
+    assert search(xw, limit=1)["total"] == 80
+
+
 def test_personal_columns_need_a_grant_that_allows_personal_data(xw: dict[str, Any]) -> None:
     from pathlib import Path
 

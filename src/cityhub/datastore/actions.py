@@ -57,18 +57,31 @@ def _version_dir(rid: str, version: int) -> Path:
 
 
 def _live(ctx: Context, rid: str) -> DatastoreVersion:
-    # one query for the table's live version (the table row and its version joined)
-    found = ctx.db.execute(
-        select(DatastoreTable.current_version, DatastoreVersion)
-        .outerjoin(DatastoreVersion, (DatastoreVersion.resource_id == DatastoreTable.resource_id)
-                   & (DatastoreVersion.version == DatastoreTable.current_version))
-        .where(DatastoreTable.resource_id == rid)).first()
+    preset = auth.preset(ctx, rid)
+    if preset is not None and preset.live is not None:  # the sharing layer has just looked it up
+        return preset.live
+    found = _live_row(ctx, rid)
     if found is None or found[0] is None:
         raise NotFound("该资源还没有可查询的数据表", "This resource has no datastore table yet")
     v: DatastoreVersion | None = found[1]
     if v is None:
         raise NotFound("数据表版本缺失", "The live table version is missing")
     return v
+
+
+def _live_row(ctx: Context, rid: str) -> Any:
+    # one query for the table's live version (the table row and its version joined)
+    return ctx.db.execute(
+        select(DatastoreTable.current_version, DatastoreVersion)
+        .outerjoin(DatastoreVersion, (DatastoreVersion.resource_id == DatastoreTable.resource_id)
+                   & (DatastoreVersion.version == DatastoreTable.current_version))
+        .where(DatastoreTable.resource_id == rid)).first()
+
+
+def live_version(ctx: Context, rid: str) -> DatastoreVersion | None:
+    """The table's live version, or ``None`` (no table, or its live version is missing)."""
+    found = _live_row(ctx, rid)
+    return None if found is None else found[1]
 
 
 #: a version served provisionally (queryable first): "typing" while whole-file typing runs, "provisional" when
@@ -132,6 +145,10 @@ def read_ref(ctx: Context, v: DatastoreVersion) -> query.TableRef:
 def _count(ctx: Context, rid: str, kind: str) -> None:
     from cityhub.catalog.actions import record_usage
 
+    preset = auth.preset(ctx, rid)
+    if preset is not None:
+        record_usage(preset.dataset_id, kind)
+        return
     res = ctx.db.get(Resource, rid)
     if res is not None:
         record_usage(res.dataset_id, kind)
@@ -630,8 +647,10 @@ def datastore_search_sql(ctx: Context, p: s.SqlIn) -> dict[str, Any]:
     granted = auth.granted_read(ctx)
 
     def resolve(name: str) -> query.TableRef | None:
-        res = ctx.db.get(Resource, name)
-        if res is None or res.dataset.state != "active":
+        # the grant's own resource, checked by the sharing layer (``auth.Preset``): no need to look it up again
+        checked = granted is not None and name == granted.resource_id and auth.preset(ctx, name) is not None
+        res = None if checked else ctx.db.get(Resource, name)
+        if not checked and (res is None or res.dataset.state != "active"):
             return None
         if granted is not None:  # a grant reads its own resource, scoped; any other table looks absent
             if name != granted.resource_id:
@@ -641,6 +660,7 @@ def datastore_search_sql(ctx: Context, p: s.SqlIn) -> dict[str, Any]:
                 return read_ref(ctx, _live(ctx, name))
             except NotFound:
                 return None
+        assert res is not None
         refused = visibility.refusal(ctx, res.dataset, res)
         if refused is not None:
             _audit_denied(ctx, "datastore_search_sql", name, "the SQL names a table the caller may not read")

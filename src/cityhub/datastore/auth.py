@@ -3,6 +3,7 @@ visibility; loads, rollbacks and deletes need a steward of the owning department
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from cityhub import audit
@@ -11,8 +12,28 @@ from cityhub.catalog import visibility
 from cityhub.catalog.auth import require_manager, require_not_harvested
 from cityhub.catalog.models import Resource
 from cityhub.context import Context
+from cityhub.datastore.models import DatastoreVersion
 from cityhub.datastore.query.grants import GRANTED_READ, GrantedRead
 from cityhub.errors import NotAuthorized, NotFound
+
+#: ``ctx.extra`` key of a ``Preset``
+PRESET = "datastore_preset"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """What the sharing layer, having just authorised a grant-scoped read of one resource, hands the datastore
+    action it calls (``sharing.exchange_auth``): the resource exists and is active, its dataset, and its live
+    version (``None``: the action looks it up itself). Saves the nested action the same queries again."""
+
+    resource_id: str
+    dataset_id: int
+    live: DatastoreVersion | None
+
+
+def preset(ctx: Context, rid: str) -> Preset | None:
+    found = ctx.extra.get(PRESET)
+    return found if isinstance(found, Preset) and found.resource_id == rid and granted_read(ctx) is not None else None
 
 
 def find_resource(ctx: Context, rid: str) -> Resource:
@@ -40,10 +61,12 @@ def _read(ctx: Context, rid: str, action: str) -> None:
 
     A call the sharing layer authorised with a grant (``granted_read``) reads that grant's resource only, in its
     scope (the actions apply it): the grant, not the portal's visibility rule, is the authorization."""
+    granted = granted_read(ctx)
+    if granted is not None and granted.resource_id == rid and preset(ctx, rid) is not None:
+        return  # the sharing layer has checked the resource (``Preset``)
     res = ctx.db.get(Resource, rid)
     if res is None or res.dataset.state != "active":
         raise NotFound(f"未找到资源 {rid}", f"Resource not found: {rid}")
-    granted = granted_read(ctx)
     if granted is not None:
         if granted.resource_id != rid:
             raise NotFound(f"未找到资源 {rid}", f"Resource not found: {rid}")

@@ -10,8 +10,9 @@
 * ``exchange_call_flush`` -- the job writing the metered calls buffered in memory (``metering``), with one
   tamper-evident audit record per call (system, grant(s), resource, rows returned) in the same transaction.
 
-Authentication and authorization run on every call (``exchange_auth``: credentials, grant in force), nothing is
-cached beyond one request, so a revocation or an expiry holds from the next call on. The datastore actions are
+Authentication and authorization run on every call (``exchange_auth``: credentials, grant in force); a decision
+is reused only while the database's change counter (migration 0023) is unchanged and its grants have not expired,
+so a revocation or an expiry holds from the next call on, in every worker. The datastore actions are
 called with the grant's ``GrantedRead`` in ``ctx.extra`` and apply it to every query.
 """
 
@@ -79,8 +80,9 @@ def _metered(ctx: Context, name: str, rid: str, run: Callable[[], dict[str, Any]
 @action(auth.exchange_search, schema=s.ExchangeSearchIn, target=lambda p, r: p.resource_id)
 def exchange_search(ctx: Context, p: s.ExchangeSearchIn) -> dict[str, Any]:
     """Rows of a shared resource for a registered system, within its grant (``datastore_search`` parameters)."""
-    data = p.model_dump(exclude={"grant_id"})
-    return _metered(ctx, "exchange_search", p.resource_id, lambda: actions.call("datastore_search", ctx, data))
+    # the validated input as it is: an ExchangeSearchIn is a SearchIn (grant_id aside, which datastore_search
+    # never reads), so the nested call neither dumps nor validates it again
+    return _metered(ctx, "exchange_search", p.resource_id, lambda: actions.call("datastore_search", ctx, p))
 
 
 @action(auth.exchange_sql, schema=s.ExchangeSqlIn, target=lambda p, r: p.resource_id)

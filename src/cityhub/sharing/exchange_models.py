@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityhub.db import Base, UTCDateTime, utcnow
@@ -41,3 +41,14 @@ class ExchangeCall(Base):
     rows: Mapped[int] = mapped_column(Integer, default=0)
     bytes: Mapped[int] = mapped_column(Integer, default=0)
     ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ExchangeChange(Base):
+    """One row (id 1): a counter the database's triggers bump in the same transaction as any change to a table an
+    exchange decision reads (migration 0023: systems, departments, grants, datasets, resources, de-identified
+    views, datastore tables and versions). The exchange's per-process decision cache is valid while it is unchanged."""
+
+    __tablename__ = "exchange_change"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
