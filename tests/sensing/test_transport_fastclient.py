@@ -95,3 +95,47 @@ def test_batch_acknowledgement_sends_this_connections_qos1_acks_at_once() -> Non
     assert rx.client.many == [[10, 13]]          # type: ignore[attr-defined]
     assert rx.client.single == [(12, 2)]         # QoS 2 alone; 11 came on an earlier connection: not sent
     assert plain == ["qos0"]
+
+
+def _publish_packet(topic: bytes, mid: int, payload: bytes, props: bytes | None, *, qos: int = 1,
+                    dup: bool = False, retain: bool = False) -> tuple[int, bytes]:
+    """(fixed-header command byte, the rest) of a PUBLISH; ``props`` None for MQTT 3.1.1, else the encoded
+    property list (length byte included)."""
+    body = len(topic).to_bytes(2, "big") + topic + (mid.to_bytes(2, "big") if qos else b"")
+    body += (props or b"") if props is not None else b""
+    return 0x30 | (0x08 if dup else 0) | (qos << 1) | (1 if retain else 0), body + payload
+
+
+def _decoded(protocol: int, command: int, packet: bytes, fast: bool) -> paho.MQTTMessage:
+    cls = FastClient if fast else paho.Client
+    c = cls(CallbackAPIVersion.VERSION2, client_id="decode-test", protocol=protocol, manual_ack=True)
+    got: list[paho.MQTTMessage] = []
+    c.on_message = lambda _c, _u, m: got.append(m)
+    c._in_packet = {"command": command, "packet": bytearray(packet)}
+    assert c._handle_publish() == paho.MQTTErrorCode.MQTT_ERR_SUCCESS
+    assert len(got) == 1
+    return got[0]
+
+
+def test_publish_decoding_matches_paho() -> None:
+    """The QoS 1 fast path decodes what paho decodes (topic, id, payload, flags; MQTT 5 and 3.1.1); properties,
+    QoS 0/2 and odd packets go to paho itself."""
+    cases = [
+        (paho.MQTTv5, _publish_packet(b"cityhub/v1/d/D1/tok", 513, b'{"pm25":31.5}', b"\x00")),
+        (paho.MQTTv5, _publish_packet("城市/v1/设备".encode(), 65535, b"", b"\x00", dup=True, retain=True)),
+        # properties present (payload format indicator, an empty response topic): paho's own decoding
+        (paho.MQTTv5, _publish_packet(b"t", 7, b"\x00\xffbinary", b"\x05\x01\x01\x08\x00\x00")),
+        (paho.MQTTv311, _publish_packet(b"cityhub/v1/g/tok", 1, b"[1,2,3]", None)),
+        (paho.MQTTv5, _publish_packet(b"q0", 0, b"zero", b"\x00", qos=0)),
+        (paho.MQTTv311, _publish_packet(b"q0", 0, b"zero", None, qos=0)),
+    ]
+    for protocol, (command, packet) in cases:
+        ours, theirs = _decoded(protocol, command, packet, True), _decoded(protocol, command, packet, False)
+        assert (ours.topic, ours.mid, ours.payload, ours.qos, ours.dup, ours.retain) == \
+            (theirs.topic, theirs.mid, theirs.payload, theirs.qos, theirs.dup, theirs.retain)
+        assert isinstance(ours.payload, bytes)
+        if protocol == paho.MQTTv5:
+            assert ours.properties is not None and theirs.properties is not None
+            assert ours.properties.json() == theirs.properties.json()
+        else:
+            assert ours.properties is None and theirs.properties is None
