@@ -119,6 +119,12 @@ class Settings(BaseSettings):
         "rows is a short query, and a second thread costs more CPU in task scheduling than it saves (2.2 against "
         "3.5 ms of CPU for a filtered 100-row page of a 1M-row table); the query slots keep the cores busy.",
     )
+    exchange_search_threads: int = Field(
+        4,
+        description="Exchange API searches one server process runs at once (its own threads); further calls wait "
+        "their turn in arrival order. Fewer threads contending for Python's interpreter lock keep the latency tail "
+        "short under load (p99 of 50 clients: 224 -> 136 ms, BENCHMARKS.md); 0: the shared pool of 40 threads.",
+    )
     datastore_answer_cache_mb: int = Field(
         64,
         description="MiB of datastore_search answers kept per server process (an LRU; 0: off). A published table "
