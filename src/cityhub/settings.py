@@ -123,7 +123,7 @@ class Settings(BaseSettings):
         4,
         description="Exchange API searches one server process runs at once (its own threads); further calls wait "
         "their turn in arrival order. Fewer threads contending for Python's interpreter lock keep the latency tail "
-        "short under load (p99 of 50 clients: 224 -> 136 ms, BENCHMARKS.md); 0: the shared pool of 40 threads.",
+        "short under load (p99 of 50 clients 224 -> 136 ms in a probe, BENCHMARKS.md); 0: the shared pool of 40 threads.",
     )
     datastore_answer_cache_mb: int = Field(
         64,

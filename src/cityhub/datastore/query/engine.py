@@ -710,8 +710,8 @@ def busy_error() -> QueryError:
 #: a query waiting for a slot that other processes hold tries again after this long, doubling up to
 #: ``SLOT_POLL_MAX_S`` (each pause shortened by a random part, so waiters do not try in step). ``flock`` keeps no
 #: queue (it is tried without blocking, to honour the wait limit), so a waiter that had backed off far (up to 50 ms
-#: before) lost every race to queries that had just arrived, and held its process's local slot while it slept: the
-#: long tail of a busy search (p99 ~4x p50). A few hundred tries per second of a waiting thread cost ~1% of a core.
+#: before) lost races to queries that had just arrived, and held its process's local slot while it slept. (Not the
+#: main cause of the search's latency tail, BENCHMARKS.md; a few hundred tries a second cost ~1% of a core.)
 SLOT_POLL_S = 0.0005
 SLOT_POLL_MAX_S = 0.004
 
