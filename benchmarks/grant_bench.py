@@ -11,7 +11,12 @@ categories, limit 100, exact total):
 Targets (issue 12): scoped ≥ 500 requests/s, p99 ≤ 100 ms. Then the metering flush alone (``flush_bench``): 20,000
 buffered calls written by one ``exchange_call_flush`` (with their audit records), and the audit log verified.
 
-Run: ``python -m benchmarks.grant_bench [--rows 1000000] [--seconds 20]``; results go to
+With ``--answer-cache both`` (the default) the three runs are made twice, against a server with the datastore
+answer cache on (its default size) and one with it off (``CITYHUB_DATASTORE_ANSWER_CACHE_MB=0``), and printed side
+by side. The query mix has 40 distinct queries per variant (one per category): with the cache on, after the warm-up
+nearly every request is answered from it (see BENCHMARKS.md).
+
+Run: ``python -m benchmarks.grant_bench [--rows 1000000] [--seconds 20] [--answer-cache on|off|both]``; results go to
 ``benchmarks/out/grant.json``. The store lives in ``benchmarks/out/grant-store`` and is removed at the end.
 """
 
@@ -219,10 +224,26 @@ def check_same(url: str, s: dict[str, Any]) -> None:
     print(f"  equality check: {a['total']:,} rows in scope for one category, same answer both ways")
 
 
+def side_by_side(result: dict[str, Any], modes: list[str]) -> str:
+    """The runs of each answer-cache mode as one table (requests/s, p50, p99, non-2xx)."""
+    lines = [f"{'':28}" + "".join(f"{'cache ' + m:>36}" for m in modes)]
+    for name in ("scoped", "unscoped_same_answer", "unscoped_whole_table"):
+        cells = []
+        for m in modes:
+            r = result[f"answer_cache_{m}"][name]
+            lat = r["latency"]
+            cells.append(f"{r['req_per_s']:>9.1f}/s p50 {lat.get('50', '?'):>8} p99 {lat.get('99', '?'):>8}"
+                         f" {r['non_2xx']:>3}")
+        lines.append(f"{name:28}" + "".join(f"{c:>36}" for c in cells))
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--answer-cache", choices=("on", "off", "both"), default="both",
+                        help="the datastore answer cache on (default size), off (0), or both, one after the other")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed (apt-get install wrk)")
@@ -241,21 +262,32 @@ def main() -> None:
            "CITYHUB_SECRET_KEY": os.environ["CITYHUB_SECRET_KEY"]}
     result: dict[str, Any] = {"machine": machine(), "rows": args.rows, "grant_columns": GRANT_COLUMNS,
                               "grant_rows": GRANT_ROWS, "clients": 50, "server_workers": 2, "seconds": args.seconds}
+    modes = {"on": ["on"], "off": ["off"], "both": ["on", "off"]}[args.answer_cache]
     try:
-        with Server(env, workers=2) as server:
-            check_same(server.url, s)
-            sys_headers = {"X-Road-Client": s["client"], "Authorization": f"Bearer {s['system_token']}"}
-            user_headers = {"Authorization": f"Bearer {s['user_token']}"}
-            native = f"/api/v1/resources/{s['rid']}/datastore/search"
-            result["scoped"] = run_wrk(server.url, lua(f"/api/exchange/{s['rid']}/search", sys_headers, {}, None),
-                                       "scoped", args.seconds)
-            print("  scoped:", result["scoped"])
-            result["unscoped_same_answer"] = run_wrk(
-                server.url, lua(native, user_headers, GRANT_ROWS, ["_id", *GRANT_COLUMNS]), "same", args.seconds)
-            print("  unscoped, same answer:", result["unscoped_same_answer"])
-            result["unscoped_whole_table"] = run_wrk(server.url, lua(native, user_headers, {}, None), "whole",
-                                                     args.seconds)
-            print("  unscoped, whole table:", result["unscoped_whole_table"])
+        for mode in modes:
+            # the answer cache of datastore_search (CITYHUB_DATASTORE_ANSWER_CACHE_MB): the default size, or 0 (off)
+            mode_env = {**env, "CITYHUB_DATASTORE_ANSWER_CACHE_MB": os.environ.get(
+                "CITYHUB_DATASTORE_ANSWER_CACHE_MB", "64") if mode == "on" else "0"}
+            part: dict[str, Any] = {"answer_cache_mb": int(mode_env["CITYHUB_DATASTORE_ANSWER_CACHE_MB"])}
+            result[f"answer_cache_{mode}"] = part
+            print(f"  -- answer cache {mode} ({part['answer_cache_mb']} MiB)")
+            with Server(mode_env, workers=2) as server:
+                check_same(server.url, s)
+                sys_headers = {"X-Road-Client": s["client"], "Authorization": f"Bearer {s['system_token']}"}
+                user_headers = {"Authorization": f"Bearer {s['user_token']}"}
+                native = f"/api/v1/resources/{s['rid']}/datastore/search"
+                part["scoped"] = run_wrk(server.url, lua(f"/api/exchange/{s['rid']}/search", sys_headers, {}, None),
+                                         f"scoped-{mode}", args.seconds)
+                print("  scoped:", part["scoped"])
+                part["unscoped_same_answer"] = run_wrk(
+                    server.url, lua(native, user_headers, GRANT_ROWS, ["_id", *GRANT_COLUMNS]), f"same-{mode}",
+                    args.seconds)
+                print("  unscoped, same answer:", part["unscoped_same_answer"])
+                part["unscoped_whole_table"] = run_wrk(server.url, lua(native, user_headers, {}, None),
+                                                       f"whole-{mode}", args.seconds)
+                print("  unscoped, whole table:", part["unscoped_whole_table"])
+        if len(modes) > 1:
+            print(side_by_side(result, modes))
         activate(home, url)
         from cityhub import actions
         from cityhub.context import system_context

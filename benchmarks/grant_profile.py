@@ -129,6 +129,9 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--profile", choices=VARIANTS, default=None)
     parser.add_argument("--fresh", action="store_true")
+    parser.add_argument("--answer-cache", choices=("on", "off", "both"), default="on",
+                        help="the datastore answer cache on (default size: after the warm-up every request of the "
+                        "40-query mix is a hit), off, or both")
     parser.add_argument("--top", type=int, default=45)
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -138,17 +141,31 @@ def main() -> None:
     app = create_app()
     result: dict[str, Any] = {"machine": machine(), "rows": args.rows, "load_average_before": list(os.getloadavg())}
 
+    modes = {"on": ["on"], "off": ["off"], "both": ["off", "on"]}[args.answer_cache]
+
     async def run() -> None:
-        for variant in args.variants.split(","):
-            await measure(app, s, variant, 20, seed=1)  # warm: caches, value-count index, scope view
-            prof = cProfile.Profile() if args.profile == variant else None
-            result[variant] = await measure(app, s, variant, args.n, seed=2, profiler=prof)
-            print(f"  {variant}: {result[variant]}", flush=True)
-            if prof is not None:
-                for key in ("cumulative", "tottime"):
-                    buf = io.StringIO()
-                    pstats.Stats(prof, stream=buf).strip_dirs().sort_stats(key).print_stats(args.top)
-                    print(buf.getvalue())
+        from cityhub.settings import get_settings
+
+        for mode in modes:
+            # the datastore answer cache: its default size, or 0 (off); read from the settings on every search
+            if mode == "off":
+                os.environ["CITYHUB_DATASTORE_ANSWER_CACHE_MB"] = "0"
+            else:
+                os.environ.pop("CITYHUB_DATASTORE_ANSWER_CACHE_MB", None)
+            get_settings.cache_clear()
+            for variant in args.variants.split(","):
+                name = variant if len(modes) == 1 else f"{variant}_cache_{mode}"
+                await measure(app, s, variant, 20, seed=1)  # warm: caches, value-count index, scope view
+                for category in CATEGORIES:  # every query of the mix once (with the cache on: all answers kept)
+                    await asgi_get(app, *requests_for(s, variant, category))
+                prof = cProfile.Profile() if args.profile == variant else None
+                result[name] = await measure(app, s, variant, args.n, seed=2, profiler=prof)
+                print(f"  {name}: {result[name]}", flush=True)
+                if prof is not None:
+                    for key in ("cumulative", "tottime"):
+                        buf = io.StringIO()
+                        pstats.Stats(prof, stream=buf).strip_dirs().sort_stats(key).print_stats(args.top)
+                        print(buf.getvalue())
 
     asyncio.run(run())
     result["load_average_after"] = list(os.getloadavg())

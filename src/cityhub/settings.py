@@ -119,6 +119,19 @@ class Settings(BaseSettings):
         "rows is a short query, and a second thread costs more CPU in task scheduling than it saves (2.2 against "
         "3.5 ms of CPU for a filtered 100-row page of a 1M-row table); the query slots keep the cores busy.",
     )
+    exchange_search_threads: int = Field(
+        4,
+        description="Exchange API searches one server process runs at once (its own threads); further calls wait "
+        "their turn in arrival order. Fewer threads contending for Python's interpreter lock keep the latency tail "
+        "short under load (p99 of 50 clients 224 -> 136 ms in a probe, BENCHMARKS.md); 0: the shared pool of 40 threads.",
+    )
+    datastore_answer_cache_mb: int = Field(
+        64,
+        description="MiB of datastore_search answers kept per server process (an LRU; 0: off). A published table "
+        "version never changes, so an answer is reused for the same version, scope (grant, de-identified view) and "
+        "parameters; authorization, the grant decision and the metering still run on every call. One answer may "
+        "take at most 1/16 of it (and 1 MiB).",
+    )
     datastore_max_result_mb: int = Field(
         32,
         description="Most MiB of values one datastore search, aggregate, statistics or SQL answer may hold, "

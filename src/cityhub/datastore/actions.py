@@ -4,6 +4,7 @@ roll back. Tables are versioned Parquet files; the live version switches only wh
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import threading
 import time
@@ -13,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pydantic_core
 from sqlalchemy import func, select
 
 from cityhub import audit
@@ -23,6 +25,7 @@ from cityhub.catalog.schemas import UploadedFile
 from cityhub.context import Context, system_context
 from cityhub.datastore import auth, query
 from cityhub.datastore import schemas as s
+from cityhub.datastore.answers import AnswerCache, search_key
 from cityhub.datastore.ingest import IngestError, IngestOptions, ingest
 from cityhub.datastore.models import DatastoreTable, DatastoreVersion
 from cityhub.db import session_scope, utcnow
@@ -595,6 +598,51 @@ def datastore_info(ctx: Context, p: s.InfoIn) -> dict[str, Any]:
             "kept_schema": kept_schema(ctx, p.id) if manager else None}
 
 
+_answer_cache: AnswerCache | None = None
+_answer_cache_lock = threading.Lock()
+
+
+def answer_cache() -> AnswerCache:
+    """This process's cache of ``datastore_search`` answers (``datastore_answer_cache_mb``; remade when it
+    changes)."""
+    global _answer_cache
+    size = max(0, get_settings().datastore_answer_cache_mb) << 20
+    found = _answer_cache
+    if found is None or found.max_bytes != size:
+        with _answer_cache_lock:
+            found = _answer_cache
+            if found is None or found.max_bytes != size:
+                found = _answer_cache = AnswerCache(size)
+    return found
+
+
+def _answer_key(v: DatastoreVersion, ref: query.TableRef, params: dict[str, Any]) -> Any:
+    """The cache key of a row search: the live version (its id and number), the file read (its path, size and
+    modification time: a released de-identified view, or a table removed and loaded again, is another file), the
+    typed view over a provisional copy, the readable columns and rows (``TableRef.scope``: a grant's columns, rows,
+    masks and hidden columns) and the normalised parameters. None: not cached (the file cannot be looked at)."""
+    try:
+        st = os.stat(ref.path)
+    except OSError:
+        return None
+    table = (v.id, v.version, ref.resource_id, str(ref.path), st.st_size, st.st_mtime_ns, ref.select, ref.rows,
+             tuple(ref.columns), ref.scope)
+    return search_key(table, params)
+
+
+#: Python objects of a page of records take about this many times their compact JSON
+OBJECT_FACTOR = 5
+
+
+def answer_size(out: dict[str, Any]) -> int:
+    """The bytes an answer is counted at in the cache: text records as they are, other records their JSON size
+    times ``OBJECT_FACTOR`` (an estimate of their Python objects)."""
+    records = out.get("records")
+    if isinstance(records, str):
+        return len(records) * 2 + 1024
+    return len(pydantic_core.to_json(records, fallback=str)) * OBJECT_FACTOR + 1024
+
+
 @action(auth.datastore_search, schema=s.SearchIn, target=lambda p, r: p.resource_id)
 def datastore_search(ctx: Context, p: s.SearchIn) -> dict[str, Any]:
     """Rows of the live table: filters, full-text q / full_text (words, with rank; plain, language), fields,
@@ -603,13 +651,23 @@ def datastore_search(ctx: Context, p: s.SearchIn) -> dict[str, Any]:
     v = _live(ctx, p.resource_id)
     # CKAN caps limit at ckan.datastore.search.rows_max (limit_to_configured_maximum) and echoes the cap
     limit = min(p.limit, query.CSV_LIMIT if p.records_format in ("csv", "tsv") else query.CKAN_LIMIT)
-    try:
-        out = query.search(read_ref(ctx, v), filters=p.filters, q=p.q, full_text=p.full_text, plain=p.plain,
-                           language=p.language, fields=p.fields, sort=p.sort, limit=limit, offset=p.offset,
-                           include_total=p.include_total, distinct=p.distinct, cursor=p.cursor,
-                           records_format=p.records_format, limits=search_limits())
-    except query.QueryError as exc:
-        raise _query_error(exc) from None
+    ref = read_ref(ctx, v)  # the caller's scope: authorised above, on every call, cached answer or not
+    params: dict[str, Any] = {"filters": p.filters, "q": p.q, "full_text": p.full_text, "plain": p.plain, "language": p.language,
+              "fields": p.fields, "sort": p.sort, "limit": limit, "offset": p.offset,
+              "include_total": p.include_total, "distinct": p.distinct, "cursor": p.cursor,
+              "records_format": p.records_format}
+    cache = answer_cache()
+    key = _answer_key(v, ref, params) if cache.enabled else None
+    cached = cache.get(key) if key is not None else None
+    if cached is not None:
+        out = {**cached, "fields": [dict(f) for f in cached["fields"]]}  # the records are shared, read-only
+    else:
+        try:
+            out = query.search(ref, **params, limits=search_limits())
+        except query.QueryError as exc:
+            raise _query_error(exc) from None
+        if key is not None:
+            cache.put(key, {**out, "fields": [dict(f) for f in out["fields"]]}, answer_size(out))
     _count(ctx, p.resource_id, "api_calls")
     out["resource_id"] = p.resource_id
     typing = typing_state(v)

@@ -707,6 +707,15 @@ def busy_error() -> QueryError:
     )
 
 
+#: a query waiting for a slot that other processes hold tries again after this long, doubling up to
+#: ``SLOT_POLL_MAX_S`` (each pause shortened by a random part, so waiters do not try in step). ``flock`` keeps no
+#: queue (it is tried without blocking, to honour the wait limit), so a waiter that had backed off far (up to 50 ms
+#: before) lost races to queries that had just arrived, and held its process's local slot while it slept. (Not the
+#: main cause of the search's latency tail, BENCHMARKS.md; a few hundred tries a second cost ~1% of a core.)
+SLOT_POLL_S = 0.0005
+SLOT_POLL_MAX_S = 0.004
+
+
 class _Slots:
     """``n`` slots shared by the threads of this process (a semaphore) and, with a directory, by every
     process on the machine (``n`` lock files; ``flock`` locks are released by the kernel when a process
@@ -739,13 +748,13 @@ class _Slots:
         fd: int | None = None
         try:
             if self.directory is not None:
-                pause = 0.002
+                pause = SLOT_POLL_S
                 while (fd := self._try_lock()) is None:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         raise busy_error()
-                    time.sleep(min(pause, left))
-                    pause = min(pause * 2, 0.05)
+                    time.sleep(min(pause * random.uniform(0.5, 1.0), left))  # noqa: S311 (jitter)
+                    pause = min(pause * 2, SLOT_POLL_MAX_S)
             yield
         finally:
             if fd is not None:
