@@ -19,7 +19,7 @@ from sqlalchemy import Select, false, func, select
 from cityhub import actions
 from cityhub.accounts.models import Department, User
 from cityhub.actions import action
-from cityhub.catalog import visibility
+from cityhub.catalog import solr, visibility
 from cityhub.catalog.actions import resource_fields
 from cityhub.catalog.auth import can_read
 from cityhub.catalog.models import Dataset, Resource, SearchFacet
@@ -45,10 +45,14 @@ def _like(term: str) -> str:
 
 
 def _visible_counts(ctx: Context, facet: str, include_private: bool) -> dict[str, int]:
-    """Datasets per organization / group the caller can list (``group_dictize``'s ``package_count``: a
-    ``package_search`` count, with private datasets only where the caller may see them)."""
-    out = actions.call("dataset_search", ctx, {"rows": 0, "facet_fields": [facet], "facet_limit": FACET_MAX,
-                                               "include_private": include_private})
+    """Datasets per organization / group as ``package_search`` counts them for the caller (``group_dictize``'s
+    ``package_count``): with ``include_private`` what the caller may list, else ``+capacity:public`` (only what
+    the public sees), as ``package_search`` adds it when ``include_private`` is not set."""
+    query: dict[str, Any] = {"rows": 0, "facet_fields": [facet], "facet_limit": FACET_MAX, "include_private": True}
+    if not include_private:
+        query["where"] = [{"param": param, "query": solr.to_json(tree)}
+                          for param, tree in ckan_map.search_queries("", "", [], include_private=False)]
+    out = actions.call("dataset_search", ctx, query)
     return {item["name"]: int(item["count"]) for item in out["facets"].get(facet, [])}
 
 
@@ -89,15 +93,24 @@ def department_search(ctx: Context, p: GroupSearchIn) -> dict[str, Any]:
     """Departments (CKAN organizations: name = slug, title = the department's name) filtered by ``q`` / ``names``
     (slugs), sorted by slug, name or the number of datasets the caller can list, then paged: ``{count, results}``
     (department records with ``package_count``)."""
-    counts = _visible_counts(ctx, "organization", include_private=True)
+    # group_dictize: a member of the organization counts with include_private (what it may list), anyone else
+    # what the public sees; a sysadmin is a member of every organization
+    public = _visible_counts(ctx, "organization", include_private=False)
+    actor = ctx.actor
+    mine = _visible_counts(ctx, "organization", include_private=True) if actor is not None else {}
+
+    def member(dept_id: int) -> bool:
+        return actor is not None and (actor.is_admin or actor.department_id == dept_id)
+
     depts = actions.call("department_list", ctx, {"limit": 10_000})  # its ceiling; a city has ~100
-    items = [{**d, "package_count": counts.get(d["slug"], 0)} for d in depts]
+    items = [{**d, "package_count": (mine if member(d["id"]) else public).get(d["slug"], 0)} for d in depts]
     return _page(items, p, "slug", "name", "description")
 
 
 @action(auth.theme_search, schema=GroupSearchIn)
 def theme_search(ctx: Context, p: GroupSearchIn) -> dict[str, Any]:
-    """Themes (CKAN groups), as :func:`department_search`; a theme's title is its Chinese name."""
+    """Themes (CKAN groups), as :func:`department_search`; a theme's title is its Chinese name. Counts are what
+    the public sees (``group_dictize`` sets ``include_private`` for organizations only)."""
     counts = _visible_counts(ctx, "theme", include_private=False)
     items = [{"name": t[0], "title": t[1], "title_en": t[2], "package_count": counts.get(t[0], 0)} for t in THEMES]
     return _page(items, p, "name", "title", "title_en")
