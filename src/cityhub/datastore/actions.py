@@ -16,6 +16,7 @@ from typing import Any
 
 import pydantic_core
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from cityhub import audit
 from cityhub.actions import ADMINS, MANAGERS, action
@@ -28,7 +29,7 @@ from cityhub.datastore import schemas as s
 from cityhub.datastore.answers import AnswerCache, search_key
 from cityhub.datastore.ingest import IngestError, IngestOptions, ingest
 from cityhub.datastore.models import DatastoreTable, DatastoreVersion
-from cityhub.db import session_scope, utcnow
+from cityhub.db import is_locked_error, session_scope, utcnow
 from cityhub.errors import CityHubError, Conflict, NotAuthorized, NotFound, TooManyRequests, ValidationError
 from cityhub.settings import get_settings
 from cityhub.storage import get_storage
@@ -331,7 +332,12 @@ def run_load(version_id: int, progress: Callable[[float, str], None] | None = No
         now = time.monotonic()
         if now - last[0] > 0.5 or fraction >= 1.0:
             last[0] = now
-            _update(version_id, progress=round(fraction * 100, 1), stage=stage)
+            try:
+                _update(version_id, progress=round(fraction * 100, 1), stage=stage)
+            except OperationalError as exc:  # SQLite's single writer was busy: a progress figure is not worth the
+                if not is_locked_error(exc):  # load (the next report, or the end of the load, writes it)
+                    raise
+                log.info("datastore load %s: progress not recorded (database busy)", version_id)
 
     started = time.perf_counter()
     provisional = False
