@@ -38,13 +38,58 @@ from cityhub.sensing.message import RawMessage
 MAX_MESSAGES_OUT = 900
 
 
+class Workload:
+    """The benchmark's messages and pacing, the same for both publishers: gateway messages of 100 readings for 10
+    groups of 100 devices, or one reading per message for 1,000 devices (a (device, ts) is never repeated: the
+    pipeline drops repeats); open loop at ``rate`` readings/s, else closed loop (≤ ``window`` readings and
+    ≤ ``max_out`` messages between publish and sink)."""
+
+    def __init__(self, mode: str, prefix: str, tokens: dict[str, str], seconds: float, window: int, stored: Any,
+                 rate: float, max_out: int) -> None:
+        from cityhub.sensing.transport.topics import device_topic, gateway_topic
+
+        self.mode, self.window, self.stored, self.rate, self.max_out = mode, window, stored, rate, max_out
+        self.per = 100 if mode == "gateway" else 1
+        self.gw_topic = gateway_topic(prefix, tokens["GW-BENCH"])
+        self.dev_topics = [device_topic(prefix, f"D{d:03d}", tokens[f"D{d:03d}"]) for d in range(1000)]
+        self.last = [0] * 1000
+        self.n = self.msgs = 0
+        self.t0 = time.time()
+        self.end = self.t0 + seconds
+
+    def running(self) -> bool:
+        return time.time() < self.end
+
+    def held(self) -> bool:
+        """Whether the rate or the closed loop holds the publisher back now (after a short sleep if so)."""
+        if self.rate and self.n > (time.time() - self.t0) * self.rate:
+            time.sleep(0.0005)
+            return True
+        out = self.n - sum(v.value for v in self.stored)
+        if out > self.window or out / self.per > self.max_out:
+            time.sleep(0.001)
+            return True
+        return False
+
+    def next(self) -> tuple[str, str]:
+        """The next message's topic and payload (counted as sent)."""
+        group = self.msgs % (10 if self.mode == "gateway" else 1000)
+        ts = self.last[group] = max(int(time.time() * 1000), self.last[group] + 1)
+        self.msgs += 1
+        self.n += self.per
+        if self.mode == "gateway":
+            body = {f"D{group * 100 + i:03d}": [{"ts": ts, "values": {"pm25": 35.5 + i, "no2": 40.0}}]
+                    for i in range(100)}
+            return self.gw_topic, json.dumps(body, separators=(",", ":"))
+        return self.dev_topics[group], f'{{"ts":{ts},"values":{{"pm25":{35.5 + group % 100},"no2":40.0}}}}'
+
+
 def publisher(url: str, prefix: str, mode: str, seconds: float, window: int, sent: Any, stored: Any,
               done: Any, tokens: dict[str, str], rate: float = 0.0, max_out: int = MAX_MESSAGES_OUT) -> None:
     import paho.mqtt.client as paho
     from paho.mqtt.enums import CallbackAPIVersion
 
     from cityhub.sensing.transport.mqtt import parse_url
-    from cityhub.sensing.transport.topics import device_topic, gateway_topic
 
     addr = parse_url(url)
     c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{uuid.uuid4().hex[:6]}",
@@ -53,32 +98,11 @@ def publisher(url: str, prefix: str, mode: str, seconds: float, window: int, sen
     c.max_queued_messages_set(0)
     c.connect(addr.host, addr.port)
     c.loop_start()
-    per = 100 if mode == "gateway" else 1
-    gw_topic = gateway_topic(prefix, tokens["GW-BENCH"])
-    dev_topics = [device_topic(prefix, f"D{d:03d}", tokens[f"D{d:03d}"]) for d in range(1000)]
-    last = [0] * 1000  # per device group: a (device, ts) is never repeated (the pipeline drops repeats)
-    n = msgs = 0
-    t0 = time.time()
-    end = t0 + seconds
-    while time.time() < end:
-        if rate and n > (time.time() - t0) * rate:  # open loop at a fixed rate (latency below capacity)
-            time.sleep(0.0005)
-            continue
-        done_n = sum(v.value for v in stored)
-        if n - done_n > window or (n - done_n) / per > max_out:  # closed loop
-            time.sleep(0.001)
-            continue
-        group = msgs % (10 if mode == "gateway" else 1000)  # gateway: 10 groups of 100 devices
-        ts = last[group] = max(int(time.time() * 1000), last[group] + 1)
-        if mode == "gateway":
-            body = {f"D{group * 100 + i:03d}": [{"ts": ts, "values": {"pm25": 35.5 + i, "no2": 40.0}}]
-                    for i in range(100)}
-            c.publish(gw_topic, json.dumps(body, separators=(",", ":")), qos=1)
-        else:
-            c.publish(dev_topics[group], f'{{"ts":{ts},"values":{{"pm25":{35.5 + group % 100},"no2":40.0}}}}', qos=1)
-        n += per
-        msgs += 1
-        sent.value = n
+    w = Workload(mode, prefix, tokens, seconds, window, stored, rate, max_out)
+    while w.running():
+        if not w.held():
+            c.publish(*w.next(), qos=1)
+            sent.value = w.n
     while c.want_write():
         time.sleep(0.01)
     time.sleep(0.5)
@@ -110,7 +134,6 @@ def raw_publisher(url: str, prefix: str, mode: str, seconds: float, window: int,
     import threading
 
     from cityhub.sensing.transport.mqtt import parse_url
-    from cityhub.sensing.transport.topics import device_topic, gateway_topic
 
     addr = parse_url(url)
     sock = socket.create_connection((addr.host, addr.port))
@@ -138,40 +161,25 @@ def raw_publisher(url: str, prefix: str, mode: str, seconds: float, window: int,
             acked[0] = got // 4
 
     threading.Thread(target=read_acks, daemon=True).start()
-    per = 100 if mode == "gateway" else 1
-    gw_topic = _mqtt_str(gateway_topic(prefix, tokens["GW-BENCH"]).encode())
-    dev_topics = [_mqtt_str(device_topic(prefix, f"D{d:03d}", tokens[f"D{d:03d}"]).encode()) for d in range(1000)]
-    last = [0] * 1000  # per device group: a (device, ts) is never repeated (the pipeline drops repeats)
-    n = msgs = 0
+    w = Workload(mode, prefix, tokens, seconds, window, stored, rate, max_out)
+    encoded: dict[str, bytes] = {}
     chunk_msgs = 1 if mode == "gateway" else 50
-    t0 = time.time()
-    end = t0 + seconds
-    while time.time() < end:
-        if rate and n > (time.time() - t0) * rate:  # open loop at a fixed rate (latency below capacity)
-            time.sleep(0.0005)
+    while w.running():
+        if w.held():
             continue
-        done_n = sum(v.value for v in stored)
-        if n - done_n > window or (n - done_n) / per > max_out or msgs - acked[0] > 30000:  # closed loop
+        if w.msgs - acked[0] > 30000:  # never more than 30,000 unacknowledged by the broker (packet ids)
             time.sleep(0.001)
             continue
         buf = bytearray()
         for _ in range(chunk_msgs):
-            group = msgs % (10 if mode == "gateway" else 1000)  # gateway: 10 groups of 100 devices
-            ts = last[group] = max(int(time.time() * 1000), last[group] + 1)
-            if mode == "gateway":
-                body = {f"D{group * 100 + i:03d}": [{"ts": ts, "values": {"pm25": 35.5 + i, "no2": 40.0}}]
-                        for i in range(100)}
-                topic, payload = gw_topic, json.dumps(body, separators=(",", ":")).encode()
-            else:
-                topic = dev_topics[group]
-                payload = f'{{"ts":{ts},"values":{{"pm25":{35.5 + group % 100},"no2":40.0}}}}'.encode()
-            msgs += 1
-            pid = (msgs - 1) % 65535 + 1
+            topic_str, text = w.next()
+            topic = encoded.get(topic_str) or encoded.setdefault(topic_str, _mqtt_str(topic_str.encode()))
+            payload = text.encode()
+            pid = (w.msgs - 1) % 65535 + 1
             buf += b"\x32" + _remaining_length(len(topic) + 2 + len(payload)) + topic + pid.to_bytes(2, "big") + payload
-            n += per
         sock.sendall(buf)
-        sent.value = n
-    while acked[0] < msgs:  # every PUBLISH acknowledged by the broker before we go
+        sent.value = w.n
+    while acked[0] < w.msgs:  # every PUBLISH acknowledged by the broker before we go
         time.sleep(0.01)
     sock.sendall(b"\xe0\x00")  # DISCONNECT
     time.sleep(0.2)
