@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -236,19 +236,18 @@ def alarm_clear(request: Request, alarm_id: int = Path(ge=1, le=MAX_ID)) -> Any:
     return call(request, "alarm_clear", {"id": alarm_id}, via="api")
 
 
-@router.get("/events/sensing/alarms", dependencies=[access("alarm_list")], include_in_schema=False)
-async def alarm_stream(request: Request, seconds: float = Query(3600, gt=0, le=86400)) -> StreamingResponse:
-    """Server-sent events: one ``alarm`` event per alarm change, a comment every 15 s to keep the connection;
-    the stream ends after ``seconds``. Government users (the gate above). Outside ``/api/``: a long-lived stream,
-    not a request/response operation of the OpenAPI document."""
-    await run_in_threadpool(call, request, "alarm_list", {"limit": 1}, "api")  # the record-level rule too
-    listener = notify.subscribe(asyncio.get_running_loop())
-    end = asyncio.get_running_loop().time() + seconds
+def _event_stream(request: Request, listener: notify.Listener, seconds: float,
+                  render: Callable[[list[dict[str, Any]]], Iterable[tuple[str, Any]]],
+                  pause: float = 0.0) -> StreamingResponse:
+    """Server-sent events from ``listener``: ``render`` turns what it took into (event name, data) pairs; a comment
+    every 15 s keeps the connection; at most one burst per ``pause`` seconds; the stream ends after ``seconds`` or
+    when the client goes, and the listener is unsubscribed."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
 
     async def events() -> AsyncIterator[bytes]:
         try:
             yield b": connected\n\n"
-            loop = asyncio.get_running_loop()
             while (left := end - loop.time()) > 0:
                 assert listener.ready is not None
                 try:
@@ -256,15 +255,31 @@ async def alarm_stream(request: Request, seconds: float = Query(3600, gt=0, le=8
                 except TimeoutError:
                     yield b": keep-alive\n\n"
                     continue
-                for ev in listener.take():
-                    yield f"event: alarm\ndata: {json.dumps(ev, ensure_ascii=False)}\n\n".encode()
+                for name, data in render(listener.take()):
+                    yield f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
                 if await request.is_disconnected():
                     break
+                if pause:
+                    await asyncio.sleep(pause)
         finally:
             notify.unsubscribe(listener)
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@router.get("/events/sensing/alarms", dependencies=[access("alarm_list")], include_in_schema=False)
+async def alarm_stream(request: Request, seconds: float = Query(3600, gt=0, le=86400)) -> StreamingResponse:
+    """Server-sent events: one ``alarm`` event per alarm change, a comment every 15 s to keep the connection;
+    the stream ends after ``seconds``. Government users (the gate above). Outside ``/api/``: a long-lived stream,
+    not a request/response operation of the OpenAPI document."""
+    await run_in_threadpool(call, request, "alarm_list", {"limit": 1}, "api")  # the record-level rule too
+    listener = notify.subscribe(asyncio.get_running_loop())
+
+    def alarm_events(taken: list[dict[str, Any]]) -> Iterator[tuple[str, Any]]:
+        return (("alarm", ev) for ev in taken)
+
+    return _event_stream(request, listener, seconds, alarm_events)
 
 
 #: a device stream sends at most one burst of events per this many seconds (readings coalesce meanwhile)
@@ -303,43 +318,23 @@ async def device_stream(request: Request, dev: dict[str, Any] = Depends(_visible
     every ``DEVICE_STREAM_INTERVAL`` seconds), and an ``alarm`` event per alarm change of the device; a comment
     every 15 s keeps the connection; the stream ends after ``seconds``. Per process: readings stored by another
     process (a JetStream ingest worker) do not reach it."""
-    code = dev["code"]
     dtype = devicetypes.get(dev["type"])
-    loop = asyncio.get_running_loop()
-    listener = notify.subscribe_device(code, loop)
-    end = loop.time() + seconds
+    listener = notify.subscribe_device(dev["code"], asyncio.get_running_loop())
 
-    async def events() -> AsyncIterator[bytes]:
-        try:
-            yield b": connected\n\n"
-            while (left := end - loop.time()) > 0:
-                assert listener.ready is not None
-                try:
-                    await asyncio.wait_for(listener.ready.wait(), timeout=min(15.0, left))
-                except TimeoutError:
-                    yield b": keep-alive\n\n"
-                    continue
-                merged: dict[str, Any] | None = None
-                for ev in listener.take():
-                    if ev.get("event") != "readings":
-                        alarm = {k: ev[k] for k in DEVICE_ALARM_FIELDS if k in ev}
-                        yield f"event: alarm\ndata: {json.dumps(alarm, ensure_ascii=False)}\n\n".encode()
-                    elif merged is None:
-                        merged = ev
-                    else:  # readings on both sides of an alarm change: still one readings event
-                        for attr, pts in ev["points"].items():
-                            merged["points"].setdefault(attr, []).extend(pts)
-                if merged is not None:
-                    data = json.dumps(readings_event(dtype, merged), ensure_ascii=False)
-                    yield f"event: readings\ndata: {data}\n\n".encode()
-                if await request.is_disconnected():
-                    break
-                await asyncio.sleep(DEVICE_STREAM_INTERVAL)
-        finally:
-            notify.unsubscribe(listener)
+    def device_events(taken: list[dict[str, Any]]) -> Iterator[tuple[str, Any]]:
+        merged: dict[str, Any] | None = None
+        for ev in taken:
+            if ev.get("event") != "readings":
+                yield "alarm", {k: ev[k] for k in DEVICE_ALARM_FIELDS if k in ev}
+            elif merged is None:
+                merged = ev
+            else:  # readings on both sides of an alarm change: still one readings event
+                for attr, pts in ev["points"].items():
+                    merged["points"].setdefault(attr, []).extend(pts)
+        if merged is not None:
+            yield "readings", readings_event(dtype, merged)
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return _event_stream(request, listener, seconds, device_events, pause=DEVICE_STREAM_INTERVAL)
 
 
 @router.post("/api/sensing/rules", dependencies=[access("rule_create")], status_code=201,
