@@ -90,3 +90,19 @@ def wait_for(pred: Any, timeout: float = 10.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("condition not reached in time")
+
+
+@pytest.fixture
+def client(sqlite_demo_store: Any) -> Iterator[Any]:
+    """The web app over the SQLite demo store (the sensing API and pages tests)."""
+    from fastapi.testclient import TestClient
+
+    sqlite_demo_store.activate()
+    from cityhub.web.app import create_app
+
+    with TestClient(create_app(), base_url="http://127.0.0.1:8000") as c:
+        yield c
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

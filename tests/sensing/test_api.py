@@ -6,26 +6,13 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Store, call_as, token_for, unique
-
-
-@pytest.fixture
-def client(sqlite_demo_store: Store) -> Iterator[TestClient]:
-    sqlite_demo_store.activate()
-    from cityhub.web.app import create_app
-
-    with TestClient(create_app(), base_url="http://127.0.0.1:8000") as c:
-        yield c
-
-
-def _h(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from tests.sensing.conftest import bearer as _h
 
 
 def _device(client: TestClient, admin: str, type_: str = "air_quality") -> dict[str, Any]:

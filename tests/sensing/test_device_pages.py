@@ -8,29 +8,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Store, call_as, token_for, unique
+from tests.sensing.conftest import bearer as _h
 from tests.web.test_pages import HTML, csrf_of, page, signed_in
 
 PUBLIC = {"air_quality", "water_quality", "noise", "flood", "streetlight", "parking_spot"}
-
-
-@pytest.fixture
-def client(sqlite_demo_store: Store) -> Iterator[TestClient]:
-    sqlite_demo_store.activate()
-    from cityhub.web.app import create_app
-
-    with TestClient(create_app(), base_url="http://127.0.0.1:8000") as c:
-        yield c
-
-
-def _h(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _device(client: TestClient, type_: str, **extra: Any) -> dict[str, Any]:

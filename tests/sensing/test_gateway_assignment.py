@@ -9,28 +9,15 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import Store, call_as, token_for, unique
+from tests.conftest import call_as, token_for, unique
 from tests.sensing.conftest import NOW, Pipe, add_devices, msg
+from tests.sensing.conftest import bearer as _h
 from tests.sensing.transport_services import mqtt_url, prefix  # noqa: F401 - fixtures
-
-
-@pytest.fixture
-def client(sqlite_demo_store: Store) -> Iterator[TestClient]:
-    sqlite_demo_store.activate()
-    from cityhub.web.app import create_app
-
-    with TestClient(create_app(), base_url="http://127.0.0.1:8000") as c:
-        yield c
-
-
-def _h(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _create(client: TestClient, **body: Any) -> dict[str, Any]:

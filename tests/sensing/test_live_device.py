@@ -8,15 +8,15 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from cityhub.sensing import notify
-from tests.conftest import Store, token_for, unique
+from tests.conftest import token_for, unique
 from tests.sensing.conftest import NOW, Pipe, msg
+from tests.sensing.conftest import bearer as _h
 
 
 def test_device_listener_coalesces_bounded_and_never_blocks() -> None:
@@ -69,19 +69,6 @@ def test_pipeline_builds_nothing_without_listeners(sqlite_pipe: Pipe, monkeypatc
 
 
 # -- over HTTP --------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def client(sqlite_demo_store: Store) -> Iterator[TestClient]:
-    sqlite_demo_store.activate()
-    from cityhub.web.app import create_app
-
-    with TestClient(create_app(), base_url="http://127.0.0.1:8000") as c:
-        yield c
-
-
-def _h(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _device(client: TestClient, type_: str) -> dict[str, Any]:

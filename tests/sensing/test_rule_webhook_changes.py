@@ -4,27 +4,14 @@ read), bad input refused with per-field messages, and a deleted rule's past alar
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from cityhub.errors import NotAuthorized
-from tests.conftest import Store, call_as, token_for, unique
-
-
-@pytest.fixture
-def client(sqlite_demo_store: Store) -> Iterator[TestClient]:
-    sqlite_demo_store.activate()
-    from cityhub.web.app import create_app
-
-    with TestClient(create_app(), base_url="http://127.0.0.1:8000") as c:
-        yield c
-
-
-def _h(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from tests.conftest import call_as, token_for, unique
+from tests.sensing.conftest import bearer as _h
 
 
 def _rule(client: TestClient, **over: Any) -> dict[str, Any]:
