@@ -81,6 +81,8 @@ class IngestOptions:
     #: "pass": CSV goes through the one-pass typed ingest (``typedpass``) when it gives this module's answer
     #: by construction; "staged": always the staged pipeline below (the reference the pass is tested against)
     engine: str = "pass"
+    #: a queryable-first load's untyped copy is written by Polars (by DuckDB when Polars refuses the file)
+    polars: bool = True
 
 
 @dataclass
