@@ -15,9 +15,14 @@ every CSV shape the ingest tests use (``tests/datastore/test_polarspass.py``).
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
-import polars as pl
+# Polars sizes its thread pool once, when it is first imported: as many threads as the ingest's DuckDB uses by
+# default (IngestOptions.threads), unless the operator sets POLARS_MAX_THREADS
+os.environ.setdefault("POLARS_MAX_THREADS", "2")
+
+import polars as pl  # after its thread count is set
 import pyarrow.parquet as pq
 
 from cityhub.datastore import formats
