@@ -40,14 +40,17 @@ FILES = {
 
 @pytest.fixture(autouse=True)
 def _queryable_first(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The feature is off by default (settings.datastore_queryable_first); these tests are about it. Set in the
-    environment, as an operator would, so that a store's activation (which re-reads the settings) keeps it."""
+    """The feature is on by default for files of 64 MiB or more (settings.datastore_queryable_first, _min_mb);
+    these tests load small files. Set in the environment, as an operator would, so that a store's activation
+    (which re-reads the settings) keeps it."""
     from cityhub.settings import get_settings
 
     monkeypatch.setenv("CITYHUB_DATASTORE_QUERYABLE_FIRST", "true")
+    monkeypatch.setenv("CITYHUB_DATASTORE_QUERYABLE_FIRST_MIN_MB", "0")  # these tests' files are small
     get_settings.cache_clear()
     yield
     monkeypatch.delenv("CITYHUB_DATASTORE_QUERYABLE_FIRST")
+    monkeypatch.delenv("CITYHUB_DATASTORE_QUERYABLE_FIRST_MIN_MB")
     get_settings.cache_clear()
 
 
@@ -160,6 +163,31 @@ def test_typing_is_served_then_swapped_with_the_same_final_answer(demo: Store, m
     a = call_as(None, "datastore_search", {"resource_id": rid, "limit": 1000, "sort": "_id"})["records"]
     b = call_as(None, "datastore_search", {"resource_id": res2["id"], "limit": 1000, "sort": "_id"})["records"]
     assert a == b
+
+
+def test_only_files_from_the_size_threshold_are_served_first(demo: Store, monkeypatch) -> None:
+    """On by default, for files of ``datastore_queryable_first_min_mb`` or more: a smaller file is typed directly
+    (it takes a few seconds), a file at the threshold is served provisionally, and the switch turns it off."""
+    served: list[str] = []
+    real = ds_actions._serve_provisional
+
+    def spy(version_id, rid, *args, **kwargs):  # type: ignore[no-untyped-def]
+        served.append(rid)
+        return real(version_id, rid, *args, **kwargs)
+
+    monkeypatch.setattr(ds_actions, "_serve_provisional", spy)
+    settings = get_settings()
+    size_mb = len(CSV.encode("utf-8")) / (1 << 20)
+    monkeypatch.setattr(settings, "datastore_queryable_first_min_mb", size_mb * 1.01)  # just above this file
+    small = _upload(open_dataset()["name"], CSV.encode("utf-8"))
+    monkeypatch.setattr(settings, "datastore_queryable_first_min_mb", size_mb)  # this file is at the threshold
+    large = _upload(open_dataset()["name"], CSV.encode("utf-8"))
+    monkeypatch.setattr(settings, "datastore_queryable_first", False)
+    off = _upload(open_dataset()["name"], CSV.encode("utf-8"))
+    assert served == [large["id"]]
+    for res in (small, large, off):
+        job = call_as("steward", "datastore_job_show", {"version_id": res["datastore_job"]["id"]})
+        assert job["status"] == "complete" and job["rows"] == 600
 
 
 def test_failed_typing_leaves_the_copy_served_and_reports_the_error(demo: Store, monkeypatch) -> None:

@@ -20,14 +20,17 @@ CSV = "线路名称,所属区,站点数\n" + "".join(f"{i}路,{['越秀区', '�
 
 @pytest.fixture(autouse=True)
 def _queryable_first(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The feature is off by default (settings.datastore_queryable_first); these tests are about it. Set in the
-    environment, as an operator would, so that a store's activation (which re-reads the settings) keeps it."""
+    """The feature is on by default for files of 64 MiB or more (settings.datastore_queryable_first, _min_mb);
+    these tests load small files. Set in the environment, as an operator would, so that a store's activation
+    (which re-reads the settings) keeps it."""
     from cityhub.settings import get_settings
 
     monkeypatch.setenv("CITYHUB_DATASTORE_QUERYABLE_FIRST", "true")
+    monkeypatch.setenv("CITYHUB_DATASTORE_QUERYABLE_FIRST_MIN_MB", "0")
     get_settings.cache_clear()
     yield
     monkeypatch.delenv("CITYHUB_DATASTORE_QUERYABLE_FIRST")
+    monkeypatch.delenv("CITYHUB_DATASTORE_QUERYABLE_FIRST_MIN_MB")
     get_settings.cache_clear()
 
 
