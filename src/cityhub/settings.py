@@ -168,6 +168,12 @@ class Settings(BaseSettings):
         description="Smallest CSV file (MiB) served queryable first; a smaller file is typed in a few seconds, "
         "before a copy would be of use.",
     )
+    datastore_memory_scratch_mb: int = Field(
+        4096,
+        description="Largest transcoded UTF-8 copy (MiB) of a non-UTF-8 CSV file (GB18030) that ingest writes to "
+        "memory (/dev/shm) instead of datastore_dir/tmp, when that directory has room for twice the copy and the "
+        "machine has four times it available; the copy is read once and deleted. 0: always on disk.",
+    )
     preview_max_mb: int = Field(16, description="Most of a stored GeoJSON file that its map preview reads, in MiB "
                                 "(a larger file is previewed partially, with a note).")
     preview_max_features: int = Field(5000, description="Most features a GeoJSON map preview shows.")

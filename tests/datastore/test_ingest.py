@@ -91,6 +91,53 @@ def test_transcode_chunk_boundaries(tmp_path):
     assert dst.read_text("utf-8") == "汉字" * 1000
 
 
+def _gb_lines(n: int) -> str:
+    """Lines of varying length with one-, two- and four-byte GB18030 characters (€ and 𠀀 are four bytes)."""
+    return "".join(f"{i},广州{'汉' * (i % 37)},€𠀀{'x' * (i % 11)}\n" for i in range(n))
+
+
+@pytest.fixture
+def small_pieces(monkeypatch):
+    monkeypatch.setattr(formats, "PARALLEL_TRANSCODE_MIN_BYTES", 0)
+    monkeypatch.setattr(formats, "PARALLEL_TRANSCODE_CHUNK", 1000)
+
+
+def test_parallel_transcode_equals_the_codec(tmp_path, small_pieces):
+    """Pieces cut after newlines, converted by iconv on two threads and written in order: the same text as
+    Python's codec, whatever the piece size (a line longer than a piece, no final newline, skipped bytes)."""
+    assert formats._Iconv.lib() is not None  # glibc: the threaded path is the one under test
+    text = _gb_lines(3000) + "长" * 5000 + "\n" + "末行没有换行"
+    src = tmp_path / "g.csv"
+    src.write_bytes(b"\x84\x31\x95\x33" + text.encode("gb18030"))  # the GB18030 byte-order mark, skipped
+    dst = tmp_path / "u.csv"
+    ticks: list[int] = []
+    formats.transcode_parallel(src, dst, "gb18030", skip=4, progress=lambda done, total: ticks.append(done))
+    assert dst.read_bytes() == text.encode("utf-8")
+    assert len(ticks) > 10 and ticks == sorted(ticks) and ticks[-1] == src.stat().st_size
+
+
+@pytest.mark.parametrize("tail", [b"\x81\x20,1\n", b"\x81\x30\x81"], ids=["invalid", "truncated"])
+def test_parallel_transcode_is_strict(tmp_path, small_pieces, tail):
+    """An invalid sequence in a late piece, or a character cut off by the end of the file, fails the whole
+    conversion (iconv without -c), with the offset of the bad byte."""
+    good = _gb_lines(2000).encode("gb18030")
+    src = tmp_path / "g.csv"
+    src.write_bytes(good + tail)
+    with pytest.raises(UnicodeDecodeError) as e:
+        formats.transcode_parallel(src, tmp_path / "u.csv", "gb18030")
+    assert e.value.start == len(good)
+
+
+def test_parallel_transcode_without_iconv_uses_the_codec(tmp_path, small_pieces, monkeypatch):
+    monkeypatch.setattr(formats._Iconv, "_loaded", True)
+    monkeypatch.setattr(formats._Iconv, "_lib", None)
+    text = _gb_lines(500)
+    src = tmp_path / "g.csv"
+    src.write_bytes(text.encode("gb18030"))
+    formats.transcode_parallel(src, tmp_path / "u.csv", "gb18030")
+    assert (tmp_path / "u.csv").read_text("utf-8") == text
+
+
 # --------------------------------------------------------------------------------------------- dialects
 
 

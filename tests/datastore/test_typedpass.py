@@ -7,6 +7,7 @@ the file, cells outside the cheap casts, a late surprise, parallel GB18030 trans
 from __future__ import annotations
 
 import duckdb
+import pyarrow as pa
 import pytest
 from benchmarks.datastore_bench import generate_csv
 
@@ -163,3 +164,157 @@ def test_writer_numbers_rows_in_order_in_whole_row_groups(tmp_path):
         typedpass.write_parquet_with_id(
             con, "SELECT CASE WHEN i = 300000 THEN error('boom') ELSE i END AS x FROM range(400000) t(i)", out
         )
+
+
+# --- the cheap casts against the exact rules, cell by cell ------------------------------------------------
+
+_PIECES = {
+    "integer": ["0", "00", "1", "7", "42", "-", "+", " ", "\u3000", ".", "5", "e", "E", "_", "x", "9" * 15, "12345678",
+                "19990101", "20181301", "1e2", "0x10", "0b1", "-0", "N/A"],
+    "number": ["0", "1", "05", ".", "5", "25", "-", "+", " ", "e", "E", "_", "inf", "nan", "1e5", "12..5", "元", ","],
+    "date": ["2018", "18", "1", "0999", "10000", "-", "/", ".", "年", "月", "日", " ", "9", "09", "1", "01", "30", "31",
+             "13", "00", "T", "BC", "20180901", "\\", ":", "2018-02-29", "2016-02-29"],
+    "datetime": ["2018-09-01", "18-09-01", "2018/09/01", " ", "T", "00:00:00", "12:30:45", "24:00:00", "1", ":", "-",
+                 ".5", "2018-9-1", "0999-01-01"],
+    "boolean": ["true", "false", "TRUE", "是", "否", "yes", "no", "1", "0", " ", "t", "f", "Y", "N", "on", "off"],
+}
+
+
+@pytest.mark.parametrize("type_", sorted(_PIECES))
+def test_cheap_casts_agree_with_the_exact_rules(type_):
+    """On generated cells (tricky pieces glued at random): wherever the pass's cheap cast gives a value, it is the
+    exact rule's value, and the counts the pass assumes for those cells (``_fast_stats`` with the derived counts)
+    are the exact rules' counts. A cell '18-9-1' (year 18) once slipped through as a date."""
+    import random
+
+    from cityhub.datastore import infer
+
+    rng = random.Random(20261205)
+    pieces = _PIECES[type_]
+    cells = list(pieces) + ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 4))) for _ in range(30_000)]
+    if type_ == "date":
+        cells += [f"{y}{s}{m}{s}{d}" for y in ("18", "2018", "0999") for s in "-/" for m in ("9", "09") for d in ("1", "01", "31")]
+        cells += [f"{y}年{m}月{d}日" for y in ("18", "2018", "0999") for m in ("9", "09", "13") for d in ("1", "01", "31")]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT unnest(CAST(? AS VARCHAR[])) AS v", [cells])
+    fast = typedpass._fast_value("v", "x", type_)
+    exact = infer.sql_cast(f"({infer.sql_clean('v')})", type_)
+    con.execute(
+        f"CREATE TABLE hits AS SELECT v, f, {exact} AS e FROM (SELECT v, {fast} AS f FROM "
+        f"(SELECT v, {typedpass._fast_inner('v', type_)} AS x FROM t)) WHERE f IS NOT NULL"
+    )
+    wrong = con.execute("SELECT v, f, e FROM hits WHERE f IS DISTINCT FROM e LIMIT 5").fetchall()
+    assert wrong == []
+    n = con.execute("SELECT count(*) FROM hits").fetchall()[0][0]
+    assert n > 0  # the generator reaches the cheap casts
+    tally = typedpass._Tally([(0, "f", type_)])
+    tally(con.sql(f"SELECT f, NULL::VARCHAR AS {typedpass.SIDE_PREFIX}0 FROM hits").to_arrow_table())
+    derived = tally.counts[0]
+    stage = ingest_mod._Stage(relation=f"(SELECT {infer.sql_clean('v')} AS c FROM hits)", rowid="", cols=[])
+    counted = ingest_mod._compute_stats(con, stage, [ingest_mod._Col(src="c", source_name="", name="v")])[0]
+    assert vars(counted) == vars(typedpass._fast_stats(type_, n, derived))
+
+
+def _derived_sql(t: str, side: str, type_: str) -> list[tuple[str, str]]:
+    """The counts ``typedpass._Tally`` takes, in SQL over the written file (how the pass once counted them)."""
+    fast = f"{side} IS NULL AND {t} IS NOT NULL"
+    out = [("n", f"count_if({fast})")]
+    if type_ == "integer":
+        out += [
+            ("int8", f"count_if({fast} AND ({t} BETWEEN 10000000 AND 99999999 OR {t} BETWEEN -9999999 AND -1000000))"),
+            ("date8", f"count(CASE WHEN {fast} AND {t} BETWEEN 19000000 AND 21999999 "
+                      f"THEN try_strptime(CAST({t} AS VARCHAR), '%Y%m%d') END)"),
+            ("b01", f"count_if({fast} AND {t} IN (0, 1))"),
+        ]
+    elif type_ == "datetime":
+        out.append(("midnight", f"count_if({fast} AND CAST({t} AS TIME) = TIME '00:00:00')"))
+    return out
+
+
+@pytest.mark.parametrize("type_", ["integer", "datetime", "number"])
+def test_tally_counts_what_the_sql_counts(type_):
+    """The writer thread's counts over row groups equal the SQL definition over the whole table: 8-digit
+    integers (both signs), yyyymmdd dates (leap years, 1900, month 13, day 31 of a 30-day month), 0/1,
+    midnight, side cells and nulls."""
+    import random
+
+    rng = random.Random(7)
+    side = f"{typedpass.SIDE_PREFIX}3"
+    if type_ == "integer":
+        special = [19000229, 20000229, 21000229, 20240229, 20230229, 20181301, 20180431, 20180430, 19000101,
+                   21991231, 22000101, 18991231, 0, 1, -1, 10_000_000, 99_999_999, -9_999_999, -1_000_000, -999_999]
+        values = special + [rng.choice([rng.randint(-10**9, 10**9), rng.randint(19_000_000, 21_999_999),
+                                        rng.randint(-2, 2)]) for _ in range(20_000)]
+        sql_values = "unnest(CAST(? AS BIGINT[]))"
+    elif type_ == "datetime":
+        values = [rng.randint(-900_000, 900_000) * rng.choice([86_400_000_000, 3_600_000_000, 1_000_000, 1])
+                  for _ in range(20_000)]  # microseconds: whole days (before and after 1970), hours, seconds
+        sql_values = "make_timestamp(unnest(CAST(? AS BIGINT[])))"
+    else:
+        values = [rng.random() * 1000 for _ in range(20_000)]
+        sql_values = "unnest(CAST(? AS DOUBLE[]))"
+    con = duckdb.connect()
+    con.execute(
+        f"CREATE TABLE t AS SELECT CASE WHEN r % 10 = 0 THEN NULL ELSE v END AS v, "
+        f"CASE WHEN r % 7 = 0 THEN 'odd cell' END AS {side} FROM (SELECT {sql_values} AS v, "
+        f"unnest(range(?)) AS r)",
+        [values, len(values)],
+    )
+    tally = typedpass._Tally([(3, "v", type_)])
+    for batch in con.sql(f"SELECT v, {side} FROM t").to_arrow_table().to_batches(max_chunksize=1000):
+        tally(pa.Table.from_batches([batch]))
+    for key, expr in _derived_sql("v", side, type_):
+        assert tally.counts[3][key] == con.execute(f"SELECT {expr} FROM t").fetchall()[0][0], key
+    assert tally.counts[3]["n"] > 0
+
+
+def test_side_cells_of_many_columns_counted_in_one_scan(tmp_path, run_ingest, small_samples, monkeypatch):
+    """Above ``SIDE_SCANS_ALONE`` typed columns the side cells are counted together, every cell (not distinct
+    values with weights): the same answer as the staged path."""
+    monkeypatch.setattr(typedpass, "SIDE_SCANS_ALONE", 1)
+    src = tmp_path / "bench.csv"
+    generate_csv(20_000, src)
+    r = run_ingest(src, max_bad_cells_reported=5000)  # asserts equality with the staged path
+    assert r.engine == "pass" and r.bad_cell_count > 50
+
+
+def test_transcoded_copy_in_memory_and_removed(tmp_path, run_ingest, monkeypatch):
+    """A GB18030 file's UTF-8 copy goes to the memory-backed directory when it fits, in a directory of its own
+    that is removed after the load (answer: the staged path's, asserted by run_ingest)."""
+    shm = tmp_path / "shm"
+    shm.mkdir()
+    monkeypatch.setattr(typedpass, "MEMORY_SCRATCH_DIR", shm)
+    monkeypatch.setattr(formats, "PARALLEL_TRANSCODE_MIN_BYTES", 0)
+    used: list[str] = []
+    real = formats.transcode_parallel
+
+    def spy(src, dst, *a, **k):
+        used.append(str(dst))
+        return real(src, dst, *a, **k)
+
+    monkeypatch.setattr(formats, "transcode_parallel", spy)
+    utf8 = tmp_path / "bench.csv"
+    generate_csv(5_000, utf8)
+    gb = tmp_path / "bench-gb.csv"
+    gb.write_bytes(utf8.read_text(encoding="utf-8").encode("gb18030"))
+    r = run_ingest(gb)
+    assert r.engine == "pass" and r.encoding == "gb18030"
+    assert used and used[0].startswith(str(shm)) and list(shm.iterdir()) == []
+
+
+def test_transcoded_copy_on_disk_when_memory_is_short(tmp_path, monkeypatch):
+    shm = tmp_path / "shm"
+    shm.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setattr(typedpass, "MEMORY_SCRATCH_DIR", shm)
+    fits = typedpass._TextScratch(work, 1 << 20, 4096)
+    assert fits.path().parent.parent == shm
+    fits.close()
+    assert list(shm.iterdir()) == []
+    assert typedpass._TextScratch(work, 1 << 20, 0).path() == work / "utf8.txt"  # turned off
+    assert typedpass._TextScratch(work, 8 << 30, 4096).path() == work / "utf8.txt"  # larger than the limit
+    monkeypatch.setattr(typedpass, "_meminfo_available", lambda: 1 << 20)
+    assert typedpass._TextScratch(work, 1 << 20, 4096).path() == work / "utf8.txt"  # not enough memory
+    monkeypatch.setattr(typedpass, "MEMORY_SCRATCH_DIR", tmp_path / "missing")
+    assert typedpass._TextScratch(work, 1 << 20, 4096).path() == work / "utf8.txt"

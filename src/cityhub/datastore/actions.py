@@ -346,7 +346,8 @@ def run_load(version_id: int, progress: Callable[[float, str], None] | None = No
         ingest_options = IngestOptions(
             encoding=opts.get("encoding"), delimiter=opts.get("delimiter"), schema=declared,
             max_columns=settings.datastore_max_columns, memory_limit=settings.datastore_memory_limit,
-            threads=settings.datastore_threads, temp_dir=settings.datastore_dir / "tmp")
+            threads=settings.datastore_threads, temp_dir=settings.datastore_dir / "tmp",
+            memory_scratch_mb=settings.datastore_memory_scratch_mb)
         queryable_first = settings.datastore_queryable_first and not declared and not opts.get("schema_kept")
         if queryable_first and source.stat().st_size >= settings.datastore_queryable_first_min_mb * (1 << 20):
             provisional = _serve_provisional(version_id, rid, number, source, source_name, dest, ingest_options,

@@ -305,12 +305,15 @@ def quote_ident(name: str) -> str:
 
 def sql_clean(col: str, extra_nulls: Iterable[str] = ()) -> str:
     """Cleaned value: NULL for null markers, surrounding spaces trimmed. The fast path (no leading control
-    /space character, no trailing space) avoids calling trim() on every cell."""
+    /space character, no trailing space) avoids calling trim() on every cell; the trailing-space test looks
+    for a space anywhere first (``contains`` scans like memchr: 10M cells, 0.06 CPU s against 0.13 for a
+    ``suffix`` test), so most cells never reach the two ``suffix`` calls."""
     values = list(NULL_MARKERS) + [m for m in extra_nulls if m not in NULL_MARKERS]
     markers = _sql_list(values)
     return (
         f"CASE WHEN {_in_short(col, values)} THEN NULL "
-        f"WHEN {col} < '!' OR suffix({col}, ' ') OR suffix({col}, '\u3000') "
+        f"WHEN {col} < '!' OR ((contains({col}, ' ') OR contains({col}, '\u3000')) "
+        f"AND (suffix({col}, ' ') OR suffix({col}, '\u3000'))) "
         f"THEN CASE WHEN trim({col}) IN {markers} THEN NULL ELSE trim({col}) END "
         f"ELSE {col} END"
     )
@@ -407,21 +410,29 @@ def sql_flags(t: str, prefix: str, only: Iterable[str] | None = None) -> list[st
     return [f"{expr} AS {prefix}_{name}" for name, expr in exprs.items() if name in wanted]
 
 
-def sql_aggregates(prefix: str, only: Iterable[str] | None = None) -> list[tuple[str, str]]:
+def sql_aggregates(prefix: str, only: Iterable[str] | None = None, weight: str | None = None) -> list[tuple[str, str]]:
     """(stat field, aggregate expression) over the projections of ``sql_flags`` (those computable from
-    the flags in ``only``)."""
+    the flags in ``only``). With ``weight`` (a column), each row counts as that many cells: the counts over
+    distinct values and their multiplicities equal the counts over the cells."""
     p = prefix
+
+    def count(x: str) -> str:
+        return f"count({x})" if weight is None else f"sum(CASE WHEN {x} IS NOT NULL THEN {weight} ELSE 0 END)"
+
+    def count_if(cond: str) -> str:
+        return f"count_if({cond})" if weight is None else f"sum(CASE WHEN {cond} THEN {weight} ELSE 0 END)"
+
     aggs = [
-        ("nonnull", f"count({p}_len)"),
-        ("integer", f"count_if({p}_d AND {p}_len <= 18)"),
-        ("code", f"count_if({p}_d AND ({p}_len > {MAX_INT_DIGITS} OR ({p}_z AND {p}_len > 1)))"),
-        ("int8", f"count_if({p}_d AND {p}_len = 8)"),
-        ("number", f"count_if({p}_n)"),
-        ("boolean", f"count_if({p}_bw OR {p}_b01)"),
-        ("bool_word", f"count_if({p}_bw)"),
-        ("date8", f"count({p}_d8)"),
-        ("date", f"count_if(CAST({p}_x AS TIME) = TIME '00:00:00')"),
-        ("datetime", f"count({p}_x)"),
+        ("nonnull", count(f"{p}_len")),
+        ("integer", count_if(f"{p}_d AND {p}_len <= 18")),
+        ("code", count_if(f"{p}_d AND ({p}_len > {MAX_INT_DIGITS} OR ({p}_z AND {p}_len > 1))")),
+        ("int8", count_if(f"{p}_d AND {p}_len = 8")),
+        ("number", count_if(f"{p}_n")),
+        ("boolean", count_if(f"{p}_bw OR {p}_b01")),
+        ("bool_word", count_if(f"{p}_bw")),
+        ("date8", count(f"{p}_d8")),
+        ("date", count_if(f"CAST({p}_x AS TIME) = TIME '00:00:00'")),
+        ("datetime", count(f"{p}_x")),
     ]
     have = set(FLAGS if only is None else only)
     return [(name, expr) for name, expr in aggs if AGG_NEEDS[name] <= have]

@@ -83,6 +83,9 @@ class IngestOptions:
     engine: str = "pass"
     #: a queryable-first load's untyped copy is written by Polars (by DuckDB when Polars refuses the file)
     polars: bool = True
+    #: the transcoded UTF-8 copy of a non-UTF-8 CSV file goes to memory (``/dev/shm``) when it is at most this
+    #: many MiB and there is room (``typedpass._TextScratch``); 0: always the work directory
+    memory_scratch_mb: int = 4096
 
 
 @dataclass
@@ -539,9 +542,11 @@ def _compute_stats(
     *,
     where: str | None = None,
     flags: dict[str, frozenset[str]] | None = None,
+    weight: str | None = None,
 ) -> list[infer.ColumnStats]:
     """One aggregate scan (per batch of columns) over every row (or the rows matching ``where``).
-    ``flags``: per column name, the subset of ``infer.FLAGS`` to compute (default: all)."""
+    ``flags``: per column name, the subset of ``infer.FLAGS`` to compute (default: all). ``weight``: a column
+    of ``stage.relation`` saying how many cells each row stands for (distinct values with their counts)."""
     out: list[infer.ColumnStats] = []
     for start in range(0, len(cols), STATS_BATCH):
         batch = cols[start : start + STATS_BATCH]
@@ -550,10 +555,13 @@ def _compute_stats(
         projections = ", ".join(
             ", ".join(infer.sql_flags(f"t{k}", f"f{k}", only[k])) for k in range(len(batch))
         )
+        if weight is not None:
+            inner += f", {weight} AS w_"
+            projections += ", w_"
         aggs: list[str] = []
         fields: list[tuple[int, str]] = []
         for k in range(len(batch)):
-            for fname, expr in infer.sql_aggregates(f"f{k}", only[k]):
+            for fname, expr in infer.sql_aggregates(f"f{k}", only[k], "w_" if weight is not None else None):
                 aggs.append(expr)
                 fields.append((k, fname))
         cond = f" WHERE {where}" if where else ""

@@ -23,10 +23,9 @@ scans.
 format, a declared Table Schema, an encoding confirmed late, an empty file, a parse error, a surprise):
 the caller then runs the staged path, which also produces every error message.
 
-GB18030 (and other non-UTF-8 text) is transcoded to UTF-8 first; with ``iconv`` available the file is cut
-into ``TRANSCODE_PARTS`` parts at line boundaries and the parts are transcoded by parallel ``iconv``
-processes into one file (see ``formats.transcode_parallel``).
-"""
+GB18030 (and other non-UTF-8 text) is transcoded to UTF-8 first: the file is cut after newlines into pieces
+that glibc's iconv converts on two threads, written in order into one file (``formats.transcode_parallel``),
+in memory when it fits (``_TextScratch``)."""
 
 from __future__ import annotations
 
@@ -44,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -98,16 +98,19 @@ def _fast_inner(v: str, type_: str) -> str:
         # character, '.', no '_' / 'e' / 'E': 0.14 CPU s per million cells against 0.08)
         return f"CASE WHEN regexp_full_match({v}, '[0-9]+[.][0-9]+') THEN TRY_CAST({v} AS DOUBLE) END"
     if type_ == "date":
+        # the first separator must be the fifth character: the exact rule wants a four-digit year, and DuckDB's
+        # cast also reads '18-9-1' (year 18) and strptime's %Y two digits; ``instr`` (a memchr-like search)
+        # also costs less than ``substr``. strptime matches the whole text, so no test for the final 日
         return (
             f"CASE WHEN {_digit_first(v)} THEN CASE "
-            f"WHEN strlen({v}) <= 10 AND (substr({v}, 5, 1) = '-' OR substr({v}, 5, 1) = '/') "
+            f"WHEN strlen({v}) <= 10 AND (instr({v}, '-') = 5 OR instr({v}, '/') = 5) "
             f"THEN TRY_CAST({v} AS DATE) "
-            f"WHEN substr({v}, 5, 1) = '年' AND suffix({v}, '日') "
+            f"WHEN instr({v}, '年') = 5 "
             f"THEN CAST(try_strptime({v}, '%Y年%-m月%-d日') AS DATE) END END"
         )
     if type_ == "datetime":
         return (
-            f"CASE WHEN {_digit_first(v)} AND strlen({v}) = 19 AND substr({v}, 5, 1) = '-' "
+            f"CASE WHEN {_digit_first(v)} AND strlen({v}) = 19 AND instr({v}, '-') = 5 "
             f"AND (substr({v}, 11, 1) = ' ' OR substr({v}, 11, 1) = 'T') AND substr({v}, 14, 1) = ':' "
             f"AND substr({v}, 17, 1) = ':' THEN TRY_CAST({v} AS TIMESTAMP) END"
         )
@@ -149,19 +152,49 @@ def _fast_stats(type_: str, n: int, derived: dict[str, int]) -> infer.ColumnStat
     return s
 
 
-def _derived_sql(t: str, side: str, type_: str, k: int) -> list[tuple[str, str]]:
-    fast = f"{side} IS NULL AND {t} IS NOT NULL"
-    out = [("n", f"count_if({fast}) AS n{k}")]
-    if type_ == "integer":
-        out += [
-            ("int8", f"count_if({fast} AND ({t} BETWEEN 10000000 AND 99999999 OR {t} BETWEEN -9999999 AND -1000000)) AS i8{k}"),
-            ("date8", f"count(CASE WHEN {fast} AND {t} BETWEEN 19000000 AND 21999999 "
-                      f"THEN try_strptime(CAST({t} AS VARCHAR), '%Y%m%d') END) AS d8{k}"),
-            ("b01", f"count_if({fast} AND {t} IN (0, 1)) AS b{k}"),
-        ]
-    elif type_ == "datetime":
-        out.append(("midnight", f"count_if({fast} AND CAST({t} AS TIME) = TIME '00:00:00') AS m{k}"))
-    return out
+class _Tally:
+    """The value-dependent counts of the cells that clearly fit (``_fast_stats``), taken on the writer thread
+    from each batch the pass writes (pyarrow/numpy over the batch, no scan of the file afterwards): per typed
+    column ``n`` (cells with a typed value and no side cell), and for integer columns ``int8`` (8-digit values),
+    ``date8`` (values that are a valid yyyymmdd from 1900 to 2199) and ``b01`` (0 and 1), for datetime columns
+    ``midnight``. ``tests/datastore/test_typedpass.py`` holds the same counts in SQL and compares them."""
+
+    def __init__(self, columns: list[tuple[int, str, str]]) -> None:
+        self.columns = columns  # (index, column name, proposed type)
+        self.counts: dict[int, dict[str, int]] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        self.counts = {i: dict.fromkeys(("n", "int8", "date8", "b01", "midnight"), 0) for i, _, _ in self.columns}
+
+    def __call__(self, table: pa.Table) -> None:
+        for i, name, type_ in self.columns:
+            col, side = table.column(name), table.column(SIDE_PREFIX + str(i))
+            fast = pc.and_(pc.is_valid(col), pc.is_null(side))
+            got = self.counts[i]
+            got["n"] += int(pc.sum(fast).as_py() or 0)
+            if type_ == "integer":
+                v = pc.filter(col, fast).to_numpy()
+                got["int8"] += int(np.count_nonzero(((v >= 10_000_000) & (v <= 99_999_999)) | ((v >= -9_999_999) & (v <= -1_000_000))))
+                got["b01"] += int(np.count_nonzero((v == 0) | (v == 1)))
+                got["date8"] += _valid_yyyymmdd(v[(v >= 19_000_000) & (v <= 21_999_999)])
+            elif type_ == "datetime":
+                us = pc.filter(col, fast).cast(pa.timestamp("us")).cast(pa.int64()).to_numpy()
+                got["midnight"] += int(np.count_nonzero(us % 86_400_000_000 == 0))
+
+
+_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def _valid_yyyymmdd(v: np.ndarray) -> int:
+    """How many of the 8-digit integers ``v`` read as a date yyyymmdd (``strptime('%Y%m%d')``)."""
+    if v.size == 0:
+        return 0
+    y, m, d = v // 10_000, v // 100 % 100, v % 100
+    ok_m = (m >= 1) & (m <= 12)
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    days = _DAYS[np.where(ok_m, m, 0)] + ((m == 2) & leap)
+    return int(np.count_nonzero(ok_m & (d >= 1) & (d <= days)))
 
 
 def _near(st: infer.ColumnStats, ratio: float) -> bool:
@@ -203,9 +236,11 @@ def _parquet_layout(schema: pa.Schema) -> tuple[list[str], dict[str, str]]:
     return dictionary, encoding
 
 
-def write_parquet_with_id(con: duckdb.DuckDBPyConnection, select_sql: str, out: Path) -> int:
+def write_parquet_with_id(
+    con: duckdb.DuckDBPyConnection, select_sql: str, out: Path, tally: Callable[[pa.Table], None] | None = None
+) -> int:
     """Write the rows of ``select_sql`` to ``out`` (snappy Parquet) with ``_id`` = 1, 2, ... in row order;
-    returns the row count.
+    returns the row count. ``tally`` sees every row group (without ``_id``) on the writer thread.
 
     ``row_number() OVER ()`` in DuckDB numbers rows in a streaming window that runs the whole pass on one
     thread (the 10M-row runs averaged 0.65 of a core). Here DuckDB runs the query on all its threads, keeping
@@ -225,6 +260,8 @@ def write_parquet_with_id(con: duckdb.DuckDBPyConnection, select_sql: str, out: 
     base = pa.array(range(1, ROW_GROUP_ROWS + 1), type=pa.int64())
 
     def flush(table: pa.Table) -> None:
+        if tally is not None:
+            tally(table)
         n, start = table.num_rows, written[0]
         ids = (
             pc.add(base.slice(0, n), start)
@@ -368,6 +405,60 @@ def _csv_size(source: Path, filename: str) -> int | None:
         return None
     return size
 
+#: a memory-backed directory for the transcoded copy of a non-UTF-8 file (tmpfs on Linux)
+MEMORY_SCRATCH_DIR = Path("/dev/shm")  # noqa: S108 - only a mkdtemp() directory (0700, random name) inside
+#: UTF-8 is at most this many times as long as the GB18030 it comes from (two bytes -> three)
+TRANSCODE_GROWTH = 1.5
+
+
+def _meminfo_available() -> int:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+class _TextScratch:
+    """Where the transcoded UTF-8 copy of a non-UTF-8 file goes: a directory of its own under
+    ``MEMORY_SCRATCH_DIR`` when the copy can be at most ``limit_mb`` MiB, the directory has room for twice that
+    and the machine has four times that of available memory; the work directory otherwise. The copy is written
+    once, read by the pass and deleted: 10M rows of GB18030 (1 GB -> 1.2 GB) transcode in 2.0-2.1 s instead of
+    2.8-3.4 s on ext4, whose block allocation and background writeback of a file about to be deleted cost CPU on
+    the same two cores (BENCHMARKS.md)."""
+
+    def __init__(self, work: Path, source_bytes: int, limit_mb: int) -> None:
+        self.work = work
+        self.expected = int(source_bytes * TRANSCODE_GROWTH) + (1 << 20)
+        self.limit = max(0, limit_mb) << 20
+        self.memory: Path | None = None
+
+    def _memory_dir(self) -> Path | None:
+        if self.expected > self.limit:
+            return None
+        try:
+            base = MEMORY_SCRATCH_DIR
+            if not base.is_dir() or not os.access(base, os.W_OK):
+                return None
+            st = os.statvfs(base)
+            if st.f_bavail * st.f_frsize < 2 * self.expected or _meminfo_available() < 4 * self.expected:
+                return None
+            return Path(tempfile.mkdtemp(prefix="cityhub-ingest-", dir=base))
+        except OSError:
+            return None
+
+    def path(self) -> Path:
+        if self.memory is None:
+            self.memory = self._memory_dir() or self.work
+        return self.memory / "utf8.txt"
+
+    def close(self) -> None:
+        if self.memory is not None and self.memory != self.work:
+            shutil.rmtree(self.memory, ignore_errors=True)
+
+
 def ingest_pass(
     source: Path,
     filename: str,
@@ -390,14 +481,16 @@ def ingest_pass(
     work_parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".ingest-", dir=work_parent))
     tmp_parquet = dest_dir / f".data-{uuid.uuid4().hex}.parquet.tmp"
+    scratch = _TextScratch(work, size, options.memory_scratch_mb)
     try:
         try:
-            return _run(source, filename, dest_dir, options, report, work, tmp_parquet, size, started)
+            return _run(source, filename, dest_dir, options, report, work, scratch, tmp_parquet, size, started)
         except (IngestError, UnicodeDecodeError, duckdb.Error, OSError):
             return None  # the staged path gives the answer (and the error message)
     finally:
         with contextlib.suppress(OSError):
             tmp_parquet.unlink(missing_ok=True)
+        scratch.close()
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -408,6 +501,7 @@ def _run(
     options: staged.IngestOptions,
     report: staged._Progress,
     work: Path,
+    scratch: _TextScratch,
     tmp_parquet: Path,
     size: int,
     started: float,
@@ -418,7 +512,7 @@ def _run(
     enc = formats.detect_encoding(source, options.encoding, staged.ENCODING_CHECK_BYTES)
     text_path = source
     if enc.needs_transcode:
-        text_path = work / "utf8.txt"
+        text_path = scratch.path()
 
         def tick(done: int, total: int) -> None:
             report(0.05 + 0.15 * done / max(total, 1), "decode")
@@ -489,7 +583,14 @@ def _run(
             src = _csv_source(text_path, dialect, parallel, rej)
             return f"SELECT {', '.join(outs)} FROM (SELECT {', '.join(lvl3)} FROM (SELECT {', '.join(lvl2)} FROM {src}))"
 
-        _run_read(con, pass_sql, "pass_rej", lambda sql: write_parquet_with_id(con, sql, tmp_parquet))
+        typed = [i for i, t in enumerate(proposed) if t != "string"]
+        tally = _Tally([(i, names[i], proposed[i]) for i in typed])
+
+        def write(sql: str) -> int:
+            tally.reset()  # a second read (storing refused rows) counts afresh
+            return write_parquet_with_id(con, sql, tmp_parquet, tally)
+
+        _run_read(con, pass_sql, "pass_rej", write)
         total = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE error_type = 'INVALID ENCODING') FROM pass_rej"
         ).fetchone()
@@ -514,32 +615,37 @@ def _run(
         # -- count: whole-file statistics ---------------------------------------------------------------------
         report(0.75, "infer")
         pq = f"read_parquet({_lit(str(tmp_parquet))})"
-        typed = [i for i, t in enumerate(proposed) if t != "string"]
-        derived: dict[int, dict[str, int]] = {i: {} for i in typed}
-        if typed:
-            sel: list[tuple[int, str, str]] = []
-            for i in typed:
-                for key, expr in _derived_sql(_q(names[i]), _q(SIDE_PREFIX + str(i)), proposed[i], i):
-                    sel.append((i, key, expr))
-            row = con.execute(f"SELECT {', '.join(e for _, _, e in sel)} FROM {pq}").fetchone()
-            assert row is not None
-            for (i, key, _), value in zip(sel, row, strict=True):
-                derived[i][key] = int(value or 0)
-        # the exact tests over every side cell: a few typed columns are scanned one by one over their own side
-        # cells (1M rows, six typed columns: 0.12 CPU s against 0.21 for one scan of every row with any side
-        # cell); many are scanned together, once
+        derived = tally.counts
+        # the exact tests over every side cell: a few typed columns are scanned one by one over the distinct
+        # values of their own side cells, with their counts (10M rows: 511k side cells of a date column are
+        # ~4,000 values; 0.09 CPU s against 0.38 for every cell); a column without side cells (the file's
+        # null counts) is not scanned; many columns are scanned together, once, over every row with a side cell
+        nulls = staged._null_counts(con, tmp_parquet, [*names, *(SIDE_PREFIX + str(i) for i in typed)], rows)
         side_stats: dict[int, infer.ColumnStats] = {}
-        groups = [[i] for i in typed] if len(typed) <= SIDE_SCANS_ALONE else ([typed] if typed else [])
-        for group in groups:
-            sides = [_q(SIDE_PREFIX + str(i)) for i in group]
+        with_sides = [i for i in typed if nulls.get(SIDE_PREFIX + str(i), 0) < rows]
+        side_stats.update((i, infer.ColumnStats()) for i in typed if i not in with_sides)
+        if len(with_sides) <= SIDE_SCANS_ALONE:
+            for i in with_sides:
+                side = _q(SIDE_PREFIX + str(i))
+                stage = staged._Stage(
+                    relation=f"(SELECT s, count(*) AS w FROM (SELECT {infer.sql_clean(side)} AS s FROM {pq} "
+                    f"WHERE {side} IS NOT NULL) GROUP BY s)",
+                    rowid="",
+                    cols=[],
+                )
+                side_stats[i] = staged._compute_stats(
+                    con, stage, [staged._Col(src="s", source_name="", name=names[i])], weight="w"
+                )[0]
+        else:
+            sides = [_q(SIDE_PREFIX + str(i)) for i in with_sides]
             stage = staged._Stage(
-                relation=f"(SELECT {', '.join(f'{infer.sql_clean(x)} AS s{i}' for x, i in zip(sides, group, strict=True))} "
+                relation=f"(SELECT {', '.join(f'{infer.sql_clean(x)} AS s{i}' for x, i in zip(sides, with_sides, strict=True))} "
                 f"FROM {pq} WHERE {' OR '.join(f'{x} IS NOT NULL' for x in sides)})",
                 rowid="",
                 cols=[],
             )
-            got_stats = staged._compute_stats(con, stage, [staged._Col(src=f"s{i}", source_name="", name=names[i]) for i in group])
-            side_stats.update(zip(group, got_stats, strict=True))
+            cols_ = [staged._Col(src=f"s{i}", source_name="", name=names[i]) for i in with_sides]
+            side_stats.update(zip(with_sides, staged._compute_stats(con, stage, cols_), strict=True))
         for i, c in enumerate(cols):
             t = proposed[i]
             if t == "string":
@@ -571,7 +677,6 @@ def _run(
 
         # -- pii -------------------------------------------------------------------------------------------
         report(0.9, "pii")
-        nulls = staged._null_counts(con, tmp_parquet, [c.name for c in cols], rows)
         infos = [
             staged.ColumnInfo(
                 name=c.name,
@@ -716,14 +821,16 @@ def write_raw_copy(
     work_parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".raw-", dir=work_parent))
     tmp = dest.parent / f".raw-{uuid.uuid4().hex}.parquet.tmp"
+    scratch = _TextScratch(work, size, options.memory_scratch_mb)
     try:
         try:
-            return _raw_copy(source, filename, dest, options, progress, work, tmp, started)
+            return _raw_copy(source, filename, dest, options, progress, work, scratch, tmp, started)
         except (IngestError, UnicodeDecodeError, duckdb.Error, OSError):
             return None
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
+        scratch.close()
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -734,6 +841,7 @@ def _raw_copy(
     options: staged.IngestOptions,
     progress: staged.ProgressFn | None,
     work: Path,
+    scratch: _TextScratch,
     tmp: Path,
     started: float,
 ) -> RawCopy | None:
@@ -745,7 +853,7 @@ def _raw_copy(
     enc = formats.detect_encoding(source, options.encoding, staged.ENCODING_CHECK_BYTES)
     text_path = source
     if enc.needs_transcode:
-        text_path = work / "utf8.txt"
+        text_path = scratch.path()
         formats.transcode_parallel(source, text_path, enc.encoding, enc.bom, lambda d, t: report(0.3 * d / max(t, 1), "decode"))
     sample_text = formats.read_sample(text_path)
     if not sample_text.strip():
