@@ -17,12 +17,8 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
-# Polars sizes its thread pool once, when it is first imported: as many threads as the ingest's DuckDB uses by
-# default (IngestOptions.threads), unless the operator sets POLARS_MAX_THREADS
-os.environ.setdefault("POLARS_MAX_THREADS", "2")
-
-import polars as pl  # after its thread count is set
 import pyarrow.parquet as pq
 
 from cityhub.datastore import formats
@@ -32,12 +28,23 @@ __all__ = ["write_raw"]
 log = logging.getLogger(__name__)
 
 
+def _polars() -> Any:
+    """Polars, imported on first use (0.1 s: a typed load that never writes a copy does not pay it). Polars sizes
+    its thread pool once, when it is first imported: as many threads as the ingest's DuckDB uses by default
+    (IngestOptions.threads), unless the operator sets POLARS_MAX_THREADS."""
+    os.environ.setdefault("POLARS_MAX_THREADS", "2")
+    import polars
+
+    return polars
+
+
 def write_raw(
     text_path: Path, dialect: formats.Dialect, names: list[str], out: Path, row_group_rows: int
 ) -> int | None:
     """Write ``_id`` (1, 2, ... in file order) and every column as text under ``names`` to ``out`` (snappy Parquet
     with statistics, row groups of ``row_group_rows``); the row count, or None when Polars would not read the file
     as DuckDB's strict reader does (the caller then writes the copy with DuckDB)."""
+    pl = _polars()
     raw = [f"c{i}" for i in range(dialect.columns)]
     try:
         lf = pl.scan_csv(
@@ -73,5 +80,6 @@ def _has_all_null_row(path: Path, names: list[str]) -> bool:
         stats = [meta.row_group(g).column(c).statistics for g in range(meta.num_row_groups)]
         if all(st is not None and st.has_null_count and st.null_count == 0 for st in stats):
             return False
+    pl = _polars()
     cols = [pl.col(n).is_null() for n in names]
     return bool(pl.scan_parquet(path).filter(pl.all_horizontal(cols)).select(pl.len()).collect().item())
