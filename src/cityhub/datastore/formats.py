@@ -384,7 +384,7 @@ def transcode_parallel(
                         pending.append(pool.submit(_Iconv.convert, lib, name, encoding, fd, *pieces[nxt]))
                         nxt += 1
                     out, n = pending.popleft().result()
-                    if k == 0 and out.raw[:3] == b"\xef\xbb\xbf":  # a BOM after the skipped bytes: transcode strips it
+                    if k == 0 and bytes(memoryview(out)[:3]) == b"\xef\xbb\xbf":  # a BOM after the skipped bytes: transcode strips it
                         raise UnicodeDecodeError(encoding, b"", skip, skip + 1, "BOM")
                     fout.write(memoryview(out)[:n])
                     if progress:

@@ -405,6 +405,7 @@ def _csv_size(source: Path, filename: str) -> int | None:
         return None
     return size
 
+
 #: a memory-backed directory for the transcoded copy of a non-UTF-8 file (tmpfs on Linux)
 MEMORY_SCRATCH_DIR = Path("/dev/shm")  # noqa: S108 - only a mkdtemp() directory (0700, random name) inside
 #: UTF-8 is at most this many times as long as the GB18030 it comes from (two bytes -> three)
@@ -427,7 +428,8 @@ class _TextScratch:
     and the machine has four times that of available memory; the work directory otherwise. The copy is written
     once, read by the pass and deleted: 10M rows of GB18030 (1 GB -> 1.2 GB) transcode in 2.0-2.1 s instead of
     2.8-3.4 s on ext4, whose block allocation and background writeback of a file about to be deleted cost CPU on
-    the same two cores (BENCHMARKS.md)."""
+    the same two cores (BENCHMARKS.md). The copy's memory is the machine's (tmpfs), not the process's: it is not
+    in the load's peak RSS, hence the check of available memory."""
 
     def __init__(self, work: Path, source_bytes: int, limit_mb: int) -> None:
         self.work = work
