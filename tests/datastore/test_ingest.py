@@ -105,7 +105,7 @@ def small_pieces(monkeypatch):
 def test_parallel_transcode_equals_the_codec(tmp_path, small_pieces):
     """Pieces cut after newlines, converted by iconv on two threads and written in order: the same text as
     Python's codec, whatever the piece size (a line longer than a piece, no final newline, skipped bytes)."""
-    assert formats._Iconv.lib() is not None  # glibc: the threaded path is the one under test
+    assert formats._libc_iconv() is not None  # glibc: the threaded path is the one under test
     text = _gb_lines(3000) + "长" * 5000 + "\n" + "末行没有换行"
     src = tmp_path / "g.csv"
     src.write_bytes(b"\x84\x31\x95\x33" + text.encode("gb18030"))  # the GB18030 byte-order mark, skipped
@@ -129,8 +129,7 @@ def test_parallel_transcode_is_strict(tmp_path, small_pieces, tail):
 
 
 def test_parallel_transcode_without_iconv_uses_the_codec(tmp_path, small_pieces, monkeypatch):
-    monkeypatch.setattr(formats._Iconv, "_loaded", True)
-    monkeypatch.setattr(formats._Iconv, "_lib", None)
+    monkeypatch.setattr(formats, "_libc_iconv", lambda: None)
     text = _gb_lines(500)
     src = tmp_path / "g.csv"
     src.write_bytes(text.encode("gb18030"))

@@ -13,6 +13,7 @@ import csv
 import ctypes
 import ctypes.util
 import errno
+import functools
 import io
 import itertools
 import os
@@ -279,60 +280,51 @@ PARALLEL_TRANSCODE_MIN_BYTES = 32 << 20
 PARALLEL_TRANSCODE_CHUNK = 16 << 20
 
 
-class _Iconv:
-    """glibc's ``iconv(3)`` through ctypes, which releases the GIL during the call: the same converter as the
-    ``iconv`` program, without the processes, pipes and the joining of their outputs."""
+@functools.cache
+def _libc_iconv() -> Any:
+    """glibc's ``iconv(3)`` through ctypes, which releases the GIL during the call: the converter of the ``iconv``
+    program without its processes, pipes and the joining of their outputs. None without such a C library (the
+    Python codec then does the work)."""
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        lib.iconv_open.restype = ctypes.c_void_p
+        lib.iconv_open.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+        ptr, size = ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t)
+        lib.iconv.restype = ctypes.c_size_t
+        lib.iconv.argtypes = [ctypes.c_void_p, ptr, size, ptr, size]
+        lib.iconv_close.argtypes = [ctypes.c_void_p]
+    except (OSError, AttributeError):
+        return None
+    return lib
 
-    _lib: Any = None
-    _loaded = False
 
-    @classmethod
-    def lib(cls) -> Any:
-        if not cls._loaded:
-            cls._loaded = True
-            try:
-                lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-                lib.iconv_open.restype = ctypes.c_void_p
-                lib.iconv_open.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
-                ptr, size = ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t)
-                lib.iconv.restype = ctypes.c_size_t
-                lib.iconv.argtypes = [ctypes.c_void_p, ptr, size, ptr, size]
-                lib.iconv_close.argtypes = [ctypes.c_void_p]
-                cls._lib = lib
-            except (OSError, AttributeError):  # no C library with iconv: the Python codec does the work
-                cls._lib = None
-        return cls._lib
-
-    @staticmethod
-    def convert(lib: Any, name: str, encoding: str, fd: int, start: int, end: int) -> tuple[Any, int]:
-        """UTF-8 of the bytes ``[start, end)`` of ``fd``: (buffer, length). Strict, like ``iconv`` without ``-c``:
-        an invalid or truncated sequence raises ``UnicodeDecodeError`` (with its offset in the file)."""
-        n = end - start
-        data = bytearray(n)
-        if os.preadv(fd, [data], start) != n:
-            raise OSError("short read")
-        cap = n * 3 // 2 + 16
-        out = ctypes.create_string_buffer(cap)
-        fail = ctypes.c_size_t(-1).value
-        cd = lib.iconv_open(b"UTF-8", name.encode())
-        if cd is None or cd == fail:
-            raise OSError("iconv_open")
-        try:
-            view = (ctypes.c_char * max(n, 1)).from_buffer(data) if n else None
-            inp = ctypes.c_void_p(ctypes.addressof(view) if view is not None else None)
-            left = ctypes.c_size_t(n)
-            outp = ctypes.c_void_p(ctypes.addressof(out))
-            room = ctypes.c_size_t(cap)
-            if lib.iconv(cd, ctypes.byref(inp), ctypes.byref(left), ctypes.byref(outp), ctypes.byref(room)) == fail:
-                err = ctypes.get_errno()
-                if err == errno.E2BIG:
-                    raise OSError("iconv: output larger than expected")
-                at = start + n - left.value
-                raise UnicodeDecodeError(encoding, b"", at, at + 1, "iconv: invalid byte sequence")
-            del view
-        finally:
-            lib.iconv_close(cd)
-        return out, cap - room.value
+def _iconv_piece(lib: Any, name: str, encoding: str, fd: int, start: int, end: int) -> tuple[Any, int]:
+    """UTF-8 of the bytes ``[start, end)`` (not empty) of ``fd``: (buffer, length). Strict, like ``iconv`` without
+    ``-c``: an invalid or truncated sequence raises ``UnicodeDecodeError`` with its offset in the file."""
+    n = end - start
+    data = bytearray(n)
+    if os.preadv(fd, [data], start) != n:
+        raise OSError("short read")
+    cap = n * 3 // 2 + 16
+    out = ctypes.create_string_buffer(cap)
+    fail = ctypes.c_size_t(-1).value
+    cd = lib.iconv_open(b"UTF-8", name.encode())
+    if cd is None or cd == fail:
+        raise OSError("iconv_open")
+    try:
+        view = (ctypes.c_char * n).from_buffer(data)
+        inp, left = ctypes.c_void_p(ctypes.addressof(view)), ctypes.c_size_t(n)
+        outp, room = ctypes.c_void_p(ctypes.addressof(out)), ctypes.c_size_t(cap)
+        done = lib.iconv(cd, ctypes.byref(inp), ctypes.byref(left), ctypes.byref(outp), ctypes.byref(room))
+        del view  # releases the export of ``data``
+        if done == fail:
+            if ctypes.get_errno() == errno.E2BIG:
+                raise OSError("iconv: output larger than expected")
+            at = start + n - left.value
+            raise UnicodeDecodeError(encoding, b"", at, at + 1, "iconv: invalid byte sequence")
+    finally:
+        lib.iconv_close(cd)
+    return out, cap - room.value
 
 
 def _newline_cuts(fd: int, start: int, total: int, chunk: int) -> list[int]:
@@ -360,13 +352,13 @@ def transcode_parallel(
     parts: int = 2,
 ) -> None:
     """Like ``transcode``, on ``parts`` threads: the file is cut after newlines into pieces of
-    ``PARALLEL_TRANSCODE_CHUNK`` bytes that glibc's iconv converts (``_Iconv``; the decoding is as strict:
+    ``PARALLEL_TRANSCODE_CHUNK`` bytes that glibc's iconv converts (``_libc_iconv``; the decoding is as strict:
     an invalid byte sequence raises ``UnicodeDecodeError``) and that are written in order, so no part files are
     joined afterwards; at most ``parts + 1`` pieces are in memory. Falls back to ``transcode`` for small files,
     other encodings, or without iconv. 10M rows (1 GB of GB18030): 2.2 s and 4.1 CPU s, against 2.45 s and 4.5
     CPU s for two ``iconv`` processes and the join (BENCHMARKS.md)."""
     total = src.stat().st_size
-    lib = _Iconv.lib()
+    lib = _libc_iconv()
     name = _ICONV_NAMES.get(codecs.lookup(encoding).name.replace("_", ""))
     if lib is None or name is None or total - skip < PARALLEL_TRANSCODE_MIN_BYTES or parts < 2:
         transcode(src, dst, encoding, skip, progress)
@@ -381,7 +373,7 @@ def transcode_parallel(
             try:
                 for k in range(len(pieces)):
                     while nxt < len(pieces) and len(pending) <= parts:
-                        pending.append(pool.submit(_Iconv.convert, lib, name, encoding, fd, *pieces[nxt]))
+                        pending.append(pool.submit(_iconv_piece, lib, name, encoding, fd, *pieces[nxt]))
                         nxt += 1
                     out, n = pending.popleft().result()
                     if k == 0 and bytes(memoryview(out)[:3]) == b"\xef\xbb\xbf":  # a BOM after the skipped bytes: transcode strips it
