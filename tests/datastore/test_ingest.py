@@ -103,9 +103,10 @@ def small_pieces(monkeypatch):
 
 
 def test_parallel_transcode_equals_the_codec(tmp_path, small_pieces):
-    """Pieces cut after newlines, converted by iconv on two threads and written in order: the same text as
-    Python's codec, whatever the piece size (a line longer than a piece, no final newline, skipped bytes)."""
-    assert formats._libc_iconv() is not None  # glibc: the threaded path is the one under test
+    """Pieces cut after newlines, converted by the compiled decoder on two threads and written in order: the
+    same text as Python's codec, whatever the piece size (a line longer than a piece, no final newline, skipped
+    bytes)."""
+    assert formats._gb18030_kernel() is not None  # numba installed: the threaded path is the one under test
     text = _gb_lines(3000) + "长" * 5000 + "\n" + "末行没有换行"
     src = tmp_path / "g.csv"
     src.write_bytes(b"\x84\x31\x95\x33" + text.encode("gb18030"))  # the GB18030 byte-order mark, skipped
@@ -116,10 +117,50 @@ def test_parallel_transcode_equals_the_codec(tmp_path, small_pieces):
     assert len(ticks) > 10 and ticks == sorted(ticks) and ticks[-1] == src.stat().st_size
 
 
+def _gb18030_decode(data: bytes) -> bytes:
+    """The compiled decoder on ``data`` alone; an error as the codec raises it (start offset)."""
+    import numpy as np
+
+    out = np.empty(len(data) * 3 // 2 + 16, np.uint8)
+    got = formats._gb18030_kernel()(np.frombuffer(data, np.uint8).copy(), *formats._gb18030_tables(), out)
+    if got < 0:
+        raise UnicodeDecodeError("gb18030", data, -1 - got, -got, "invalid")
+    return out[:got].tobytes()
+
+
+def test_gb18030_decoder_maps_every_character_as_the_codec():
+    """Every two-byte character, every four-byte BMP character and the supplementary planes' edges and a
+    stride through them: the decoder's UTF-8 is the codec's, character by character (one long input)."""
+    two = [bytes((lead, trail)) for lead in range(0x81, 0xFF) for trail in [*range(0x40, 0x7F), *range(0x80, 0xFF)]]
+    four = [formats._gb4_bytes(i) for i in range(formats._GB4_BMP)]
+    supplementary = [formats._gb4_bytes(formats._GB4_SUPPLEMENTARY + k) for k in [*range(0, 0x100000, 977), 0xFFFFF]]
+    assert len(two) == 23940 and four[-1] == b"\x84\x31\xa4\x39" and supplementary[-1] == b"\xe3\x32\x9a\x35"
+    for chars in (two, four, supplementary):
+        data = b"a,".join(chars) + b"\n"
+        assert _gb18030_decode(data) == data.decode("gb18030").encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [b"\x80", b"\xff", b"\x81\x7f", b"\x81\xff", b"\x81 ", b"\x81", b"\x81\x30\x81", b"\x81\x30\x20\x30",
+     b"\x81\x3a\x81\x30", b"\x81\x30\x81\x3a", b"\x81\x30\xff\x30", b"\x84\x31\xa5\x30", b"\x8f\x39\xfe\x39",
+     b"\xe3\x32\x9a\x36", b"\xfe\x39\xfe\x39"],
+)  # fmt: skip
+def test_gb18030_decoder_refuses_what_the_codec_refuses(bad):
+    """Invalid, unassigned (after U+FFFF's four bytes, beyond U+10FFFF) and truncated sequences after good
+    text: an error at the offset where Python's strict codec reports it."""
+    data = "广州,1\n".encode("gb18030") + bad
+    with pytest.raises(UnicodeDecodeError) as codec:
+        data.decode("gb18030")
+    with pytest.raises(UnicodeDecodeError) as ours:
+        _gb18030_decode(data)
+    assert ours.value.start == codec.value.start == len(data) - len(bad)
+
+
 @pytest.mark.parametrize("tail", [b"\x81\x20,1\n", b"\x81\x30\x81"], ids=["invalid", "truncated"])
 def test_parallel_transcode_is_strict(tmp_path, small_pieces, tail):
     """An invalid sequence in a late piece, or a character cut off by the end of the file, fails the whole
-    conversion (iconv without -c), with the offset of the bad byte."""
+    conversion (as the strict codec), with the offset of the bad byte."""
     good = _gb_lines(2000).encode("gb18030")
     src = tmp_path / "g.csv"
     src.write_bytes(good + tail)
@@ -128,8 +169,8 @@ def test_parallel_transcode_is_strict(tmp_path, small_pieces, tail):
     assert e.value.start == len(good)
 
 
-def test_parallel_transcode_without_iconv_uses_the_codec(tmp_path, small_pieces, monkeypatch):
-    monkeypatch.setattr(formats, "_libc_iconv", lambda: None)
+def test_parallel_transcode_without_numba_uses_the_codec(tmp_path, small_pieces, monkeypatch):
+    monkeypatch.setattr(formats, "_gb18030_kernel", lambda: None)
     text = _gb_lines(500)
     src = tmp_path / "g.csv"
     src.write_bytes(text.encode("gb18030"))

@@ -24,7 +24,8 @@ format, a declared Table Schema, an encoding confirmed late, an empty file, a pa
 the caller then runs the staged path, which also produces every error message.
 
 GB18030 (and other non-UTF-8 text) is transcoded to UTF-8 first: the file is cut after newlines into pieces
-that glibc's iconv converts on two threads, written in order into one file (``formats.transcode_parallel``),
+that a compiled decoder (numba, tables from Python's codec) converts on two threads, written in order into one
+file (``formats.transcode_parallel``),
 in memory when it fits (``_TextScratch``)."""
 
 from __future__ import annotations
