@@ -169,6 +169,26 @@ def test_parallel_transcode_is_strict(tmp_path, small_pieces, tail):
     assert e.value.start == len(good)
 
 
+def test_gb18030_decoder_compiles_without_a_cache_directory(monkeypatch):
+    """A read-only install (numba finds no directory for its cache and refuses ``cache=True``): the decoder is
+    compiled for the process alone and decodes as before."""
+    import numba
+
+    real = numba.njit
+
+    def njit(*args, **kwargs):
+        if kwargs.get("cache"):
+            raise RuntimeError("cannot cache function '_gb18030_loop': no locator available")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(numba, "njit", njit)
+    formats._gb18030_kernel.cache_clear()
+    try:
+        assert _gb18030_decode("广州,€𠀀\n".encode("gb18030")) == "广州,€𠀀\n".encode()
+    finally:
+        formats._gb18030_kernel.cache_clear()
+
+
 def test_parallel_transcode_without_numba_uses_the_codec(tmp_path, small_pieces, monkeypatch):
     monkeypatch.setattr(formats, "_gb18030_kernel", lambda: None)
     text = _gb_lines(500)

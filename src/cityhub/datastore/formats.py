@@ -375,9 +375,11 @@ def _gb18030_kernel() -> Callable[[Any, Any, Any, Any], int] | None:
         import numba
     except ImportError:
         return None
-    kernel: Callable[[Any, Any, Any, Any], int] = numba.njit(
-        "int64(uint8[::1], uint16[::1], uint16[::1], uint8[::1])", nogil=True, cache=True
-    )(_gb18030_loop)
+    signature = "int64(uint8[::1], uint16[::1], uint16[::1], uint8[::1])"
+    try:
+        kernel: Callable[[Any, Any, Any, Any], int] = numba.njit(signature, nogil=True, cache=True)(_gb18030_loop)
+    except RuntimeError:  # no writable cache directory (a read-only install): compiled for this process only
+        kernel = numba.njit(signature, nogil=True)(_gb18030_loop)
     return kernel
 
 
