@@ -144,11 +144,11 @@ def test_gb18030_decoder_maps_every_character_as_the_codec():
     "bad",
     [b"\x80", b"\xff", b"\x81\x7f", b"\x81\xff", b"\x81 ", b"\x81", b"\x81\x30\x81", b"\x81\x30\x20\x30",
      b"\x81\x3a\x81\x30", b"\x81\x30\x81\x3a", b"\x81\x30\xff\x30", b"\x84\x31\xa5\x30", b"\x8f\x39\xfe\x39",
-     b"\xe3\x32\x9a\x36", b"\xfe\x39\xfe\x39"],
+     b"\xe3\x32\x9a\x36", b"\xfe\x39\xfe\x39", b"\x80\x30\x81\x30", b"\xff\x30\x81\x30", b"\x80\xa1"],
 )  # fmt: skip
 def test_gb18030_decoder_refuses_what_the_codec_refuses(bad):
-    """Invalid, unassigned (after U+FFFF's four bytes, beyond U+10FFFF) and truncated sequences after good
-    text: an error at the offset where Python's strict codec reports it."""
+    """Invalid (0x80 and 0xFF lead nothing), unassigned (after U+FFFF's four bytes, beyond U+10FFFF) and
+    truncated sequences after good text: an error at the offset where Python's strict codec reports it."""
     data = "广州,1\n".encode("gb18030") + bad
     with pytest.raises(UnicodeDecodeError) as codec:
         data.decode("gb18030")

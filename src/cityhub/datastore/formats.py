@@ -338,7 +338,7 @@ def _gb18030_loop(src: Any, two: Any, four: Any, out: Any) -> int:
                 return -1 - i
             e = int(src[i + 2])
             f = int(src[i + 3])
-            if c > 0xFE or e < 0x81 or e > 0xFE or f < 0x30 or f > 0x39:
+            if c < 0x81 or c > 0xFE or e < 0x81 or e > 0xFE or f < 0x30 or f > 0x39:
                 return -1 - i
             index = (((c - 0x81) * 10 + d - 0x30) * 126 + e - 0x81) * 10 + f - 0x30
             if index < _GB4_BMP:
