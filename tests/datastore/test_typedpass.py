@@ -318,3 +318,115 @@ def test_transcoded_copy_on_disk_when_memory_is_short(tmp_path, monkeypatch):
     assert typedpass._TextScratch(work, 1 << 20, 4096).path() == work / "utf8.txt"  # not enough memory
     monkeypatch.setattr(typedpass, "MEMORY_SCRATCH_DIR", tmp_path / "missing")
     assert typedpass._TextScratch(work, 1 << 20, 4096).path() == work / "utf8.txt"
+
+
+# --- the compiled casts (fastcast) against the exact rules ---------------------------------------------------
+
+
+def _generated_cells(type_: str) -> list[str | None]:
+    import random
+
+    rng = random.Random(20261206)
+    pieces = _PIECES[type_]
+    cells: list[str | None] = list(pieces)
+    cells += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 4))) for _ in range(30_000)]
+    if type_ == "date":
+        cells += [f"{y}{s}{m}{s}{d}" for y in ("18", "2018", "0999") for s in "-/" for m in ("9", "09") for d in ("1", "01", "31")]
+        cells += [f"{y}年{m}月{d}日" for y in ("18", "2018", "0999", "2024") for m in ("9", "09", "12", "13")
+                  for d in ("1", "01", "31", "29")]  # fmt: skip
+    if type_ == "number":
+        cells += ["9007199254740993.5", "0.1", "0.30000000000000004", "123456789012345678.5", "1." + "5" * 22,
+                  "1." + "5" * 23, "99999999999999999.9", "3.14159265358979323846"]  # fmt: skip
+    if type_ == "integer":
+        cells += ["9" * 16, "-" + "9" * 14, "-" + "9" * 15, "12" * 8]
+    # well-formed cells of every fast shape, edges included (leap days, day 31, 23:59:59, 18 digits of decimals)
+    for _ in range(5_000):
+        y, m, d = rng.randint(1000, 9999), rng.randint(1, 12), rng.randint(1, 31)
+        if type_ == "integer":
+            cells.append(str(rng.randint(-(10**14), 10**15 - 1)))
+        elif type_ == "number":
+            whole, frac = rng.randint(1, 17), rng.randint(1, 17)
+            cells.append(f"{rng.randrange(10**whole)}.{rng.randrange(10**frac):0{frac}d}")
+        elif type_ == "date":
+            cells.append(rng.choice([f"{y}-{m:02d}-{d:02d}", f"{y}/{m}/{d}", f"{y}年{m}月{d}日", f"{y}-{m}-{d}"]))
+        elif type_ == "datetime":
+            t = f"{rng.randint(0, 24):02d}:{rng.randint(0, 60):02d}:{rng.randint(0, 60):02d}"
+            cells.append(f"{y}-{m:02d}-{d:02d}{rng.choice(' T')}{t}")
+        else:
+            cells.append(rng.choice(["true", "false", "是", "否", "yes", "no"]))
+    return [*cells, None, "", None]
+
+
+@pytest.mark.parametrize("type_", sorted(_PIECES))
+@pytest.mark.parametrize("start", [0, 3])  # an Arrow slice: offsets and the validity bitmap do not start at 0
+def test_compiled_casts_give_the_exact_rules_values(type_, start):
+    """Every cell through the compiled casts (``typedpass._Caster``): the typed value is the exact rule's value
+    (cell by cell, fast or not), the side column holds the raw text of exactly the cells the kernels did not
+    take, and the counts the pass assumes for the fast cells (``_fast_stats``) are the exact rules' counts."""
+    from cityhub.datastore import fastcast, infer
+
+    assert fastcast.ready()
+    cells = _generated_cells(type_)
+    raw = pa.array(cells, pa.string()).slice(start)
+    caster = typedpass._Caster(["v"], [type_])
+    try:
+        out = caster(pa.RecordBatch.from_arrays([raw], names=["c0"]))
+    finally:
+        caster.close()
+    assert out.schema.names == ["v", f"{typedpass.SIDE_PREFIX}0"]
+    assert out.schema.field(0).type == typedpass.ARROW_TYPES[type_]
+    con = duckdb.connect()
+    con.register("got", pa.table({"v": raw, "t": out.column(0), "s": out.column(1)}))
+    exact = infer.sql_cast(f"({infer.sql_clean('v')})", type_)
+    wrong = con.execute(f"SELECT v, t, {exact} AS e FROM got WHERE t IS DISTINCT FROM ({exact}) LIMIT 5").fetchall()
+    assert wrong == []
+    # side cells: raw text where the kernel said no, NULL elsewhere (and never for a null cell)
+    assert con.execute("SELECT count(*) FROM got WHERE s IS NOT NULL AND s IS DISTINCT FROM v").fetchone() == (0,)
+    assert con.execute("SELECT count(*) FROM got WHERE v IS NULL AND s IS NOT NULL").fetchone() == (0,)
+    fast_n = con.execute("SELECT count(*) FROM got WHERE s IS NULL AND t IS NOT NULL").fetchone()[0]
+    assert fast_n > 1000  # the generator reaches the kernels' fast shapes
+    assert con.execute("SELECT count(*) FROM got WHERE s IS NOT NULL").fetchone()[0] > 1000
+    tally = typedpass._Tally([(0, "v", type_)])
+    tally(pa.Table.from_batches([out]))
+    assert tally.counts[0]["n"] == fast_n
+    fast = f"(SELECT {infer.sql_clean('v')} AS c FROM got WHERE s IS NULL AND t IS NOT NULL)"
+    stage = ingest_mod._Stage(relation=fast, rowid="", cols=[])
+    counted = ingest_mod._compute_stats(con, stage, [ingest_mod._Col(src="c", source_name="", name="v")])[0]
+    assert vars(counted) == vars(typedpass._fast_stats(type_, fast_n, tally.counts[0]))
+
+
+def test_compiled_casts_remember_few_side_texts(tmp_path, run_ingest, small_samples, monkeypatch):
+    """A column's remembered exact values start afresh past ``EXACT_CACHE`` distinct side texts: same answer."""
+    monkeypatch.setattr(typedpass, "EXACT_CACHE", 3)
+    src = tmp_path / "bench.csv"
+    generate_csv(30_000, src)
+    r = run_ingest(src, max_bad_cells_reported=100)  # asserts equality with the staged path
+    assert r.engine == "pass" and r.bad_cell_count > 100
+
+
+def test_pass_casts_in_sql_without_the_kernels(tmp_path, run_ingest, small_samples, monkeypatch):
+    """Where the kernels cannot run (no numba, or it fails to compile them), the pass casts in SQL: same answer,
+    same file as with the kernels."""
+    from cityhub.datastore import fastcast
+
+    src = tmp_path / "bench.csv"
+    generate_csv(30_000, src)
+    with_kernels = run_ingest(src)
+    monkeypatch.setattr(fastcast, "ready", lambda: False)
+    monkeypatch.setattr(typedpass, "_Caster", None)  # the SQL casts must not touch it
+    in_sql = run_ingest(src)  # asserts equality with the staged path
+    assert in_sql.engine == with_kernels.engine == "pass"
+    assert read_parquet(in_sql) == read_parquet(with_kernels)
+
+
+def test_kernels_unavailable_when_numba_cannot_compile(monkeypatch):
+    """``fastcast.ready`` says False (and logs) when a kernel fails, instead of failing the load."""
+    from cityhub.datastore import fastcast
+
+    def broken(array, type_):
+        raise RuntimeError("numba: cannot compile")
+
+    monkeypatch.setattr(fastcast, "_ready", [])
+    monkeypatch.setattr(fastcast, "cast", broken)
+    assert fastcast.ready() is False
+    monkeypatch.setattr(fastcast, "_ready", [])
