@@ -2,8 +2,9 @@
 
 A queryable-first load serves an untyped copy of the CSV (every column text, plus ``_id``) through a typed view
 while the whole file is typed (``typedpass.write_raw_copy``). The copy is pure reading and writing, which is what
-Polars' streaming CSV reader and Parquet writer do fastest here: 10M rows of the benchmark file in 3.6 s of wall
-time and 6.6 CPU s, against 5.0 s and 9.0 CPU s for DuckDB's reader with the pass's pyarrow writer (BENCHMARKS.md).
+Polars' streaming CSV reader and Parquet writer do fastest here: 10M rows of the benchmark file in 3.4 s of wall
+time and 6.1 CPU s (Intel, uncompressed), against 5.0 s and 9.3 CPU s for DuckDB's reader with the pass's pyarrow
+writer (BENCHMARKS.md).
 
 Polars must read the file exactly as DuckDB's strict reader does, or not at all: the copy's rows and ``_id`` are
 the typed table's (a row is the same row before and after the swap). So the reader is strict -- a row with too
@@ -27,6 +28,13 @@ __all__ = ["write_raw"]
 
 log = logging.getLogger(__name__)
 
+#: The copy lives until the typed table replaces it (seconds to minutes), so it is written for speed: no
+#: compression and only null counts (``_has_all_null_row`` reads them; min/max of text in file order prune
+#: nothing). 10M rows of the benchmark file: 3.39-3.43 s and 6.0-6.1 CPU s against 3.87-3.93 s and 7.2-7.3 for
+#: snappy with every statistic; 534 MB on disk against 316 (BENCHMARKS.md).
+COMPRESSION = "uncompressed"
+STATISTICS = {"min": False, "max": False, "distinct_count": False, "null_count": True}
+
 
 def _polars() -> Any:
     """Polars, imported on first use (0.1 s: a typed load that never writes a copy does not pay it). Polars sizes
@@ -41,8 +49,8 @@ def _polars() -> Any:
 def write_raw(
     text_path: Path, dialect: formats.Dialect, names: list[str], out: Path, row_group_rows: int
 ) -> int | None:
-    """Write ``_id`` (1, 2, ... in file order) and every column as text under ``names`` to ``out`` (snappy Parquet
-    with statistics, row groups of ``row_group_rows``); the row count, or None when Polars would not read the file
+    """Write ``_id`` (1, 2, ... in file order) and every column as text under ``names`` to ``out`` (Parquet as
+    ``COMPRESSION`` and ``STATISTICS`` say, row groups of ``row_group_rows``); the row count, or None when Polars would not read the file
     as DuckDB's strict reader does (the caller then writes the copy with DuckDB)."""
     pl = _polars()
     raw = [f"c{i}" for i in range(dialect.columns)]
@@ -60,7 +68,7 @@ def write_raw(
         ).with_row_index("_id", offset=1)
         cols = [pl.col(r).alias(n) for r, n in zip(raw, names, strict=True)]
         lf.select(pl.col("_id").cast(pl.Int64), *cols).sink_parquet(
-            out, compression="snappy", statistics=True, row_group_size=row_group_rows, maintain_order=True
+            out, compression=COMPRESSION, statistics=STATISTICS, row_group_size=row_group_rows, maintain_order=True
         )
         if _has_all_null_row(out, names):
             raise ValueError("a row with every field empty: a blank line, which DuckDB's reader skips")
