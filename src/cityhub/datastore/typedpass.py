@@ -997,6 +997,16 @@ def _raw_copy(
         return None
     source_names = [formats.clean_name(x) for x in raw_names]
     report(0.35, "sample")
+    # the copy needs only the dialect: Polars is imported and writes it on a thread (the GIL released while it
+    # writes) as DuckDB proposes types from the sample
+    copied: list[int | None] = []
+    copier = threading.Thread(
+        target=lambda: copied.append(polarspass.write_raw(text_path, dialect, names, tmp, ROW_GROUP_ROWS)),
+        name="raw-copy",
+        daemon=True,
+    )
+    if options.polars:
+        copier.start()
     con = staged._connect(work, options)
     try:
         text_size = text_path.stat().st_size
@@ -1016,7 +1026,9 @@ def _raw_copy(
         con.execute("DROP TABLE sample")
         types = [infer.choose_type(st, options.bad_cell_ratio) for st in sampled]
         report(0.45, "copy")
-        rows = polarspass.write_raw(text_path, dialect, names, tmp, ROW_GROUP_ROWS) if options.polars else None
+        if options.polars:
+            copier.join()
+        rows = copied[0] if copied else None
         if rows is None:  # Polars refused the file (or is not used): DuckDB's reader skips the rows it refuses
             outs = ", ".join(f"c{i} AS {_q(names[i])}" for i in range(n))
             _run_read(
@@ -1033,6 +1045,8 @@ def _raw_copy(
         report(0.9, "pii")
         found = _provisional_pii(con, tmp, select, names, types)
     finally:
+        if copier.is_alive():  # sampling failed while the copy runs: it ends before its file is removed
+            copier.join()
         con.close()
     os.replace(tmp, dest)
     report(1.0, "queryable")
