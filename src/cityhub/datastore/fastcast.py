@@ -106,6 +106,10 @@ def _read_n(data: np.ndarray, p: int, n: int) -> int:
     return v
 
 
+# One loop per type, each with the parsing written inline: a single loop over a kind switch calling a function
+# per cell measured 1.4-1.5x slower for dates and numbers (the compiler no longer specialises the loop).
+
+
 def _integer(offsets: np.ndarray, data: np.ndarray, bitmap: np.ndarray, bit0: int, out: np.ndarray, status: np.ndarray) -> int:
     fast = 0
     for i in range(status.shape[0]):
