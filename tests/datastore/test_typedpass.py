@@ -430,3 +430,29 @@ def test_kernels_unavailable_when_numba_cannot_compile(monkeypatch):
     monkeypatch.setattr(fastcast, "cast", broken)
     assert fastcast.ready() is False
     monkeypatch.setattr(fastcast, "_ready", [])
+
+
+def test_kernels_compile_without_a_cache_directory(monkeypatch):
+    """A read-only install (numba finds no directory for its cache and refuses ``cache=True``): the kernels are
+    compiled for the process alone and cast as before."""
+    import numba
+
+    from cityhub.datastore import fastcast
+
+    real = numba.njit
+
+    def njit(*args, **kwargs):
+        if kwargs.get("cache"):
+            raise RuntimeError("cannot cache function '_integer': no locator available")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(numba, "njit", njit)
+    fastcast._kernels.cache_clear()
+    try:
+        cells = pa.array(["42", "007", None, "2018年9月1日", "1.25"])
+        values, status, fast = fastcast.cast(cells, "integer")
+        assert (status.tolist(), int(values[0]), fast) == ([1, 2, 0, 2, 2], 42, 1)
+        values, status, fast = fastcast.cast(cells, "date")
+        assert (status.tolist(), int(values[3]), fast) == ([2, 2, 0, 1, 2], 17775, 1)
+    finally:
+        fastcast._kernels.cache_clear()

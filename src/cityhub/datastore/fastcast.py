@@ -246,6 +246,8 @@ def _datetime(offsets: np.ndarray, data: np.ndarray, bitmap: np.ndarray, bit0: i
 
 
 _LOCK = threading.Lock()
+#: the helpers as plain Python functions (``_kernels`` puts compiled ones in their place)
+_HELPERS = {f.__name__: f for f in (_valid, _digit, _days_from_civil, _month_days, _read_1_2, _read_n)}
 
 
 def kernels() -> dict[str, Callable[..., int]] | None:
@@ -267,9 +269,9 @@ def _kernels() -> dict[str, Callable[..., int]] | None:
         except RuntimeError:  # no writable cache directory: compiled in each process
             return numba.njit(nogil=True)(fn)
 
-    g = globals()  # the kernels call the helpers as compiled functions
-    for helper in ("_valid", "_digit", "_days_from_civil", "_month_days", "_read_1_2", "_read_n"):
-        g[helper] = jit(g[helper])
+    g = globals()  # the kernels call the helpers as compiled functions (from the Python ones, so this can run again)
+    for name, fn in _HELPERS.items():
+        g[name] = jit(fn)
     number = jit(_number)
     return {
         "integer": jit(_integer),
