@@ -105,3 +105,19 @@ def resident_id(region: str = "110101", birth: str = "19850315", seq: int | None
     seq = random.randint(0, 999) if seq is None else seq
     body = f"{region}{birth}{seq:03d}"
     return body + ric.calc_check_digit(body + "0")  # stdnum expects a placeholder check digit
+
+
+@pytest.fixture
+def numba_without_disk_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-only install: numba finds no directory for its cache and refuses ``cache=True`` (as it does, with a
+    RuntimeError, when no cache locator applies); compiling without the cache still works."""
+    import numba
+
+    real = numba.njit
+
+    def njit(*args, **kwargs):
+        if kwargs.get("cache"):
+            raise RuntimeError("cannot cache function: no locator available")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(numba, "njit", njit)

@@ -169,19 +169,9 @@ def test_parallel_transcode_is_strict(tmp_path, small_pieces, tail):
     assert e.value.start == len(good)
 
 
-def test_gb18030_decoder_compiles_without_a_cache_directory(monkeypatch):
-    """A read-only install (numba finds no directory for its cache and refuses ``cache=True``): the decoder is
-    compiled for the process alone and decodes as before."""
-    import numba
-
-    real = numba.njit
-
-    def njit(*args, **kwargs):
-        if kwargs.get("cache"):
-            raise RuntimeError("cannot cache function '_gb18030_loop': no locator available")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(numba, "njit", njit)
+def test_gb18030_decoder_compiles_without_a_cache_directory(numba_without_disk_cache):
+    """A read-only install (no directory for numba's cache): the decoder is compiled for the process alone and
+    decodes as before."""
     formats._gb18030_kernel.cache_clear()
     try:
         assert _gb18030_decode("广州,€𠀀\n".encode("gb18030")) == "广州,€𠀀\n".encode()

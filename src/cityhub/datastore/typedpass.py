@@ -207,7 +207,8 @@ class _Caster:
     as in the SQL pass), computed by DuckDB on a connection of its own for each distinct text not seen before
     (a bad date repeated over the file is computed once). Output: the batch the SQL pass would have produced --
     the same columns, types, values and side cells (``tests/datastore/test_typedpass.py``). The 10M-row benchmark
-    file's six typed columns: 5.4 CPU s of DuckDB's string functions replaced by ~0.4 s of kernels."""
+    file's six typed columns: ~5.4 CPU s of DuckDB's string functions replaced by ~1 CPU s of kernels and ~0.7 of
+    the Arrow work around them (BENCHMARKS.md)."""
 
     def __init__(self, names: list[str], proposed: list[str]) -> None:
         self.names = names
@@ -351,7 +352,8 @@ def write_parquet_with_id(
 ) -> int:
     """Write the rows of ``select_sql`` to ``out`` (snappy Parquet) with ``_id`` = 1, 2, ... in row order;
     returns the row count. ``tally`` sees every row group (without ``_id``) on the writer thread; ``transform``
-    turns each Arrow batch into the batch written (on the reading thread, while the writer writes the last one).
+    turns each Arrow batch into the batch written (on the writer thread, before ``tally``; DuckDB meanwhile
+    reads ahead on its own threads).
 
     ``row_number() OVER ()`` in DuckDB numbers rows in a streaming window that runs the whole pass on one
     thread (the 10M-row runs averaged 0.65 of a core). Here DuckDB runs the query on all its threads, keeping
