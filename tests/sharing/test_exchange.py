@@ -519,6 +519,37 @@ def test_every_call_is_metered_and_reported(xw: dict[str, Any]) -> None:
     assert city["total"]["records"] >= after["records"]
 
 
+def test_a_report_waits_for_a_flush_under_way(xw: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The metering job drains the buffer, then writes and commits: a report asked for in between must not read
+    before that commit (it found the buffer empty and missed the call, once, in CI)."""
+    import threading
+
+    from cityhub.sharing import metering
+    from cityhub.sharing.exchange_actions import flush_pending
+
+    flush_pending()
+    before = call_as("admin", "exchange_usage_show", {"grant_id": xw["grant_id"]})["total"]["calls"]
+    search(xw, limit=2)
+    drained, real_drain = threading.Event(), metering.drain
+
+    def slow_drain() -> list[dict[str, Any]]:
+        rows = real_drain()
+        if rows:  # the job's flush: drained, not yet committed
+            drained.set()
+            threading.Event().wait(0.5)
+        return rows
+
+    monkeypatch.setattr(metering, "drain", slow_drain)
+    job = threading.Thread(target=flush_pending)
+    job.start()
+    try:
+        assert drained.wait(10)
+        report = call_as("admin", "exchange_usage_show", {"grant_id": xw["grant_id"]})
+    finally:
+        job.join()
+    assert report["total"]["calls"] == before + 1
+
+
 def test_usage_is_shown_to_the_departments_involved_only(xw: dict[str, Any]) -> None:
     mine = call_as("eco_steward", "exchange_usage_show", {})
     assert mine["department_id"] == xw["eco"] and mine["total"]["calls"] > 0

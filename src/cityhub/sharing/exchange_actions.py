@@ -18,6 +18,7 @@ called with the grant's ``GrantedRead`` in ``ctx.extra`` and apply it to every q
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -92,11 +93,19 @@ def exchange_sql(ctx: Context, p: s.ExchangeSqlIn) -> dict[str, Any]:
     return _metered(ctx, "exchange_sql", p.resource_id, lambda: actions.call("datastore_search_sql", ctx, data))
 
 
+#: one flush at a time per process: a flush drains the buffer before its commit, so a reader that flushes to see
+#: every call so far (``exchange_usage_show``) waits for a flush under way (the job's) instead of finding the buffer
+#: empty and reading before that flush's rows are committed
+_flushing = threading.Lock()
+
+
 def flush_pending() -> int:
-    """Write this process's buffered calls now (in their own transaction)."""
+    """Write this process's buffered calls now (in their own transaction); returns once every call buffered before
+    it is committed, whichever flush wrote it."""
     from cityhub.context import system_context
 
-    result: dict[str, Any] = actions.call("exchange_call_flush", system_context("job"), {})
+    with _flushing:
+        result: dict[str, Any] = actions.call("exchange_call_flush", system_context("job"), {})
     return int(result["written"])
 
 
