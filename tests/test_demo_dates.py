@@ -18,7 +18,7 @@ CSV = "站点,所属区,数值\n" + "".join(f"站点{i},天河区,{i}\n" for i i
 
 
 def _when(value: str | None) -> dt.datetime:
-    assert value is not None
+    assert value is not None, "a demo dataset came back without this date"
     return dt.datetime.fromisoformat(value)
 
 

@@ -68,7 +68,7 @@ SHAPES: dict[str, tuple[bytes, bool]] = {
 
 def _copy(src: Path, dest: Path, use_polars: bool) -> typedpass.RawCopy:
     raw = typedpass.write_raw_copy(src, src.name, dest, IngestOptions(polars=use_polars))
-    assert raw is not None
+    assert raw is not None, f"{src.name}: write_raw_copy gave no copy of a CSV it takes"
     return raw
 
 

@@ -147,7 +147,7 @@ def test_unstored_messages_are_redelivered_to_the_next_receiver(mqtt_url: str, p
         # crash: no DISCONNECT, no acknowledgement, the batcher is abandoned
         rx.client.loop_stop()
         sock = rx.client.socket()
-        assert sock is not None
+        assert sock is not None, "the receiver holds no socket to drop"
         sock.close()
         rx.batcher.sink = lambda batch: None
         ok = Collect()

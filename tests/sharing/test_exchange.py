@@ -523,6 +523,7 @@ def test_a_report_waits_for_a_flush_under_way(xw: dict[str, Any], monkeypatch: p
     """The metering job drains the buffer, then writes and commits: a report asked for in between must not read
     before that commit (it found the buffer empty and missed the call, once, in CI)."""
     import threading
+    import time
 
     from cityhub.sharing import metering
     from cityhub.sharing.exchange_actions import flush_pending
@@ -536,7 +537,7 @@ def test_a_report_waits_for_a_flush_under_way(xw: dict[str, Any], monkeypatch: p
         rows = real_drain()
         if rows:  # the job's flush: drained, not yet committed
             drained.set()
-            threading.Event().wait(0.5)
+            time.sleep(0.5)
         return rows
 
     monkeypatch.setattr(metering, "drain", slow_drain)

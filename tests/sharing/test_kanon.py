@@ -98,7 +98,7 @@ def _duckdb_report(
 ) -> kanon.Report:
     sql, params = kanon.summary_sql(table, q, target_k=target)
     summary = con.execute(sql, params).fetchone()
-    assert summary is not None
+    assert summary is not None, "the summary aggregate returned no row"
     sql2, params2 = kanon.smallest_sql(table, q, top=top)
     return kanon.report_from_sql(q, summary, con.execute(sql2, params2).fetchall(), target_k=target)
 
